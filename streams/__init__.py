@@ -1,0 +1,1 @@
+"""streams: pull cameras once, fan packets out to the recorder, live relay and detectors."""

@@ -1,0 +1,157 @@
+"""Record one camera continuously into fragmented-MP4 segments, cut at keyframes.
+
+The recorder consumes the ingest fan-out in its own thread, so a slow disk costs dropped
+packets for the recorder alone (counted), never a stalled camera or other consumers.
+Storage errors (disk full, unwritable folder) end the current segment and recording resumes
+at the next keyframe once space or the folder is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+from streams.fanout import PacketQueue
+from streams.packets import MediaPacket, StreamEnd, StreamInfo
+from streams.segment_writer import SegmentWriter
+from vms.recordings.index import SegmentClosed, SegmentIndex, SegmentOpened
+
+log = logging.getLogger(__name__)
+
+# Storage errors are retried at keyframes, but not more often than this.
+STORAGE_RETRY_SECONDS = 2.0
+
+
+def segment_path(camera_id: str, start: datetime) -> str:
+    """``<camera>/<YYYY-MM-DD>/<start>.mp4`` in UTC, relative to the recordings directory."""
+    start = start.astimezone(timezone.utc)
+    return f"{camera_id}/{start:%Y-%m-%d}/{start:%Y%m%dT%H%M%S}.{start.microsecond // 1000:03d}Z.mp4"
+
+
+class _OpenSegment:
+    def __init__(self, segment_id: int, start: datetime, writer: SegmentWriter) -> None:
+        self.id = segment_id
+        self.start = start
+        self.writer = writer
+
+
+class Recorder:
+    def __init__(
+        self,
+        camera_id: str,
+        queue: PacketQueue,
+        index: SegmentIndex,
+        recordings_dir: Path,
+        segment_seconds: float = 60.0,
+        on_storage_error: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self.camera_id = camera_id
+        self.queue = queue
+        self.index = index
+        self.recordings_dir = recordings_dir
+        self.segment_seconds = segment_seconds
+        self._on_storage_error = on_storage_error
+        self._info: StreamInfo | None = None
+        self._segment: _OpenSegment | None = None
+        self._retry_after = 0.0
+        self.segments_written = 0
+        self.bytes_written = 0
+        self.last_error: str | None = None
+        self._thread = threading.Thread(target=self._run, name=f"recorder-{camera_id}", daemon=True)
+
+    def start(self) -> "Recorder":
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10) -> None:
+        """Finish the current segment and end the thread (the queue is closed by its owner)."""
+        self.queue.close()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            item = self.queue.get(timeout=0.5)
+            if item is None:
+                if self.queue.closed:
+                    break
+                continue
+            if isinstance(item, MediaPacket):
+                self._on_packet(item)
+            elif isinstance(item, StreamInfo):
+                self._close_segment()
+                self._info = item
+            elif isinstance(item, StreamEnd):
+                self._close_segment()
+                self._info = None
+        self._close_segment()
+
+    def _on_packet(self, packet: MediaPacket) -> None:
+        if self._info is None or packet.session != self._info.session:
+            return
+        if packet.keyframe:
+            segment = self._segment
+            if segment is None or segment.writer.media_seconds >= self.segment_seconds:
+                self._close_segment()
+                self._open_segment(packet)
+        if self._segment is None:
+            return  # waiting for a keyframe after a gap or a storage error
+        try:
+            self._segment.writer.write(packet)
+        except Exception as exc:
+            self._storage_failed(f"writing {self._segment.writer.path}", exc)
+            self._close_segment()
+
+    def _open_segment(self, packet: MediaPacket) -> None:
+        if time.monotonic() < self._retry_after:
+            return
+        assert self._info is not None
+        start = datetime.fromtimestamp(packet.wall_time, timezone.utc)
+        relative = segment_path(self.camera_id, start)
+        opened = SegmentOpened(self.camera_id, start, relative, self._info.codec, self._info.width, self._info.height)
+        try:
+            # The row goes first: a crash after it leaves a row that repair can settle,
+            # a crash before it leaves nothing.
+            segment_id = self.index.begin(opened)
+        except Exception as exc:
+            self._storage_failed("indexing a new segment", exc)
+            return
+        try:
+            writer = SegmentWriter(self.recordings_dir / relative, self._info)
+        except Exception as exc:
+            self._storage_failed(f"creating {self.recordings_dir / relative}", exc)
+            self.index.remove(segment_id)
+            return
+        self._segment = _OpenSegment(segment_id, start, writer)
+        self.last_error = None
+
+    def _close_segment(self) -> None:
+        segment, self._segment = self._segment, None
+        if segment is None:
+            return
+        writer = segment.writer
+        try:
+            size = writer.close()
+        except Exception as exc:
+            self._storage_failed(f"finishing {writer.path}", exc)
+            size = writer.path.stat().st_size if writer.path.exists() else 0
+        if writer.frames == 0:
+            writer.path.unlink(missing_ok=True)
+            self.index.remove(segment.id)
+            return
+        end = segment.start + timedelta(seconds=writer.media_seconds)
+        self.index.finish(segment.id, SegmentClosed(end, size, writer.frames, writer.keyframes))
+        self.segments_written += 1
+        self.bytes_written += size
+
+    def _storage_failed(self, what: str, exc: Exception) -> None:
+        self.last_error = f"recording of {self.camera_id} failed while {what}: {exc}"
+        self._retry_after = time.monotonic() + STORAGE_RETRY_SECONDS
+        log.error("%s", self.last_error)
+        try:
+            self._on_storage_error(self.last_error)
+        except Exception:
+            log.exception("storage error handler failed")

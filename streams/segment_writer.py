@@ -1,0 +1,81 @@
+"""Write one fragmented-MP4 segment from already-encoded packets (remux only, never encode).
+
+``empty_moov`` puts the header first and ``frag_keyframe`` closes a fragment at every
+keyframe, so a process killed at any moment leaves a file that plays up to its last
+complete fragment. ``flush_packets`` hands every fragment to the kernel as it is made.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from streams.packets import MediaPacket, StreamInfo
+
+MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
+
+
+class SegmentWriter:
+    def __init__(self, path: Path, info: StreamInfo) -> None:
+        self.path = path
+        self.info = info
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._container = av.open(str(path), "w", format="mp4", options=MP4_OPTIONS)
+        # No codec context: parameter sets come in-band with the first keyframe (ingest
+        # repeats them there), and the muxer builds avcC/hvcC from them.
+        self._stream = self._container.add_mux_stream(
+            info.codec, width=info.width, height=info.height, time_base=info.time_base
+        )
+        if info.codec == "hevc":
+            self._stream.codec_tag = "hvc1"  # what browsers and QuickTime expect for HEVC in MP4
+        self._base_dts: int | None = None
+        self._first_pts: int | None = None
+        self._end_pts: int | None = None  # pts just past the latest frame
+        self._frame_ticks = self._default_frame_ticks(info)
+        self._last_dts: int | None = None
+        self.frames = 0
+        self.keyframes = 0
+        self.closed = False
+
+    @staticmethod
+    def _default_frame_ticks(info: StreamInfo) -> int:
+        fps = info.fps if info.fps and 1 <= info.fps <= 240 else 25.0
+        return max(1, round(1 / (fps * info.time_base)))
+
+    def write(self, packet: MediaPacket) -> None:
+        if self._base_dts is None:
+            if not packet.keyframe:
+                raise ValueError("a segment must start with a keyframe")
+            self._base_dts = packet.dts
+        if self._last_dts is not None and packet.dts > self._last_dts:
+            self._frame_ticks = packet.dts - self._last_dts
+        self._last_dts = packet.dts
+        out = av.Packet(packet.data)
+        out.pts = packet.pts - self._base_dts
+        out.dts = packet.dts - self._base_dts
+        out.duration = self._frame_ticks
+        out.time_base = packet.time_base
+        out.is_keyframe = packet.keyframe
+        out.stream = self._stream
+        self._container.mux(out)
+        self.frames += 1
+        self.keyframes += packet.keyframe
+        self._first_pts = packet.pts if self._first_pts is None else min(self._first_pts, packet.pts)
+        end = packet.pts + self._frame_ticks
+        self._end_pts = end if self._end_pts is None else max(self._end_pts, end)
+
+    @property
+    def media_seconds(self) -> float:
+        """Presentation time covered by the packets written so far."""
+        if self._first_pts is None or self._end_pts is None:
+            return 0.0
+        return float((self._end_pts - self._first_pts) * Fraction(self.info.time_base))
+
+    def close(self) -> int:
+        """Finish the file and return its size in bytes."""
+        if not self.closed:
+            self.closed = True
+            self._container.close()
+        return self.path.stat().st_size if self.path.exists() else 0

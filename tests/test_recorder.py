@@ -1,0 +1,71 @@
+"""The recorder, fed generated H.264 through a real fan-out queue (no network)."""
+
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from streams.fanout import PacketFanout
+from streams.packets import StreamEnd
+from streams.recorder import Recorder, segment_path
+from tests.support.media import decode_all, media_packets
+from vms.recordings.index import SegmentIndex
+
+
+def record(db, recordings_dir: Path, items, segment_seconds: float) -> SegmentIndex:
+    index = SegmentIndex(db)
+    fanout = PacketFanout("cam", "main")
+    queue = fanout.subscribe("recorder", max_packets=10_000)
+    recorder = Recorder("cam", queue, index, recordings_dir, segment_seconds).start()
+    for item in items:
+        fanout.publish(item)
+    deadline = time.monotonic() + 10
+    while len(queue) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    recorder.stop()
+    return index
+
+
+def test_segments_are_cut_at_keyframes_and_decode(db, recordings_dir):
+    info, packets = media_packets(frames=250, fps=25, gop=25)  # 10 s, keyframe every second
+    index = record(db, recordings_dir, [info, *packets, StreamEnd("cam", "main", 1, "test")], 3)
+    segments = index.of_camera("cam")
+    assert [round(s.duration_seconds, 2) for s in segments] == [3.0, 3.0, 3.0, 1.0]
+    for segment in segments:
+        path = recordings_dir / segment.path
+        assert path.stat().st_size == segment.bytes
+        assert decode_all(path) == segment.frames
+        with av.open(str(path)) as container:
+            first = next(container.demux(video=0))
+            assert first.is_keyframe
+    assert sum(s.frames for s in segments) == 250
+    # Consecutive segments join without a hole: each ends where the next starts.
+    for before, after in zip(segments, segments[1:]):
+        assert abs((after.start - before.end).total_seconds()) < 0.001
+
+
+def test_b_frames_keep_their_order(db, recordings_dir):
+    info, packets = media_packets(frames=100, gop=25, bframes=2)
+    assert any(p.pts != p.dts for p in packets)
+    index = record(db, recordings_dir, [info, *packets, StreamEnd("cam", "main", 1, "test")], 60)
+    (segment,) = index.of_camera("cam")
+    assert decode_all(recordings_dir / segment.path) == 100
+    assert segment.duration_seconds == pytest.approx(4.0, abs=0.01)
+
+
+def test_a_gap_ends_the_segment_and_the_next_session_starts_a_new_one(db, recordings_dir):
+    info1, first = media_packets(frames=50, session=1, start_wall=1_800_000_000.0)
+    info2, second = media_packets(frames=50, session=2, start_wall=1_800_000_010.0)
+    items = [info1, *first, StreamEnd("cam", "main", 1, "lost"), info2, *second, StreamEnd("cam", "main", 2, "x")]
+    segments = record(db, recordings_dir, items, 60).of_camera("cam")
+    assert len(segments) == 2
+    gap = (segments[1].start - segments[0].end).total_seconds()
+    assert gap == pytest.approx(8.0, abs=0.01)
+
+
+def test_segment_path_layout():
+    from datetime import datetime, timezone
+
+    start = datetime(2026, 11, 24, 16, 5, 9, 123456, tzinfo=timezone.utc)
+    assert segment_path("tunnel-01", start) == "tunnel-01/2026-11-24/20261124T160509.123Z.mp4"

@@ -1,0 +1,67 @@
+"""The in-process bus of the all-in-one ``vms run``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import defaultdict
+from typing import AsyncIterator, Callable
+
+from vms.bus.base import Bus, Listener
+
+log = logging.getLogger(__name__)
+
+# A subscriber that falls this far behind loses the oldest messages rather than memory.
+SUBSCRIBER_QUEUE = 1000
+
+
+class MemoryBus(Bus):
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queues: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Queue]]] = defaultdict(list)
+        self._listeners: dict[str, list[Listener]] = defaultdict(list)
+
+    def publish(self, topic: str, message: dict) -> None:
+        with self._lock:
+            queues = list(self._queues.get(topic, ()))
+            listeners = list(self._listeners.get(topic, ()))
+        for loop, queue in queues:
+            try:
+                loop.call_soon_threadsafe(_offer, queue, message)
+            except RuntimeError:
+                pass  # that subscriber's loop has closed
+        for listener in listeners:
+            try:
+                listener(topic, message)
+            except Exception:
+                log.exception("bus listener for %s failed", topic)
+
+    async def subscribe(self, topic: str) -> AsyncIterator[dict]:
+        queue: asyncio.Queue = asyncio.Queue(SUBSCRIBER_QUEUE)
+        entry = (asyncio.get_running_loop(), queue)
+        with self._lock:
+            self._queues[topic].append(entry)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            with self._lock:
+                self._queues[topic].remove(entry)
+
+    def add_listener(self, topic: str, listener: Listener) -> Callable[[], None]:
+        with self._lock:
+            self._listeners[topic].append(listener)
+
+        def remove() -> None:
+            with self._lock:
+                if listener in self._listeners[topic]:
+                    self._listeners[topic].remove(listener)
+
+        return remove
+
+
+def _offer(queue: asyncio.Queue, message: dict) -> None:
+    if queue.full():
+        queue.get_nowait()
+    queue.put_nowait(message)

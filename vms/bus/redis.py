@@ -1,0 +1,74 @@
+"""The Redis bus: pub/sub for transient messages (state, signaling) across hosts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import AsyncIterator, Callable
+
+import redis
+import redis.asyncio as aioredis
+
+from vms.bus.base import Bus, Listener
+
+log = logging.getLogger(__name__)
+
+
+class RedisBus(Bus):
+    def __init__(self, url: str, prefix: str = "vms:") -> None:
+        self.url = url
+        self.prefix = prefix
+        self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._threads: list[tuple[redis.client.PubSub, threading.Thread]] = []
+
+    def _channel(self, topic: str) -> str:
+        return self.prefix + topic
+
+    def publish(self, topic: str, message: dict) -> None:
+        try:
+            self._client.publish(self._channel(topic), json.dumps(message, default=str))
+        except redis.RedisError as exc:
+            # Transient state is republished periodically; losing one message is acceptable.
+            log.warning("bus publish on %s failed: %s", topic, exc)
+
+    async def subscribe(self, topic: str) -> AsyncIterator[dict]:
+        client = aioredis.Redis.from_url(self.url)
+        pubsub = client.pubsub()
+        await pubsub.subscribe(self._channel(topic))
+        try:
+            async for raw in pubsub.listen():
+                if raw.get("type") == "message":
+                    yield json.loads(raw["data"])
+        finally:
+            await pubsub.aclose()
+            await client.aclose()
+
+    def add_listener(self, topic: str, listener: Listener) -> Callable[[], None]:
+        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+
+        def handle(raw: dict) -> None:
+            try:
+                listener(topic, json.loads(raw["data"]))
+            except Exception:
+                log.exception("bus listener for %s failed", topic)
+
+        pubsub.subscribe(**{self._channel(topic): handle})
+        thread = pubsub.run_in_thread(sleep_time=0.5, daemon=True)
+        entry = (pubsub, thread)
+        self._threads.append(entry)
+
+        def remove() -> None:
+            thread.stop()
+            pubsub.close()
+            if entry in self._threads:
+                self._threads.remove(entry)
+
+        return remove
+
+    def close(self) -> None:
+        for pubsub, thread in list(self._threads):
+            thread.stop()
+            pubsub.close()
+        self._threads.clear()
+        self._client.close()

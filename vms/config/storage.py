@@ -1,0 +1,29 @@
+"""Typed configuration of recording storage and retention."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ByteSize, ConfigDict, Field
+
+
+class StorageConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    recordings_dir: Path = Path("recordings")
+    # Total bytes recordings may use; None = no quota, only the free-space floor applies.
+    quota: ByteSize | None = None
+    # Retention deletes oldest segments to keep at least this much of the disk free.
+    min_free: ByteSize = ByteSize(2 * 1024**3)
+    cleanup_interval_seconds: float = Field(default=60, gt=0)
+
+
+class IngestConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    open_timeout_seconds: float = Field(default=10, gt=0)
+    read_timeout_seconds: float = Field(default=10, gt=0)
+    backoff_initial_seconds: float = Field(default=1, gt=0)
+    backoff_max_seconds: float = Field(default=30, gt=0)
+    # Packets a consumer may fall behind before packets are dropped for it.
+    consumer_queue_packets: int = Field(default=500, ge=10)

@@ -1,0 +1,1 @@
+"""Recordings on disk and their index: segment bookkeeping, crash repair, retention."""

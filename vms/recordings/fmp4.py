@@ -1,0 +1,69 @@
+"""Byte-level helpers for fragmented MP4: find where the last complete fragment ends.
+
+A segment cut short by a killed process or a full disk ends in a partial ``moof``/``mdat``;
+trimming it to the last complete fragment leaves a file every player reads without error.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+_HEADER = struct.Struct(">I4s")
+
+
+def _boxes(data: bytes):
+    """Yield (type, start, end) of top-level boxes; stop at the first incomplete one."""
+    offset = 0
+    while offset + 8 <= len(data):
+        size, kind = _HEADER.unpack_from(data, offset)
+        header = 8
+        if size == 1:
+            if offset + 16 > len(data):
+                return
+            size = struct.unpack_from(">Q", data, offset + 8)[0]
+            header = 16
+        elif size == 0:
+            size = len(data) - offset  # box runs to end of file
+        if size < header or offset + size > len(data):
+            return
+        yield kind, offset, offset + size
+        offset += size
+
+
+def playable_length(path: Path) -> int:
+    """Bytes from the start of ``path`` that form ftyp, moov and whole moof+mdat pairs.
+
+    Returns 0 when not even the header (ftyp + moov) is complete.
+    """
+    data = path.read_bytes()
+    has_moov = False
+    good = 0
+    pending_moof = False
+    for kind, _start, end in _boxes(data):
+        if kind == b"moov":
+            has_moov = True
+            good = end
+        elif kind == b"moof":
+            pending_moof = True
+        elif kind == b"mdat" and pending_moof:
+            pending_moof = False
+            good = end
+        elif kind in (b"ftyp", b"styp", b"sidx", b"free") and not pending_moof:
+            if not has_moov:
+                good = end
+        elif kind == b"mfra" and not pending_moof:
+            good = end
+    return good if has_moov else 0
+
+
+def trim_to_playable(path: Path) -> int:
+    """Cut a partial trailing fragment off ``path``; return the new size (0: nothing playable)."""
+    length = playable_length(path)
+    if length and length < path.stat().st_size:
+        with open(path, "r+b") as handle:
+            handle.truncate(length)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return length

@@ -1,0 +1,95 @@
+"""Read and write the segment index (one row per fragmented-MP4 file)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+
+from vms.db import Database, Segment
+
+
+@dataclass(frozen=True)
+class SegmentOpened:
+    camera_id: str
+    start: datetime
+    path: str  # relative to the recordings directory
+    codec: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class SegmentClosed:
+    end: datetime
+    bytes: int
+    frames: int
+    keyframes: int
+
+
+class SegmentIndex:
+    """The recorder's and retention's view of the ``segments`` table."""
+
+    def __init__(self, db: Database, worker_id: str = "local") -> None:
+        self.db = db
+        self.worker_id = worker_id
+
+    def begin(self, opened: SegmentOpened) -> int:
+        with self.db.session() as session:
+            row = Segment(
+                camera_id=opened.camera_id,
+                start=opened.start,
+                end=None,
+                path=opened.path,
+                codec=opened.codec,
+                width=opened.width,
+                height=opened.height,
+                worker_id=self.worker_id,
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def finish(self, segment_id: int, closed: SegmentClosed) -> None:
+        with self.db.session() as session:
+            session.execute(
+                update(Segment)
+                .where(Segment.id == segment_id)
+                .values(end=closed.end, bytes=closed.bytes, frames=closed.frames, keyframes=closed.keyframes)
+            )
+
+    def remove(self, segment_id: int) -> None:
+        with self.db.session() as session:
+            session.execute(delete(Segment).where(Segment.id == segment_id))
+
+    def unfinished(self) -> list[Segment]:
+        """Segments of this worker still marked as being written (left by a crash)."""
+        with self.db.session() as session:
+            return list(
+                session.scalars(
+                    select(Segment).where(Segment.end.is_(None), Segment.worker_id == self.worker_id)
+                )
+            )
+
+    def covering(self, camera_id: str, start: datetime, end: datetime) -> list[Segment]:
+        """Finished segments of a camera overlapping [start, end), oldest first."""
+        with self.db.session() as session:
+            return list(
+                session.scalars(
+                    select(Segment)
+                    .where(
+                        Segment.camera_id == camera_id,
+                        Segment.end.is_not(None),
+                        Segment.start < end,
+                        Segment.end > start,
+                    )
+                    .order_by(Segment.start)
+                )
+            )
+
+    def of_camera(self, camera_id: str) -> list[Segment]:
+        with self.db.session() as session:
+            return list(
+                session.scalars(select(Segment).where(Segment.camera_id == camera_id).order_by(Segment.start))
+            )

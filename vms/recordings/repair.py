@@ -1,0 +1,71 @@
+"""Settle index rows left open by a process that died while writing a segment."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import av
+
+from vms.recordings.fmp4 import trim_to_playable
+from vms.recordings.index import SegmentClosed, SegmentIndex
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RepairReport:
+    repaired: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MediaSpan:
+    seconds: float
+    frames: int
+    keyframes: int
+
+
+def measure(path: Path) -> MediaSpan:
+    """Duration and frame counts of a segment's video, read from packets (no decoding)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        first = end = None
+        frames = keyframes = 0
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            frames += 1
+            keyframes += packet.is_keyframe
+            first = packet.pts if first is None else min(first, packet.pts)
+            tail = packet.pts + (packet.duration or 0)
+            end = tail if end is None else max(end, tail)
+        if first is None:
+            return MediaSpan(0.0, 0, 0)
+        return MediaSpan(float((end - first) * stream.time_base), frames, keyframes)
+
+
+def repair_unfinished(index: SegmentIndex, recordings_dir: Path) -> RepairReport:
+    """Trim each unfinished segment to its last complete fragment and close its row."""
+    report = RepairReport()
+    for segment in index.unfinished():
+        path = recordings_dir / segment.path
+        try:
+            size = trim_to_playable(path) if path.exists() else 0
+            span = measure(path) if size else MediaSpan(0.0, 0, 0)
+        except (OSError, av.error.FFmpegError) as exc:
+            log.warning("segment %s is unreadable (%s); removing it", segment.path, exc)
+            size, span = 0, MediaSpan(0.0, 0, 0)
+        if span.frames == 0:
+            path.unlink(missing_ok=True)
+            index.remove(segment.id)
+            report.removed.append(segment.path)
+            continue
+        end = segment.start + timedelta(seconds=span.seconds)
+        index.finish(segment.id, SegmentClosed(end, size, span.frames, span.keyframes))
+        report.repaired.append(segment.path)
+    if report.repaired or report.removed:
+        log.info("repaired %d unfinished segments, removed %d empty ones", len(report.repaired), len(report.removed))
+    return report
