@@ -1,0 +1,1 @@
+"""dashboard: the FastAPI application (REST API, WHEP signaling, the operators' web pages)."""

@@ -1,0 +1,11 @@
+"""Request-scoped access to the process runtime."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from dashboard.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
