@@ -16,16 +16,29 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 import av
-import av.bitstream
 
 from streams.errors import RECORDABLE_CODECS, StreamUnusable, describe_stream_error
 from streams.fanout import PacketFanout
+from streams.nal import has_parameter_sets, is_annex_b
 from streams.packets import MediaPacket, StreamEnd, StreamInfo
 from streams.status import RateMeter, StreamState, StreamStatus
 from vms.cameras.rtsp_url import mask_credentials, validate_rtsp_url, with_credentials
 from vms.config.storage import IngestConfig
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Unit:
+    data: bytes
+    pts: int
+    dts: int
+    keyframe: bool
+
+
+def _as_annex_b(extradata: bytes) -> bytes:
+    # RTSP gives Annex B extradata; anything else (avcC from a file) is not ours to fix here.
+    return extradata if is_annex_b(extradata) else b""
 
 # Wall-clock anchor is re-taken when media time and the system clock disagree by more than this.
 MAX_CLOCK_SKEW_SECONDS = 5.0
@@ -163,45 +176,66 @@ class IngestSession:
             container.close()
 
     def _pump(self, container, video, info: StreamInfo) -> None:
-        # Cameras that put SPS/PPS only in the SDP would leave keyframes undecodable for
-        # the recorder and browsers; dump_extra repeats the parameter sets at every keyframe.
-        parameter_sets = av.bitstream.BitStreamFilterContext("dump_extra=freq=keyframe", video)
         anchor: tuple[float, int] | None = None  # (wall seconds, pts) of the first keyframe
         last_dts: int | None = None
         self._meter.reset()
-        for raw in container.demux(video):
+        for unit in self._access_units(container, video, info):
             if self._stop.is_set():
                 return
-            if raw.dts is None and raw.pts is None:
-                continue  # flush packet at end of stream
-            for packet in parameter_sets.filter(raw):
-                if anchor is None and not packet.is_keyframe:
-                    continue  # start every session at a keyframe so it decodes from its first packet
-                dts = packet.dts if packet.dts is not None else packet.pts
-                pts = packet.pts if packet.pts is not None else dts
-                if last_dts is not None and dts <= last_dts:
-                    # Non-monotonic DTS would make the MP4 muxer refuse the packet.
-                    dts = last_dts + 1
-                    pts = max(pts, dts)
-                last_dts = dts
-                now = time.time()
-                wall = self._wall_time(anchor, pts, info.time_base, now)
-                if anchor is None or abs(wall - now) > MAX_CLOCK_SKEW_SECONDS:
-                    anchor = (now, pts)
-                    wall = now
-                data = bytes(packet)
-                self.fanout.publish(
-                    MediaPacket(
-                        session=info.session,
-                        data=data,
-                        pts=pts,
-                        dts=dts,
-                        time_base=info.time_base,
-                        keyframe=packet.is_keyframe,
-                        wall_time=wall,
-                    )
+            if anchor is None and not unit.keyframe:
+                continue  # start every session at a keyframe so it decodes from its first packet
+            dts, pts = unit.dts, unit.pts
+            if last_dts is not None and dts <= last_dts:
+                # Non-monotonic DTS would make the MP4 muxer refuse the packet.
+                dts = last_dts + 1
+                pts = max(pts, dts)
+            last_dts = dts
+            now = time.time()
+            wall = self._wall_time(anchor, pts, info.time_base, now)
+            if anchor is None or abs(wall - now) > MAX_CLOCK_SKEW_SECONDS:
+                anchor = (now, pts)
+                wall = now
+            data = unit.data
+            if unit.keyframe and info.extradata and not has_parameter_sets(data, info.codec):
+                # Cameras that send SPS/PPS only in the SDP would leave every consumer's
+                # keyframes undecodable; repeat the SDP's parameter sets in-band.
+                data = _as_annex_b(info.extradata) + data
+            self.fanout.publish(
+                MediaPacket(
+                    session=info.session,
+                    data=data,
+                    pts=pts,
+                    dts=dts,
+                    time_base=info.time_base,
+                    keyframe=unit.keyframe,
+                    wall_time=wall,
                 )
-                self._count(now, len(data))
+            )
+            self._count(now, len(data))
+
+    @staticmethod
+    def _access_units(container, video, info: StreamInfo):
+        """Demuxed packets joined into whole access units (one picture each).
+
+        RTSP demuxing can hand one picture over as several packets with the same timestamps
+        (e.g. one per slice, with parameter sets before each); the recorder and browsers want
+        one access unit per frame, so consecutive packets with equal PTS and DTS are joined.
+        """
+        pending: _Unit | None = None
+        for packet in container.demux(video):
+            if packet.dts is None and packet.pts is None:
+                continue  # parameter sets before the first picture, or the flush packet at the end
+            dts = packet.dts if packet.dts is not None else packet.pts
+            pts = packet.pts if packet.pts is not None else dts
+            if pending is not None and pending.dts == dts and pending.pts == pts:
+                pending.data += bytes(packet)
+                pending.keyframe = pending.keyframe or packet.is_keyframe
+                continue
+            if pending is not None:
+                yield pending
+            pending = _Unit(bytes(packet), pts, dts, packet.is_keyframe)
+        if pending is not None:
+            yield pending
 
     @staticmethod
     def _wall_time(anchor: tuple[float, int] | None, pts: int, time_base: Fraction, now: float) -> float:

@@ -18,7 +18,9 @@ from typing import Callable
 from streams.fanout import PacketQueue
 from streams.packets import MediaPacket, StreamEnd, StreamInfo
 from streams.segment_writer import SegmentWriter
+from vms.recordings.fmp4 import trim_to_playable
 from vms.recordings.index import SegmentClosed, SegmentIndex, SegmentOpened
+from vms.recordings.repair import MediaSpan, measure
 
 log = logging.getLogger(__name__)
 
@@ -135,17 +137,33 @@ class Recorder:
         writer = segment.writer
         try:
             size = writer.close()
+            span = MediaSpan(writer.media_seconds, writer.frames, writer.keyframes)
         except Exception as exc:
+            # Typically a full disk: keep what reached the disk as whole fragments.
             self._storage_failed(f"finishing {writer.path}", exc)
-            size = writer.path.stat().st_size if writer.path.exists() else 0
-        if writer.frames == 0:
-            writer.path.unlink(missing_ok=True)
-            self.index.remove(segment.id)
+            size, span = self._salvage(writer.path)
+        try:
+            if span.frames == 0:
+                writer.path.unlink(missing_ok=True)
+                self.index.remove(segment.id)
+                return
+            end = segment.start + timedelta(seconds=span.seconds)
+            self.index.finish(segment.id, SegmentClosed(end, size, span.frames, span.keyframes))
+        except Exception as exc:
+            # The row stays open and is settled by repair at the next start.
+            self._storage_failed(f"indexing {writer.path}", exc)
             return
-        end = segment.start + timedelta(seconds=writer.media_seconds)
-        self.index.finish(segment.id, SegmentClosed(end, size, writer.frames, writer.keyframes))
         self.segments_written += 1
         self.bytes_written += size
+
+    @staticmethod
+    def _salvage(path: Path) -> tuple[int, MediaSpan]:
+        try:
+            size = trim_to_playable(path) if path.exists() else 0
+            return size, (measure(path) if size else MediaSpan(0.0, 0, 0))
+        except Exception:
+            log.exception("could not salvage %s", path)
+            return 0, MediaSpan(0.0, 0, 0)
 
     def _storage_failed(self, what: str, exc: Exception) -> None:
         self.last_error = f"recording of {self.camera_id} failed while {what}: {exc}"

@@ -40,6 +40,7 @@ class StreamWorker:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._urgent = threading.Event()
         self._maintenance = threading.Thread(target=self._maintain, name="worker-maintenance", daemon=True)
 
     def start(self) -> "StreamWorker":
@@ -93,14 +94,17 @@ class StreamWorker:
 
     def _storage_error(self, message: str) -> None:
         # A full disk is fixed by deleting the oldest recordings now, not at the next interval.
+        self._urgent.set()
         self._wake.set()
 
     def _maintain(self) -> None:
         interval = self.settings.storage.cleanup_interval_seconds
         since_reload = 0.0
         while not self._stop.is_set():
+            urgent = self._urgent.is_set()
+            self._urgent.clear()
             try:
-                self.retention.run_once()
+                self.retention.run_once(urgent=urgent)
             except Exception:
                 log.exception("retention pass failed")
             woke = self._wake.wait(min(interval, RELOAD_SECONDS))

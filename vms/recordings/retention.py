@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import and_, delete, exists, func, select
+from sqlalchemy import delete, exists, func, select
 
 from vms.config.storage import StorageConfig
 from vms.db import CameraRow, Database, EvidenceLock, GroupRow, Segment
@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 # Segments are deleted in batches of this many rows per query.
 BATCH = 200
+# After a write failed for lack of space, free at least this share of the disk at once,
+# so the recorders get room for more than one fragment before the next failure.
+URGENT_FREE_FRACTION = 0.10
 
 
 @dataclass
@@ -51,12 +54,13 @@ class Retention:
         self.recordings_dir = recordings_dir
         self.storage = storage
 
-    def run_once(self, now: datetime | None = None) -> RetentionReport:
+    def run_once(self, now: datetime | None = None, urgent: bool = False) -> RetentionReport:
+        """One pass of every rule; ``urgent`` (a write failed for space) raises the free-space floor."""
         now = now or utcnow()
         report = RetentionReport()
         self._by_age(now, report)
         self._by_quota(report)
-        self._by_free_space(report)
+        self._by_free_space(report, urgent)
         if report.deleted:
             log.info("retention deleted %d segments (%d bytes): %s", len(report.deleted), report.freed_bytes, report.reasons)
         return report
@@ -89,9 +93,11 @@ class Retention:
                 return
             used -= freed
 
-    def _by_free_space(self, report: RetentionReport) -> None:
-        floor = self.storage.min_free
+    def _by_free_space(self, report: RetentionReport, urgent: bool) -> None:
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
+        floor = self.storage.min_free
+        if urgent:
+            floor = max(floor, int(shutil.disk_usage(self.recordings_dir).total * URGENT_FREE_FRACTION))
         while (missing := floor - shutil.disk_usage(self.recordings_dir).free) > 0:
             if self._delete_oldest(missing, "free-space", report) == 0:
                 log.error("disk below the free-space floor by %d bytes and nothing more may be deleted", missing)

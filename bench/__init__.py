@@ -1,0 +1,1 @@
+"""Benchmarks: each prints figures and a ratio against the obvious alternative. Not tests."""

@@ -1,0 +1,35 @@
+"""Just enough H.264/H.265 Annex B parsing to tell which NAL unit types a packet holds."""
+
+from __future__ import annotations
+
+import re
+
+_START_CODE = re.compile(b"\x00\x00\x01")
+
+# Parameter-set NAL unit types a decoder needs before the first keyframe.
+_PARAMETER_SETS = {"h264": {7, 8}, "hevc": {32, 33, 34}}
+
+
+def nal_types(data: bytes, codec: str) -> list[int]:
+    """NAL unit types in an Annex B buffer, in order."""
+    types = []
+    for match in _START_CODE.finditer(data):
+        header = match.end()
+        if header < len(data):
+            byte = data[header]
+            types.append(byte & 0x1F if codec == "h264" else (byte >> 1) & 0x3F)
+    return types
+
+
+def has_parameter_sets(data: bytes, codec: str) -> bool:
+    """True when the buffer carries the SPS (and for H.265 the VPS) a decoder starts from."""
+    wanted = _PARAMETER_SETS.get(codec)
+    if wanted is None:
+        return True
+    present = set(nal_types(data, codec))
+    sps = 7 if codec == "h264" else 33
+    return sps in present
+
+
+def is_annex_b(data: bytes) -> bool:
+    return data.startswith(b"\x00\x00\x01") or data.startswith(b"\x00\x00\x00\x01")

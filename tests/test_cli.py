@@ -1,0 +1,56 @@
+"""The vms command's camera registry, with its refusals spelled out."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from vms.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def isolated_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("VMS_DATA_DIR", str(tmp_path))
+
+
+def test_add_list_remove_a_camera_with_credentials_split_off():
+    result = runner.invoke(app, ["camera", "add", "gate-01", "--url", "rtsp://admin:pa55@10.1.1.5:554/s1", "--group", "gateway"])
+    assert result.exit_code == 0, result.output
+    assert "pa55" not in result.output
+    listed = runner.invoke(app, ["camera", "list", "--json"])
+    (camera,) = json.loads(listed.output)
+    assert camera["main_url"] == "rtsp://10.1.1.5:554/s1"
+    assert "pa55" not in listed.output and "admin" not in listed.output
+    assert runner.invoke(app, ["camera", "remove", "gate-01"]).exit_code == 0
+    assert json.loads(runner.invoke(app, ["camera", "list", "--json"]).output) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("file:///etc/passwd", "must start with rtsp:// or rtsps://"),
+        ("concat:/a|/b", "must start with rtsp:// or rtsps://"),
+        ("rtsp://cam/x -f null", "spaces"),
+    ],
+)
+def test_add_refuses_non_rtsp_urls(url, message):
+    result = runner.invoke(app, ["camera", "add", "bad", "--url", url])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_add_refuses_unknown_group_and_duplicate_ids():
+    assert runner.invoke(app, ["camera", "add", "c1", "--url", "rtsp://h/x"]).exit_code == 0
+    duplicate = runner.invoke(app, ["camera", "add", "c1", "--url", "rtsp://h/x"])
+    assert duplicate.exit_code == 2 and "already exists" in duplicate.output
+    unknown = runner.invoke(app, ["camera", "add", "c2", "--url", "rtsp://h/x", "--group", "moon"])
+    assert unknown.exit_code == 2 and "group 'moon' does not exist" in unknown.output
+
+
+def test_probe_refuses_a_file_url():
+    result = runner.invoke(app, ["camera", "probe", "file:///etc/passwd"])
+    assert result.exit_code == 2 and "refused" in result.output
