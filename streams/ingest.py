@@ -98,12 +98,18 @@ class IngestSession:
         self._thread.join(timeout)
 
     @property
+    def _answer_timeout(self) -> float:
+        # FFmpeg's socket timeout fires on a silent camera before PyAV's open timeout does.
+        return min(self.config.open_timeout_seconds, self.config.read_timeout_seconds)
+
+    @property
     def running(self) -> bool:
         return self._thread.is_alive()
 
     # -- the retry loop -------------------------------------------------------------------
 
     def _run(self) -> None:
+        self._publish_status(time.time())  # "connecting": the camera is known and being reached
         backoff = self.config.backoff_initial_seconds
         while not self._stop.is_set():
             if self.status.state not in (StreamState.OFFLINE, StreamState.ERROR):
@@ -113,9 +119,7 @@ class IngestSession:
                 self._pull_once()
                 message, config_problem = f"camera at {self.source.where} ended the stream", False
             except Exception as exc:  # every failure of one session is reported, none escapes
-                message, config_problem = describe_stream_error(
-                    exc, self.source.where, self.config.open_timeout_seconds
-                )
+                message, config_problem = describe_stream_error(exc, self.source.where, self._answer_timeout)
                 message = self.source.mask(message)
             if self._stop.is_set():
                 break
@@ -131,14 +135,7 @@ class IngestSession:
         self._set_state(StreamState.STOPPED)
 
     def _pull_once(self) -> None:
-        url = with_credentials(self.source.url, self.source.username, self.source.password)
-        timeout_us = str(int(self.config.read_timeout_seconds * 1_000_000))
-        container = av.open(
-            url,
-            format="rtsp",
-            options={"rtsp_transport": "tcp", "timeout": timeout_us, "allowed_media_types": "video"},
-            timeout=(self.config.open_timeout_seconds, self.config.read_timeout_seconds),
-        )
+        container = self._open()
         session_started = False
         try:
             if not container.streams.video:
@@ -174,6 +171,39 @@ class IngestSession:
                 reason = "stopped" if self._stop.is_set() else "connection lost"
                 self.fanout.publish(StreamEnd(self.source.camera_id, self.source.stream, self.status.session, reason))
             container.close()
+
+    def _open(self, video_only: bool = True):
+        """Open the RTSP session; audio is not even set up, as nothing here records it."""
+        url = with_credentials(self.source.url, self.source.username, self.source.password)
+        options = {"rtsp_transport": "tcp", "timeout": str(int(self.config.read_timeout_seconds * 1_000_000))}
+        if video_only:
+            options["allowed_media_types"] = "video"
+        started = time.monotonic()
+        try:
+            return av.open(
+                url,
+                format="rtsp",
+                options=options,
+                timeout=(self.config.open_timeout_seconds, self.config.read_timeout_seconds),
+            )
+        except av.error.HTTPClientError:
+            # A camera with no video track refuses to PLAY an empty selection with an odd
+            # 4xx; look again with every track to say what is really wrong.
+            if video_only and self._has_no_video():
+                raise StreamUnusable(f"camera at {self.source.where} sends no video track (audio only?)") from None
+            raise
+        except av.error.FFmpegError as exc:
+            # PyAV's timeout interrupts FFmpeg, which then reports "invalid data" or "exit".
+            if time.monotonic() - started >= self._answer_timeout * 0.9:
+                raise TimeoutError(str(exc)) from None
+            raise
+
+    def _has_no_video(self) -> bool:
+        try:
+            with self._open(video_only=False) as container:
+                return not container.streams.video
+        except Exception:
+            return False
 
     def _pump(self, container, video, info: StreamInfo) -> None:
         anchor: tuple[float, int] | None = None  # (wall seconds, pts) of the first keyframe
@@ -234,8 +264,8 @@ class IngestSession:
             if pending is not None:
                 yield pending
             pending = _Unit(bytes(packet), pts, dts, packet.is_keyframe)
-        if pending is not None:
-            yield pending
+        # The stream ended under us: the last access unit may have been cut mid-picture, and
+        # a recorded half picture is a corrupt frame. One frame is the cheaper loss.
 
     @staticmethod
     def _wall_time(anchor: tuple[float, int] | None, pts: int, time_base: Fraction, now: float) -> float:

@@ -35,7 +35,12 @@ def check_segments(index: SegmentIndex, recordings_dir: Path, camera_id: str, co
             assert stream.codec_context.name == codec
             first = next(container.demux(stream))
             assert first.is_keyframe, f"{segment.path} does not start with a keyframe"
-        assert decode_all(path) == segment.frames
+        try:
+            frames = decode_all(path)
+        except av.error.FFmpegError as exc:
+            neighbours = [(s.start.isoformat(), s.end.isoformat(), s.frames) for s in segments]
+            raise AssertionError(f"{segment.path} does not decode cleanly ({exc}); segments: {neighbours}") from exc
+        assert frames == segment.frames
     return segments
 
 
@@ -81,11 +86,10 @@ def test_camera_outage_is_a_gap_and_recording_resumes(tmp_path):
             statuses.wait_state("gate-01", "online", timeout=15, after=mark)
             time.sleep(4)
             other_online = [m for m in statuses.messages if m["camera_id"] == "gate-02"]
-        assert statuses.states("gate-01")[-3:] == ["online", "offline", "online"] or statuses.states("gate-01")[-4:-1] == [
-            "online",
-            "offline",
-            "online",
-        ]
+        states = statuses.states("gate-01")
+        # online, then down (offline; "error" too while the server answers 404), then online again.
+        assert states[0:2] == ["connecting", "online"] and states[-2:] == ["online", "stopped"], states
+        assert states[2] == "offline" and set(states[2:-2]) <= {"offline", "error"}, states
         assert all(m["state"] == "online" for m in other_online[1:]), "the other camera was disturbed"
         segments = check_segments(worker.index, worker.recordings_dir, "gate-01")
         gaps = [
