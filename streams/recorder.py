@@ -62,7 +62,9 @@ class Recorder:
         self._retry_after = 0.0
         self.segments_written = 0
         self.bytes_written = 0
-        self.last_error: str | None = None
+        self.last_error: str | None = None  # cleared once a segment opens again
+        self.storage_errors = 0
+        self.last_storage_error: str | None = None  # kept, for the health board and tests
         self._thread = threading.Thread(target=self._run, name=f"recorder-{camera_id}", daemon=True)
 
     def start(self) -> "Recorder":
@@ -167,6 +169,8 @@ class Recorder:
 
     def _storage_failed(self, what: str, exc: Exception) -> None:
         self.last_error = f"recording of {self.camera_id} failed while {what}: {exc}"
+        self.last_storage_error = self.last_error
+        self.storage_errors += 1
         self._retry_after = time.monotonic() + STORAGE_RETRY_SECONDS
         log.error("%s", self.last_error)
         try:

@@ -51,9 +51,9 @@ def test_recording_continues_on_a_full_disk(tmp_path, tiny_disk):
             lock_range(worker.db, camera.id, first.start, first.start + timedelta(seconds=1), "case", "police")
             recorder = worker.pipeline(camera.id).recorder
             deadline = time.monotonic() + 40
-            while (recorder.last_error is None or recorder.segments_written < 12) and time.monotonic() < deadline:
+            while (recorder.storage_errors < 2 or recorder.segments_written < 12) and time.monotonic() < deadline:
                 time.sleep(0.5)
-            saw_disk_full = recorder.last_error
+            saw_disk_full = recorder.last_storage_error
             time.sleep(4)
             stopped_at = time.time()
 
