@@ -1,0 +1,160 @@
+"""Live video: WHEP (RFC 9725) signaling for WebRTC viewers, and JPEG snapshots.
+
+Routes stay thin: the hub in ``streams.live`` does the work, and its refusals come back as
+``application/problem+json`` (RFC 9457). Access control is added as a dependency later.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from typing import Callable
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from dashboard.api.deps import get_runtime
+from dashboard.problems import Problem, problem_response
+from dashboard.runtime import Runtime
+from streams.live import (
+    BadOffer,
+    CameraNotFound,
+    CodecNotSupported,
+    LiveError,
+    LiveHub,
+    NoPicture,
+    SessionNotFound,
+    StreamNotFound,
+    ViewerLimitReached,
+)
+from streams.live.snapshot import MAX_WIDTH, MIN_WIDTH
+
+SDP = "application/sdp"
+STREAMS = ("main", "sub")
+
+
+# Each refusal of the hub: (status, type slug, title, extra headers)
+_LIVE_PROBLEMS: dict[type[LiveError], tuple[int, str, str, dict]] = {
+    CameraNotFound: (404, "camera-not-found", "Camera not found", {}),
+    StreamNotFound: (404, "stream-not-found", "Stream not found", {}),
+    SessionNotFound: (404, "session-not-found", "Live session not found", {}),
+    BadOffer: (400, "bad-offer", "SDP offer not usable", {}),
+    CodecNotSupported: (422, "codec-not-supported", "Camera codec not playable in browsers", {}),
+    ViewerLimitReached: (503, "viewer-limit", "Viewer limit reached", {"Retry-After": "10"}),
+    NoPicture: (503, "no-picture", "No picture yet", {"Retry-After": "2"}),
+}
+
+
+def live_problem(exc: LiveError) -> JSONResponse:
+    status, slug, title, headers = next(v for k, v in _LIVE_PROBLEMS.items() if isinstance(exc, k))
+    return problem_response(status, slug, title, str(exc), headers)
+
+
+class LiveRoute(APIRoute):
+    """Turns the hub's refusals into problem+json responses (route problems use ``Problem``)."""
+
+    def get_route_handler(self) -> Callable:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LiveError as exc:
+                return live_problem(exc)
+
+        return route
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    hub: LiveHub | None = app.state.runtime.live
+    if hub is not None:
+        await hub.start()
+    yield
+    if hub is not None:
+        await hub.aclose()
+
+
+router = APIRouter(tags=["live"], route_class=LiveRoute, lifespan=lifespan)
+
+
+def get_hub(runtime: Runtime = Depends(get_runtime)) -> LiveHub:
+    if runtime.live is None:
+        raise Problem(503, "live-unavailable", "this server runs no stream worker", "Live video unavailable")
+    return runtime.live
+
+
+def _stream(stream: str) -> str:
+    if stream not in STREAMS:
+        detail = f"stream must be one of {', '.join(STREAMS)}, not '{stream}'"
+        raise Problem(400, "bad-stream", detail, "Unknown stream")
+    return stream
+
+
+@router.options("/cameras/{camera_id}/whep", status_code=204)
+def whep_options(camera_id: str) -> Response:
+    return Response(status_code=204, headers={"Accept-Post": SDP, "Allow": "OPTIONS, POST"})
+
+
+@router.post("/cameras/{camera_id}/whep", status_code=201, response_class=Response)
+async def start_live(
+    camera_id: str,
+    request: Request,
+    stream: str = "main",
+    transcode: bool = False,
+    hub: LiveHub = Depends(get_hub),
+) -> Response:
+    """Play a camera: the body is the browser's SDP offer, the answer comes back with 201."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != SDP:
+        raise Problem(415, "unsupported-media-type", f"send the SDP offer as {SDP}")
+    offer = (await request.body()).decode("utf-8", errors="replace")
+    session = await hub.create_session(camera_id, offer, _stream(stream), transcode)
+    location = request.url_for("stop_live", camera_id=camera_id, session_id=session.id).path
+    headers = {"Location": location, "ETag": f'"{session.id}"'}
+    return Response(session.answer, status_code=201, media_type=SDP, headers=headers)
+
+
+@router.delete("/cameras/{camera_id}/whep/{session_id}")
+async def stop_live(camera_id: str, session_id: str, hub: LiveHub = Depends(get_hub)) -> Response:
+    await hub.close_session(session_id, camera_id)
+    return Response(status_code=200)
+
+
+@router.patch("/cameras/{camera_id}/whep/{session_id}")
+def patch_live(camera_id: str, session_id: str) -> Response:
+    raise Problem(
+        405,
+        "trickle-not-supported",
+        "send the offer with all ICE candidates gathered; start a new session to restart ICE",
+        "Trickle ICE not supported",
+        {"Allow": "DELETE"},
+    )
+
+
+@router.get("/cameras/{camera_id}/snapshot.jpg", response_class=Response)
+async def snapshot(
+    camera_id: str, stream: str = "main", width: int | None = None, hub: LiveHub = Depends(get_hub)
+) -> Response:
+    """The newest keyframe as JPEG, scaled to ``width`` pixels (aspect ratio kept)."""
+    if width is not None and not MIN_WIDTH <= width <= MAX_WIDTH:
+        raise Problem(400, "bad-width", f"width must be between {MIN_WIDTH} and {MAX_WIDTH}", "Width out of range")
+    picture = await hub.snapshot(camera_id, _stream(stream), width)
+    captured = datetime.fromtimestamp(picture.captured_at, timezone.utc)
+    return Response(
+        picture.jpeg,
+        media_type="image/jpeg",
+        headers={
+            "Cache-Control": "max-age=1",
+            "Last-Modified": format_datetime(captured, usegmt=True),
+            "X-Captured-At": captured.isoformat(),
+        },
+    )
+
+
+@router.get("/live")
+def live_status(hub: LiveHub = Depends(get_hub)) -> dict:
+    """Sessions and relays of this server (for operators and tests)."""
+    return hub.describe()

@@ -1,0 +1,37 @@
+"""Live viewing: camera H.264 relayed to browsers over WebRTC without re-encoding.
+
+``LiveHub`` (one per worker) owns a ``LiveRelay`` per camera stream (one fan-out subscription,
+a GOP cache) and the viewers' WebRTC sessions; ``PassthroughTrack`` hands the camera's access
+units to aiortc, which only packetizes them.
+"""
+
+from streams.live.errors import (
+    BadOffer,
+    CameraNotFound,
+    CodecNotSupported,
+    LiveError,
+    NoPicture,
+    SessionNotFound,
+    StreamNotFound,
+    ViewerLimitReached,
+)
+from streams.live.hub import LiveHub, LiveSession
+from streams.live.relay import LiveRelay
+from streams.live.snapshot import Snapshot
+from streams.live.track import PassthroughTrack
+
+__all__ = [
+    "BadOffer",
+    "CameraNotFound",
+    "CodecNotSupported",
+    "LiveError",
+    "LiveHub",
+    "LiveRelay",
+    "LiveSession",
+    "NoPicture",
+    "PassthroughTrack",
+    "SessionNotFound",
+    "Snapshot",
+    "StreamNotFound",
+    "ViewerLimitReached",
+]

@@ -1,0 +1,35 @@
+"""Why a live view or a snapshot cannot be given; the API turns each into an HTTP problem."""
+
+from __future__ import annotations
+
+
+class LiveError(Exception):
+    """Base of the refusals below; ``str()`` is a sentence for the operator."""
+
+
+class CameraNotFound(LiveError):
+    """No enabled camera with that id runs on this worker."""
+
+
+class StreamNotFound(LiveError):
+    """The camera exists but has no such stream (e.g. no sub-stream configured)."""
+
+
+class CodecNotSupported(LiveError):
+    """The camera's codec cannot go to a browser as it is (H.265, MJPEG, ...)."""
+
+
+class ViewerLimitReached(LiveError):
+    """Too many viewers on this camera or on the whole server."""
+
+
+class NoPicture(LiveError):
+    """No keyframe has been received yet (camera offline or still connecting)."""
+
+
+class BadOffer(LiveError):
+    """The SDP offer cannot be answered (malformed, no video, no H.264)."""
+
+
+class SessionNotFound(LiveError):
+    """No live session with that id (already ended, or never existed)."""

@@ -1,0 +1,113 @@
+"""Live view of real RTSP cameras (GStreamer simulator) through ingest, fan-out and relay."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available, simulator_unavailable_reason
+from tests.support.live_system import live_system
+from tests.support.system import camera_entry
+from tests.support.whep_client import WhepRefused, WhepViewer
+
+pytestmark = pytest.mark.skipif(not simulator_available(), reason=simulator_unavailable_reason() or "")
+
+SMALL = dict(width=320, height=180, fps=25, gop=25, bitrate_kbps=300)
+CAMERAS = [
+    SimulatedCamera(
+        id="tunnel-01", scene="tunnel", sub={"width": 192, "height": 108, "fps": 10, "bitrate_kbps": 150}, **SMALL
+    ),
+    SimulatedCamera(id="road-02", scene="road", **SMALL),
+    SimulatedCamera(id="hevc-03", scene="road", codec="h265", **SMALL),
+]
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory):
+    with CameraSimulator(CAMERAS).start() as sim:
+        entries = [
+            camera_entry(sim, "tunnel-01", segment_seconds=2, sub_url=sim.url("tunnel-01", "sub")),
+            camera_entry(sim, "road-02", segment_seconds=2),
+            camera_entry(sim, "hevc-03", recording={"enabled": False}),
+        ]
+        with live_system(tmp_path_factory.mktemp("live-sim"), entries) as system:
+            system.sim = sim
+            yield system
+
+
+async def wait_online(system, camera_id: str, stream: str = "main", timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if system.fanout(camera_id, stream).current_info is not None:
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"{camera_id}/{stream} did not come online")
+
+
+async def test_plays_a_recorded_camera_with_one_rtsp_session_for_two_viewers(system):
+    await wait_online(system, "tunnel-01")
+    index = system.runtime.worker.index
+    first = await WhepViewer(system.url, "tunnel-01").start()
+    second = None
+    try:
+        await first.wait_frames(10, timeout=10)
+        assert first.codec == "H264" and first.frames[-1][1:] == (320, 180)
+        second = await WhepViewer(system.url, "tunnel-01").start()
+        await second.wait_frames(10, timeout=10)
+        assert second.first_frame_seconds < 1.0  # the relay's GOP cache: no wait for a keyframe
+        assert system.sim.sessions("tunnel-01") == 1  # the recorder's pull serves both viewers
+        segments_before = len(index.of_camera("tunnel-01"))
+        await asyncio.sleep(4.5)
+        await first.wait_frames(25)
+        await second.wait_frames(25)
+        assert len(index.of_camera("tunnel-01")) >= segments_before + 2  # recording went on (2 s segments)
+    finally:
+        await first.stop()
+        if second is not None:
+            await second.stop()
+    assert system.sim.sessions("tunnel-01") == 1  # viewers leaving do not touch ingest
+
+
+async def test_sub_stream_on_demand(system):
+    viewer = await WhepViewer(system.url, "tunnel-01", stream="sub").start()
+    try:
+        await viewer.wait_frames(5, timeout=15)
+        assert viewer.frames[-1][1:] == (192, 108)
+    finally:
+        await viewer.stop()
+
+
+async def test_viewer_sees_the_camera_go_offline_and_come_back(system):
+    await wait_online(system, "road-02")
+    viewer = await WhepViewer(system.url, "road-02").start()
+    try:
+        await viewer.wait_frames(10)
+        system.sim.stop_camera("road-02")
+        await asyncio.sleep(1.0)
+        stalled = len(viewer.frames)
+        await asyncio.sleep(1.5)
+        assert len(viewer.frames) <= stalled + 1, "frames kept coming from a stopped camera"
+        system.sim.start_camera("road-02")
+        # Same WebRTC session: the relay resumes at the new session's first keyframe.
+        await viewer.wait_frames(10, timeout=20)
+        assert not viewer.track_ended.is_set()
+    finally:
+        await viewer.stop()
+
+
+async def test_h265_camera_refused_unless_transcoding_is_asked_for(system):
+    await wait_online(system, "hevc-03")
+    with pytest.raises(WhepRefused) as refused:
+        await WhepViewer(system.url, "hevc-03").start()
+    response = refused.value.response
+    assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
+    assert "camera hevc-03 sends hevc; browsers need H.264" in response.json()["detail"]
+    viewer = await WhepViewer(system.url, "hevc-03", transcode=True).start()
+    try:
+        assert viewer.codec == "H264"
+        await viewer.wait_frames(5, timeout=15)
+        assert viewer.frames[-1][1:] == (320, 180)
+    finally:
+        await viewer.stop()

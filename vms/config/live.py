@@ -1,0 +1,39 @@
+"""Typed configuration of live viewing: viewer limits, the GOP cache and session timeouts."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LiveConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # A browser tile is one viewer; the limits protect the server's CPU and uplink.
+    max_viewers_per_camera: int = Field(default=32, ge=1)
+    max_viewers_total: int = Field(default=256, ge=1)
+    # Re-encoded viewers cost a decoder and an encoder each, so they have their own small limit.
+    max_transcoded_viewers: int = Field(default=4, ge=0)
+    # A relay stays subscribed this long after its last viewer left, so a tile that reconnects
+    # or switches back starts from the GOP cache; None keeps relays subscribed for good.
+    idle_seconds: float | None = Field(default=30, ge=0)
+    # Keep a relay (and so a GOP cache) on every camera's main stream from the start, so even
+    # the first viewer starts at once. Costs one thread and one GOP of memory per camera.
+    prewarm: bool = False
+    # GOPs longer than this many packets are not cached (viewers then wait for a keyframe).
+    max_gop_packets: int = Field(default=600, ge=1)
+    # A viewer this many packets behind is restarted from the cached keyframe.
+    viewer_queue_packets: int = Field(default=150, ge=2)
+    # A session whose browser never completed ICE/DTLS within this time is dropped.
+    connect_timeout_seconds: float = Field(default=15, gt=0)
+    # A connected session from which no RTCP arrived this long is treated as gone (tab closed,
+    # network lost): browsers send receiver reports about every second.
+    viewer_timeout_seconds: float = Field(default=6, gt=0)
+    # STUN/TURN URLs for the server's side of ICE; none are needed on a LAN (and aiortc's
+    # default, Google's public STUN server, is unreachable from a closed network).
+    ice_servers: list[str] = Field(default_factory=list)
+    # Resolve browsers' mDNS (``.local``) ICE candidates; the answer then waits up to ~1 s for
+    # multicast DNS. Off: the browser's address is learnt from its connectivity checks instead.
+    resolve_mdns_candidates: bool = False
+    snapshot_cache_seconds: float = Field(default=1.0, ge=0)
+    # How long a snapshot waits for a first keyframe of a stream that is connecting.
+    snapshot_wait_seconds: float = Field(default=4.0, ge=0)
