@@ -87,3 +87,27 @@ def test_free_space_floor_deletes_until_the_floor_is_met(db, registry, recording
     assert report.deleted[:2] == paths[:2]
     assert report.reasons == {"free-space": len(report.deleted)}
     assert paths[-1] in remaining(db) or len(report.deleted) == 4  # other writers on this disk may need more
+
+
+def test_recordings_around_recent_events_outlive_their_group_age(db, registry, recordings_dir):
+    from vms.config.detection import EventsConfig
+    from vms.db.events import EventRow
+
+    index = SegmentIndex(db)
+    around_event = add_segment(index, recordings_dir, "r1", 10)  # rented keeps 7 days
+    plain = add_segment(index, recordings_dir, "r1", 9)
+    start = NOW - timedelta(days=10)
+    with db.session() as session:
+        session.add(
+            EventRow(
+                camera_id="r1", type="stopped_vehicle", start=start + timedelta(seconds=20), detected_at=start,
+                end=start + timedelta(seconds=30), clip_start=start + timedelta(seconds=10),
+                clip_end=start + timedelta(seconds=40),
+            )
+        )
+    storage = StorageConfig(min_free=0)
+
+    kept = Retention(db, recordings_dir, storage, EventsConfig(keep_recordings_days=30)).run_once(NOW)
+    assert kept.deleted == [plain]
+    # Without the setting, the event does not hold its recording back.
+    assert Retention(db, recordings_dir, storage, EventsConfig()).run_once(NOW).deleted == [around_event]

@@ -14,9 +14,11 @@ from pathlib import Path
 
 from sqlalchemy import delete, exists, func, select
 
+from vms.config.detection import EventsConfig
 from vms.config.storage import StorageConfig
 from vms.db import CameraRow, Database, EvidenceLock, GroupRow, Segment
 from vms.db.types import utcnow
+from vms.events.retention import event_locked_segments
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +51,14 @@ def _not_locked():
 
 
 class Retention:
-    def __init__(self, db: Database, recordings_dir: Path, storage: StorageConfig) -> None:
+    def __init__(
+        self, db: Database, recordings_dir: Path, storage: StorageConfig, events: EventsConfig | None = None
+    ) -> None:
         self.db = db
         self.recordings_dir = recordings_dir
         self.storage = storage
+        # Recordings around events may be kept longer than their group's age limit.
+        self.events = events or EventsConfig()
 
     def run_once(self, now: datetime | None = None, urgent: bool = False) -> RetentionReport:
         """One pass of every rule; ``urgent`` (a write failed for space) raises the free-space floor."""
@@ -76,7 +82,9 @@ class Retention:
                 continue
             cutoff = now - timedelta(days=days)
             cameras = select(CameraRow.id).where(CameraRow.group_id == group_id)
-            query = self._deletable().where(Segment.end <= cutoff, Segment.camera_id.in_(cameras))
+            query = self._deletable().where(
+                Segment.end <= cutoff, Segment.camera_id.in_(cameras), ~event_locked_segments(self.events, now)
+            )
             while self._delete_batch(query, f"age>{days:g}d", report, limit=BATCH) == BATCH:
                 pass
 

@@ -1,0 +1,65 @@
+"""A camera's detection settings (zones, masks, directions, thresholds): read and replace.
+
+Settings put here are stored in the database and win over the YAML file until deleted;
+the worker owning the camera restarts its detection when they change.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from dashboard.api.deps import get_runtime
+from dashboard.runtime import Runtime
+from dashboard.security import Principal, require_camera
+from vms.auth.roles import Capability
+from vms.config.detection import CameraDetection
+from vms.events.configs import DetectionSettings
+
+router = APIRouter(tags=["detection"])
+
+VIEW = require_camera(Capability.CAMERA_VIEW)
+MANAGE = require_camera(Capability.CAMERA_MANAGE)
+
+
+def get_detection_settings(runtime: Runtime = Depends(get_runtime)) -> DetectionSettings:
+    return DetectionSettings(runtime.db, runtime.settings.detection, runtime.bus)
+
+
+def _describe(camera_id: str, settings: DetectionSettings) -> dict:
+    override = settings.override(camera_id)
+    if override is not None:
+        source, config = "api", override
+    elif camera_id in settings.base.cameras:
+        source, config = "config", settings.base.cameras[camera_id]
+    elif settings.base.default is not None:
+        source, config = "default", settings.base.default
+    else:
+        source, config = "none", None
+    return {
+        "camera_id": camera_id,
+        "source": source,  # where the settings come from: api, config (YAML), default, none
+        "active": settings.effective(camera_id) is not None,
+        "config": config.model_dump(mode="json") if config is not None else None,
+    }
+
+
+@router.get("/cameras/{camera_id}/detection")
+def get_detection(camera_id: str, user: Principal = VIEW,
+                  settings: DetectionSettings = Depends(get_detection_settings)) -> dict:
+    return _describe(camera_id, settings)
+
+
+@router.put("/cameras/{camera_id}/detection")
+def put_detection(camera_id: str, config: CameraDetection, user: Principal = MANAGE,
+                  settings: DetectionSettings = Depends(get_detection_settings)) -> dict:
+    """Replace the camera's detection settings (validated: polygons, directions, thresholds)."""
+    settings.replace(camera_id, config, by=user.username)
+    return _describe(camera_id, settings)
+
+
+@router.delete("/cameras/{camera_id}/detection")
+def reset_detection(camera_id: str, user: Principal = MANAGE,
+                    settings: DetectionSettings = Depends(get_detection_settings)) -> dict:
+    """Drop the settings put through the API; the YAML file's apply again."""
+    settings.reset(camera_id)
+    return _describe(camera_id, settings)

@@ -1,0 +1,170 @@
+"""Events: the live feed (server-sent events), search, acknowledgement and snapshots.
+
+Every route names its access rule; events are shown only for cameras in groups where the
+user has ``event.view``, and acknowledged only with ``event.ack`` on the event's group. An
+event the user may not see answers 404, like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, StreamingResponse
+
+from dashboard.api import detection
+from dashboard.api.deps import get_runtime
+from dashboard.problems import Problem
+from dashboard.runtime import Runtime
+from dashboard.security import Principal, require
+from vms.auth.roles import Capability
+from vms.db.events import EventRow
+from vms.events import EVENTS_TOPIC, EventQuery, EventStore, event_message
+from vms.events.store import EventNotFound
+
+router = APIRouter(tags=["events"])
+router.include_router(detection.router)
+
+VIEW = require(Capability.EVENT_VIEW)
+ACK = require(Capability.EVENT_ACK)
+KEEPALIVE_SECONDS = 15.0
+
+
+def get_store(runtime: Runtime = Depends(get_runtime)) -> EventStore:
+    return EventStore(runtime.db)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def _may(user: Principal, group_id: str | None, capability: Capability) -> bool:
+    # An event of a camera without a group (removed since) is for those who see all groups.
+    return user.access.on_group(group_id, capability) if group_id is not None else user.access.all_groups
+
+
+def _visible_event(store: EventStore, event_id: int, user: Principal, capability: Capability = Capability.EVENT_VIEW) -> EventRow:
+    try:
+        row = store.get(event_id)
+    except EventNotFound:
+        raise Problem(404, "event-not-found", f"event {event_id} does not exist") from None
+    if not _may(user, row.group_id, Capability.EVENT_VIEW):
+        raise Problem(404, "event-not-found", f"event {event_id} does not exist")
+    if not _may(user, row.group_id, capability):
+        raise Problem(403, "not-allowed", f"your role ({user.role.value}) may not use '{capability.value}' on this event")
+    return row
+
+
+def _groups_filter(user: Principal, wanted: list[str]) -> list[str] | None:
+    """Groups to search: [] for no restriction, None when the user may see none of them."""
+    visible = user.access.visible_groups()
+    if visible is None:
+        return wanted
+    allowed = {g for g in visible if user.access.on_group(g, Capability.EVENT_VIEW)}
+    groups = sorted(allowed & set(wanted)) if wanted else sorted(allowed)
+    return groups or None
+
+
+@router.get("/events")
+def list_events(
+    camera: list[str] = Query([], description="camera ids (repeat for several)"),
+    group: list[str] = Query([], description="camera groups"),
+    type: list[str] = Query([], description="event types, e.g. stopped_vehicle"),
+    since: datetime | None = Query(None, description="events still going on at or after this time (UTC if no zone)"),
+    until: datetime | None = Query(None, description="events that started at or before this time"),
+    unacknowledged: bool = Query(False, description="only events nobody has acknowledged yet"),
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    user: Principal = VIEW,
+    store: EventStore = Depends(get_store),
+) -> list[dict]:
+    """Events, newest first."""
+    groups = _groups_filter(user, group)
+    if groups is None:
+        return []
+    query = EventQuery(cameras=camera, groups=groups, types=type, since=_utc(since), until=_utc(until),
+                       unacknowledged=unacknowledged, limit=limit, offset=offset)
+    return [event_message(row) for row in store.query(query)]
+
+
+@router.get("/events/stream")
+async def stream_events(
+    request: Request,
+    camera: list[str] = Query([]),
+    group: list[str] = Query([]),
+    type: list[str] = Query([]),
+    user: Principal = VIEW,
+    runtime: Runtime = Depends(get_runtime),
+) -> StreamingResponse:
+    """Live events as server-sent events: one ``data:`` line of JSON per event change
+    (``phase`` is "start", "end" or "ack"), and a comment every 15 s to keep proxies open."""
+
+    def wanted(message: dict) -> bool:
+        return (
+            (not camera or message.get("camera_id") in camera)
+            and (not group or message.get("group") in group)
+            and (not type or message.get("type") in type)
+            and _may(user, message.get("group"), Capability.EVENT_VIEW)
+        )
+
+    async def body():
+        queue: asyncio.Queue[dict] = asyncio.Queue(maxsize=1000)
+
+        async def pump() -> None:
+            async for message in runtime.bus.subscribe(EVENTS_TOPIC):
+                if queue.full():
+                    queue.get_nowait()  # a stalled client loses the oldest, not the server's memory
+                queue.put_nowait(message)
+
+        task = asyncio.create_task(pump())
+        try:
+            await asyncio.sleep(0)  # let the subscription register before telling the client it is open
+            yield ": connected\n\n"
+            while True:
+                try:
+                    message = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                except asyncio.TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield ": keepalive\n\n"
+                    continue
+                if wanted(message):
+                    yield f"data: {json.dumps(message, default=str, ensure_ascii=False)}\n\n"
+        finally:
+            task.cancel()
+
+    return StreamingResponse(
+        body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
+
+
+@router.get("/events/{event_id}")
+def get_event(event_id: int, user: Principal = VIEW, store: EventStore = Depends(get_store)) -> dict:
+    return event_message(_visible_event(store, event_id, user))
+
+
+@router.post("/events/{event_id}/ack")
+def acknowledge_event(
+    event_id: int, user: Principal = ACK, store: EventStore = Depends(get_store), runtime: Runtime = Depends(get_runtime)
+) -> dict:
+    """Mark the event seen and handled; the first acknowledgement is kept."""
+    _visible_event(store, event_id, user, Capability.EVENT_ACK)
+    message = event_message(store.acknowledge(event_id, user.username), "ack")
+    runtime.bus.publish(EVENTS_TOPIC, message)
+    return message
+
+
+@router.get("/events/{event_id}/snapshot.jpg", response_class=FileResponse)
+def event_snapshot(event_id: int, user: Principal = VIEW, store: EventStore = Depends(get_store),
+                   runtime: Runtime = Depends(get_runtime)) -> FileResponse:
+    row = _visible_event(store, event_id, user)
+    events_dir = (Path(runtime.settings.data_dir) / "events").resolve()
+    path = (Path(runtime.settings.data_dir) / row.snapshot_path).resolve() if row.snapshot_path else None
+    if path is None or events_dir not in path.parents or not path.is_file():
+        raise Problem(404, "snapshot-not-found", f"event {event_id} has no snapshot")
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})

@@ -1,0 +1,111 @@
+"""A long-term reference background: what the empty road looks like, kept while vehicles stand.
+
+Background subtraction that adapts quickly (MOG2) absorbs a stopped vehicle within seconds,
+which is when a tunnel operator needs it most. This model learns the empty scene from the
+temporal median of its first frames, then updates only where nothing is in front of it, so
+a stopped vehicle stays foreground. Each foreground pixel's "standing age" (how long it has
+been foreground and unchanged) tells standing from moving things; a pixel standing longer than
+``absorb_seconds`` (a parked car, a new sign) is taken into the background. Global lighting
+changes are divided out by matching the picture's brightness to the background's.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# A picture this different from the background is a scene change (lights, tampering), not traffic.
+SCENE_CHANGE_FRACTION = 0.6
+SCENE_CHANGE_RELEARN_SECONDS = 3.0
+
+
+class ReferenceBackground:
+    def __init__(
+        self,
+        threshold: int = 28,
+        absorb_seconds: float = 600,
+        warmup_frames: int = 12,
+        learn_rate: float = 0.05,
+    ) -> None:
+        self.threshold = threshold
+        self.absorb_seconds = absorb_seconds
+        self.warmup_frames = warmup_frames
+        self.learn_rate = learn_rate
+        self._open = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+        self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        self.reset()
+
+    def reset(self) -> None:
+        self.background: np.ndarray | None = None
+        self.age: np.ndarray | None = None  # seconds each pixel has stood in the foreground unchanged
+        self.picture: np.ndarray | None = None  # the last picture, brightness-matched (float32)
+        self.foreground: np.ndarray | None = None
+        self._warmup: list[np.ndarray] = []
+        self._last_time: float | None = None
+        self._changed_for = 0.0
+
+    @property
+    def ready(self) -> bool:
+        return self.background is not None
+
+    def apply(self, grey: np.ndarray, t: float) -> np.ndarray | None:
+        """The foreground mask (uint8, 255 = not background), or None while learning or
+        while the whole scene is changing."""
+        picture = grey.astype(np.float32)
+        if self.background is None or self.background.shape != picture.shape:
+            return self._learn(picture, t)
+        dt = min(max(t - (self._last_time or t), 0.0), 2.0)
+        self._last_time = t
+        picture = self._match_brightness(picture)
+        raw = (cv2.absdiff(picture, self.background) > self.threshold).astype(np.uint8) * 255
+        foreground = cv2.morphologyEx(cv2.morphologyEx(raw, cv2.MORPH_OPEN, self._open), cv2.MORPH_CLOSE, self._close)
+        if cv2.countNonZero(foreground) > SCENE_CHANGE_FRACTION * foreground.size:
+            self._changed_for += dt
+            if self._changed_for > SCENE_CHANGE_RELEARN_SECONDS:
+                self.reset()  # the view or the lighting changed for good: learn it anew
+            return None
+        self._changed_for = 0.0
+        steady = cv2.absdiff(picture, self.picture) < self.threshold / 2
+        standing = (foreground > 0) & steady
+        self.age = np.where(standing, self.age + dt, 0.0).astype(np.float32)
+        absorbed = self.age > self.absorb_seconds
+        if absorbed.any():
+            self.background[absorbed] = picture[absorbed]
+            self.age[absorbed] = 0
+        # Learn the background only where nothing is, with a margin for blurred vehicle edges.
+        empty = cv2.bitwise_not(cv2.dilate(foreground, self._close))
+        cv2.accumulateWeighted(picture, self.background, self.learn_rate, mask=empty)
+        self.picture, self.foreground = picture, foreground
+        return foreground
+
+    def absorb(self, mask: np.ndarray) -> None:
+        """Take the picture under ``mask`` into the background now (a ghost, a relearned area)."""
+        if self.background is None or self.picture is None:
+            return
+        where = mask > 0
+        self.background[where] = self.picture[where]
+        self.age[where] = 0
+        if self.foreground is not None:
+            self.foreground[where] = 0
+
+    def _learn(self, picture: np.ndarray, t: float) -> None:
+        if self._warmup and self._warmup[0].shape != picture.shape:
+            self._warmup.clear()
+        self._warmup.append(picture)
+        self._last_time = t
+        if len(self._warmup) >= self.warmup_frames:
+            # The temporal median removes vehicles that pass by during learning.
+            self.background = np.median(np.stack(self._warmup), axis=0).astype(np.float32)
+            self.age = np.zeros_like(picture)
+            self.picture = picture
+            self._warmup.clear()
+        return None
+
+    def _match_brightness(self, picture: np.ndarray) -> np.ndarray:
+        where = None if self.foreground is None else cv2.bitwise_not(self.foreground)
+        scene = cv2.mean(picture, mask=where)[0]
+        background = cv2.mean(self.background, mask=where)[0]
+        if scene < 1:
+            return picture
+        gain = min(max(background / scene, 0.5), 2.0)
+        return picture * gain if abs(gain - 1) > 0.005 else picture

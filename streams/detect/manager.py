@@ -1,0 +1,185 @@
+"""Keep one detection pipeline per camera of a stream worker, plus camera health and event upkeep.
+
+Attachable from outside the worker: ``DetectionManager(worker).start()``. It follows the
+worker's pipelines (a camera added, changed or removed there is picked up at the next sync,
+every few seconds, or at once when ``sync()`` is called) and each camera's detection
+settings (the API announces changes on the bus). Event retention runs here too, so events
+are cleaned by the process that writes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from streams.detect import build_detectors
+from streams.detect.decode import FrameDecoder
+from streams.detect.health import CameraHealth
+from streams.detect.pipeline import DetectionPipeline
+from streams.fanout import PacketFanout, PacketQueue
+from streams.pipeline import CameraPipeline
+from vms.config.detection import CameraDetection
+from vms.events.configs import CONFIG_TOPIC, DetectionSettings
+from vms.events.recorder import EventRecorder
+from vms.events.retention import EventRetention
+from vms.events.webhooks import WebhookDispatcher
+
+log = logging.getLogger(__name__)
+
+SYNC_SECONDS = 2.0
+CONFIG_REFRESH_SECONDS = 60.0
+RETENTION_SECONDS = 3600.0
+
+
+@dataclass
+class _Running:
+    camera_pipeline: CameraPipeline
+    config: CameraDetection
+    fanout: PacketFanout
+    queue: PacketQueue
+    detection: DetectionPipeline
+
+
+class DetectionManager:
+    def __init__(self, worker, recorder: EventRecorder | None = None, settings: DetectionSettings | None = None) -> None:
+        self.worker = worker
+        config = worker.settings
+        self.webhooks = WebhookDispatcher(config.events.webhooks)
+        self.recorder = recorder or EventRecorder(
+            worker.db, worker.bus, config.data_dir, config.events, worker.worker_id, listeners=[self.webhooks]
+        )
+        self.settings = settings or DetectionSettings(worker.db, config.detection, worker.bus)
+        self.health = CameraHealth(worker.bus, self.recorder, config.detection.offline_after_seconds, worker.worker_id)
+        self.retention = EventRetention(worker.db, config.data_dir, config.events)
+        self.running: dict[str, _Running] = {}
+        self._configs: dict[str, CameraDetection | None] = {}
+        self._configs_at = 0.0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._remove_listener = None
+        self._thread = threading.Thread(target=self._run, name="detection-manager", daemon=True)
+
+    def start(self) -> "DetectionManager":
+        closed = self.recorder.close_orphans()
+        if closed:
+            log.info("ended %d events left open by the previous run", closed)
+        self.webhooks.start()
+        self.health.start()
+        self._remove_listener = self.worker.bus.add_listener(CONFIG_TOPIC, self._config_changed)
+        self.sync()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._remove_listener is not None:
+            self._remove_listener()
+        if self._thread.is_alive():
+            self._thread.join(10)
+        with self._lock:
+            running, self.running = list(self.running.values()), {}
+        for item in running:
+            self._stop_one(item)
+        self.health.stop()
+        self.webhooks.stop()
+
+    def sync(self) -> None:
+        """Start, restart or stop pipelines so they match the worker's cameras and their settings."""
+        with self._lock:
+            pipelines = dict(self.worker.pipelines)
+            if time.monotonic() - self._configs_at > CONFIG_REFRESH_SECONDS:
+                self._configs.clear()
+                self._configs_at = time.monotonic()
+            for camera_id, item in list(self.running.items()):
+                config = self._config(camera_id)
+                if pipelines.get(camera_id) is not item.camera_pipeline or config != item.config or not item.detection.running:
+                    self._stop_one(self.running.pop(camera_id))
+            for camera_id, camera_pipeline in pipelines.items():
+                if camera_id in self.running:
+                    continue
+                config = self._config(camera_id)
+                if config is not None:
+                    try:
+                        self.running[camera_id] = self._start_one(camera_pipeline, config)
+                    except Exception:
+                        log.exception("camera %s: detection could not start", camera_id)
+
+    def stats(self) -> dict[str, dict]:
+        with self._lock:
+            return {
+                camera_id: {
+                    "stream": item.fanout.stream,
+                    "decode": item.config.decode,
+                    "fps": item.config.fps,
+                    "frames": item.detection.stats.frames,
+                    "dropped_frames": item.detection.stats.dropped_frames,
+                    "dropped_packets": item.detection.dropped_packets,
+                    "decode_errors": item.detection.decoder.stats.errors,
+                    "events": item.detection.stats.events,
+                }
+                for camera_id, item in self.running.items()
+            }
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _config(self, camera_id: str) -> CameraDetection | None:
+        if camera_id not in self._configs:
+            try:
+                self._configs[camera_id] = self.settings.effective(camera_id)
+            except Exception:
+                log.exception("camera %s: detection settings unreadable; detection off", camera_id)
+                self._configs[camera_id] = None
+        return self._configs[camera_id]
+
+    def _config_changed(self, topic: str, message: dict) -> None:
+        with self._lock:
+            self._configs.pop(message.get("camera_id"), None)
+        self._wake.set()
+
+    def _start_one(self, camera_pipeline: CameraPipeline, config: CameraDetection) -> _Running:
+        spec = camera_pipeline.spec
+        stream = "sub" if config.stream in ("auto", "sub") and spec.sub_url else "main"
+        if config.stream == "sub" and not spec.sub_url:
+            log.warning("camera %s: detection asks for the sub-stream but there is none; using main", spec.id)
+        fanout = camera_pipeline.fanout(stream)
+        queue = fanout.subscribe("detection", self.worker.settings.ingest.consumer_queue_packets)
+        try:
+            detectors = build_detectors(config)
+        except Exception as exc:  # e.g. the object model cannot be loaded: run the rest
+            log.error("camera %s: %s; detecting without the object model", spec.id, exc)
+            detectors = build_detectors(config.model_copy(update={"objects": None}))
+        decoder = FrameDecoder(spec.id, config.fps, config.decode == "keyframes", config.analysis_width)
+        events = self.worker.settings.events
+        detection = DetectionPipeline(
+            spec.id, queue, decoder, detectors, self.recorder, events.snapshot_width, events.snapshot_quality
+        ).start()
+        log.info("camera %s: detection on the %s stream (%s decode at %g fps, %s)", spec.id, stream, config.decode,
+                 config.fps, ", ".join(d.name for d in detectors))
+        return _Running(camera_pipeline, config, fanout, queue, detection)
+
+    @staticmethod
+    def _stop_one(item: _Running) -> None:
+        item.fanout.unsubscribe(item.queue)
+        item.detection.stop()
+
+    def _run(self) -> None:
+        last_retention = 0.0
+        while not self._stop.is_set():
+            self._wake.wait(SYNC_SECONDS)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self.sync()
+            except Exception:
+                log.exception("detection sync failed")
+            if time.monotonic() - last_retention >= RETENTION_SECONDS:
+                last_retention = time.monotonic()
+                try:
+                    self.retention.run_once()
+                except Exception:
+                    log.exception("event retention failed")

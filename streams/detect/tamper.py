@@ -1,0 +1,270 @@
+"""Camera tampering: lens covered or blacked out, defocused, or camera moved.
+
+The camera's normal view is learned over ``learn_seconds``: a small blurred reference picture
+and the median sharpness. Then, per frame:
+
+- covered: dark and flat (mean and standard deviation of grey below thresholds);
+- moved: ORB features of the reference view are described again at the same places in the
+  picture; while enough of them still look the same (``STAYED_ENOUGH``) the camera has not
+  moved, however much traffic hides. Otherwise features are matched and the displacement
+  estimated with RANSAC (partial affine, vehicles are outliers): moved when shifted by more
+  than ``moved_shift`` of the picture or rotated by more than ``MOVED_DEGREES``. With nothing
+  recognisable, a different view when hardly any feature stayed or the low frequencies differ
+  (similarity below ``moved_similarity``). Phase correlation alone was tried and rejected:
+  tunnel walls are periodic (lights, tiles, lane dashes) and it locks onto the wrong period;
+- defocus: sharpness (variance of the Laplacian of the brightness-normalised picture) below
+  ``defocus_ratio`` of the learned baseline while the view still matches.
+
+Covered wins over the others, and a blurred picture is reported as defocus, never as moved
+(its few features match by chance). While any of them is suspected the picture is flagged
+unreliable and the pipeline skips motion and traffic analysis. The reference follows slow changes while
+nothing is suspected; a view that stays moved for ``relearn_after_seconds`` becomes the new
+reference (the event then ends).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from streams.detect.base import Detector, EventSignal, Frame
+from streams.detect.latch import Latch
+from vms.config.detection import CameraDetection
+
+SMALL = (64, 36)
+REFERENCE_RATE = 0.02
+BASELINE_RATE = 0.01
+END_SECONDS = 1.0
+MOVED_DEGREES = 3.0
+# Feature matching costs a few milliseconds: the view is checked at most this often.
+VIEW_CHECK_SECONDS = 0.4
+MIN_INLIERS = 10
+# With this share of the reference's features still in place the camera has not moved.
+STAYED_ENOUGH = 0.4
+# With less than this share in place and no displacement found, the view is another one.
+STAYED_GONE = 0.1
+# A reference feature whose descriptor differs by at most this many bits (of 256) is still there.
+STAY_HAMMING = 64
+# While nothing is suspected the reference view's features are refreshed this often.
+REFRESH_SECONDS = 60.0
+
+
+def sharpness(grey: np.ndarray) -> float:
+    """Variance of the Laplacian of the picture scaled to mean 1: independent of lighting level."""
+    picture = grey.astype(np.float32)
+    mean = float(picture.mean())
+    if mean < 1:
+        return 0.0
+    return float(cv2.Laplacian(picture / mean, cv2.CV_32F).var())
+
+
+def _small(grey: np.ndarray) -> np.ndarray:
+    small = cv2.resize(grey, SMALL, interpolation=cv2.INTER_AREA).astype(np.float32)
+    return cv2.GaussianBlur(small, (0, 0), 1.0)
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Zero-mean normalised cross-correlation, -1..1."""
+    a = a - a.mean()
+    b = b - b.mean()
+    denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denominator) if denominator > 0 else 0.0
+
+
+class ViewMatcher:
+    """Estimates how the camera's view moved against a reference picture, from ORB features."""
+
+    def __init__(self) -> None:
+        self.orb = cv2.ORB_create(nfeatures=600, fastThreshold=8)
+        self.matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+        self.keypoints = None
+        self.descriptors = None
+
+    def set_reference(self, grey: np.ndarray) -> None:
+        self.size = (grey.shape[1], grey.shape[0])
+        self.keypoints, self.descriptors = self.orb.detectAndCompute(grey, None)
+
+    def displacement(self, grey: np.ndarray, still: np.ndarray | None = None) -> "ViewCheck":
+        """How the view moved against the reference. ``still`` masks where features may be
+        taken (not on moving vehicles)."""
+        check = ViewCheck()
+        if self.descriptors is None or len(self.keypoints) < MIN_INLIERS:
+            return check
+        check.stayed = self._stayed(grey)
+        if check.stayed >= STAYED_ENOUGH:
+            return check  # no need to look further (and cheaper)
+        keypoints, descriptors = self.orb.detectAndCompute(grey, still)
+        if descriptors is None or len(keypoints) < MIN_INLIERS:
+            return check
+        good = []
+        for pair in self.matcher.knnMatch(self.descriptors, descriptors, k=2):
+            # The ratio test drops features that look like many others (lane dashes, lights).
+            if len(pair) == 2 and pair[0].distance < 0.8 * pair[1].distance:
+                good.append(pair[0])
+        if len(good) < MIN_INLIERS:
+            return check
+        source = np.float32([self.keypoints[m.queryIdx].pt for m in good])
+        target = np.float32([keypoints[m.trainIdx].pt for m in good])
+        matrix, inliers = cv2.estimateAffinePartial2D(source, target, method=cv2.RANSAC, ransacReprojThreshold=3.0)
+        if matrix is None or int(inliers.sum()) < MIN_INLIERS:
+            return check
+        width, height = self.size
+        centre = np.array([width / 2, height / 2])
+        dx, dy = matrix[:, :2] @ centre + matrix[:, 2] - centre
+        check.shift = max(abs(dx) / width, abs(dy) / height)
+        check.angle = float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
+        check.inliers = int(inliers.sum())
+        return check
+
+    def _stayed(self, grey: np.ndarray) -> float:
+        """Share of the reference's features that look the same at the same place now.
+
+        Descriptors are computed at the reference's keypoints rather than detected afresh, so
+        strong corners of passing vehicles cannot crowd the wall's out of the count."""
+        keypoints, descriptors = self.orb.compute(grey, list(self.keypoints))
+        if descriptors is None or not keypoints:
+            return 0.0
+        # compute() may drop keypoints near the border; match the survivors by position.
+        index = {k.pt: i for i, k in enumerate(self.keypoints)}
+        reference = self.descriptors[[index[k.pt] for k in keypoints]]
+        bits = np.unpackbits(np.bitwise_xor(reference, descriptors), axis=1).sum(axis=1)
+        return float((bits <= STAY_HAMMING).sum() / len(self.keypoints))
+
+
+@dataclass
+class ViewCheck:
+    stayed: float = 0.0  # share of reference features still in place
+    shift: float | None = None  # displacement found by matching features, fraction of the picture
+    angle: float | None = None
+    inliers: int = 0
+
+
+class TamperDetector(Detector):
+    name = "tamper"
+
+    def __init__(self, config: CameraDetection) -> None:
+        self.config = config.tamper
+        c = self.config
+        self.covered = Latch(on_seconds=c.covered_seconds, off_seconds=END_SECONDS)
+        self.moved = Latch(on_seconds=c.moved_seconds, off_seconds=END_SECONDS)
+        self.defocus = Latch(on_seconds=c.defocus_seconds, off_seconds=END_SECONDS)
+        self.view = ViewMatcher()
+        self.reference: np.ndarray | None = None  # small, blurred: the low frequencies of the view
+        self.average: np.ndarray | None = None  # analysis size: the view with traffic averaged out
+        self.baseline: float | None = None
+        self._learning: list[tuple[np.ndarray, np.ndarray, float]] = []
+        self._learn_started: float | None = None
+        self._checked_at: float | None = None
+        self._refreshed_at = 0.0
+        self._moved_now = False
+        self._previous: np.ndarray | None = None
+        self.last: dict[str, float] = {}
+        self.last_view: ViewCheck | None = None
+
+    @property
+    def picture_unreliable(self) -> bool:
+        """Covered, moved or blurred right now, even before the event is confirmed: analyses
+        of this picture would see fragments and ghosts, so the pipeline skips them."""
+        return bool(self.last.get("suspect"))
+
+    def on_gap(self) -> None:
+        # The reference survives a reconnect: a camera turned while it was unplugged is still moved.
+        for latch in (self.covered, self.moved, self.defocus):
+            latch.reset()
+        self._checked_at = None
+
+    def process(self, frame: Frame) -> list[EventSignal]:
+        if not self.config.enabled:
+            return []
+        c, t, grey = self.config, frame.wall_time, frame.array
+        mean, std = (float(v[0][0]) for v in cv2.meanStdDev(grey))
+        covered = mean < c.covered_brightness and std < c.covered_contrast
+        small = _small(grey)
+        sharp = sharpness(grey)
+        if self.reference is None:
+            if not covered:
+                self._learn(grey, small, sharp, t)
+            return []
+        match = similarity(small, self.reference)
+        blurred = sharp < c.defocus_ratio * self.baseline
+        if covered or blurred:
+            # Features of a blurred picture match by chance; a blurred view is reported as defocus.
+            self._moved_now = False
+        elif self._checked_at is None or t - self._checked_at >= VIEW_CHECK_SECONDS or self.moved.since is not None:
+            # Checked every frame while a move is suspected, so it is confirmed without delay.
+            self._checked_at = t
+            self._moved_now = self._view_moved(grey, match)
+        moved = not covered and self._moved_now
+        defocused = not covered and not moved and blurred
+        self.covered.update(t, covered)
+        self.moved.update(t, moved)
+        self.defocus.update(t, defocused)
+        if self.moved.active and t - (self.moved.onset or t) > c.relearn_after_seconds:
+            self._set_reference(grey, small, t)  # the new view is here to stay: watch it from now on
+            self.moved.reset()
+        suspect = covered or moved or defocused
+        self._previous = grey
+        self.last = {"brightness": mean, "contrast": std, "similarity": match, "sharpness": sharp,
+                     "baseline": self.baseline, "suspect": suspect}
+        if not (suspect or self.covered.active or self.moved.active or self.defocus.active):
+            self.reference += REFERENCE_RATE * (small - self.reference)
+            self.average += REFERENCE_RATE * (grey.astype(np.float32) - self.average)
+            self.baseline += BASELINE_RATE * (sharp - self.baseline)
+            if t - self._refreshed_at >= REFRESH_SECONDS:
+                self.view.set_reference(self.average.astype(np.uint8))
+                self._refreshed_at = t
+        return self._signals(mean, std, match, sharp)
+
+    def _view_moved(self, grey: np.ndarray, match: float) -> bool:
+        still = None
+        if self._previous is not None and self._previous.shape == grey.shape:
+            # Features on moving vehicles only add outliers; take them from what stands still.
+            previous = cv2.convertScaleAbs(self._previous, alpha=(grey.mean() + 1) / (self._previous.mean() + 1))
+            moving = cv2.dilate((cv2.absdiff(grey, previous) > 20).astype(np.uint8), np.ones((7, 7), np.uint8))
+            still = (1 - moving) * 255
+        check = self.view.displacement(grey, still)
+        self.last_view = check
+        if check.stayed >= STAYED_ENOUGH:
+            return False  # enough of the reference view is where it was
+        if self.moved.active:
+            return True  # once moved, only the reference view clearly back ends it
+        if check.shift is not None:
+            return check.shift > self.config.moved_shift or abs(check.angle) > MOVED_DEGREES
+        # Nothing recognisable: a different view if hardly anything stayed or it looks unlike the reference.
+        return check.stayed < STAYED_GONE or match < self.config.moved_similarity
+
+    def _signals(self, mean: float, std: float, match: float, sharp: float) -> list[EventSignal]:
+        signals = []
+        if self.covered.active:
+            signals.append(EventSignal("tamper_covered", since=self.covered.onset,
+                                       details={"brightness": round(mean, 1), "contrast": round(std, 1)}))
+        if self.moved.active:
+            view = self.last_view
+            details = {"similarity": round(match, 3), "features_in_place": round(view.stayed, 3) if view else None}
+            if view is not None and view.shift is not None:
+                details.update(shift=round(view.shift, 3), angle=round(view.angle, 1))
+            signals.append(EventSignal("tamper_moved", since=self.moved.onset, details=details))
+        if self.defocus.active:
+            ratio = sharp / self.baseline if self.baseline else 0.0
+            signals.append(EventSignal("tamper_defocus", since=self.defocus.onset, score=round(max(0.0, 1 - ratio), 3),
+                                       details={"sharpness_ratio": round(ratio, 3)}))
+        return signals
+
+    def _learn(self, grey: np.ndarray, small: np.ndarray, sharp: float, t: float) -> None:
+        if self._learn_started is None:
+            self._learn_started = t
+        self._learning.append((grey.astype(np.float32), small, sharp))
+        if t - self._learn_started >= self.config.learn_seconds and len(self._learning) >= 3:
+            # The median leaves out vehicles that passed while learning.
+            average = np.median([g for g, _, _ in self._learning], axis=0).astype(np.float32)
+            self.baseline = float(np.median([v for _, _, v in self._learning]))
+            self._set_reference(average, np.mean([s for _, s, _ in self._learning], axis=0).astype(np.float32), t)
+            self._learning.clear()
+
+    def _set_reference(self, grey: np.ndarray, small: np.ndarray, t: float) -> None:
+        self.reference = small.astype(np.float32)
+        self.average = grey.astype(np.float32)
+        self.view.set_reference(grey.astype(np.uint8))
+        self._refreshed_at = t

@@ -1,0 +1,279 @@
+"""Typed configuration of event detection (zones, masks, directions, thresholds) and of events.
+
+Coordinates are fractions of the picture (0..1, x right, y down), so a zone drawn on the
+sub-stream also fits the main stream. Areas are fractions of the picture's area.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from vms.config.cameras import ID_PATTERN
+
+Point = tuple[float, float]
+
+EVENT_TYPES = (
+    "motion",
+    "stopped_vehicle",
+    "wrong_way",
+    "pedestrian",
+    "congestion",
+    "tamper_covered",
+    "tamper_defocus",
+    "tamper_moved",
+    "camera_offline",
+    "camera_online",
+    "object",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _cross(o: Point, a: Point, b: Point) -> float:
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+
+def _segments_cross(p1: Point, p2: Point, q1: Point, q2: Point) -> bool:
+    d1, d2 = _cross(q1, q2, p1), _cross(q1, q2, p2)
+    d3, d4 = _cross(p1, p2, q1), _cross(p1, p2, q2)
+    if ((d1 > 0) != (d2 > 0)) and ((d3 > 0) != (d4 > 0)) and 0 not in (d1, d2, d3, d4):
+        return True
+
+    def on(a: Point, b: Point, c: Point, d: float) -> bool:  # c lies on segment ab
+        return d == 0 and min(a[0], b[0]) <= c[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= c[1] <= max(a[1], b[1])
+
+    return on(q1, q2, p1, d1) or on(q1, q2, p2, d2) or on(p1, p2, q1, d3) or on(p1, p2, q2, d4)
+
+
+def check_polygon(points: list[Point]) -> list[Point]:
+    """A simple polygon inside the picture, or ValueError saying what is wrong with it."""
+    if len(points) < 3:
+        raise ValueError(f"a polygon needs at least 3 points, got {len(points)}")
+    for i, (x, y) in enumerate(points):
+        if not (0 <= x <= 1 and 0 <= y <= 1):
+            raise ValueError(
+                f"point {i} ({x:g}, {y:g}) is outside the picture: coordinates are fractions of "
+                "the width and height, from 0 to 1"
+            )
+    n = len(points)
+    for i in range(n):
+        for j in range(i + 1, n):
+            if j == i + 1 or (i == 0 and j == n - 1):
+                continue  # neighbouring edges share a corner
+            if _segments_cross(points[i], points[(i + 1) % n], points[j], points[(j + 1) % n]):
+                raise ValueError(
+                    f"polygon is self-intersecting: edge {i}-{i + 1} crosses edge {j}-{(j + 1) % n}; "
+                    "list the points in order around the area"
+                )
+    area = sum(points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1] for i in range(n)) / 2
+    if abs(area) < 1e-6:
+        raise ValueError("polygon has no area (its points are on one line or repeated)")
+    return points
+
+
+Polygon = Annotated[list[Point], AfterValidator(check_polygon)]
+
+
+class MaskConfig(_Strict):
+    """An area ignored by every detector (clock overlay, trees moving in the wind)."""
+
+    name: str = ""
+    polygon: Polygon
+
+
+class ZoneConfig(_Strict):
+    """An area of the picture with the rules that apply to it."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = ""
+    polygon: Polygon
+    motion: bool = True
+    # Expected direction of travel, e.g. [1, 0] = left to right; traffic against it is wrong-way.
+    direction: Point | None = None
+    # Only vehicles belong here: a smaller moving or standing object raises "pedestrian".
+    vehicle_only: bool = False
+    # A vehicle standing still longer than this raises "stopped_vehicle"; None turns the rule off.
+    stopped_seconds: float | None = Field(default=None, gt=0, le=3600)
+    # Fraction of the zone covered by vehicles above which, for congestion_seconds, it is congested.
+    congestion_occupancy: float | None = Field(default=None, gt=0, lt=1)
+    congestion_seconds: float = Field(default=10, gt=0, le=3600)
+
+    @field_validator("direction")
+    @classmethod
+    def _unit(cls, value: Point | None) -> Point | None:
+        if value is None:
+            return None
+        length = (value[0] ** 2 + value[1] ** 2) ** 0.5
+        if length < 1e-6:
+            raise ValueError("direction must be a non-zero vector such as [1, 0] (left to right)")
+        return (value[0] / length, value[1] / length)
+
+
+class MotionConfig(_Strict):
+    enabled: bool = True
+    # Smallest moving area that counts, as a fraction of the picture.
+    min_area: float = Field(default=0.002, gt=0, lt=1)
+    start_frames: int = Field(default=2, ge=1, le=100)
+    end_seconds: float = Field(default=3, ge=0, le=600)
+    # MOG2 variance threshold: lower is more sensitive.
+    sensitivity: float = Field(default=16, ge=4, le=100)
+
+
+class TrafficConfig(_Strict):
+    enabled: bool = True
+    # Blob areas (fraction of the picture) telling vehicles from pedestrians and objects.
+    vehicle_min_area: float = Field(default=0.005, gt=0, lt=1)
+    object_min_area: float = Field(default=0.0004, gt=0, lt=1)
+    # Grey levels between the picture and the reference background that count as "something there".
+    difference_threshold: int = Field(default=28, ge=5, le=128)
+    # A vehicle slower than this (fraction of the picture width per second) is standing still.
+    stopped_speed: float = Field(default=0.02, gt=0, le=1)
+    # Distance a vehicle must travel against the zone's direction (fraction of the width).
+    wrong_way_distance: float = Field(default=0.08, gt=0, le=1)
+    pedestrian_seconds: float = Field(default=1.0, ge=0, le=60)
+    # Seconds of quiet before a traffic event ends (absorbs tracking hiccups).
+    end_seconds: float = Field(default=2.0, ge=0, le=600)
+    # Something standing unchanged this long becomes background (e.g. a parked car, new sign).
+    absorb_seconds: float = Field(default=600, ge=10)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> "TrafficConfig":
+        if self.object_min_area >= self.vehicle_min_area:
+            raise ValueError(
+                f"object_min_area ({self.object_min_area:g}) must be smaller than "
+                f"vehicle_min_area ({self.vehicle_min_area:g})"
+            )
+        return self
+
+
+class TamperConfig(_Strict):
+    enabled: bool = True
+    # Covered or black: mean grey below this and contrast (standard deviation) below covered_contrast.
+    covered_brightness: float = Field(default=40, ge=0, le=255)
+    covered_contrast: float = Field(default=10, ge=0, le=128)
+    covered_seconds: float = Field(default=1.0, ge=0, le=600)
+    # Defocus: sharpness below this fraction of the camera's learned baseline.
+    defocus_ratio: float = Field(default=0.4, gt=0, lt=1)
+    defocus_seconds: float = Field(default=1.0, ge=0, le=600)
+    # Moved: the view shifted by more than moved_shift (fraction of the picture), or, when nothing
+    # in it can be recognised, its similarity to the reference view is below moved_similarity.
+    moved_similarity: float = Field(default=0.4, gt=0, lt=1)
+    moved_shift: float = Field(default=0.04, gt=0, lt=1)
+    moved_seconds: float = Field(default=1.0, ge=0, le=600)
+    learn_seconds: float = Field(default=5, ge=1, le=3600)
+    # After the camera has stayed moved this long the new view becomes the reference.
+    relearn_after_seconds: float = Field(default=300, ge=10)
+
+
+class ObjectModelConfig(_Strict):
+    """An ONNX object detector run through OpenCV's DNN module."""
+
+    model: Path
+    # "boxes": (1, N, 4 + classes) of [x1, y1, x2, y2] in 0..1 then class scores;
+    # "yolov8": (1, 4 + classes, N) of [cx, cy, w, h] in input pixels then class scores.
+    layout: Literal["boxes", "yolov8"] = "boxes"
+    input_size: int = Field(default=320, ge=16, le=2048)
+    labels: list[str] = Field(min_length=1)
+    # Labels that raise "object" events; empty means all.
+    detect: list[str] = Field(default_factory=list)
+    min_score: float = Field(default=0.5, gt=0, le=1)
+    nms_iou: float = Field(default=0.45, gt=0, le=1)
+    every_seconds: float = Field(default=1.0, ge=0, le=60)
+
+    @model_validator(mode="after")
+    def _known_labels(self) -> "ObjectModelConfig":
+        unknown = sorted(set(self.detect) - set(self.labels))
+        if unknown:
+            raise ValueError(f"detect names labels the model does not have: {', '.join(unknown)}")
+        return self
+
+
+class CameraDetection(_Strict):
+    """Detection settings of one camera."""
+
+    enabled: bool = True
+    # "auto" uses the sub-stream when the camera has one.
+    stream: Literal["auto", "main", "sub"] = "auto"
+    # "keyframes" decodes only keyframes: far cheaper, good for tamper, motion and congestion.
+    decode: Literal["full", "keyframes"] = "full"
+    fps: float = Field(default=5, gt=0, le=30)
+    analysis_width: int = Field(default=320, ge=64, le=1920)
+    zones: list[ZoneConfig] = Field(default_factory=list)
+    masks: list[MaskConfig] = Field(default_factory=list)
+    motion: MotionConfig = MotionConfig()
+    traffic: TrafficConfig = TrafficConfig()
+    tamper: TamperConfig = TamperConfig()
+    objects: ObjectModelConfig | None = None
+
+    @model_validator(mode="after")
+    def _zone_ids(self) -> "CameraDetection":
+        seen: set[str] = set()
+        for zone in self.zones:
+            if zone.id in seen:
+                raise ValueError(f"zone id '{zone.id}' is defined twice")
+            seen.add(zone.id)
+        return self
+
+
+class DetectionConfig(_Strict):
+    enabled: bool = True
+    # Used for cameras not listed in ``cameras``; None means those cameras run no detection.
+    default: CameraDetection | None = None
+    cameras: dict[Annotated[str, Field(pattern=ID_PATTERN)], CameraDetection] = Field(default_factory=dict)
+    # A stream down longer than this raises "camera_offline".
+    offline_after_seconds: float = Field(default=30, gt=0, le=86400)
+
+    def for_camera(self, camera_id: str) -> CameraDetection | None:
+        if not self.enabled:
+            return None
+        config = self.cameras.get(camera_id, self.default)
+        return config if config is not None and config.enabled else None
+
+
+class WebhookConfig(_Strict):
+    """An HTTP endpoint that receives every event as a signed JSON POST."""
+
+    url: str
+    # Key of the X-VMS-Signature HMAC-SHA256 header; share it with the receiver only.
+    secret: SecretStr = SecretStr("")
+    types: list[str] = Field(default_factory=list)  # empty: all types
+    cameras: list[str] = Field(default_factory=list)  # empty: all cameras
+    groups: list[str] = Field(default_factory=list)  # empty: all groups
+    timeout_seconds: float = Field(default=5, gt=0, le=120)
+    max_attempts: int = Field(default=6, ge=1, le=100)
+    backoff_initial_seconds: float = Field(default=1, gt=0, le=3600)
+    backoff_max_seconds: float = Field(default=300, gt=0, le=86400)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"webhook URL must be http:// or https:// with a host, got '{url}'")
+        return url
+
+    @field_validator("types")
+    @classmethod
+    def _types(cls, types: list[str]) -> list[str]:
+        unknown = sorted(set(types) - set(EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"unknown event types {', '.join(unknown)} (known: {', '.join(EVENT_TYPES)})")
+        return types
+
+
+class EventsConfig(_Strict):
+    # Events (rows and snapshots) older than this are deleted.
+    retention_days: float = Field(default=90, gt=0)
+    # Recording segments covering an event's clip are kept at least this long; None: no event lock.
+    keep_recordings_days: float | None = Field(default=None, gt=0)
+    pre_event_seconds: float = Field(default=10, ge=0, le=600)
+    post_event_seconds: float = Field(default=10, ge=0, le=600)
+    snapshot_width: int = Field(default=640, ge=64, le=3840)
+    snapshot_quality: int = Field(default=85, ge=10, le=100)
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
