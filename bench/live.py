@@ -41,7 +41,7 @@ from aiortc.mediastreams import MediaStreamError
 from tests.support.whep_client import WhepViewer
 
 FIRST_FRAME_JS = """
-async (url) => {
+async ([url, auth]) => {
   const pc = new RTCPeerConnection();
   pc.addTransceiver("video", { direction: "recvonly" });
   pc.ontrack = (e) => {
@@ -57,7 +57,7 @@ async (url) => {
     setTimeout(resolve, 2000);
   });
   const t0 = performance.now();
-  const response = await fetch(url, { method: "POST", headers: { "Content-Type": "application/sdp" },
+  const response = await fetch(url, { method: "POST", headers: { ...auth, "Content-Type": "application/sdp" },
                                       body: pc.localDescription.sdp });
   if (response.status !== 201) return { error: await response.text() };
   const answered = performance.now() - t0;
@@ -74,6 +74,19 @@ async (url) => {
   return { answered, firstFrame, decoded };
 }
 """
+
+
+def sign_in_admin(db) -> tuple[dict[str, str], str]:
+    """Create a benchmark admin; returns bearer headers and the password (for the browser)."""
+    from vms.auth.roles import Role
+    from vms.auth.sessions import create_session
+    from vms.auth.users import Users, random_password
+    from vms.config.security import SecurityConfig
+
+    password = random_password()
+    user = Users(db).add("bench-admin", password, Role.ADMIN)
+    token = create_session(db, user.id, SecurityConfig(), kind="api", name="bench").token
+    return {"Authorization": f"Bearer {token}"}, password
 
 
 def line(title: str, value: str, note: str = "") -> None:
@@ -131,7 +144,12 @@ def vms_server(workdir: Path, urls: dict[str, str], live: dict):
                 tail = (workdir / "vms.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"vms did not start or cameras did not come online:\n{tail}")
             time.sleep(0.3)
-        yield base, process.pid
+        from vms.db import Database
+
+        db = Database(f"sqlite:///{workdir / 'data' / 'vms.db'}")
+        auth, password = sign_in_admin(db)
+        db.dispose()
+        yield base, process.pid, auth, password
     finally:
         process.terminate()
         process.wait(30)
@@ -147,14 +165,14 @@ async def acpu_percent(pid: int, seconds: float) -> float:
 # -- stages -------------------------------------------------------------------------------------
 
 
-async def first_frames_aiortc(base: str, cold_cameras: list[str]) -> tuple[list[float], list[float]]:
+async def first_frames_aiortc(base: str, auth: dict, cold_cameras: list[str]) -> tuple[list[float], list[float]]:
     cold, warm = [], []
     for camera in cold_cameras:
-        viewer = await WhepViewer(base, camera).start()
+        viewer = await WhepViewer(base, camera, headers=auth).start()
         await viewer.wait_frames(1, timeout=10)
         cold.append(viewer.first_frame_seconds)
         await viewer.wait_frames(5)
-        second = await WhepViewer(base, camera).start()  # the first one keeps watching: GOP cache warm
+        second = await WhepViewer(base, camera, headers=auth).start()  # the first one keeps watching: GOP cache warm
         await second.wait_frames(1, timeout=10)
         warm.append(second.first_frame_seconds)
         await second.stop()
@@ -162,28 +180,30 @@ async def first_frames_aiortc(base: str, cold_cameras: list[str]) -> tuple[list[
     return cold, warm
 
 
-async def first_frames_chromium(page, base: str, cold_cameras: list[str]) -> tuple[list[float], list[float]]:
+async def first_frames_chromium(page, base: str, auth: dict, cold_cameras: list[str]) -> tuple[list[float], list[float]]:
     cold, warm = [], []
     for camera in cold_cameras:
         url = f"{base}/api/cameras/{camera}/whep"
         for bucket in (cold, warm):  # the second viewer finds the relay (and its GOP) still warm
-            result = await page.evaluate(FIRST_FRAME_JS, url)
+            result = await page.evaluate(FIRST_FRAME_JS, [url, auth])
             if "error" in result or not result["decoded"]:
                 print("   chromium first frame failed:", result)
                 continue
             bucket.append(result["firstFrame"] / 1000)
         await page.evaluate(
-            "Promise.all(window._pcs.map(([pc, loc]) => { pc.close(); return fetch(loc, {method: 'DELETE'}); }))"
-            ".then(() => { window._pcs = []; document.querySelectorAll('video').forEach((v) => v.remove()); })"
+            "(auth) => Promise.all(window._pcs.map(([pc, loc]) => { pc.close(); "
+            "return fetch(loc, {method: 'DELETE', headers: auth}); }))"
+            ".then(() => { window._pcs = []; document.querySelectorAll('video').forEach((v) => v.remove()); })",
+            auth,
         )
     return cold, warm
 
 
-async def many_viewers(base: str, pid: int, camera: str, count: int, seconds: float, transcode: bool) -> dict:
+async def many_viewers(base: str, auth: dict, pid: int, camera: str, count: int, seconds: float, transcode: bool) -> dict:
     viewers = []
     try:
         for _ in range(count):
-            viewers.append(await WhepViewer(base, camera, transcode=transcode).start())
+            viewers.append(await WhepViewer(base, camera, transcode=transcode, headers=auth).start())
         await asyncio.gather(*(v.wait_frames(10, timeout=30) for v in viewers))
         await asyncio.sleep(2)
         frames_before = [len(v.frames) for v in viewers]
@@ -244,13 +264,14 @@ async def ingest_to_picture_latency(url: str, seconds: float) -> list[float]:
         cameras=[{"id": "lat", "name": "lat", "group": "tunnel", "main_url": url, "recording": {"enabled": False}}],
     )
     runtime = Runtime.build(settings).start()
+    auth, _ = sign_in_admin(runtime.db)
     latencies: list[float] = []
     try:
         with serve_app(create_app(runtime)) as served:
             fanout = runtime.worker.pipeline("lat").fanout("main")
             while fanout.current_info is None:
                 await asyncio.sleep(0.1)
-            viewer = WhepViewer(served.url, "lat")
+            viewer = WhepViewer(served.url, "lat", headers=auth)
             origin: list[int] = []
             received: list[tuple[int, float]] = []
 
@@ -295,22 +316,22 @@ async def run(args) -> None:
         print(f"vms live benchmark: {args.cameras} cameras {args.width}x{args.height}@{args.fps} "
               f"(gop {args.fps}) from {args.mounts} simulator mounts; CPU in % of one core; "
               f"{os.cpu_count()} cores shared with other work, so figures are noisy\n")
-        with vms_server(Path(tmp), urls, live) as (base, pid):
+        with vms_server(Path(tmp), urls, live) as (base, pid, auth, password):
             ids = list(urls)
             await asyncio.sleep(2)
             idle_cpu = await acpu_percent(pid, args.seconds)
             line("server CPU, recording, no viewers", f"{idle_cpu:.1f} %", f"({args.cameras} cameras)")
 
-            cold, warm = await first_frames_aiortc(base, ids[0:4])
+            cold, warm = await first_frames_aiortc(base, auth, ids[0:4])
             line("first frame, aiortc viewer, GOP cache warm", summary(warm), "offer sent -> frame decoded")
             line("first frame, aiortc viewer, cold relay", summary(cold), "waits for the next keyframe")
 
-            result = await many_viewers(base, pid, ids[8], args.viewers, args.seconds, transcode=False)
+            result = await many_viewers(base, auth, pid, ids[8], args.viewers, args.seconds, transcode=False)
             per = (result["cpu"] - idle_cpu) / args.viewers
             line(f"{args.viewers} passthrough viewers of one camera: server CPU", f"{result['cpu']:.1f} %",
                  f"-> {per:.2f} % per viewer; fps/viewer median {result['fps_median']:.1f} min {result['fps_min']:.1f}")
             if args.transcoded:
-                result_t = await many_viewers(base, pid, ids[9], args.transcoded, args.seconds, transcode=True)
+                result_t = await many_viewers(base, auth, pid, ids[9], args.transcoded, args.seconds, transcode=True)
                 per_t = (result_t["cpu"] - idle_cpu) / args.transcoded
                 line(f"{args.transcoded} re-encoded viewers (aiortc x264): server CPU", f"{result_t['cpu']:.1f} %",
                      f"-> {per_t:.2f} % per viewer; fps/viewer median {result_t['fps_median']:.1f}")
@@ -322,8 +343,10 @@ async def run(args) -> None:
                 async with async_playwright() as playwright:
                     browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                     page = await (await browser.new_context(viewport={"width": 1280, "height": 720})).new_page()
+                    # The wall page signs in with the session cookie, as an operator's browser does.
+                    await page.request.post(base + "/api/auth/login", data={"username": "bench-admin", "password": password})
                     await page.goto(base + "/static/live.html")  # any page of the server: same origin
-                    cold_c, warm_c = await first_frames_chromium(page, base, ids[4:8])
+                    cold_c, warm_c = await first_frames_chromium(page, base, auth, ids[4:8])
                     line("first frame, Chromium, GOP cache warm", summary(warm_c), "offer sent -> framesDecoded > 0")
                     line("first frame, Chromium, cold relay", summary(cold_c))
                     wall = await wall_16(page, base, ids[:16], args.seconds, pid)

@@ -45,6 +45,7 @@ async def wait_tiles(page, predicate, timeout: float, what: str) -> list[dict]:
 
 async def test_2x2_wall_decodes_h264_in_every_tile(system):
     async with chromium(1280, 720) as page:
+        await system.login(page)
         await page.goto(system.url + "/live?cameras=" + ",".join(CAMERA_IDS))
         all_live = lambda s: len(s) == 4 and all(t["state"] == "live" for t in s)  # noqa: E731
         first = await wait_tiles(page, all_live, 20, "4 live tiles")
@@ -68,6 +69,7 @@ async def test_2x2_wall_decodes_h264_in_every_tile(system):
 async def test_tile_shows_a_camera_going_offline_and_recovers(system):
     camera = "road-04"
     async with chromium(640, 360) as page:
+        await system.login(page)
         await page.goto(system.url + f"/live?cameras={camera}")
         await wait_tiles(page, lambda s: s[0]["state"] == "live", 20, "a live tile")
         tile = page.locator(f'.tile[data-camera="{camera}"]')

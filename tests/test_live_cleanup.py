@@ -45,13 +45,13 @@ async def test_200_connects_and_disconnects_leave_nothing_behind(tmp_path):
         feeder = PacketFeeder(system.fanout("cam1"), 160, 96).start()
         try:
             # Warm up lazily created things (executor threads, HTTP keep-alive), then take the baseline.
-            viewer = await WhepViewer(system.url, "cam1").start()
+            viewer = await system.viewer("cam1").start()
             await viewer.wait_frames(3)
             await viewer.stop()
             await wait_until(lambda: not system.hub.relays(), 10, "the relay to go idle")
             baseline = (open_fds(), await server_tasks(system), threading.active_count())
 
-            async with httpx.AsyncClient(base_url=system.url, timeout=20) as client:
+            async with httpx.AsyncClient(base_url=system.url, headers=system.auth, timeout=20) as client:
                 for _ in range(200):
                     pc, offer = await make_offer()
                     created = await client.post("/api/cameras/cam1/whep", content=offer, headers=SDP)
@@ -60,7 +60,7 @@ async def test_200_connects_and_disconnects_leave_nothing_behind(tmp_path):
                     await pc.close()
             # And a few that really play before they leave.
             for _ in range(5):
-                viewer = await WhepViewer(system.url, "cam1").start()
+                viewer = await system.viewer("cam1").start()
                 await viewer.wait_frames(2)
                 await viewer.stop()
 
@@ -81,7 +81,7 @@ async def test_a_viewer_that_vanishes_is_dropped(tmp_path):
     with live_system(tmp_path, [offline_camera("cam1")], live=live) as system:
         feeder = PacketFeeder(system.fanout("cam1"), 160, 96).start()
         try:
-            viewer = await WhepViewer(system.url, "cam1").start()
+            viewer = await system.viewer("cam1").start()
             await viewer.wait_frames(5)
             assert len(system.hub.sessions()) == 1
 
@@ -94,7 +94,7 @@ async def test_a_viewer_that_vanishes_is_dropped(tmp_path):
             await viewer.stop(delete=False)
 
             # A viewer that closes its peer connection without DELETE is dropped too.
-            viewer = await WhepViewer(system.url, "cam1").start()
+            viewer = await system.viewer("cam1").start()
             await viewer.wait_frames(5)
             await viewer.stop(delete=False)
             await wait_until(lambda: not system.hub.sessions(), 8, "the closed viewer to be dropped")

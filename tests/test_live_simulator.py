@@ -49,12 +49,12 @@ async def wait_online(system, camera_id: str, stream: str = "main", timeout: flo
 async def test_plays_a_recorded_camera_with_one_rtsp_session_for_two_viewers(system):
     await wait_online(system, "tunnel-01")
     index = system.runtime.worker.index
-    first = await WhepViewer(system.url, "tunnel-01").start()
+    first = await system.viewer("tunnel-01").start()
     second = None
     try:
         await first.wait_frames(10, timeout=10)
         assert first.codec == "H264" and first.frames[-1][1:] == (320, 180)
-        second = await WhepViewer(system.url, "tunnel-01").start()
+        second = await system.viewer("tunnel-01").start()
         await second.wait_frames(10, timeout=10)
         assert second.first_frame_seconds < 1.0  # the relay's GOP cache: no wait for a keyframe
         assert system.sim.sessions("tunnel-01") == 1  # the recorder's pull serves both viewers
@@ -71,7 +71,7 @@ async def test_plays_a_recorded_camera_with_one_rtsp_session_for_two_viewers(sys
 
 
 async def test_sub_stream_on_demand(system):
-    viewer = await WhepViewer(system.url, "tunnel-01", stream="sub").start()
+    viewer = await system.viewer("tunnel-01", stream="sub").start()
     try:
         await viewer.wait_frames(5, timeout=15)
         assert viewer.frames[-1][1:] == (192, 108)
@@ -81,7 +81,7 @@ async def test_sub_stream_on_demand(system):
 
 async def test_viewer_sees_the_camera_go_offline_and_come_back(system):
     await wait_online(system, "road-02")
-    viewer = await WhepViewer(system.url, "road-02").start()
+    viewer = await system.viewer("road-02").start()
     try:
         await viewer.wait_frames(10)
         system.sim.stop_camera("road-02")
@@ -100,11 +100,11 @@ async def test_viewer_sees_the_camera_go_offline_and_come_back(system):
 async def test_h265_camera_refused_unless_transcoding_is_asked_for(system):
     await wait_online(system, "hevc-03")
     with pytest.raises(WhepRefused) as refused:
-        await WhepViewer(system.url, "hevc-03").start()
+        await system.viewer("hevc-03").start()
     response = refused.value.response
     assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
     assert "camera hevc-03 sends hevc; browsers need H.264" in response.json()["detail"]
-    viewer = await WhepViewer(system.url, "hevc-03", transcode=True).start()
+    viewer = await system.viewer("hevc-03", transcode=True).start()
     try:
         assert viewer.codec == "H264"
         await viewer.wait_frames(5, timeout=15)

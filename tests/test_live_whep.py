@@ -46,7 +46,7 @@ def assert_problem(response: httpx.Response, status: int, *words: str) -> dict:
 
 
 async def test_aiortc_viewer_plays_h264_chosen_over_vp8(system):
-    viewer = await WhepViewer(system.url, "cam1").start()
+    viewer = await system.viewer("cam1").start()
     try:
         assert viewer.location.startswith("/api/cameras/cam1/whep/")
         offer = viewer.pc.localDescription.sdp
@@ -64,10 +64,10 @@ async def test_aiortc_viewer_plays_h264_chosen_over_vp8(system):
 
 
 async def test_a_second_viewer_starts_from_the_gop_cache_at_once(system):
-    first = await WhepViewer(system.url, "cam1").start()
+    first = await system.viewer("cam1").start()
     try:
         await first.wait_frames(5)
-        second = await WhepViewer(system.url, "cam1").start()
+        second = await system.viewer("cam1").start()
         await second.wait_frames(1, timeout=5)
         # Cached GOP: no wait for the next keyframe (up to 1 s here) beyond connecting.
         assert second.first_frame_seconds < 1.0
@@ -77,7 +77,7 @@ async def test_a_second_viewer_starts_from_the_gop_cache_at_once(system):
 
 
 async def test_pli_restarts_the_viewer_from_the_cached_keyframe(system):
-    viewer = await WhepViewer(system.url, "cam1").start()
+    viewer = await system.viewer("cam1").start()
     try:
         await viewer.wait_frames(10)
         session = system.hub.session(viewer.location.rsplit("/", 1)[1])
@@ -93,7 +93,7 @@ async def test_pli_restarts_the_viewer_from_the_cached_keyframe(system):
 
 
 async def test_transcoded_fallback_on_request(system):
-    viewer = await WhepViewer(system.url, "cam1", transcode=True).start()
+    viewer = await system.viewer("cam1", transcode=True).start()
     try:
         assert viewer.codec == "H264"
         await viewer.wait_frames(10, timeout=15)
@@ -105,13 +105,13 @@ async def test_transcoded_fallback_on_request(system):
 
 async def test_h265_camera_is_refused_with_a_reason(system):
     with pytest.raises(WhepRefused) as refused:
-        await WhepViewer(system.url, "h265cam").start()
+        await system.viewer("h265cam").start()
     assert_problem(refused.value.response, 422, "h265cam sends hevc", "browsers need H.264", "transcode=1")
 
 
 async def test_unknown_camera_and_stream(system):
     _, offer = await make_offer()
-    async with httpx.AsyncClient(base_url=system.url) as client:
+    async with httpx.AsyncClient(base_url=system.url, headers=system.auth) as client:
         assert_problem(await client.post("/api/cameras/nope/whep", content=offer, headers=SDP), 404, "nope")
         assert_problem(await client.post("/api/cameras/cam1/whep?stream=sub", content=offer, headers=SDP), 404, "sub")
         assert_problem(await client.post("/api/cameras/cam1/whep?stream=x", content=offer, headers=SDP), 400)
@@ -125,7 +125,7 @@ async def test_malformed_requests(system):
     await pc.setLocalDescription(await pc.createOffer())
     vp8_only = pc.localDescription.sdp
     await pc.close()
-    async with httpx.AsyncClient(base_url=system.url) as client:
+    async with httpx.AsyncClient(base_url=system.url, headers=system.auth) as client:
         plain = {"Content-Type": "text/plain"}
         assert_problem(await client.post("/api/cameras/cam1/whep", content="v=0", headers=plain), 415)
         assert_problem(await client.post("/api/cameras/cam1/whep", content="hello", headers=SDP), 400)
@@ -139,7 +139,7 @@ async def test_malformed_requests(system):
 
 
 async def test_snapshot_is_a_jpeg_of_the_requested_width(system):
-    async with httpx.AsyncClient(base_url=system.url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=system.url, headers=system.auth, timeout=10) as client:
         full = await client.get("/api/cameras/cam1/snapshot.jpg")
         assert full.status_code == 200 and full.headers["content-type"] == "image/jpeg"
         image = cv2.imdecode(np.frombuffer(full.content, np.uint8), cv2.IMREAD_COLOR)
@@ -160,7 +160,7 @@ async def test_viewer_limits(tmp_path):
     limits = {"max_viewers_per_camera": 2, "max_viewers_total": 3}
     with live_system(tmp_path, cameras, live=limits) as system:
         pcs, offers = zip(*[await make_offer() for _ in range(5)])
-        async with httpx.AsyncClient(base_url=system.url) as client:
+        async with httpx.AsyncClient(base_url=system.url, headers=system.auth) as client:
 
             def post(camera: str, offer: str):
                 return client.post(f"/api/cameras/{camera}/whep", content=offer, headers=SDP)

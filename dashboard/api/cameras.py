@@ -1,34 +1,297 @@
-"""Cameras: the registry with live health, never with credentials."""
+"""Cameras: the registry with live health and storage, never with credentials.
+
+Everyone sees the cameras of their groups; technicians and admins register, probe, edit,
+disable and remove them, and see their (credential-free) stream URLs.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import base64
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import func, select
 
 from dashboard.api.deps import get_runtime
+from dashboard.problems import Problem
 from dashboard.runtime import Runtime
-from vms.cameras.registry import CameraRegistry
+from dashboard.security import Principal, client_ip, require, require_camera
+from vms.auth.audit import audit
+from vms.auth.roles import CAMERA_SCOPED, Capability
+from vms.cameras.registry import CameraExists, CameraNotFound, CameraRegistry, _apply
+from vms.cameras.rtsp_url import InvalidCameraUrl, mask_credentials, split_credentials
+from vms.config import CameraConfig
+from vms.db import CameraRow, GroupRow, Segment
 
 router = APIRouter(tags=["cameras"])
+MANAGE = Capability.CAMERA_MANAGE
 
 
-@router.get("/cameras")
-def list_cameras(runtime: Runtime = Depends(get_runtime)) -> list[dict]:
-    statuses = {}
+class LocationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    description: str = Field(default="", max_length=1000)
+
+
+class RecordingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    segment_seconds: float = Field(default=60, ge=2, le=3600)
+    stream: str = Field(default="main", pattern="^(main|sub)$")
+
+
+class CameraIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    group: str = Field(max_length=64)
+    main_url: str = Field(max_length=2000)
+    sub_url: str | None = Field(default=None, max_length=2000)
+    username: str | None = Field(default=None, max_length=200)
+    password: str | None = Field(default=None, max_length=200)
+    location: LocationIn | None = None
+    recording: RecordingIn | None = None
+    enabled: bool = True
+
+
+class CameraChange(BaseModel):
+    """Only the fields sent change. ``username``/``password`` null clears them."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, max_length=200)
+    group: str | None = Field(default=None, max_length=64)
+    main_url: str | None = Field(default=None, max_length=2000)
+    sub_url: str | None = Field(default=None, max_length=2000)
+    username: str | None = Field(default=None, max_length=200)
+    password: str | None = Field(default=None, max_length=200)
+    location: LocationIn | None = None
+    recording: RecordingIn | None = None
+    enabled: bool | None = None
+
+
+class ProbeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(max_length=2000)
+    username: str | None = Field(default=None, max_length=200)
+    password: str | None = Field(default=None, max_length=200)
+    seconds: float = Field(default=4, ge=1, le=15)
+
+
+def _storage(runtime: Runtime) -> dict[str, dict]:
+    with runtime.db.session() as session:
+        rows = session.execute(
+            select(Segment.camera_id, func.sum(Segment.bytes), func.count(Segment.id), func.min(Segment.start),
+                   func.max(Segment.end)).group_by(Segment.camera_id)
+        ).all()
+    return {
+        camera_id: {"bytes": int(size or 0), "segments": count, "oldest": oldest.isoformat() if oldest else None,
+                    "newest": newest.isoformat() if newest else None}
+        for camera_id, size, count, oldest, newest in rows
+    }
+
+
+def _statuses(runtime: Runtime) -> dict[str, dict]:
+    statuses: dict[str, dict] = {}
     if runtime.worker is not None:
         for status in runtime.worker.statuses():
             statuses.setdefault(status.camera_id, {})[status.stream] = status.to_message()
+    return statuses
+
+
+def _camera(row: CameraRow, user: Principal, statuses: dict, storage: dict) -> dict:
+    data = {
+        "id": row.id,
+        "name": row.name,
+        "group": row.group_id,
+        "has_credentials": bool(row.username),
+        "location": {"lat": row.lat, "lon": row.lon, "description": row.location_description},
+        "enabled": row.enabled,
+        "recording": {"enabled": row.recording_enabled, "segment_seconds": row.segment_seconds, "stream": row.record_stream},
+        "source": row.source,
+        "status": statuses.get(row.id, {}),
+        "storage": storage.get(row.id, {"bytes": 0, "segments": 0, "oldest": None, "newest": None}),
+        "capabilities": sorted(c.value for c in CAMERA_SCOPED if user.can(c, row.group_id)),
+    }
+    if user.can(MANAGE):
+        # The addresses of the camera network are for the people who set it up.
+        data["main_url"], data["sub_url"] = row.main_url, row.sub_url
+    return data
+
+
+def _config_of(row: CameraRow) -> dict:
+    fields: dict = {
+        "id": row.id, "name": row.name, "group": row.group_id, "main_url": row.main_url, "sub_url": row.sub_url,
+        "enabled": row.enabled,
+        "recording": {"enabled": row.recording_enabled, "segment_seconds": row.segment_seconds, "stream": row.record_stream},
+    }
+    if row.username:
+        fields["credentials"] = {"username": row.username, "password": row.password or ""}
+    if row.lat is not None and row.lon is not None:
+        fields["location"] = {"lat": row.lat, "lon": row.lon, "description": row.location_description}
+    return fields
+
+
+def _split(fields: dict, body_fields: set[str], username: str | None, password: str | None) -> None:
+    """Move credentials written into the URLs to the camera's username and password."""
+    for key in ("main_url", "sub_url"):
+        url = fields.get(key)
+        if url:
+            bare, url_user, url_password = split_credentials(url)
+            fields[key] = bare
+            if key == "main_url" and url_user and "username" not in body_fields:
+                username, password = url_user, url_password
+    if username:
+        fields["credentials"] = {"username": username, "password": password or ""}
+    else:
+        fields.pop("credentials", None)
+
+
+def _validated(fields: dict) -> CameraConfig:
+    try:
+        return CameraConfig(**fields)
+    except ValidationError as exc:
+        errors = [
+            {"where": ".".join(map(str, e["loc"])), "problem": e["msg"].removeprefix("Value error, ")} for e in exc.errors()
+        ]
+        raise Problem(422, "invalid-camera", "; ".join(f"{e['where']}: {e['problem']}" for e in errors), errors=errors) from None
+
+
+def _group_exists(runtime: Runtime, group_id: str) -> None:
+    with runtime.db.session() as session:
+        if session.get(GroupRow, group_id) is None:
+            known = ", ".join(session.scalars(select(GroupRow.id).order_by(GroupRow.id)))
+            raise Problem(422, "unknown-group", f"group '{group_id}' does not exist (groups: {known})")
+
+
+def _owned_by_api(runtime: Runtime, camera_id: str) -> CameraRow:
+    try:
+        row = CameraRegistry(runtime.db).get(camera_id)
+    except CameraNotFound as exc:
+        raise Problem(404, "camera-not-found", str(exc)) from None
+    if row.source == "config":
+        raise Problem(409, "camera-in-config", f"camera '{camera_id}' is defined in the configuration file; change it there")
+    return row
+
+
+@router.get("/groups")
+def list_groups(user: Principal = require(Capability.CAMERA_VIEW), runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+    """Camera groups whose cameras you see."""
+    with runtime.db.session() as session:
+        rows = list(session.scalars(select(GroupRow).order_by(GroupRow.id)))
+    return [{"id": g.id, "name": g.name, "retention_days": g.retention_days} for g in rows if user.access.sees(g.id)]
+
+
+@router.get("/cameras")
+def list_cameras(user: Principal = require(Capability.CAMERA_VIEW), runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+    """The cameras you may see, with stream health (state, fps, bitrate, last packet) and storage used."""
+    statuses, storage = _statuses(runtime), _storage(runtime)
     return [
-        {
-            "id": row.id,
-            "name": row.name,
-            "group": row.group_id,
-            "main_url": row.main_url,
-            "sub_url": row.sub_url,
-            "has_credentials": bool(row.username),
-            "location": {"lat": row.lat, "lon": row.lon, "description": row.location_description},
-            "enabled": row.enabled,
-            "recording": {"enabled": row.recording_enabled, "segment_seconds": row.segment_seconds},
-            "status": statuses.get(row.id, {}),
-        }
+        _camera(row, user, statuses, storage)
         for row in CameraRegistry(runtime.db).all()
+        if user.access.sees(row.group_id)
     ]
+
+
+@router.get("/cameras/{camera_id}")
+def get_camera(camera_id: str, user: Principal = require_camera(Capability.CAMERA_VIEW),
+               runtime: Runtime = Depends(get_runtime)) -> dict:
+    return _camera(CameraRegistry(runtime.db).get(camera_id), user, _statuses(runtime), _storage(runtime))
+
+
+@router.post("/cameras", status_code=201)
+def add_camera(body: CameraIn, request: Request, user: Principal = require(MANAGE),
+               runtime: Runtime = Depends(get_runtime)) -> dict:
+    """Register a camera; running workers start recording it within seconds."""
+    fields = body.model_dump(exclude={"username", "password"}, exclude_none=True)
+    _split(fields, body.model_fields_set, body.username, body.password)
+    camera = _validated(fields)
+    _group_exists(runtime, camera.group)
+    try:
+        CameraRegistry(runtime.db).add(camera)
+    except CameraExists as exc:
+        raise Problem(409, "camera-exists", str(exc)) from None
+    audit(runtime.db, user, "camera.add", camera.id,
+          {"name": camera.name, "group": camera.group, "main_url": camera.main_url, "has_credentials": bool(camera.credentials)},
+          client_ip(request))
+    return _camera(CameraRegistry(runtime.db).get(camera.id), user, _statuses(runtime), _storage(runtime))
+
+
+@router.post("/cameras/probe")
+def probe_camera(body: ProbeIn, request: Request, user: Principal = require(MANAGE)) -> dict:
+    """Connect to a camera and say what it sends, with a snapshot (base64 JPEG); nothing is saved."""
+    from streams.ingest import StreamSource
+    from streams.probe import probe
+
+    bare, url_user, url_password = split_credentials(body.url)
+    username, password = body.username or url_user, body.password or url_password
+    try:
+        source = StreamSource("probe", "main", bare, username, password)
+    except InvalidCameraUrl as exc:
+        raise Problem(422, "invalid-url", str(exc)) from None
+    result = probe(source, seconds=body.seconds, snapshot=True)
+    answer = result.to_dict()
+    if answer.get("error"):
+        answer["error"] = mask_credentials(answer["error"], password, username)
+    answer["snapshot_jpeg_base64"] = base64.b64encode(result.snapshot_jpeg).decode() if result.snapshot_jpeg else None
+    audit(request.app.state.runtime.db, user, "camera.probe", bare, {"ok": result.ok, "error": answer.get("error")},
+          client_ip(request))
+    return answer
+
+
+@router.patch("/cameras/{camera_id}")
+def change_camera(camera_id: str, body: CameraChange, request: Request, user: Principal = require_camera(MANAGE),
+                  runtime: Runtime = Depends(get_runtime)) -> dict:
+    row = _owned_by_api(runtime, camera_id)
+    sent = body.model_fields_set
+    fields = _config_of(row)
+    fields.update(body.model_dump(include=sent - {"username", "password"}, exclude_none=False))
+    for key in ("location", "recording"):
+        if key in fields and fields[key] is None:
+            fields.pop(key)
+    username = body.username if "username" in sent else row.username
+    password = body.password if "password" in sent else row.password
+    _split(fields, sent, username, password)
+    camera = _validated(fields)
+    _group_exists(runtime, camera.group)
+    with runtime.db.session() as session:
+        stored = session.get(CameraRow, camera_id)
+        _apply(stored, camera)
+    changed = sorted(k for k in sent if k not in ("username", "password"))
+    credentials = camera.credentials
+    now_set = (credentials.username, credentials.password.get_secret_value() or None) if credentials else (None, None)
+    credentials_changed = now_set != (row.username or None, (row.password or None) if row.username else None)
+    audit(runtime.db, user, "camera.update", camera_id, {"fields": changed, "credentials_changed": credentials_changed},
+          client_ip(request))
+    return _camera(CameraRegistry(runtime.db).get(camera_id), user, _statuses(runtime), _storage(runtime))
+
+
+def _set_enabled(runtime: Runtime, request: Request, user: Principal, camera_id: str, enabled: bool) -> dict:
+    _owned_by_api(runtime, camera_id)
+    with runtime.db.session() as session:
+        session.get(CameraRow, camera_id).enabled = enabled
+    audit(runtime.db, user, "camera.enable" if enabled else "camera.disable", camera_id, {}, client_ip(request))
+    return _camera(CameraRegistry(runtime.db).get(camera_id), user, _statuses(runtime), _storage(runtime))
+
+
+@router.post("/cameras/{camera_id}/disable")
+def disable_camera(camera_id: str, request: Request, user: Principal = require_camera(MANAGE),
+                   runtime: Runtime = Depends(get_runtime)) -> dict:
+    """Stop pulling and recording the camera (its recordings stay)."""
+    return _set_enabled(runtime, request, user, camera_id, False)
+
+
+@router.post("/cameras/{camera_id}/enable")
+def enable_camera(camera_id: str, request: Request, user: Principal = require_camera(MANAGE),
+                  runtime: Runtime = Depends(get_runtime)) -> dict:
+    return _set_enabled(runtime, request, user, camera_id, True)
+
+
+@router.delete("/cameras/{camera_id}", status_code=204)
+def remove_camera(camera_id: str, request: Request, user: Principal = require_camera(MANAGE),
+                  runtime: Runtime = Depends(get_runtime)) -> Response:
+    """Forget the camera; its recordings stay until retention removes them."""
+    _owned_by_api(runtime, camera_id)
+    CameraRegistry(runtime.db).remove(camera_id)
+    audit(runtime.db, user, "camera.remove", camera_id, {}, client_ip(request))
+    return Response(status_code=204)

@@ -18,6 +18,10 @@ from fastapi.routing import APIRoute
 from dashboard.api.deps import get_runtime
 from dashboard.problems import Problem, problem_response
 from dashboard.runtime import Runtime
+from dashboard.security import PUBLIC, Principal, client_ip, current_user, require, require_camera
+from starlette.concurrency import run_in_threadpool
+from vms.auth.audit import audit
+from vms.auth.roles import Capability
 from streams.live import (
     BadOffer,
     CameraNotFound,
@@ -93,18 +97,20 @@ def _stream(stream: str) -> str:
     return stream
 
 
-@router.options("/cameras/{camera_id}/whep", status_code=204)
+@router.options("/cameras/{camera_id}/whep", status_code=204, dependencies=[PUBLIC])
 def whep_options(camera_id: str) -> Response:
     return Response(status_code=204, headers={"Accept-Post": SDP, "Allow": "OPTIONS, POST"})
 
 
-@router.post("/cameras/{camera_id}/whep", status_code=201, response_class=Response)
+@router.post("/cameras/{camera_id}/whep", status_code=201, response_class=Response, dependencies=[require_camera(Capability.LIVE)])
 async def start_live(
     camera_id: str,
     request: Request,
     stream: str = "main",
     transcode: bool = False,
     hub: LiveHub = Depends(get_hub),
+    user: Principal = Depends(current_user),
+    runtime: Runtime = Depends(get_runtime),
 ) -> Response:
     """Play a camera: the body is the browser's SDP offer, the answer comes back with 201."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -112,18 +118,20 @@ async def start_live(
         raise Problem(415, "unsupported-media-type", f"send the SDP offer as {SDP}")
     offer = (await request.body()).decode("utf-8", errors="replace")
     session = await hub.create_session(camera_id, offer, _stream(stream), transcode)
+    await run_in_threadpool(audit, runtime.db, user, "live.start", camera_id, {"session": session.id, "stream": stream, "transcode": transcode}, client_ip(request))
     location = request.url_for("stop_live", camera_id=camera_id, session_id=session.id).path
     headers = {"Location": location, "ETag": f'"{session.id}"'}
     return Response(session.answer, status_code=201, media_type=SDP, headers=headers)
 
 
-@router.delete("/cameras/{camera_id}/whep/{session_id}")
-async def stop_live(camera_id: str, session_id: str, hub: LiveHub = Depends(get_hub)) -> Response:
+@router.delete("/cameras/{camera_id}/whep/{session_id}", dependencies=[require_camera(Capability.LIVE)])
+async def stop_live(camera_id: str, session_id: str, request: Request, user: Principal = Depends(current_user), hub: LiveHub = Depends(get_hub), runtime: Runtime = Depends(get_runtime)) -> Response:
     await hub.close_session(session_id, camera_id)
+    await run_in_threadpool(audit, runtime.db, user, "live.stop", camera_id, {"session": session_id}, client_ip(request))
     return Response(status_code=200)
 
 
-@router.patch("/cameras/{camera_id}/whep/{session_id}")
+@router.patch("/cameras/{camera_id}/whep/{session_id}", dependencies=[require_camera(Capability.LIVE)])
 def patch_live(camera_id: str, session_id: str) -> Response:
     raise Problem(
         405,
@@ -134,7 +142,7 @@ def patch_live(camera_id: str, session_id: str) -> Response:
     )
 
 
-@router.get("/cameras/{camera_id}/snapshot.jpg", response_class=Response)
+@router.get("/cameras/{camera_id}/snapshot.jpg", response_class=Response, dependencies=[require_camera(Capability.LIVE)])
 async def snapshot(
     camera_id: str, stream: str = "main", width: int | None = None, hub: LiveHub = Depends(get_hub)
 ) -> Response:
@@ -154,7 +162,7 @@ async def snapshot(
     )
 
 
-@router.get("/live")
+@router.get("/live", dependencies=[require(Capability.CAMERA_MANAGE)])
 def live_status(hub: LiveHub = Depends(get_hub)) -> dict:
     """Sessions and relays of this server (for operators and tests)."""
     return hub.describe()

@@ -11,16 +11,35 @@ from dashboard.app import create_app
 from dashboard.runtime import Runtime
 from streams.live import LiveHub
 from tests.support.server import ServedApp, serve_app
+from tests.support.whep_client import WhepViewer
+from vms.auth.roles import Role
+from vms.auth.sessions import create_session
+from vms.auth.users import Users, random_password
 from tests.support.system import make_settings
 
 # Nothing listens on the discard port: ingest stays offline and tests feed the fan-out themselves.
 NOWHERE = "rtsp://127.0.0.1:9/none"
 
 
+ADMIN = "live-admin"
+
+
 @dataclass
 class LiveSystem:
     runtime: Runtime
     served: ServedApp
+    auth: dict[str, str]  # bearer-token headers of an admin, who may watch every camera
+    password: str
+
+    def viewer(self, camera_id: str, **options) -> WhepViewer:
+        return WhepViewer(self.url, camera_id, headers=self.auth, **options)
+
+    async def login(self, page) -> None:
+        """Sign the browser page in with the session cookie, as a person would."""
+        response = await page.request.post(
+            self.url + "/api/auth/login", data={"username": ADMIN, "password": self.password}
+        )
+        assert response.ok, await response.text()
 
     @property
     def url(self) -> str:
@@ -47,7 +66,11 @@ def live_system(data_dir: Path, cameras: list[dict], live: dict | None = None, *
     settings = make_settings(data_dir, cameras, live=live or {}, **overrides)
     runtime = Runtime.build(settings).start()
     try:
-        with serve_app(create_app(runtime)) as served:
-            yield LiveSystem(runtime, served)
+        app = create_app(runtime)
+        password = random_password()
+        user = Users(runtime.db, settings.security).add(ADMIN, password, Role.ADMIN)
+        token = create_session(runtime.db, user.id, settings.security, kind="api", name="live tests").token
+        with serve_app(app) as served:
+            yield LiveSystem(runtime, served, {"Authorization": f"Bearer {token}"}, password)
     finally:
         runtime.stop()

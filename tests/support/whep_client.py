@@ -36,7 +36,10 @@ async def make_offer() -> tuple[RTCPeerConnection, str]:
 class WhepViewer:
     """POST an offer, apply the answer, decode what arrives; ``stop()`` DELETEs the session."""
 
-    def __init__(self, base_url: str, camera_id: str, stream: str = "main", transcode: bool = False) -> None:
+    def __init__(
+        self, base_url: str, camera_id: str, stream: str = "main", transcode: bool = False, headers: dict | None = None
+    ) -> None:
+        self.headers = dict(headers or {})  # e.g. a bearer token: WHEP endpoints need a signed-in user
         query = f"?stream={stream}" + ("&transcode=1" if transcode else "")
         self.endpoint = f"{base_url}/api/cameras/{camera_id}/whep{query}"
         self.base_url = base_url
@@ -58,7 +61,9 @@ class WhepViewer:
 
         self.offered_at = time.monotonic()
         async with httpx.AsyncClient(timeout=20) as client:
-            response = await client.post(self.endpoint, content=offer, headers={"Content-Type": "application/sdp"})
+            response = await client.post(
+                self.endpoint, content=offer, headers={**self.headers, "Content-Type": "application/sdp"}
+            )
         if response.status_code != 201:
             await self.pc.close()
             raise WhepRefused(response)
@@ -108,7 +113,7 @@ class WhepViewer:
         status = None
         if delete and self.location:
             async with httpx.AsyncClient(timeout=20) as client:
-                status = (await client.delete(self.base_url + self.location)).status_code
+                status = (await client.delete(self.base_url + self.location, headers=self.headers)).status_code
         if self._consumer is not None:
             self._consumer.cancel()
             await asyncio.gather(self._consumer, return_exceptions=True)

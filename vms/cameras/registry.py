@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 
 from vms.config.cameras import CameraConfig, GroupConfig
 from vms.db import CameraRow, Database, GroupRow
@@ -78,6 +78,9 @@ class CameraRegistry:
         Cameras registered through the API or CLI (source "api") are left alone.
         """
         with self.db.session() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Processes of a cluster start together; one syncs at a time (no duplicate inserts).
+                session.execute(text("SELECT pg_advisory_xact_lock(7265002)"))
             for group in groups:
                 row = session.get(GroupRow, group.id) or GroupRow(id=group.id)
                 row.name, row.retention_days = group.name, group.retention_days

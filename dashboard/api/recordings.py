@@ -1,0 +1,108 @@
+"""Playback: a camera's recorded timeline, and any range of it as an MP4 made on the fly.
+
+``playback.mp4`` is a remux (never re-encoded) streamed as it is made, starting at the
+keyframe at or before ``start``. Its headers say how media time maps to the wall clock:
+``X-Playback-Start`` is the UTC time at media time 0 and ``X-Playback-Offset`` the seconds
+into the file where ``start`` is; the player seeks there (one frame of precision).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+
+from dashboard.api.deps import get_runtime
+from dashboard.problems import Problem
+from dashboard.runtime import Runtime
+from dashboard.security import Principal, client_ip, require_camera, security_config
+from vms.auth.audit import audit
+from vms.auth.roles import Capability, playback_earliest
+from vms.db.types import utcnow
+from vms.metrics import PLAYBACKS
+from vms.recordings.playback import NothingRecorded, UnsafePath, plan_range, stream_mp4, timeline
+
+router = APIRouter(tags=["playback"])
+PLAYBACK = require_camera(Capability.PLAYBACK)
+
+
+def _aware(moment: datetime | None, name: str) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        raise Problem(400, "naive-time", f"{name} needs a time zone, e.g. 2026-05-01T08:00:00+07:00 or ...Z")
+    return moment
+
+
+@router.get("/cameras/{camera_id}/timeline")
+def camera_timeline(
+    camera_id: str,
+    request: Request,
+    day: date | None = Query(None, description="a day, YYYY-MM-DD, in time zone `tz`"),
+    tz: str = Query("UTC", max_length=64, description="IANA time zone of `day`, e.g. Asia/Ho_Chi_Minh"),
+    start: datetime | None = None,
+    end: datetime | None = None,
+    user: Principal = PLAYBACK,
+    runtime: Runtime = Depends(get_runtime),
+) -> dict:
+    """Recorded runs with the gaps between them and event markers, for one day or a range."""
+    if day is not None:
+        try:
+            zone = ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise Problem(400, "bad-time-zone", f"unknown time zone '{tz}'") from None
+        start = datetime.combine(day, time(0), zone)
+        end = datetime.combine(day + timedelta(days=1), time(0), zone)
+    start, end = _aware(start, "start"), _aware(end, "end")
+    if start is None or end is None or end <= start:
+        raise Problem(400, "bad-range", "give day=YYYY-MM-DD, or start and end with end after start")
+    if end - start > timedelta(days=31):
+        raise Problem(400, "range-too-long", "a timeline covers at most 31 days")
+    config = security_config(request)
+    earliest = playback_earliest(user.role, config, utcnow())
+    result = timeline(runtime.db, camera_id, start, end, earliest)
+    result["available_from"] = earliest.isoformat() if earliest else None
+    return result
+
+
+@router.get("/cameras/{camera_id}/playback.mp4", response_class=StreamingResponse)
+def playback(
+    camera_id: str,
+    request: Request,
+    start: datetime,
+    end: datetime,
+    user: Principal = PLAYBACK,
+    runtime: Runtime = Depends(get_runtime),
+) -> StreamingResponse:
+    """The range [start, end) as fragmented MP4, remuxed from the recordings as it streams."""
+    start, end = _aware(start, "start"), _aware(end, "end")
+    config = security_config(request)
+    if end <= start:
+        raise Problem(400, "bad-range", "end must be after start")
+    if end - start > timedelta(hours=config.max_range_hours):
+        raise Problem(400, "range-too-long", f"one playback covers at most {config.max_range_hours:g} hours")
+    earliest = playback_earliest(user.role, config, utcnow())
+    if earliest is not None and start < earliest:
+        raise Problem(403, "beyond-lookback",
+                      f"your role may play back only the last {config.operator_lookback_minutes:g} minutes "
+                      f"(from {earliest.isoformat()})", available_from=earliest.isoformat())
+    recordings_dir = runtime.settings.recordings_dir
+    try:
+        plan = plan_range(runtime.db, recordings_dir, camera_id, start, end)
+    except NothingRecorded as exc:
+        raise Problem(404, "no-recording", str(exc)) from None
+    except UnsafePath:
+        raise Problem(500, "bad-index", "the recording index points outside the recordings folder") from None
+    PLAYBACKS.inc()
+    audit(runtime.db, user, "playback", camera_id, {"start": start, "end": end}, client_ip(request))
+    headers = {
+        "X-Playback-Start": plan.media_start.isoformat(),
+        "X-Playback-Offset": f"{plan.offset:.3f}",
+        "X-Playback-First-Keyframe": plan.first_keyframe.isoformat(),
+        "X-Playback-Gaps": str(len(plan.gaps)),
+        "Cache-Control": "no-store",
+        "Content-Disposition": f'inline; filename="{camera_id}_{start.astimezone(timezone.utc):%Y%m%dT%H%M%S}Z.mp4"',
+    }
+    if plan.truncated_at is not None:
+        headers["X-Playback-Truncated-At"] = plan.truncated_at.isoformat()
+    return StreamingResponse(stream_mp4(plan, recordings_dir), media_type="video/mp4", headers=headers)

@@ -1,0 +1,121 @@
+"""Users, roles and group grants (admins only). Users are disabled, never deleted, so the audit log keeps its names."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from dashboard.api.deps import get_runtime
+from dashboard.problems import Problem
+from dashboard.runtime import Runtime
+from dashboard.security import Principal, client_ip, require, security_config
+from vms.auth.audit import audit
+from vms.auth.passwords import WeakPassword
+from vms.auth.roles import Capability, Role
+from vms.auth.sessions import revoke_user_sessions
+from vms.auth.users import UserExists, UserNotFound, Users
+
+router = APIRouter(tags=["users"])
+ADMIN = require(Capability.USER_MANAGE)
+
+
+class NewUser(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(max_length=64)
+    display_name: str = Field(default="", max_length=200)
+    role: Role
+    password: str = Field(max_length=1024)
+
+
+class UserChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    display_name: str | None = Field(default=None, max_length=200)
+    role: Role | None = None
+    disabled: bool | None = None
+    unlock: bool = False
+    # A new password set by the admin (the user's sessions end).
+    password: str | None = Field(default=None, max_length=1024)
+
+
+class NewGrant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user: str | None = None
+    role: Role | None = None
+    group: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    capabilities: list[str] = Field(min_length=1)
+
+
+def _users(request: Request, runtime: Runtime) -> Users:
+    return Users(runtime.db, security_config(request))
+
+
+@router.get("/users")
+def list_users(request: Request, user: Principal = ADMIN, runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+    return [u.to_dict() for u in _users(request, runtime).all()]
+
+
+@router.post("/users", status_code=201)
+def add_user(body: NewUser, request: Request, user: Principal = ADMIN, runtime: Runtime = Depends(get_runtime)) -> dict:
+    try:
+        created = _users(request, runtime).add(body.username, body.password, body.role, body.display_name)
+    except UserExists as exc:
+        raise Problem(409, "user-exists", str(exc)) from None
+    except WeakPassword as exc:
+        raise Problem(422, "weak-password", str(exc)) from None
+    except ValueError as exc:
+        raise Problem(422, "invalid-user", str(exc)) from None
+    audit(runtime.db, user, "user.add", created.username, {"role": created.role.value}, client_ip(request))
+    return created.to_dict()
+
+
+@router.patch("/users/{username}")
+def change_user(username: str, body: UserChange, request: Request, user: Principal = ADMIN,
+                runtime: Runtime = Depends(get_runtime)) -> dict:
+    users = _users(request, runtime)
+    try:
+        before = users.get(username)
+    except UserNotFound as exc:
+        raise Problem(404, "user-not-found", str(exc)) from None
+    demoting = body.role is not None and body.role != Role.ADMIN
+    if before.role == Role.ADMIN and not before.disabled and (demoting or body.disabled) and users.active_admins() <= 1:
+        raise Problem(409, "last-admin", "this is the last active admin; add another admin first")
+    try:
+        if body.password is not None:
+            users.set_password(username, body.password)
+        after = users.update(username, body.display_name, body.role, body.disabled, body.unlock)
+    except WeakPassword as exc:
+        raise Problem(422, "weak-password", str(exc)) from None
+    changes = body.model_dump(exclude_unset=True, exclude={"password"})
+    if body.password is not None:
+        changes["password_reset"] = True
+    if body.password is not None or body.disabled or (body.role is not None and body.role != before.role):
+        changes["sessions_ended"] = revoke_user_sessions(runtime.db, after.id)
+    audit(runtime.db, user, "user.update", username, changes, client_ip(request))
+    return after.to_dict()
+
+
+@router.get("/grants")
+def list_grants(request: Request, user: Principal = ADMIN, runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+    return _users(request, runtime).grants()
+
+
+@router.post("/grants", status_code=201)
+def add_grant(body: NewGrant, request: Request, user: Principal = ADMIN, runtime: Runtime = Depends(get_runtime)) -> dict:
+    try:
+        grant = _users(request, runtime).add_grant(body.group, body.capabilities, body.user, body.role, by=user.username)
+    except UserNotFound as exc:
+        raise Problem(404, "user-not-found", str(exc)) from None
+    except ValueError as exc:
+        raise Problem(422, "invalid-grant", str(exc)) from None
+    audit(runtime.db, user, "grant.add", body.user or f"role:{body.role.value}", grant, client_ip(request))
+    return grant
+
+
+@router.delete("/grants/{grant_id}", status_code=204)
+def remove_grant(grant_id: int, request: Request, user: Principal = ADMIN, runtime: Runtime = Depends(get_runtime)) -> Response:
+    try:
+        grant = _users(request, runtime).remove_grant(grant_id)
+    except LookupError as exc:
+        raise Problem(404, "grant-not-found", str(exc)) from None
+    audit(runtime.db, user, "grant.remove", grant["user"] or f"role:{grant['role']}", grant, client_ip(request))
+    return Response(status_code=204)

@@ -1,0 +1,73 @@
+"""Prometheus metrics: counters kept as things happen, and camera gauges read at scrape time.
+
+Counters live in the default registry (one per process). Camera gauges come from a
+collector bound to one runtime, so nothing stale lingers when a camera is removed.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+HTTP_LATENCY = Histogram(
+    "vms_http_request_duration_seconds",
+    "Time to answer an HTTP request (streamed bodies: until the handler returned)",
+    ["method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+LOGINS = Counter("vms_logins_total", "Sign-in attempts", ["result"])  # ok, failed, locked
+PLAYBACKS = Counter("vms_playback_requests_total", "Playback requests served")
+EXPORTS = Counter("vms_exports_total", "Evidence exports requested")
+# Raised by whoever stores events (the detection pipeline); labelled by event type.
+EVENTS = Counter("vms_events_total", "Events raised", ["type"])
+
+
+class RuntimeCollector(Collector):
+    """Camera health, recording storage and live viewers of one process, read when scraped."""
+
+    def __init__(self, statuses: Callable[[], Iterable], storage: Callable[[], dict[str, int]],
+                 viewers: Callable[[], dict[str, int]]) -> None:
+        self._statuses = statuses
+        self._storage = storage
+        self._viewers = viewers
+
+    def collect(self) -> Iterable[Metric]:
+        online = GaugeMetricFamily("vms_cameras_online", "Camera streams currently online")
+        streams = GaugeMetricFamily("vms_camera_streams", "Camera streams run by this process")
+        up = GaugeMetricFamily("vms_camera_up", "1 when the camera stream is online", labels=["camera", "stream"])
+        fps = GaugeMetricFamily("vms_camera_fps", "Frames per second received", labels=["camera", "stream"])
+        bitrate = GaugeMetricFamily("vms_camera_bitrate_bps", "Bits per second received", labels=["camera", "stream"])
+        statuses = list(self._statuses())
+        count = 0
+        for status in statuses:
+            labels = [status.camera_id, status.stream]
+            is_up = status.state.value == "online"
+            count += is_up
+            up.add_metric(labels, 1.0 if is_up else 0.0)
+            fps.add_metric(labels, float(status.fps))
+            bitrate.add_metric(labels, float(status.bitrate_bps))
+        online.add_metric([], count)
+        streams.add_metric([], len(statuses))
+        stored = GaugeMetricFamily("vms_recording_bytes", "Bytes of recordings in the index", labels=["camera"])
+        for camera_id, size in self._storage().items():
+            stored.add_metric([camera_id], float(size))
+        viewers = GaugeMetricFamily("vms_live_viewers", "Live (WebRTC) viewers", labels=["camera"])
+        for camera_id, count_viewers in self._viewers().items():
+            viewers.add_metric([camera_id], float(count_viewers))
+        yield from (online, streams, up, fps, bitrate, stored, viewers)
+
+
+def runtime_registry(collector: RuntimeCollector) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return registry
+
+
+def exposition(*registries: CollectorRegistry) -> bytes:
+    """The text format of the process-wide counters followed by the given registries."""
+    from prometheus_client import REGISTRY
+
+    return b"".join(generate_latest(r) for r in (REGISTRY, *registries))

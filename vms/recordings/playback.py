@@ -1,0 +1,284 @@
+"""Play back any time range: remux the recorded segments that cover it into one MP4, never decoding.
+
+The output starts at the keyframe at or before the requested start, so it plays on its own.
+Its media time is the wall clock shifted: media time ``t`` shows what happened at
+``RangePlan.media_start + t``. A gap in the recordings stays a gap in time (the last picture
+holds), so times in the file are always true times. The player seeks to ``RangePlan.offset``
+to begin exactly at the requested start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Iterator
+
+import av
+
+from vms.db import Database, Segment
+from vms.recordings.index import SegmentIndex
+
+OUT_TIME_BASE = Fraction(1, 90000)
+# Streamed to a browser: header first, a fragment per keyframe, nothing to seek back to.
+STREAM_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
+# Written to a file for evidence: a plain MP4 with its index in front, which every player opens.
+FILE_OPTIONS = {"movflags": "+faststart"}
+# Recordings closer than this are one continuous run on the timeline.
+JOIN_SECONDS = 0.5
+
+
+class NothingRecorded(LookupError):
+    """No recording of the camera covers any of the requested range."""
+
+
+class UnsafePath(ValueError):
+    """An index row points outside the recordings directory; it is never opened."""
+
+
+def segment_file(recordings_dir: Path, relative: str) -> Path:
+    """The file of a segment, refusing any path that would leave the recordings directory."""
+    root = recordings_dir.resolve()
+    candidate = Path(relative)
+    if candidate.is_absolute() or ".." in candidate.parts:
+        raise UnsafePath(f"segment path {relative!r} is not inside the recordings directory")
+    path = (root / candidate).resolve()
+    if not path.is_relative_to(root):
+        raise UnsafePath(f"segment path {relative!r} is not inside the recordings directory")
+    return path
+
+
+def _ticks(delta: timedelta) -> int:
+    micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return round(micros * 9 / 100)  # 90 kHz
+
+
+@dataclass
+class RangePlan:
+    camera_id: str
+    start: datetime  # as requested
+    end: datetime
+    segments: list[Segment]
+    first_keyframe: datetime  # wall time of the first picture copied
+    lead: timedelta  # its presentation delay (B-frames); media time of the first picture
+    first_keyframe_pts: int | None  # in the first segment's time base; None: the segment's first
+    truncated_at: datetime | None = None  # the stream's format changed here; the rest is left out
+
+    @property
+    def media_start(self) -> datetime:
+        """Wall time at media time zero of the output."""
+        return self.first_keyframe - self.lead
+
+    @property
+    def offset(self) -> float:
+        """Seconds into the output where the requested start is."""
+        return max(0.0, (self.start - self.media_start).total_seconds())
+
+    @property
+    def gaps(self) -> list[tuple[datetime, datetime]]:
+        result = []
+        for before, after in zip(self.segments, self.segments[1:]):
+            if (after.start - before.end).total_seconds() > JOIN_SECONDS:
+                result.append((before.end, after.start))
+        return result
+
+
+def plan_range(db: Database, recordings_dir: Path, camera_id: str, start: datetime, end: datetime) -> RangePlan:
+    """Find the segments covering [start, end) and the keyframe to begin at."""
+    if end <= start:
+        raise ValueError("the range must end after it starts")
+    segments = SegmentIndex(db).covering(camera_id, start, end)
+    if not segments:
+        raise NothingRecorded(f"camera '{camera_id}' has no recording between {start.isoformat()} and {end.isoformat()}")
+    first = segments[0]
+    kept, truncated = [first], None
+    for segment in segments[1:]:
+        if (segment.codec, segment.width, segment.height) != (first.codec, first.width, first.height):
+            truncated = segment.start
+            break
+        kept.append(segment)
+    keyframe_wall, keyframe_pts, lead = _keyframe_before(segment_file(recordings_dir, first.path), first.start, start)
+    return RangePlan(camera_id, start, end, kept, keyframe_wall, lead, keyframe_pts, truncated)
+
+
+def _keyframe_before(path: Path, segment_start: datetime, start: datetime) -> tuple[datetime, int | None, timedelta]:
+    """The last keyframe at or before ``start`` in a segment (its first when ``start`` precedes it)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        tb = stream.time_base
+        first_pts = None
+        chosen: tuple[datetime, int | None, timedelta] | None = None
+        for packet in container.demux(stream):
+            if packet.pts is None or packet.dts is None:
+                continue
+            if first_pts is None:
+                first_pts = packet.pts
+            if not packet.is_keyframe:
+                continue
+            wall = segment_start + timedelta(seconds=float((packet.pts - first_pts) * tb))
+            if chosen is not None and wall > start:
+                break
+            lead = timedelta(seconds=float((packet.pts - packet.dts) * tb))
+            chosen = (wall, packet.pts if chosen is not None else None, lead)
+        if chosen is None:
+            raise NothingRecorded(f"segment {path.name} holds no picture")
+        return chosen
+
+
+@dataclass
+class RemuxResult:
+    first_frame: datetime | None = None
+    last_frame: datetime | None = None
+    frames: int = 0
+    keyframes: int = 0
+    segments: list[dict] = field(default_factory=list)
+
+
+class _Sink:
+    """A write-only file for the muxer: what it writes is handed out in chunks (not seekable)."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def write(self, data) -> int:
+        chunk = bytes(data)
+        self.parts.append(chunk)
+        self.size += len(chunk)
+        return len(chunk)
+
+    def take(self) -> bytes:
+        data, self.parts, self.size = b"".join(self.parts), [], 0
+        return data
+
+
+def _remux_steps(plan: RangePlan, recordings_dir: Path, target, options: dict, result: RemuxResult) -> Iterator[float]:
+    """Copy the plan's packets into ``target``; yields progress (0..1) after each packet."""
+    out = av.open(target, "w", format="mp4", options=options)
+    try:
+        out_stream = None
+        last_dts: int | None = None
+        total = max((plan.end - plan.first_keyframe).total_seconds(), 1e-3)
+        for number, segment in enumerate(plan.segments):
+            path = segment_file(recordings_dir, segment.path)
+            if not path.is_file():
+                continue  # removed by retention while this ran: it becomes a gap
+            with av.open(str(path)) as container:
+                stream = container.streams.video[0]
+                if out_stream is None:
+                    out_stream = out.add_stream_from_template(stream)
+                    out_stream.time_base = OUT_TIME_BASE
+                scale = Fraction(stream.time_base) / OUT_TIME_BASE
+                base = _ticks(segment.start - plan.media_start)
+                first_pts = None
+                shift = 0
+                copying = number > 0 or plan.first_keyframe_pts is None
+                used = False
+                for packet in container.demux(stream):
+                    if packet.pts is None or packet.dts is None:
+                        continue
+                    if first_pts is None:
+                        first_pts = packet.pts
+                    if not copying:
+                        if not (packet.is_keyframe and packet.pts == plan.first_keyframe_pts):
+                            continue
+                        copying = True
+                    dts = base + round((packet.dts - first_pts) * scale)
+                    if dts >= _ticks(plan.end - plan.media_start):
+                        break
+                    if last_dts is not None and dts + shift <= last_dts:
+                        # Overlapping recordings (the clock was re-anchored): keep time moving forward.
+                        shift = last_dts + 1 - dts
+                    pts = base + round((packet.pts - first_pts) * scale) + shift
+                    packet.stream = out_stream
+                    packet.time_base = OUT_TIME_BASE
+                    packet.dts, packet.pts = dts + shift, pts
+                    packet.duration = round((packet.duration or 0) * scale)
+                    out.mux(packet)
+                    last_dts = dts + shift
+                    used = True
+                    wall = plan.media_start + timedelta(seconds=float(pts * OUT_TIME_BASE))
+                    result.first_frame = wall if result.first_frame is None else min(result.first_frame, wall)
+                    result.last_frame = wall if result.last_frame is None else max(result.last_frame, wall)
+                    result.frames += 1
+                    result.keyframes += packet.is_keyframe
+                    yield min(1.0, (wall - plan.first_keyframe).total_seconds() / total)
+                if used:
+                    result.segments.append(
+                        {"path": segment.path, "start": segment.start.isoformat(), "end": segment.end.isoformat(),
+                         "bytes": segment.bytes}
+                    )
+    finally:
+        out.close()
+
+
+def stream_mp4(plan: RangePlan, recordings_dir: Path, chunk_bytes: int = 256 * 1024) -> Iterator[bytes]:
+    """The range as fragmented MP4, chunk by chunk as it is made (for a streaming response)."""
+    sink = _Sink()
+    result = RemuxResult()
+    for _ in _remux_steps(plan, recordings_dir, sink, STREAM_OPTIONS, result):
+        if sink.size >= chunk_bytes:
+            yield sink.take()
+    if sink.size:
+        yield sink.take()
+
+
+def write_mp4(
+    plan: RangePlan, recordings_dir: Path, path: Path, progress: Callable[[float], None] | None = None
+) -> RemuxResult:
+    """The range as one plain MP4 file (for evidence)."""
+    result = RemuxResult()
+    reported = -1.0
+    for fraction in _remux_steps(plan, recordings_dir, str(path), FILE_OPTIONS, result):
+        if progress is not None and fraction - reported >= 0.01:
+            reported = fraction
+            progress(fraction)
+    if result.frames == 0:
+        raise NothingRecorded(f"camera '{plan.camera_id}' has no picture in the requested range")
+    return result
+
+
+def timeline(db: Database, camera_id: str, start: datetime, end: datetime, earliest: datetime | None = None) -> dict:
+    """Recorded runs, gaps and (when the events table exists) event markers within [start, end)."""
+    if earliest is not None:
+        start = max(start, earliest)
+    runs: list[list[datetime]] = []
+    if start < end:
+        for segment in SegmentIndex(db).covering(camera_id, start, end):
+            s, e = max(segment.start, start), min(segment.end, end)
+            if runs and (s - runs[-1][1]).total_seconds() <= JOIN_SECONDS:
+                runs[-1][1] = max(runs[-1][1], e)
+            else:
+                runs.append([s, e])
+    gaps = [[a[1], b[0]] for a, b in zip(runs, runs[1:])]
+    return {
+        "camera_id": camera_id,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "recordings": [[s.isoformat(), e.isoformat()] for s, e in runs],
+        "gaps": [[s.isoformat(), e.isoformat()] for s, e in gaps],
+        "recorded_seconds": round(sum((e - s).total_seconds() for s, e in runs), 3),
+        "events": _events(db, camera_id, start, end) if start < end else [],
+    }
+
+
+def _events(db: Database, camera_id: str, start: datetime, end: datetime) -> list[dict]:
+    try:
+        from vms.db.events import EventRow
+    except ImportError:  # events are optional: a build without detection has no table
+        return []
+    from sqlalchemy import or_, select
+
+    with db.session() as session:
+        rows = session.scalars(
+            select(EventRow)
+            .where(EventRow.camera_id == camera_id, EventRow.start < end, or_(EventRow.end.is_(None), EventRow.end > start))
+            .order_by(EventRow.start)
+            .limit(2000)
+        )
+        return [
+            {"id": r.id, "type": r.type, "start": r.start.isoformat(), "end": r.end.isoformat() if r.end else None,
+             "zone": r.zone}
+            for r in rows
+        ]
