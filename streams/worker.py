@@ -1,22 +1,31 @@
 """A stream worker: runs the pipelines of its cameras, repairs and cleans up their recordings.
 
-In the all-in-one ``vms run`` one worker owns every enabled camera. The worker re-reads the
-registry periodically, so cameras added, edited or removed while it runs are picked up.
+In the all-in-one ``vms run`` one worker owns every enabled camera. With ``redis_url`` set,
+several workers share the cameras through Redis leases (``vms.cluster.ownership``): a worker runs
+the pipelines of the cameras it owns, and starts or stops them as soon as its ownership changes.
+The worker re-reads the registry periodically, so cameras added, edited or removed while it runs
+are picked up. Index writes go through ``BufferedSegmentIndex``, so a database outage costs no rows.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
+from functools import partial
 from pathlib import Path
 
 from streams.pipeline import CameraPipeline
 from streams.status import StreamStatus
 from vms.bus import Bus
+from vms.bus.rpc import RpcServer, worker_service
 from vms.cameras.registry import CameraRegistry, CameraSpec
+from vms.cluster.ownership import ownership_for
+from vms.cluster.retention import WorkerRetention
 from vms.config import Settings
 from vms.db import Database
-from vms.recordings.index import SegmentIndex
+from vms.recordings.buffered_index import BufferedSegmentIndex
+from vms.recordings.locate import worker_recordings_dir
 from vms.recordings.repair import repair_unfinished
 from vms.recordings.retention import Retention
 
@@ -31,11 +40,22 @@ class StreamWorker:
         self.settings = settings
         self.db = db
         self.bus = bus
-        self.worker_id = worker_id or settings.worker_id or "local"
-        self.recordings_dir: Path = settings.recordings_dir
-        self.index = SegmentIndex(db, self.worker_id)
+        # Scale-out workers need distinct, stable names: their index rows and storage carry them.
+        self.worker_id = worker_id or settings.worker_id or (socket.gethostname() if settings.redis_url else "local")
+        self.ownership = ownership_for(settings, self.worker_id, on_change=self.reconcile)
+        self.recordings_dir: Path = worker_recordings_dir(settings, self.worker_id)
+        journal = settings.data_dir / f"index-journal-{self.worker_id}.jsonl"
+        self.index = BufferedSegmentIndex(db, self.worker_id, journal, may_record=self.ownership.holds)
         self.registry = CameraRegistry(db)
-        self.retention = Retention(db, self.recordings_dir, settings.storage)
+        if settings.redis_url:
+            self.retention = WorkerRetention(db, self.recordings_dir, settings.storage, self.worker_id)
+        else:
+            self.retention = Retention(db, self.recordings_dir, settings.storage)
+        self._specs: dict[str, CameraSpec] = {}
+        self._repaired = False
+        # Requests for this worker from other processes (WHEP signaling for its cameras, status).
+        self.rpc = RpcServer(bus, worker_service(self.worker_id))
+        self.rpc.register("describe", lambda params: self.describe())
         self.pipelines: dict[str, CameraPipeline] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -45,29 +65,57 @@ class StreamWorker:
 
     def start(self) -> "StreamWorker":
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
-        repair_unfinished(self.index, self.recordings_dir)
-        self.reload_cameras()
+        self.index.start()  # replays a journal left while the database was down
+        self._repair()
+        self._read_registry()
+        self.ownership.start()
+        self.reconcile()
         self._maintenance.start()
+        self.rpc.start()
         return self
 
     def stop(self) -> None:
+        self.rpc.close()
         self._stop.set()
         self._wake.set()
         self._maintenance.join(10)
         with self._lock:
             pipelines, self.pipelines = list(self.pipelines.values()), {}
-        for pipeline in pipelines:
-            pipeline.stop()
+        _stop_all(pipelines)
+        self.ownership.stop()  # after the pipelines: the next owner starts on a closed segment
+        self.index.stop()
 
     def reload_cameras(self) -> None:
-        """Start pipelines of new or changed cameras and stop those of removed ones."""
-        wanted = {spec.id: spec for spec in self.registry.enabled_specs()}
+        """Re-read the registry, then start and stop pipelines to match it."""
+        self._read_registry()
+        self.reconcile()
+
+    def _read_registry(self) -> None:
+        specs = {spec.id: spec for spec in self.registry.enabled_specs()}
         with self._lock:
-            for camera_id in [cid for cid, p in self.pipelines.items() if wanted.get(cid) != p.spec]:
-                self.pipelines.pop(camera_id).stop()
+            self._specs = specs
+        self.ownership.set_cameras(specs)
+
+    def reconcile(self) -> None:
+        """Run pipelines for the enabled cameras this worker owns, and for no other camera."""
+        if self._stop.is_set():
+            return
+        owned = self.ownership.owned()
+        with self._lock:
+            wanted = {cid: spec for cid, spec in self._specs.items() if cid in owned}
+            stale = [self.pipelines.pop(cid) for cid, p in list(self.pipelines.items()) if wanted.get(cid) != p.spec]
+            _stop_all(stale)  # in parallel: a lost lease must stop every camera within its guard time
             for camera_id, spec in wanted.items():
                 if camera_id not in self.pipelines:
                     self.pipelines[camera_id] = self._pipeline(spec).start()
+            self.ownership.settle(set(self.pipelines))
+
+    def _repair(self) -> None:
+        try:
+            repair_unfinished(self.index, self.recordings_dir)
+            self._repaired = True
+        except Exception:
+            log.exception("repairing unfinished segments failed (database down?); retrying later")
 
     def _pipeline(self, spec: CameraSpec) -> CameraPipeline:
         return CameraPipeline(
@@ -76,7 +124,7 @@ class StreamWorker:
             self.index,
             self.recordings_dir,
             on_status=self._publish_status,
-            on_storage_error=self._storage_error,
+            on_storage_error=partial(self._storage_error, spec.id),
         )
 
     def pipeline(self, camera_id: str) -> CameraPipeline:
@@ -87,12 +135,25 @@ class StreamWorker:
         with self._lock:
             return [status for pipeline in self.pipelines.values() for status in pipeline.statuses()]
 
+    def describe(self) -> dict:
+        """This worker, its cameras and the index buffer (answered over RPC too)."""
+        with self._lock:
+            cameras = sorted(self.pipelines)
+        return {
+            "worker_id": self.worker_id,
+            "cameras": cameras,
+            "ownership": self.ownership.describe(),
+            "index_pending": self.index.pending,
+        }
+
     def _publish_status(self, status: StreamStatus) -> None:
         message = status.to_message()
         message["worker_id"] = self.worker_id
         self.bus.publish(STATUS_TOPIC, message)
 
-    def _storage_error(self, message: str) -> None:
+    def _storage_error(self, camera_id: str, message: str) -> None:
+        if not self.ownership.holds(camera_id):
+            return  # refused because the lease is gone, not for lack of space
         # A full disk is fixed by deleting the oldest recordings now, not at the next interval.
         self._urgent.set()
         self._wake.set()
@@ -112,7 +173,17 @@ class StreamWorker:
             since_reload += 0 if woke else min(interval, RELOAD_SECONDS)
             if since_reload >= RELOAD_SECONDS and not self._stop.is_set():
                 since_reload = 0.0
+                if not self._repaired:
+                    self._repair()
                 try:
                     self.reload_cameras()
                 except Exception:
                     log.exception("reloading cameras failed")
+
+
+def _stop_all(pipelines: list[CameraPipeline]) -> None:
+    threads = [threading.Thread(target=p.stop, name=f"stop-{p.spec.id}") for p in pipelines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

@@ -60,6 +60,7 @@ class RedisBus(Bus):
 
         def remove() -> None:
             thread.stop()
+            thread.join(2)  # closing under a thread still reading raises in that thread
             pubsub.close()
             if entry in self._threads:
                 self._threads.remove(entry)
@@ -69,6 +70,7 @@ class RedisBus(Bus):
     def close(self) -> None:
         for pubsub, thread in list(self._threads):
             thread.stop()
+            thread.join(2)
             pubsub.close()
         self._threads.clear()
         self._client.close()

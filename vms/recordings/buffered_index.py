@@ -1,0 +1,265 @@
+"""The segment index as the worker uses it: writes survive a database that is down for a while.
+
+Recording must not depend on the database answering. When a write fails because the database
+is unreachable, the operation is kept in memory (bounded) **and** appended to a journal file
+(one JSON line, fsynced) beside the recordings, and the caller carries on: ``begin`` hands out a
+provisional negative id. A background thread replays the operations in order once the database
+answers, then empties the journal. Each replayed operation is keyed by the segment's path (unique
+in the table), so replaying twice — after a crash in the middle of a flush, say — changes nothing.
+A worker killed while the database is down finds its journal at the next start and replays it
+before the crash repair runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import threading
+from collections import deque
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from vms.db import Database, Segment
+from vms.recordings.index import SegmentClosed, SegmentIndex, SegmentOpened
+
+log = logging.getLogger(__name__)
+
+# 100 000 operations is about 13 hours of a 64-camera worker with 60 s segments.
+MAX_PENDING = 100_000
+RETRY_SECONDS = 2.0
+BATCH = 500
+
+
+class NotOwner(RuntimeError):
+    """This worker no longer holds the camera's lease: it must not index new segments of it."""
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True for failures that mean "the database cannot be reached now", not "bad data"."""
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+class BufferedSegmentIndex(SegmentIndex):
+    def __init__(
+        self,
+        db: Database,
+        worker_id: str = "local",
+        journal: Path | None = None,
+        may_record: Callable[[str], bool] = lambda camera_id: True,
+        max_pending: int = MAX_PENDING,
+        retry_seconds: float = RETRY_SECONDS,
+    ) -> None:
+        super().__init__(db, worker_id)
+        self.journal = journal
+        self.may_record = may_record
+        self.max_pending = max_pending
+        self.retry_seconds = retry_seconds
+        self.dropped = 0  # operations lost because the buffer was full
+        self._pending: deque[dict] = deque()
+        self._paths: dict[int, str] = {}  # id handed out -> path, while the segment is open
+        self._local_ids = itertools.count(-1, -1)
+        self._down = False
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="index-flusher", daemon=True)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> "BufferedSegmentIndex":
+        """Load what a previous process left in the journal, try to flush it, start retrying."""
+        if self.journal is not None and self.journal.exists():
+            lines = self.journal.read_text(encoding="utf-8").splitlines()
+            ops = [json.loads(line) for line in lines if line.strip().endswith("}")]
+            self._pending.extend(ops[-self.max_pending :])
+            if ops:
+                log.info("index journal holds %d operations from a previous run; replaying", len(ops))
+                self._down = True
+        self.flush()
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self.flush()
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    # -- the recorder's writes ------------------------------------------------------------
+
+    def begin(self, opened: SegmentOpened) -> int:
+        if not self.may_record(opened.camera_id):
+            raise NotOwner(f"camera {opened.camera_id} is no longer leased to worker {self.worker_id}")
+        if not self._down:
+            try:
+                segment_id = super().begin(opened)
+                with self._lock:
+                    self._paths[segment_id] = opened.path
+                return segment_id
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                self._went_down(exc)
+        op = {
+            "op": "begin",
+            "path": opened.path,
+            "camera_id": opened.camera_id,
+            "start": opened.start.isoformat(),
+            "codec": opened.codec,
+            "width": opened.width,
+            "height": opened.height,
+            "worker_id": self.worker_id,
+        }
+        with self._lock:
+            segment_id = next(self._local_ids)
+            self._paths[segment_id] = opened.path
+            self._queue(op)
+        return segment_id
+
+    def finish(self, segment_id: int, closed: SegmentClosed) -> None:
+        with self._lock:
+            path = self._paths.pop(segment_id, None)
+        op = {
+            "op": "finish",
+            "path": path,
+            "end": closed.end.isoformat(),
+            "bytes": closed.bytes,
+            "frames": closed.frames,
+            "keyframes": closed.keyframes,
+        }
+        self._write(segment_id, path, op, lambda: super(BufferedSegmentIndex, self).finish(segment_id, closed))
+
+    def remove(self, segment_id: int) -> None:
+        with self._lock:
+            path = self._paths.pop(segment_id, None)
+        self._write(segment_id, path, {"op": "remove", "path": path}, lambda: super(BufferedSegmentIndex, self).remove(segment_id))
+
+    def _write(self, segment_id: int, path: str | None, op: dict, direct: Callable[[], None]) -> None:
+        if path is None and segment_id < 0:
+            log.error("index: unknown provisional segment id %d", segment_id)
+            return
+        if path is None:  # an id this index never handed out (repair of an old row): by id only
+            direct()
+            return
+        with self._lock:
+            queued_before = any(p.get("path") == path for p in self._pending) if segment_id < 0 or self._down else False
+        if not self._down and not queued_before and segment_id >= 0:
+            try:
+                direct()
+                return
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                self._went_down(exc)
+        with self._lock:
+            self._queue(op)
+
+    # -- buffering and replay -------------------------------------------------------------
+
+    def _went_down(self, exc: BaseException) -> None:
+        if not self._down:
+            log.error("database unavailable (%s); buffering segment index writes", str(exc).splitlines()[0])
+        self._down = True
+        self._wake.set()
+
+    def _queue(self, op: dict) -> None:
+        """Caller holds the lock."""
+        if len(self._pending) >= self.max_pending:
+            lost = self._pending.popleft()
+            self.dropped += 1
+            log.error("index buffer full: dropped %s of %s", lost["op"], lost["path"])
+        self._pending.append(op)
+        self._wake.set()
+        if self.journal is not None:
+            try:
+                self.journal.parent.mkdir(parents=True, exist_ok=True)
+                with self.journal.open("a", encoding="utf-8") as file:
+                    file.write(json.dumps(op) + "\n")
+                    file.flush()
+                    os.fsync(file.fileno())
+            except OSError as exc:
+                log.error("cannot append to the index journal %s: %s", self.journal, exc)
+
+    def flush(self) -> bool:
+        """Replay buffered operations in order; True when nothing is left."""
+        with self._flush_lock:
+            while True:
+                with self._lock:
+                    batch = list(itertools.islice(self._pending, BATCH))
+                if not batch:
+                    break
+                try:
+                    with self.db.session() as session:
+                        for op in batch:
+                            _apply(session, op)
+                except Exception as exc:
+                    if not database_unavailable(exc):
+                        log.exception("index replay failed on %s; will retry", batch[0])
+                    return False
+                with self._lock:
+                    for _ in batch:
+                        self._pending.popleft()
+            with self._lock:
+                if self._pending:
+                    return False
+                if self._down:
+                    log.info("database back; segment index writes flushed")
+                self._down = False
+                if self.journal is not None and self.journal.exists():
+                    self.journal.write_text("", encoding="utf-8")
+            return True
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.retry_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            if self._down or self.pending:
+                self.flush()
+
+
+def _apply(session, op: dict) -> None:
+    """Apply one journaled operation, idempotently (keyed by the segment's unique path)."""
+    path = op["path"]
+    if op["op"] == "begin":
+        if session.scalar(select(Segment.id).where(Segment.path == path)) is None:
+            session.add(
+                Segment(
+                    camera_id=op["camera_id"],
+                    start=datetime.fromisoformat(op["start"]),
+                    end=None,
+                    path=path,
+                    codec=op["codec"],
+                    width=op["width"],
+                    height=op["height"],
+                    worker_id=op["worker_id"],
+                )
+            )
+            session.flush()
+    elif op["op"] == "finish":
+        session.execute(
+            update(Segment)
+            .where(Segment.path == path)
+            .values(end=datetime.fromisoformat(op["end"]), bytes=op["bytes"], frames=op["frames"], keyframes=op["keyframes"])
+        )
+    elif op["op"] == "remove":
+        session.execute(delete(Segment).where(Segment.path == path))
+    else:
+        raise ValueError(f"unknown index journal operation {op['op']!r}")
