@@ -2,15 +2,125 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import time
+from pathlib import Path
 
-from dashboard.api import cameras, health
+from fastapi import Depends, FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import func, select
+
+import vms.db.auth  # noqa: F401  (registers the users, sessions and audit tables)
+from dashboard.api import audit, auth, cameras, events, exports, health, layouts, live, pages, recordings, users
+from dashboard.problems import install_problem_handlers
 from dashboard.runtime import Runtime
+from dashboard.security import PUBLIC, gatekeeper, matched_route, report_unruled
+from vms.config.security import security_of
+from vms.db import Segment
+from vms.metrics import HTTP_LATENCY, RuntimeCollector, runtime_registry
+from vms.recordings.export import ExportQueue
+
+STATIC_DIR = Path(__file__).parent / "static"
 
 
 def create_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI(title="vms", summary="Camera command-centre video monitoring system", version="0.1.0")
+    app = FastAPI(
+        title="vms",
+        summary="Camera command-centre video monitoring system",
+        version="0.1.0",
+        dependencies=[Depends(gatekeeper)],  # a route without an access rule is refused
+    )
     app.state.runtime = runtime
+    app.state.security = security_of(runtime.settings)
+    runtime.db.create_schema()  # the auth and export tables, if the runtime was built before they were imported
+    app.state.exports = ExportQueue(
+        runtime.db, runtime.settings.recordings_dir, app.state.security.export_workers
+    )
+    app.state.metrics_registry = runtime_registry(_collector(runtime))
+    install_problem_handlers(app)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestMetrics)
     app.include_router(health.router)
-    app.include_router(cameras.router, prefix="/api")
+    for module in (auth, users, audit, cameras, recordings, exports, layouts):
+        app.include_router(module.router, prefix="/api")
+    app.include_router(live.router, prefix="/api")
+    app.include_router(events.router, prefix="/api")
+    app.include_router(pages.router)  # the operators' dashboard at /
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_api_route(
+        "/live", lambda: FileResponse(STATIC_DIR / "live.html"), include_in_schema=False, dependencies=[PUBLIC]
+    )
+    report_unruled(app)
     return app
+
+
+def _collector(runtime: Runtime) -> RuntimeCollector:
+    def statuses():
+        return runtime.worker.statuses() if runtime.worker is not None else []
+
+    def storage() -> dict[str, int]:
+        with runtime.db.session() as session:
+            rows = session.execute(select(Segment.camera_id, func.sum(Segment.bytes)).group_by(Segment.camera_id)).all()
+        return {camera_id: int(size or 0) for camera_id, size in rows}
+
+    def viewers() -> dict[str, int]:
+        counts: dict[str, int] = {}
+        if runtime.live is not None:
+            for relay in runtime.live.describe().get("relays", []):
+                counts[relay["camera_id"]] = counts.get(relay["camera_id"], 0) + int(relay.get("viewers", 0))
+        return counts
+
+    return RuntimeCollector(statuses, storage, viewers)
+
+
+class RequestMetrics:
+    """Times every HTTP request, labelled by route template (not the raw path, to bound label values)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def observe(message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            route = matched_route(scope)
+            template = getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
+            HTTP_LATENCY.labels(scope["method"], template, str(status["code"])).observe(time.perf_counter() - started)
+
+
+class SecurityHeaders:
+    """Headers every answer carries: no MIME sniffing, no framing (clickjacking), no referrer leaks."""
+
+    HEADERS = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"same-origin"),
+    ]
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def add_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.HEADERS if k not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, add_headers)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from streams.detect.manager import DetectionManager
+from streams.live.hub import LiveHub
 from streams.worker import StreamWorker
 from vms.bus import Bus, bus_from_url
 from vms.cameras.registry import CameraRegistry
@@ -20,6 +22,8 @@ class Runtime:
     db: Database
     bus: Bus
     worker: StreamWorker | None = None
+    live: LiveHub | None = None  # WebRTC viewers of this process's cameras (needs the worker)
+    detection: DetectionManager | None = None  # events of this process's cameras (needs the worker)
 
     @classmethod
     def build(cls, settings: Settings, with_worker: bool = True) -> "Runtime":
@@ -28,14 +32,22 @@ class Runtime:
         CameraRegistry(db).sync_from_config(settings.groups, settings.cameras)
         bus = bus_from_url(settings.bus_url)
         worker = StreamWorker(settings, db, bus) if with_worker else None
-        return cls(settings, db, bus, worker)
+        live = LiveHub(settings.live, worker) if worker is not None else None
+        detection = DetectionManager(worker) if worker is not None else None
+        return cls(settings, db, bus, worker, live, detection)
 
     def start(self) -> "Runtime":
         if self.worker is not None:
             self.worker.start()
+        if self.detection is not None:
+            self.detection.start()
         return self
 
     def stop(self) -> None:
+        if self.live is not None:
+            self.live.close()
+        if self.detection is not None:
+            self.detection.stop()
         if self.worker is not None:
             self.worker.stop()
         self.bus.close()

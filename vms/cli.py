@@ -18,6 +18,9 @@ from vms.config import ConfigError, Settings, load_settings
 app = typer.Typer(help="vms — camera command-centre video monitoring system", no_args_is_help=True)
 camera_app = typer.Typer(help="Register, list, probe and remove cameras.", no_args_is_help=True)
 app.add_typer(camera_app, name="camera")
+from vms.auth.cli import user_app  # noqa: E402  (after app: it reuses this module's helpers lazily)
+
+app.add_typer(user_app, name="user")
 console = Console()
 err = Console(stderr=True)
 
@@ -149,7 +152,16 @@ def camera_add(
     except (CameraExists, ValueError) as exc:
         err.print(f"camera {camera_id}: {exc}")
         raise typer.Exit(2) from None
+    _audit_cli(db, "camera.add", camera_id, {"group": group, "main_url": bare, "has_credentials": bool(username)})
     console.print(f"camera {camera_id} added ({bare})")
+
+
+def _audit_cli(db, action: str, target: str, detail: dict) -> None:
+    import vms.db.auth  # noqa: F401  (registers the audit table)
+    from vms.auth.audit import audit
+
+    db.create_schema()
+    audit(db, "cli", action, target, detail, "local")
 
 
 @camera_app.command("list")
@@ -187,6 +199,7 @@ def camera_remove(camera_id: str, config: Optional[Path] = ConfigOption) -> None
     except CameraNotFound as exc:
         err.print(str(exc))
         raise typer.Exit(2) from None
+    _audit_cli(db, "camera.remove", camera_id, {})
     console.print(f"camera {camera_id} removed (recordings kept per retention)")
 
 
@@ -235,6 +248,80 @@ def simulate(
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         stop.wait()
+
+
+@app.command("export")
+def export(
+    camera_id: str = typer.Argument(..., help="Camera id"),
+    start: str = typer.Option(..., help="ISO time with zone, e.g. 2026-05-01T08:00:00+07:00"),
+    end: str = typer.Option(..., help="ISO time with zone"),
+    out: Path = typer.Option(..., "--out", help="Empty or new folder for the MP4 and manifest.json"),
+    user: str = typer.Option(..., "--user", help="Who asks for the export (recorded in the manifest and audit log)"),
+    reason: str = typer.Option("", help="Case number or why the evidence is needed"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Export evidence: one MP4 of the range (remuxed), a manifest with its SHA-256, the range locked."""
+    from datetime import datetime
+
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    import vms.db.auth  # noqa: F401  (registers the tables)
+    import vms.db.exports  # noqa: F401
+    from vms.auth.audit import audit
+    from vms.auth.roles import Capability
+    from vms.auth.users import UserNotFound, Users
+    from vms.config.security import security_of
+    from vms.db import CameraRow, Database
+    from vms.recordings.export import MANIFEST_NAME, request_export, run_export
+
+    settings = _settings(config)
+    try:
+        begin, finish = datetime.fromisoformat(start), datetime.fromisoformat(end)
+    except ValueError as exc:
+        err.print(f"refused: {exc}")
+        raise typer.Exit(2) from None
+    if begin.tzinfo is None or finish.tzinfo is None:
+        err.print("refused: give --start and --end with a time zone, e.g. 2026-05-01T08:00:00+07:00")
+        raise typer.Exit(2)
+    if finish <= begin:
+        err.print("refused: --end must be after --start")
+        raise typer.Exit(2)
+    if (out / MANIFEST_NAME).exists():
+        err.print(f"refused: {out} already holds an export; choose an empty folder")
+        raise typer.Exit(2)
+    security = security_of(settings)
+    db = Database(settings.effective_database_url)
+    db.create_schema()
+    users = Users(db, security)
+    with db.session() as session:
+        camera = session.get(CameraRow, camera_id)
+        group_id = camera.group_id if camera is not None else None
+    try:
+        person = users.get(user)
+    except UserNotFound as exc:
+        err.print(f"refused: {exc}")
+        raise typer.Exit(2) from None
+    if group_id is None:
+        err.print(f"refused: camera '{camera_id}' does not exist")
+        raise typer.Exit(2)
+    if person.disabled or not users.access(person).on_group(group_id, Capability.EXPORT):
+        err.print(f"refused: user {user} ({person.role.value}) may not export camera '{camera_id}'")
+        raise typer.Exit(2)
+    row = request_export(db, settings.data_dir / security.exports_dir, camera_id, begin, finish, person.username,
+                         "local", reason, folder=out)
+    audit(db, person, "export.request", camera_id,
+          {"export": row.id, "start": begin, "end": finish, "reason": reason, "via": "cli"}, "local")
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task(f"export {camera_id}", total=100)
+        result = run_export(db, settings.recordings_dir, row.id,
+                            progress=lambda fraction: progress.update(task, completed=fraction * 100), role=person.role.value)
+        progress.update(task, completed=100)
+    if result.state != "done":
+        err.print(f"export failed: {result.error}")
+        raise typer.Exit(1)
+    console.print(f"{Path(result.folder) / result.file_name}\nsha256 {result.sha256}\n"
+                  f"manifest {Path(result.folder) / MANIFEST_NAME}", highlight=False)
 
 
 if __name__ == "__main__":

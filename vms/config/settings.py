@@ -14,7 +14,11 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from vms.cluster.config import ClusterConfig
 from vms.config.cameras import DEFAULT_GROUPS, CameraConfig, GroupConfig, check_camera_references
+from vms.config.detection import DetectionConfig, EventsConfig
+from vms.config.live import LiveConfig
+from vms.config.security import SecurityConfig
 from vms.config.storage import IngestConfig, StorageConfig
 
 # The YAML file being loaded; a context variable so load_settings() needs no global class state.
@@ -37,11 +41,16 @@ class Settings(BaseSettings):
     # redis://host:port/db switches the bus (and camera ownership) to Redis.
     redis_url: str | None = None
     worker_id: str | None = None
+    cluster: ClusterConfig = ClusterConfig()
     http: HttpConfig = HttpConfig()
     storage: StorageConfig = StorageConfig()
     ingest: IngestConfig = IngestConfig()
+    live: LiveConfig = LiveConfig()
+    security: SecurityConfig = SecurityConfig()
     groups: list[GroupConfig] = Field(default_factory=lambda: list(DEFAULT_GROUPS))
     cameras: list[CameraConfig] = Field(default_factory=list)
+    detection: DetectionConfig = DetectionConfig()
+    events: EventsConfig = EventsConfig()
 
     @model_validator(mode="after")
     def _references(self) -> "Settings":

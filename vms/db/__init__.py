@@ -2,5 +2,8 @@
 
 from vms.db.engine import Database
 from vms.db.models import Base, CameraRow, EvidenceLock, GroupRow, Segment
+from vms.db import auth, exports  # noqa: F401  (registers the tables)
+from vms.db.events import CameraDetectionRow, EventRow  # noqa: F401  (registers the tables)
+from vms.db import layouts  # noqa: F401,E402  (registers the wall layouts table)
 
 __all__ = ["Base", "CameraRow", "Database", "EvidenceLock", "GroupRow", "Segment"]
