@@ -67,7 +67,7 @@ def api(
     _serve(settings, host or settings.http.host, port if port is not None else settings.http.port, with_worker=False)
 
 
-def _serve(settings: Settings, host: str, port: int, with_worker: bool) -> None:
+def _serve(settings: Settings, host: str, port: int, with_worker: bool, announce=None) -> None:
     import uvicorn
 
     from dashboard.app import create_app
@@ -76,9 +76,46 @@ def _serve(settings: Settings, host: str, port: int, with_worker: bool) -> None:
     runtime = Runtime.build(settings, with_worker=with_worker).start()
     try:
         console.print(f"vms listening on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+        if announce is not None:
+            announce(runtime)
         uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
     finally:
         runtime.stop()
+
+
+@app.command()
+def demo(
+    config: Path = typer.Option(Path("config/demo.yaml"), "--config", "-c", help="Demo config: cameras on the simulator"),
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8080),
+    width: int = typer.Option(1280, help="Main-stream width of the simulated cameras"),
+    height: int = typer.Option(720),
+    fps: int = typer.Option(25),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Everything on this machine: simulated cameras, recording, events and the dashboard."""
+    from vms.auth.users import ensure_demo_admin
+    from vms.demo import DemoConfigError, start_simulator
+
+    _logging(verbose)
+    settings = _settings(config)
+    try:
+        simulator = start_simulator(settings, width=width, height=height, fps=fps)
+    except (DemoConfigError, Exception) as exc:
+        err.print(f"cannot start the simulated cameras: {exc}")
+        raise typer.Exit(1) from None
+
+    def announce(runtime) -> None:
+        login = ensure_demo_admin(runtime.db, settings.security)
+        console.print(f"{len(settings.cameras)} simulated cameras on rtsp://127.0.0.1:{simulator.port}/<id>/main")
+        console.print(f"open http://{host}:{port}/ and sign in", highlight=False)
+        if login:
+            console.print(f"  username: {login[0]}\n  password: {login[1]}   (shown once; change it in the dashboard)")
+        else:
+            console.print("  with an existing account of this data folder (forgot it? vms user passwd admin -c config/demo.yaml)")
+
+    with simulator:
+        _serve(settings, host, port, with_worker=True, announce=announce)
 
 
 @app.command()
