@@ -40,7 +40,7 @@ class CameraPipeline:
         self.recorder: Recorder | None = None
         if spec.recording_enabled:
             stream = spec.record_stream if spec.record_stream == "main" or spec.sub_url else "main"
-            queue = self.fanout(stream).subscribe("recorder", ingest_config.consumer_queue_packets)
+            queue = self.fanout(stream).subscribe("recorder", ingest_config.consumer_queue_packets, wake_per_packet=False)
             self.recorder = Recorder(spec.id, queue, index, recordings_dir, spec.segment_seconds, on_storage_error)
 
     def _url(self, stream: str) -> str | None:

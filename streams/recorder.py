@@ -24,6 +24,8 @@ from vms.recordings.repair import MediaSpan, measure
 
 log = logging.getLogger(__name__)
 
+# How long the recorder lets packets gather before writing them.
+DRAIN_SECONDS = 0.25
 # Storage errors are retried at keyframes, but not more often than this.
 STORAGE_RETRY_SECONDS = 2.0
 
@@ -77,21 +79,24 @@ class Recorder:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        # Packets are taken in batches: a recording is not latency-sensitive, thread wake-ups are.
         while True:
-            item = self.queue.get(timeout=0.5)
-            if item is None:
-                if self.queue.closed:
-                    break
-                continue
-            if isinstance(item, MediaPacket):
-                self._on_packet(item)
-            elif isinstance(item, StreamInfo):
-                self._close_segment()
-                self._info = item
-            elif isinstance(item, StreamEnd):
-                self._close_segment()
-                self._info = None
+            items = self.queue.drain(wait=DRAIN_SECONDS)
+            for item in items:
+                self._handle(item)
+            if not items and self.queue.closed:
+                break
         self._close_segment()
+
+    def _handle(self, item) -> None:
+        if isinstance(item, MediaPacket):
+            self._on_packet(item)
+        elif isinstance(item, StreamInfo):
+            self._close_segment()
+            self._info = item
+        elif isinstance(item, StreamEnd):
+            self._close_segment()
+            self._info = None
 
     def _on_packet(self, packet: MediaPacket) -> None:
         if self._info is None or packet.session != self._info.session:
