@@ -31,8 +31,9 @@ from pathlib import Path
 import httpx
 import yaml
 
+from bench.mounts import add_stream_arguments, shared_mounts
 from bench.procstat import usage
-from streams.simulator import CameraSimulator, SimulatedCamera
+from streams.simulator import CameraSimulator
 
 # The bench reuses the test helpers: an aiortc WHEP viewer, Chromium flags, an in-process server.
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
@@ -304,11 +305,7 @@ async def ingest_to_picture_latency(url: str, seconds: float) -> list[float]:
 
 
 async def run(args) -> None:
-    mounts = [
-        SimulatedCamera(id=f"mount-{m}", scene="road" if m % 2 else "tunnel", width=args.width, height=args.height,
-                        fps=args.fps, gop=args.fps, bitrate_kbps=args.bitrate)
-        for m in range(args.mounts)
-    ]
+    mounts = shared_mounts(args)
     with CameraSimulator(mounts).start() as sim, tempfile.TemporaryDirectory(prefix="vms-bench-live-") as tmp:
         urls = {f"cam-{i:02d}": sim.url(mounts[i % len(mounts)].id) for i in range(args.cameras)}
         live = {"max_viewers_per_camera": max(64, args.viewers + 4), "max_viewers_total": 256,
@@ -367,14 +364,10 @@ async def run(args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cameras", type=int, default=16)
-    parser.add_argument("--mounts", type=int, default=2, help="distinct encoded streams the cameras share")
     parser.add_argument("--viewers", type=int, default=25)
     parser.add_argument("--transcoded", type=int, default=4, help="re-encoded viewers for the comparison (0: skip)")
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--width", type=int, default=640)
-    parser.add_argument("--height", type=int, default=360)
-    parser.add_argument("--fps", type=int, default=25)
-    parser.add_argument("--bitrate", type=int, default=800, help="kbit/s of each simulated stream")
+    add_stream_arguments(parser, width=640, height=360, bitrate=800)
     parser.add_argument("--skip-browser", action="store_true")
     args = parser.parse_args()
     if args.cameras < 16 and not args.skip_browser:

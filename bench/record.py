@@ -24,8 +24,9 @@ from pathlib import Path
 import av
 import yaml
 
+from bench.mounts import add_stream_arguments, shared_mounts
 from bench.procstat import usage
-from streams.simulator import CameraSimulator, SimulatedCamera
+from streams.simulator import CameraSimulator
 
 
 @dataclass
@@ -133,20 +134,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cameras", default="8,32,120", help="comma-separated camera counts")
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--mounts", type=int, default=2, help="distinct encoded streams the cameras share")
-    parser.add_argument("--width", type=int, default=1280)
-    parser.add_argument("--height", type=int, default=720)
-    parser.add_argument("--fps", type=int, default=25)
-    parser.add_argument("--bitrate", type=int, default=2000, help="kbit/s of each simulated stream")
+    add_stream_arguments(parser)
     args = parser.parse_args()
     if shutil.which("ffmpeg") is None:
         sys.exit("ffmpeg is needed for the comparison (apt-get install ffmpeg)")
 
-    mounts = [
-        SimulatedCamera(id=f"mount-{m}", scene="road" if m % 2 else "tunnel", width=args.width, height=args.height,
-                        fps=args.fps, gop=args.fps, bitrate_kbps=args.bitrate, shared=True)
-        for m in range(args.mounts)
-    ]
+    mounts = shared_mounts(args)
     results: list[Result] = []
     with CameraSimulator(mounts).start() as sim:
         for count in [int(c) for c in args.cameras.split(",")]:

@@ -28,8 +28,9 @@ from pathlib import Path
 import redis
 import yaml
 
+from bench.mounts import add_stream_arguments, shared_mounts
 from bench.procstat import usage
-from streams.simulator import CameraSimulator, SimulatedCamera
+from streams.simulator import CameraSimulator
 from tests.support.cluster import RedisServer, postgres_admin_url, throwaway_database
 
 
@@ -124,18 +125,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cameras", default="8,32", help="comma-separated camera counts")
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--mounts", type=int, default=2, help="distinct encoded streams the cameras share")
-    parser.add_argument("--width", type=int, default=1280)
-    parser.add_argument("--height", type=int, default=720)
-    parser.add_argument("--fps", type=int, default=25)
-    parser.add_argument("--bitrate", type=int, default=2000, help="kbit/s of each simulated stream")
+    add_stream_arguments(parser)
     args = parser.parse_args()
 
-    mounts = [
-        SimulatedCamera(id=f"mount-{m}", scene="road" if m % 2 else "tunnel", width=args.width, height=args.height,
-                        fps=args.fps, gop=args.fps, bitrate_kbps=args.bitrate, shared=True)
-        for m in range(args.mounts)
-    ]
+    mounts = shared_mounts(args)
     admin = postgres_admin_url()
     results: list[Result] = []
     with CameraSimulator(mounts).start() as sim:

@@ -11,7 +11,7 @@ import httpx
 
 from tests.support.feeder import PacketFeeder
 from tests.support.live_system import live_system, offline_camera
-from tests.support.whep_client import WhepViewer, make_offer
+from tests.support.whep_client import make_offer
 
 SDP = {"Content-Type": "application/sdp"}
 

@@ -10,7 +10,7 @@ import pytest
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available, simulator_unavailable_reason
 from tests.support.live_system import live_system
 from tests.support.system import camera_entry
-from tests.support.whep_client import WhepRefused, WhepViewer
+from tests.support.whep_client import WhepRefused
 
 pytestmark = pytest.mark.skipif(not simulator_available(), reason=simulator_unavailable_reason() or "")
 

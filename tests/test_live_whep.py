@@ -17,7 +17,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
 
 from tests.support.feeder import PacketFeeder
 from tests.support.live_system import live_system, offline_camera
-from tests.support.whep_client import WhepRefused, WhepViewer, make_offer
+from tests.support.whep_client import WhepRefused, make_offer
 
 SDP = {"Content-Type": "application/sdp"}
 
