@@ -1,0 +1,88 @@
+"""Saved video-wall layouts, each user's own: list, save (by name, replacing), delete.
+
+A layout only names cameras; which of them a user may watch is decided when the wall plays
+them (WHEP and snapshots check the camera's group), so a layout grants nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import func, select
+
+from dashboard.api.deps import get_runtime
+from dashboard.problems import Problem
+from dashboard.runtime import Runtime
+from dashboard.security import SIGNED_IN, Principal
+from vms.config.cameras import ID_PATTERN
+from vms.db.layouts import WallLayoutRow
+
+router = APIRouter(tags=["layouts"])
+TILES = (1, 4, 9, 16)
+MAX_LAYOUTS = 100  # per user: bounds the table whatever a client sends
+_CAMERA_ID = re.compile(ID_PATTERN)
+
+
+class LayoutIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    tiles: int
+    # One entry per tile in reading order: a camera id, or null for an empty tile.
+    cameras: list[str | None] = Field(max_length=16)
+
+    @model_validator(mode="after")
+    def _fits(self) -> LayoutIn:
+        if self.tiles not in TILES:
+            raise ValueError(f"tiles must be one of {', '.join(map(str, TILES))}")
+        if len(self.cameras) > self.tiles:
+            raise ValueError(f"{len(self.cameras)} cameras do not fit in {self.tiles} tiles")
+        for camera_id in self.cameras:
+            if camera_id is not None and not _CAMERA_ID.match(camera_id):
+                raise ValueError("a camera id is not valid")
+        return self
+
+
+def _layout(row: WallLayoutRow) -> dict:
+    return {"id": row.id, "name": row.name, "tiles": row.tiles, "cameras": list(row.cameras or []),
+            "updated_at": row.updated_at.isoformat()}
+
+
+@router.get("/layouts")
+def list_layouts(user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+    """Your saved wall layouts, by name."""
+    with runtime.db.session() as session:
+        rows = session.scalars(
+            select(WallLayoutRow).where(WallLayoutRow.user_id == user.user.id).order_by(WallLayoutRow.name)
+        )
+        return [_layout(row) for row in rows]
+
+
+@router.put("/layouts")
+def save_layout(body: LayoutIn, user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_runtime)) -> dict:
+    """Save a layout under its name; a layout of yours with that name is replaced."""
+    cameras = body.cameras + [None] * (body.tiles - len(body.cameras))
+    with runtime.db.session() as session:
+        row = session.scalars(
+            select(WallLayoutRow).where(WallLayoutRow.user_id == user.user.id, WallLayoutRow.name == body.name)
+        ).first()
+        if row is None:
+            count = session.scalar(select(func.count(WallLayoutRow.id)).where(WallLayoutRow.user_id == user.user.id))
+            if count >= MAX_LAYOUTS:
+                raise Problem(409, "too-many-layouts", f"you have {MAX_LAYOUTS} layouts; delete one first")
+            row = WallLayoutRow(user_id=user.user.id, name=body.name)
+            session.add(row)
+        row.tiles, row.cameras = body.tiles, cameras
+        session.flush()
+        return _layout(row)
+
+
+@router.delete("/layouts/{layout_id}", status_code=204)
+def delete_layout(layout_id: int, user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_runtime)) -> Response:
+    with runtime.db.session() as session:
+        row = session.get(WallLayoutRow, layout_id)
+        if row is None or row.user_id != user.user.id:  # someone else's layout does not exist for you
+            raise Problem(404, "layout-not-found", "no such layout")
+        session.delete(row)
+    return Response(status_code=204)

@@ -1,0 +1,79 @@
+// fetch() for the vms API: JSON in and out, the session's CSRF token on unsafe methods, and
+// problem+json errors (RFC 9457) turned into plain words in the current language.
+
+import { has, t } from "./i18n.js";
+
+const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+let csrfToken = null;
+
+export function setCsrf(token) {
+  csrfToken = token || null;
+}
+
+export function csrfHeaders() {
+  return csrfToken ? { "X-CSRF-Token": csrfToken } : {};
+}
+
+export class ApiError extends Error {
+  constructor(status, problem = {}) {
+    super(problemText(status, problem));
+    this.status = status;
+    this.problem = problem;
+    this.slug = String(problem.type || "").split("/").pop();
+  }
+}
+
+/** A problem in plain words: our translation of its type when we have one, else the server's detail. */
+export function problemText(status, problem = {}) {
+  const slug = String(problem.type || "").split("/").pop();
+  const detail = problem.detail || "";
+  const retry = problem.retryAfter || "";
+  if (slug && has(`problem.${slug}`)) return t(`problem.${slug}`, { detail, retry });
+  if (detail) return detail;
+  if (status === 0) return t("problem.network");
+  return t("problem.http", { status, title: problem.title || "" });
+}
+
+/**
+ * api("/api/cameras") → parsed JSON; api(path, {method, body}) sends JSON.
+ * raw: return the Response itself (for headers and streams). A 401 tells the app the
+ * session ended (event "vms:signedout"), except for the sign-in request itself.
+ */
+export async function api(path, { method = "GET", body, raw = false, signal, headers = {} } = {}) {
+  const options = { method, signal, headers: { Accept: "application/json", ...headers }, credentials: "same-origin" };
+  if (body !== undefined) {
+    options.body = JSON.stringify(body);
+    options.headers["Content-Type"] = "application/json";
+  }
+  if (UNSAFE.has(method)) Object.assign(options.headers, csrfHeaders());
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, {});
+  }
+  if (!response.ok) {
+    const problem = await response.json().catch(() => ({}));
+    if (response.headers.get("Retry-After")) problem.retryAfter = response.headers.get("Retry-After");
+    if (response.status === 401 && path !== "/api/auth/login") {
+      window.dispatchEvent(new CustomEvent("vms:signedout"));
+    }
+    throw new ApiError(response.status, problem);
+  }
+  if (raw) return response;
+  if (response.status === 204) return null;
+  const type = response.headers.get("Content-Type") || "";
+  return type.includes("json") ? response.json() : response.text();
+}
+
+/** Query string from an object, skipping empty values; arrays repeat the key. */
+export function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null || value === "" || value === false) continue;
+    for (const item of Array.isArray(value) ? value : [value]) search.append(key, String(item));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}

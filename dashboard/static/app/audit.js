@@ -1,0 +1,86 @@
+// Audit log (admins): who did what and when, filtered, a page at a time, and the same
+// selection as CSV (/api/audit, /api/audit.csv). Nothing here can change an entry.
+
+import { api, query } from "./api.js";
+import { clear, el, fmtTime, notify, option, zoneOffset } from "./dom.js";
+import { t, translate } from "./i18n.js";
+
+const PAGE = 100;
+const FAMILIES = ["login.", "logout", "password.", "token.", "user.", "grant.", "camera.", "live.", "playback",
+                  "export.", "audit.export"];
+
+export const auditScreen = {
+  offset: 0,
+
+  init(section) {
+    this.user = el("input", { id: "audit-user", type: "text", maxLength: 64, placeholder: "audit.user" });
+    this.action = el("select", { id: "audit-action" }, option("", "", "audit.all_actions"),
+      ...FAMILIES.map((a) => option(a, a.endsWith(".") ? `${a}*` : a)));
+    this.target = el("input", { id: "audit-target", type: "text", maxLength: 200, placeholder: "audit.target" });
+    this.since = el("input", { id: "audit-since", type: "datetime-local", step: 1 });
+    this.until = el("input", { id: "audit-until", type: "datetime-local", step: 1 });
+    this.csv = el("a", { class: "button", id: "audit-csv", href: "/api/audit.csv", download: "vms-audit.csv", i18n: "audit.csv" });
+    this.body = el("tbody", { id: "audit-rows" });
+    this.page = el("span", { class: "muted" });
+    this.prev = el("button", { type: "button", i18n: "common.previous", on: { click: () => this.go(-1) } });
+    this.next = el("button", { type: "button", i18n: "common.next", on: { click: () => this.go(1) } });
+    const form = el("form", { class: "toolbar", on: { submit: (e) => { e.preventDefault(); this.offset = 0; this.reload(); } } },
+      this.user, this.action, this.target,
+      el("label", { class: "inline" }, el("span", { i18n: "audit.since" }), this.since),
+      el("label", { class: "inline" }, el("span", { i18n: "audit.until" }), this.until),
+      el("button", { type: "submit", class: "primary", i18n: "audit.filter" }),
+      el("span", { class: "grow" }), this.csv);
+    section.append(form,
+      el("div", { class: "table-wrap" }, el("table", { class: "grid-table", id: "audit-table" },
+        el("thead", {}, el("tr", {}, ...["at", "user", "role", "action", "target", "detail", "client"]
+          .map((key) => el("th", { i18n: `audit.col.${key}` })))),
+        this.body)),
+      el("div", { class: "toolbar" }, this.prev, this.page, this.next));
+  },
+
+  show() {
+    this.reload();
+  },
+
+  hide() {},
+
+  filters() {
+    // datetime-local has no zone: it is the command centre's local time.
+    const zoned = (value) => (value ? `${value.length === 16 ? `${value}:00` : value}${zoneSuffix()}` : "");
+    return { user: this.user.value.trim(), action: this.action.value, target: this.target.value.trim(),
+             since: zoned(this.since.value), until: zoned(this.until.value) };
+  },
+
+  go(direction) {
+    this.offset = Math.max(0, this.offset + direction * PAGE);
+    this.reload();
+  },
+
+  async reload() {
+    const filters = this.filters();
+    this.csv.href = "/api/audit.csv" + query(filters);
+    try {
+      const entries = await api("/api/audit" + query({ ...filters, limit: PAGE, offset: this.offset }));
+      clear(this.body).append(...entries.map((entry) => el("tr", { dataset: { action: entry.action } },
+        el("td", { text: fmtTime(entry.at) }),
+        el("td", { class: "mono", text: entry.username }),
+        el("td", { text: entry.role ? t(`role.${entry.role}`) : "" }),
+        el("td", { class: "mono", text: entry.action }),
+        el("td", { text: entry.target || "" }),
+        el("td", { class: "detail", text: entry.detail && Object.keys(entry.detail).length ? JSON.stringify(entry.detail) : "" }),
+        el("td", { class: "mono", text: entry.client_ip || "" }))));
+      translate(this.page, "audit.page", { from: entries.length ? this.offset + 1 : 0, to: this.offset + entries.length });
+      this.prev.disabled = this.offset === 0;
+      this.next.disabled = entries.length < PAGE;
+    } catch (error) {
+      notify(error.message, "error");
+    }
+  },
+};
+
+/** "+07:00": the zone's offset (the command centre's zone has no daylight saving). */
+function zoneSuffix() {
+  const minutes = Math.round(zoneOffset(Date.now()) / 60000);
+  const abs = Math.abs(minutes);
+  return `${minutes >= 0 ? "+" : "-"}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
+}

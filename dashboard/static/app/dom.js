@@ -1,0 +1,179 @@
+// Building the page safely: text from users (camera names, event details, user names) only ever
+// goes through textContent and attributes, never through HTML parsing.
+
+import { t, translate } from "./i18n.js";
+
+export const ZONE = "Asia/Ho_Chi_Minh"; // the command centre's clock, whatever the browser's zone
+
+/**
+ * el("button", {class: "x", i18n: "key", on: {click}}, child, "text", ...)
+ * Props: class, text, i18n (+ vars), title (i18n key), placeholder (i18n key), dataset, attrs,
+ * on (listeners); any other prop is set as a DOM property (type, value, disabled, href, src...).
+ */
+export function el(tag, props = {}, ...children) {
+  const node = tag.includes(":")
+    ? document.createElementNS("http://www.w3.org/2000/svg", tag.split(":")[1])
+    : document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === undefined || value === null) continue;
+    if (key === "class") node.setAttribute("class", value);
+    else if (key === "text") node.textContent = value;
+    else if (key === "i18n") translate(node, value, props.vars);
+    else if (key === "vars") continue;
+    else if (key === "title") {
+      node.dataset.i18nTitle = value;
+      node.title = t(value);
+      node.setAttribute("aria-label", node.title);
+    } else if (key === "placeholder") {
+      node.dataset.i18nPlaceholder = value;
+      node.placeholder = t(value);
+    } else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key === "attrs") for (const [name, v] of Object.entries(value)) node.setAttribute(name, String(v));
+    else if (key === "on") for (const [name, fn] of Object.entries(value)) node.addEventListener(name, fn);
+    else node[key] = value;
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(node, child);
+    else node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+export function clear(node) {
+  node.replaceChildren();
+  return node;
+}
+
+/** Replace a node's children, skipping null/false (the native append would print "null"). */
+export function fill(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
+/** A labelled form field: <label><span>text</span>control</label>. */
+export function field(labelKey, control) {
+  return el("label", { class: "field" }, el("span", { i18n: labelKey }), control);
+}
+
+export function option(value, text, i18nKey) {
+  return el("option", i18nKey ? { value, i18n: i18nKey } : { value, text });
+}
+
+/**
+ * Give a <select> these options ([value, text, i18nKey?]) keeping the choice; untouched when
+ * they are the same as before, so a periodic refresh never closes a list someone has open.
+ */
+export function syncOptions(select, options) {
+  const signature = JSON.stringify(options);
+  if (select.dataset.options === signature) return;
+  const chosen = select.value;
+  select.replaceChildren(...options.map(([value, text, key]) => option(value, text, key)));
+  select.dataset.options = signature;
+  select.value = options.some(([value]) => value === chosen) ? chosen : options[0]?.[0] ?? "";
+}
+
+// --- time -------------------------------------------------------------------------------
+
+const parts = new Intl.DateTimeFormat("en-GB", {
+  timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+});
+
+function zoneParts(ms) {
+  const out = {};
+  for (const p of parts.formatToParts(new Date(ms))) out[p.type] = p.value;
+  return out;
+}
+
+/** Milliseconds the zone is ahead of UTC at instant `ms`. */
+export function zoneOffset(ms) {
+  const p = zoneParts(ms);
+  const asUtc = Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second);
+  return asUtc - Math.floor(ms / 1000) * 1000;
+}
+
+function toMs(value) {
+  if (value === null || value === undefined || value === "") return null;
+  return typeof value === "number" ? value : value instanceof Date ? value.getTime() : Date.parse(value);
+}
+
+/** "YYYY-MM-DD HH:MM:SS" (and ".mmm" with withMs) in the command centre's zone. */
+export function fmtTime(value, { withMs = false, date = true } = {}) {
+  const ms = toMs(value);
+  if (ms === null || Number.isNaN(ms)) return "–";
+  const p = zoneParts(ms);
+  let text = `${p.hour}:${p.minute}:${p.second}`;
+  if (withMs) text += "." + String(((ms % 1000) + 1000) % 1000).padStart(3, "0");
+  return date ? `${p.year}-${p.month}-${p.day} ${text}` : text;
+}
+
+/** "YYYY-MM-DD" of the zone's day at `ms`. */
+export function zoneDay(value) {
+  const p = zoneParts(toMs(value));
+  return `${p.year}-${p.month}-${p.day}`;
+}
+
+/** Midnight of the zone's day "YYYY-MM-DD", as epoch ms. */
+export function dayStart(day) {
+  const [y, m, d] = day.split("-").map(Number);
+  const guess = Date.UTC(y, m - 1, d);
+  return guess - zoneOffset(guess);
+}
+
+/** Epoch ms of a zone-local "YYYY-MM-DD" + "HH:MM[:SS]". */
+export function zoneTime(day, time) {
+  const [h = 0, mi = 0, s = 0] = time.split(":").map(Number);
+  return dayStart(day) + ((h * 60 + mi) * 60 + s) * 1000;
+}
+
+export function iso(ms) {
+  return new Date(ms).toISOString();
+}
+
+// --- numbers ------------------------------------------------------------------------------
+
+export function fmtBytes(bytes) {
+  if (!bytes) return "0 B";
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  const i = Math.min(Math.floor(Math.log10(bytes) / 3), units.length - 1);
+  return `${(bytes / 1000 ** i).toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+export function fmtBitrate(bps) {
+  if (!bps) return "–";
+  return bps >= 1e6 ? `${(bps / 1e6).toFixed(2)} Mbit/s` : `${Math.round(bps / 1e3)} kbit/s`;
+}
+
+// --- dialogs and notices --------------------------------------------------------------
+
+/** Ask before something that cannot be undone; resolves true when confirmed. */
+export function confirmDialog(message) {
+  const dialog = document.getElementById("confirm-dialog");
+  dialog.querySelector(".message").textContent = message;
+  return new Promise((resolve) => {
+    const done = () => {
+      dialog.removeEventListener("close", done);
+      resolve(dialog.returnValue === "yes");
+    };
+    dialog.returnValue = "";
+    dialog.addEventListener("close", done);
+    dialog.showModal();
+  });
+}
+
+/** A short message in the status bar (screen readers hear it too). */
+export function notify(message, kind = "info") {
+  const bar = document.getElementById("notice");
+  if (!bar) return;
+  bar.textContent = message;
+  bar.dataset.kind = kind;
+  bar.hidden = false;
+  clearTimeout(notify.timer);
+  notify.timer = setTimeout(() => { bar.hidden = true; }, kind === "error" ? 10000 : 4000);
+}

@@ -1,0 +1,293 @@
+// Playback: a camera's day on a timeline (GET /api/cameras/{id}/timeline), the recording at any
+// moment (player.js), play/pause, 1x-8x, frame steps, the wall-clock time of the picture shown,
+// and marking a range for an evidence export (POST /api/exports).
+
+import { api, query } from "./api.js";
+import { ZONE, dayStart, el, fmtTime, iso, notify, option, syncOptions, zoneDay, zoneTime } from "./dom.js";
+import { t, translate } from "./i18n.js";
+import { RecordingPlayer } from "./player.js";
+import { store } from "./store.js";
+import { Timeline } from "./timeline.js";
+
+const SPEEDS = [1, 2, 4, 8];
+const DAY_MS = 24 * 3600 * 1000;
+const TIMELINE_REFRESH_MS = 10000;
+
+export const playback = {
+  cameraId: null,
+  day: null,
+  data: null,
+  active: false,
+  mark: [null, null],
+
+  init(section, ctx) {
+    this.ctx = ctx;
+    this.cameraSelect = el("select", { id: "pb-camera", on: { change: () => this.choose(this.cameraSelect.value, this.day) } });
+    this.dayInput = el("input", { id: "pb-day", type: "date", on: { change: () => this.choose(this.cameraId, this.dayInput.value) } });
+    this.video = el("video", { id: "pb-video", muted: true, playsInline: true });
+    this.message = el("div", { class: "pb-message", id: "pb-message", hidden: true });
+    this.clock = el("output", { id: "pb-clock", class: "clock", text: "–" });
+    this.playButton = el("button", { type: "button", id: "pb-play", i18n: "playback.play", on: { click: () => this.togglePlay() } });
+    this.speed = el("select", { id: "pb-speed", on: { change: () => this.player.setRate(Number(this.speed.value)) } },
+      ...SPEEDS.map((s) => option(String(s), `${s}×`)));
+    this.gotoInput = el("input", { id: "pb-goto", type: "time", step: 1 });
+    this.canvas = el("canvas", { id: "pb-timeline", class: "timeline" });
+    this.rangeText = el("span", { id: "pb-range", class: "range-text" });
+    this.reason = el("input", { id: "pb-reason", type: "text", maxLength: 2000, placeholder: "playback.reason_hint" });
+    this.exportButton = el("button", { type: "button", id: "pb-export", class: "primary", i18n: "playback.export",
+                                       on: { click: () => this.exportRange() } });
+    this.exportPanel = el("div", { class: "export-panel", id: "pb-export-panel" },
+      el("strong", { i18n: "playback.evidence" }),
+      el("button", { type: "button", id: "pb-mark-in", i18n: "playback.mark_in", on: { click: () => this.setMark(0) } }),
+      el("button", { type: "button", id: "pb-mark-out", i18n: "playback.mark_out", on: { click: () => this.setMark(1) } }),
+      this.rangeText, this.reason, this.exportButton);
+    section.append(
+      el("div", { class: "toolbar" },
+        el("label", { class: "inline" }, el("span", { i18n: "playback.camera" }), this.cameraSelect),
+        el("button", { type: "button", text: "◀", title: "playback.previous_day", on: { click: () => this.shiftDay(-1) } }),
+        el("label", { class: "inline" }, el("span", { i18n: "playback.day" }), this.dayInput),
+        el("button", { type: "button", text: "▶", title: "playback.next_day", on: { click: () => this.shiftDay(1) } }),
+        el("span", { class: "sep" }),
+        el("span", { class: "toolbar-label", i18n: "playback.zoom" }),
+        el("button", { type: "button", text: "−", title: "playback.zoom_out", on: { click: () => this.timeline.zoom(4) } }),
+        el("button", { type: "button", text: "+", title: "playback.zoom_in", on: { click: () => this.timeline.zoom(0.25) } }),
+        el("button", { type: "button", i18n: "playback.whole_day", on: { click: () => this.timeline.zoom(1e9) } })),
+      el("div", { class: "pb-stage" }, this.video, this.message),
+      el("div", { class: "toolbar pb-controls" },
+        el("button", { type: "button", id: "pb-step-back", text: "◀|", title: "playback.step_back", on: { click: () => this.step(-1) } }),
+        this.playButton,
+        el("button", { type: "button", id: "pb-step-fwd", text: "|▶", title: "playback.step_forward", on: { click: () => this.step(1) } }),
+        el("label", { class: "inline" }, el("span", { i18n: "playback.speed" }), this.speed),
+        el("span", { class: "sep" }),
+        el("span", { class: "toolbar-label", i18n: "playback.picture_time" }), this.clock,
+        el("span", { class: "sep" }),
+        el("label", { class: "inline" }, el("span", { i18n: "playback.go_to" }), this.gotoInput),
+        el("button", { type: "button", id: "pb-goto-btn", i18n: "playback.go", on: { click: () => this.gotoTyped() } })),
+      this.canvas,
+      el("div", { class: "legend" },
+        el("span", { class: "swatch recorded" }), el("span", { i18n: "playback.legend_recorded" }),
+        el("span", { class: "swatch gap" }), el("span", { i18n: "playback.legend_gap" }),
+        el("span", { class: "swatch event" }), el("span", { i18n: "playback.legend_event" })),
+      this.exportPanel,
+    );
+    this.timeline = new Timeline(this.canvas, (ms) => this.seek(ms));
+    this.player = new RecordingPlayer(this.video, {
+      onError: (text) => this.showMessage(text),
+      nextRecording: (ms) => this.nextRecording(ms),
+    });
+    this.video.addEventListener("play", () => translate(this.playButton, "playback.pause"));
+    this.video.addEventListener("pause", () => translate(this.playButton, "playback.play"));
+    this.gotoInput.addEventListener("keydown", (e) => { if (e.key === "Enter") this.gotoTyped(); });
+    store.subscribe(() => this.onCameras());
+    window.vmsPlayback = {
+      state: () => this.state(),
+      seek: (when) => this.seek(Date.parse(when)),
+    };
+  },
+
+  state() {
+    const wall = this.player.wallTime();
+    const quality = this.video.getVideoPlaybackQuality ? this.video.getVideoPlaybackQuality() : {};
+    return {
+      camera: this.cameraId,
+      wallTime: wall === null ? null : new Date(wall).toISOString(),
+      shown: this.clock.dataset.time || null,
+      currentTime: this.video.currentTime,
+      framesDecoded: quality.totalVideoFrames || 0,
+      readyState: this.video.readyState,
+      paused: this.video.paused,
+      message: this.message.hidden ? null : this.message.textContent,
+    };
+  },
+
+  playableCameras() {
+    return store.cameras.filter((c) => (c.capabilities || []).includes("playback"));
+  },
+
+  onCameras() {
+    const cameras = this.playableCameras();
+    syncOptions(this.cameraSelect, [["", "", "playback.choose_camera"], ...cameras.map((c) => [c.id, c.name || c.id])]);
+    if (this.cameraId && cameras.some((c) => c.id === this.cameraId)) this.cameraSelect.value = this.cameraId;
+    this.exportPanel.hidden = !store.can("export");
+  },
+
+  async show(params = {}) {
+    this.active = true;
+    this.exportPanel.hidden = !store.can("export");
+    clearTimeout(this.tickTimer);
+    clearInterval(this.refreshTimer);
+    this.tick();
+    this.refreshTimer = setInterval(() => {
+      if (this.day === zoneDay(Date.now())) this.loadTimeline();
+    }, TIMELINE_REFRESH_MS);
+    if (params.camera) {
+      const at = params.t ? Date.parse(params.t) : null;
+      await this.choose(params.camera, at !== null ? zoneDay(at) : zoneDay(Date.now()));
+      if (params.event) this.markEvent(params.event);
+      if (at !== null) {
+        this.timeline.frame(at, 20 * 60 * 1000); // twenty minutes around the moment
+        await this.seek(at);
+      }
+    } else if (!this.cameraId) {
+      const first = this.playableCameras()[0];
+      if (first) {
+        await this.choose(first.id, zoneDay(Date.now()));
+        const last = this.data?.recordings?.at(-1);
+        if (last) this.timeline.frame(Date.parse(last[1]), 3600 * 1000); // the last hour
+      }
+    }
+  },
+
+  hide() {
+    this.active = false;
+    clearInterval(this.refreshTimer);
+    clearTimeout(this.tickTimer);
+    this.video.pause();
+  },
+
+  async choose(cameraId, day) {
+    if (!cameraId) return;
+    if (cameraId !== this.cameraId) {
+      this.player.stop();
+      this.mark = [null, null];
+      this.updateRange();
+    }
+    this.cameraId = cameraId;
+    this.day = day || zoneDay(Date.now());
+    this.cameraSelect.value = cameraId;
+    this.dayInput.value = this.day;
+    const start = dayStart(this.day);
+    this.timeline.setDay(start, dayStart(zoneDay(start + DAY_MS + 3600e3)));
+    this.hideMessage();
+    await this.loadTimeline();
+  },
+
+  shiftDay(delta) {
+    if (!this.day) return;
+    this.choose(this.cameraId, zoneDay(dayStart(this.day) + delta * DAY_MS + 3600e3));
+  },
+
+  async loadTimeline() {
+    if (!this.cameraId) return;
+    const camera = this.cameraId;
+    try {
+      const data = await api(`/api/cameras/${encodeURIComponent(camera)}/timeline` + query({ day: this.day, tz: ZONE }));
+      if (camera !== this.cameraId) return;
+      this.data = data;
+      this.timeline.setData(data, data.available_from ? Date.parse(data.available_from) : null);
+    } catch (error) {
+      this.showMessage(error.message);
+    }
+  },
+
+  nextRecording(ms) {
+    for (const [start] of this.data?.recordings || []) {
+      const begin = Date.parse(start);
+      if (begin > ms + 500) return begin;
+    }
+    return null;
+  },
+
+  async seek(ms) {
+    if (!this.cameraId || ms === null || Number.isNaN(ms)) return;
+    this.hideMessage();
+    this.timeline.setPlayhead(ms);
+    if (zoneDay(ms) !== this.day) await this.choose(this.cameraId, zoneDay(ms));
+    try {
+      await this.player.seek(this.cameraId, ms, { play: !this.video.paused });
+    } catch (error) {
+      this.showMessage(error.message || String(error));
+    }
+    this.tick(true);
+  },
+
+  gotoTyped() {
+    if (this.gotoInput.value && this.day) this.seek(zoneTime(this.day, this.gotoInput.value));
+  },
+
+  togglePlay() {
+    if (!this.player.loaded) {
+      const first = this.data?.recordings?.[0];
+      if (first) this.seek(Date.parse(first[0])).then(() => this.video.play().catch(() => {}));
+      return;
+    }
+    if (this.video.paused) this.video.play().catch((error) => this.showMessage(String(error)));
+    else this.video.pause();
+  },
+
+  step(direction) {
+    if (!this.player.loaded) return;
+    this.video.pause();
+    const measured = Math.round(store.camera(this.cameraId)?.status?.main?.fps || 0);
+    const fps = measured >= 1 && measured <= 120 ? measured : 25;
+    this.video.currentTime = Math.max(0, this.video.currentTime + direction / fps);
+  },
+
+  /** Keep the clock and the playhead on the picture shown, a few times a second. */
+  tick(once = false) {
+    const wall = this.player.wallTime();
+    if (wall !== null) {
+      this.clock.textContent = fmtTime(wall, { withMs: true });
+      this.clock.dataset.time = new Date(wall).toISOString();
+      this.timeline.setPlayhead(wall);
+    }
+    if (!once && this.active) this.tickTimer = setTimeout(() => this.tick(), 200);
+  },
+
+  async markEvent(eventId) {
+    try {
+      const event = await api(`/api/events/${Number(eventId)}`);
+      const start = Date.parse(event.clip?.start || event.start);
+      const end = event.clip?.end ? Date.parse(event.clip.end) : start + 30 * 1000;
+      this.mark = [start, Math.min(end, Date.now())];
+      this.updateRange();
+    } catch { /* an event we cannot read: nothing to mark */ }
+  },
+
+  setMark(which) {
+    const wall = this.player.wallTime();
+    if (wall === null) {
+      notify(t("playback.nothing_shown"), "error");
+      return;
+    }
+    this.mark[which] = Math.round(wall);
+    this.updateRange();
+  },
+
+  updateRange() {
+    const [a, b] = this.mark;
+    this.timeline.selection = a !== null && b !== null ? [a, b] : null;
+    this.timeline.draw();
+    if (a === null && b === null) translate(this.rangeText, "playback.no_range");
+    else translate(this.rangeText, "playback.range", { start: a === null ? "…" : fmtTime(a, { withMs: true }),
+                                                       end: b === null ? "…" : fmtTime(b, { withMs: true }) });
+  },
+
+  async exportRange() {
+    const [a, b] = this.mark;
+    if (a === null || b === null || b <= a) {
+      notify(t("playback.range_needed"), "error");
+      return;
+    }
+    this.exportButton.disabled = true;
+    try {
+      const created = await api("/api/exports", { method: "POST",
+        body: { camera_id: this.cameraId, start: iso(a), end: iso(b), reason: this.reason.value.trim() } });
+      notify(t("playback.export_queued"));
+      this.ctx.go("exports", { highlight: created.id });
+    } catch (error) {
+      notify(error.message, "error");
+    } finally {
+      this.exportButton.disabled = false;
+    }
+  },
+
+  showMessage(text) {
+    this.message.textContent = text;
+    this.message.hidden = false;
+  },
+
+  hideMessage() {
+    this.message.hidden = true;
+  },
+};

@@ -1,0 +1,97 @@
+// What several screens share: the signed-in user, and the cameras (with health) and groups they
+// may see, refreshed every few seconds while signed in. Screens subscribe to changes.
+
+import { api } from "./api.js";
+
+const REFRESH_MS = 4000;
+
+export const store = {
+  me: null,
+  cameras: [],
+  groups: [],
+  error: null,
+  listeners: new Set(),
+  timer: null,
+
+  can(capability) {
+    return Boolean(this.me?.capabilities?.includes(capability));
+  },
+
+  camera(id) {
+    return this.cameras.find((c) => c.id === id) || null;
+  },
+
+  /** The camera's name, or its id when it has none (or is unknown). */
+  name(id) {
+    const camera = this.camera(id);
+    return camera?.name || id;
+  },
+
+  groupName(id) {
+    return this.groups.find((g) => g.id === id)?.name || id;
+  },
+
+  subscribe(fn) {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  },
+
+  async refresh() {
+    try {
+      const [cameras, groups] = await Promise.all([api("/api/cameras"), api("/api/groups")]);
+      this.cameras = cameras;
+      this.groups = groups;
+      this.error = null;
+    } catch (error) {
+      this.error = error;
+    }
+    this.notify();
+  },
+
+  notify() {
+    for (const fn of this.listeners) {
+      try {
+        fn(this);
+      } catch (error) {
+        console.error("camera listener failed", error);
+      }
+    }
+  },
+
+  start() {
+    this.stop();
+    this.timer = setInterval(() => this.refresh(), REFRESH_MS);
+    return this.refresh();
+  },
+
+  stop() {
+    clearInterval(this.timer);
+    this.timer = null;
+  },
+};
+
+/** The state of a camera as one word: online, connecting, offline, error, disabled or unknown. */
+export function cameraState(camera) {
+  if (!camera) return "unknown";
+  if (camera.enabled === false) return "disabled";
+  const streams = Object.values(camera.status || {});
+  if (!streams.length) return "unknown";
+  const states = streams.map((s) => s.state);
+  if (states.includes("error")) return "error";
+  if (states.includes("offline")) return "offline";
+  if (states.every((s) => s === "online")) return "online";
+  if (states.includes("stopped")) return "offline";
+  return "connecting";
+}
+
+/** The reason a camera is down, in the server's plain words. */
+export function cameraProblem(camera) {
+  for (const status of Object.values(camera?.status || {})) {
+    if (status.error) return status.error;
+  }
+  return "";
+}
+
+export function hasSubStream(camera) {
+  return Boolean(camera && (camera.status?.sub || camera.sub_url));
+}

@@ -1,0 +1,168 @@
+// One day of a camera on a canvas: recorded runs, gaps, event markers, the playhead and the
+// range marked for export. Click or drag to seek; the wheel or the zoom buttons change the span.
+
+import { fmtTime } from "./dom.js";
+
+const COLORS = {
+  background: "#1d232b", recorded: "#2e9d58", gap: "#3a2326", event: "#f0a020", eventAck: "#8c7440",
+  playhead: "#ff4d4d", selection: "rgba(80, 160, 255, 0.30)", text: "#c8d0da", grid: "#3b4552", unavailable: "#101418",
+};
+const HEIGHT = 64;
+const BAR_TOP = 18;
+const BAR_HEIGHT = 26;
+
+export class Timeline {
+  /** onSeek(ms) is called when the user clicks or drags to a moment. */
+  constructor(canvas, onSeek) {
+    this.canvas = canvas;
+    this.onSeek = onSeek;
+    this.dayStart = 0;
+    this.dayEnd = 0;
+    this.viewStart = 0;
+    this.viewEnd = 0;
+    this.data = { recordings: [], gaps: [], events: [] };
+    this.availableFrom = null;
+    this.playhead = null;
+    this.selection = null;
+    this.dragging = false;
+    canvas.height = HEIGHT;
+    canvas.addEventListener("pointerdown", (e) => {
+      this.dragging = true;
+      canvas.setPointerCapture(e.pointerId);
+      this.playhead = this.timeAt(e.offsetX);
+      this.draw();
+    });
+    canvas.addEventListener("pointermove", (e) => {
+      if (this.dragging) {
+        this.playhead = this.timeAt(e.offsetX);
+        this.draw();
+      }
+      canvas.title = fmtTime(this.timeAt(e.offsetX));
+    });
+    canvas.addEventListener("pointerup", (e) => {
+      if (!this.dragging) return;
+      this.dragging = false;
+      this.onSeek(this.timeAt(e.offsetX));
+    });
+    canvas.addEventListener("wheel", (e) => {
+      e.preventDefault();
+      this.zoom(e.deltaY < 0 ? 0.5 : 2, this.timeAt(e.offsetX));
+    }, { passive: false });
+    new ResizeObserver(() => this.draw()).observe(canvas);
+  }
+
+  setDay(start, end) {
+    this.dayStart = this.viewStart = start;
+    this.dayEnd = this.viewEnd = end;
+    this.draw();
+  }
+
+  setData(data, availableFrom) {
+    this.data = data;
+    this.availableFrom = availableFrom;
+    this.draw();
+  }
+
+  /** Span the view over `span` ms around `center` (within the day). */
+  zoom(factor, center = this.playhead ?? (this.viewStart + this.viewEnd) / 2) {
+    const day = this.dayEnd - this.dayStart;
+    const span = Math.min(day, Math.max(60 * 1000, (this.viewEnd - this.viewStart) * factor));
+    let start = center - span / 2;
+    start = Math.max(this.dayStart, Math.min(start, this.dayEnd - span));
+    this.viewStart = start;
+    this.viewEnd = start + span;
+    this.draw();
+  }
+
+  /** Show `span` ms around `center`. */
+  frame(center, span) {
+    this.viewStart = this.dayStart;
+    this.viewEnd = this.dayEnd;
+    this.zoom(span / (this.dayEnd - this.dayStart), center);
+  }
+
+  setPlayhead(ms) {
+    if (this.dragging) return;
+    this.playhead = ms;
+    // Keep the playhead in view when zoomed in.
+    const span = this.viewEnd - this.viewStart;
+    if (ms !== null && (ms < this.viewStart || ms > this.viewEnd) && ms >= this.dayStart && ms <= this.dayEnd) {
+      this.viewStart = Math.max(this.dayStart, Math.min(ms - span / 4, this.dayEnd - span));
+      this.viewEnd = this.viewStart + span;
+    }
+    this.draw();
+  }
+
+  timeAt(x) {
+    const width = this.canvas.clientWidth || 1;
+    return this.viewStart + (Math.max(0, Math.min(x, width)) / width) * (this.viewEnd - this.viewStart);
+  }
+
+  xOf(ms) {
+    const width = this.canvas.clientWidth || 1;
+    return ((ms - this.viewStart) / (this.viewEnd - this.viewStart)) * width;
+  }
+
+  draw() {
+    const canvas = this.canvas;
+    const width = canvas.clientWidth;
+    if (!width || this.viewEnd <= this.viewStart) return;
+    const ratio = window.devicePixelRatio || 1;
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(HEIGHT * ratio);
+    const g = canvas.getContext("2d");
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    g.fillStyle = COLORS.background;
+    g.fillRect(0, 0, width, HEIGHT);
+    g.fillStyle = COLORS.gap;
+    g.fillRect(0, BAR_TOP, width, BAR_HEIGHT);
+    if (this.availableFrom) {
+      g.fillStyle = COLORS.unavailable;
+      g.fillRect(0, BAR_TOP, Math.max(0, this.xOf(this.availableFrom)), BAR_HEIGHT);
+    }
+    g.fillStyle = COLORS.recorded;
+    for (const [start, end] of this.data.recordings || []) {
+      const x0 = this.xOf(Date.parse(start));
+      const x1 = this.xOf(Date.parse(end));
+      if (x1 >= 0 && x0 <= width) g.fillRect(x0, BAR_TOP, Math.max(1, x1 - x0), BAR_HEIGHT);
+    }
+    this.drawTicks(g, width);
+    for (const event of this.data.events || []) {
+      const x = this.xOf(Date.parse(event.start));
+      if (x < 0 || x > width) continue;
+      g.fillStyle = COLORS.event;
+      g.beginPath();
+      g.moveTo(x, BAR_TOP + BAR_HEIGHT + 2);
+      g.lineTo(x - 4, HEIGHT - 2);
+      g.lineTo(x + 4, HEIGHT - 2);
+      g.fill();
+    }
+    if (this.selection) {
+      const x0 = this.xOf(this.selection[0]);
+      const x1 = this.xOf(this.selection[1]);
+      g.fillStyle = COLORS.selection;
+      g.fillRect(Math.min(x0, x1), 0, Math.max(2, Math.abs(x1 - x0)), HEIGHT);
+    }
+    if (this.playhead !== null) {
+      const x = this.xOf(this.playhead);
+      g.fillStyle = COLORS.playhead;
+      g.fillRect(x - 1, 0, 2, HEIGHT);
+    }
+  }
+
+  drawTicks(g, width) {
+    const span = this.viewEnd - this.viewStart;
+    const steps = [60e3, 5 * 60e3, 10 * 60e3, 30 * 60e3, 3600e3, 2 * 3600e3, 3 * 3600e3];
+    const step = steps.find((s) => (span / s) * 70 <= width) || 6 * 3600e3;
+    g.font = "11px system-ui, sans-serif";
+    g.textBaseline = "top";
+    const first = this.dayStart + Math.ceil((this.viewStart - this.dayStart) / step) * step;
+    for (let ms = first; ms <= this.viewEnd; ms += step) {
+      const x = Math.round(this.xOf(ms)) + 0.5;
+      g.fillStyle = COLORS.grid;
+      g.fillRect(x, 12, 1, BAR_TOP + BAR_HEIGHT - 12);
+      g.fillStyle = COLORS.text;
+      g.fillText(fmtTime(ms, { date: false }).slice(0, 5), x + 3, 2);
+    }
+  }
+}

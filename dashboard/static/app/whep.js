@@ -1,0 +1,180 @@
+// A WHEP client (RFC 9725) for one <video>: recvonly H.264 over WebRTC, reconnecting on its own.
+// The same client as /static/live.js, shaped for reuse: the wall owns one per tile.
+
+import { csrfHeaders } from "./api.js";
+
+const STALL_MS = 3000; // no new frame for this long: the camera is offline
+const DISCONNECTED_MS = 4000; // ICE "disconnected" for this long: reconnect
+const NO_MEDIA_MS = 10000;
+const RETRY_MS = [1000, 2000, 4000, 5000];
+
+export class WhepPlayer {
+  /** onState(state, detail): state is connecting, live, offline or error; detail is plain words. */
+  constructor(video, cameraId, stream = "main", onState = () => {}) {
+    this.video = video;
+    this.cameraId = cameraId;
+    this.stream = stream;
+    this.onState = onState;
+    this.pc = null;
+    this.location = null;
+    this.attempt = 0;
+    this.framesDecoded = 0;
+    this.lastProgress = 0;
+    this.stats = {};
+    this.stopped = false;
+    this.generation = 0;
+    this.state = null;
+  }
+
+  url(resource) {
+    return `/api/cameras/${encodeURIComponent(this.cameraId)}/${resource}?stream=${this.stream}`;
+  }
+
+  start() {
+    this.setState("connecting");
+    this.connect();
+    this.timer = setInterval(() => this.watch(), 1000);
+    return this;
+  }
+
+  stop() {
+    this.stopped = true;
+    clearInterval(this.timer);
+    clearTimeout(this.retryTimer);
+    // Say goodbye first (DELETE), then hang up: the server ends and audits the session once.
+    const pc = this.pc;
+    const location = this.location;
+    this.pc = null;
+    this.location = null;
+    this.generation += 1;
+    const close = () => pc && pc.close();
+    if (location) {
+      fetch(location, { method: "DELETE", headers: csrfHeaders(), keepalive: true }).catch(() => {}).finally(close);
+    } else {
+      close();
+    }
+    this.video.srcObject = null;
+  }
+
+  setState(state, detail = "") {
+    this.state = state;
+    this.detail = detail;
+    this.onState(state, detail);
+  }
+
+  async connect() {
+    if (this.stopped) return;
+    const generation = ++this.generation;
+    const pc = (this.pc = new RTCPeerConnection());
+    pc.addTransceiver("video", { direction: "recvonly" });
+    pc.ontrack = (event) => {
+      this.video.srcObject = new MediaStream([event.track]);
+      event.track.onended = () => this.retry("track ended");
+    };
+    pc.onconnectionstatechange = () => {
+      if (generation !== this.generation) return;
+      const state = pc.connectionState;
+      if (state === "failed" || state === "closed") this.retry(`connection ${state}`);
+      if (state === "disconnected") this.disconnectedAt = Date.now();
+      if (state === "connected") this.disconnectedAt = null;
+    };
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      await gatheringComplete(pc, 2000); // no trickle ICE: the offer carries the candidates
+      const response = await fetch(this.url("whep"), {
+        method: "POST",
+        headers: { "Content-Type": "application/sdp", ...csrfHeaders() },
+        body: pc.localDescription.sdp,
+      });
+      if (generation !== this.generation) return;
+      if (response.status !== 201) {
+        const problem = await response.json().catch(() => ({}));
+        if (this.stream === "sub" && String(problem.type).endsWith("/stream-not-found")) {
+          this.stream = "main"; // a camera without a sub-stream still gets its tile
+          this.teardown();
+          this.connect();
+          return;
+        }
+        const offline = response.status === 503 || response.status === 404;
+        const detail = problem.detail || `HTTP ${response.status}`;
+        this.setState(offline ? "offline" : "error", detail);
+        this.retry(detail, !offline);
+        return;
+      }
+      this.location = response.headers.get("Location");
+      await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
+      this.connectedAt = Date.now();
+      this.lastProgress = Date.now();
+    } catch (error) {
+      if (generation === this.generation) this.retry(String(error));
+    }
+  }
+
+  teardown() {
+    this.generation += 1;
+    if (this.pc) this.pc.close();
+    this.pc = null;
+    if (this.location) {
+      fetch(this.location, { method: "DELETE", headers: csrfHeaders(), keepalive: true }).catch(() => {});
+    }
+    this.location = null;
+  }
+
+  retry(reason, slow = false) {
+    if (this.retrying || this.stopped) return;
+    this.retrying = true;
+    this.teardown();
+    const delay = slow ? 15000 : RETRY_MS[Math.min(this.attempt, RETRY_MS.length - 1)];
+    this.attempt += 1;
+    console.debug(`whep ${this.cameraId}: reconnecting in ${delay} ms (${reason})`);
+    this.retryTimer = setTimeout(() => {
+      this.retrying = false;
+      if (this.state === "live") this.setState("connecting");
+      this.connect();
+    }, delay);
+  }
+
+  async watch() {
+    const pc = this.pc;
+    if (!pc || this.retrying || this.stopped) return;
+    if (this.disconnectedAt && Date.now() - this.disconnectedAt > DISCONNECTED_MS) {
+      this.retry("disconnected");
+      return;
+    }
+    const report = await pc.getStats();
+    let inbound = null;
+    report.forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") inbound = s; });
+    if (!inbound) {
+      if (this.connectedAt && Date.now() - this.connectedAt > NO_MEDIA_MS) this.retry("no media after 10 s");
+      return;
+    }
+    const codec = inbound.codecId ? report.get(inbound.codecId) : null;
+    const decoded = inbound.framesDecoded || 0;
+    const now = Date.now();
+    this.stats = {
+      framesDecoded: decoded,
+      frameWidth: inbound.frameWidth || 0,
+      frameHeight: inbound.frameHeight || 0,
+      framesPerSecond: inbound.framesPerSecond || 0,
+      codec: codec ? codec.mimeType : null,
+    };
+    if (decoded > this.framesDecoded) {
+      this.framesDecoded = decoded;
+      this.lastProgress = now;
+      this.attempt = 0;
+      if (this.state !== "live") this.setState("live");
+    } else if (now - this.lastProgress > STALL_MS && this.state !== "offline") {
+      this.setState("offline", "");
+    }
+  }
+}
+
+function gatheringComplete(pc, timeoutMs) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { pc.removeEventListener("icegatheringstatechange", check); resolve(); };
+    const check = () => { if (pc.iceGatheringState === "complete") done(); };
+    pc.addEventListener("icegatheringstatechange", check);
+    setTimeout(done, timeoutMs);
+  });
+}
