@@ -99,12 +99,14 @@ class Tile {
 
   teardown() {
     this.generation = (this.generation || 0) + 1;
-    if (this.pc) this.pc.close();
-    this.pc = null;
+    // DELETE before closing: a closed peer connection ends the session on the server first,
+    // and the DELETE (which writes the live.stop audit entry) would then find nothing.
     if (this.location) {
       fetch(this.location, { method: "DELETE", headers: authHeaders, keepalive: true }).catch(() => {});
     }
     this.location = null;
+    if (this.pc) this.pc.close();
+    this.pc = null;
   }
 
   retry(reason, slow = false) {
