@@ -33,9 +33,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.security = security_of(runtime.settings)
     runtime.db.create_schema()  # the auth and export tables, if the runtime was built before they were imported
-    app.state.exports = ExportQueue(
-        runtime.db, runtime.settings.recordings_dir, app.state.security.export_workers
-    )
+    app.state.exports = ExportQueue(runtime.db, runtime.files, app.state.security.export_workers)
     app.state.metrics_registry = runtime_registry(_collector(runtime))
     install_problem_handlers(app)
     app.add_middleware(SecurityHeaders)

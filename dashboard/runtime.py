@@ -1,17 +1,32 @@
-"""What one vms process runs: settings, database, bus and (unless API-only) a stream worker."""
+"""What one vms process runs: settings, database, bus and (unless API-only) a stream worker.
+
+The same code serves both modes; ``build`` wires the difference once:
+
+* all in one (no ``redis_url``): the live hub runs on the web server's loop (``LocalLive``),
+  detectors write events straight to the database (``EventRecorder``);
+* scale-out (``redis_url``): the API reaches live video through the camera's worker over the bus
+  (``RemoteLive``); a worker's hub runs on a loop thread of its own and answers ``live.*`` RPC
+  requests; detectors queue events durably and every worker also consumes the queue into the
+  database (``QueuedEventSink`` / ``EventStoreConsumer``), which publishes them on the bus for
+  every API's event feed. Playback reads each segment from its worker's folder (``SegmentFiles``).
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from streams.detect.manager import DetectionManager
+from streams.live.gateway import LiveGateway, LocalLive, NoLive
 from streams.live.hub import LiveHub
+from streams.live.remote import LiveLoop, RemoteLive, serve_live
 from streams.worker import StreamWorker
 from vms.bus import Bus, bus_from_url
 from vms.cameras.registry import CameraRegistry
+from vms.cluster.events import EventStoreConsumer
 from vms.config import Settings
 from vms.db import Database
+from vms.recordings.locate import SegmentFiles
 
 log = logging.getLogger(__name__)
 
@@ -24,30 +39,73 @@ class Runtime:
     worker: StreamWorker | None = None
     live: LiveHub | None = None  # WebRTC viewers of this process's cameras (needs the worker)
     detection: DetectionManager | None = None  # events of this process's cameras (needs the worker)
+    gateway: LiveGateway = field(default_factory=NoLive)  # how the API reaches live video of any camera
+    files: SegmentFiles | None = None  # where any worker's segment files are
+    live_loop: LiveLoop | None = None  # the hub's own loop, when no web server lends it one (scale-out)
+    event_store: EventStoreConsumer | None = None  # queued events into the database (scale-out)
+
+    def __post_init__(self) -> None:
+        if self.files is None:
+            self.files = SegmentFiles.of(self.settings)
 
     @classmethod
     def build(cls, settings: Settings, with_worker: bool = True) -> "Runtime":
         db = Database(settings.effective_database_url)
         db.create_schema()
         CameraRegistry(db).sync_from_config(settings.groups, settings.cameras)
-        bus = bus_from_url(settings.bus_url)
+        bus = bus_from_url(settings.bus_url, settings.cluster.key_prefix)
         worker = StreamWorker(settings, db, bus) if with_worker else None
         live = LiveHub(settings.live, worker) if worker is not None else None
-        detection = DetectionManager(worker) if worker is not None else None
-        return cls(settings, db, bus, worker, live, detection)
+        runtime = cls(settings, db, bus, worker, live)
+        if settings.redis_url:
+            runtime.gateway = RemoteLive.connect(bus, settings.redis_url, settings.cluster.key_prefix)
+            if worker is not None:
+                runtime._scale_out_worker()
+        else:
+            runtime.gateway = LocalLive(live) if live is not None else NoLive()
+            runtime.detection = DetectionManager(worker) if worker is not None else None
+        return runtime
+
+    def _scale_out_worker(self) -> None:
+        from vms.bus.streams import durable_queue
+        from vms.cluster.events import EVENTS_STREAM, STORE_GROUP, QueuedEventSink
+
+        settings, worker = self.settings, self.worker
+        self.live_loop = LiveLoop()
+        serve_live(worker.rpc, self.live, self.live_loop.loop)
+        queue = durable_queue(settings.bus_url, EVENTS_STREAM, STORE_GROUP, prefix=settings.cluster.key_prefix)
+        sink = QueuedEventSink(queue, worker.worker_id, settings.data_dir, self.db)
+        self.detection = DetectionManager(worker, recorder=sink)
+        self.event_store = EventStoreConsumer(
+            self.db, queue, worker.worker_id, settings.events, self.bus, listeners=[self.detection.webhooks]
+        )
 
     def start(self) -> "Runtime":
+        if self.live_loop is not None:
+            self.live_loop.start()
+            self.live_loop.run(self.live.start())
         if self.worker is not None:
             self.worker.start()
+        if self.event_store is not None:
+            self.event_store.start()
         if self.detection is not None:
             self.detection.start()
         return self
 
     def stop(self) -> None:
-        if self.live is not None:
+        if self.live_loop is not None:
+            try:
+                self.live_loop.run(self.live.aclose(), 15)
+            except Exception:
+                log.exception("closing the live hub failed")
+            self.live_loop.stop()
+        elif self.live is not None:
             self.live.close()
         if self.detection is not None:
             self.detection.stop()
+        if self.event_store is not None:
+            self.event_store.stop()
+            self.event_store.runner.queue.close()  # after detection: nothing is queued any more
         if self.worker is not None:
             self.worker.stop()
         self.bus.close()

@@ -77,7 +77,7 @@ def test_workers_share_cameras_and_take_over_a_killed_one(tmp_path):
             for name in names
         }
         db = Database(database_url)
-        bus = RedisBus(REDIS_URL)
+        bus = RedisBus(REDIS_URL, prefix)  # the workers' channels carry the deployment's key prefix
         rpc = RpcClient(bus)
         try:
             for name in names:

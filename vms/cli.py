@@ -310,6 +310,7 @@ def export(
     from vms.config.security import security_of
     from vms.db import CameraRow, Database
     from vms.recordings.export import MANIFEST_NAME, request_export, run_export
+    from vms.recordings.locate import SegmentFiles
 
     settings = _settings(config)
     try:
@@ -351,7 +352,7 @@ def export(
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err) as progress:
         task = progress.add_task(f"export {camera_id}", total=100)
-        result = run_export(db, settings.recordings_dir, row.id,
+        result = run_export(db, SegmentFiles.of(settings), row.id,
                             progress=lambda fraction: progress.update(task, completed=fraction * 100), role=person.role.value)
         progress.update(task, completed=100)
     if result.state != "done":

@@ -1,7 +1,9 @@
 """Live video: WHEP (RFC 9725) signaling for WebRTC viewers, and JPEG snapshots.
 
-Routes stay thin: the hub in ``streams.live`` does the work, and its refusals come back as
-``application/problem+json`` (RFC 9457). Access control is added as a dependency later.
+Routes stay thin: the runtime's ``LiveGateway`` (``streams.live.gateway``) does the work, whether
+the camera's hub runs in this process or on the worker recording it (scale-out), and its
+refusals come back as ``application/problem+json`` (RFC 9457). Audit entries are written here,
+in the API process, either way.
 """
 
 from __future__ import annotations
@@ -25,21 +27,25 @@ from vms.auth.roles import Capability
 from streams.live import (
     BadOffer,
     CameraNotFound,
+    CameraNotOwned,
     CodecNotSupported,
     LiveError,
-    LiveHub,
+    LiveUnavailable,
     NoPicture,
     SessionNotFound,
     StreamNotFound,
     ViewerLimitReached,
+    WorkerFailed,
+    WorkerUnavailable,
 )
+from streams.live.gateway import LiveGateway
 from streams.live.snapshot import MAX_WIDTH, MIN_WIDTH
 
 SDP = "application/sdp"
 STREAMS = ("main", "sub")
 
 
-# Each refusal of the hub: (status, type slug, title, extra headers)
+# Each refusal of the gateway (a hub here or on a worker): (status, type slug, title, extra headers)
 _LIVE_PROBLEMS: dict[type[LiveError], tuple[int, str, str, dict]] = {
     CameraNotFound: (404, "camera-not-found", "Camera not found", {}),
     StreamNotFound: (404, "stream-not-found", "Stream not found", {}),
@@ -48,6 +54,10 @@ _LIVE_PROBLEMS: dict[type[LiveError], tuple[int, str, str, dict]] = {
     CodecNotSupported: (422, "codec-not-supported", "Camera codec not playable in browsers", {}),
     ViewerLimitReached: (503, "viewer-limit", "Viewer limit reached", {"Retry-After": "10"}),
     NoPicture: (503, "no-picture", "No picture yet", {"Retry-After": "2"}),
+    LiveUnavailable: (503, "live-unavailable", "Live video unavailable", {}),
+    CameraNotOwned: (503, "camera-not-owned", "Camera not owned by any worker right now", {"Retry-After": "5"}),
+    WorkerUnavailable: (503, "worker-unavailable", "Camera's worker not answering", {"Retry-After": "5"}),
+    WorkerFailed: (502, "worker-failed", "Camera's worker failed", {}),
 }
 
 
@@ -57,7 +67,7 @@ def live_problem(exc: LiveError) -> JSONResponse:
 
 
 class LiveRoute(APIRoute):
-    """Turns the hub's refusals into problem+json responses (route problems use ``Problem``)."""
+    """Turns the gateway's refusals into problem+json responses (route problems use ``Problem``)."""
 
     def get_route_handler(self) -> Callable:
         handler = super().get_route_handler()
@@ -73,21 +83,17 @@ class LiveRoute(APIRoute):
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    hub: LiveHub | None = app.state.runtime.live
-    if hub is not None:
-        await hub.start()
+    gateway: LiveGateway = app.state.runtime.gateway
+    await gateway.start()
     yield
-    if hub is not None:
-        await hub.aclose()
+    await gateway.aclose()
 
 
 router = APIRouter(tags=["live"], route_class=LiveRoute, lifespan=lifespan)
 
 
-def get_hub(runtime: Runtime = Depends(get_runtime)) -> LiveHub:
-    if runtime.live is None:
-        raise Problem(503, "live-unavailable", "this server runs no stream worker", "Live video unavailable")
-    return runtime.live
+def get_live(runtime: Runtime = Depends(get_runtime)) -> LiveGateway:
+    return runtime.gateway
 
 
 def _stream(stream: str) -> str:
@@ -108,25 +114,27 @@ async def start_live(
     request: Request,
     stream: str = "main",
     transcode: bool = False,
-    hub: LiveHub = Depends(get_hub),
+    live: LiveGateway = Depends(get_live),
     user: Principal = Depends(current_user),
     runtime: Runtime = Depends(get_runtime),
 ) -> Response:
-    """Play a camera: the body is the browser's SDP offer, the answer comes back with 201."""
+    """Play a camera: the body is the browser's SDP offer, the answer comes back with 201.
+
+    ``Location`` names the session: ``<session>``, or ``<worker>.<session>`` in scale-out mode."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != SDP:
         raise Problem(415, "unsupported-media-type", f"send the SDP offer as {SDP}")
     offer = (await request.body()).decode("utf-8", errors="replace")
-    session = await hub.create_session(camera_id, offer, _stream(stream), transcode)
-    await run_in_threadpool(audit, runtime.db, user, "live.start", camera_id, {"session": session.id, "stream": stream, "transcode": transcode}, client_ip(request))
-    location = request.url_for("stop_live", camera_id=camera_id, session_id=session.id).path
-    headers = {"Location": location, "ETag": f'"{session.id}"'}
-    return Response(session.answer, status_code=201, media_type=SDP, headers=headers)
+    answer = await live.offer(camera_id, offer, _stream(stream), transcode)
+    await run_in_threadpool(audit, runtime.db, user, "live.start", camera_id, {"session": answer.session, "stream": stream, "transcode": transcode}, client_ip(request))
+    location = request.url_for("stop_live", camera_id=camera_id, session_id=answer.session).path
+    headers = {"Location": location, "ETag": f'"{answer.session}"'}
+    return Response(answer.answer, status_code=201, media_type=SDP, headers=headers)
 
 
 @router.delete("/cameras/{camera_id}/whep/{session_id}", dependencies=[require_camera(Capability.LIVE)])
-async def stop_live(camera_id: str, session_id: str, request: Request, user: Principal = Depends(current_user), hub: LiveHub = Depends(get_hub), runtime: Runtime = Depends(get_runtime)) -> Response:
-    await hub.close_session(session_id, camera_id)
+async def stop_live(camera_id: str, session_id: str, request: Request, user: Principal = Depends(current_user), live: LiveGateway = Depends(get_live), runtime: Runtime = Depends(get_runtime)) -> Response:
+    await live.close(camera_id, session_id)
     await run_in_threadpool(audit, runtime.db, user, "live.stop", camera_id, {"session": session_id}, client_ip(request))
     return Response(status_code=200)
 
@@ -144,12 +152,12 @@ def patch_live(camera_id: str, session_id: str) -> Response:
 
 @router.get("/cameras/{camera_id}/snapshot.jpg", response_class=Response, dependencies=[require_camera(Capability.LIVE)])
 async def snapshot(
-    camera_id: str, stream: str = "main", width: int | None = None, hub: LiveHub = Depends(get_hub)
+    camera_id: str, stream: str = "main", width: int | None = None, live: LiveGateway = Depends(get_live)
 ) -> Response:
     """The newest keyframe as JPEG, scaled to ``width`` pixels (aspect ratio kept)."""
     if width is not None and not MIN_WIDTH <= width <= MAX_WIDTH:
         raise Problem(400, "bad-width", f"width must be between {MIN_WIDTH} and {MAX_WIDTH}", "Width out of range")
-    picture = await hub.snapshot(camera_id, _stream(stream), width)
+    picture = await live.snapshot(camera_id, _stream(stream), width)
     captured = datetime.fromtimestamp(picture.captured_at, timezone.utc)
     return Response(
         picture.jpeg,
@@ -163,6 +171,6 @@ async def snapshot(
 
 
 @router.get("/live", dependencies=[require(Capability.CAMERA_MANAGE)])
-def live_status(hub: LiveHub = Depends(get_hub)) -> dict:
-    """Sessions and relays of this server (for operators and tests)."""
-    return hub.describe()
+async def live_status(live: LiveGateway = Depends(get_live)) -> dict:
+    """Sessions and relays of this server, or of every worker in scale-out mode (for operators and tests)."""
+    return await live.describe()

@@ -86,9 +86,8 @@ def playback(
         raise Problem(403, "beyond-lookback",
                       f"your role may play back only the last {config.operator_lookback_minutes:g} minutes "
                       f"(from {earliest.isoformat()})", available_from=earliest.isoformat())
-    recordings_dir = runtime.settings.recordings_dir
     try:
-        plan = plan_range(runtime.db, recordings_dir, camera_id, start, end)
+        plan = plan_range(runtime.db, runtime.files, camera_id, start, end)
     except NothingRecorded as exc:
         raise Problem(404, "no-recording", str(exc)) from None
     except UnsafePath:
@@ -105,4 +104,4 @@ def playback(
     }
     if plan.truncated_at is not None:
         headers["X-Playback-Truncated-At"] = plan.truncated_at.isoformat()
-    return StreamingResponse(stream_mp4(plan, recordings_dir), media_type="video/mp4", headers=headers)
+    return StreamingResponse(stream_mp4(plan, runtime.files), media_type="video/mp4", headers=headers)

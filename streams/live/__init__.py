@@ -2,18 +2,24 @@
 
 ``LiveHub`` (one per worker) owns a ``LiveRelay`` per camera stream (one fan-out subscription,
 a GOP cache) and the viewers' WebRTC sessions; ``PassthroughTrack`` hands the camera's access
-units to aiortc, which only packetizes them.
+units to aiortc, which only packetizes them. The API reaches live video through one
+``LiveGateway`` (``gateway``): the hub of its own process, or the camera's worker over the bus
+(``remote``).
 """
 
 from streams.live.errors import (
     BadOffer,
     CameraNotFound,
+    CameraNotOwned,
     CodecNotSupported,
     LiveError,
+    LiveUnavailable,
     NoPicture,
     SessionNotFound,
     StreamNotFound,
     ViewerLimitReached,
+    WorkerFailed,
+    WorkerUnavailable,
 )
 from streams.live.hub import LiveHub, LiveSession
 from streams.live.relay import LiveRelay
@@ -23,8 +29,10 @@ from streams.live.track import PassthroughTrack
 __all__ = [
     "BadOffer",
     "CameraNotFound",
+    "CameraNotOwned",
     "CodecNotSupported",
     "LiveError",
+    "LiveUnavailable",
     "LiveHub",
     "LiveRelay",
     "LiveSession",
@@ -34,4 +42,6 @@ __all__ = [
     "Snapshot",
     "StreamNotFound",
     "ViewerLimitReached",
+    "WorkerFailed",
+    "WorkerUnavailable",
 ]

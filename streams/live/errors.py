@@ -33,3 +33,19 @@ class BadOffer(LiveError):
 
 class SessionNotFound(LiveError):
     """No live session with that id (already ended, or never existed)."""
+
+
+class LiveUnavailable(LiveError):
+    """This server cannot show live video at all (an API without workers to reach)."""
+
+
+class CameraNotOwned(LiveError):
+    """No worker records the camera right now (disabled, or failing over to another worker)."""
+
+
+class WorkerUnavailable(LiveError):
+    """The worker recording the camera did not answer in time."""
+
+
+class WorkerFailed(LiveError):
+    """The worker recording the camera failed unexpectedly while answering."""

@@ -1,5 +1,5 @@
 """Helpers for the scale-out tests: a cuttable TCP proxy, private Redis servers, throwaway
-PostgreSQL databases, and ``vms worker`` subprocesses."""
+PostgreSQL databases, and ``vms worker`` and ``vms api`` subprocesses."""
 
 from __future__ import annotations
 
@@ -225,6 +225,18 @@ def start_worker(config: Path, worker_id: str, log: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VMS_")}
     return subprocess.Popen(
         [sys.executable, "-m", "vms.cli", "worker", "--config", str(config), "--worker-id", worker_id],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+    )
+
+
+def start_api(config: Path, port: int, log: Path) -> subprocess.Popen:
+    """``vms api`` on 127.0.0.1:<port> (wait for ``/healthz`` before using it)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VMS_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "vms.cli", "api", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
         cwd=ROOT,

@@ -30,7 +30,8 @@ class Bus(abc.ABC):
         """Release connections and threads."""
 
 
-def bus_from_url(url: str) -> Bus:
+def bus_from_url(url: str, prefix: str = "vms:") -> Bus:
+    """The bus of ``url``; on Redis every channel starts with ``prefix`` (one deployment's key prefix)."""
     scheme = url.split("://", 1)[0]
     if scheme == "memory":
         from vms.bus.memory import MemoryBus
@@ -39,5 +40,5 @@ def bus_from_url(url: str) -> Bus:
     if scheme in ("redis", "rediss", "unix"):
         from vms.bus.redis import RedisBus
 
-        return RedisBus(url)
+        return RedisBus(url, prefix)
     raise ValueError(f"unknown bus URL scheme '{scheme}://' (use memory:// or redis://)")

@@ -24,6 +24,7 @@ from vms.auth.audit import audit
 from vms.db import CameraRow, Database
 from vms.db.exports import ExportRow
 from vms.db.types import utcnow
+from vms.recordings.locate import SegmentFiles
 from vms.recordings.playback import NothingRecorded, plan_range, write_mp4
 from vms.recordings.retention import lock_range
 
@@ -99,10 +100,12 @@ def _set(db: Database, export_id: str, **values) -> None:
 
 
 def run_export(
-    db: Database, recordings_dir: Path, export_id: str, progress: Callable[[float], None] | None = None,
+    db: Database, files: SegmentFiles, export_id: str, progress: Callable[[float], None] | None = None,
     role: str = "",
 ) -> ExportRow:
-    """Build the export's MP4 and manifest; the row ends ``done`` or ``failed`` (with a reason)."""
+    """Build the export's MP4 and manifest; the row ends ``done`` or ``failed`` (with a reason).
+
+    ``files`` finds each segment's file, whichever worker recorded it (shared storage)."""
     row = get_export(db, export_id)
     folder = Path(row.folder)
     partial = folder / f".{export_id}.partial.mp4"
@@ -113,7 +116,7 @@ def run_export(
             camera = session.get(CameraRow, row.camera_id)
             camera_info = {"id": row.camera_id, "name": camera.name if camera else None,
                            "group": camera.group_id if camera else None}
-        plan = plan_range(db, recordings_dir, row.camera_id, row.start, row.end)
+        plan = plan_range(db, files, row.camera_id, row.start, row.end)
         lock_start = min(plan.first_keyframe, row.start)
         lock_id = lock_range(db, row.camera_id, lock_start, row.end, f"evidence export {export_id}", row.requested_by)
         _set(db, export_id, lock_id=lock_id)
@@ -124,7 +127,7 @@ def run_export(
             if progress is not None:
                 progress(fraction)
 
-        result = write_mp4(plan, recordings_dir, partial, report)
+        result = write_mp4(plan, files, partial, report)
         name = f"{row.camera_id}_{_stamp(row.start)}_{_stamp(row.end)}.mp4"
         final = folder / name
         partial.replace(final)
@@ -177,9 +180,9 @@ class _Actor:
 class ExportQueue:
     """Runs exports in background threads, a few at a time."""
 
-    def __init__(self, db: Database, recordings_dir: Path, workers: int = 2) -> None:
+    def __init__(self, db: Database, files: SegmentFiles, workers: int = 2) -> None:
         self.db = db
-        self.recordings_dir = recordings_dir
+        self.files = files
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="export")
         # Exports this process was running when it stopped cannot finish; say so.
         with db.session() as session:
@@ -190,7 +193,7 @@ class ExportQueue:
             )
 
     def submit(self, export_id: str, role: str = "") -> None:
-        self._pool.submit(run_export, self.db, self.recordings_dir, export_id, None, role)
+        self._pool.submit(run_export, self.db, self.files, export_id, None, role)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=False)

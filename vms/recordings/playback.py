@@ -19,6 +19,7 @@ import av
 
 from vms.db import Database, Segment
 from vms.recordings.index import SegmentIndex
+from vms.recordings.locate import SegmentFiles, UnsafePath, segment_file  # noqa: F401  (UnsafePath, segment_file: re-exported)
 
 OUT_TIME_BASE = Fraction(1, 90000)
 # Streamed to a browser: header first, a fragment per keyframe, nothing to seek back to.
@@ -31,22 +32,6 @@ JOIN_SECONDS = 0.5
 
 class NothingRecorded(LookupError):
     """No recording of the camera covers any of the requested range."""
-
-
-class UnsafePath(ValueError):
-    """An index row points outside the recordings directory; it is never opened."""
-
-
-def segment_file(recordings_dir: Path, relative: str) -> Path:
-    """The file of a segment, refusing any path that would leave the recordings directory."""
-    root = recordings_dir.resolve()
-    candidate = Path(relative)
-    if candidate.is_absolute() or ".." in candidate.parts:
-        raise UnsafePath(f"segment path {relative!r} is not inside the recordings directory")
-    path = (root / candidate).resolve()
-    if not path.is_relative_to(root):
-        raise UnsafePath(f"segment path {relative!r} is not inside the recordings directory")
-    return path
 
 
 def _ticks(delta: timedelta) -> int:
@@ -84,8 +69,9 @@ class RangePlan:
         return result
 
 
-def plan_range(db: Database, recordings_dir: Path, camera_id: str, start: datetime, end: datetime) -> RangePlan:
-    """Find the segments covering [start, end) and the keyframe to begin at."""
+def plan_range(db: Database, files: SegmentFiles, camera_id: str, start: datetime, end: datetime) -> RangePlan:
+    """Find the segments covering [start, end) and the keyframe to begin at (``files`` finds each
+    segment's file, whichever worker wrote it)."""
     if end <= start:
         raise ValueError("the range must end after it starts")
     segments = SegmentIndex(db).covering(camera_id, start, end)
@@ -98,7 +84,7 @@ def plan_range(db: Database, recordings_dir: Path, camera_id: str, start: dateti
             truncated = segment.start
             break
         kept.append(segment)
-    keyframe_wall, keyframe_pts, lead = _keyframe_before(segment_file(recordings_dir, first.path), first.start, start)
+    keyframe_wall, keyframe_pts, lead = _keyframe_before(files.path(first), first.start, start)
     return RangePlan(camera_id, start, end, kept, keyframe_wall, lead, keyframe_pts, truncated)
 
 
@@ -153,7 +139,7 @@ class _Sink:
         return data
 
 
-def _remux_steps(plan: RangePlan, recordings_dir: Path, target, options: dict, result: RemuxResult) -> Iterator[float]:
+def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict, result: RemuxResult) -> Iterator[float]:
     """Copy the plan's packets into ``target``; yields progress (0..1) after each packet."""
     out = av.open(target, "w", format="mp4", options=options)
     try:
@@ -161,7 +147,7 @@ def _remux_steps(plan: RangePlan, recordings_dir: Path, target, options: dict, r
         last_dts: int | None = None
         total = max((plan.end - plan.first_keyframe).total_seconds(), 1e-3)
         for number, segment in enumerate(plan.segments):
-            path = segment_file(recordings_dir, segment.path)
+            path = files.path(segment)
             if not path.is_file():
                 continue  # removed by retention while this ran: it becomes a gap
             with av.open(str(path)) as container:
@@ -206,18 +192,18 @@ def _remux_steps(plan: RangePlan, recordings_dir: Path, target, options: dict, r
                     yield min(1.0, (wall - plan.first_keyframe).total_seconds() / total)
                 if used:
                     result.segments.append(
-                        {"path": segment.path, "start": segment.start.isoformat(), "end": segment.end.isoformat(),
-                         "bytes": segment.bytes}
+                        {"path": segment.path, "worker_id": segment.worker_id, "start": segment.start.isoformat(),
+                         "end": segment.end.isoformat(), "bytes": segment.bytes}
                     )
     finally:
         out.close()
 
 
-def stream_mp4(plan: RangePlan, recordings_dir: Path, chunk_bytes: int = 256 * 1024) -> Iterator[bytes]:
+def stream_mp4(plan: RangePlan, files: SegmentFiles, chunk_bytes: int = 256 * 1024) -> Iterator[bytes]:
     """The range as fragmented MP4, chunk by chunk as it is made (for a streaming response)."""
     sink = _Sink()
     result = RemuxResult()
-    for _ in _remux_steps(plan, recordings_dir, sink, STREAM_OPTIONS, result):
+    for _ in _remux_steps(plan, files, sink, STREAM_OPTIONS, result):
         if sink.size >= chunk_bytes:
             yield sink.take()
     if sink.size:
@@ -225,12 +211,12 @@ def stream_mp4(plan: RangePlan, recordings_dir: Path, chunk_bytes: int = 256 * 1
 
 
 def write_mp4(
-    plan: RangePlan, recordings_dir: Path, path: Path, progress: Callable[[float], None] | None = None
+    plan: RangePlan, files: SegmentFiles, path: Path, progress: Callable[[float], None] | None = None
 ) -> RemuxResult:
     """The range as one plain MP4 file (for evidence)."""
     result = RemuxResult()
     reported = -1.0
-    for fraction in _remux_steps(plan, recordings_dir, str(path), FILE_OPTIONS, result):
+    for fraction in _remux_steps(plan, files, str(path), FILE_OPTIONS, result):
         if progress is not None and fraction - reported >= 0.01:
             reported = fraction
             progress(fraction)

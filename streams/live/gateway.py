@@ -1,0 +1,90 @@
+"""The API's one way to live video: ``LiveGateway``, whatever process the camera's hub runs in.
+
+``LocalLive`` is the hub of this process (the all-in-one ``vms run``), ``RemoteLive``
+(``streams.live.remote``) the hub of the worker recording the camera, over the bus, and
+``NoLive`` an API that has neither. ``dashboard.runtime.Runtime.build`` picks one; routes never
+branch on where a camera runs. Refusals are ``LiveError``s either way.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+
+from streams.live.errors import LiveUnavailable
+from streams.live.hub import LiveHub
+from streams.live.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class LiveAnswer:
+    session: str  # the session's name in the WHEP resource URL, handed back to ``close``
+    answer: str  # SDP
+
+
+class LiveGateway(abc.ABC):
+    async def start(self) -> None:
+        """Bind to the web server's loop (its lifespan calls this)."""
+
+    async def aclose(self) -> None:
+        """The web server is stopping."""
+
+    @abc.abstractmethod
+    async def offer(self, camera_id: str, sdp: str, stream: str = "main", transcode: bool = False) -> LiveAnswer:
+        """Answer a viewer's SDP offer for a camera stream."""
+
+    @abc.abstractmethod
+    async def close(self, camera_id: str, session: str) -> None:
+        """End a session ``offer`` created (``SessionNotFound`` if there is none)."""
+
+    @abc.abstractmethod
+    async def snapshot(self, camera_id: str, stream: str = "main", width: int | None = None) -> Snapshot:
+        """The newest keyframe as JPEG."""
+
+    @abc.abstractmethod
+    async def describe(self) -> dict:
+        """Sessions and relays, for operators."""
+
+
+class LocalLive(LiveGateway):
+    """The hub of this process, on the web server's own loop."""
+
+    def __init__(self, hub: LiveHub) -> None:
+        self.hub = hub
+
+    async def start(self) -> None:
+        await self.hub.start()
+
+    async def aclose(self) -> None:
+        await self.hub.aclose()
+
+    async def offer(self, camera_id: str, sdp: str, stream: str = "main", transcode: bool = False) -> LiveAnswer:
+        session = await self.hub.create_session(camera_id, sdp, stream, transcode)
+        return LiveAnswer(session.id, session.answer)
+
+    async def close(self, camera_id: str, session: str) -> None:
+        await self.hub.close_session(session, camera_id)
+
+    async def snapshot(self, camera_id: str, stream: str = "main", width: int | None = None) -> Snapshot:
+        return await self.hub.snapshot(camera_id, stream, width)
+
+    async def describe(self) -> dict:
+        return self.hub.describe()
+
+
+class NoLive(LiveGateway):
+    """An API process with no worker of its own and no bus to reach one."""
+
+    REASON = "this server runs no stream worker and has no Redis to reach one (set VMS_REDIS_URL)"
+
+    async def offer(self, camera_id: str, sdp: str, stream: str = "main", transcode: bool = False) -> LiveAnswer:
+        raise LiveUnavailable(self.REASON)
+
+    async def close(self, camera_id: str, session: str) -> None:
+        raise LiveUnavailable(self.REASON)
+
+    async def snapshot(self, camera_id: str, stream: str = "main", width: int | None = None) -> Snapshot:
+        raise LiveUnavailable(self.REASON)
+
+    async def describe(self) -> dict:
+        raise LiveUnavailable(self.REASON)
