@@ -18,7 +18,7 @@ from typing import Callable
 from streams.fanout import PacketQueue
 from streams.packets import MediaPacket, StreamEnd, StreamInfo
 from streams.segment_writer import SegmentWriter
-from vms.recordings.fmp4 import trim_to_playable
+from vms.recordings.fmp4 import playable_length
 from vms.recordings.index import SegmentClosed, SegmentIndex, SegmentOpened
 from vms.recordings.repair import MediaSpan, measure
 
@@ -112,7 +112,7 @@ class Recorder:
             self._segment.writer.write(packet)
         except Exception as exc:
             self._storage_failed(f"writing {self._segment.writer.path}", exc)
-            self._close_segment()
+            self._close_segment(failed=True)
 
     def _open_segment(self, packet: MediaPacket) -> None:
         if time.monotonic() < self._retry_after:
@@ -137,18 +137,27 @@ class Recorder:
         self._segment = _OpenSegment(segment_id, start, writer)
         self.last_error = None
 
-    def _close_segment(self) -> None:
+    def _close_segment(self, failed: bool = False) -> None:
+        """Finish the open segment and its row; after a failed write keep only whole fragments."""
         segment, self._segment = self._segment, None
         if segment is None:
             return
         writer = segment.writer
-        try:
-            size = writer.close()
-            span = MediaSpan(writer.media_seconds, writer.frames, writer.keyframes)
-        except Exception as exc:
-            # Typically a full disk: keep what reached the disk as whole fragments.
-            self._storage_failed(f"finishing {writer.path}", exc)
-            size, span = self._salvage(writer.path)
+        if failed:
+            # What the muxer would still flush lands after the half-written fragment and would
+            # leave a corrupt one inside the file: remember where the whole fragments end.
+            size, span = self._salvage(writer)
+        else:
+            try:
+                size = writer.close()
+                # FFmpeg does not always report a failed final write (disk full while the
+                # trailer flushes): believe the file only if it ends on a whole fragment.
+                if playable_length(writer.path) != size:
+                    raise OSError(f"{writer.path} was not written completely (disk full?)")
+                span = MediaSpan(writer.media_seconds, writer.frames, writer.keyframes)
+            except Exception as exc:
+                self._storage_failed(f"finishing {writer.path}", exc)
+                size, span = self._salvage(writer)
         try:
             if span.frames == 0:
                 writer.path.unlink(missing_ok=True)
@@ -164,10 +173,20 @@ class Recorder:
         self.bytes_written += size
 
     @staticmethod
-    def _salvage(path: Path) -> tuple[int, MediaSpan]:
+    def _salvage(writer: SegmentWriter) -> tuple[int, MediaSpan]:
+        """Cut a segment whose writing failed back to its complete fragments and measure it."""
+        path = writer.path
         try:
-            size = trim_to_playable(path) if path.exists() else 0
-            return size, (measure(path) if size else MediaSpan(0.0, 0, 0))
+            whole = playable_length(path) if path.exists() else 0
+            try:
+                writer.close()
+            except Exception:
+                pass  # the disk is still full; the file is cut back below anyway
+            if not whole:
+                return 0, MediaSpan(0.0, 0, 0)
+            with open(path, "r+b") as handle:
+                handle.truncate(whole)
+            return whole, measure(path)
         except Exception:
             log.exception("could not salvage %s", path)
             return 0, MediaSpan(0.0, 0, 0)

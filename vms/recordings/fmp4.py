@@ -13,20 +13,25 @@ from pathlib import Path
 _HEADER = struct.Struct(">I4s")
 
 
-def _boxes(data: bytes):
-    """Yield (type, start, end) of top-level boxes; stop at the first incomplete one."""
+def _boxes(handle, file_size: int):
+    """Yield (type, start, end) of top-level boxes; stop at the first incomplete one.
+
+    Reads only box headers (seeking over payloads), so checking a large segment is cheap.
+    """
     offset = 0
-    while offset + 8 <= len(data):
-        size, kind = _HEADER.unpack_from(data, offset)
+    while offset + 8 <= file_size:
+        handle.seek(offset)
+        head = handle.read(16)
+        size, kind = _HEADER.unpack_from(head, 0)
         header = 8
         if size == 1:
-            if offset + 16 > len(data):
+            if len(head) < 16:
                 return
-            size = struct.unpack_from(">Q", data, offset + 8)[0]
+            size = struct.unpack_from(">Q", head, 8)[0]
             header = 16
         elif size == 0:
-            size = len(data) - offset  # box runs to end of file
-        if size < header or offset + size > len(data):
+            size = file_size - offset  # box runs to end of file
+        if size < header or offset + size > file_size:
             return
         yield kind, offset, offset + size
         offset += size
@@ -37,24 +42,24 @@ def playable_length(path: Path) -> int:
 
     Returns 0 when not even the header (ftyp + moov) is complete.
     """
-    data = path.read_bytes()
     has_moov = False
     good = 0
     pending_moof = False
-    for kind, _start, end in _boxes(data):
-        if kind == b"moov":
-            has_moov = True
-            good = end
-        elif kind == b"moof":
-            pending_moof = True
-        elif kind == b"mdat" and pending_moof:
-            pending_moof = False
-            good = end
-        elif kind in (b"ftyp", b"styp", b"sidx", b"free") and not pending_moof:
-            if not has_moov:
+    with open(path, "rb") as handle:
+        for kind, _start, end in _boxes(handle, os.fstat(handle.fileno()).st_size):
+            if kind == b"moov":
+                has_moov = True
                 good = end
-        elif kind == b"mfra" and not pending_moof:
-            good = end
+            elif kind == b"moof":
+                pending_moof = True
+            elif kind == b"mdat" and pending_moof:
+                pending_moof = False
+                good = end
+            elif kind in (b"ftyp", b"styp", b"sidx", b"free") and not pending_moof:
+                if not has_moov:
+                    good = end
+            elif kind == b"mfra" and not pending_moof:
+                good = end
     return good if has_moov else 0
 
 
