@@ -40,7 +40,8 @@ class Result:
 
     @property
     def lost_percent(self) -> float:
-        return 100 * (1 - self.frames_recorded / max(1, self.frames_expected))
+        # Files are measured by their timestamps; rounding at file edges can read as a hair below 0.
+        return max(0.0, 100 * (1 - self.frames_recorded / max(1, self.frames_expected)))
 
 
 def count_frames(folder: Path, fps: int) -> tuple[int, int]:

@@ -1,5 +1,5 @@
 // A WHEP client (RFC 9725) for one <video>: recvonly H.264 over WebRTC, reconnecting on its own.
-// The same client as /static/live.js, shaped for reuse: the wall owns one per tile.
+// Used by the dashboard's video wall (one per tile) and by the minimal wall page /live.
 
 import { csrfHeaders } from "./api.js";
 
@@ -157,6 +157,8 @@ export class WhepPlayer {
       frameHeight: inbound.frameHeight || 0,
       framesPerSecond: inbound.framesPerSecond || 0,
       codec: codec ? codec.mimeType : null,
+      jitterBufferDelay: inbound.jitterBufferEmittedCount
+        ? inbound.jitterBufferDelay / inbound.jitterBufferEmittedCount : null,
     };
     if (decoded > this.framesDecoded) {
       this.framesDecoded = decoded;
