@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import threading
@@ -11,14 +10,14 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from vms.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(help="vms — camera command-centre video monitoring system", no_args_is_help=True)
-camera_app = typer.Typer(help="Register, list, probe and remove cameras.", no_args_is_help=True)
-app.add_typer(camera_app, name="camera")
 from vms.auth.cli import user_app  # noqa: E402  (after app: it reuses this module's helpers lazily)
+from vms.cameras.cli import camera_app  # noqa: E402  (likewise)
+
+app.add_typer(camera_app, name="camera")
 
 app.add_typer(user_app, name="user")
 console = Console()
@@ -138,132 +137,6 @@ def worker(
     console.print(f"worker {runtime.worker.worker_id} recording into {settings.recordings_dir}")
     stop.wait()
     runtime.stop()
-
-
-@camera_app.command("add")
-def camera_add(
-    camera_id: str = typer.Argument(..., help="Short id: lowercase letters, digits, '-' and '_'"),
-    main_url: str = typer.Option(..., "--url", help="Main stream RTSP URL (credentials in it are split off)"),
-    name: Optional[str] = typer.Option(None),
-    group: str = typer.Option("rented"),
-    sub_url: Optional[str] = typer.Option(None, "--sub-url"),
-    username: Optional[str] = typer.Option(None),
-    password: Optional[str] = typer.Option(None, help="Prefer the VMS_CAMERA_PASSWORD environment variable"),
-    lat: Optional[float] = typer.Option(None),
-    lon: Optional[float] = typer.Option(None),
-    config: Optional[Path] = ConfigOption,
-) -> None:
-    """Register a camera (it is recorded by running workers within seconds)."""
-    import os
-
-    from pydantic import ValidationError
-
-    from vms.cameras.registry import CameraExists, CameraRegistry
-    from vms.cameras.rtsp_url import split_credentials
-    from vms.config import CameraConfig
-    from vms.db import Database
-
-    settings = _settings(config)
-    bare, url_user, url_password = split_credentials(main_url)
-    username = username or url_user
-    password = password or url_password or os.environ.get("VMS_CAMERA_PASSWORD")
-    fields = {"id": camera_id, "name": name or camera_id, "group": group, "main_url": bare}
-    if sub_url:
-        fields["sub_url"] = split_credentials(sub_url)[0]
-    if username:
-        fields["credentials"] = {"username": username, "password": password or ""}
-    if lat is not None and lon is not None:
-        fields["location"] = {"lat": lat, "lon": lon}
-    try:
-        camera = CameraConfig(**fields)
-    except ValidationError as exc:
-        for error in exc.errors():
-            err.print(f"camera {camera_id}: {'.'.join(map(str, error['loc']))}: {error['msg'].removeprefix('Value error, ')}")
-        raise typer.Exit(2) from None
-    db = Database(settings.effective_database_url)
-    db.create_schema()
-    registry = CameraRegistry(db)
-    registry.sync_from_config(settings.groups, settings.cameras)
-    try:
-        registry.add(camera)
-    except (CameraExists, ValueError) as exc:
-        err.print(f"camera {camera_id}: {exc}")
-        raise typer.Exit(2) from None
-    _audit_cli(db, "camera.add", camera_id, {"group": group, "main_url": bare, "has_credentials": bool(username)})
-    console.print(f"camera {camera_id} added ({bare})")
-
-
-def _audit_cli(db, action: str, target: str, detail: dict) -> None:
-    import vms.db.auth  # noqa: F401  (registers the audit table)
-    from vms.auth.audit import audit
-
-    db.create_schema()
-    audit(db, "cli", action, target, detail, "local")
-
-
-@camera_app.command("list")
-def camera_list(config: Optional[Path] = ConfigOption, as_json: bool = typer.Option(False, "--json")) -> None:
-    """List registered cameras (never their credentials)."""
-    from vms.cameras.registry import CameraRegistry
-    from vms.db import Database
-
-    settings = _settings(config)
-    db = Database(settings.effective_database_url)
-    db.create_schema()
-    registry = CameraRegistry(db)
-    registry.sync_from_config(settings.groups, settings.cameras)
-    rows = registry.all()
-    if as_json:
-        print(json.dumps([{"id": r.id, "name": r.name, "group": r.group_id, "main_url": r.main_url, "enabled": r.enabled} for r in rows]))
-        return
-    table = Table("id", "name", "group", "main URL", "enabled")
-    for row in rows:
-        table.add_row(row.id, row.name, row.group_id, row.main_url, "yes" if row.enabled else "no")
-    console.print(table)
-
-
-@camera_app.command("remove")
-def camera_remove(camera_id: str, config: Optional[Path] = ConfigOption) -> None:
-    """Forget a camera; its recordings stay until retention removes them."""
-    from vms.cameras.registry import CameraNotFound, CameraRegistry
-    from vms.db import Database
-
-    settings = _settings(config)
-    db = Database(settings.effective_database_url)
-    db.create_schema()
-    try:
-        CameraRegistry(db).remove(camera_id)
-    except CameraNotFound as exc:
-        err.print(str(exc))
-        raise typer.Exit(2) from None
-    _audit_cli(db, "camera.remove", camera_id, {})
-    console.print(f"camera {camera_id} removed (recordings kept per retention)")
-
-
-@camera_app.command("probe")
-def camera_probe(
-    url: str = typer.Argument(..., help="RTSP URL (credentials in it are used, never printed)"),
-    username: Optional[str] = typer.Option(None),
-    password: Optional[str] = typer.Option(None),
-    seconds: float = typer.Option(4.0, help="How long to watch the stream"),
-    snapshot: Optional[Path] = typer.Option(None, help="Write a JPEG of the first keyframe here"),
-) -> None:
-    """Connect to a camera and tell what it sends: codec, size, fps, keyframe interval, problems."""
-    from streams.ingest import StreamSource
-    from streams.probe import probe
-    from vms.cameras.rtsp_url import InvalidCameraUrl, split_credentials
-
-    bare, url_user, url_password = split_credentials(url)
-    try:
-        source = StreamSource("probe", "main", bare, username or url_user, password or url_password)
-    except InvalidCameraUrl as exc:
-        err.print(f"refused: {exc}")
-        raise typer.Exit(2) from None
-    result = probe(source, seconds=seconds, snapshot=snapshot is not None)
-    if snapshot is not None and result.snapshot_jpeg:
-        snapshot.write_bytes(result.snapshot_jpeg)
-    print(json.dumps(result.to_dict(), indent=2))
-    raise typer.Exit(0 if result.ok else 1)
 
 
 @app.command()
