@@ -34,6 +34,16 @@ def _settings(config: Optional[Path], **overrides) -> Settings:
         raise typer.Exit(2) from None
 
 
+def open_database(config: Optional[Path]):
+    """Settings and database of a command (schema created): the shared start of the sub-commands."""
+    from vms.db import Database
+
+    settings = _settings(config)
+    db = Database(settings.effective_database_url)
+    db.create_schema()
+    return settings, db
+
+
 def _logging(verbose: bool) -> None:
     from vms.logs import configure_logging
 

@@ -22,14 +22,10 @@ ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file")
 
 def _open(config: Optional[Path]):
     from vms.auth.users import Users
-    from vms.cli import _settings
+    from vms.cli import open_database
     from vms.config.security import security_of
-    from vms.db import Database
-    import vms.db.auth  # noqa: F401  (registers the tables)
 
-    settings = _settings(config)
-    db = Database(settings.effective_database_url)
-    db.create_schema()
+    settings, db = open_database(config)
     return db, Users(db, security_of(settings))
 
 

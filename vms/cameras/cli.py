@@ -23,12 +23,9 @@ ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file")
 def _registry(config: Optional[Path]):
     """The settings, database and registry, with the YAML's cameras and groups synced in."""
     from vms.cameras.registry import CameraRegistry
-    from vms.cli import _settings
-    from vms.db import Database
+    from vms.cli import open_database
 
-    settings = _settings(config)
-    db = Database(settings.effective_database_url)
-    db.create_schema()
+    settings, db = open_database(config)
     registry = CameraRegistry(db)
     registry.sync_from_config(settings.groups, settings.cameras)
     return db, registry
