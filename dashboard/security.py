@@ -11,6 +11,8 @@ camera ids cannot be probed.
 
 from __future__ import annotations
 
+import abc
+
 import hmac
 import logging
 import re
@@ -129,7 +131,7 @@ def _check_csrf(connection: HTTPConnection, principal: Principal) -> None:
 # --- rules -------------------------------------------------------------------------------
 
 
-class Rule:
+class Rule(abc.ABC):
     """The access rule of a route. Exactly one per route; found by walking its dependencies."""
 
     capability: Capability | None = None
@@ -139,8 +141,9 @@ class Rule:
     def __repr__(self) -> str:
         return f"<rule {self.describe()}>"
 
+    @abc.abstractmethod
     def describe(self) -> str:
-        raise NotImplementedError
+        """The rule in a few words, for the route table and error messages."""
 
 
 class _Public(Rule):
