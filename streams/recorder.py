@@ -24,6 +24,8 @@ from vms.recordings.repair import MediaSpan, measure
 
 log = logging.getLogger(__name__)
 
+# How often (media seconds) an open segment tells the index how much of it is playable.
+PROGRESS_SECONDS = 5.0
 # How long the recorder lets packets gather before writing them.
 DRAIN_SECONDS = 0.25
 # Storage errors are retried at keyframes, but not more often than this.
@@ -41,6 +43,7 @@ class _OpenSegment:
         self.id = segment_id
         self.start = start
         self.writer = writer
+        self.reported_seconds = 0.0  # media time last reported as playable to the index
 
 
 class Recorder:
@@ -108,11 +111,26 @@ class Recorder:
                 self._open_segment(packet)
         if self._segment is None:
             return  # waiting for a keyframe after a gap or a storage error
+        segment = self._segment
+        before = segment.writer.media_seconds
         try:
-            self._segment.writer.write(packet)
+            segment.writer.write(packet)
         except Exception as exc:
-            self._storage_failed(f"writing {self._segment.writer.path}", exc)
+            self._storage_failed(f"writing {segment.writer.path}", exc)
             self._close_segment(failed=True)
+            return
+        if packet.keyframe and before - segment.reported_seconds >= PROGRESS_SECONDS:
+            # A keyframe makes the muxer write out the fragment before it: all media up to
+            # here is now on disk in whole fragments and may be played back.
+            self._report_progress(segment, before)
+
+    def _report_progress(self, segment: _OpenSegment, seconds: float) -> None:
+        segment.reported_seconds = seconds
+        try:
+            size = segment.writer.path.stat().st_size
+            self.index.progress(segment.id, segment.start + timedelta(seconds=seconds), size)
+        except Exception:
+            log.warning("could not record progress of %s", segment.writer.path, exc_info=True)
 
     def _open_segment(self, packet: MediaPacket) -> None:
         if time.monotonic() < self._retry_after:

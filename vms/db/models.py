@@ -50,8 +50,9 @@ class CameraRow(Base):
 class Segment(Base):
     """One fragmented-MP4 file covering [start, end) of one camera.
 
-    ``end`` is NULL while the segment is being written; a NULL left behind by a killed
-    process is repaired from the file at the next start.
+    ``end`` is NULL while the segment is being written (``written_until`` then tells how much of
+    it is playable); a NULL left behind by a killed process is repaired from the file at the
+    next start.
     """
 
     __tablename__ = "segments"
@@ -61,6 +62,9 @@ class Segment(Base):
     camera_id: Mapped[str] = mapped_column(String(64), index=True)
     start: Mapped[datetime] = mapped_column(UTCDateTime)
     end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # While the segment is being written: how far its whole fragments reach on disk, so the
+    # newest minute can be played back before the segment closes.
+    written_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Path relative to the recordings directory of the worker that wrote it.
     path: Mapped[str] = mapped_column(Text, unique=True)
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)

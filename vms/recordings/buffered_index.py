@@ -145,6 +145,17 @@ class BufferedSegmentIndex(SegmentIndex):
         }
         self._write(segment_id, path, op, lambda: super(BufferedSegmentIndex, self).finish(segment_id, closed))
 
+    def progress(self, segment_id: int, written_until, size: int) -> None:
+        # Only a hint for playback of the newest minute: skipped while the database is away.
+        if self._down or segment_id < 0:
+            return
+        try:
+            super().progress(segment_id, written_until, size)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            self._went_down(exc)
+
     def remove(self, segment_id: int) -> None:
         with self._lock:
             path = self._paths.pop(segment_id, None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from vms.db import Database, Segment
 
@@ -59,6 +59,15 @@ class SegmentIndex:
                 .values(end=closed.end, bytes=closed.bytes, frames=closed.frames, keyframes=closed.keyframes)
             )
 
+    def progress(self, segment_id: int, written_until: datetime, size: int) -> None:
+        """Record how far the open segment's whole fragments reach (a hint for playback)."""
+        with self.db.session() as session:
+            session.execute(
+                update(Segment)
+                .where(Segment.id == segment_id, Segment.end.is_(None))
+                .values(written_until=written_until, bytes=size)
+            )
+
     def remove(self, segment_id: int) -> None:
         with self.db.session() as session:
             session.execute(delete(Segment).where(Segment.id == segment_id))
@@ -73,20 +82,25 @@ class SegmentIndex:
             )
 
     def covering(self, camera_id: str, start: datetime, end: datetime) -> list[Segment]:
-        """Finished segments of a camera overlapping [start, end), oldest first."""
+        """Segments of a camera overlapping [start, end), oldest first.
+
+        A segment still being written is included up to ``written_until`` (its whole fragments
+        on disk), reported as its ``end``; the rows returned are detached copies.
+        """
+        reach = func.coalesce(Segment.end, Segment.written_until)
         with self.db.session() as session:
-            return list(
+            rows = list(
                 session.scalars(
                     select(Segment)
-                    .where(
-                        Segment.camera_id == camera_id,
-                        Segment.end.is_not(None),
-                        Segment.start < end,
-                        Segment.end > start,
-                    )
+                    .where(Segment.camera_id == camera_id, reach.is_not(None), Segment.start < end, reach > start)
                     .order_by(Segment.start)
                 )
             )
+            session.expunge_all()
+        for row in rows:
+            if row.end is None:
+                row.end = row.written_until
+        return rows
 
     def of_camera(self, camera_id: str) -> list[Segment]:
         with self.db.session() as session:

@@ -9,6 +9,7 @@ to begin exactly at the requested start.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -20,6 +21,8 @@ import av
 from vms.db import Database, Segment
 from vms.recordings.index import SegmentIndex
 from vms.recordings.locate import SegmentFiles, UnsafePath, segment_file  # noqa: F401  (UnsafePath, segment_file: re-exported)
+
+log = logging.getLogger(__name__)
 
 OUT_TIME_BASE = Fraction(1, 90000)
 # Streamed to a browser: header first, a fragment per keyframe, nothing to seek back to.
@@ -95,7 +98,7 @@ def _keyframe_before(path: Path, segment_start: datetime, start: datetime) -> tu
         tb = stream.time_base
         first_pts = None
         chosen: tuple[datetime, int | None, timedelta] | None = None
-        for packet in container.demux(stream):
+        for packet in _readable_packets(container, stream):
             if packet.pts is None or packet.dts is None:
                 continue
             if first_pts is None:
@@ -110,6 +113,18 @@ def _keyframe_before(path: Path, segment_start: datetime, start: datetime) -> tu
         if chosen is None:
             raise NothingRecorded(f"segment {path.name} holds no picture")
         return chosen
+
+
+def _readable_packets(container, stream) -> Iterator:
+    """The stream's packets, ending quietly where the file does.
+
+    A segment still being written ends in a fragment the recorder has not finished; the
+    playable part (``written_until``) stops before it, so reading simply ends there.
+    """
+    try:
+        yield from container.demux(stream)
+    except av.error.FFmpegError as exc:
+        log.debug("reading %s stopped: %s", container.name, exc)
 
 
 @dataclass
@@ -161,7 +176,7 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict, re
                 shift = 0
                 copying = number > 0 or plan.first_keyframe_pts is None
                 used = False
-                for packet in container.demux(stream):
+                for packet in _readable_packets(container, stream):
                     if packet.pts is None or packet.dts is None:
                         continue
                     if first_pts is None:
