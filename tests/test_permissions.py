@@ -39,6 +39,7 @@ ALLOWED = {
     "camera:event.view": ALL,
     "camera:event.ack": {"admin", "operator"},
     "event.ack": {"admin", "operator"},
+    "account": ALL,
 }
 # Refusals are immediate; a request still running after this is a stream that was let in.
 STREAM_SECONDS = 1.5

@@ -15,6 +15,7 @@ from dashboard.security import (
     Principal,
     client_ip,
     optional_user,
+    require,
     security_config,
 )
 from vms.auth.audit import audit
@@ -27,6 +28,8 @@ from vms.db.types import utcnow
 from vms.metrics import LOGINS
 
 router = APIRouter(tags=["auth"])
+# Routes that change the account itself: a token narrowed to other scopes may not use them.
+ACCOUNT = require(Capability.ACCOUNT)
 
 
 class LoginBody(BaseModel):
@@ -120,7 +123,7 @@ def me(request: Request, user: Principal = SIGNED_IN) -> dict:
 
 
 @router.post("/auth/password", status_code=204)
-def change_password(body: PasswordBody, request: Request, user: Principal = SIGNED_IN,
+def change_password(body: PasswordBody, request: Request, user: Principal = ACCOUNT,
                     runtime: Runtime = Depends(get_runtime)) -> Response:
     """Change your own password; your other sessions and tokens end."""
     users = Users(runtime.db, security_config(request))
@@ -138,7 +141,7 @@ def change_password(body: PasswordBody, request: Request, user: Principal = SIGN
 
 
 @router.post("/auth/tokens", status_code=201)
-def create_token(body: TokenBody, request: Request, user: Principal = SIGNED_IN,
+def create_token(body: TokenBody, request: Request, user: Principal = ACCOUNT,
                  runtime: Runtime = Depends(get_runtime)) -> dict:
     """An API token for scripts, Prometheus or players; shown once."""
     try:
@@ -159,7 +162,7 @@ def create_token(body: TokenBody, request: Request, user: Principal = SIGNED_IN,
 
 
 @router.get("/auth/tokens")
-def list_tokens(user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+def list_tokens(user: Principal = ACCOUNT, runtime: Runtime = Depends(get_runtime)) -> list[dict]:
     """Your API tokens (never the tokens themselves)."""
     from sqlalchemy import select
 
@@ -175,7 +178,7 @@ def list_tokens(user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_runt
 
 
 @router.delete("/auth/tokens/{token_id}", status_code=204)
-def delete_token(token_id: str, request: Request, user: Principal = SIGNED_IN,
+def delete_token(token_id: str, request: Request, user: Principal = ACCOUNT,
                  runtime: Runtime = Depends(get_runtime)) -> Response:
     with runtime.db.session() as session:
         row = session.get(SessionRow, token_id[:32])

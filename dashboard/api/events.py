@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 
 from dashboard.api import detection
 from dashboard.api.deps import get_runtime
+from dashboard.api.params import RowId, offset_query
 from dashboard.problems import Problem
 from dashboard.runtime import Runtime
 from dashboard.security import Principal, require
@@ -79,7 +80,7 @@ def list_events(
     until: datetime | None = Query(None, description="events that started at or before this time"),
     unacknowledged: bool = Query(False, description="only events nobody has acknowledged yet"),
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = offset_query(),
     user: Principal = VIEW,
     store: EventStore = Depends(get_store),
 ) -> list[dict]:
@@ -144,13 +145,13 @@ async def stream_events(
 
 
 @router.get("/events/{event_id}")
-def get_event(event_id: int, user: Principal = VIEW, store: EventStore = Depends(get_store)) -> dict:
+def get_event(event_id: RowId, user: Principal = VIEW, store: EventStore = Depends(get_store)) -> dict:
     return event_message(_visible_event(store, event_id, user))
 
 
 @router.post("/events/{event_id}/ack")
 def acknowledge_event(
-    event_id: int, user: Principal = ACK, store: EventStore = Depends(get_store), runtime: Runtime = Depends(get_runtime)
+    event_id: RowId, user: Principal = ACK, store: EventStore = Depends(get_store), runtime: Runtime = Depends(get_runtime)
 ) -> dict:
     """Mark the event seen and handled; the first acknowledgement is kept."""
     _visible_event(store, event_id, user, Capability.EVENT_ACK)
@@ -160,7 +161,7 @@ def acknowledge_event(
 
 
 @router.get("/events/{event_id}/snapshot.jpg", response_class=FileResponse)
-def event_snapshot(event_id: int, user: Principal = VIEW, store: EventStore = Depends(get_store),
+def event_snapshot(event_id: RowId, user: Principal = VIEW, store: EventStore = Depends(get_store),
                    runtime: Runtime = Depends(get_runtime)) -> FileResponse:
     row = _visible_event(store, event_id, user)
     events_dir = (Path(runtime.settings.data_dir) / "events").resolve()

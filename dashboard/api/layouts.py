@@ -13,13 +13,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func, select
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.params import RowId
 from dashboard.problems import Problem
 from dashboard.runtime import Runtime
-from dashboard.security import SIGNED_IN, Principal
+from dashboard.security import Principal, require
+from vms.auth.roles import Capability
 from vms.config.cameras import ID_PATTERN
 from vms.db.layouts import WallLayoutRow
 
 router = APIRouter(tags=["layouts"])
+ACCOUNT = require(Capability.ACCOUNT)
 TILES = (1, 4, 9, 16)
 MAX_LAYOUTS = 100  # per user: bounds the table whatever a client sends
 _CAMERA_ID = re.compile(ID_PATTERN)
@@ -50,7 +53,7 @@ def _layout(row: WallLayoutRow) -> dict:
 
 
 @router.get("/layouts")
-def list_layouts(user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+def list_layouts(user: Principal = ACCOUNT, runtime: Runtime = Depends(get_runtime)) -> list[dict]:
     """Your saved wall layouts, by name."""
     with runtime.db.session() as session:
         rows = session.scalars(
@@ -60,7 +63,7 @@ def list_layouts(user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_run
 
 
 @router.put("/layouts")
-def save_layout(body: LayoutIn, user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_runtime)) -> dict:
+def save_layout(body: LayoutIn, user: Principal = ACCOUNT, runtime: Runtime = Depends(get_runtime)) -> dict:
     """Save a layout under its name; a layout of yours with that name is replaced."""
     cameras = body.cameras + [None] * (body.tiles - len(body.cameras))
     with runtime.db.session() as session:
@@ -79,7 +82,7 @@ def save_layout(body: LayoutIn, user: Principal = SIGNED_IN, runtime: Runtime = 
 
 
 @router.delete("/layouts/{layout_id}", status_code=204)
-def delete_layout(layout_id: int, user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_runtime)) -> Response:
+def delete_layout(layout_id: RowId, user: Principal = ACCOUNT, runtime: Runtime = Depends(get_runtime)) -> Response:
     with runtime.db.session() as session:
         row = session.get(WallLayoutRow, layout_id)
         if row is None or row.user_id != user.user.id:  # someone else's layout does not exist for you

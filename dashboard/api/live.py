@@ -8,6 +8,7 @@ in the API process, either way.
 
 from __future__ import annotations
 
+import re
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from email.utils import format_datetime
@@ -96,6 +97,25 @@ def get_live(runtime: Runtime = Depends(get_runtime)) -> LiveGateway:
     return runtime.gateway
 
 
+# An SDP offer is a few kilobytes of printable text lines (RFC 8866 section 5); anything else
+# is refused here, before it reaches the WebRTC stack or a worker.
+MAX_OFFER_BYTES = 64 * 1024
+_SDP_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _offer_text(body: bytes) -> str:
+    """The offer as text, or 400 bad-offer when too large, not UTF-8 or holding control characters."""
+    if len(body) > MAX_OFFER_BYTES:
+        raise Problem(400, "bad-offer", f"the SDP offer is larger than {MAX_OFFER_BYTES} bytes", "SDP offer not usable")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Problem(400, "bad-offer", "the SDP offer is not UTF-8 text", "SDP offer not usable") from None
+    if _SDP_FORBIDDEN.search(text):
+        raise Problem(400, "bad-offer", "the SDP offer holds control characters", "SDP offer not usable")
+    return text
+
+
 def _stream(stream: str) -> str:
     if stream not in STREAMS:
         detail = f"stream must be one of {', '.join(STREAMS)}, not '{stream}'"
@@ -124,7 +144,7 @@ async def start_live(
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != SDP:
         raise Problem(415, "unsupported-media-type", f"send the SDP offer as {SDP}")
-    offer = (await request.body()).decode("utf-8", errors="replace")
+    offer = _offer_text(await request.body())
     answer = await live.offer(camera_id, offer, _stream(stream), transcode)
     await run_in_threadpool(audit, runtime.db, user, "live.start", camera_id, {"session": answer.session, "stream": stream, "transcode": transcode}, client_ip(request))
     location = request.url_for("stop_live", camera_id=camera_id, session_id=answer.session).path

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.params import RowId
 from dashboard.problems import Problem
 from dashboard.runtime import Runtime
 from dashboard.security import Principal, client_ip, require, security_config
@@ -112,7 +113,7 @@ def add_grant(body: NewGrant, request: Request, user: Principal = ADMIN, runtime
 
 
 @router.delete("/grants/{grant_id}", status_code=204)
-def remove_grant(grant_id: int, request: Request, user: Principal = ADMIN, runtime: Runtime = Depends(get_runtime)) -> Response:
+def remove_grant(grant_id: RowId, request: Request, user: Principal = ADMIN, runtime: Runtime = Depends(get_runtime)) -> Response:
     try:
         grant = _users(request, runtime).remove_grant(grant_id)
     except LookupError as exc:

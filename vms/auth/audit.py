@@ -124,10 +124,17 @@ def entry_dict(entry: AuditEntry) -> dict:
 CSV_COLUMNS = ["id", "at", "username", "role", "action", "target", "client_ip", "detail"]
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
 def _cell(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
-    # A cell starting with = + - @ is a formula to spreadsheets (CSV injection); quote it as text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and text != "-" else text
+    # A cell starting with = + - @ is a formula to spreadsheets (CSV injection, OWASP); spreadsheets
+    # skip leading blanks and line breaks before reading it, so look past them. Quote it as text.
+    if text == "-":  # the anonymous user
+        return text
+    risky = text[:1] in _FORMULA_STARTS or text.lstrip()[:1] in _FORMULA_STARTS
+    return "'" + text if risky else text
 
 
 def audit_csv(entries: Iterable[AuditEntry]) -> str:

@@ -20,12 +20,16 @@ err = Console(stderr=True)
 ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file")
 
 
-def _open(config: Optional[Path]):
+def _open(config: Optional[Path], with_groups: bool = False):
+    """Database and users; ``with_groups`` syncs the YAML's camera groups (and cameras) in, so grants can name them."""
     from vms.auth.users import Users
+    from vms.cameras.registry import CameraRegistry
     from vms.cli import open_database
     from vms.config.security import security_of
 
     settings, db = open_database(config)
+    if with_groups:
+        CameraRegistry(db).sync_from_config(settings.groups, settings.cameras)
     return db, Users(db, security_of(settings))
 
 
@@ -150,7 +154,7 @@ def grant(
     from vms.auth.audit import audit
     from vms.auth.users import UserNotFound
 
-    db, users = _open(config)
+    db, users = _open(config, with_groups=True)
     try:
         granted = users.add_grant(group, [c.strip() for c in capabilities.split(",") if c.strip()], username, role, by="cli")
     except (ValueError, UserNotFound) as exc:

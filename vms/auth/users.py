@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, or_, select, update
 from vms.auth.passwords import WeakPassword, burn_time, check_strength, hash_password, verify_password
 from vms.auth.roles import GRANTABLE, Access, Role, build_access, parse_capabilities
 from vms.config.security import SecurityConfig
-from vms.db import Database
+from vms.db import Database, GroupRow
 from vms.db.auth import AddressThrottle, GrantRow, UserRow
 from vms.db.types import utcnow
 
@@ -84,7 +84,7 @@ class Users:
     # --- accounts -------------------------------------------------------------------------
 
     def check_password(self, password: str, username: str = "") -> None:
-        check_strength(password, username, self.config.password_min_length)
+        check_strength(password, username, self.config.password_min_length, self.config.password_min_score)
 
     def add(self, username: str, password: str, role: Role | str, display_name: str = "") -> User:
         check_username(username)
@@ -237,6 +237,9 @@ class Users:
         if not caps:
             raise ValueError(f"a grant needs at least one capability ({', '.join(sorted(c.value for c in GRANTABLE))})")
         with self.db.session() as session:
+            if session.get(GroupRow, group_id) is None:  # a grant to a typo would silently grant nothing
+                known = ", ".join(session.scalars(select(GroupRow.id).order_by(GroupRow.id)))
+                raise ValueError(f"group '{group_id}' does not exist (groups: {known})")
             user_id = self._row(session, username).id if username is not None else None
             row = GrantRow(user_id=user_id, role=Role(role).value if role is not None else None, group_id=group_id,
                            capabilities=sorted(c.value for c in caps), created_by=by)

@@ -39,6 +39,8 @@ class SecurityConfig(BaseModel):
     # switch off only for a lab reached by plain HTTP on another address.
     cookie_secure: bool = True
     password_min_length: int = Field(default=10, ge=8, le=128)
+    # zxcvbn score a password needs (0-4; 4: estimated more than 10^10 guesses).
+    password_min_score: int = Field(default=4, ge=0, le=4)
     lockout: LockoutConfig = LockoutConfig()
     # Longest range one playback request or export may cover.
     max_range_hours: float = Field(default=6, gt=0, le=7 * 24)
