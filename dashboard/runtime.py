@@ -26,6 +26,7 @@ from vms.cameras.registry import CameraRegistry
 from vms.cluster.events import EventStoreConsumer
 from vms.config import Settings
 from vms.db import Database
+from vms.db.secure import open_private_database
 from vms.recordings.locate import SegmentFiles
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,7 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, with_worker: bool = True) -> "Runtime":
-        db = Database(settings.effective_database_url)
-        db.create_schema()
+        db = open_private_database(settings)
         CameraRegistry(db).sync_from_config(settings.groups, settings.cameras)
         bus = bus_from_url(settings.bus_url, settings.cluster.key_prefix)
         worker = StreamWorker(settings, db, bus) if with_worker else None

@@ -36,12 +36,10 @@ def _settings(config: Optional[Path], **overrides) -> Settings:
 
 def open_database(config: Optional[Path]):
     """Settings and database of a command (schema created): the shared start of the sub-commands."""
-    from vms.db import Database
+    from vms.db.secure import open_private_database
 
     settings = _settings(config)
-    db = Database(settings.effective_database_url)
-    db.create_schema()
-    return settings, db
+    return settings, open_private_database(settings)
 
 
 def _logging(verbose: bool) -> None:
@@ -191,7 +189,8 @@ def export(
     from vms.auth.roles import Capability
     from vms.auth.users import UserNotFound, Users
     from vms.config.security import security_of
-    from vms.db import CameraRow, Database
+    from vms.db import CameraRow
+    from vms.db.secure import open_private_database
     from vms.recordings.export import MANIFEST_NAME, request_export, run_export
     from vms.recordings.locate import SegmentFiles
 
@@ -211,8 +210,7 @@ def export(
         err.print(f"refused: {out} already holds an export; choose an empty folder")
         raise typer.Exit(2)
     security = security_of(settings)
-    db = Database(settings.effective_database_url)
-    db.create_schema()
+    db = open_private_database(settings)
     users = Users(db, security)
     with db.session() as session:
         camera = session.get(CameraRow, camera_id)
