@@ -11,7 +11,9 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, select
 
 import vms.db.auth  # noqa: F401  (registers the users, sessions and audit tables)
-from dashboard.api import audit, auth, cameras, events, exports, health, layouts, live, pages, recordings, users
+from dashboard.api import (
+    audit, auth, cameras, events, exports, health, layouts, live, pages, recordings, two_factor, users,
+)
 from dashboard.problems import install_problem_handlers
 from dashboard.runtime import Runtime
 from dashboard.security import PUBLIC, gatekeeper, matched_route, report_unruled
@@ -39,7 +41,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)
     app.include_router(health.router)
-    for module in (auth, users, audit, cameras, recordings, exports, layouts):
+    for module in (auth, two_factor, users, audit, cameras, recordings, exports, layouts):
         app.include_router(module.router, prefix="/api")
     app.include_router(live.router, prefix="/api")
     app.include_router(events.router, prefix="/api")

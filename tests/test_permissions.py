@@ -40,6 +40,7 @@ ALLOWED = {
     "camera:event.ack": {"admin", "operator"},
     "event.ack": {"admin", "operator"},
     "account": ALL,
+    "account:enrolling": ALL,
 }
 # Refusals are immediate; a request still running after this is a stream that was let in.
 STREAM_SECONDS = 1.5

@@ -14,6 +14,7 @@ from vms.auth.audit import audit
 from vms.auth.passwords import WeakPassword
 from vms.auth.roles import Capability, Role
 from vms.auth.sessions import revoke_user_sessions
+from vms.auth.two_factor import TwoFactor
 from vms.auth.users import UserExists, UserNotFound, Users
 
 router = APIRouter(tags=["users"])
@@ -36,6 +37,8 @@ class UserChange(BaseModel):
     unlock: bool = False
     # A new password set by the admin (the user's sessions end).
     password: str | None = Field(default=None, max_length=1024)
+    # Lost phone: turn the user's two-factor off; they enrol again at their next sign-in.
+    reset_two_factor: bool = False
 
 
 class NewGrant(BaseModel):
@@ -89,7 +92,9 @@ def change_user(username: str, body: UserChange, request: Request, user: Princip
     changes = body.model_dump(exclude_unset=True, exclude={"password"})
     if body.password is not None:
         changes["password_reset"] = True
-    if body.password is not None or body.disabled or (body.role is not None and body.role != before.role):
+    if body.reset_two_factor:
+        changes["reset_two_factor"] = TwoFactor(runtime.db, security_config(request).two_factor).remove(after.id)
+    if body.password is not None or body.disabled or body.reset_two_factor or (body.role is not None and body.role != before.role):
         changes["sessions_ended"] = revoke_user_sessions(runtime.db, after.id)
     audit(runtime.db, user, "user.update", username, changes, client_ip(request))
     return after.to_dict()

@@ -13,6 +13,7 @@ import vms.db.auth  # noqa: F401  (registers the tables before the runtime creat
 import vms.db.exports  # noqa: F401
 from dashboard.app import create_app
 from dashboard.runtime import Runtime
+from tests.support.totp import Authenticator, sign_in
 from vms.auth.roles import Role
 from vms.auth.sessions import create_session
 from vms.auth.users import Users
@@ -35,6 +36,7 @@ class ApiSystem:
     app: object
     client: httpx.AsyncClient
     users: dict[str, int] = field(default_factory=dict)  # username -> id
+    phone: Authenticator = field(default_factory=Authenticator)  # the users' authenticator app
 
     @property
     def db(self):
@@ -62,12 +64,9 @@ class ApiSystem:
         CameraRegistry(self.db).add(CameraConfig(**fields))
 
     async def login(self, username: str, client: httpx.AsyncClient | None = None) -> str:
-        """Sign in with the cookie; returns the CSRF token."""
-        response = await (client or self.client).post(
-            "/api/auth/login", json={"username": username, "password": password_of(username)}
-        )
-        assert response.status_code == 200, response.text
-        return response.json()["csrf_token"]
+        """Sign in with the cookie (second factor and first enrolment included); returns the CSRF token."""
+        answer = await sign_in(client or self.client, username, password_of(username), self.phone)
+        return answer["csrf_token"]
 
 
 def make_settings(data_dir: Path, **overrides) -> Settings:

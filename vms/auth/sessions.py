@@ -41,6 +41,7 @@ def create_session(
     name: str = "",
     scopes: list[str] | None = None,
     days: float | None = None,
+    stage: str = "full",
 ) -> IssuedSession:
     """A browser session (expires after ``config.session_hours``) or an API token (``days``, or never)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -62,6 +63,7 @@ def create_session(
         last_seen_at=now,
         client_ip=client_ip[:64],
         user_agent=user_agent[:300],
+        stage=stage,
     )
     with db.session() as session:
         session.add(row)
@@ -93,6 +95,12 @@ def resolve_session(db: Database, token: str, config: SecurityConfig) -> tuple[U
         if (now - row.last_seen_at).total_seconds() > TOUCH_SECONDS:
             session.execute(update(SessionRow).where(SessionRow.id == row.id).values(last_seen_at=now))
         return user, row
+
+
+def complete_session(db: Database, session_id: str) -> None:
+    """An enrolment-only session becomes a full one (the user has just switched two-factor on)."""
+    with db.session() as session:
+        session.execute(update(SessionRow).where(SessionRow.id == session_id).values(stage="full"))
 
 
 def revoke_session(db: Database, session_id: str) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,16 +12,40 @@ from vms.config.cameras import ID_PATTERN
 GroupId = Annotated[str, Field(pattern=ID_PATTERN)]
 
 
+RoleName = Literal["admin", "technician", "operator", "investigator"]
+
+
 class LockoutConfig(BaseModel):
+    """Sign-in throttling (ASVS 2.2.1): per (username, address), per address, and per username."""
+
     model_config = ConfigDict(extra="forbid")
 
-    # Consecutive failed sign-ins of one username before it is locked.
+    # Consecutive failed sign-ins of one username from one address before that pair is locked.
+    # Each further lock of the pair lasts twice as long (lock_minutes, 2x, 4x ... up to max_lock_minutes).
     max_failures: int = Field(default=5, ge=1, le=100)
     lock_minutes: float = Field(default=5, gt=0, le=24 * 60)
+    max_lock_minutes: float = Field(default=24 * 60, gt=0, le=7 * 24 * 60)
+    # Failures of one username from all addresses together before it is locked for unknown
+    # addresses; from an address where the user signed in before, or with the second factor,
+    # the user still gets in (so nobody can lock the only admin out from elsewhere).
+    user_max_failures: int = Field(default=20, ge=1, le=10_000)
     # A command centre signs in from few addresses (often one NAT), so the per-address limit
     # is higher than the per-user one: it stops guessing across many usernames, not colleagues.
     ip_max_failures: int = Field(default=20, ge=1, le=10_000)
     ip_window_minutes: float = Field(default=15, gt=0, le=24 * 60)
+
+
+class TwoFactorConfig(BaseModel):
+    """Two-factor sign-in with a time-based one-time password (TOTP, RFC 6238)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Roles that must use it: at their first sign-in without it they can only enrol.
+    required_roles: list[RoleName] = Field(default_factory=lambda: ["admin", "investigator"])
+    # The name authenticator apps show next to the code.
+    issuer: str = Field(default="vms", min_length=1, max_length=64)
+    # Single-use codes for a lost phone, shown once at enrolment and stored hashed.
+    recovery_codes: int = Field(default=10, ge=4, le=20)
 
 
 class SecurityConfig(BaseModel):
@@ -42,6 +66,7 @@ class SecurityConfig(BaseModel):
     # zxcvbn score a password needs (0-4; 4: estimated more than 10^10 guesses).
     password_min_score: int = Field(default=4, ge=0, le=4)
     lockout: LockoutConfig = LockoutConfig()
+    two_factor: TwoFactorConfig = TwoFactorConfig()
     # Longest range one playback request or export may cover.
     max_range_hours: float = Field(default=6, gt=0, le=7 * 24)
     # Evidence exports, relative to data_dir unless absolute.
