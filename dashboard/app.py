@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from vms.metrics import HTTP_LATENCY, RuntimeCollector, runtime_registry
 from vms.recordings.export import ExportQueue
 
 STATIC_DIR = Path(__file__).parent / "static"
+# Swagger UI 5 (OpenAPI 3.1, which FastAPI writes), as shipped inside the swagger-ui-py package.
+SWAGGER_UI_DIR = Path(importlib.util.find_spec("swagger_ui").origin).parent / "static"
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -31,6 +34,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         summary="Camera command-centre video monitoring system",
         version="0.1.0",
         dependencies=[Depends(gatekeeper)],  # a route without an access rule is refused
+        # FastAPI's own pages load Swagger UI and ReDoc from a public CDN (blank offline, and a
+        # third party in the page); /docs is served from our files instead (dashboard.api.pages).
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.runtime = runtime
     app.state.security = security_of(runtime.settings)
@@ -46,6 +54,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(live.router, prefix="/api")
     app.include_router(events.router, prefix="/api")
     app.include_router(pages.router)  # the operators' dashboard at /
+    app.mount("/static/swagger-ui", StaticFiles(directory=SWAGGER_UI_DIR), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route(
         "/live", lambda: FileResponse(STATIC_DIR / "live.html"), include_in_schema=False, dependencies=[PUBLIC]
@@ -99,10 +108,22 @@ class RequestMetrics:
             HTTP_LATENCY.labels(scope["method"], template, str(status["code"])).observe(time.perf_counter() - started)
 
 
+# Defence in depth against injected markup, on every answer (pages, API, files): scripts,
+# styles and connections from this server only (nothing from the internet, nothing inline),
+# pictures also from data: (probe snapshots, QR codes, Swagger UI icons) and video from blob:
+# (Media Source playback). WebRTC media is not governed by connect-src.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
 class SecurityHeaders:
-    """Headers every answer carries: no MIME sniffing, no framing (clickjacking), no referrer leaks."""
+    """Headers every answer carries: a strict CSP, no MIME sniffing, no framing (clickjacking), no referrer leaks."""
 
     HEADERS = [
+        (b"content-security-policy", CSP.encode()),
         (b"x-content-type-options", b"nosniff"),
         (b"x-frame-options", b"DENY"),
         (b"referrer-policy", b"same-origin"),

@@ -38,7 +38,7 @@ SESSION_COOKIE = "vms_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Not API routes, served without a rule: the API description and the static files of the UI.
-PUBLIC_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/openapi.json"})
 PUBLIC_MOUNTS = frozenset({"/static"})
 
 _CAMERA_ID = re.compile(ID_PATTERN)

@@ -105,7 +105,7 @@ async def test_every_route_declares_one_rule_and_enforces_it(tmp_path):
 
 async def test_static_and_docs_are_the_only_public_non_api_paths(tmp_path):
     async with api_system(tmp_path, roles=False) as system:
-        for path in PUBLIC_PATHS - {"/docs/oauth2-redirect"}:
+        for path in PUBLIC_PATHS | {"/docs"}:
             assert (await system.client.get(path)).status_code == 200
         assert PUBLIC_MOUNTS == {"/static"}
 
