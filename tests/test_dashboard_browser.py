@@ -27,6 +27,7 @@ from tests.support.dashboard import (
     wait_until,
 )
 from tests.support.live_system import NOWHERE
+from tests.support.totp import Authenticator
 
 pytestmark = [
     pytest.mark.browser,
@@ -46,6 +47,17 @@ async def dash(tmp_path_factory):
         async with dashboard_browser(dashboard):
             dashboard.state = {}
             yield dashboard
+
+
+class TotpPhone:
+    """The admin's authenticator app in this test: one seed, each code used once."""
+
+    def __init__(self, secret: str) -> None:
+        self.app = Authenticator()
+        self.app.add("admin", secret)
+
+    def code(self) -> str:
+        return self.app.code("admin")
 
 
 def parse(moment: str) -> datetime:
@@ -71,12 +83,42 @@ async def test_sign_in_through_the_form(dash):
     assert await page.text_content("#login-error") == "Sai tên đăng nhập hoặc mật khẩu."  # plain words, in Vietnamese
     await page.fill("#login-password", dash.password)
     await page.click("#login-submit")
+    # An admin's first sign-in: two-factor enrolment comes first (QR code drawn by the server).
+    await page.wait_for_selector("#enrol:not([hidden]) #enrol-form")
+    assert (await page.get_attribute("#enrol-qr", "src")).startswith("data:image/svg+xml")
+    await dash.wait_js("() => document.querySelector('#enrol-secret').textContent.length >= 16", "the enrolment key")
+    secret = (await page.text_content("#enrol-secret")).strip()
+    dash.state["totp"] = TotpPhone(secret)
+    await dash.shot("enrol")
+    await page.fill("#enrol-code", "000000")
+    await page.click("#enrol-submit")
+    await dash.wait_js("() => document.querySelector('#enrol-error').textContent.length > 0", "a wrong code refused")
+    await page.fill("#enrol-code", dash.state["totp"].code())
+    await page.click("#enrol-submit")
+    await page.wait_for_selector("#enrol-done:not([hidden])")
+    assert await page.locator("#enrol-codes li").count() == 10
+    await page.click("#enrol-continue")
     await page.wait_for_selector("#shell:not([hidden])")
     assert await page.text_content("#me-name") == dash.username
     assert await page.text_content("#me-role") == "Quản trị viên"
     assert await page.is_hidden("#login")
     # Signed in by the form: the session cookie is the browser's own.
     assert (await api_json(dash, "/api/auth/me"))["via"] == "cookie"
+
+
+async def test_sign_in_again_with_the_code_from_the_app(dash):
+    page = dash.page
+    await page.click("#logout")
+    await page.wait_for_selector("#login-form")
+    await page.fill("#login-username", dash.username)
+    await page.fill("#login-password", dash.password)
+    await page.click("#login-submit")
+    await page.wait_for_selector("#login-code-field:not([hidden])")
+    await page.fill("#login-code", dash.state["totp"].code())
+    await page.click("#login-submit")
+    await page.wait_for_selector("#shell:not([hidden])")
+    me = await api_json(dash, "/api/auth/me")
+    assert me["two_factor"] == {"enabled": True, "required": True, "enrolment_required": False}
 
 
 async def test_language_switches_and_is_remembered(dash):
