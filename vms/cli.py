@@ -118,6 +118,8 @@ def demo(
         console.print(f"open http://{host}:{port}/ and sign in", highlight=False)
         if login:
             console.print(f"  username: {login[0]}\n  password: {login[1]}   (shown once; change it in the dashboard)")
+            if login[0] and "admin" in settings.security.two_factor.required_roles:
+                console.print("  at the first sign-in, set up two-factor sign-in with an authenticator app (QR code)")
         else:
             console.print("  with an existing account of this data folder (forgot it? vms user passwd admin -c config/demo.yaml)")
 

@@ -70,7 +70,9 @@ class ApiSystem:
 
 
 def make_settings(data_dir: Path, **overrides) -> Settings:
-    values = {"data_dir": data_dir, "storage": {"min_free": 0}}
+    # Simulated cameras run on 127.0.0.1; vms denies loopback cameras unless told (test_attacks_probe).
+    values = {"data_dir": data_dir, "storage": {"min_free": 0},
+              "security": {"camera_addresses": {"allow": ["127.0.0.0/8"]}}}
     values.update(overrides)
     return Settings(**values)
 

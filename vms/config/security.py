@@ -1,11 +1,12 @@
-"""Typed configuration of sign-in, sessions, lockout and what each role reaches by default."""
+"""Typed configuration of sign-in, sessions, lockout, two-factor, camera addresses and what each role reaches by default."""
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork
 
 from vms.config.cameras import ID_PATTERN
 
@@ -48,6 +49,32 @@ class TwoFactorConfig(BaseModel):
     recovery_codes: int = Field(default=10, ge=4, le=20)
 
 
+def _default_denied() -> list[IPvAnyNetwork]:
+    return [IPv4Network(n) if ":" not in n else IPv6Network(n) for n in DEFAULT_DENIED_RANGES]
+
+
+# Never a camera: this machine (loopback), link-local (169.254.0.0/16 holds cloud metadata
+# services), "this network", multicast and broadcast, and their IPv6 counterparts.
+DEFAULT_DENIED_RANGES = (
+    "127.0.0.0/8", "169.254.0.0/16", "0.0.0.0/8", "224.0.0.0/4", "255.255.255.255/32",
+    "::1/128", "fe80::/10", "::/128", "ff00::/8",
+)
+
+
+class CameraAddressConfig(BaseModel):
+    """Which addresses a camera URL may point at (registration and probing), so the camera
+    forms cannot be used to scan this machine or reach its services (SSRF, ASVS 12.6.1)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    deny: list[IPvAnyNetwork] = Field(default_factory=_default_denied)
+    # Exceptions to ``deny``, e.g. 127.0.0.0/8 for simulated cameras on this machine (demo, tests).
+    allow: list[IPvAnyNetwork] = Field(default_factory=list)
+    # The address and port of each of vms's own services (database, Redis, the web server) are
+    # refused whatever ``allow`` says; list further ones here as "host:port".
+    deny_services: list[str] = Field(default_factory=list)
+
+
 class SecurityConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -67,6 +94,7 @@ class SecurityConfig(BaseModel):
     password_min_score: int = Field(default=4, ge=0, le=4)
     lockout: LockoutConfig = LockoutConfig()
     two_factor: TwoFactorConfig = TwoFactorConfig()
+    camera_addresses: CameraAddressConfig = CameraAddressConfig()
     # Longest range one playback request or export may cover.
     max_range_hours: float = Field(default=6, gt=0, le=7 * 24)
     # Evidence exports, relative to data_dir unless absolute.
