@@ -50,7 +50,7 @@ class DetectionManager:
         self.recorder = recorder or EventRecorder(
             worker.db, worker.bus, config.data_dir, config.events, worker.worker_id, listeners=[self.webhooks]
         )
-        self.settings = settings or DetectionSettings(worker.db, config.detection, worker.bus)
+        self.settings = settings or DetectionSettings(worker.db, config.detection, worker.bus, config.models_dir)
         self.health = CameraHealth(worker.bus, self.recorder, config.detection.offline_after_seconds, worker.worker_id)
         self.retention = EventRetention(worker.db, config.data_dir, config.events)
         self.running: dict[str, _Running] = {}

@@ -228,6 +228,9 @@ class DetectionConfig(_Strict):
     cameras: dict[Annotated[str, Field(pattern=ID_PATTERN)], CameraDetection] = Field(default_factory=dict)
     # A stream down longer than this raises "camera_offline".
     offline_after_seconds: float = Field(default=30, gt=0, le=86400)
+    # The only folder object models set through the API may come from (relative to data_dir
+    # unless absolute); the API names a model by its path inside this folder.
+    models_dir: Path = Path("models")
 
     def for_camera(self, camera_id: str) -> CameraDetection | None:
         if not self.enabled:

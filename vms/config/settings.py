@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         return path if path.is_absolute() else (self.data_dir / path)
 
     @property
+    def models_dir(self) -> Path:
+        path = self.detection.models_dir
+        return path if path.is_absolute() else (self.data_dir / path)
+
+    @property
     def bus_url(self) -> str:
         return self.redis_url or "memory://"
 
