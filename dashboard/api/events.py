@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from dashboard.api import detection
 from dashboard.api.deps import get_runtime
 from dashboard.api.params import RowId, offset_query
+from dashboard.api.revocation import REVOKED_TOPIC
 from dashboard.problems import Problem
 from dashboard.runtime import Runtime
 from dashboard.security import Principal, require
@@ -122,7 +123,18 @@ async def stream_events(
                     queue.get_nowait()  # a stalled client loses the oldest, not the server's memory
                 queue.put_nowait(message)
 
+        async def watch_revocation() -> None:
+            async for message in runtime.bus.subscribe(REVOKED_TOPIC):
+                if message.get("user_id") == user.user.id:
+                    revoked.set()
+                    if queue.full():
+                        queue.get_nowait()
+                    queue.put_nowait({})  # wake the loop below
+                    return
+
+        revoked = asyncio.Event()
         task = asyncio.create_task(pump())
+        watcher = asyncio.create_task(watch_revocation())
         try:
             await asyncio.sleep(0)  # let the subscription register before telling the client it is open
             yield ": connected\n\n"
@@ -134,10 +146,13 @@ async def stream_events(
                         return
                     yield ": keepalive\n\n"
                     continue
+                if revoked.is_set():
+                    return  # the user was disabled or their rights changed: the stream ends now
                 if wanted(message):
                     yield f"data: {json.dumps(message, default=str, ensure_ascii=False)}\n\n"
         finally:
             task.cancel()
+            watcher.cancel()
 
     return StreamingResponse(
         body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

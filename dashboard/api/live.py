@@ -35,6 +35,7 @@ from streams.live import (
     NoPicture,
     SessionNotFound,
     StreamNotFound,
+    TooManyConnecting,
     ViewerLimitReached,
     WorkerFailed,
     WorkerUnavailable,
@@ -54,6 +55,7 @@ _LIVE_PROBLEMS: dict[type[LiveError], tuple[int, str, str, dict]] = {
     BadOffer: (400, "bad-offer", "SDP offer not usable", {}),
     CodecNotSupported: (422, "codec-not-supported", "Camera codec not playable in browsers", {}),
     ViewerLimitReached: (503, "viewer-limit", "Viewer limit reached", {"Retry-After": "10"}),
+    TooManyConnecting: (429, "too-many-connecting", "Too many sessions still connecting", {"Retry-After": "5"}),
     NoPicture: (503, "no-picture", "No picture yet", {"Retry-After": "2"}),
     LiveUnavailable: (503, "live-unavailable", "Live video unavailable", {}),
     CameraNotOwned: (503, "camera-not-owned", "Camera not owned by any worker right now", {"Retry-After": "5"}),
@@ -116,6 +118,11 @@ def _offer_text(body: bytes) -> str:
     return text
 
 
+def viewer_of(user_id: int) -> str:
+    """The owner name of a user's live sessions in the hubs."""
+    return f"user:{user_id}"
+
+
 def _stream(stream: str) -> str:
     if stream not in STREAMS:
         detail = f"stream must be one of {', '.join(STREAMS)}, not '{stream}'"
@@ -145,7 +152,7 @@ async def start_live(
     if content_type != SDP:
         raise Problem(415, "unsupported-media-type", f"send the SDP offer as {SDP}")
     offer = _offer_text(await request.body())
-    answer = await live.offer(camera_id, offer, _stream(stream), transcode)
+    answer = await live.offer(camera_id, offer, _stream(stream), transcode, owner=viewer_of(user.user.id))
     await run_in_threadpool(audit, runtime.db, user, "live.start", camera_id, {"session": answer.session, "stream": stream, "transcode": transcode}, client_ip(request))
     location = request.url_for("stop_live", camera_id=camera_id, session_id=answer.session).path
     headers = {"Location": location, "ETag": f'"{answer.session}"'}

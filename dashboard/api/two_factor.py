@@ -72,14 +72,15 @@ def begin_enrolment(request: Request, response: Response, user: Principal = ENRO
 @router.post("/auth/two-factor/confirm", response_model=RecoveryCodesOut)
 def confirm_enrolment(body: CodeBody, request: Request, response: Response, user: Principal = ENROLLING,
                       factor: TwoFactor = Depends(_two_factor), runtime: Runtime = Depends(get_runtime)) -> RecoveryCodesOut:
-    """Switch two-factor on with a first code from the app; your other sessions end."""
+    """Switch two-factor on with a first code from the app; your other browser sessions end
+    (they were opened with the password alone). API tokens stay: they are listed and revocable."""
     try:
         codes = factor.confirm(user.user.id, body.code)
     except TwoFactorError as exc:
         audit(runtime.db, user, "two_factor.confirm.failed", user.username, {"reason": str(exc)}, client_ip(request))
         raise Problem(400, "bad-code", str(exc)) from None
     complete_session(runtime.db, user.session_id)
-    ended = revoke_user_sessions(runtime.db, user.user.id, keep=user.session_id)
+    ended = revoke_user_sessions(runtime.db, user.user.id, keep=user.session_id, kind="browser")
     audit(runtime.db, user, "two_factor.enable", user.username, {"sessions_ended": ended}, client_ip(request))
     response.headers["Cache-Control"] = "no-store"
     return RecoveryCodesOut(recovery_codes=codes)

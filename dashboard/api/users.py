@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard.api.deps import get_runtime
 from dashboard.api.params import RowId
+from dashboard.api.revocation import end_user_activity
 from dashboard.problems import Problem
 from dashboard.runtime import Runtime
 from dashboard.security import Principal, client_ip, require, security_config
@@ -96,6 +97,7 @@ def change_user(username: str, body: UserChange, request: Request, user: Princip
         changes["reset_two_factor"] = TwoFactor(runtime.db, security_config(request).two_factor).remove(after.id)
     if body.password is not None or body.disabled or body.reset_two_factor or (body.role is not None and body.role != before.role):
         changes["sessions_ended"] = revoke_user_sessions(runtime.db, after.id)
+        changes["live_sessions_ended"] = end_user_activity(runtime, [after.id])
     audit(runtime.db, user, "user.update", username, changes, client_ip(request))
     return after.to_dict()
 
@@ -119,9 +121,14 @@ def add_grant(body: NewGrant, request: Request, user: Principal = ADMIN, runtime
 
 @router.delete("/grants/{grant_id}", status_code=204)
 def remove_grant(grant_id: RowId, request: Request, user: Principal = ADMIN, runtime: Runtime = Depends(get_runtime)) -> Response:
+    users = _users(request, runtime)
     try:
-        grant = _users(request, runtime).remove_grant(grant_id)
+        grant = users.remove_grant(grant_id)
     except LookupError as exc:
         raise Problem(404, "grant-not-found", str(exc)) from None
-    audit(runtime.db, user, "grant.remove", grant["user"] or f"role:{grant['role']}", grant, client_ip(request))
+    # Who held it: their live video and event streams end now (new ones are checked afresh).
+    holders = [users.get(grant["user"])] if grant["user"] else [u for u in users.all() if u.role.value == grant["role"]]
+    ended = end_user_activity(runtime, [holder.id for holder in holders])
+    audit(runtime.db, user, "grant.remove", grant["user"] or f"role:{grant['role']}", {**grant, "live_sessions_ended": ended},
+          client_ip(request))
     return Response(status_code=204)

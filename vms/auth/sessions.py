@@ -108,12 +108,14 @@ def revoke_session(db: Database, session_id: str) -> bool:
         return session.execute(delete(SessionRow).where(SessionRow.id == session_id)).rowcount > 0
 
 
-def revoke_user_sessions(db: Database, user_id: int, keep: str | None = None) -> int:
-    """End every session and token of a user (except ``keep``); returns how many."""
+def revoke_user_sessions(db: Database, user_id: int, keep: str | None = None, kind: str | None = None) -> int:
+    """End every session and token of a user (except ``keep``; only of ``kind`` if given); returns how many."""
     with db.session() as session:
         query = delete(SessionRow).where(SessionRow.user_id == user_id)
         if keep is not None:
             query = query.where(SessionRow.id != keep)
+        if kind is not None:
+            query = query.where(SessionRow.kind == kind)
         return session.execute(query).rowcount
 
 
