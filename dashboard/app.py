@@ -18,6 +18,7 @@ from dashboard.api import (
 from dashboard.problems import install_problem_handlers
 from dashboard.runtime import Runtime
 from dashboard.security import PUBLIC, gatekeeper, matched_route, report_unruled
+from vms.auth.audit import CoalescedAudit
 from vms.config.security import security_of
 from vms.db import Segment
 from vms.metrics import HTTP_LATENCY, RuntimeCollector, runtime_registry
@@ -43,6 +44,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.security = security_of(runtime.settings)
     runtime.db.create_schema()  # the auth and export tables, if the runtime was built before they were imported
+    app.state.snapshot_audit = CoalescedAudit(app.state.security.snapshot_audit_seconds)
     app.state.exports = ExportQueue(runtime.db, runtime.files, app.state.security.export_workers)
     app.state.metrics_registry = runtime_registry(_collector(runtime))
     install_problem_handlers(app)

@@ -179,12 +179,17 @@ def patch_live(camera_id: str, session_id: str) -> Response:
 
 @router.get("/cameras/{camera_id}/snapshot.jpg", response_class=Response, dependencies=[require_camera(Capability.LIVE)])
 async def snapshot(
-    camera_id: str, stream: str = "main", width: int | None = None, live: LiveGateway = Depends(get_live)
+    camera_id: str, request: Request, stream: str = "main", width: int | None = None,
+    live: LiveGateway = Depends(get_live), user: Principal = Depends(current_user), runtime: Runtime = Depends(get_runtime),
 ) -> Response:
-    """The newest keyframe as JPEG, scaled to ``width`` pixels (aspect ratio kept)."""
+    """The newest keyframe as JPEG, scaled to ``width`` pixels (aspect ratio kept).
+
+    A picture is a live view: audited, once per user and camera per ``security.snapshot_audit_seconds``."""
     if width is not None and not MIN_WIDTH <= width <= MAX_WIDTH:
         raise Problem(400, "bad-width", f"width must be between {MIN_WIDTH} and {MAX_WIDTH}", "Width out of range")
     picture = await live.snapshot(camera_id, _stream(stream), width)
+    await run_in_threadpool(request.app.state.snapshot_audit.record, runtime.db, user, "live.snapshot", camera_id,
+                            client_ip(request))
     captured = datetime.fromtimestamp(picture.captured_at, timezone.utc)
     return Response(
         picture.jpeg,

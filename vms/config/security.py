@@ -95,6 +95,8 @@ class SecurityConfig(BaseModel):
     lockout: LockoutConfig = LockoutConfig()
     two_factor: TwoFactorConfig = TwoFactorConfig()
     camera_addresses: CameraAddressConfig = CameraAddressConfig()
+    # Live snapshots are audited once per user and camera in this window (with a count of the rest).
+    snapshot_audit_seconds: float = Field(default=60, gt=0, le=3600)
     # Longest range one playback request or export may cover.
     max_range_hours: float = Field(default=6, gt=0, le=7 * 24)
     # Evidence exports, relative to data_dir unless absolute.
