@@ -85,7 +85,8 @@ def _serve(settings: Settings, host: str, port: int, with_worker: bool, announce
         console.print(f"vms listening on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
         if announce is not None:
             announce(runtime)
-        uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
+        # log_config=None: uvicorn's records go through our handler (credentials masked, control characters escaped).
+        uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning", log_config=None)
     finally:
         runtime.stop()
 
