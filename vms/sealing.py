@@ -45,11 +45,10 @@ def is_sealed(stored: str | None) -> bool:
     return bool(stored) and stored.startswith(PREFIX)
 
 
-def load_key(data_dir: Path, environ: dict | None = None) -> bytes:
-    """The key from ``VMS_SECRET_KEY``, else from ``data_dir/secret.key`` (made 0600 when missing)."""
-    environ = os.environ if environ is None else environ
-    if environ.get(KEY_ENV):
-        return environ[KEY_ENV].encode("ascii")
+def load_key(data_dir: Path, key: str | None = None) -> bytes:
+    """``key`` (the setting ``secret_key``, i.e. ``VMS_SECRET_KEY``), else ``data_dir/secret.key`` (made 0600 when missing)."""
+    if key:
+        return key.encode("ascii")
     path = Path(data_dir) / KEY_FILE
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
@@ -62,5 +61,5 @@ def load_key(data_dir: Path, environ: dict | None = None) -> bytes:
     return path.read_bytes().strip()
 
 
-def sealer_for(data_dir: Path, environ: dict | None = None) -> Sealer:
-    return Sealer(load_key(data_dir, environ))
+def sealer_for(data_dir: Path, key: str | None = None) -> Sealer:
+    return Sealer(load_key(data_dir, key))

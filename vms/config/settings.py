@@ -6,7 +6,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # redis://host:port/db switches the bus (and camera ownership) to Redis.
     redis_url: str | None = None
     worker_id: str | None = None
+    # Fernet key sealing camera passwords and two-factor seeds in the database (vms.sealing);
+    # default: data_dir/secret.key, made at first start. Scale-out: the same on every host.
+    secret_key: SecretStr | None = None
     cluster: ClusterConfig = ClusterConfig()
     http: HttpConfig = HttpConfig()
     storage: StorageConfig = StorageConfig()

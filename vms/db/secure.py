@@ -40,7 +40,8 @@ def open_private_database(settings) -> Database:
     folders = [settings.recordings_dir, settings.data_dir / settings.security.exports_dir]
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     keep_private(settings.data_dir, folders)
-    db = Database(settings.effective_database_url, sealer_for(settings.data_dir))
+    key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    db = Database(settings.effective_database_url, sealer_for(settings.data_dir, key))
     db.create_schema()
     reseal(db)
     return db
