@@ -137,3 +137,24 @@ async def test_two_factor_can_be_switched_off_by_setting(tmp_path):
         answer = await _password_login(system.client, "admin")
         assert answer.json()["two_factor_enrolment_required"] is False
         assert (await system.client.get("/api/users")).status_code == 200
+
+
+def test_the_cli_resets_a_lost_phone(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from vms.auth.two_factor import TwoFactor
+    from vms.auth.users import Users
+    from vms.cli import app as cli
+    from vms.cli import open_database
+
+    monkeypatch.setenv("VMS_DATA_DIR", str(tmp_path))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["user", "add", "chief", "--role", "admin", "--password-stdin"],
+                         input="Solid-Passw0rd-here\n").exit_code == 0
+    _, db = open_database(None)
+    chief = Users(db).get("chief")
+    TwoFactor(db).begin(chief.id, "chief")
+    reset = runner.invoke(cli, ["user", "reset-two-factor", "chief"])
+    assert reset.exit_code == 0 and "reset" in reset.output
+    assert TwoFactor(db).status(chief.id).enabled is False and TwoFactor(db).status(chief.id).enrolling is False
+    assert runner.invoke(cli, ["user", "reset-two-factor", "nobody"]).exit_code == 2
