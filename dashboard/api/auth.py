@@ -23,7 +23,8 @@ from vms.auth.passwords import WeakPassword
 from vms.auth.roles import Capability, parse_capabilities, playback_earliest
 from vms.auth.sessions import create_session, revoke_session, revoke_user_sessions
 from vms.auth.two_factor import TwoFactor
-from vms.auth.users import LoginFailed, SecondFactorRequired, Users
+from vms.auth.signin import SecondFactorRequired, SignInCheck
+from vms.auth.users import LoginFailed, Users
 from vms.db.auth import SessionRow
 from vms.db.types import utcnow
 from vms.metrics import LOGINS
@@ -86,7 +87,7 @@ def login(body: LoginBody, request: Request, response: Response, runtime: Runtim
     address = client_ip(request)
     users = Users(runtime.db, config)
     try:
-        signed_in = users.authenticate(body.username, body.password, address, body.code)
+        signed_in = SignInCheck(users).authenticate(body.username, body.password, address, body.code)
     except SecondFactorRequired:
         raise Problem(401, "second-factor-required", "type the 6-digit code from your authenticator app",
                       "Second factor required") from None

@@ -83,7 +83,8 @@ class SessionRow(Base):
 
 
 class AddressThrottle(Base):
-    """Failed sign-ins from one client address (or of one unknown username, "user:<name>") in the current window."""
+    """Failed sign-ins in the current window of one key: a client address, a (user, address) pair
+    ("pair:<user id>|<address>") or an unknown username ("user:<name>")."""
 
     __tablename__ = "login_throttle"
 
@@ -93,6 +94,15 @@ class AddressThrottle(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Locks of this key so far (the next lasts twice as long); forgotten a day after the last one ends.
     locks: Mapped[int] = mapped_column(Integer, default=0)
+
+    @staticmethod
+    def pair_prefix(user_id: int) -> str:
+        """Keys of one user's (user, address) counters start so."""
+        return f"pair:{user_id}|"
+
+    @classmethod
+    def pair_key(cls, user_id: int, address: str) -> str:
+        return (cls.pair_prefix(user_id) + address)[:64]
 
 
 class KnownAddress(Base):
