@@ -98,3 +98,16 @@ async def test_a_lock_never_lets_a_wrong_second_factor_through(tmp_path):
             guessed = await attacker.post("/api/auth/login", json={
                 "username": "admin", "password": password_of("admin"), "code": "123456"})
             assert guessed.status_code == 429
+
+
+async def test_guessing_names_from_the_command_centre_address_does_not_lock_its_known_users_out(tmp_path):
+    async with api_system(tmp_path, security={"two_factor": {"required_roles": []}}) as system:
+        system.set_security(lockout=system.security.lockout.model_copy(update={"ip_max_failures": 6}))
+        await system.login("operator")  # the operator works here: a known address from now on
+        system.client.cookies.clear()
+        for name in ("a1", "b2", "c3", "d4", "e5", "f6"):  # someone behind the same NAT sprays names
+            assert (await _guess(system.client, name)).status_code == 401
+        assert ("address", 5, "10.20.30.40") in [(d["scope"], d["minutes"], d["address"]) for d in _lockouts(system.db)]
+        assert (await _guess(system.client, "admin")).status_code == 429  # unknown here: the address lock holds
+        assert (await system.client.post("/api/auth/login", json={
+            "username": "operator", "password": password_of("operator")})).status_code == 200

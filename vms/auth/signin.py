@@ -151,14 +151,17 @@ def _active_locks(session, row: UserRow | None, username: str, address: str, now
         if left is not None:
             locks.append((scope, left))
 
-    if address:
+    known = row is not None and session.get(KnownAddress, (row.id, address[:64])) is not None
+    # The address lock stops guessing across many names; a user who signed in from this address
+    # before (colleagues behind one NAT) is still held by their own (user, address) counter.
+    if address and not known:
         throttle(address, "address")
     if row is None:
         throttle(_ghost_key(username), "user")  # unknown names lock like real ones: a lock reveals nothing
         return locks
     throttle(AddressThrottle.pair_key(row.id, address), "user-address")
     left = _remaining(row.locked_until, now)
-    if left is not None and session.get(KnownAddress, (row.id, address[:64])) is None:
+    if left is not None and not known:
         locks.append(("user", left))
     return locks
 
