@@ -68,3 +68,17 @@ def test_the_services_of_the_settings_are_refused_as_cameras():
         with pytest.raises(CameraAddressRefused):
             policy.check_url(url)
     policy.check_url("rtsp://127.0.0.1:8554/tunnel-01/main")
+
+
+def test_the_demo_config_lets_its_simulated_cameras_on_loopback_through():
+    from pathlib import Path
+
+    from vms.cameras.addresses import CameraAddressRefused, policy_of
+    from vms.config import load_settings
+
+    demo = load_settings(Path(__file__).resolve().parents[1] / "config" / "demo.yaml")
+    policy = policy_of(demo)
+    for camera in demo.cameras:
+        policy.check_url(camera.main_url)  # rtsp://127.0.0.1:8554/...: allowed on purpose
+    with pytest.raises(CameraAddressRefused):  # the same cameras under the defaults
+        policy_of(demo, SecurityConfig().camera_addresses).check_url(demo.cameras[0].main_url)
