@@ -359,6 +359,10 @@ async def test_users_and_audit_screens(dash):
     row = '#user-rows tr[data-username="truc-ban-01"]'
     await page.wait_for_selector(row)
     assert await page.locator(f"{row} select.role").input_value() == "operator"
+    # A lost phone: the admin resets the user's two-factor sign-in (confirmed, audited).
+    await page.click(f"{row} button.reset-two-factor")
+    await page.click("#confirm-yes")
+    await dash.wait_js("() => !document.querySelector('#notice').hidden", "the reset notice")
     await dash.shot("users")
     # Saved wall layouts are each user's own: another user neither sees nor deletes them.
     [mine] = await api_json(dash, "/api/layouts")
@@ -369,7 +373,8 @@ async def test_users_and_audit_screens(dash):
     await dash.screen("audit")
     await page.wait_for_selector('#audit-rows tr[data-action="user.add"]')
     actions = set(await page.locator("#audit-rows tr").evaluate_all("rows => rows.map(r => r.dataset.action)"))
-    assert {"login.ok", "login.failed", "user.add", "camera.add", "camera.probe", "export.request", "playback"} <= actions
+    assert {"login.ok", "login.failed", "user.add", "user.update", "camera.add", "camera.probe", "export.request",
+            "playback", "two_factor.enrol", "two_factor.enable"} <= actions
     await page.select_option("#audit-action", "camera.")
     await page.click('#screen-audit button[type="submit"]')
     await dash.wait_js("() => [...document.querySelectorAll('#audit-rows tr')].every(r => r.dataset.action.startsWith('camera.'))",
