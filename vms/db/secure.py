@@ -6,6 +6,7 @@ of them create files 0600 and folders 0700 (umask 077) and read the same sealing
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from vms.db.models import CameraRow
 from vms.sealing import KEY_FILE, is_sealed, sealer_for
 
 PRIVATE_UMASK = 0o077
+log = logging.getLogger(__name__)
 
 
 def keep_private(data_dir: Path, folders: list[Path] = ()) -> None:
@@ -41,6 +43,10 @@ def open_private_database(settings) -> Database:
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     keep_private(settings.data_dir, folders)
     key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    if key is None and settings.redis_url:
+        log.warning("scale-out without VMS_SECRET_KEY: this host seals camera passwords with its own "
+                    "%s/%s, which the other hosts cannot open; set the same VMS_SECRET_KEY everywhere",
+                    settings.data_dir, KEY_FILE)
     db = Database(settings.effective_database_url, sealer_for(settings.data_dir, key))
     db.create_schema()
     reseal(db)
