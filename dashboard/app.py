@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 import vms.db.auth  # noqa: F401  (registers the users, sessions and audit tables)
 from dashboard.api import audit, auth, cameras, events, exports, health, layouts, live, pages, recordings, users
 from dashboard.problems import install_problem_handlers
-from dashboard.runtime import Runtime
+from vmsapp.runtime import Runtime
 from dashboard.security import PUBLIC, gatekeeper, matched_route, report_unruled
 from vms.config.security import security_of
 from vms.db import Segment

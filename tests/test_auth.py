@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from tests.support.api import BASE_URL, api_system, password_of
 from vms.auth.users import ensure_demo_admin
-from vms.cli import app as cli
+from vmsapp.cli import app as cli
 from vms.config.security import LockoutConfig
 from vms.db.auth import AuditEntry, SessionRow, UserRow
 from vms.db.types import utcnow

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from vms.cli import app
+from vmsapp.cli import app
 
 runner = CliRunner()
 

@@ -23,8 +23,8 @@ from sqlalchemy import select
 
 from dashboard.api.live import live_problem
 from streams.live import errors
-from streams.live.gateway import LiveAnswer
-from streams.live.remote import RemoteLive, serve_live
+from vms.live.gateway import LiveAnswer
+from vmsapp.live_remote import RemoteLive, serve_live
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
 from tests.support.cluster import (
     REDIS_URL,
@@ -142,7 +142,7 @@ def test_remote_refusals_map_to_the_same_problems():
 
 
 def test_an_unanswered_worker_is_unavailable(monkeypatch):
-    monkeypatch.setattr("streams.live.remote.OFFER_SECONDS", 0.3)
+    monkeypatch.setattr("vmsapp.live_remote.OFFER_SECONDS", 0.3)
     live = RemoteLive(MemoryBus(), SimpleNamespace(holder=lambda c: "silent"), SimpleNamespace(live=lambda: []))
 
     async def scenario():

@@ -8,9 +8,9 @@ import time
 import pytest
 
 from streams.detect.health import CameraHealth
-from streams.detect.manager import DetectionManager
+from vmsapp.detection import DetectionManager
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available, simulator_unavailable_reason
-from streams.worker import STATUS_TOPIC
+from vmsapp.worker import STATUS_TOPIC
 from tests.support.scenes import EventLog
 from tests.support.system import camera_entry, make_settings, running_worker
 from vms.bus.memory import MemoryBus

@@ -12,7 +12,7 @@ import typer
 import yaml
 from pydantic import BaseModel
 
-from vms.cli import app
+from vmsapp.cli import app
 from vms.config import Settings, load_settings
 
 DOCKER = Path(__file__).resolve().parents[1] / "docker"

@@ -11,7 +11,7 @@ import redis
 from sqlalchemy import func, select
 
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
-from streams.worker import StreamWorker
+from vmsapp.worker import StreamWorker
 from tests.support.cluster import REDIS_URL, TcpProxy, postgres_admin_url, redis_available, throwaway_database, unique, wait_for
 from tests.support.system import FAST_INGEST
 from vms.bus.memory import MemoryBus

@@ -9,7 +9,7 @@ import time
 from datetime import datetime
 from types import SimpleNamespace
 
-from streams.detect.manager import DetectionManager
+from vmsapp.detection import DetectionManager
 from streams.pipeline import CameraPipeline
 from tests.support.scenes import Scene, encode, feed, realtime_scene, traffic, tunnel_detection
 from tests.support.webhook_receiver import receiving

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from dashboard.api.deps import get_runtime
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from vmsapp.runtime import Runtime
 from dashboard.security import Principal, client_ip, require
 from vms.auth.audit import AuditQuery, audit, audit_csv, entry_dict, query_audit
 from vms.auth.roles import Capability

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from dashboard.api.deps import get_runtime
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from vmsapp.runtime import Runtime
 from dashboard.security import (
     PUBLIC,
     SESSION_COOKIE,

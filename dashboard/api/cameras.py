@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from dashboard.api.deps import get_runtime
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from vmsapp.runtime import Runtime
 from dashboard.security import Principal, client_ip, require, require_camera
 from vms.auth.audit import audit
 from vms.auth.roles import CAMERA_SCOPED, Capability

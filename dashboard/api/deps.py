@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from dashboard.runtime import Runtime
+from vmsapp.runtime import Runtime
 
 
 def get_runtime(request: Request) -> Runtime:

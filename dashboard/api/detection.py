@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from dashboard.api.deps import get_runtime
-from dashboard.runtime import Runtime
+from vmsapp.runtime import Runtime
 from dashboard.security import Principal, require_camera
 from vms.auth.roles import Capability
 from vms.config.detection import CameraDetection

@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from dashboard.api import detection
 from dashboard.api.deps import get_runtime
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from vmsapp.runtime import Runtime
 from dashboard.security import Principal, require
 from vms.auth.roles import Capability
 from vms.db.events import EventRow

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard.api.deps import get_runtime
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from vmsapp.runtime import Runtime
 from dashboard.security import Principal, check_camera, client_ip, require, security_config
 from vms.auth.audit import audit
 from vms.auth.roles import Capability, Role

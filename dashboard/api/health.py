@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from dashboard.api.deps import get_runtime
-from dashboard.runtime import Runtime
+from vmsapp.runtime import Runtime
 from dashboard.security import PUBLIC, require
 from vms.auth.roles import Capability
 from vms.metrics import exposition

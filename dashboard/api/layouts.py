@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from dashboard.api.deps import get_runtime
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from vmsapp.runtime import Runtime
 from dashboard.security import SIGNED_IN, Principal
 from vms.config.cameras import ID_PATTERN
 from vms.db.layouts import WallLayoutRow

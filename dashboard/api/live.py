@@ -1,6 +1,6 @@
 """Live video: WHEP (RFC 9725) signaling for WebRTC viewers, and JPEG snapshots.
 
-Routes stay thin: the runtime's ``LiveGateway`` (``streams.live.gateway``) does the work, whether
+Routes stay thin: the runtime's ``LiveGateway`` (``vms.live.gateway``) does the work, whether
 the camera's hub runs in this process or on the worker recording it (scale-out), and its
 refusals come back as ``application/problem+json`` (RFC 9457). Audit entries are written here,
 in the API process, either way.
@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 
 from dashboard.api.deps import get_runtime
 from dashboard.problems import Problem, problem_response
-from dashboard.runtime import Runtime
+from vmsapp.runtime import Runtime
 from dashboard.security import PUBLIC, Principal, client_ip, current_user, require, require_camera
 from starlette.concurrency import run_in_threadpool
 from vms.auth.audit import audit
@@ -38,7 +38,7 @@ from streams.live import (
     WorkerFailed,
     WorkerUnavailable,
 )
-from streams.live.gateway import LiveGateway
+from vms.live.gateway import LiveGateway
 from streams.live.snapshot import MAX_WIDTH, MIN_WIDTH
 
 SDP = "application/sdp"

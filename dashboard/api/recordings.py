@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 
 from dashboard.api.deps import get_runtime
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from vmsapp.runtime import Runtime
 from dashboard.security import Principal, client_ip, require_camera, security_config
 from vms.auth.audit import audit
 from vms.auth.roles import Capability, playback_earliest

@@ -46,7 +46,7 @@ class CameraHealth:
     def start(self, timer: bool = True) -> "CameraHealth":
         """Listen to stream statuses; ``timer`` checks for due offline events twice a second
         (without it, call ``check()``)."""
-        from streams.worker import STATUS_TOPIC  # not at import time: the worker may import this module
+        from vmsapp.worker import STATUS_TOPIC  # not at import time: the worker may import this module
 
         self._remove = self.bus.add_listener(STATUS_TOPIC, self._on_status)
         if timer:

@@ -7,7 +7,7 @@ units to aiortc, which only packetizes them. The API reaches live video through 
 (``remote``).
 """
 
-from streams.live.errors import (
+from vms.live.errors import (
     BadOffer,
     CameraNotFound,
     CameraNotOwned,

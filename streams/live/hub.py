@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
-from streams.live.errors import (
+from vms.live.errors import (
     BadOffer,
     CameraNotFound,
     CodecNotSupported,
@@ -33,7 +33,7 @@ from streams.live.track import PASSTHROUGH_CODECS, PassthroughTrack, RelayTrack
 from streams.live.transcode import DECODABLE_CODECS, TranscodeTrack
 from streams.pipeline import CameraPipeline
 from streams.status import StreamStatus
-from streams.worker import StreamWorker
+from vmsapp.worker import StreamWorker
 from vms.config.live import LiveConfig
 
 log = logging.getLogger(__name__)

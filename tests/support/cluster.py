@@ -224,7 +224,7 @@ def write_config(path: Path, **values) -> Path:
 def start_worker(config: Path, worker_id: str, log: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VMS_")}
     return subprocess.Popen(
-        [sys.executable, "-m", "vms.cli", "worker", "--config", str(config), "--worker-id", worker_id],
+        [sys.executable, "-m", "vmsapp.cli", "worker", "--config", str(config), "--worker-id", worker_id],
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
         cwd=ROOT,
@@ -236,7 +236,7 @@ def start_api(config: Path, port: int, log: Path) -> subprocess.Popen:
     """``vms api`` on 127.0.0.1:<port> (wait for ``/healthz`` before using it)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VMS_")}
     return subprocess.Popen(
-        [sys.executable, "-m", "vms.cli", "api", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "vmsapp.cli", "api", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
         cwd=ROOT,

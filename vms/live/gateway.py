@@ -1,8 +1,8 @@
 """The API's one way to live video: ``LiveGateway``, whatever process the camera's hub runs in.
 
 ``LocalLive`` is the hub of this process (the all-in-one ``vms run``), ``RemoteLive``
-(``streams.live.remote``) the hub of the worker recording the camera, over the bus, and
-``NoLive`` an API that has neither. ``dashboard.runtime.Runtime.build`` picks one; routes never
+(``vmsapp.live_remote``) the hub of the worker recording the camera, over the bus, and
+``NoLive`` an API that has neither. ``vmsapp.runtime.Runtime.build`` picks one; routes never
 branch on where a camera runs. Refusals are ``LiveError``s either way.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 
-from streams.live.errors import LiveUnavailable
+from vms.live.errors import LiveUnavailable
 from streams.live.hub import LiveHub
 from streams.live.snapshot import Snapshot
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from streams.detect.manager import DetectionManager
-from streams.live.gateway import LiveGateway, LocalLive, NoLive
+from vmsapp.detection import DetectionManager
+from vms.live.gateway import LiveGateway, LocalLive, NoLive
 from streams.live.hub import LiveHub
-from streams.live.remote import LiveLoop, RemoteLive, serve_live
-from streams.worker import StreamWorker
+from vmsapp.live_remote import LiveLoop, RemoteLive, serve_live
+from vmsapp.worker import StreamWorker
 from vms.bus import Bus, bus_from_url
 from vms.cameras.registry import CameraRegistry
 from vms.cluster.events import EventStoreConsumer

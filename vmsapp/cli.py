@@ -14,8 +14,8 @@ from rich.console import Console
 from vms.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(help="vms — camera command-centre video monitoring system", no_args_is_help=True)
-from vms.auth.cli import user_app  # noqa: E402  (after app: it reuses this module's helpers lazily)
-from vms.cameras.cli import camera_app  # noqa: E402  (likewise)
+from vmsapp.users_cli import user_app  # noqa: E402  (after app: it reuses this module's helpers lazily)
+from vmsapp.cameras_cli import camera_app  # noqa: E402  (likewise)
 
 app.add_typer(camera_app, name="camera")
 
@@ -80,7 +80,7 @@ def _serve(settings: Settings, host: str, port: int, with_worker: bool, announce
     import uvicorn
 
     from dashboard.app import create_app
-    from dashboard.runtime import Runtime
+    from vmsapp.runtime import Runtime
 
     runtime = Runtime.build(settings, with_worker=with_worker).start()
     try:
@@ -104,7 +104,7 @@ def demo(
 ) -> None:
     """Everything on this machine: simulated cameras, recording, events and the dashboard."""
     from vms.auth.users import ensure_demo_admin
-    from vms.demo import DemoConfigError, start_simulator
+    from vmsapp.demo import DemoConfigError, start_simulator
 
     _logging(verbose)
     settings = _settings(config)
@@ -135,7 +135,7 @@ def worker(
 ) -> None:
     """A stream worker without the API: pulls, records and watches its cameras."""
     _logging(verbose)
-    from dashboard.runtime import Runtime
+    from vmsapp.runtime import Runtime
 
     settings = _settings(config)
     if worker_id:
