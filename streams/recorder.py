@@ -67,6 +67,7 @@ class Recorder:
         self._retry_after = 0.0
         self.segments_written = 0
         self.bytes_written = 0
+        self.last_segment_at: float | None = None  # UTC epoch seconds the last segment was finished
         self.last_error: str | None = None  # cleared once a segment opens again
         self.storage_errors = 0
         self.last_storage_error: str | None = None  # kept, for the health board and tests
@@ -189,6 +190,7 @@ class Recorder:
             return
         self.segments_written += 1
         self.bytes_written += size
+        self.last_segment_at = time.time()
 
     @staticmethod
     def _salvage(writer: SegmentWriter) -> tuple[int, MediaSpan]:

@@ -1,5 +1,8 @@
 """A stream worker: runs the pipelines of its cameras, repairs and cleans up their recordings.
 
+Outputs attach to the worker (``add_output``): each is attached to every pipeline the worker
+starts and detached when it stops. The recorder is the first; the live hub and detection follow.
+
 In the all-in-one ``vms run`` one worker owns every enabled camera. With ``redis_url`` set,
 several workers share the cameras through Redis leases (``vms.cluster.ownership``): a worker runs
 the pipelines of the cameras it owns, and starts or stops them as soon as its ownership changes.
@@ -12,14 +15,15 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from functools import partial
 from pathlib import Path
 
-from streams.pipeline import CameraPipeline
+from streams.pipeline import CameraPipeline, PipelineOutput
+from streams.recording import Recording
 from streams.status import StreamStatus
 from vms.bus import Bus
 from vms.bus.rpc import RpcServer, worker_service
 from vms.cameras.registry import CameraRegistry, CameraSpec
+from vms.cameras.status import STATUS_TOPIC
 from vms.cluster.ownership import ownership_for
 from vms.cluster.retention import WorkerRetention
 from vms.config import Settings
@@ -28,10 +32,10 @@ from vms.recordings.buffered_index import BufferedSegmentIndex
 from vms.recordings.locate import worker_recordings_dir
 from vms.recordings.repair import repair_unfinished
 from vms.recordings.retention import Retention
+from vmsapp.heartbeat import StatusHeartbeat
 
 log = logging.getLogger(__name__)
 
-STATUS_TOPIC = "camera.status"
 RELOAD_SECONDS = 10.0
 
 
@@ -57,11 +61,22 @@ class StreamWorker:
         self.rpc = RpcServer(bus, worker_service(self.worker_id))
         self.rpc.register("describe", lambda params: self.describe())
         self.pipelines: dict[str, CameraPipeline] = {}
+        self.recording = Recording(self.index, self.recordings_dir, settings.ingest.consumer_queue_packets,
+                                   on_storage_error=self._storage_error)
+        self._outputs: list[PipelineOutput] = [self.recording]
+        self.heartbeat = StatusHeartbeat(self)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._urgent = threading.Event()
         self._maintenance = threading.Thread(target=self._maintain, name="worker-maintenance", daemon=True)
+
+    def add_output(self, output: PipelineOutput) -> None:
+        """Feed ``output`` from every camera pipeline of this worker, running now or started later."""
+        with self._lock:
+            self._outputs.append(output)
+            for pipeline in self.pipelines.values():
+                pipeline.add_output(output)
 
     def start(self) -> "StreamWorker":
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
@@ -71,11 +86,13 @@ class StreamWorker:
         self.ownership.start()
         self.reconcile()
         self._maintenance.start()
+        self.heartbeat.start()
         self.rpc.start()
         return self
 
     def stop(self) -> None:
         self.rpc.close()
+        self.heartbeat.stop()
         self._stop.set()
         self._wake.set()
         self._maintenance.join(10)
@@ -118,14 +135,7 @@ class StreamWorker:
             log.exception("repairing unfinished segments failed (database down?); retrying later")
 
     def _pipeline(self, spec: CameraSpec) -> CameraPipeline:
-        return CameraPipeline(
-            spec,
-            self.settings.ingest,
-            self.index,
-            self.recordings_dir,
-            on_status=self._publish_status,
-            on_storage_error=partial(self._storage_error, spec.id),
-        )
+        return CameraPipeline(spec, self.settings.ingest, on_status=self.publish_status, outputs=self._outputs)
 
     def pipeline(self, camera_id: str) -> CameraPipeline:
         with self._lock:
@@ -146,7 +156,8 @@ class StreamWorker:
             "index_pending": self.index.pending,
         }
 
-    def _publish_status(self, status: StreamStatus) -> None:
+    def publish_status(self, status: StreamStatus) -> None:
+        """Tell every status board (all processes, over the bus) how ``status``'s stream is."""
         message = status.to_message()
         message["worker_id"] = self.worker_id
         self.bus.publish(STATUS_TOPIC, message)

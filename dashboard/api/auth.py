@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from dashboard.api.deps import get_runtime
 from dashboard.problems import Problem
-from vmsapp.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import (
     PUBLIC,
     SESSION_COOKIE,
@@ -63,7 +63,7 @@ def _me(principal: Principal, request: Request) -> dict:
 
 
 @router.post("/auth/login", dependencies=[PUBLIC])
-def login(body: LoginBody, request: Request, response: Response, runtime: Runtime = Depends(get_runtime)) -> dict:
+def login(body: LoginBody, request: Request, response: Response, runtime: Services = Depends(get_runtime)) -> dict:
     """Sign in with username and password: sets the session cookie and returns the CSRF token."""
     config = security_config(request)
     address = client_ip(request)
@@ -104,7 +104,7 @@ def login(body: LoginBody, request: Request, response: Response, runtime: Runtim
 
 
 @router.post("/auth/logout", status_code=204)
-def logout(request: Request, user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_runtime)) -> Response:
+def logout(request: Request, user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> Response:
     revoke_session(runtime.db, user.session_id)
     audit(runtime.db, user, "logout", "", {"via": user.via}, client_ip(request))
     response = Response(status_code=204)
@@ -121,7 +121,7 @@ def me(request: Request, user: Principal = SIGNED_IN) -> dict:
 
 @router.post("/auth/password", status_code=204)
 def change_password(body: PasswordBody, request: Request, user: Principal = SIGNED_IN,
-                    runtime: Runtime = Depends(get_runtime)) -> Response:
+                    runtime: Services = Depends(get_runtime)) -> Response:
     """Change your own password; your other sessions and tokens end."""
     users = Users(runtime.db, security_config(request))
     address = client_ip(request)
@@ -139,7 +139,7 @@ def change_password(body: PasswordBody, request: Request, user: Principal = SIGN
 
 @router.post("/auth/tokens", status_code=201)
 def create_token(body: TokenBody, request: Request, user: Principal = SIGNED_IN,
-                 runtime: Runtime = Depends(get_runtime)) -> dict:
+                 runtime: Services = Depends(get_runtime)) -> dict:
     """An API token for scripts, Prometheus or players; shown once."""
     try:
         scopes = parse_capabilities(body.scopes) if body.scopes is not None else None
@@ -159,7 +159,7 @@ def create_token(body: TokenBody, request: Request, user: Principal = SIGNED_IN,
 
 
 @router.get("/auth/tokens")
-def list_tokens(user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+def list_tokens(user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Your API tokens (never the tokens themselves)."""
     from sqlalchemy import select
 
@@ -176,7 +176,7 @@ def list_tokens(user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_runt
 
 @router.delete("/auth/tokens/{token_id}", status_code=204)
 def delete_token(token_id: str, request: Request, user: Principal = SIGNED_IN,
-                 runtime: Runtime = Depends(get_runtime)) -> Response:
+                 runtime: Services = Depends(get_runtime)) -> Response:
     with runtime.db.session() as session:
         row = session.get(SessionRow, token_id[:32])
         if row is None or row.user_id != user.user.id or row.kind != "api":

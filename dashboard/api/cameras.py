@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from dashboard.api.deps import get_runtime
 from dashboard.problems import Problem
-from vmsapp.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import Principal, client_ip, require, require_camera
 from vms.auth.audit import audit
 from vms.auth.roles import CAMERA_SCOPED, Capability
@@ -78,7 +78,7 @@ class ProbeIn(BaseModel):
     seconds: float = Field(default=4, ge=1, le=15)
 
 
-def _storage(runtime: Runtime) -> dict[str, dict]:
+def _storage(runtime: Services) -> dict[str, dict]:
     with runtime.db.session() as session:
         rows = session.execute(
             select(Segment.camera_id, func.sum(Segment.bytes), func.count(Segment.id), func.min(Segment.start),
@@ -91,12 +91,9 @@ def _storage(runtime: Runtime) -> dict[str, dict]:
     }
 
 
-def _statuses(runtime: Runtime) -> dict[str, dict]:
-    statuses: dict[str, dict] = {}
-    if runtime.worker is not None:
-        for status in runtime.worker.statuses():
-            statuses.setdefault(status.camera_id, {})[status.stream] = status.to_message()
-    return statuses
+def _statuses(runtime: Services) -> dict[str, dict]:
+    """``{camera_id: {stream: status}}`` from the status board (every worker's cameras, both modes)."""
+    return runtime.board.cameras()
 
 
 def _camera(row: CameraRow, user: Principal, statuses: dict, storage: dict) -> dict:
@@ -157,14 +154,14 @@ def _validated(fields: dict) -> CameraConfig:
         raise Problem(422, "invalid-camera", "; ".join(f"{e['where']}: {e['problem']}" for e in errors), errors=errors) from None
 
 
-def _group_exists(runtime: Runtime, group_id: str) -> None:
+def _group_exists(runtime: Services, group_id: str) -> None:
     with runtime.db.session() as session:
         if session.get(GroupRow, group_id) is None:
             known = ", ".join(session.scalars(select(GroupRow.id).order_by(GroupRow.id)))
             raise Problem(422, "unknown-group", f"group '{group_id}' does not exist (groups: {known})")
 
 
-def _owned_by_api(runtime: Runtime, camera_id: str) -> CameraRow:
+def _owned_by_api(runtime: Services, camera_id: str) -> CameraRow:
     try:
         row = CameraRegistry(runtime.db).get(camera_id)
     except CameraNotFound as exc:
@@ -175,7 +172,7 @@ def _owned_by_api(runtime: Runtime, camera_id: str) -> CameraRow:
 
 
 @router.get("/groups")
-def list_groups(user: Principal = require(Capability.CAMERA_VIEW), runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+def list_groups(user: Principal = require(Capability.CAMERA_VIEW), runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Camera groups whose cameras you see."""
     with runtime.db.session() as session:
         rows = list(session.scalars(select(GroupRow).order_by(GroupRow.id)))
@@ -183,7 +180,7 @@ def list_groups(user: Principal = require(Capability.CAMERA_VIEW), runtime: Runt
 
 
 @router.get("/cameras")
-def list_cameras(user: Principal = require(Capability.CAMERA_VIEW), runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+def list_cameras(user: Principal = require(Capability.CAMERA_VIEW), runtime: Services = Depends(get_runtime)) -> list[dict]:
     """The cameras you may see, with stream health (state, fps, bitrate, last packet) and storage used."""
     statuses, storage = _statuses(runtime), _storage(runtime)
     return [
@@ -195,13 +192,13 @@ def list_cameras(user: Principal = require(Capability.CAMERA_VIEW), runtime: Run
 
 @router.get("/cameras/{camera_id}")
 def get_camera(camera_id: str, user: Principal = require_camera(Capability.CAMERA_VIEW),
-               runtime: Runtime = Depends(get_runtime)) -> dict:
+               runtime: Services = Depends(get_runtime)) -> dict:
     return _camera(CameraRegistry(runtime.db).get(camera_id), user, _statuses(runtime), _storage(runtime))
 
 
 @router.post("/cameras", status_code=201)
 def add_camera(body: CameraIn, request: Request, user: Principal = require(MANAGE),
-               runtime: Runtime = Depends(get_runtime)) -> dict:
+               runtime: Services = Depends(get_runtime)) -> dict:
     """Register a camera; running workers start recording it within seconds."""
     fields = body.model_dump(exclude={"username", "password"}, exclude_none=True)
     _split(fields, body.model_fields_set, body.username, body.password)
@@ -220,16 +217,12 @@ def add_camera(body: CameraIn, request: Request, user: Principal = require(MANAG
 @router.post("/cameras/probe")
 def probe_camera(body: ProbeIn, request: Request, user: Principal = require(MANAGE)) -> dict:
     """Connect to a camera and say what it sends, with a snapshot (base64 JPEG); nothing is saved."""
-    from streams.ingest import StreamSource
-    from streams.probe import probe
-
     bare, url_user, url_password = split_credentials(body.url)
     username, password = body.username or url_user, body.password or url_password
     try:
-        source = StreamSource("probe", "main", bare, username, password)
+        result = request.app.state.runtime.probe(bare, username, password, body.seconds)
     except InvalidCameraUrl as exc:
         raise Problem(422, "invalid-url", str(exc)) from None
-    result = probe(source, seconds=body.seconds, snapshot=True)
     answer = result.to_dict()
     if answer.get("error"):
         answer["error"] = mask_credentials(answer["error"], password, username)
@@ -241,7 +234,7 @@ def probe_camera(body: ProbeIn, request: Request, user: Principal = require(MANA
 
 @router.patch("/cameras/{camera_id}")
 def change_camera(camera_id: str, body: CameraChange, request: Request, user: Principal = require_camera(MANAGE),
-                  runtime: Runtime = Depends(get_runtime)) -> dict:
+                  runtime: Services = Depends(get_runtime)) -> dict:
     row = _owned_by_api(runtime, camera_id)
     sent = body.model_fields_set
     fields = _config_of(row)
@@ -266,7 +259,7 @@ def change_camera(camera_id: str, body: CameraChange, request: Request, user: Pr
     return _camera(CameraRegistry(runtime.db).get(camera_id), user, _statuses(runtime), _storage(runtime))
 
 
-def _set_enabled(runtime: Runtime, request: Request, user: Principal, camera_id: str, enabled: bool) -> dict:
+def _set_enabled(runtime: Services, request: Request, user: Principal, camera_id: str, enabled: bool) -> dict:
     _owned_by_api(runtime, camera_id)
     with runtime.db.session() as session:
         session.get(CameraRow, camera_id).enabled = enabled
@@ -276,20 +269,20 @@ def _set_enabled(runtime: Runtime, request: Request, user: Principal, camera_id:
 
 @router.post("/cameras/{camera_id}/disable")
 def disable_camera(camera_id: str, request: Request, user: Principal = require_camera(MANAGE),
-                   runtime: Runtime = Depends(get_runtime)) -> dict:
+                   runtime: Services = Depends(get_runtime)) -> dict:
     """Stop pulling and recording the camera (its recordings stay)."""
     return _set_enabled(runtime, request, user, camera_id, False)
 
 
 @router.post("/cameras/{camera_id}/enable")
 def enable_camera(camera_id: str, request: Request, user: Principal = require_camera(MANAGE),
-                  runtime: Runtime = Depends(get_runtime)) -> dict:
+                  runtime: Services = Depends(get_runtime)) -> dict:
     return _set_enabled(runtime, request, user, camera_id, True)
 
 
 @router.delete("/cameras/{camera_id}", status_code=204)
 def remove_camera(camera_id: str, request: Request, user: Principal = require_camera(MANAGE),
-                  runtime: Runtime = Depends(get_runtime)) -> Response:
+                  runtime: Services = Depends(get_runtime)) -> Response:
     """Forget the camera; its recordings stay until retention removes them."""
     _owned_by_api(runtime, camera_id)
     CameraRegistry(runtime.db).remove(camera_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from dashboard.api.deps import get_runtime
-from vmsapp.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import Principal, require_camera
 from vms.auth.roles import Capability
 from vms.config.detection import CameraDetection
@@ -21,7 +21,7 @@ VIEW = require_camera(Capability.CAMERA_VIEW)
 MANAGE = require_camera(Capability.CAMERA_MANAGE)
 
 
-def get_detection_settings(runtime: Runtime = Depends(get_runtime)) -> DetectionSettings:
+def get_detection_settings(runtime: Services = Depends(get_runtime)) -> DetectionSettings:
     return DetectionSettings(runtime.db, runtime.settings.detection, runtime.bus)
 
 

@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from dashboard.api import detection
 from dashboard.api.deps import get_runtime
 from dashboard.problems import Problem
-from vmsapp.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import Principal, require
 from vms.auth.roles import Capability
 from vms.db.events import EventRow
@@ -33,7 +33,7 @@ ACK = require(Capability.EVENT_ACK)
 KEEPALIVE_SECONDS = 15.0
 
 
-def get_store(runtime: Runtime = Depends(get_runtime)) -> EventStore:
+def get_store(runtime: Services = Depends(get_runtime)) -> EventStore:
     return EventStore(runtime.db)
 
 
@@ -99,7 +99,7 @@ async def stream_events(
     group: list[str] = Query([]),
     type: list[str] = Query([]),
     user: Principal = VIEW,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Services = Depends(get_runtime),
 ) -> StreamingResponse:
     """Live events as server-sent events: one ``data:`` line of JSON per event change
     (``phase`` is "start", "end" or "ack"), and a comment every 15 s to keep proxies open."""
@@ -150,7 +150,7 @@ def get_event(event_id: int, user: Principal = VIEW, store: EventStore = Depends
 
 @router.post("/events/{event_id}/ack")
 def acknowledge_event(
-    event_id: int, user: Principal = ACK, store: EventStore = Depends(get_store), runtime: Runtime = Depends(get_runtime)
+    event_id: int, user: Principal = ACK, store: EventStore = Depends(get_store), runtime: Services = Depends(get_runtime)
 ) -> dict:
     """Mark the event seen and handled; the first acknowledgement is kept."""
     _visible_event(store, event_id, user, Capability.EVENT_ACK)
@@ -161,7 +161,7 @@ def acknowledge_event(
 
 @router.get("/events/{event_id}/snapshot.jpg", response_class=FileResponse)
 def event_snapshot(event_id: int, user: Principal = VIEW, store: EventStore = Depends(get_store),
-                   runtime: Runtime = Depends(get_runtime)) -> FileResponse:
+                   runtime: Services = Depends(get_runtime)) -> FileResponse:
     row = _visible_event(store, event_id, user)
     events_dir = (Path(runtime.settings.data_dir) / "events").resolve()
     path = (Path(runtime.settings.data_dir) / row.snapshot_path).resolve() if row.snapshot_path else None

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard.api.deps import get_runtime
 from dashboard.problems import Problem
-from vmsapp.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import Principal, check_camera, client_ip, require, security_config
 from vms.auth.audit import audit
 from vms.auth.roles import Capability, Role
@@ -59,7 +59,7 @@ def _describe(row: ExportRow) -> dict:
     }
 
 
-def _own_export(export_id: str, user: Principal, runtime: Runtime) -> ExportRow:
+def _own_export(export_id: str, user: Principal, runtime: Services) -> ExportRow:
     try:
         row = get_export(runtime.db, export_id)
     except ExportNotFound:
@@ -82,7 +82,7 @@ def _file(row: ExportRow, name: str | None) -> Path:
 
 @router.post("/exports", status_code=202)
 def create_export(body: ExportIn, request: Request, user: Principal = EXPORTER,
-                  runtime: Runtime = Depends(get_runtime)) -> dict:
+                  runtime: Services = Depends(get_runtime)) -> dict:
     """Queue an export of one camera's range; poll ``GET /api/exports/{id}`` for progress."""
     check_camera(request, user, body.camera_id, Capability.EXPORT)
     if body.start.tzinfo is None or body.end.tzinfo is None:
@@ -103,20 +103,20 @@ def create_export(body: ExportIn, request: Request, user: Principal = EXPORTER,
 
 
 @router.get("/exports")
-def exports(user: Principal = EXPORTER, runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+def exports(user: Principal = EXPORTER, runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Your exports, newest first (admins: everyone's)."""
     rows = list_exports(runtime.db, None if user.role == Role.ADMIN else user.username)
     return [_describe(r) for r in rows]
 
 
 @router.get("/exports/{export_id}")
-def export_status(export_id: str, user: Principal = EXPORTER, runtime: Runtime = Depends(get_runtime)) -> dict:
+def export_status(export_id: str, user: Principal = EXPORTER, runtime: Services = Depends(get_runtime)) -> dict:
     return _describe(_own_export(export_id, user, runtime))
 
 
 @router.get("/exports/{export_id}/file", response_class=FileResponse)
 def export_file(export_id: str, request: Request, user: Principal = EXPORTER,
-                runtime: Runtime = Depends(get_runtime)) -> FileResponse:
+                runtime: Services = Depends(get_runtime)) -> FileResponse:
     """The MP4 (HTTP Range supported)."""
     row = _own_export(export_id, user, runtime)
     path = _file(row, row.file_name)
@@ -127,7 +127,7 @@ def export_file(export_id: str, request: Request, user: Principal = EXPORTER,
 
 
 @router.get("/exports/{export_id}/manifest", response_class=FileResponse)
-def export_manifest(export_id: str, user: Principal = EXPORTER, runtime: Runtime = Depends(get_runtime)) -> FileResponse:
+def export_manifest(export_id: str, user: Principal = EXPORTER, runtime: Services = Depends(get_runtime)) -> FileResponse:
     """The JSON manifest: camera, ranges, who, when, segments, SHA-256 of the MP4, tool versions."""
     row = _own_export(export_id, user, runtime)
     return FileResponse(_file(row, MANIFEST_NAME), media_type="application/json",

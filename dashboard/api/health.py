@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from dashboard.api.deps import get_runtime
-from vmsapp.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import PUBLIC, require
 from vms.auth.roles import Capability
 from vms.metrics import exposition
@@ -16,14 +16,21 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", dependencies=[PUBLIC])
-def healthz(runtime: Runtime = Depends(get_runtime)) -> dict:
+def healthz(runtime: Services = Depends(get_runtime)) -> dict:
     with runtime.db.session() as session:
         session.execute(text("SELECT 1"))
-    cameras = runtime.worker.statuses() if runtime.worker else []
+    streams = runtime.board.streams()
+    recording = runtime.board.recording()
     return {
         "status": "ok",
-        "cameras": len(cameras),
-        "online": sum(1 for s in cameras if s.state.value == "online"),
+        "cameras": len(streams),  # camera streams reported by a live worker (the field's historical name)
+        "online": sum(1 for s in streams if s.get("state") == "online"),
+        "recording": {
+            "cameras": len(recording),
+            "problems": {camera_id: {key: health[key] for key in ("state", "seconds_since_segment",
+                                                                  "bytes_per_minute", "normal_bytes_per_minute")}
+                         for camera_id, health in recording.items() if health["state"] in ("stalled", "low")},
+        },
     }
 
 

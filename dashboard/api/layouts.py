@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from dashboard.api.deps import get_runtime
 from dashboard.problems import Problem
-from vmsapp.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import SIGNED_IN, Principal
 from vms.config.cameras import ID_PATTERN
 from vms.db.layouts import WallLayoutRow
@@ -50,7 +50,7 @@ def _layout(row: WallLayoutRow) -> dict:
 
 
 @router.get("/layouts")
-def list_layouts(user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+def list_layouts(user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Your saved wall layouts, by name."""
     with runtime.db.session() as session:
         rows = session.scalars(
@@ -60,7 +60,7 @@ def list_layouts(user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_run
 
 
 @router.put("/layouts")
-def save_layout(body: LayoutIn, user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_runtime)) -> dict:
+def save_layout(body: LayoutIn, user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> dict:
     """Save a layout under its name; a layout of yours with that name is replaced."""
     cameras = body.cameras + [None] * (body.tiles - len(body.cameras))
     with runtime.db.session() as session:
@@ -79,7 +79,7 @@ def save_layout(body: LayoutIn, user: Principal = SIGNED_IN, runtime: Runtime = 
 
 
 @router.delete("/layouts/{layout_id}", status_code=204)
-def delete_layout(layout_id: int, user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_runtime)) -> Response:
+def delete_layout(layout_id: int, user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> Response:
     with runtime.db.session() as session:
         row = session.get(WallLayoutRow, layout_id)
         if row is None or row.user_id != user.user.id:  # someone else's layout does not exist for you

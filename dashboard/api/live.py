@@ -19,12 +19,12 @@ from fastapi.routing import APIRoute
 
 from dashboard.api.deps import get_runtime
 from dashboard.problems import Problem, problem_response
-from vmsapp.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import PUBLIC, Principal, client_ip, current_user, require, require_camera
 from starlette.concurrency import run_in_threadpool
 from vms.auth.audit import audit
 from vms.auth.roles import Capability
-from streams.live import (
+from vms.live import (
     BadOffer,
     CameraNotFound,
     CameraNotOwned,
@@ -38,8 +38,7 @@ from streams.live import (
     WorkerFailed,
     WorkerUnavailable,
 )
-from vms.live.gateway import LiveGateway
-from streams.live.snapshot import MAX_WIDTH, MIN_WIDTH
+from vms.live.gateway import MAX_WIDTH, MIN_WIDTH, LiveGateway
 
 SDP = "application/sdp"
 STREAMS = ("main", "sub")
@@ -92,7 +91,7 @@ async def lifespan(app: FastAPI):
 router = APIRouter(tags=["live"], route_class=LiveRoute, lifespan=lifespan)
 
 
-def get_live(runtime: Runtime = Depends(get_runtime)) -> LiveGateway:
+def get_live(runtime: Services = Depends(get_runtime)) -> LiveGateway:
     return runtime.gateway
 
 
@@ -116,7 +115,7 @@ async def start_live(
     transcode: bool = False,
     live: LiveGateway = Depends(get_live),
     user: Principal = Depends(current_user),
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Services = Depends(get_runtime),
 ) -> Response:
     """Play a camera: the body is the browser's SDP offer, the answer comes back with 201.
 
@@ -133,7 +132,7 @@ async def start_live(
 
 
 @router.delete("/cameras/{camera_id}/whep/{session_id}", dependencies=[require_camera(Capability.LIVE)])
-async def stop_live(camera_id: str, session_id: str, request: Request, user: Principal = Depends(current_user), live: LiveGateway = Depends(get_live), runtime: Runtime = Depends(get_runtime)) -> Response:
+async def stop_live(camera_id: str, session_id: str, request: Request, user: Principal = Depends(current_user), live: LiveGateway = Depends(get_live), runtime: Services = Depends(get_runtime)) -> Response:
     await live.close(camera_id, session_id)
     await run_in_threadpool(audit, runtime.db, user, "live.stop", camera_id, {"session": session_id}, client_ip(request))
     return Response(status_code=200)

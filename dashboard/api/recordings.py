@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 
 from dashboard.api.deps import get_runtime
 from dashboard.problems import Problem
-from vmsapp.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import Principal, client_ip, require_camera, security_config
 from vms.auth.audit import audit
 from vms.auth.roles import Capability, playback_earliest
@@ -43,7 +43,7 @@ def camera_timeline(
     start: datetime | None = None,
     end: datetime | None = None,
     user: Principal = PLAYBACK,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Services = Depends(get_runtime),
 ) -> dict:
     """Recorded runs with the gaps between them and event markers, for one day or a range."""
     if day is not None:
@@ -72,7 +72,7 @@ def playback(
     start: datetime,
     end: datetime,
     user: Principal = PLAYBACK,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Services = Depends(get_runtime),
 ) -> StreamingResponse:
     """The range [start, end) as fragmented MP4, remuxed from the recordings as it streams."""
     start, end = _aware(start, "start"), _aware(end, "end")

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from vms.bus import Bus
+from vms.cameras.status import STATUS_TOPIC
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,6 @@ class CameraHealth:
     def start(self, timer: bool = True) -> "CameraHealth":
         """Listen to stream statuses; ``timer`` checks for due offline events twice a second
         (without it, call ``check()``)."""
-        from vmsapp.worker import STATUS_TOPIC  # not at import time: the worker may import this module
-
         self._remove = self.bus.add_listener(STATUS_TOPIC, self._on_status)
         if timer:
             self._thread.start()

@@ -8,25 +8,14 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 
 import av
 import cv2
 
 from streams.packets import MediaPacket, StreamInfo
+from vms.live.gateway import MAX_WIDTH, MIN_WIDTH, Snapshot  # noqa: F401  (re-exported for the hub)
 
-MIN_WIDTH = 16
-MAX_WIDTH = 3840
 JPEG_QUALITY = 85
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    jpeg: bytes
-    width: int
-    height: int
-    captured_at: float  # UTC epoch seconds of the keyframe
-
 
 def decode_keyframe(info: StreamInfo, packet: MediaPacket) -> av.VideoFrame:
     """Decode one keyframe on its own (parameter sets travel with every keyframe)."""

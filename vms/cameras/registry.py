@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import delete, select, text
 
+from vms.cameras.spec import CameraSpec  # noqa: F401  (re-exported: the registry hands these out)
 from vms.config.cameras import CameraConfig, GroupConfig
 from vms.db import CameraRow, Database, GroupRow
 
@@ -16,40 +15,6 @@ class CameraNotFound(LookupError):
 
 class CameraExists(ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class CameraSpec:
-    """Everything a worker needs to pull and record one camera (credentials included: never log it)."""
-
-    id: str
-    name: str
-    group: str
-    main_url: str
-    sub_url: str | None
-    username: str | None
-    password: str | None
-    recording_enabled: bool
-    segment_seconds: float
-    record_stream: str
-
-    @classmethod
-    def from_row(cls, row: CameraRow) -> "CameraSpec":
-        return cls(
-            id=row.id,
-            name=row.name,
-            group=row.group_id,
-            main_url=row.main_url,
-            sub_url=row.sub_url,
-            username=row.username,
-            password=row.password,
-            recording_enabled=row.recording_enabled,
-            segment_seconds=row.segment_seconds,
-            record_stream=row.record_stream,
-        )
-
-    def __repr__(self) -> str:  # keep the password out of tracebacks and debug logs
-        return f"CameraSpec(id={self.id!r}, main_url={self.main_url!r}, user={'set' if self.username else 'none'})"
 
 
 def _apply(row: CameraRow, camera: CameraConfig) -> None:
