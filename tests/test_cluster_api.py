@@ -22,7 +22,7 @@ import redis
 from sqlalchemy import select
 
 from dashboard.api.live import live_problem
-from streams.live import errors
+from vms.live import errors
 from vms.live.gateway import LiveAnswer
 from vmsapp.live_remote import RemoteLive, serve_live
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
