@@ -32,7 +32,6 @@ def create_app(runtime: Services) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.security = security_of(runtime.settings)
-    runtime.db.create_schema()  # the auth and export tables, if the runtime was built before they were imported
     app.state.exports = ExportQueue(runtime.db, runtime.files, app.state.security.export_workers)
     app.state.metrics_registry = runtime_registry(_collector(runtime))
     install_problem_handlers(app)

@@ -141,11 +141,18 @@ def worker(
     if worker_id:
         settings = settings.model_copy(update={"worker_id": worker_id})
     runtime = Runtime.build(settings, with_worker=True).start()
+    metrics = None
+    if settings.metrics.port is not None:
+        from vmsapp.metrics_server import MetricsServer, worker_registry
+
+        metrics = MetricsServer(worker_registry(runtime), settings.metrics.host, settings.metrics.port).start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     console.print(f"worker {runtime.worker.worker_id} recording into {settings.recordings_dir}")
     stop.wait()
+    if metrics is not None:
+        metrics.stop()
     runtime.stop()
 
 

@@ -221,8 +221,10 @@ def write_config(path: Path, **values) -> Path:
     return path
 
 
-def start_worker(config: Path, worker_id: str, log: Path) -> subprocess.Popen:
+def start_worker(config: Path, worker_id: str, log: Path, metrics_port: int | None = None) -> subprocess.Popen:
+    """``vms worker``; its own ``/metrics`` on 127.0.0.1:``metrics_port`` (default: a free port)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VMS_")}
+    env["VMS_METRICS__PORT"] = str(metrics_port or free_port())
     return subprocess.Popen(
         [sys.executable, "-m", "vmsapp.cli", "worker", "--config", str(config), "--worker-id", worker_id],
         stdout=log.open("ab"),
