@@ -14,7 +14,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
@@ -110,7 +109,7 @@ def test_installed_vms_runs_api_and_worker_against_redis_and_postgres(installed,
                     answer = httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=2)
                 except httpx.TransportError:
                     return None
-                return answer.json() if answer.ok and answer.json()["cameras"] else None
+                return answer.json() if answer.is_success and answer.json()["cameras"] else None
 
             # The API runs no worker: it knows the camera's state only from the worker, over Redis.
             seen = wait_for(health, 120, "the API never saw the worker's camera status")
@@ -121,7 +120,7 @@ def test_installed_vms_runs_api_and_worker_against_redis_and_postgres(installed,
                     answer = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2)
                 except httpx.TransportError:
                     return None
-                return answer.text if answer.ok and 'vms_camera_up{camera="gate-01"' in answer.text else None
+                return answer.text if answer.is_success and 'vms_camera_up{camera="gate-01"' in answer.text else None
 
             text = wait_for(worker_metrics, 60, "the worker served no metrics for its camera")
             assert 'vms_camera_up{camera="gate-01",stream="main"} 0.0' in text

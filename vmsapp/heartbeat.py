@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 class StatusHeartbeat(Periodic):
     def __init__(self, worker: StreamWorker, interval: float = HEARTBEAT_SECONDS) -> None:
-        super().__init__("status-heartbeat", interval, first_tick=True)
+        super().__init__("status-heartbeat", interval)
         self.worker = worker
 
     def tick(self) -> None:

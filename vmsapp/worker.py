@@ -66,6 +66,7 @@ class StreamWorker:
         self._outputs: list[PipelineOutput] = [self.recording]
         self.heartbeat = StatusHeartbeat(self)
         self._lock = threading.Lock()
+        self._publish_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._urgent = threading.Event()
@@ -157,10 +158,15 @@ class StreamWorker:
         }
 
     def publish_status(self, status: StreamStatus) -> None:
-        """Tell every status board (all processes, over the bus) how ``status``'s stream is."""
-        message = status.to_message()
-        message["worker_id"] = self.worker_id
-        self.bus.publish(STATUS_TOPIC, message)
+        """Tell every status board (all processes, over the bus) how ``status``'s stream is.
+
+        Ingest threads and the heartbeat both publish; one lock keeps each snapshot-and-send in
+        order, so a heartbeat never lands an older state after a newer one.
+        """
+        with self._publish_lock:
+            message = status.to_message()
+            message["worker_id"] = self.worker_id
+            self.bus.publish(STATUS_TOPIC, message)
 
     def _storage_error(self, camera_id: str, message: str) -> None:
         if not self.ownership.holds(camera_id):

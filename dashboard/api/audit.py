@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.responses import AuditEntryOut
 from dashboard.problems import Problem
 from dashboard.services import Services
 from dashboard.security import Principal, client_ip, require
@@ -32,14 +33,14 @@ def _query(
     return AuditQuery(user, action, target, since, until, limit, offset)
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=list[AuditEntryOut])
 def read_audit(user: Principal = AUDITOR, query: AuditQuery = Depends(_query),
                runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Entries, newest first."""
     return [entry_dict(e) for e in query_audit(runtime.db, query)]
 
 
-@router.get("/audit.csv", response_class=Response)
+@router.get("/audit.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}, "description": "the audit entries as CSV"}})
 def audit_as_csv(request: Request, user: Principal = AUDITOR, query: AuditQuery = Depends(_query),
                  runtime: Services = Depends(get_runtime)) -> Response:
     """The same entries as CSV (up to 100 000 when ``limit`` is not given)."""

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.responses import LoginOut, MeOut, TokenCreated, TokenOut
 from dashboard.problems import Problem
 from dashboard.services import Services
 from dashboard.security import (
@@ -62,7 +63,7 @@ def _me(principal: Principal, request: Request) -> dict:
     }
 
 
-@router.post("/auth/login", dependencies=[PUBLIC])
+@router.post("/auth/login", dependencies=[PUBLIC], response_model=LoginOut)
 def login(body: LoginBody, request: Request, response: Response, runtime: Services = Depends(get_runtime)) -> dict:
     """Sign in with username and password: sets the session cookie and returns the CSRF token."""
     config = security_config(request)
@@ -113,7 +114,7 @@ def logout(request: Request, user: Principal = SIGNED_IN, runtime: Services = De
     return response
 
 
-@router.get("/auth/me")
+@router.get("/auth/me", response_model=MeOut)
 def me(request: Request, user: Principal = SIGNED_IN) -> dict:
     """Who is signed in, what they may do, and the CSRF token of a cookie session."""
     return _me(user, request)
@@ -137,7 +138,7 @@ def change_password(body: PasswordBody, request: Request, user: Principal = SIGN
     return Response(status_code=204)
 
 
-@router.post("/auth/tokens", status_code=201)
+@router.post("/auth/tokens", status_code=201, response_model=TokenCreated)
 def create_token(body: TokenBody, request: Request, user: Principal = SIGNED_IN,
                  runtime: Services = Depends(get_runtime)) -> dict:
     """An API token for scripts, Prometheus or players; shown once."""
@@ -158,7 +159,7 @@ def create_token(body: TokenBody, request: Request, user: Principal = SIGNED_IN,
             "expires_at": issued.expires_at.isoformat() if issued.expires_at else None}
 
 
-@router.get("/auth/tokens")
+@router.get("/auth/tokens", response_model=list[TokenOut])
 def list_tokens(user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Your API tokens (never the tokens themselves)."""
     from sqlalchemy import select

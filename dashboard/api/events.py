@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 
 from dashboard.api import detection
 from dashboard.api.deps import get_runtime
+from dashboard.api.responses import EventOut
 from dashboard.problems import Problem
 from dashboard.services import Services
 from dashboard.security import Principal, require
@@ -70,7 +71,7 @@ def _groups_filter(user: Principal, wanted: list[str]) -> list[str] | None:
     return groups or None
 
 
-@router.get("/events")
+@router.get("/events", response_model=list[EventOut])
 def list_events(
     camera: list[str] = Query([], description="camera ids (repeat for several)"),
     group: list[str] = Query([], description="camera groups"),
@@ -92,7 +93,7 @@ def list_events(
     return [event_message(row) for row in store.query(query)]
 
 
-@router.get("/events/stream")
+@router.get("/events/stream", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}, "description": "server-sent events, one event message (EventOut) each"}})
 async def stream_events(
     request: Request,
     camera: list[str] = Query([]),
@@ -143,12 +144,12 @@ async def stream_events(
     )
 
 
-@router.get("/events/{event_id}")
+@router.get("/events/{event_id}", response_model=EventOut)
 def get_event(event_id: int, user: Principal = VIEW, store: EventStore = Depends(get_store)) -> dict:
     return event_message(_visible_event(store, event_id, user))
 
 
-@router.post("/events/{event_id}/ack")
+@router.post("/events/{event_id}/ack", response_model=EventOut)
 def acknowledge_event(
     event_id: int, user: Principal = ACK, store: EventStore = Depends(get_store), runtime: Services = Depends(get_runtime)
 ) -> dict:
@@ -159,7 +160,7 @@ def acknowledge_event(
     return message
 
 
-@router.get("/events/{event_id}/snapshot.jpg", response_class=FileResponse)
+@router.get("/events/{event_id}/snapshot.jpg", response_class=FileResponse, responses={200: {"content": {"image/jpeg": {}}, "description": "a JPEG picture"}})
 def event_snapshot(event_id: int, user: Principal = VIEW, store: EventStore = Depends(get_store),
                    runtime: Services = Depends(get_runtime)) -> FileResponse:
     row = _visible_event(store, event_id, user)

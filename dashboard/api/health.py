@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.responses import HealthOut
 from dashboard.services import Services
 from dashboard.security import PUBLIC, require
 from vms.auth.roles import Capability
@@ -15,7 +16,7 @@ from vms.metrics import exposition
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", dependencies=[PUBLIC])
+@router.get("/healthz", dependencies=[PUBLIC], response_model=HealthOut)
 def healthz(runtime: Services = Depends(get_runtime)) -> dict:
     with runtime.db.session() as session:
         session.execute(text("SELECT 1"))
@@ -34,7 +35,8 @@ def healthz(runtime: Services = Depends(get_runtime)) -> dict:
     }
 
 
-@router.get("/metrics", dependencies=[require(Capability.METRICS_READ)])
+@router.get("/metrics", dependencies=[require(Capability.METRICS_READ)], response_class=Response,
+            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text exposition format"}})
 def metrics(request: Request) -> Response:
     """Prometheus text format. Scrape with ``authorization: {credentials: <token>}`` (a token made by
     ``vms user token <user> --scope metrics.read``)."""

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func, select
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.responses import LayoutOut
 from dashboard.problems import Problem
 from dashboard.services import Services
 from dashboard.security import SIGNED_IN, Principal
@@ -49,7 +50,7 @@ def _layout(row: WallLayoutRow) -> dict:
             "updated_at": row.updated_at.isoformat()}
 
 
-@router.get("/layouts")
+@router.get("/layouts", response_model=list[LayoutOut])
 def list_layouts(user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Your saved wall layouts, by name."""
     with runtime.db.session() as session:
@@ -59,7 +60,7 @@ def list_layouts(user: Principal = SIGNED_IN, runtime: Services = Depends(get_ru
         return [_layout(row) for row in rows]
 
 
-@router.put("/layouts")
+@router.put("/layouts", response_model=LayoutOut)
 def save_layout(body: LayoutIn, user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> dict:
     """Save a layout under its name; a layout of yours with that name is replaced."""
     cameras = body.cameras + [None] * (body.tiles - len(body.cameras))

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.responses import LiveOut
 from dashboard.problems import Problem, problem_response
 from dashboard.services import Services
 from dashboard.security import PUBLIC, Principal, client_ip, current_user, require, require_camera
@@ -107,7 +108,8 @@ def whep_options(camera_id: str) -> Response:
     return Response(status_code=204, headers={"Accept-Post": SDP, "Allow": "OPTIONS, POST"})
 
 
-@router.post("/cameras/{camera_id}/whep", status_code=201, response_class=Response, dependencies=[require_camera(Capability.LIVE)])
+@router.post("/cameras/{camera_id}/whep", status_code=201, response_class=Response, dependencies=[require_camera(Capability.LIVE)],
+             responses={201: {"content": {"application/sdp": {}}, "description": "the SDP answer; Location names the session"}})
 async def start_live(
     camera_id: str,
     request: Request,
@@ -131,14 +133,16 @@ async def start_live(
     return Response(answer.answer, status_code=201, media_type=SDP, headers=headers)
 
 
-@router.delete("/cameras/{camera_id}/whep/{session_id}", dependencies=[require_camera(Capability.LIVE)])
+@router.delete("/cameras/{camera_id}/whep/{session_id}", dependencies=[require_camera(Capability.LIVE)], response_class=Response,
+               responses={200: {"content": {}, "description": "the session ended (empty body, as WHEP says)"}})
 async def stop_live(camera_id: str, session_id: str, request: Request, user: Principal = Depends(current_user), live: LiveGateway = Depends(get_live), runtime: Services = Depends(get_runtime)) -> Response:
     await live.close(camera_id, session_id)
     await run_in_threadpool(audit, runtime.db, user, "live.stop", camera_id, {"session": session_id}, client_ip(request))
     return Response(status_code=200)
 
 
-@router.patch("/cameras/{camera_id}/whep/{session_id}", dependencies=[require_camera(Capability.LIVE)])
+@router.patch("/cameras/{camera_id}/whep/{session_id}", dependencies=[require_camera(Capability.LIVE)], response_class=Response,
+              responses={405: {"description": "trickle ICE is not supported (the only answer)"}})
 def patch_live(camera_id: str, session_id: str) -> Response:
     raise Problem(
         405,
@@ -149,7 +153,8 @@ def patch_live(camera_id: str, session_id: str) -> Response:
     )
 
 
-@router.get("/cameras/{camera_id}/snapshot.jpg", response_class=Response, dependencies=[require_camera(Capability.LIVE)])
+@router.get("/cameras/{camera_id}/snapshot.jpg", response_class=Response, dependencies=[require_camera(Capability.LIVE)],
+            responses={200: {"content": {"image/jpeg": {}}, "description": "a JPEG picture"}})
 async def snapshot(
     camera_id: str, stream: str = "main", width: int | None = None, live: LiveGateway = Depends(get_live)
 ) -> Response:
@@ -169,7 +174,7 @@ async def snapshot(
     )
 
 
-@router.get("/live", dependencies=[require(Capability.CAMERA_MANAGE)])
+@router.get("/live", dependencies=[require(Capability.CAMERA_MANAGE)], response_model=LiveOut)
 async def live_status(live: LiveGateway = Depends(get_live)) -> dict:
     """Sessions and relays of this server, or of every worker in scale-out mode (for operators and tests)."""
     return await live.describe()

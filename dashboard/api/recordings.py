@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.responses import TimelineOut
 from dashboard.problems import Problem
 from dashboard.services import Services
 from dashboard.security import Principal, client_ip, require_camera, security_config
@@ -34,7 +35,7 @@ def _aware(moment: datetime | None, name: str) -> datetime | None:
     return moment
 
 
-@router.get("/cameras/{camera_id}/timeline")
+@router.get("/cameras/{camera_id}/timeline", response_model=TimelineOut)
 def camera_timeline(
     camera_id: str,
     request: Request,
@@ -65,7 +66,8 @@ def camera_timeline(
     return result
 
 
-@router.get("/cameras/{camera_id}/playback.mp4", response_class=StreamingResponse)
+@router.get("/cameras/{camera_id}/playback.mp4", response_class=StreamingResponse,
+            responses={200: {"content": {"video/mp4": {}}, "description": "MP4 video"}})
 def playback(
     camera_id: str,
     request: Request,

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.responses import GrantOut, UserOut
 from dashboard.problems import Problem
 from dashboard.services import Services
 from dashboard.security import Principal, client_ip, require, security_config
@@ -49,12 +50,12 @@ def _users(request: Request, runtime: Services) -> Users:
     return Users(runtime.db, security_config(request))
 
 
-@router.get("/users")
+@router.get("/users", response_model=list[UserOut])
 def list_users(request: Request, user: Principal = ADMIN, runtime: Services = Depends(get_runtime)) -> list[dict]:
     return [u.to_dict() for u in _users(request, runtime).all()]
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, response_model=UserOut)
 def add_user(body: NewUser, request: Request, user: Principal = ADMIN, runtime: Services = Depends(get_runtime)) -> dict:
     try:
         created = _users(request, runtime).add(body.username, body.password, body.role, body.display_name)
@@ -68,7 +69,7 @@ def add_user(body: NewUser, request: Request, user: Principal = ADMIN, runtime: 
     return created.to_dict()
 
 
-@router.patch("/users/{username}")
+@router.patch("/users/{username}", response_model=UserOut)
 def change_user(username: str, body: UserChange, request: Request, user: Principal = ADMIN,
                 runtime: Services = Depends(get_runtime)) -> dict:
     users = _users(request, runtime)
@@ -94,12 +95,12 @@ def change_user(username: str, body: UserChange, request: Request, user: Princip
     return after.to_dict()
 
 
-@router.get("/grants")
+@router.get("/grants", response_model=list[GrantOut])
 def list_grants(request: Request, user: Principal = ADMIN, runtime: Services = Depends(get_runtime)) -> list[dict]:
     return _users(request, runtime).grants()
 
 
-@router.post("/grants", status_code=201)
+@router.post("/grants", status_code=201, response_model=GrantOut)
 def add_grant(body: NewGrant, request: Request, user: Principal = ADMIN, runtime: Services = Depends(get_runtime)) -> dict:
     try:
         grant = _users(request, runtime).add_grant(body.group, body.capabilities, body.user, body.role, by=user.username)

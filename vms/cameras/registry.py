@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, select, text
 
 from vms.cameras.spec import CameraSpec  # noqa: F401  (re-exported: the registry hands these out)
 from vms.config.cameras import CameraConfig, GroupConfig
-from vms.db import CameraRow, Database, GroupRow
+from vms.db import CameraRow, Database, GroupRow, Segment
 
 
 class CameraNotFound(LookupError):
@@ -81,6 +81,40 @@ class CameraRegistry:
             if row is None:
                 raise CameraNotFound(f"camera '{camera_id}' does not exist")
             return row
+
+    def update(self, camera_id: str, camera: CameraConfig) -> None:
+        """Store ``camera`` as the new settings of ``camera_id`` (``CameraNotFound`` if there is none)."""
+        with self.db.session() as session:
+            row = session.get(CameraRow, camera_id)
+            if row is None:
+                raise CameraNotFound(f"camera '{camera_id}' does not exist")
+            _apply(row, camera)
+
+    def set_enabled(self, camera_id: str, enabled: bool) -> None:
+        """Enable or disable a camera (workers start or stop it at their next registry read)."""
+        with self.db.session() as session:
+            row = session.get(CameraRow, camera_id)
+            if row is None:
+                raise CameraNotFound(f"camera '{camera_id}' does not exist")
+            row.enabled = enabled
+
+    def groups(self) -> list[GroupRow]:
+        """Every camera group, by id."""
+        with self.db.session() as session:
+            return list(session.scalars(select(GroupRow).order_by(GroupRow.id)))
+
+    def storage(self) -> dict[str, dict]:
+        """Recordings in the index by camera: ``bytes``, ``segments``, ``oldest`` start and ``newest`` end (ISO 8601)."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Segment.camera_id, func.sum(Segment.bytes), func.count(Segment.id), func.min(Segment.start),
+                       func.max(Segment.end)).group_by(Segment.camera_id)
+            ).all()
+        return {
+            camera_id: {"bytes": int(size or 0), "segments": count, "oldest": oldest.isoformat() if oldest else None,
+                        "newest": newest.isoformat() if newest else None}
+            for camera_id, size, count, oldest, newest in rows
+        }
 
     def all(self) -> list[CameraRow]:
         with self.db.session() as session:

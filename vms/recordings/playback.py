@@ -19,16 +19,13 @@ from typing import Callable, Iterator
 import av
 
 from vms.db import Database, Segment
+from vms.recordings.fmp4 import FRAGMENTED_MP4, PLAIN_MP4
 from vms.recordings.index import SegmentIndex
 from vms.recordings.locate import SegmentFiles, UnsafePath, segment_file  # noqa: F401  (UnsafePath, segment_file: re-exported)
 
 log = logging.getLogger(__name__)
 
 OUT_TIME_BASE = Fraction(1, 90000)
-# Streamed to a browser: header first, a fragment per keyframe, nothing to seek back to.
-STREAM_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
-# Written to a file for evidence: a plain MP4 with its index in front, which every player opens.
-FILE_OPTIONS = {"movflags": "+faststart"}
 # Recordings closer than this are one continuous run on the timeline.
 JOIN_SECONDS = 0.5
 
@@ -218,7 +215,7 @@ def stream_mp4(plan: RangePlan, files: SegmentFiles, chunk_bytes: int = 256 * 10
     """The range as fragmented MP4, chunk by chunk as it is made (for a streaming response)."""
     sink = _Sink()
     result = RemuxResult()
-    for _ in _remux_steps(plan, files, sink, STREAM_OPTIONS, result):
+    for _ in _remux_steps(plan, files, sink, FRAGMENTED_MP4, result):
         if sink.size >= chunk_bytes:
             yield sink.take()
     if sink.size:
@@ -231,7 +228,7 @@ def write_mp4(
     """The range as one plain MP4 file (for evidence)."""
     result = RemuxResult()
     reported = -1.0
-    for fraction in _remux_steps(plan, files, str(path), FILE_OPTIONS, result):
+    for fraction in _remux_steps(plan, files, str(path), PLAIN_MP4, result):
         if progress is not None and fraction - reported >= 0.01:
             reported = fraction
             progress(fraction)
