@@ -7,7 +7,7 @@ import time
 from collections import deque
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable, TYPE_CHECKING
 
 from streams.recorder import Recorder
 from vms.recordings.index import SegmentIndex
@@ -74,7 +74,7 @@ class Recording:
             held = self._recorders.get(camera_id)
         return held[1] if held else None
 
-    def health(self, now: float | None = None) -> list[dict]:
+    def health(self, now: float | None = None) -> list[dict[str, Any]]:
         """Recording health of each recorded camera, sampled now (call every few seconds).
 
         Each item: ``camera_id``, ``segment_seconds``, ``started_at`` and ``last_segment_at`` (UTC

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -33,7 +35,7 @@ class StreamStatus:
     reconnects: int = 0
     packets: int = 0
 
-    def to_message(self) -> dict:
+    def to_message(self) -> dict[str, Any]:
         message = asdict(self)
         message["state"] = self.state.value
         return message

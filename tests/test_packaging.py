@@ -95,7 +95,7 @@ def test_installed_vms_runs_api_and_worker_against_redis_and_postgres(installed,
             cluster={"key_prefix": unique("vms-pkg-") + ":"},
             metrics={"host": "127.0.0.1", "port": metrics_port},
             cameras=[{"id": "gate-01", "name": "Gate 1", "group": "gateway",
-                      "main_url": f"rtsp://127.0.0.1:{dead_port}/main", "recording": {"enabled": False}}],
+                      "main_url": f"rtsp://127.0.0.1:{dead_port}/main"}],  # recorded: so it is pulled
         )
         logs = tmp_path / "logs.txt"
         worker = subprocess.Popen([installed / "vms", "worker", "-c", str(config), "--worker-id", "pkg-1"],

@@ -6,7 +6,7 @@ collector bound to one runtime, so nothing stale lingers when a camera is remove
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -28,8 +28,8 @@ EVENTS = Counter("vms_events_total", "Events raised", ["type"])
 class RuntimeCollector(Collector):
     """Camera health, recording storage and live viewers of one process, read when scraped."""
 
-    def __init__(self, statuses: Callable[[], Iterable[dict]], storage: Callable[[], dict[str, int]],
-                 viewers: Callable[[], dict[str, int]], recording: Callable[[], dict[str, dict]] = dict) -> None:
+    def __init__(self, statuses: Callable[[], Iterable[dict[str, Any]]], storage: Callable[[], dict[str, int]],
+                 viewers: Callable[[], dict[str, int]], recording: Callable[[], dict[str, dict[str, Any]]] = dict[str, Any]) -> None:
         """``statuses``: stream status messages (``vms.cameras.status.StatusBoard.streams``);
         ``storage``: bytes recorded by camera; ``viewers``: live viewers by camera;
         ``recording``: recording health by camera (``StatusBoard.recording``)."""

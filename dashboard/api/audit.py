@@ -33,7 +33,7 @@ def _query(
     return AuditQuery(user, action, target, since, until, limit, offset)
 
 
-@router.get("/audit", response_model=list[AuditEntryOut])
+@router.get("/audit", response_model=list[AuditEntryOut], response_model_exclude_unset=True)
 def read_audit(user: Principal = AUDITOR, query: AuditQuery = Depends(_query),
                runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Entries, newest first."""

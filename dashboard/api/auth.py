@@ -63,7 +63,7 @@ def _me(principal: Principal, request: Request) -> dict:
     }
 
 
-@router.post("/auth/login", dependencies=[PUBLIC], response_model=LoginOut)
+@router.post("/auth/login", dependencies=[PUBLIC], response_model=LoginOut, response_model_exclude_unset=True)
 def login(body: LoginBody, request: Request, response: Response, runtime: Services = Depends(get_runtime)) -> dict:
     """Sign in with username and password: sets the session cookie and returns the CSRF token."""
     config = security_config(request)
@@ -78,8 +78,8 @@ def login(body: LoginBody, request: Request, response: Response, runtime: Servic
         if failed.locked:
             retry = max(1, int(failed.retry_after or 1))
             raise Problem(429, "too-many-attempts", f"too many failed sign-ins; try again in {retry} s",
-                          headers={"Retry-After": str(retry)})
-        raise Problem(401, "bad-credentials", "wrong username or password")
+                          headers={"Retry-After": str(retry)}) from None
+        raise Problem(401, "bad-credentials", "wrong username or password") from None
     previous = optional_user(request)
     if previous is not None and previous.via == "cookie":
         revoke_session(runtime.db, previous.session_id)  # a fresh session at every sign-in (no fixation)
@@ -114,7 +114,7 @@ def logout(request: Request, user: Principal = SIGNED_IN, runtime: Services = De
     return response
 
 
-@router.get("/auth/me", response_model=MeOut)
+@router.get("/auth/me", response_model=MeOut, response_model_exclude_unset=True)
 def me(request: Request, user: Principal = SIGNED_IN) -> dict:
     """Who is signed in, what they may do, and the CSRF token of a cookie session."""
     return _me(user, request)
@@ -138,7 +138,7 @@ def change_password(body: PasswordBody, request: Request, user: Principal = SIGN
     return Response(status_code=204)
 
 
-@router.post("/auth/tokens", status_code=201, response_model=TokenCreated)
+@router.post("/auth/tokens", status_code=201, response_model=TokenCreated, response_model_exclude_unset=True)
 def create_token(body: TokenBody, request: Request, user: Principal = SIGNED_IN,
                  runtime: Services = Depends(get_runtime)) -> dict:
     """An API token for scripts, Prometheus or players; shown once."""
@@ -159,7 +159,7 @@ def create_token(body: TokenBody, request: Request, user: Principal = SIGNED_IN,
             "expires_at": issued.expires_at.isoformat() if issued.expires_at else None}
 
 
-@router.get("/auth/tokens", response_model=list[TokenOut])
+@router.get("/auth/tokens", response_model=list[TokenOut], response_model_exclude_unset=True)
 def list_tokens(user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Your API tokens (never the tokens themselves)."""
     from sqlalchemy import select

@@ -149,14 +149,14 @@ def _owned_by_api(runtime: Services, camera_id: str) -> CameraRow:
     return row
 
 
-@router.get("/groups", response_model=list[GroupOut])
+@router.get("/groups", response_model=list[GroupOut], response_model_exclude_unset=True)
 def list_groups(user: Principal = require(Capability.CAMERA_VIEW), runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Camera groups whose cameras you see."""
     rows = CameraRegistry(runtime.db).groups()
     return [{"id": g.id, "name": g.name, "retention_days": g.retention_days} for g in rows if user.access.sees(g.id)]
 
 
-@router.get("/cameras", response_model=list[CameraOut])
+@router.get("/cameras", response_model=list[CameraOut], response_model_exclude_unset=True)
 def list_cameras(user: Principal = require(Capability.CAMERA_VIEW), runtime: Services = Depends(get_runtime)) -> list[dict]:
     """The cameras you may see, with stream health (state, fps, bitrate, last packet) and storage used."""
     statuses, storage = _statuses(runtime), _storage(runtime)
@@ -167,13 +167,13 @@ def list_cameras(user: Principal = require(Capability.CAMERA_VIEW), runtime: Ser
     ]
 
 
-@router.get("/cameras/{camera_id}", response_model=CameraOut)
+@router.get("/cameras/{camera_id}", response_model=CameraOut, response_model_exclude_unset=True)
 def get_camera(camera_id: str, user: Principal = require_camera(Capability.CAMERA_VIEW),
                runtime: Services = Depends(get_runtime)) -> dict:
     return _camera(CameraRegistry(runtime.db).get(camera_id), user, _statuses(runtime), _storage(runtime))
 
 
-@router.post("/cameras", status_code=201, response_model=CameraOut)
+@router.post("/cameras", status_code=201, response_model=CameraOut, response_model_exclude_unset=True)
 def add_camera(body: CameraIn, request: Request, user: Principal = require(MANAGE),
                runtime: Services = Depends(get_runtime)) -> dict:
     """Register a camera; running workers start recording it within seconds."""
@@ -191,7 +191,7 @@ def add_camera(body: CameraIn, request: Request, user: Principal = require(MANAG
     return _camera(CameraRegistry(runtime.db).get(camera.id), user, _statuses(runtime), _storage(runtime))
 
 
-@router.post("/cameras/probe", response_model=ProbeOut)
+@router.post("/cameras/probe", response_model=ProbeOut, response_model_exclude_unset=True)
 def probe_camera(body: ProbeIn, request: Request, user: Principal = require(MANAGE)) -> dict:
     """Connect to a camera and say what it sends, with a snapshot (base64 JPEG); nothing is saved."""
     bare, url_user, url_password = split_credentials(body.url)
@@ -209,7 +209,7 @@ def probe_camera(body: ProbeIn, request: Request, user: Principal = require(MANA
     return answer
 
 
-@router.patch("/cameras/{camera_id}", response_model=CameraOut)
+@router.patch("/cameras/{camera_id}", response_model=CameraOut, response_model_exclude_unset=True)
 def change_camera(camera_id: str, body: CameraChange, request: Request, user: Principal = require_camera(MANAGE),
                   runtime: Services = Depends(get_runtime)) -> dict:
     row = _owned_by_api(runtime, camera_id)
@@ -241,14 +241,14 @@ def _set_enabled(runtime: Services, request: Request, user: Principal, camera_id
     return _camera(CameraRegistry(runtime.db).get(camera_id), user, _statuses(runtime), _storage(runtime))
 
 
-@router.post("/cameras/{camera_id}/disable", response_model=CameraOut)
+@router.post("/cameras/{camera_id}/disable", response_model=CameraOut, response_model_exclude_unset=True)
 def disable_camera(camera_id: str, request: Request, user: Principal = require_camera(MANAGE),
                    runtime: Services = Depends(get_runtime)) -> dict:
     """Stop pulling and recording the camera (its recordings stay)."""
     return _set_enabled(runtime, request, user, camera_id, False)
 
 
-@router.post("/cameras/{camera_id}/enable", response_model=CameraOut)
+@router.post("/cameras/{camera_id}/enable", response_model=CameraOut, response_model_exclude_unset=True)
 def enable_camera(camera_id: str, request: Request, user: Principal = require_camera(MANAGE),
                   runtime: Services = Depends(get_runtime)) -> dict:
     return _set_enabled(runtime, request, user, camera_id, True)

@@ -44,13 +44,13 @@ def _describe(camera_id: str, settings: DetectionSettings) -> dict:
     }
 
 
-@router.get("/cameras/{camera_id}/detection", response_model=DetectionOut)
+@router.get("/cameras/{camera_id}/detection", response_model=DetectionOut, response_model_exclude_unset=True)
 def get_detection(camera_id: str, user: Principal = VIEW,
                   settings: DetectionSettings = Depends(get_detection_settings)) -> dict:
     return _describe(camera_id, settings)
 
 
-@router.put("/cameras/{camera_id}/detection", response_model=DetectionOut)
+@router.put("/cameras/{camera_id}/detection", response_model=DetectionOut, response_model_exclude_unset=True)
 def put_detection(camera_id: str, config: CameraDetection, user: Principal = MANAGE,
                   settings: DetectionSettings = Depends(get_detection_settings)) -> dict:
     """Replace the camera's detection settings (validated: polygons, directions, thresholds)."""
@@ -58,7 +58,7 @@ def put_detection(camera_id: str, config: CameraDetection, user: Principal = MAN
     return _describe(camera_id, settings)
 
 
-@router.delete("/cameras/{camera_id}/detection", response_model=DetectionOut)
+@router.delete("/cameras/{camera_id}/detection", response_model=DetectionOut, response_model_exclude_unset=True)
 def reset_detection(camera_id: str, user: Principal = MANAGE,
                     settings: DetectionSettings = Depends(get_detection_settings)) -> dict:
     """Drop the settings put through the API; the YAML file's apply again."""

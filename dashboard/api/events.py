@@ -71,7 +71,7 @@ def _groups_filter(user: Principal, wanted: list[str]) -> list[str] | None:
     return groups or None
 
 
-@router.get("/events", response_model=list[EventOut])
+@router.get("/events", response_model=list[EventOut], response_model_exclude_unset=True)
 def list_events(
     camera: list[str] = Query([], description="camera ids (repeat for several)"),
     group: list[str] = Query([], description="camera groups"),
@@ -144,12 +144,12 @@ async def stream_events(
     )
 
 
-@router.get("/events/{event_id}", response_model=EventOut)
+@router.get("/events/{event_id}", response_model=EventOut, response_model_exclude_unset=True)
 def get_event(event_id: int, user: Principal = VIEW, store: EventStore = Depends(get_store)) -> dict:
     return event_message(_visible_event(store, event_id, user))
 
 
-@router.post("/events/{event_id}/ack", response_model=EventOut)
+@router.post("/events/{event_id}/ack", response_model=EventOut, response_model_exclude_unset=True)
 def acknowledge_event(
     event_id: int, user: Principal = ACK, store: EventStore = Depends(get_store), runtime: Services = Depends(get_runtime)
 ) -> dict:

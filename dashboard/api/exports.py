@@ -81,7 +81,7 @@ def _file(row: ExportRow, name: str | None) -> Path:
     return path
 
 
-@router.post("/exports", status_code=202, response_model=ExportOut)
+@router.post("/exports", status_code=202, response_model=ExportOut, response_model_exclude_unset=True)
 def create_export(body: ExportIn, request: Request, user: Principal = EXPORTER,
                   runtime: Services = Depends(get_runtime)) -> dict:
     """Queue an export of one camera's range; poll ``GET /api/exports/{id}`` for progress."""
@@ -103,14 +103,14 @@ def create_export(body: ExportIn, request: Request, user: Principal = EXPORTER,
     return _describe(row)
 
 
-@router.get("/exports", response_model=list[ExportOut])
+@router.get("/exports", response_model=list[ExportOut], response_model_exclude_unset=True)
 def exports(user: Principal = EXPORTER, runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Your exports, newest first (admins: everyone's)."""
     rows = list_exports(runtime.db, None if user.role == Role.ADMIN else user.username)
     return [_describe(r) for r in rows]
 
 
-@router.get("/exports/{export_id}", response_model=ExportOut)
+@router.get("/exports/{export_id}", response_model=ExportOut, response_model_exclude_unset=True)
 def export_status(export_id: str, user: Principal = EXPORTER, runtime: Services = Depends(get_runtime)) -> dict:
     return _describe(_own_export(export_id, user, runtime))
 

@@ -16,7 +16,7 @@ from vms.metrics import exposition
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", dependencies=[PUBLIC], response_model=HealthOut)
+@router.get("/healthz", dependencies=[PUBLIC], response_model=HealthOut, response_model_exclude_unset=True)
 def healthz(runtime: Services = Depends(get_runtime)) -> dict:
     with runtime.db.session() as session:
         session.execute(text("SELECT 1"))

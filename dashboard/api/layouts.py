@@ -50,7 +50,7 @@ def _layout(row: WallLayoutRow) -> dict:
             "updated_at": row.updated_at.isoformat()}
 
 
-@router.get("/layouts", response_model=list[LayoutOut])
+@router.get("/layouts", response_model=list[LayoutOut], response_model_exclude_unset=True)
 def list_layouts(user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Your saved wall layouts, by name."""
     with runtime.db.session() as session:
@@ -60,7 +60,7 @@ def list_layouts(user: Principal = SIGNED_IN, runtime: Services = Depends(get_ru
         return [_layout(row) for row in rows]
 
 
-@router.put("/layouts", response_model=LayoutOut)
+@router.put("/layouts", response_model=LayoutOut, response_model_exclude_unset=True)
 def save_layout(body: LayoutIn, user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> dict:
     """Save a layout under its name; a layout of yours with that name is replaced."""
     cameras = body.cameras + [None] * (body.tiles - len(body.cameras))

@@ -174,7 +174,7 @@ async def snapshot(
     )
 
 
-@router.get("/live", dependencies=[require(Capability.CAMERA_MANAGE)], response_model=LiveOut)
+@router.get("/live", dependencies=[require(Capability.CAMERA_MANAGE)], response_model=LiveOut, response_model_exclude_unset=True)
 async def live_status(live: LiveGateway = Depends(get_live)) -> dict:
     """Sessions and relays of this server, or of every worker in scale-out mode (for operators and tests)."""
     return await live.describe()

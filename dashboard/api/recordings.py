@@ -35,7 +35,7 @@ def _aware(moment: datetime | None, name: str) -> datetime | None:
     return moment
 
 
-@router.get("/cameras/{camera_id}/timeline", response_model=TimelineOut)
+@router.get("/cameras/{camera_id}/timeline", response_model=TimelineOut, response_model_exclude_unset=True)
 def camera_timeline(
     camera_id: str,
     request: Request,

@@ -50,12 +50,12 @@ def _users(request: Request, runtime: Services) -> Users:
     return Users(runtime.db, security_config(request))
 
 
-@router.get("/users", response_model=list[UserOut])
+@router.get("/users", response_model=list[UserOut], response_model_exclude_unset=True)
 def list_users(request: Request, user: Principal = ADMIN, runtime: Services = Depends(get_runtime)) -> list[dict]:
     return [u.to_dict() for u in _users(request, runtime).all()]
 
 
-@router.post("/users", status_code=201, response_model=UserOut)
+@router.post("/users", status_code=201, response_model=UserOut, response_model_exclude_unset=True)
 def add_user(body: NewUser, request: Request, user: Principal = ADMIN, runtime: Services = Depends(get_runtime)) -> dict:
     try:
         created = _users(request, runtime).add(body.username, body.password, body.role, body.display_name)
@@ -69,7 +69,7 @@ def add_user(body: NewUser, request: Request, user: Principal = ADMIN, runtime: 
     return created.to_dict()
 
 
-@router.patch("/users/{username}", response_model=UserOut)
+@router.patch("/users/{username}", response_model=UserOut, response_model_exclude_unset=True)
 def change_user(username: str, body: UserChange, request: Request, user: Principal = ADMIN,
                 runtime: Services = Depends(get_runtime)) -> dict:
     users = _users(request, runtime)
@@ -95,12 +95,12 @@ def change_user(username: str, body: UserChange, request: Request, user: Princip
     return after.to_dict()
 
 
-@router.get("/grants", response_model=list[GrantOut])
+@router.get("/grants", response_model=list[GrantOut], response_model_exclude_unset=True)
 def list_grants(request: Request, user: Principal = ADMIN, runtime: Services = Depends(get_runtime)) -> list[dict]:
     return _users(request, runtime).grants()
 
 
-@router.post("/grants", status_code=201, response_model=GrantOut)
+@router.post("/grants", status_code=201, response_model=GrantOut, response_model_exclude_unset=True)
 def add_grant(body: NewGrant, request: Request, user: Principal = ADMIN, runtime: Services = Depends(get_runtime)) -> dict:
     try:
         grant = _users(request, runtime).add_grant(body.group, body.capabilities, body.user, body.role, by=user.username)

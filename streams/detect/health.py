@@ -9,6 +9,8 @@ nothing; a stream stopped on purpose (camera removed or disabled) ends the event
 
 from __future__ import annotations
 
+from typing import Any
+
 import logging
 import threading
 import time
@@ -24,7 +26,7 @@ DOWN_STATES = {"offline", "error"}
 
 @dataclass
 class _Camera:
-    streams: dict[str, dict] = field(default_factory=dict)  # stream -> last status message
+    streams: dict[str, dict[str, Any]] = field(default_factory=dict)  # stream -> last status message
     event_id: int | None = None
     down_since: float | None = None
 
@@ -66,7 +68,7 @@ class CameraHealth:
             except Exception:
                 log.exception("camera health check failed")
 
-    def _on_status(self, topic: str, message: dict) -> None:
+    def _on_status(self, topic: str, message: dict[str, Any]) -> None:
         # With a shared Redis bus every worker hears every status; each watches its own cameras.
         if self.worker_id is not None and message.get("worker_id", self.worker_id) != self.worker_id:
             return

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 
@@ -31,7 +31,7 @@ class EventSink(Protocol):
     """Where events go (``vms.events.EventRecorder``); times are UTC epoch seconds."""
 
     def open(self, camera_id: str, type: str, start: float, detected_at: float | None = None, zone: str | None = None,
-             score: float = 1.0, snapshot: bytes | None = None, details: dict | None = None) -> int: ...
+             score: float = 1.0, snapshot: bytes | None = None, details: dict[str, Any] | None = None) -> int: ...
 
     def close(self, event_id: int, end: float, score: float | None = None) -> None: ...
 

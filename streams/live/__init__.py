@@ -23,7 +23,7 @@ from vms.live.errors import (
 )
 from streams.live.hub import LiveHub, LiveSession
 from streams.live.relay import LiveRelay
-from streams.live.snapshot import Snapshot
+from vms.live.gateway import Snapshot
 from streams.live.track import PassthroughTrack
 
 __all__ = [

@@ -8,6 +8,8 @@ unsubscribes relays nobody has watched for ``idle_seconds``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncio
 import logging
 import re
@@ -80,7 +82,7 @@ class LiveSession:
     last_rtcp_at: float | None = None
     answer: str = ""
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         track = self.track
         return {
             "id": self.id,
@@ -375,7 +377,7 @@ class LiveHub:
                 return f"no receiver report from the browser for {now - heard:.0f} s"
         return None
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """Sessions and relays; safe from any thread (the metrics collector calls it)."""
         sessions, relays = list(self._sessions.values()), list(self._relays.values())
         return {

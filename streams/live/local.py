@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from streams.live.hub import LiveHub
 from vms.live.gateway import LiveAnswer, LiveGateway, Snapshot
 
@@ -28,5 +30,5 @@ class LocalLive(LiveGateway):
     async def snapshot(self, camera_id: str, stream: str = "main", width: int | None = None) -> Snapshot:
         return await self.hub.snapshot(camera_id, stream, width)
 
-    async def describe(self) -> dict:
+    async def describe(self) -> dict[str, Any]:
         return self.hub.describe()

@@ -35,6 +35,8 @@ Example::
 
 from __future__ import annotations
 
+from typing import Any
+
 import functools
 import json
 import os
@@ -88,7 +90,7 @@ class SimulatedCamera:
     codec: str = "h264"
     audio: bool = False
     sdp_only_parameter_sets: bool = False
-    sub: dict | None = None
+    sub: dict[str, Any] | None = None
     username: str | None = None
     password: str | None = None
     auth: str = "basic"
@@ -107,7 +109,7 @@ class SimulatedCamera:
         if (self.username is None) != (self.password is None):
             raise ValueError("username and password go together")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def to_json(self) -> str:

@@ -50,7 +50,7 @@ def audit(
     user: Actor | str | None,
     action: str,
     target: str = "",
-    detail: dict | None = None,
+    detail: dict[str, Any] | None = None,
     client_ip: str = "",
 ) -> None:
     """Append one entry. ``user`` is a signed-in user, a username, or None for anonymous."""
@@ -108,7 +108,7 @@ def query_audit(db: Database, query: AuditQuery) -> list[AuditEntry]:
         return list(session.scalars(statement))
 
 
-def entry_dict(entry: AuditEntry) -> dict:
+def entry_dict(entry: AuditEntry) -> dict[str, Any]:
     return {
         "id": entry.id,
         "at": entry.at.isoformat(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import re
 import secrets
 from dataclasses import dataclass
@@ -58,7 +60,7 @@ class User:
         return cls(row.id, row.username, row.display_name, Role(row.role), row.disabled, row.locked_until,
                    row.last_login_at, row.created_at)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "username": self.username,
             "display_name": self.display_name,
@@ -230,7 +232,7 @@ class Users:
     # --- grants ---------------------------------------------------------------------------
 
     def add_grant(self, group_id: str, capabilities: list[str], username: str | None = None,
-                  role: Role | str | None = None, by: str = "system") -> dict:
+                  role: Role | str | None = None, by: str = "system") -> dict[str, Any]:
         if (username is None) == (role is None):
             raise ValueError("a grant is for either a user or a role")
         caps = parse_capabilities(capabilities, GRANTABLE)
@@ -244,7 +246,7 @@ class Users:
             session.flush()
             return self._grant_dict(row, username)
 
-    def remove_grant(self, grant_id: int) -> dict:
+    def remove_grant(self, grant_id: int) -> dict[str, Any]:
         with self.db.session() as session:
             row = session.get(GrantRow, grant_id)
             if row is None:
@@ -254,7 +256,7 @@ class Users:
             session.execute(delete(GrantRow).where(GrantRow.id == grant_id))
             return described
 
-    def grants(self) -> list[dict]:
+    def grants(self) -> list[dict[str, Any]]:
         with self.db.session() as session:
             rows = session.execute(
                 select(GrantRow, UserRow.username).outerjoin(UserRow, UserRow.id == GrantRow.user_id).order_by(GrantRow.id)
@@ -262,7 +264,7 @@ class Users:
             return [self._grant_dict(row, username) for row, username in rows]
 
     @staticmethod
-    def _grant_dict(row: GrantRow, username: str | None) -> dict:
+    def _grant_dict(row: GrantRow, username: str | None) -> dict[str, Any]:
         return {"id": row.id, "user": username, "role": row.role, "group": row.group_id,
                 "capabilities": list(row.capabilities), "created_by": row.created_by}
 

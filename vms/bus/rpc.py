@@ -26,7 +26,7 @@ from vms.bus.base import Bus
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict], "dict | Awaitable[dict]"]
+Handler = Callable[[dict[str, Any]], "dict[str, Any] | Awaitable[dict[str, Any]]"]
 
 
 class RpcError(Exception):
@@ -72,14 +72,14 @@ class RpcServer:
             self._remove = None
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _on_request(self, topic: str, request: dict) -> None:
+    def _on_request(self, topic: str, request: dict[str, Any]) -> None:
         # The bus's listener thread must not wait for handlers.
         try:
             self._pool.submit(self._serve, request)
         except RuntimeError:
             pass  # closing
 
-    def _serve(self, request: dict) -> None:
+    def _serve(self, request: dict[str, Any]) -> None:
         deadline = request.get("deadline")
         if deadline is not None and time.time() > deadline:
             return  # the caller has given up already
@@ -123,7 +123,7 @@ class RpcClient:
                 future.cancel()
             self._waiting.clear()
 
-    def send(self, service: str, method: str, params: dict | None = None, timeout: float = 10.0) -> Future:
+    def send(self, service: str, method: str, params: dict[str, Any] | None = None, timeout: float = 10.0) -> Future:
         request_id = uuid.uuid4().hex
         future: Future = Future()
         future.request_id = request_id  # type: ignore[attr-defined]
@@ -139,7 +139,7 @@ class RpcClient:
         self.bus.publish(f"rpc.{service}", request)
         return future
 
-    def call(self, service: str, method: str, params: dict | None = None, timeout: float = 10.0) -> dict:
+    def call(self, service: str, method: str, params: dict[str, Any] | None = None, timeout: float = 10.0) -> dict[str, Any]:
         """The handler's result; raises ``RpcError`` (its exception) or ``RpcTimeout``."""
         future = self.send(service, method, params, timeout)
         try:
@@ -149,7 +149,7 @@ class RpcClient:
         finally:
             self._forget(future)
 
-    async def acall(self, service: str, method: str, params: dict | None = None, timeout: float = 10.0) -> dict:
+    async def acall(self, service: str, method: str, params: dict[str, Any] | None = None, timeout: float = 10.0) -> dict[str, Any]:
         future = self.send(service, method, params, timeout)
         try:
             return _result(await asyncio.wait_for(asyncio.wrap_future(future), timeout))
@@ -162,14 +162,14 @@ class RpcClient:
         with self._lock:
             self._waiting.pop(future.request_id, None)  # type: ignore[attr-defined]
 
-    def _on_reply(self, topic: str, reply: dict) -> None:
+    def _on_reply(self, topic: str, reply: dict[str, Any]) -> None:
         with self._lock:
             future = self._waiting.pop(reply.get("id", ""), None)
         if future is not None and not future.done():
             future.set_result(reply)
 
 
-def _result(reply: dict) -> dict:
+def _result(reply: dict[str, Any]) -> dict[str, Any]:
     if "error" in reply:
         error = reply["error"]
         raise RpcError(error.get("type", "Error"), error.get("message", ""))

@@ -24,7 +24,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ CLAIM_IDLE_SECONDS = 30.0
 @dataclass(frozen=True)
 class Delivery:
     id: str
-    message: dict
+    message: dict[str, Any]
 
 
 class DurableQueue(abc.ABC):
@@ -48,7 +48,7 @@ class DurableQueue(abc.ABC):
         self.claim_idle_seconds = claim_idle_seconds
 
     @abc.abstractmethod
-    def add(self, message: dict) -> None:
+    def add(self, message: dict[str, Any]) -> None:
         """Append ``message`` (JSON-able); never raises, never blocks for long."""
 
     @abc.abstractmethod
@@ -101,7 +101,7 @@ class QueueConsumer:
         self,
         queue: DurableQueue,
         consumer: str,
-        handler: Callable[[dict], None],
+        handler: Callable[[dict[str, Any]], None],
         batch: int = 50,
         retry_seconds: float = 1.0,
     ) -> None:
@@ -154,10 +154,10 @@ class QueueConsumer:
 
 class _MemoryStream:
     def __init__(self) -> None:
-        self.entries: dict[str, dict] = {}
+        self.entries: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []
         self.counter = itertools.count(1)
-        self.groups: dict[str, dict] = {}  # group -> {"next": index, "pending": {id: [consumer, at]}}
+        self.groups: dict[str, dict[str, Any]] = {}  # group -> {"next": index, "pending": {id: [consumer, at]}}
         self.cond = threading.Condition()
 
 
@@ -177,7 +177,7 @@ class MemoryQueue(DurableQueue):
     def named(cls, stream: str, group: str, claim_idle_seconds: float = CLAIM_IDLE_SECONDS) -> "MemoryQueue":
         return cls(stream, group, claim_idle_seconds)
 
-    def add(self, message: dict) -> None:
+    def add(self, message: dict[str, Any]) -> None:
         s = self._s
         with s.cond:
             entry_id = f"{int(time.time() * 1000)}-{next(s.counter)}"
@@ -264,7 +264,7 @@ class RedisQueue(DurableQueue):
 
     # -- producing --------------------------------------------------------------------------
 
-    def add(self, message: dict) -> None:
+    def add(self, message: dict[str, Any]) -> None:
         body = json.dumps(message, default=str, separators=(",", ":"))
         with self._outbox_lock:
             direct = not self._outbox

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import asdict, dataclass, field
 
 
@@ -22,7 +24,7 @@ class ProbeResult:
     warnings: list[str] = field(default_factory=list)
     snapshot_jpeg: bytes | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("snapshot_jpeg")
         return data

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import delete, func, select, text
 
 from vms.cameras.spec import CameraSpec  # noqa: F401  (re-exported: the registry hands these out)
@@ -103,7 +105,7 @@ class CameraRegistry:
         with self.db.session() as session:
             return list(session.scalars(select(GroupRow).order_by(GroupRow.id)))
 
-    def storage(self) -> dict[str, dict]:
+    def storage(self) -> dict[str, dict[str, Any]]:
         """Recordings in the index by camera: ``bytes``, ``segments``, ``oldest`` start and ``newest`` end (ISO 8601)."""
         with self.db.session() as session:
             rows = session.execute(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from vms.bus import Bus
 
@@ -43,8 +43,8 @@ class StatusBoard:
         self.bus = bus
         self.expire_seconds = expire_seconds
         self.clock = clock
-        self._streams: dict[tuple[str, str], tuple[float, dict]] = {}  # (camera, stream) -> (received, message)
-        self._recording: dict[str, tuple[float, dict]] = {}  # camera -> (received, message)
+        self._streams: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}  # (camera, stream) -> (received, message)
+        self._recording: dict[str, tuple[float, dict[str, Any]]] = {}  # camera -> (received, message)
         self._lock = threading.Lock()
         self._removers: list[Callable[[], None]] = []
 
@@ -59,7 +59,7 @@ class StatusBoard:
             remove()
         self._removers = []
 
-    def record(self, topic: str, message: dict) -> None:
+    def record(self, topic: str, message: dict[str, Any]) -> None:
         """Keep ``message`` (of ``STATUS_TOPIC`` or ``RECORDING_TOPIC``) as the newest of its stream."""
         camera_id = message.get("camera_id")
         if not camera_id:
@@ -71,19 +71,19 @@ class StatusBoard:
             else:
                 self._streams[(camera_id, message.get("stream", "main"))] = (now, dict(message))
 
-    def streams(self, worker_id: str | None = None) -> list[dict]:
+    def streams(self, worker_id: str | None = None) -> list[dict[str, Any]]:
         """Fresh status messages (of ``worker_id``'s streams only, if given), sorted by camera and stream."""
         fresh = self._fresh(self._streams)
         return [m for _, m in sorted(fresh.items()) if worker_id is None or m.get("worker_id") == worker_id]
 
-    def cameras(self) -> dict[str, dict[str, dict]]:
+    def cameras(self) -> dict[str, dict[str, dict[str, Any]]]:
         """``{camera_id: {stream: status message}}`` of the fresh statuses."""
-        cameras: dict[str, dict[str, dict]] = {}
+        cameras: dict[str, dict[str, dict[str, Any]]] = {}
         for message in self.streams():
             cameras.setdefault(message["camera_id"], {})[message.get("stream", "main")] = message
         return cameras
 
-    def recording(self, worker_id: str | None = None) -> dict[str, dict]:
+    def recording(self, worker_id: str | None = None) -> dict[str, dict[str, Any]]:
         """``{camera_id: recording health}``: the worker's message plus ``state`` and ``seconds_since_segment``.
 
         ``state`` is ``"ok"``, ``"waiting"`` (no segment finished yet), ``"stalled"`` (no segment
@@ -98,7 +98,7 @@ class StatusBoard:
             health[camera_id] = {**message, **recording_state(message, now)}
         return dict(sorted(health.items()))
 
-    def _fresh(self, table: dict) -> dict:
+    def _fresh(self, table: dict[Any, tuple[float, dict[str, Any]]]) -> dict[Any, dict[str, Any]]:
         limit = self.clock() - self.expire_seconds
         with self._lock:
             for key in [k for k, (received, _) in table.items() if received < limit]:
@@ -106,7 +106,7 @@ class StatusBoard:
             return {key: message for key, (_, message) in table.items()}
 
 
-def recording_state(message: dict, now: float) -> dict:
+def recording_state(message: dict[str, Any], now: float) -> dict[str, Any]:
     """``state`` and ``seconds_since_segment`` of one ``RECORDING_TOPIC`` message at ``now`` (epoch s)."""
     last = message.get("last_segment_at")
     since = None if last is None else round(now - float(last), 1)

@@ -10,6 +10,8 @@ the stored event on the bus topic ``events``, as ``EventRecorder`` does in one p
 
 from __future__ import annotations
 
+from typing import Any
+
 import itertools
 import logging
 import os
@@ -53,7 +55,7 @@ class QueuedEventSink:
         self._lock = threading.Lock()
 
     def open(self, camera_id: str, type: str, start: float, detected_at: float | None = None, zone: str | None = None,
-             score: float = 1.0, snapshot: bytes | None = None, details: dict | None = None) -> int:
+             score: float = 1.0, snapshot: bytes | None = None, details: dict[str, Any] | None = None) -> int:
         uid = uuid.uuid4().hex
         snapshot_path = None
         if snapshot and self.data_dir is not None:
@@ -118,7 +120,7 @@ class EventStoreConsumer:
     def stop(self) -> None:
         self.runner.stop()
 
-    def handle(self, message: dict) -> None:
+    def handle(self, message: dict[str, Any]) -> None:
         try:
             row, phase = self._apply(message)
         except IntegrityError:
@@ -138,7 +140,7 @@ class EventStoreConsumer:
             except Exception:
                 log.exception("event listener failed")
 
-    def _apply(self, message: dict) -> tuple[EventRow | None, str]:
+    def _apply(self, message: dict[str, Any]) -> tuple[EventRow | None, str]:
         uid, op = message["uid"], message["op"]
         key = f"event:{uid}:{op}"
         with self.db.session() as session:

@@ -26,7 +26,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from vms.cluster.config import ClusterConfig
 
@@ -65,7 +65,7 @@ class Ownership(abc.ABC):
     def stop(self) -> None:
         """Give up every camera (after the worker stopped their pipelines)."""
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {"mode": "local", "cameras": sorted(self.owned())}
 
 
@@ -196,7 +196,7 @@ class RedisOwnership(Ownership):
             log.warning("could not leave the worker set: %s", exc)
         self.client.close()
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "mode": "redis",

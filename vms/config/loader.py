@@ -37,7 +37,7 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
         raise ConfigError(_describe(source, exc, raw)) from None
 
 
-def _describe(source: str, exc: ValidationError, raw: dict) -> str:
+def _describe(source: str, exc: ValidationError, raw: dict[str, Any]) -> str:
     lines = [f"{source}: invalid configuration"]
     for error in exc.errors():
         key = _key_path(error["loc"], raw)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from datetime import datetime
 
 from sqlalchemy import (
@@ -102,7 +104,7 @@ class AuditEntry(Base):
     role: Mapped[str] = mapped_column(String(32), default="")
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(200), default="")
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     client_ip: Mapped[str] = mapped_column(String(64), default="")
 
 

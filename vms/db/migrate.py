@@ -37,7 +37,10 @@ def config(connection: Connection | None = None) -> Config:
 
 def head() -> str:
     """The newest revision id."""
-    return ScriptDirectory.from_config(config()).get_current_head()
+    revision = ScriptDirectory.from_config(config()).get_current_head()
+    if revision is None:
+        raise RuntimeError(f"no migrations under {MIGRATIONS}")
+    return revision
 
 
 def current(connection: Connection) -> str | None:

@@ -10,7 +10,7 @@ import logging
 import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from vms.bus import Bus
 from vms.config.detection import EventsConfig
@@ -25,7 +25,7 @@ EVENTS_TOPIC = "events"
 
 
 class EventListener(Protocol):
-    def submit(self, message: dict) -> None: ...
+    def submit(self, message: dict[str, Any]) -> None: ...
 
 
 def _utc(epoch: float) -> datetime:
@@ -65,7 +65,7 @@ class EventRecorder:
         zone: str | None = None,
         score: float = 1.0,
         snapshot: bytes | None = None,
-        details: dict | None = None,
+        details: dict[str, Any] | None = None,
     ) -> int:
         """Store and publish a new event; returns its id."""
         started = _utc(start)
@@ -110,7 +110,7 @@ class EventRecorder:
         self.close(event_id, at)
         return event_id
 
-    def acknowledge(self, event_id: int, by: str) -> dict:
+    def acknowledge(self, event_id: int, by: str) -> dict[str, Any]:
         message = event_message(self.store.acknowledge(event_id, by), "ack")
         self.bus.publish(EVENTS_TOPIC, message)
         return message
@@ -124,7 +124,7 @@ class EventRecorder:
             self.close(row.id, now)
         return len(rows)
 
-    def _emit(self, message: dict) -> None:
+    def _emit(self, message: dict[str, Any]) -> None:
         self.bus.publish(EVENTS_TOPIC, message)
         for listener in self.listeners:
             try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,7 +22,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def event_message(row: EventRow, phase: str | None = None) -> dict:
+def event_message(row: EventRow, phase: str | None = None) -> dict[str, Any]:
     """The event as the API, the bus and webhooks show it (times are ISO 8601 UTC)."""
     message = {
         "id": row.id,

@@ -11,6 +11,8 @@ change, not something to chase with a signed event. HTTP goes through the standa
 
 from __future__ import annotations
 
+from typing import Any
+
 import hashlib
 import heapq
 import hmac
@@ -95,7 +97,7 @@ class _Endpoint:
         self._stop = False
         self._thread = threading.Thread(target=self._run, name=f"webhook-{config.url[:40]}", daemon=True)
 
-    def wants(self, message: dict) -> bool:
+    def wants(self, message: dict[str, Any]) -> bool:
         c = self.config
         return (
             (not c.types or message.get("type") in c.types)
@@ -183,7 +185,7 @@ class WebhookDispatcher:
                 endpoint.start()
         return self
 
-    def submit(self, message: dict) -> None:
+    def submit(self, message: dict[str, Any]) -> None:
         """Queue ``message`` for delivery; never blocks on the network."""
         targets = [e for e in self._endpoints if e.wants(message)]
         if not targets:

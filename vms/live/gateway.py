@@ -9,6 +9,8 @@ interface only: the web layer imports it, never the media stages behind it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import abc
 from dataclasses import dataclass
 
@@ -55,7 +57,7 @@ class LiveGateway(abc.ABC):
         """The newest keyframe as JPEG."""
 
     @abc.abstractmethod
-    async def describe(self) -> dict:
+    async def describe(self) -> dict[str, Any]:
         """Sessions and relays, for operators."""
 
 
@@ -73,5 +75,5 @@ class NoLive(LiveGateway):
     async def snapshot(self, camera_id: str, stream: str = "main", width: int | None = None) -> Snapshot:
         raise LiveUnavailable(self.REASON)
 
-    async def describe(self) -> dict:
+    async def describe(self) -> dict[str, Any]:
         raise LiveUnavailable(self.REASON)

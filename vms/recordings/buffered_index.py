@@ -20,7 +20,7 @@ import threading
 from collections import deque
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -64,7 +64,7 @@ class BufferedSegmentIndex(SegmentIndex):
         self.max_pending = max_pending
         self.retry_seconds = retry_seconds
         self.dropped = 0  # operations lost because the buffer was full
-        self._pending: deque[dict] = deque()
+        self._pending: deque[dict[str, Any]] = deque()
         self._paths: dict[int, str] = {}  # id handed out -> path, while the segment is open
         self._local_ids = itertools.count(-1, -1)
         self._down = False
@@ -161,7 +161,7 @@ class BufferedSegmentIndex(SegmentIndex):
             path = self._paths.pop(segment_id, None)
         self._write(segment_id, path, {"op": "remove", "path": path}, lambda: super(BufferedSegmentIndex, self).remove(segment_id))
 
-    def _write(self, segment_id: int, path: str | None, op: dict, direct: Callable[[], None]) -> None:
+    def _write(self, segment_id: int, path: str | None, op: dict[str, Any], direct: Callable[[], None]) -> None:
         if path is None and segment_id < 0:
             log.error("index: unknown provisional segment id %d", segment_id)
             return
@@ -189,7 +189,7 @@ class BufferedSegmentIndex(SegmentIndex):
         self._down = True
         self._wake.set()
 
-    def _queue(self, op: dict) -> None:
+    def _queue(self, op: dict[str, Any]) -> None:
         """Caller holds the lock."""
         if len(self._pending) >= self.max_pending:
             lost = self._pending.popleft()
@@ -246,7 +246,7 @@ class BufferedSegmentIndex(SegmentIndex):
                 self.flush()
 
 
-def _apply(session, op: dict) -> None:
+def _apply(session, op: dict[str, Any]) -> None:
     """Apply one journaled operation, idempotently (keyed by the segment's unique path)."""
     path = op["path"]
     if op["op"] == "begin":

@@ -14,7 +14,7 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import av
 from sqlalchemy import select, update
@@ -55,7 +55,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def tool_versions() -> dict:
+def tool_versions() -> dict[str, Any]:
     return {"name": "vms", "version": vms.__version__, "pyav": av.__version__,
             "ffmpeg": ".".join(map(str, av.library_versions.get("libavformat", ())))}
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import av
 
@@ -130,7 +130,7 @@ class RemuxResult:
     last_frame: datetime | None = None
     frames: int = 0
     keyframes: int = 0
-    segments: list[dict] = field(default_factory=list)
+    segments: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Sink:
@@ -151,7 +151,7 @@ class _Sink:
         return data
 
 
-def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict, result: RemuxResult) -> Iterator[float]:
+def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict[str, Any], result: RemuxResult) -> Iterator[float]:
     """Copy the plan's packets into ``target``; yields progress (0..1) after each packet."""
     out = av.open(target, "w", format="mp4", options=options)
     try:
@@ -237,7 +237,7 @@ def write_mp4(
     return result
 
 
-def timeline(db: Database, camera_id: str, start: datetime, end: datetime, earliest: datetime | None = None) -> dict:
+def timeline(db: Database, camera_id: str, start: datetime, end: datetime, earliest: datetime | None = None) -> dict[str, Any]:
     """Recorded runs, gaps and (when the events table exists) event markers within [start, end)."""
     if earliest is not None:
         start = max(start, earliest)
@@ -261,7 +261,7 @@ def timeline(db: Database, camera_id: str, start: datetime, end: datetime, earli
     }
 
 
-def _events(db: Database, camera_id: str, start: datetime, end: datetime) -> list[dict]:
+def _events(db: Database, camera_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
     try:
         from vms.db.events import EventRow
     except ImportError:  # events are optional: a build without detection has no table

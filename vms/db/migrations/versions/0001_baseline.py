@@ -234,7 +234,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('wall_layouts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_wall_layouts_user_id'), ['user_id'], unique=False)
+    _audit_append_only()
 
+
+def _audit_append_only() -> None:
+    """The database itself refuses to change or remove audit rows (as ``vms.db.auth`` made them)."""
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
+                       "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
+    elif dialect == "postgresql":
+        op.execute("CREATE OR REPLACE FUNCTION vms_audit_append_only() RETURNS trigger AS $$ "
+                   "BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$ LANGUAGE plpgsql")
+        op.execute("CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_log "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION vms_audit_append_only()")
 
 
 def downgrade() -> None:
