@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Optional
@@ -82,13 +83,17 @@ def _serve(settings: Settings, host: str, port: int, with_worker: bool, announce
     from dashboard.app import create_app
     from vmsapp.runtime import Runtime
 
+    from vms.auth.sessions import SessionPurge
+
     runtime = Runtime.build(settings, with_worker=with_worker).start()
+    purge = SessionPurge(runtime.db).start()  # the API owns sign-in sessions, so it cleans them up
     try:
         console.print(f"vms listening on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
         if announce is not None:
             announce(runtime)
         uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
     finally:
+        purge.stop()
         runtime.stop()
 
 
@@ -167,10 +172,15 @@ def simulate(
     """Serve synthetic tunnel and road cameras over RTSP until interrupted (stdin: stop/start <id>)."""
     from streams.simulator import CameraSimulator, demo_cameras
 
+    from vmsapp.simulator_console import run_commands
+
     specs = demo_cameras(cameras, width=width, height=height, fps=fps)
     with CameraSimulator(specs, port=port).start() as simulator:
         for spec in specs:
             console.print(f"{spec.id}: {simulator.url(spec.id)}")
+        console.print("type 'stop <id>' or 'start <id>' to cut or restore a camera")
+        threading.Thread(target=run_commands, args=(simulator, sys.stdin, console.print), name="simulate-console",
+                         daemon=True).start()
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from streams.detect import build_detectors
 from streams.detect.decode import FrameDecoder
 from streams.detect.health import CameraHealth
+from vms.background import Periodic
 from vms.bus import Bus
 from vms.config import Settings
 from vms.db import Database
@@ -45,11 +46,12 @@ class _Running:
     detection: DetectionPipeline
 
 
-class DetectionManager:
+class DetectionManager(Periodic):
     def __init__(self, config: Settings, db: Database, bus: Bus, worker_id: str,
                  recorder: EventRecorder | None = None, settings: DetectionSettings | None = None) -> None:
         """``recorder`` receives the events (default: straight into ``db``); ``settings`` gives each
         camera's effective detection configuration (default: ``config.detection`` plus the database)."""
+        super().__init__("detection-manager", SYNC_SECONDS)
         self.config = config
         self.bus = bus
         self.webhooks = WebhookDispatcher(config.events.webhooks)
@@ -64,10 +66,8 @@ class DetectionManager:
         self._configs: dict[str, CameraDetection | None] = {}
         self._configs_at = 0.0
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
         self._remove_listener = None
-        self._thread = threading.Thread(target=self._run, name="detection-manager", daemon=True)
+        self._last_retention = 0.0
 
     def start(self) -> "DetectionManager":
         closed = self.recorder.close_orphans()
@@ -77,7 +77,7 @@ class DetectionManager:
         self.health.start()
         self._remove_listener = self.bus.add_listener(CONFIG_TOPIC, self._config_changed)
         self.sync()
-        self._thread.start()
+        super().start()
         return self
 
     def attach(self, pipeline: CameraPipeline) -> None:
@@ -85,7 +85,7 @@ class DetectionManager:
         detectors may load a model, which must not hold up the worker)."""
         with self._lock:
             self.pipelines[pipeline.spec.id] = pipeline
-        self._wake.set()
+        self.wake()
 
     def detach(self, pipeline: CameraPipeline) -> None:
         """A camera pipeline stopped: stop its detection before its fan-out goes away."""
@@ -97,13 +97,10 @@ class DetectionManager:
             if item is not None and item.camera_pipeline is pipeline:
                 self._stop_one(self.running.pop(pipeline.spec.id))
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
+    def stop(self, timeout: float = 10.0) -> None:
         if self._remove_listener is not None:
             self._remove_listener()
-        if self._thread.is_alive():
-            self._thread.join(10)
+        super().stop(timeout)
         with self._lock:
             running, self.running = list(self.running.values()), {}
         for item in running:
@@ -162,7 +159,7 @@ class DetectionManager:
     def _config_changed(self, topic: str, message: dict) -> None:
         with self._lock:
             self._configs.pop(message.get("camera_id"), None)
-        self._wake.set()
+        self.wake()
 
     def _start_one(self, camera_pipeline: CameraPipeline, config: CameraDetection) -> _Running:
         spec = camera_pipeline.spec
@@ -190,20 +187,12 @@ class DetectionManager:
         item.fanout.unsubscribe(item.queue)
         item.detection.stop()
 
-    def _run(self) -> None:
-        last_retention = 0.0
-        while not self._stop.is_set():
-            self._wake.wait(SYNC_SECONDS)
-            self._wake.clear()
-            if self._stop.is_set():
-                break
-            try:
-                self.sync()
-            except Exception:
-                log.exception("detection sync failed")
-            if time.monotonic() - last_retention >= RETENTION_SECONDS:
-                last_retention = time.monotonic()
-                try:
-                    self.retention.run_once()
-                except Exception:
-                    log.exception("event retention failed")
+    def tick(self) -> None:
+        """Sync detection with the attached cameras; run event retention hourly."""
+        try:
+            self.sync()
+        except Exception:
+            log.exception("detection sync failed")
+        if time.monotonic() - self._last_retention >= RETENTION_SECONDS:
+            self._last_retention = time.monotonic()
+            self.retention.run_once()

@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from vms.background import Periodic
 from vms.bus import Bus
 from vms.cameras.status import STATUS_TOPIC
 
@@ -31,42 +32,34 @@ class _Camera:
     down_since: float | None = None
 
 
-class CameraHealth:
+class CameraHealth(Periodic):
     def __init__(self, bus: Bus, sink, offline_after_seconds: float = 30, worker_id: str | None = None,
                  clock=time.time, tick_seconds: float = 0.5) -> None:
+        super().__init__("camera-health", tick_seconds)
         self.bus = bus
         self.sink = sink
         self.offline_after = offline_after_seconds
         self.worker_id = worker_id
         self.clock = clock
-        self.tick = tick_seconds
         self.cameras: dict[str, _Camera] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self._remove = None
-        self._thread = threading.Thread(target=self._run, name="camera-health", daemon=True)
 
     def start(self, timer: bool = True) -> "CameraHealth":
         """Listen to stream statuses; ``timer`` checks for due offline events twice a second
         (without it, call ``check()``)."""
         self._remove = self.bus.add_listener(STATUS_TOPIC, self._on_status)
         if timer:
-            self._thread.start()
+            super().start()
         return self
 
-    def stop(self) -> None:
-        self._stop.set()
+    def stop(self, timeout: float = 5.0) -> None:
         if self._remove is not None:
             self._remove()
-        if self._thread.is_alive():
-            self._thread.join(5)
+        super().stop(timeout)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.tick):
-            try:
-                self.check()
-            except Exception:
-                log.exception("camera health check failed")
+    def tick(self) -> None:
+        self.check()
 
     def _on_status(self, topic: str, message: dict[str, Any]) -> None:
         # With a shared Redis bus every worker hears every status; each watches its own cameras.

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 
 from vms.config.security import SecurityConfig
+from vms.background import Periodic
 from vms.db import Database
 from vms.db.auth import SessionRow, UserRow
 from vms.db.types import utcnow
@@ -109,7 +110,23 @@ def revoke_user_sessions(db: Database, user_id: int, keep: str | None = None) ->
         return session.execute(query).rowcount
 
 
+class SessionPurge(Periodic):
+    """Deletes expired sessions and tokens every ``interval`` seconds (hourly by default).
+
+    Expired rows already sign nobody in; purging keeps the table (and every look-up) small.
+    """
+
+    def __init__(self, db: Database, interval: float = 3600.0) -> None:
+        super().__init__("session-purge", interval, first_tick=True)
+        self.db = db
+        self.purged = 0
+
+    def tick(self) -> None:
+        self.purged += purge_expired(self.db)
+
+
 def purge_expired(db: Database) -> int:
+    """Delete sessions and tokens past their expiry; how many were deleted."""
     with db.session() as session:
         return session.execute(
             delete(SessionRow).where(SessionRow.expires_at.is_not(None), SessionRow.expires_at <= utcnow())
