@@ -15,11 +15,13 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from pathlib import Path
 
 from streams.pipeline import CameraPipeline, PipelineOutput
 from streams.recording import Recording
 from streams.status import StreamStatus
+from vms.background import Periodic
 from vms.bus import Bus
 from vms.bus.rpc import RpcServer, worker_service
 from vms.cameras.registry import CameraRegistry, CameraSpec
@@ -68,9 +70,7 @@ class StreamWorker:
         self._lock = threading.Lock()
         self._publish_lock = threading.Lock()
         self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._urgent = threading.Event()
-        self._maintenance = threading.Thread(target=self._maintain, name="worker-maintenance", daemon=True)
+        self.maintenance = _Maintenance(self)
 
     def add_output(self, output: PipelineOutput) -> None:
         """Feed ``output`` from every camera pipeline of this worker, running now or started later."""
@@ -86,7 +86,7 @@ class StreamWorker:
         self._read_registry()
         self.ownership.start()
         self.reconcile()
-        self._maintenance.start()
+        self.maintenance.start()
         self.heartbeat.start()
         self.rpc.start()
         return self
@@ -95,8 +95,7 @@ class StreamWorker:
         self.rpc.close()
         self.heartbeat.stop()
         self._stop.set()
-        self._wake.set()
-        self._maintenance.join(10)
+        self.maintenance.stop(10)
         with self._lock:
             pipelines, self.pipelines = list(self.pipelines.values()), {}
         _stop_all(pipelines)
@@ -172,30 +171,43 @@ class StreamWorker:
         if not self.ownership.holds(camera_id):
             return  # refused because the lease is gone, not for lack of space
         # A full disk is fixed by deleting the oldest recordings now, not at the next interval.
-        self._urgent.set()
-        self._wake.set()
+        self.maintenance.urgent()
 
-    def _maintain(self) -> None:
-        interval = self.settings.storage.cleanup_interval_seconds
-        since_reload = 0.0
-        while not self._stop.is_set():
-            urgent = self._urgent.is_set()
-            self._urgent.clear()
-            try:
-                self.retention.run_once(urgent=urgent)
-            except Exception:
-                log.exception("retention pass failed")
-            woke = self._wake.wait(min(interval, RELOAD_SECONDS))
-            self._wake.clear()
-            since_reload += 0 if woke else min(interval, RELOAD_SECONDS)
-            if since_reload >= RELOAD_SECONDS and not self._stop.is_set():
-                since_reload = 0.0
-                if not self._repaired:
-                    self._repair()
-                try:
-                    self.reload_cameras()
-                except Exception:
-                    log.exception("reloading cameras failed")
+
+
+class _Maintenance(Periodic):
+    """The worker's upkeep: a retention pass every few seconds (at once when the disk is full),
+    and every ``RELOAD_SECONDS`` a registry re-read (plus the start-up repair, if it failed)."""
+
+    def __init__(self, worker: StreamWorker) -> None:
+        super().__init__("worker-maintenance", min(worker.settings.storage.cleanup_interval_seconds, RELOAD_SECONDS),
+                         first_tick=True)
+        self.worker = worker
+        self._urgent = threading.Event()
+        self._reloaded_at = time.monotonic()
+
+    def urgent(self) -> None:
+        """Run a retention pass now, deleting down to the free-space floor."""
+        self._urgent.set()
+        self.wake()
+
+    def tick(self) -> None:
+        worker = self.worker
+        urgent = self._urgent.is_set()
+        self._urgent.clear()
+        try:
+            worker.retention.run_once(urgent=urgent)
+        except Exception:
+            log.exception("retention pass failed")
+        if time.monotonic() - self._reloaded_at < RELOAD_SECONDS or self.stopping:
+            return
+        self._reloaded_at = time.monotonic()
+        if not worker._repaired:
+            worker._repair()
+        try:
+            worker.reload_cameras()
+        except Exception:
+            log.exception("reloading cameras failed")
 
 
 def _stop_all(pipelines: list[CameraPipeline]) -> None:
