@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from typing import Any
 
 
 class StreamState(str, Enum):

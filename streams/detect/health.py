@@ -9,12 +9,11 @@ nothing; a stream stopped on purpose (camera removed or disabled) ends the event
 
 from __future__ import annotations
 
-from typing import Any
-
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from vms.background import Periodic
 from vms.bus import Bus

@@ -8,8 +8,6 @@ unsubscribes relays nobody has watched for ``idle_seconds``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncio
 import logging
 import re
@@ -17,6 +15,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability

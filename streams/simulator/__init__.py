@@ -35,8 +35,6 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
-
 import functools
 import json
 import os
@@ -47,6 +45,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 __all__ = [

@@ -60,8 +60,6 @@ including one line per pipeline built and released, go to stderr.
 
 from __future__ import annotations
 
-from typing import Any
-
 import argparse
 import json
 import os
@@ -69,6 +67,7 @@ import re
 import signal
 import sys
 import time
+from typing import Any
 
 import gi
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 

@@ -19,7 +19,7 @@ SUBSCRIBER_QUEUE = 1000
 class MemoryBus(Bus):
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._queues: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Queue]]] = defaultdict(list)
+        self._queues: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]]] = defaultdict(list)
         self._listeners: dict[str, list[Listener]] = defaultdict(list)
 
     def publish(self, topic: str, message: dict[str, Any]) -> None:
@@ -38,7 +38,7 @@ class MemoryBus(Bus):
                 log.exception("bus listener for %s failed", topic)
 
     async def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
-        queue: asyncio.Queue = asyncio.Queue(SUBSCRIBER_QUEUE)
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SUBSCRIBER_QUEUE)
         entry = (asyncio.get_running_loop(), queue)
         with self._lock:
             self._queues[topic].append(entry)
@@ -61,7 +61,7 @@ class MemoryBus(Bus):
         return remove
 
 
-def _offer(queue: asyncio.Queue, message: dict[str, Any]) -> None:
+def _offer(queue: asyncio.Queue[dict[str, Any]], message: dict[str, Any]) -> None:
     if queue.full():
         queue.get_nowait()
     queue.put_nowait(message)

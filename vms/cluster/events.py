@@ -10,8 +10,6 @@ the stored event on the bus topic ``events``, as ``EventRecorder`` does in one p
 
 from __future__ import annotations
 
-from typing import Any
-
 import itertools
 import logging
 import os
@@ -20,6 +18,7 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError

@@ -7,9 +7,8 @@ worker's details (host, capacity, cameras held) with the same TTL, for operators
 
 from __future__ import annotations
 
-from typing import Any
-
 import json
+from typing import Any
 
 import redis
 

@@ -46,7 +46,7 @@ def _describe(source: str, exc: ValidationError, raw: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _key_path(loc: tuple, raw: Any) -> str:
+def _key_path(loc: tuple[int | str, ...], raw: Any) -> str:
     """Render a pydantic location like ``cameras.2.main_url`` as ``cameras[2] (id=x).main_url``."""
     parts: list[str] = []
     node = raw

@@ -11,8 +11,6 @@ change, not something to chase with a signed event. HTTP goes through the standa
 
 from __future__ import annotations
 
-from typing import Any
-
 import hashlib
 import heapq
 import hmac
@@ -26,6 +24,7 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from vms.config.detection import WebhookConfig
 
@@ -47,7 +46,8 @@ def verify(body: bytes, secret: str, header: str | None) -> bool:
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001  (urllib's signature)
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> None:
         return None  # urllib then raises HTTPError with the 3xx status
 
 

@@ -9,10 +9,9 @@ interface only: the web layer imports it, never the media stages behind it.
 
 from __future__ import annotations
 
-from typing import Any
-
 import abc
 from dataclasses import dataclass
+from typing import Any
 
 from vms.live.errors import LiveUnavailable
 

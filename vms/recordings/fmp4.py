@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import struct
+from typing import BinaryIO, Iterator
 from pathlib import Path
 
 _HEADER = struct.Struct(">I4s")
@@ -21,7 +22,7 @@ FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flu
 PLAIN_MP4 = {"movflags": "+faststart"}
 
 
-def _boxes(handle, file_size: int):
+def _boxes(handle: BinaryIO, file_size: int) -> Iterator[tuple[bytes, int, int]]:
     """Yield (type, start, end) of top-level boxes; stop at the first incomplete one.
 
     Reads only box headers (seeking over payloads), so checking a large segment is cheap.
