@@ -19,6 +19,7 @@ class MaskCredentials(logging.Filter):
 
 
 def configure_logging(level: int = logging.INFO) -> None:
+    """Log to stderr at ``level`` with credentials masked out of every message."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(MaskCredentials())

@@ -79,6 +79,7 @@ class RuntimeCollector(Collector):
 
 
 def runtime_registry(collector: RuntimeCollector) -> CollectorRegistry:
+    """A registry holding only ``collector`` (one per process or worker, apart from the global counters)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
     return registry

@@ -37,6 +37,7 @@ class Blob:
 
 
 def find_blobs(mask: np.ndarray, min_area: int) -> list[Blob]:
+    """Connected regions (8-connectivity) of a binary ``mask`` (uint8, H x W) of at least ``min_area`` pixels."""
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     return [
         Blob(int(x), int(y), int(w), int(h), int(area))

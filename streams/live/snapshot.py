@@ -30,6 +30,7 @@ def decode_keyframe(info: StreamInfo, packet: MediaPacket) -> av.VideoFrame:
 
 
 def render_jpeg(info: StreamInfo, packet: MediaPacket, width: int | None = None) -> Snapshot:
+    """Decode the keyframe ``packet`` and encode it as JPEG, scaled to ``width`` pixels (height kept even); raises ``ValueError`` if it does not decode or encode."""
     frame = decode_keyframe(info, packet)
     if width is not None and width != frame.width:
         height = max(2, round(frame.height * width / frame.width / 2) * 2)

@@ -109,6 +109,7 @@ def query_audit(db: Database, query: AuditQuery) -> list[AuditEntry]:
 
 
 def entry_dict(entry: AuditEntry) -> dict[str, Any]:
+    """The audit entry as the API shows it (``at`` in ISO 8601 UTC)."""
     return {
         "id": entry.id,
         "at": entry.at.isoformat(),
@@ -131,6 +132,7 @@ def _cell(value: Any) -> str:
 
 
 def audit_csv(entries: Iterable[AuditEntry]) -> str:
+    """The entries as CSV text, one row each under ``CSV_COLUMNS`` (``detail`` as JSON)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)

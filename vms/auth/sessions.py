@@ -21,6 +21,7 @@ TOUCH_SECONDS = 60
 
 
 def token_hash(token: str) -> str:
+    """SHA-256 hex of a session or API token: what the database keeps instead of the token."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
@@ -97,6 +98,7 @@ def resolve_session(db: Database, token: str, config: SecurityConfig) -> tuple[U
 
 
 def revoke_session(db: Database, session_id: str) -> bool:
+    """End one session or token; False when there was none with that id."""
     with db.session() as session:
         return session.execute(delete(SessionRow).where(SessionRow.id == session_id)).rowcount > 0
 

@@ -72,6 +72,7 @@ class User:
 
 
 def check_username(username: str) -> str:
+    """``username`` if it is 2-64 of ``a-z0-9._-``; raises ``ValueError`` with the rule otherwise."""
     if not USERNAME_PATTERN.match(username or ""):
         raise ValueError("username must be 2-64 characters: lowercase letters, digits, '.', '_' or '-'")
     return username

@@ -44,6 +44,7 @@ class RpcTimeout(RpcError):
 
 
 def worker_service(worker_id: str) -> str:
+    """The RPC service name of one worker (``worker.<id>``)."""
     return f"worker.{worker_id}"
 
 

@@ -82,6 +82,8 @@ class DurableQueue(abc.ABC):
 def durable_queue(
     url: str, stream: str, group: str, claim_idle_seconds: float = CLAIM_IDLE_SECONDS, prefix: str = "vms:"
 ) -> DurableQueue:
+    """The durable queue ``stream`` with consumer ``group`` on the bus of ``url`` (Redis Streams for
+    ``redis://``, in memory for ``memory://``); raises ``ValueError`` for another scheme."""
     scheme = url.split("://", 1)[0]
     if scheme == "memory":
         return MemoryQueue.named(stream, group, claim_idle_seconds)

@@ -87,6 +87,7 @@ class LocalOwnership(Ownership):
 
 
 def fair_share(cameras: int, workers: int, capacity: int | None = None) -> int:
+    """How many cameras one of ``workers`` live workers should hold: ceil(cameras / workers), at most ``capacity``."""
     share = math.ceil(cameras / max(1, workers))
     return share if capacity is None else min(share, capacity)
 

@@ -33,6 +33,7 @@ def _utc(epoch: float) -> datetime:
 
 
 def snapshot_relpath(camera_id: str, start: datetime, event_id: int) -> str:
+    """Where an event's JPEG lives under the data folder: ``events/<camera>/<YYYY-MM-DD>/<id>.jpg``."""
     return f"events/{camera_id}/{start:%Y-%m-%d}/{event_id}.jpg"
 
 

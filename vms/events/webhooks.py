@@ -37,6 +37,7 @@ RETRY_STATUSES = {408, 425, 429}
 
 
 def sign(body: bytes, secret: str) -> str:
+    """The ``X-VMS-Signature`` value of ``body``: ``sha256=<hex HMAC-SHA256 under secret>``."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
