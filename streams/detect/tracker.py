@@ -60,7 +60,7 @@ class Track:
     blob: Blob
     born: float
     last_seen: float
-    history: deque = field(default_factory=lambda: deque(maxlen=64))  # (t, cx, cy, area)
+    history: deque[tuple[float, float, float, int]] = field(default_factory=lambda: deque(maxlen=64))  # (t, cx, cy, area)
     max_area: int = 0
     hits: int = 0
 

@@ -55,9 +55,9 @@ class CameraRegistry:
             session.flush()
             wanted = {camera.id for camera in cameras}
             for camera in cameras:
-                row = session.get(CameraRow, camera.id) or CameraRow(id=camera.id, source="config")
-                _apply(row, camera)
-                session.add(row)
+                camera_row = session.get(CameraRow, camera.id) or CameraRow(id=camera.id, source="config")
+                _apply(camera_row, camera)
+                session.add(camera_row)
             session.execute(delete(CameraRow).where(CameraRow.source == "config", CameraRow.id.not_in(wanted)))
 
     def add(self, camera: CameraConfig) -> None:

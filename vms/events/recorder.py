@@ -99,13 +99,13 @@ class EventRecorder:
             log.warning("event %s ended but no longer exists (retention?)", event_id)
             return
         ended = max(ended, row.start)
-        values = {"end": ended, "clip_end": ended + timedelta(seconds=self.config.post_event_seconds)}
+        values: dict[str, Any] = {"end": ended, "clip_end": ended + timedelta(seconds=self.config.post_event_seconds)}
         if score is not None:
             values["score"] = max(row.score, float(score))
         row = self.store.update(event_id, **values)
         self._emit(event_message(row, "end"))
 
-    def instant(self, camera_id: str, type: str, at: float, **kw) -> int:
+    def instant(self, camera_id: str, type: str, at: float, **kw: Any) -> int:
         """An event with no duration, such as "camera back online"."""
         event_id = self.open(camera_id, type, at, **kw)
         self.close(event_id, at)

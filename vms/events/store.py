@@ -69,7 +69,7 @@ class EventStore:
             session.flush()
             return row
 
-    def update(self, event_id: int, **values) -> EventRow:
+    def update(self, event_id: int, **values: Any) -> EventRow:
         with self.db.session() as session:
             row = session.get(EventRow, event_id)
             if row is None:
