@@ -333,3 +333,23 @@ def test_an_event_raised_on_the_worker_reaches_the_api(cluster):
     finally:
         feed.close()
         cluster.sim.start_camera("cam-b")
+
+
+@cluster_test
+def test_the_api_shows_the_workers_camera_status_health_and_metrics(cluster):
+    """``vms api`` runs no worker: what it shows of the cameras comes from the status board."""
+
+    def cameras_online() -> list[dict] | None:
+        cameras = httpx.get(cluster.base + "/api/cameras", headers=cluster.auth, timeout=5).json()
+        online = [c for c in cameras if c["status"].get("main", {}).get("state") == "online"]
+        return cameras if len(online) == len(CAMERAS) else None
+
+    cameras = wait_for(cameras_online, 40, "the API never showed the worker's cameras online")
+    assert {c["status"]["main"]["worker_id"] for c in cameras} == {cluster.worker_id}
+    assert all(c["status"]["main"]["fps"] > 0 for c in cameras)
+    health = httpx.get(cluster.base + "/healthz", timeout=5).json()
+    assert health["cameras"] == len(CAMERAS) and health["online"] == len(CAMERAS)
+    assert health["recording"]["cameras"] == len(CAMERAS)
+    metrics = httpx.get(cluster.base + "/metrics", headers=cluster.auth, timeout=5).text
+    assert f"vms_cameras_online {float(len(CAMERAS))}" in metrics
+    assert 'vms_camera_up{camera="cam-a",stream="main"} 1.0' in metrics

@@ -13,8 +13,9 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
+from streams.detect.pipeline import EventSink
 from vms.background import Periodic
 from vms.bus import Bus
 from vms.cameras.status import STATUS_TOPIC
@@ -32,8 +33,8 @@ class _Camera:
 
 
 class CameraHealth(Periodic):
-    def __init__(self, bus: Bus, sink, offline_after_seconds: float = 30, worker_id: str | None = None,
-                 clock=time.time, tick_seconds: float = 0.5) -> None:
+    def __init__(self, bus: Bus, sink: EventSink, offline_after_seconds: float = 30, worker_id: str | None = None,
+                 clock: Callable[[], float] = time.time, tick_seconds: float = 0.5) -> None:
         super().__init__("camera-health", tick_seconds)
         self.bus = bus
         self.sink = sink
@@ -42,7 +43,7 @@ class CameraHealth(Periodic):
         self.clock = clock
         self.cameras: dict[str, _Camera] = {}
         self._lock = threading.Lock()
-        self._remove = None
+        self._remove: Callable[[], None] | None = None
 
     def start(self, timer: bool = True) -> "CameraHealth":
         """Listen to stream statuses; ``timer`` checks for due offline events twice a second
@@ -103,7 +104,7 @@ class CameraHealth(Periodic):
                 back = max(float(m.get("since") or now) for m in camera.streams.values())
                 self.sink.close(camera.event_id, back)
                 online = self.sink.open(camera_id, "camera_online", start=back, detected_at=now,
-                                        details={"down_seconds": round(back - camera.down_since, 1)})
+                                        details={"down_seconds": round(back - (camera.down_since or back), 1)})
                 self.sink.close(online, back)  # an instant event: it ends where it starts
                 log.info("camera %s back online", camera_id)
             camera.event_id, camera.down_since = None, None

@@ -12,6 +12,7 @@ from sqlalchemy import delete, select, update
 from vms.config.security import SecurityConfig
 from vms.background import Periodic
 from vms.db import Database
+from vms.db.engine import rows_affected
 from vms.db.auth import SessionRow, UserRow
 from vms.db.types import utcnow
 
@@ -47,6 +48,7 @@ def create_session(
     """A browser session (expires after ``config.session_hours``) or an API token (``days``, or never)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
+    expires: datetime | None
     if kind == "browser":
         expires = now + timedelta(hours=config.session_hours)
     else:
@@ -100,7 +102,7 @@ def resolve_session(db: Database, token: str, config: SecurityConfig) -> tuple[U
 def revoke_session(db: Database, session_id: str) -> bool:
     """End one session or token; False when there was none with that id."""
     with db.session() as session:
-        return session.execute(delete(SessionRow).where(SessionRow.id == session_id)).rowcount > 0
+        return rows_affected(session.execute(delete(SessionRow).where(SessionRow.id == session_id))) > 0
 
 
 def revoke_user_sessions(db: Database, user_id: int, keep: str | None = None) -> int:
@@ -109,7 +111,7 @@ def revoke_user_sessions(db: Database, user_id: int, keep: str | None = None) ->
         query = delete(SessionRow).where(SessionRow.user_id == user_id)
         if keep is not None:
             query = query.where(SessionRow.id != keep)
-        return session.execute(query).rowcount
+        return rows_affected(session.execute(query))
 
 
 class SessionPurge(Periodic):
@@ -130,6 +132,6 @@ class SessionPurge(Periodic):
 def purge_expired(db: Database) -> int:
     """Delete sessions and tokens past their expiry; how many were deleted."""
     with db.session() as session:
-        return session.execute(
+        return rows_affected(session.execute(
             delete(SessionRow).where(SessionRow.expires_at.is_not(None), SessionRow.expires_at <= utcnow())
-        ).rowcount
+        ))

@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select, text
 from vms.cameras.spec import CameraSpec  # noqa: F401  (re-exported: the registry hands these out)
 from vms.config.cameras import CameraConfig, GroupConfig
 from vms.db import CameraRow, Database, GroupRow, Segment
+from vms.db.engine import rows_affected
 
 
 class CameraNotFound(LookupError):
@@ -74,7 +75,7 @@ class CameraRegistry:
     def remove(self, camera_id: str) -> None:
         """Forget a camera; its recordings stay until retention removes them."""
         with self.db.session() as session:
-            if session.execute(delete(CameraRow).where(CameraRow.id == camera_id)).rowcount == 0:
+            if rows_affected(session.execute(delete(CameraRow).where(CameraRow.id == camera_id))) == 0:
                 raise CameraNotFound(f"camera '{camera_id}' does not exist")
 
     def get(self, camera_id: str) -> CameraRow:

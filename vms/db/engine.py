@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import CursorResult, Engine, Result, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -53,6 +53,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def rows_affected(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (``Session.execute`` types every result as ``Result``)."""
+    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
