@@ -20,7 +20,7 @@ import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, cast
 
 from vms.bus.base import Bus
 
@@ -103,7 +103,7 @@ class RpcServer:
         self.bus.publish(request["reply_to"], reply)
 
 
-async def _awaited(awaitable):
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
 
 
@@ -113,7 +113,7 @@ class RpcClient:
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
         self.reply_topic = f"rpc.reply.{uuid.uuid4().hex}"
-        self._waiting: dict[str, Future] = {}
+        self._waiting: dict[str, Future[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._remove = bus.add_listener(self.reply_topic, self._on_reply)
 
@@ -124,9 +124,9 @@ class RpcClient:
                 future.cancel()
             self._waiting.clear()
 
-    def send(self, service: str, method: str, params: dict[str, Any] | None = None, timeout: float = 10.0) -> Future:
+    def send(self, service: str, method: str, params: dict[str, Any] | None = None, timeout: float = 10.0) -> Future[dict[str, Any]]:
         request_id = uuid.uuid4().hex
-        future: Future = Future()
+        future: Future[dict[str, Any]] = Future()
         future.request_id = request_id  # type: ignore[attr-defined]
         with self._lock:
             self._waiting[request_id] = future
@@ -159,7 +159,7 @@ class RpcClient:
         finally:
             self._forget(future)
 
-    def _forget(self, future: Future) -> None:
+    def _forget(self, future: Future[dict[str, Any]]) -> None:
         with self._lock:
             self._waiting.pop(future.request_id, None)  # type: ignore[attr-defined]
 
@@ -174,4 +174,4 @@ def _result(reply: dict[str, Any]) -> dict[str, Any]:
     if "error" in reply:
         error = reply["error"]
         raise RpcError(error.get("type", "Error"), error.get("message", ""))
-    return reply.get("result")
+    return cast(dict[str, Any], reply.get("result"))

@@ -128,11 +128,12 @@ class QueueConsumer:
     def run_once(self, block_seconds: float = 0.5) -> int:
         """Handle what is there now (own pending, stale, then new); returns how many were acknowledged."""
         done = 0
-        for fetch in (
+        fetches: tuple[Callable[[], list[Delivery]], ...] = (
             lambda: self.queue.own_pending(self.consumer, self.batch),
             lambda: self.queue.claim_stale(self.consumer, self.batch),
             lambda: self.queue.read(self.consumer, self.batch, block_seconds),
-        ):
+        )
+        for fetch in fetches:
             deliveries = fetch()
             for delivery in deliveries:
                 self.handler(delivery.message)  # raises: stays pending, retried first next time
@@ -322,7 +323,7 @@ class RedisQueue(DurableQueue):
                 raise
         self._group_ready = True
 
-    def _call(self, fn):
+    def _call(self, fn: Callable[[], Any]) -> Any:
         self._ensure_group()
         try:
             return fn()
@@ -333,7 +334,7 @@ class RedisQueue(DurableQueue):
             self._ensure_group()
             return fn()
 
-    def _deliveries(self, entries) -> list[Delivery]:
+    def _deliveries(self, entries: list[tuple[Any, dict[bytes, bytes]]]) -> list[Delivery]:
         out = []
         for entry_id, fields in entries:
             if not fields:  # trimmed away while pending
