@@ -26,6 +26,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from vms.background import Periodic
 from vms.db import Database, Segment
 from vms.recordings.index import SegmentClosed, SegmentIndex, SegmentOpened
 
@@ -70,9 +71,7 @@ class BufferedSegmentIndex(SegmentIndex):
         self._down = False
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="index-flusher", daemon=True)
+        self._retry = _Retry(self)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -86,14 +85,11 @@ class BufferedSegmentIndex(SegmentIndex):
                 log.info("index journal holds %d operations from a previous run; replaying", len(ops))
                 self._down = True
         self.flush()
-        self._thread.start()
+        self._retry.start()
         return self
 
     def stop(self, timeout: float = 5) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        self._retry.stop(timeout)
         self.flush()
 
     @property
@@ -187,7 +183,7 @@ class BufferedSegmentIndex(SegmentIndex):
         if not self._down:
             log.error("database unavailable (%s); buffering segment index writes", str(exc).splitlines()[0])
         self._down = True
-        self._wake.set()
+        self._retry.wake()
 
     def _queue(self, op: dict[str, Any]) -> None:
         """Caller holds the lock."""
@@ -196,7 +192,7 @@ class BufferedSegmentIndex(SegmentIndex):
             self.dropped += 1
             log.error("index buffer full: dropped %s of %s", lost["op"], lost["path"])
         self._pending.append(op)
-        self._wake.set()
+        self._retry.wake()
         if self.journal is not None:
             try:
                 self.journal.parent.mkdir(parents=True, exist_ok=True)
@@ -236,14 +232,18 @@ class BufferedSegmentIndex(SegmentIndex):
                     self.journal.write_text("", encoding="utf-8")
             return True
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.retry_seconds)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            if self._down or self.pending:
-                self.flush()
+
+
+class _Retry(Periodic):
+    """Flushes the buffer every ``retry_seconds`` while the database is down or rows wait."""
+
+    def __init__(self, index: BufferedSegmentIndex) -> None:
+        super().__init__("index-flusher", index.retry_seconds)
+        self.index = index
+
+    def tick(self) -> None:
+        if self.index._down or self.index.pending:
+            self.index.flush()
 
 
 def _apply(session, op: dict[str, Any]) -> None:
