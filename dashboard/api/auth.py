@@ -21,9 +21,8 @@ from dashboard.security import (
 from vms.auth.audit import audit
 from vms.auth.passwords import WeakPassword
 from vms.auth.roles import Capability, parse_capabilities, playback_earliest
-from vms.auth.sessions import create_session, revoke_session, revoke_user_sessions
+from vms.auth.sessions import api_tokens, create_session, revoke_session, revoke_token, revoke_user_sessions
 from vms.auth.users import LoginFailed, Users
-from vms.db.auth import SessionRow
 from vms.db.types import utcnow
 from vms.metrics import LOGINS
 
@@ -162,26 +161,17 @@ def create_token(body: TokenBody, request: Request, user: Principal = SIGNED_IN,
 @router.get("/auth/tokens", response_model=list[TokenOut], response_model_exclude_unset=True)
 def list_tokens(user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Your API tokens (never the tokens themselves)."""
-    from sqlalchemy import select
-
-    with runtime.db.session() as session:
-        rows = session.scalars(
-            select(SessionRow).where(SessionRow.user_id == user.user.id, SessionRow.kind == "api").order_by(SessionRow.created_at)
-        )
-        return [
-            {"id": r.id, "name": r.name, "scopes": r.scopes, "created_at": r.created_at.isoformat(),
-             "expires_at": r.expires_at.isoformat() if r.expires_at else None, "last_seen_at": r.last_seen_at.isoformat()}
-            for r in rows
-        ]
+    return [
+        {"id": r.id, "name": r.name, "scopes": r.scopes, "created_at": r.created_at.isoformat(),
+         "expires_at": r.expires_at.isoformat() if r.expires_at else None, "last_seen_at": r.last_seen_at.isoformat()}
+        for r in api_tokens(runtime.db, user.user.id)
+    ]
 
 
 @router.delete("/auth/tokens/{token_id}", status_code=204)
 def delete_token(token_id: str, request: Request, user: Principal = SIGNED_IN,
                  runtime: Services = Depends(get_runtime)) -> Response:
-    with runtime.db.session() as session:
-        row = session.get(SessionRow, token_id[:32])
-        if row is None or row.user_id != user.user.id or row.kind != "api":
-            raise Problem(404, "token-not-found", "no such token")
-        session.delete(row)
+    if not revoke_token(runtime.db, user.user.id, token_id):
+        raise Problem(404, "token-not-found", "no such token")
     audit(runtime.db, user, "token.delete", token_id, {}, client_ip(request))
     return Response(status_code=204)

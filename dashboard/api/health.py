@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
 
 from dashboard.api.deps import get_runtime
 from dashboard.api.responses import HealthOut
@@ -18,8 +17,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", dependencies=[PUBLIC], response_model=HealthOut, response_model_exclude_unset=True)
 def healthz(runtime: Services = Depends(get_runtime)) -> dict:
-    with runtime.db.session() as session:
-        session.execute(text("SELECT 1"))
+    runtime.db.ping()  # raises (500) when the database does not answer
     streams = runtime.board.streams()
     recording = runtime.board.recording()
     return {

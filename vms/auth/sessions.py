@@ -114,6 +114,25 @@ def revoke_user_sessions(db: Database, user_id: int, keep: str | None = None) ->
         return rows_affected(session.execute(query))
 
 
+def api_tokens(db: Database, user_id: int) -> list[SessionRow]:
+    """The user's API tokens (sessions of kind ``api``), oldest first; the rows hold hashes only."""
+    with db.session() as session:
+        return list(session.scalars(
+            select(SessionRow).where(SessionRow.user_id == user_id, SessionRow.kind == "api")
+            .order_by(SessionRow.created_at)
+        ))
+
+
+def revoke_token(db: Database, user_id: int, token_id: str) -> bool:
+    """End one of the user's API tokens; False when the user has no token with that id."""
+    with db.session() as session:
+        row = session.get(SessionRow, token_id[:32])
+        if row is None or row.user_id != user_id or row.kind != "api":
+            return False
+        session.delete(row)
+        return True
+
+
 class SessionPurge(Periodic):
     """Deletes expired sessions and tokens every ``interval`` seconds (hourly by default).
 

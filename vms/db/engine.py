@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, cast
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import CursorResult, Engine, Result, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,6 +50,11 @@ class Database:
         with self._sessions() as session:
             with session.begin():
                 yield session
+
+    def ping(self) -> None:
+        """Ask the database something trivial; raises SQLAlchemy's error when it does not answer."""
+        with self.session() as session:
+            session.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()
