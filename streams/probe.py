@@ -41,7 +41,8 @@ def probe(source: StreamSource, seconds: float = 4.0, timeout: float = 10.0, sna
     return result
 
 
-def _measure(container, video, seconds: float, result: ProbeResult, snapshot: bool) -> None:
+def _measure(container: av.container.InputContainer, video: av.video.stream.VideoStream, seconds: float,
+             result: ProbeResult, snapshot: bool) -> None:
     ctx = video.codec_context
     result.codec, result.width, result.height = ctx.name, ctx.width, ctx.height
     result.profile = ctx.profile

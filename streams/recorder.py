@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from streams.fanout import PacketQueue
-from streams.packets import MediaPacket, StreamEnd, StreamInfo
+from streams.packets import MediaPacket, StreamEnd, StreamInfo, StreamItem
 from streams.segment_writer import SegmentWriter
 from vms.recordings.fmp4 import playable_length
 from vms.recordings.index import SegmentClosed, SegmentIndex, SegmentOpened
@@ -92,7 +92,7 @@ class Recorder:
                 break
         self._close_segment()
 
-    def _handle(self, item) -> None:
+    def _handle(self, item: StreamItem) -> None:
         if isinstance(item, MediaPacket):
             self._on_packet(item)
         elif isinstance(item, StreamInfo):
