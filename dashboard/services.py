@@ -19,6 +19,7 @@ from vms.recordings.locate import SegmentFiles
 
 
 class Services(Protocol):
+    """The process's parts the routes use (``vmsapp.runtime.Runtime`` provides them)."""
     settings: Settings
     db: Database
     bus: Bus

@@ -28,12 +28,16 @@ class PipelineOutput(Protocol):
     worker's thread and must not block on the network.
     """
 
-    def attach(self, pipeline: "CameraPipeline") -> None: ...
+    def attach(self, pipeline: "CameraPipeline") -> None:
+        """``pipeline`` is starting: subscribe to its fan-outs (``pipeline.fanout(stream)``)."""
 
-    def detach(self, pipeline: "CameraPipeline") -> None: ...
+    def detach(self, pipeline: "CameraPipeline") -> None:
+        """``pipeline`` has stopped: let go of everything taken from it."""
 
 
 class CameraPipeline:
+    """One camera: an ingest session per stream in use, each fanned out to the attached outputs."""
+
     def __init__(
         self,
         spec: CameraSpec,

@@ -47,6 +47,7 @@ class Recording:
         self._lock = threading.Lock()
 
     def attach(self, pipeline: CameraPipeline) -> None:
+        """Start a recorder on the camera's recorded stream (nothing when its recording is off)."""
         spec = pipeline.spec
         if not spec.recording_enabled:
             return
@@ -60,6 +61,7 @@ class Recording:
         recorder.start()
 
     def detach(self, pipeline: CameraPipeline) -> None:
+        """Stop the camera's recorder: it finishes and indexes the open segment."""
         with self._lock:
             held = self._recorders.get(pipeline.spec.id)
             if held is None or held[0] is not pipeline:

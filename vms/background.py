@@ -30,6 +30,7 @@ class Periodic:
         raise NotImplementedError
 
     def start(self) -> "Periodic":
+        """Start the thread (once)."""
         self._thread.start()
         return self
 

@@ -47,6 +47,7 @@ class _Running:
 
 
 class DetectionManager(Periodic):
+    """Detection for every attached camera pipeline, with camera health, webhooks and event retention."""
     def __init__(self, config: Settings, db: Database, bus: Bus, worker_id: str,
                  recorder: EventRecorder | None = None, settings: DetectionSettings | None = None) -> None:
         """``recorder`` receives the events (default: straight into ``db``); ``settings`` gives each
@@ -70,6 +71,7 @@ class DetectionManager(Periodic):
         self._last_retention = 0.0
 
     def start(self) -> "DetectionManager":
+        """Close events a previous run left open, start webhooks and health, analyse the attached cameras."""
         closed = self.recorder.close_orphans()
         if closed:
             log.info("ended %d events left open by the previous run", closed)
@@ -98,6 +100,7 @@ class DetectionManager(Periodic):
                 self._stop_one(self.running.pop(pipeline.spec.id))
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop every camera's detection, then health and webhooks (``timeout`` s for the manager's thread)."""
         if self._remove_listener is not None:
             self._remove_listener()
         super().stop(timeout)
@@ -130,6 +133,7 @@ class DetectionManager(Periodic):
                         log.exception("camera %s: detection could not start", camera_id)
 
     def stats(self) -> dict[str, dict]:
+        """By camera: the stream analysed, decode mode, fps, frames, drops, decode errors and events raised."""
         with self._lock:
             return {
                 camera_id: {

@@ -17,11 +17,13 @@ if TYPE_CHECKING:
 
 
 class StatusHeartbeat(Periodic):
+    """Every ``interval`` seconds, publish all of a worker's stream statuses and recording health."""
     def __init__(self, worker: StreamWorker, interval: float = HEARTBEAT_SECONDS) -> None:
         super().__init__("status-heartbeat", interval)
         self.worker = worker
 
     def tick(self) -> None:
+        """Publish once now."""
         worker = self.worker
         for status in worker.statuses():
             worker.publish_status(status)

@@ -46,6 +46,7 @@ class MetricsServer:
         self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> "MetricsServer":
+        """Listen and serve from a daemon thread; a port that cannot be bound is logged, not raised."""
         registry = self.registry
 
         class Handler(BaseHTTPRequestHandler):

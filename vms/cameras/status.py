@@ -49,12 +49,14 @@ class StatusBoard:
         self._removers: list[Callable[[], None]] = []
 
     def start(self) -> "StatusBoard":
+        """Listen on the bus (nothing to listen to without one: feed ``record`` directly)."""
         if self.bus is not None:
             self._removers = [self.bus.add_listener(STATUS_TOPIC, self.record),
                               self.bus.add_listener(RECORDING_TOPIC, self.record)]
         return self
 
     def stop(self) -> None:
+        """Stop listening; what the board holds stays readable."""
         for remove in self._removers:
             remove()
         self._removers = []

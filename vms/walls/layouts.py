@@ -19,6 +19,7 @@ class TooManyLayouts(ValueError):
 
 
 class WallLayouts:
+    """The saved layouts in the database; each call is one transaction."""
     def __init__(self, db: Database) -> None:
         self.db = db
 
