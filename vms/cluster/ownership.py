@@ -26,9 +26,13 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from vms.cluster.config import ClusterConfig
+
+if TYPE_CHECKING:
+    from vms.cluster.leases import Lease
+    from vms.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +103,7 @@ def preference(camera_id: str, worker_id: str) -> int:
 
 @dataclass
 class _Held:
-    lease: "object"  # vms.cluster.leases.Lease
+    lease: Lease
     deadline: float  # monotonic: the lease may have expired in Redis from this moment on
 
 
@@ -327,7 +331,7 @@ class RedisOwnership(Ownership):
                 log.exception("ownership change handler failed")
 
 
-def ownership_for(settings, worker_id: str, on_change: OnChange = lambda: None) -> Ownership:
+def ownership_for(settings: Settings, worker_id: str, on_change: OnChange = lambda: None) -> Ownership:
     """Leases in Redis when ``redis_url`` is set, else every camera is ours."""
     if settings.redis_url:
         return RedisOwnership(settings.redis_url, worker_id, settings.cluster, on_change)
