@@ -9,7 +9,7 @@ import stat
 import pytest
 from cryptography.fernet import Fernet
 
-from dashboard.runtime import Runtime
+from vmsapp.runtime import Runtime
 from tests.support.api import api_system, make_settings
 from vms.cameras.registry import CameraRegistry
 from vms.config import CameraConfig

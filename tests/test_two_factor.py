@@ -144,8 +144,8 @@ def test_the_cli_resets_a_lost_phone(tmp_path, monkeypatch):
 
     from vms.auth.two_factor import TwoFactor
     from vms.auth.users import Users
-    from vms.cli import app as cli
-    from vms.cli import open_database
+    from vmsapp.cli import app as cli
+    from vmsapp.cli import open_database
 
     monkeypatch.setenv("VMS_DATA_DIR", str(tmp_path))
     runner = CliRunner()

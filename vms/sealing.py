@@ -42,7 +42,7 @@ class Sealer:
 
 
 def is_sealed(stored: str | None) -> bool:
-    return bool(stored) and stored.startswith(PREFIX)
+    return stored is not None and stored.startswith(PREFIX)
 
 
 def load_key(data_dir: Path, key: str | None = None) -> bytes:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from dashboard.api.deps import get_runtime
-from dashboard.runtime import Runtime
+from dashboard.api.responses import DetectionOut
 from dashboard.problems import Problem
+from dashboard.services import Services
 from dashboard.security import Principal, client_ip, require_camera
 from vms.auth.audit import audit
 from vms.auth.roles import Capability
@@ -23,7 +24,7 @@ VIEW = require_camera(Capability.CAMERA_VIEW)
 MANAGE = require_camera(Capability.CAMERA_MANAGE)
 
 
-def get_detection_settings(runtime: Runtime = Depends(get_runtime)) -> DetectionSettings:
+def get_detection_settings(runtime: Services = Depends(get_runtime)) -> DetectionSettings:
     return DetectionSettings(runtime.db, runtime.settings.detection, runtime.bus, runtime.settings.models_dir)
 
 
@@ -45,15 +46,16 @@ def _describe(camera_id: str, settings: DetectionSettings) -> dict:
     }
 
 
-@router.get("/cameras/{camera_id}/detection")
+@router.get("/cameras/{camera_id}/detection", response_model=DetectionOut, response_model_exclude_unset=True)
 def get_detection(camera_id: str, user: Principal = VIEW,
                   settings: DetectionSettings = Depends(get_detection_settings)) -> dict:
     return _describe(camera_id, settings)
 
 
-@router.put("/cameras/{camera_id}/detection")
+@router.put("/cameras/{camera_id}/detection", response_model=DetectionOut, response_model_exclude_unset=True)
 def put_detection(camera_id: str, config: CameraDetection, request: Request, user: Principal = MANAGE,
-                  settings: DetectionSettings = Depends(get_detection_settings), runtime: Runtime = Depends(get_runtime)) -> dict:
+                  settings: DetectionSettings = Depends(get_detection_settings),
+                  runtime: Services = Depends(get_runtime)) -> dict:
     """Replace the camera's detection settings (validated: polygons, directions, thresholds; an
     object model is named by its file in the models folder). Audited with before and after."""
     before = _describe(camera_id, settings)
@@ -66,9 +68,10 @@ def put_detection(camera_id: str, config: CameraDetection, request: Request, use
     return after
 
 
-@router.delete("/cameras/{camera_id}/detection")
+@router.delete("/cameras/{camera_id}/detection", response_model=DetectionOut, response_model_exclude_unset=True)
 def reset_detection(camera_id: str, request: Request, user: Principal = MANAGE,
-                    settings: DetectionSettings = Depends(get_detection_settings), runtime: Runtime = Depends(get_runtime)) -> dict:
+                    settings: DetectionSettings = Depends(get_detection_settings),
+                    runtime: Services = Depends(get_runtime)) -> dict:
     """Drop the settings put through the API; the YAML file's apply again. Audited with before and after."""
     before = _describe(camera_id, settings)
     settings.reset(camera_id)

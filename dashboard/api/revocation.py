@@ -12,13 +12,13 @@ from typing import Iterable
 import anyio.from_thread
 
 from dashboard.api.live import viewer_of
-from dashboard.runtime import Runtime
+from dashboard.services import Services
 
 # Bus topic: {"user_id": N}; every API process ends that user's event streams.
 REVOKED_TOPIC = "auth.revoked"
 
 
-def end_user_activity(runtime: Runtime, user_ids: Iterable[int]) -> int:
+def end_user_activity(runtime: Services, user_ids: Iterable[int]) -> int:
     """From a route running in a worker thread: end the users' streams and live sessions; how many live sessions ended."""
     closed = 0
     for user_id in sorted(set(user_ids)):

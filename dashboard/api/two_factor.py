@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from dashboard.api.deps import get_runtime
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import ENROLLING, Principal, client_ip, require, security_config
 from vms.auth.audit import audit
 from vms.auth.roles import Capability
@@ -45,7 +45,7 @@ class RecoveryCodesOut(BaseModel):
     recovery_codes: list[str] = Field(description="single-use codes for a lost phone; shown only now")
 
 
-def _two_factor(request: Request, runtime: Runtime = Depends(get_runtime)) -> TwoFactor:
+def _two_factor(request: Request, runtime: Services = Depends(get_runtime)) -> TwoFactor:
     return TwoFactor(runtime.db, security_config(request).two_factor)
 
 
@@ -58,7 +58,7 @@ def two_factor_status(user: Principal = ENROLLING, factor: TwoFactor = Depends(_
 
 @router.post("/auth/two-factor/enrolment", response_model=EnrolmentOut)
 def begin_enrolment(request: Request, response: Response, user: Principal = ENROLLING,
-                    factor: TwoFactor = Depends(_two_factor), runtime: Runtime = Depends(get_runtime)) -> EnrolmentOut:
+                    factor: TwoFactor = Depends(_two_factor), runtime: Services = Depends(get_runtime)) -> EnrolmentOut:
     """A new seed and its QR code; two-factor is on only after ``confirm``."""
     try:
         enrolment = factor.begin(user.user.id, user.username)
@@ -71,7 +71,7 @@ def begin_enrolment(request: Request, response: Response, user: Principal = ENRO
 
 @router.post("/auth/two-factor/confirm", response_model=RecoveryCodesOut)
 def confirm_enrolment(body: CodeBody, request: Request, response: Response, user: Principal = ENROLLING,
-                      factor: TwoFactor = Depends(_two_factor), runtime: Runtime = Depends(get_runtime)) -> RecoveryCodesOut:
+                      factor: TwoFactor = Depends(_two_factor), runtime: Services = Depends(get_runtime)) -> RecoveryCodesOut:
     """Switch two-factor on with a first code from the app; your other browser sessions end
     (they were opened with the password alone). API tokens stay: they are listed and revocable."""
     try:
@@ -88,7 +88,7 @@ def confirm_enrolment(body: CodeBody, request: Request, response: Response, user
 
 @router.post("/auth/two-factor/recovery-codes", response_model=RecoveryCodesOut)
 def renew_recovery_codes(body: CodeBody, request: Request, response: Response, user: Principal = ACCOUNT,
-                         factor: TwoFactor = Depends(_two_factor), runtime: Runtime = Depends(get_runtime)) -> RecoveryCodesOut:
+                         factor: TwoFactor = Depends(_two_factor), runtime: Services = Depends(get_runtime)) -> RecoveryCodesOut:
     """New recovery codes (the old ones stop working); needs a current code."""
     if factor.verify(user.user.id, body.code) is None:
         audit(runtime.db, user, "two_factor.recovery_codes.failed", user.username, {}, client_ip(request))
@@ -101,7 +101,7 @@ def renew_recovery_codes(body: CodeBody, request: Request, response: Response, u
 
 @router.post("/auth/two-factor/disable", status_code=204)
 def turn_off(body: CodeBody, request: Request, user: Principal = ACCOUNT, factor: TwoFactor = Depends(_two_factor),
-             runtime: Runtime = Depends(get_runtime)) -> Response:
+             runtime: Services = Depends(get_runtime)) -> Response:
     """Turn two-factor off (with a current code), where your role does not require it."""
     if factor.required_for(user.role):
         raise Problem(409, "two-factor-required", f"the {user.role.value} role must sign in with a second factor")

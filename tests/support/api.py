@@ -12,8 +12,8 @@ import httpx
 import vms.db.auth  # noqa: F401  (registers the tables before the runtime creates them)
 import vms.db.exports  # noqa: F401
 from dashboard.app import create_app
-from dashboard.runtime import Runtime
 from tests.support.totp import Authenticator, sign_in
+from vmsapp.runtime import Runtime
 from vms.auth.roles import Role
 from vms.auth.sessions import create_session
 from vms.auth.users import Users

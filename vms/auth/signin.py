@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
 
 from vms.auth.passwords import burn_time, verify_password
 from vms.auth.two_factor import TwoFactor
 from vms.auth.users import LoginFailed, User, Users
+from vms.config.security import LockoutConfig
 from vms.db.auth import AddressThrottle, KnownAddress, UserRow
 from vms.db.types import utcnow
 
@@ -57,14 +60,14 @@ class SignInCheck:
         factor = None
         if locks:
             scope, retry = max(locks, key=lambda lock: lock[1])
-            if not (has_second_factor and code):
+            if not (row is not None and has_second_factor and code):
                 raise LoginFailed(f"{scope} locked", retry)
             # The way back in for a locked-out user: the second factor first, then the password.
             factor = two_factor.verify(row.id, code)
             if factor is None:
                 burn_time(password)
                 raise LoginFailed(f"{scope} locked, wrong second factor", retry)
-        if stored is None:
+        if row is None or stored is None:
             burn_time(password)
             raise LoginFailed("unknown user", lockouts=self._failed(None, address, now, ghost=_ghost_key(username)))
         ok, rehashed = verify_password(stored, password)
@@ -97,10 +100,10 @@ class SignInCheck:
                 else:
                     known.last_ok_at = now
 
-    def _failed(self, user_id: int | None, address: str, now: datetime, ghost: str | None = None) -> list[dict]:
+    def _failed(self, user_id: int | None, address: str, now: datetime, ghost: str | None = None) -> list[dict[str, Any]]:
         """Count one failure everywhere it counts; returns the lockouts it started (for the audit log)."""
         lockout = self.config.lockout
-        started: list[dict] = []
+        started: list[dict[str, Any]] = []
 
         def count(key: str, limit: int, scope: str) -> None:
             minutes = _count(session, key, now, limit, lockout)
@@ -141,7 +144,7 @@ def _remaining(locked_until: datetime | None, now: datetime) -> float | None:
     return (locked_until - now).total_seconds() if locked_until is not None and locked_until > now else None
 
 
-def _active_locks(session, row: UserRow | None, username: str, address: str, now: datetime) -> list[tuple[str, float]]:
+def _active_locks(session: Session, row: UserRow | None, username: str, address: str, now: datetime) -> list[tuple[str, float]]:
     """(scope, seconds left) of each lock standing between this attempt and a password check."""
     locks: list[tuple[str, float]] = []
 
@@ -166,7 +169,7 @@ def _active_locks(session, row: UserRow | None, username: str, address: str, now
     return locks
 
 
-def _count(session, key: str, now: datetime, limit: int, lockout) -> float | None:
+def _count(session: Session, key: str, now: datetime, limit: int, lockout: LockoutConfig) -> float | None:
     """Count one failure against ``key``; lock it when ``limit`` is reached, each lock twice the last.
 
     Returns the lock's minutes when this failure started one."""
@@ -183,4 +186,4 @@ def _count(session, key: str, now: datetime, limit: int, lockout) -> float | Non
     throttle.failures, throttle.window_start = 0, now
     throttle.locked_until = now + timedelta(minutes=minutes)
     throttle.locks = (throttle.locks or 0) + 1
-    return minutes
+    return float(minutes)

@@ -22,6 +22,7 @@ from sqlalchemy import delete
 from vms.config.security import TwoFactorConfig
 from vms.db import Database
 from vms.db.auth import TwoFactorRow
+from vms.db.engine import rows_affected
 from vms.db.types import utcnow
 
 # One step each side of now: a phone clock up to 30 s off still works (RFC 6238 section 5.2).
@@ -66,7 +67,7 @@ class TwoFactor:
         self.db = db
         self.config = config or TwoFactorConfig()
 
-    def required_for(self, role) -> bool:
+    def required_for(self, role: object) -> bool:
         return getattr(role, "value", role) in self.config.required_roles
 
     def status(self, user_id: int) -> TwoFactorStatus:
@@ -139,7 +140,7 @@ class TwoFactor:
     def remove(self, user_id: int) -> bool:
         """Turn two-factor off (an admin's reset, or the user's own choice where the role allows)."""
         with self.db.session() as session:
-            return session.execute(delete(TwoFactorRow).where(TwoFactorRow.user_id == user_id)).rowcount > 0
+            return rows_affected(session.execute(delete(TwoFactorRow).where(TwoFactorRow.user_id == user_id))) > 0
 
 
 def _matching_step(secret: str, code: str, last_step: int, now: float | None) -> int | None:

@@ -6,8 +6,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
 
 from vms.auth.passwords import WeakPassword, check_strength, hash_password, verify_password
 from vms.auth.roles import GRANTABLE, Access, Role, build_access, parse_capabilities
@@ -30,7 +32,7 @@ class UserNotFound(LookupError):
 class LoginFailed(Exception):
     """Sign-in refused. ``reason`` is for the audit log only; people see one generic message."""
 
-    def __init__(self, reason: str, retry_after: float | None = None, lockouts: list[dict] | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, lockouts: list[dict[str, Any]] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after  # seconds, when locked
@@ -59,7 +61,7 @@ class User:
         return cls(row.id, row.username, row.display_name, Role(row.role), row.disabled, row.locked_until,
                    row.last_login_at, row.created_at)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "username": self.username,
             "display_name": self.display_name,
@@ -72,6 +74,7 @@ class User:
 
 
 def check_username(username: str) -> str:
+    """``username`` if it is 2-64 of ``a-z0-9._-``; raises ``ValueError`` with the rule otherwise."""
     if not USERNAME_PATTERN.match(username or ""):
         raise ValueError("username must be 2-64 characters: lowercase letters, digits, '.', '_' or '-'")
     return username
@@ -100,7 +103,7 @@ class Users:
             session.flush()
             return User.from_row(row)
 
-    def _row(self, session, username: str) -> UserRow:
+    def _row(self, session: Session, username: str) -> UserRow:
         row = session.scalar(select(UserRow).where(UserRow.username == username))
         if row is None:
             raise UserNotFound(f"user '{username}' does not exist")
@@ -171,7 +174,7 @@ class Users:
     # --- grants ---------------------------------------------------------------------------
 
     def add_grant(self, group_id: str, capabilities: list[str], username: str | None = None,
-                  role: Role | str | None = None, by: str = "system") -> dict:
+                  role: Role | str | None = None, by: str = "system") -> dict[str, Any]:
         if (username is None) == (role is None):
             raise ValueError("a grant is for either a user or a role")
         caps = parse_capabilities(capabilities, GRANTABLE)
@@ -188,17 +191,18 @@ class Users:
             session.flush()
             return self._grant_dict(row, username)
 
-    def remove_grant(self, grant_id: int) -> dict:
+    def remove_grant(self, grant_id: int) -> dict[str, Any]:
         with self.db.session() as session:
             row = session.get(GrantRow, grant_id)
             if row is None:
                 raise LookupError(f"grant {grant_id} does not exist")
-            username = session.get(UserRow, row.user_id).username if row.user_id is not None else None
+            holder = session.get(UserRow, row.user_id) if row.user_id is not None else None
+            username = holder.username if holder is not None else None
             described = self._grant_dict(row, username)
             session.execute(delete(GrantRow).where(GrantRow.id == grant_id))
             return described
 
-    def grants(self) -> list[dict]:
+    def grants(self) -> list[dict[str, Any]]:
         with self.db.session() as session:
             rows = session.execute(
                 select(GrantRow, UserRow.username).outerjoin(UserRow, UserRow.id == GrantRow.user_id).order_by(GrantRow.id)
@@ -206,7 +210,7 @@ class Users:
             return [self._grant_dict(row, username) for row, username in rows]
 
     @staticmethod
-    def _grant_dict(row: GrantRow, username: str | None) -> dict:
+    def _grant_dict(row: GrantRow, username: str | None) -> dict[str, Any]:
         return {"id": row.id, "user": username, "role": row.role, "group": row.group_id,
                 "capabilities": list(row.capabilities), "created_by": row.created_by}
 

@@ -14,6 +14,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from vms.config import Settings
 from vms.config.security import CameraAddressConfig
 
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
@@ -64,7 +65,7 @@ def resolve(host: str) -> list[str]:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError, OSError):
         return []
-    return sorted({info[4][0] for info in infos})
+    return sorted({str(info[4][0]) for info in infos})
 
 
 def _endpoint(url: str | None, default_port: int) -> list[tuple[str, int]]:
@@ -80,7 +81,7 @@ def _endpoint(url: str | None, default_port: int) -> list[tuple[str, int]]:
     return [(address, port) for address in resolve(parts.hostname)]
 
 
-def policy_of(settings, config: CameraAddressConfig | None = None) -> CameraAddressPolicy:
+def policy_of(settings: Settings, config: CameraAddressConfig | None = None) -> CameraAddressPolicy:
     """The policy of ``settings`` (or ``config``) plus the endpoints of the settings' own services."""
     config = config or settings.security.camera_addresses
     services: set[tuple[str, int]] = set()

@@ -36,13 +36,16 @@ class LockoutConfig(BaseModel):
     ip_window_minutes: float = Field(default=15, gt=0, le=24 * 60)
 
 
+_TWO_FACTOR_ROLES: tuple[RoleName, ...] = ("admin", "investigator")
+
+
 class TwoFactorConfig(BaseModel):
     """Two-factor sign-in with a time-based one-time password (TOTP, RFC 6238)."""
 
     model_config = ConfigDict(extra="forbid")
 
     # Roles that must use it: at their first sign-in without it they can only enrol.
-    required_roles: list[RoleName] = Field(default_factory=lambda: ["admin", "investigator"])
+    required_roles: list[RoleName] = Field(default_factory=lambda: list(_TWO_FACTOR_ROLES))
     # The name authenticator apps show next to the code.
     issuer: str = Field(default="vms", min_length=1, max_length=64)
     # Single-use codes for a lost phone, shown once at enrolment and stored hashed.
@@ -105,6 +108,6 @@ class SecurityConfig(BaseModel):
     export_workers: int = Field(default=2, ge=1, le=16)
 
 
-def security_of(settings) -> SecurityConfig:
+def security_of(settings: object) -> SecurityConfig:
     """The settings' security section (defaults until Settings has one)."""
     return getattr(settings, "security", None) or SecurityConfig()

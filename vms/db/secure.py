@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 from sqlalchemy import text
 from sqlalchemy.orm.attributes import flag_modified
@@ -17,11 +18,14 @@ from vms.db.engine import Database
 from vms.db.models import CameraRow
 from vms.sealing import KEY_FILE, is_sealed, sealer_for
 
+if TYPE_CHECKING:
+    from vms.config import Settings
+
 PRIVATE_UMASK = 0o077
 log = logging.getLogger(__name__)
 
 
-def keep_private(data_dir: Path, folders: list[Path] = ()) -> None:
+def keep_private(data_dir: Path, folders: Sequence[Path] = ()) -> None:
     """Files this process creates from now on are 0600, folders 0700; tighten those that exist.
 
     Recordings and exports are evidence and camera pictures of people: nobody but the service
@@ -37,7 +41,7 @@ def keep_private(data_dir: Path, folders: list[Path] = ()) -> None:
             path.chmod(0o600)
 
 
-def open_private_database(settings) -> Database:
+def open_private_database(settings: Settings) -> Database:
     """The settings' database with secrets sealed; rows written before sealing are sealed now."""
     folders = [settings.recordings_dir, settings.data_dir / settings.security.exports_dir]
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)

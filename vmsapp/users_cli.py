@@ -24,7 +24,7 @@ def _open(config: Optional[Path], with_groups: bool = False):
     """Database and users; ``with_groups`` syncs the YAML's camera groups (and cameras) in, so grants can name them."""
     from vms.auth.users import Users
     from vms.cameras.registry import CameraRegistry
-    from vms.cli import open_database
+    from vmsapp.cli import open_database
     from vms.config.security import security_of
 
     settings, db = open_database(config)
