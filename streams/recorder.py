@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from streams.fanout import PacketQueue
-from streams.packets import MediaPacket, StreamEnd, StreamInfo
+from streams.packets import Discontinuity, MediaPacket, StreamEnd, StreamInfo
 from streams.segment_writer import SegmentWriter
 from vms.recordings.fmp4 import playable_length
 from vms.recordings.index import SegmentClosed, SegmentIndex, SegmentOpened
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 PROGRESS_SECONDS = 5.0
 # How long the recorder lets packets gather before writing them.
 DRAIN_SECONDS = 0.25
+# A segment is cut at the first keyframe after this fraction of segment_seconds.
+CUT_SLACK = 0.99
 # Storage errors are retried at keyframes, but not more often than this.
 STORAGE_RETRY_SECONDS = 2.0
 
@@ -65,6 +67,7 @@ class Recorder:
         self._info: StreamInfo | None = None
         self._segment: _OpenSegment | None = None
         self._retry_after = 0.0
+        self._cut_at_keyframe = False
         self.segments_written = 0
         self.bytes_written = 0
         self.last_error: str | None = None  # cleared once a segment opens again
@@ -100,13 +103,27 @@ class Recorder:
         elif isinstance(item, StreamEnd):
             self._close_segment()
             self._info = None
+        elif isinstance(item, Discontinuity) and self._info is not None and item.session == self._info.session:
+            if item.kind == "gap":
+                # Frames are missing: the segment ends at its last frame, the next one starts at
+                # the next keyframe (what comes before it references frames that never came).
+                self._close_segment()
+            else:
+                # The clock broke but frames kept coming on the corrected timeline: keep them
+                # all, and end this run's segment at the next keyframe.
+                self._cut_at_keyframe = True
 
     def _on_packet(self, packet: MediaPacket) -> None:
         if self._info is None or packet.session != self._info.session:
             return
         if packet.keyframe:
             segment = self._segment
-            if segment is None or segment.writer.media_seconds >= self.segment_seconds:
+            if self._cut_at_keyframe:
+                self._cut_at_keyframe = False
+                self._close_segment()
+                segment = None
+            # Slewing (streams.timeline) may make N seconds of media a hair shorter than N.
+            if segment is None or segment.writer.media_seconds >= self.segment_seconds * CUT_SLACK:
                 self._close_segment()
                 self._open_segment(packet)
         if self._segment is None:
@@ -172,7 +189,10 @@ class Recorder:
                 # trailer flushes): believe the file only if it ends on a whole fragment.
                 if playable_length(writer.path) != size:
                     raise OSError(f"{writer.path} was not written completely (disk full?)")
-                span = MediaSpan(writer.media_seconds, writer.frames, writer.keyframes)
+                # The index states what the file holds, read back from it (demux, no decoding).
+                span = measure(writer.path)
+                if span.frames != writer.frames:
+                    log.error("%s holds %d frames, %d were written", writer.path, span.frames, writer.frames)
             except Exception as exc:
                 self._storage_failed(f"finishing {writer.path}", exc)
                 size, span = self._salvage(writer)

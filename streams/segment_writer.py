@@ -1,7 +1,7 @@
 """Write one fragmented-MP4 segment from already-encoded packets (remux only, never encode).
 
 ``empty_moov`` puts the header first and ``frag_keyframe`` closes a fragment at every
-keyframe, so a process killed at any moment leaves a file that plays up to its last
+keyframe (and ``frag_duration`` after a second without one), so a process killed at any moment leaves a file that plays up to its last
 complete fragment. ``flush_packets`` hands every fragment to the kernel as it is made.
 """
 
@@ -14,7 +14,14 @@ import av
 
 from streams.packets import MediaPacket, StreamInfo
 
-MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
+# A fragment also ends after FRAGMENT_SECONDS without a keyframe, so a long-GOP camera's
+# segment reaches the disk every second instead of once per GOP (10-30 s on some cameras).
+FRAGMENT_SECONDS = 1.0
+MP4_OPTIONS = {
+    "movflags": "frag_keyframe+empty_moov+default_base_moof",
+    "frag_duration": str(int(FRAGMENT_SECONDS * 1_000_000)),
+    "flush_packets": "1",
+}
 
 
 class SegmentWriter:
