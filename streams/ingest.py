@@ -24,7 +24,9 @@ from streams.nal import has_parameter_sets, is_annex_b
 from streams.packets import Discontinuity, MediaPacket, StreamEnd, StreamInfo
 from streams.parameter_sets import ParameterSetWatch, picture_size
 from streams.status import RateMeter, StreamState, StreamStatus
-from streams.timeline import ClockEvent, MediaTimeline
+from streams.clock_steps import StepSplicer
+from streams.decode_order import B_FRAME_DEPTH, DecodeOrder
+from streams.timeline import JUMP_SECONDS, ClockEvent, MediaTimeline
 from vms.cameras.rtsp_url import mask_credentials, validate_rtsp_url, with_credentials
 from vms.config.storage import IngestConfig
 
@@ -219,6 +221,11 @@ class IngestSession:
 
     def _pump(self, container, video, info: StreamInfo) -> None:
         timeline = MediaTimeline(info.time_base, info.fps, not_before=self._placed_until)
+        frame_ticks = round(1 / ((info.fps or 25.0) * info.time_base))
+        depth = B_FRAME_DEPTH if video.codec_context.has_b_frames else 0
+        splicer = StepSplicer(info.time_base, frame_ticks, depth)
+        order = DecodeOrder(depth, frame_ticks,
+                            round(JUMP_SECONDS / info.time_base))
         watch = ParameterSetWatch(info.codec)
         self._meter.reset()
         started = False
@@ -241,7 +248,9 @@ class IngestSession:
                         self._publish_placed(info, timeline.flush())
                         info = self._describe_again(info, new_sets, data)
                 unit.data = data
-                self._publish_placed(info, timeline.push(unit, unit.pts, unit.dts, unit.keyframe, now))
+                pts, step = splicer.correct(unit.pts, now)
+                pts, dts = order.dts(pts)
+                self._publish_placed(info, timeline.push(unit, pts, dts, unit.keyframe, now, step))
                 self._count(now, len(data))
         finally:
             self._publish_placed(info, timeline.flush())

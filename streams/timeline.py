@@ -66,6 +66,7 @@ class Placement:
 class _Run:
     def __init__(self, x0: int, w0: float, time_base: Fraction) -> None:
         self.x0, self.w0, self.rate = x0, w0, 1.0
+        self.base_rate = 1.0  # the camera clock's rate against ours, as last estimated
         self.tb = float(time_base)
         self.start_x0, self.start_w0 = x0, w0  # for the drift accounting of the run
         self.reported_drift = 0
@@ -127,10 +128,14 @@ class MediaTimeline:
 
     # -- public ---------------------------------------------------------------------------
 
-    def push(self, item, pts: int, dts: int, keyframe: bool, arrival: float) -> list[tuple[object, Placement]]:
-        if self._run is None or self._held:
-            return self._start_run(item, pts, dts, arrival, ())
+    def push(self, item, pts: int, dts: int, keyframe: bool, arrival: float,
+             step: tuple[str, float] | None = None) -> list[tuple[object, Placement]]:
+        """``step``: (kind, seconds) of a clock step already spliced out of pts (clock_steps.py)."""
         events: list[ClockEvent] = []
+        if step is not None:
+            events.append(ClockEvent(step[0], step[1], self._last[2] if self._last else arrival))
+        if self._run is None or self._held:
+            return self._start_run(item, pts, dts, arrival, tuple(events))
         x_last, a_last, w_last = self._last
         dm = (dts - x_last) * float(self.tb)
         da = arrival - a_last
@@ -202,7 +207,8 @@ class MediaTimeline:
     def _slew(self, dts: int, arrival: float, events: list[ClockEvent]) -> None:
         run = self._run
         lead = self._lead_max(arrival)
-        rate = run.camera_rate() or run.rate
+        run.base_rate = run.camera_rate() or run.base_rate
+        rate = run.base_rate
         correction = max(-MAX_SLEW, min(MAX_SLEW, lead / SLEW_HORIZON_SECONDS))
         run.rebase(dts, rate * (1 - correction))
         drift = run.drift(dts)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 HTTP_LATENCY = Histogram(
@@ -40,9 +40,15 @@ class RuntimeCollector(Collector):
         up = GaugeMetricFamily("vms_camera_up", "1 when the camera stream is online", labels=["camera", "stream"])
         fps = GaugeMetricFamily("vms_camera_fps", "Frames per second received", labels=["camera", "stream"])
         bitrate = GaugeMetricFamily("vms_camera_bitrate_bps", "Bits per second received", labels=["camera", "stream"])
+        discontinuities = CounterMetricFamily(
+            "vms_camera_discontinuities", "Discontinuities of the camera clock (or missing frames) detected at ingest",
+            labels=["camera", "stream", "kind"],
+        )
         statuses = list(self._statuses())
         count = 0
         for status in statuses:
+            for kind, seen in sorted(getattr(status, "discontinuities", {}).items()):
+                discontinuities.add_metric([status.camera_id, status.stream, kind], float(seen))
             labels = [status.camera_id, status.stream]
             is_up = status.state.value == "online"
             count += is_up
@@ -57,7 +63,7 @@ class RuntimeCollector(Collector):
         viewers = GaugeMetricFamily("vms_live_viewers", "Live (WebRTC) viewers", labels=["camera"])
         for camera_id, count_viewers in self._viewers().items():
             viewers.add_metric([camera_id], float(count_viewers))
-        yield from (online, streams, up, fps, bitrate, stored, viewers)
+        yield from (online, streams, up, fps, bitrate, discontinuities, stored, viewers)
 
 
 def runtime_registry(collector: RuntimeCollector) -> CollectorRegistry:
