@@ -229,6 +229,12 @@ class IngestSession:
         watch = ParameterSetWatch(info.codec)
         self._meter.reset()
         started = False
+
+        def place(ready_units) -> None:
+            for ready, pts, arrival, step in ready_units:
+                pts, dts = order.dts(pts)
+                self._publish_placed(info, timeline.push(ready, pts, dts, ready.keyframe, arrival, step))
+
         try:
             for unit in self._access_units(container, video, info):
                 if self._stop.is_set():
@@ -245,14 +251,14 @@ class IngestSession:
                 if unit.keyframe:
                     new_sets = watch.changed(data)
                     if new_sets is not None:
+                        place(splicer.flush())
                         self._publish_placed(info, timeline.flush())
                         info = self._describe_again(info, new_sets, data)
                 unit.data = data
-                pts, step = splicer.correct(unit.pts, now)
-                pts, dts = order.dts(pts)
-                self._publish_placed(info, timeline.push(unit, pts, dts, unit.keyframe, now, step))
+                place(splicer.push(unit, unit.pts, now))
                 self._count(now, len(data))
         finally:
+            place(splicer.flush())
             self._publish_placed(info, timeline.flush())
             self._placed_until = timeline.last_wall or self._placed_until
 

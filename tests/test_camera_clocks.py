@@ -102,3 +102,29 @@ def test_lost_frames_are_a_real_gap_and_recording_resumes(tmp_path):
     assert len(real) == 1, gaps
     # The gap lasts the drop and up to one GOP more (the frames before the next keyframe cannot decode).
     assert 2.9 <= real[0][1] <= 3.0 + 1.0 + 0.2, real
+
+
+def test_resolution_change_mid_session_starts_a_new_segment_with_the_real_size(tmp_path):
+    before = SimulatedCamera(id="cam-res", **SMALL)
+    after = SimulatedCamera(id="cam-res-hd", **{**SMALL, "width": 480, "height": 270})
+    with CameraSimulator([before, after]).start() as sim, rtsp_proxy(sim.url(before.id)) as proxy:
+        entry = camera_entry(sim, before.id, segment_seconds=60)
+        entry["main_url"] = proxy.url(sim.url(before.id))
+        with running_worker(make_settings(tmp_path, [entry])) as (worker, statuses):
+            statuses.wait_state(before.id, "online", timeout=30)
+            wait_packets(worker, before.id, 4 * FPS)
+            proxy.switch_to(sim.url(after.id))
+            resized = statuses.wait_for(lambda m: m["camera_id"] == before.id and m["width"] == 480, timeout=30)
+            wait_packets(worker, before.id, 4 * FPS)
+            stopped = time.time()
+        rows, gaps = check_recording(worker, before.id, FPS, stopped)
+    assert resized["height"] == 270 and resized["state"] == "online"
+    assert [(row.width, row.height) for row in rows] == [(320, 180), (480, 270)]
+    for row in rows:
+        import av
+
+        with av.open(str(worker.recordings_dir / row.path)) as container:
+            stream = container.streams.video[0]
+            assert (stream.codec_context.width, stream.codec_context.height) == (row.width, row.height)
+    # The new segment starts where the old one ended (within a frame): no false gap.
+    assert all(abs(size) < 1 / FPS + 0.01 for _, size in gaps), gaps

@@ -286,6 +286,12 @@ class RtspProxy:
         self._splicer.start()
 
     def _splice(self, upstream_url: str) -> None:
+        try:
+            self._splice_from(upstream_url)
+        except (EOFError, OSError):
+            pass  # the proxy or the client went away
+
+    def _splice_from(self, upstream_url: str) -> None:
         connections = [c for c in self.connections if c.alive]
         with socket.create_connection((self.upstream_host, self.upstream_port), timeout=10) as sock:
             reader = sock.makefile("rb")
