@@ -68,6 +68,8 @@ class Recorder:
         self._segment: _OpenSegment | None = None
         self._retry_after = 0.0
         self._cut_at_keyframe = False
+        self._last_end: datetime | None = None  # end of the previous segment of this session
+        self._frame = timedelta(seconds=0.1)  # one frame interval (upper bound until known)
         self.segments_written = 0
         self.bytes_written = 0
         self.last_error: str | None = None  # cleared once a segment opens again
@@ -99,10 +101,14 @@ class Recorder:
             self._on_packet(item)
         elif isinstance(item, StreamInfo):
             self._close_segment()
+            if self._info is None or item.camera_id != self._info.camera_id:
+                self._last_end = None
             self._info = item
+            self._frame = timedelta(seconds=1 / item.fps if item.fps and item.fps >= 1 else 0.1)
         elif isinstance(item, StreamEnd):
             self._close_segment()
             self._info = None
+            self._last_end = None
         elif isinstance(item, Discontinuity) and self._info is not None and item.session == self._info.session:
             if item.kind == "gap":
                 # Frames are missing: the segment ends at its last frame, the next one starts at
@@ -154,6 +160,10 @@ class Recorder:
             return
         assert self._info is not None
         start = datetime.fromtimestamp(packet.wall_time, timezone.utc)
+        if self._last_end is not None and timedelta(0) < self._last_end - start <= self._frame:
+            # Slewing and B-frame reordering can leave the previous segment's last picture
+            # ending a fraction of a frame after this keyframe's time: rows must not overlap.
+            start = self._last_end
         relative = segment_path(self.camera_id, start)
         opened = SegmentOpened(self.camera_id, start, relative, self._info.codec, self._info.width, self._info.height)
         try:
@@ -203,6 +213,7 @@ class Recorder:
                 return
             end = segment.start + timedelta(seconds=span.seconds)
             self.index.finish(segment.id, SegmentClosed(end, size, span.frames, span.keyframes))
+            self._last_end = end
         except Exception as exc:
             # The row stays open and is settled by repair at the next start.
             self._storage_failed(f"indexing {writer.path}", exc)

@@ -30,6 +30,9 @@ LEAD_WINDOW_SECONDS = 5.0
 # Slewing: the lead is removed over this horizon, never faster than MAX_SLEW (fraction).
 SLEW_HORIZON_SECONDS = 10.0
 MAX_SLEW = 0.02
+# Frames placed ahead of their arrival are pulled back faster (the index must not run ahead).
+SLEW_AHEAD_HORIZON_SECONDS = 2.0
+MAX_SLEW_AHEAD = 0.05
 # The camera's rate is estimated from one least-delayed point per bucket over this window.
 RATE_BUCKET_SECONDS = 2.0
 RATE_WINDOW_SECONDS = 60.0
@@ -206,7 +209,10 @@ class MediaTimeline:
         lead = self._lead_max(arrival)
         run.base_rate = run.camera_rate() or run.base_rate
         rate = run.base_rate
-        correction = max(-MAX_SLEW, min(MAX_SLEW, lead / SLEW_HORIZON_SECONDS))
+        if lead > 0:  # ahead of our clock is worse than behind it: catch up faster
+            correction = min(MAX_SLEW_AHEAD, lead / SLEW_AHEAD_HORIZON_SECONDS)
+        else:
+            correction = max(-MAX_SLEW, lead / SLEW_HORIZON_SECONDS)
         run.rebase(dts, rate * (1 - correction))
         drift = run.drift(dts)
         steps = int(abs(drift) // DRIFT_REPORT_SECONDS)

@@ -128,3 +128,22 @@ def test_resolution_change_mid_session_starts_a_new_segment_with_the_real_size(t
             assert (stream.codec_context.width, stream.codec_context.height) == (row.width, row.height)
     # The new segment starts where the old one ended (within a frame): no false gap.
     assert all(abs(size) < 1 / FPS + 0.01 for _, size in gaps), gaps
+
+
+def test_a_stopped_cameras_last_segment_ends_before_it_went_offline(tmp_path):
+    camera = SimulatedCamera(id="cam-stop", **SMALL)
+    with CameraSimulator([camera]).start() as sim:
+        settings = make_settings(tmp_path, [camera_entry(sim, camera.id, segment_seconds=60)])
+        with running_worker(settings) as (worker, statuses):
+            statuses.wait_state(camera.id, "online", timeout=30)
+            wait_packets(worker, camera.id, 3 * FPS)
+            mark = len(statuses.messages)
+            sim.stop_camera(camera.id)
+            offline = statuses.wait_state(camera.id, "offline", timeout=20, after=mark)
+            last_packet = offline["last_packet_at"]
+        rows, _ = check_recording(worker, camera.id, FPS, offline["since"])
+    # The last frame is shown for one frame interval after it was captured: the row may end up
+    # to one frame after the camera went away (plus scheduling jitter), never seconds after it
+    # (it was 0.9-2 s with the old time model).
+    assert rows[-1].end.timestamp() - last_packet <= 1 / FPS + 0.15
+    assert rows[-1].end.timestamp() - offline["since"] <= 1 / FPS + 0.15
