@@ -35,8 +35,11 @@ class DecodeOrder:
     def dts(self, pts: int) -> tuple[int, int]:
         """(pts, dts) for the next packet; pts is only changed for a stream deeper than learned."""
         floor = self._waiting[0] if self._waiting else self._last
-        if floor is not None and pts < floor - self.jump:
-            self.reset()  # the clock stepped back: what waits belongs to the previous run
+        top = max(self._waiting) if self._waiting else self._last
+        if floor is not None and (pts < floor - self.jump or pts > top + self.jump):
+            # The clock stepped back, or frames went missing: what waits belongs to pictures
+            # before the break, and giving their times to pictures after it would hide the gap.
+            self.reset()
         if self._last is not None and pts <= self._last and pts > self._last - self.jump:
             # A B-frame deeper than we allowed for: learn the depth for what follows, and let
             # this one picture show as late as its decode order allows.

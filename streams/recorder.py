@@ -160,7 +160,7 @@ class Recorder:
             return
         assert self._info is not None
         start = datetime.fromtimestamp(packet.wall_time, timezone.utc)
-        if self._last_end is not None and timedelta(0) < self._last_end - start <= self._frame:
+        if self._last_end is not None and timedelta(0) < self._last_end - start <= self._frame * 1.5:
             # Slewing and B-frame reordering can leave the previous segment's last picture
             # ending a fraction of a frame after this keyframe's time: rows must not overlap.
             start = self._last_end

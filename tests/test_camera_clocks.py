@@ -35,7 +35,8 @@ def wait_packets(worker, camera_id: str, more: int, timeout: float = 60) -> None
         time.sleep(0.05)
 
 
-def record_with_fault(tmp_path, fault, camera: SimulatedCamera, before_s: float = 5, after_s: float = 7, segment_seconds=4):
+def record_with_fault(tmp_path, fault, camera: SimulatedCamera, before_s: float = 5, after_s: float = 7, segment_seconds=4,
+                      ragged_ends=False):
     """Record ``camera`` through the proxy, call ``fault(proxy)`` after ``before_s`` s of video."""
     with CameraSimulator([camera]).start() as sim, rtsp_proxy(sim.url(camera.id)) as proxy:
         entry = camera_entry(sim, camera.id, segment_seconds=segment_seconds)
@@ -48,7 +49,7 @@ def record_with_fault(tmp_path, fault, camera: SimulatedCamera, before_s: float 
             stopped = time.time()
             status = next(s for s in worker.statuses() if s.camera_id == camera.id)
             seen = dict(status.discontinuities)
-        rows, gaps = check_recording(worker, camera.id, camera.fps, stopped)
+        rows, gaps = check_recording(worker, camera.id, camera.fps, stopped, ragged_ends=ragged_ends)
     return rows, gaps, seen, proxy.injected, stopped
 
 
@@ -68,15 +69,17 @@ def test_clock_stepping_back_keeps_spacing_and_order(tmp_path, bframes):
     assert_continuous(rows, gaps, stopped)
 
 
-def test_clock_jumping_forward_an_hour_is_no_gap_and_no_future(tmp_path):
-    camera = SimulatedCamera(id="cam-ntp", **SMALL)
+@pytest.mark.parametrize("bframes", [0, 2], ids=["ip", "bframes"])
+def test_clock_jumping_forward_an_hour_is_no_gap_and_no_future(tmp_path, bframes):
+    camera = SimulatedCamera(id="cam-ntp", bframes=bframes, **SMALL)
     rows, gaps, seen, injected, stopped = record_with_fault(tmp_path, lambda proxy: proxy.shift(3600.0), camera)
     assert seen.get("forward") == 1, seen
     assert_continuous(rows, gaps, stopped)
 
 
-def test_stall_then_burst_keeps_real_times_without_overlap(tmp_path):
-    camera = SimulatedCamera(id="cam-burst", **SMALL)
+@pytest.mark.parametrize("bframes", [0, 2], ids=["ip", "bframes"])
+def test_stall_then_burst_keeps_real_times_without_overlap(tmp_path, bframes):
+    camera = SimulatedCamera(id="cam-burst", bframes=bframes, **SMALL)
     rows, gaps, seen, injected, stopped = record_with_fault(tmp_path, lambda proxy: proxy.hold(3.0), camera)
     assert seen.get("burst") == 1, seen
     assert_continuous(rows, gaps, stopped)
@@ -94,9 +97,10 @@ def test_drifting_camera_clock_is_slewed_without_false_gaps(tmp_path, factor):
     assert rows[-1].end.timestamp() == pytest.approx(stopped, abs=0.5)
 
 
-def test_lost_frames_are_a_real_gap_and_recording_resumes(tmp_path):
-    camera = SimulatedCamera(id="cam-drop", **SMALL)
-    rows, gaps, seen, injected, stopped = record_with_fault(tmp_path, lambda proxy: proxy.drop(3.0), camera)
+@pytest.mark.parametrize("bframes", [0, 2], ids=["ip", "bframes"])
+def test_lost_frames_are_a_real_gap_and_recording_resumes(tmp_path, bframes):
+    camera = SimulatedCamera(id="cam-drop", bframes=bframes, **SMALL)
+    rows, gaps, seen, injected, stopped = record_with_fault(tmp_path, lambda proxy: proxy.drop(3.0), camera, ragged_ends=True)
     assert seen.get("gap") == 1, seen
     real = [(at, size) for at, size in gaps if size > 0.1]
     assert len(real) == 1, gaps
