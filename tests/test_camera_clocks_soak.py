@@ -39,6 +39,7 @@ FAULTS = {
 
 def test_four_cameras_with_random_clock_faults_verify_clean(tmp_path, capsys):
     seed = int(os.environ.get("VMS_SOAK_SEED", time.time()))
+    print(f"soak seed {seed}")
     rng = random.Random(seed)
     cameras = [SimulatedCamera(id=f"soak-{i}", scene="road", bframes=2 if i % 2 else 0, **SMALL) for i in range(4)]
     with CameraSimulator(cameras).start() as sim, ExitStack() as stack:
