@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+import av
 import pytest
 
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
@@ -125,8 +126,6 @@ def test_resolution_change_mid_session_starts_a_new_segment_with_the_real_size(t
     assert resized["height"] == 270 and resized["state"] == "online"
     assert [(row.width, row.height) for row in rows] == [(320, 180), (480, 270)]
     for row in rows:
-        import av
-
         with av.open(str(worker.recordings_dir / row.path)) as container:
             stream = container.streams.video[0]
             assert (stream.codec_context.width, stream.codec_context.height) == (row.width, row.height)

@@ -6,13 +6,16 @@ import os
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import update
 
 from tests.support.recordings import record
 from vms.config import Settings
 from vms.db import Database, Segment
+from vms.recordings.index import SegmentClosed, SegmentIndex, SegmentOpened
+from vms.recordings.invariants import IndexInvariantError
 
 
 def verify_cli(data_dir, *args):
@@ -58,14 +61,7 @@ def test_verify_is_clean_on_a_good_recording_and_reports_each_violation(tmp_path
 
 
 def test_the_index_refuses_overlapping_and_future_rows_where_they_are_written(db):
-    import pytest
-
-    from vms.recordings.index import SegmentClosed, SegmentIndex, SegmentOpened
-    from vms.recordings.invariants import IndexInvariantError
-
     index = SegmentIndex(db)
-    from datetime import datetime, timezone
-
     now = datetime.now(timezone.utc)
     first = index.begin(SegmentOpened("cam", now - timedelta(seconds=60), "cam/a.mp4", "h264", 320, 180))
     index.finish(first, SegmentClosed(now - timedelta(seconds=50), 1000, 250, 10))
