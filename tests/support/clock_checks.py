@@ -22,7 +22,7 @@ def check_recording(worker, camera_id: str, fps: float, stopped_at: float, spaci
     """Assert every invariant of the index and the files of one camera; return the rows and gaps.
 
     Frames in every file come out in presentation order with the camera's spacing (within
-    ``spacing_tolerance`` of one frame: slewing a drifting clock changes it by up to 2 %); no
+    ``spacing_tolerance`` of one frame: slewing a drifting clock changes it by up to 5 %); no
     row ends after ``stopped_at`` (plus the index's tolerance). ``ragged_ends``: frames were
     lost on purpose, so a B-frame stream's row before a gap may miss its last B-frames.
     """
