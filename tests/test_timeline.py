@@ -1,4 +1,5 @@
-"""The corrected timeline without a network: steps, drift, bursts, gaps, B-frames (pure functions)."""
+"""The corrected timeline without a network (steps, drift, bursts, gaps, B-frames), the index
+rules and the discontinuity counter: pure functions, no server."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import pytest
 
 from streams.clock_steps import StepSplicer
 from streams.decode_order import DecodeOrder
+from streams.status import StreamStatus
 from streams.timeline import MediaTimeline
+from vms.metrics import RuntimeCollector, exposition, runtime_registry
 from vms.recordings.invariants import IndexInvariantError, enforce, time_problems
 
 TB = Fraction(1, 90000)
@@ -144,3 +147,11 @@ def test_a_clock_changing_its_rate_stays_within_a_third_of_a_second_of_ours():
     errors = [p.wall_time - arrivals[i] for i, (_, p) in enumerate(placed)]
     assert max(errors) < 0.25 and min(errors) > -0.35, (max(errors), min(errors))
     check_spacing(placed, tolerance=0.0025)  # slewing moves a frame by at most 5 % (2 ms)
+
+
+def test_discontinuities_are_exported_as_a_prometheus_counter_per_camera_and_kind():
+    status = StreamStatus(camera_id="tun-1", stream="main", discontinuities={"backward": 2, "gap": 1})
+    text = exposition(runtime_registry(RuntimeCollector(lambda: [status], dict, dict))).decode()
+    assert 'vms_camera_discontinuities_total{camera="tun-1",kind="backward",stream="main"} 2.0' in text
+    assert 'vms_camera_discontinuities_total{camera="tun-1",kind="gap",stream="main"} 1.0' in text
+    assert status.to_message()["discontinuities"] == {"backward": 2, "gap": 1}
