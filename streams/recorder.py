@@ -20,6 +20,7 @@ from streams.packets import Discontinuity, MediaPacket, StreamEnd, StreamInfo
 from streams.segment_writer import SegmentWriter
 from vms.recordings.fmp4 import playable_length
 from vms.recordings.index import SegmentClosed, SegmentIndex, SegmentOpened
+from vms.recordings.invariants import IndexInvariantError
 from vms.recordings.repair import MediaSpan, measure
 
 log = logging.getLogger(__name__)
@@ -164,12 +165,10 @@ class Recorder:
             # Slewing and B-frame reordering can leave the previous segment's last picture
             # ending a fraction of a frame after this keyframe's time: rows must not overlap.
             start = self._last_end
-        relative = segment_path(self.camera_id, start)
-        opened = SegmentOpened(self.camera_id, start, relative, self._info.codec, self._info.width, self._info.height)
         try:
             # The row goes first: a crash after it leaves a row that repair can settle,
             # a crash before it leaves nothing.
-            segment_id = self.index.begin(opened)
+            segment_id, start, relative = self._begin(start)
         except Exception as exc:
             self._storage_failed("indexing a new segment", exc)
             return
@@ -181,6 +180,22 @@ class Recorder:
             return
         self._segment = _OpenSegment(segment_id, start, writer)
         self.last_error = None
+
+    def _begin(self, start: datetime) -> tuple[int, datetime, str]:
+        """Index a new segment at ``start``; if the index refuses that time (a fault of the time
+        model, never expected), index it at the nearest time it accepts rather than lose the
+        recording: now for a start in the future, the previous row's end for an overlap."""
+        assert self._info is not None
+        info = self._info
+        try:
+            relative = segment_path(self.camera_id, start)
+            return self.index.begin(SegmentOpened(self.camera_id, start, relative, info.codec, info.width, info.height)), start, relative
+        except IndexInvariantError as exc:
+            now = datetime.now(timezone.utc)
+            moved = min(start, now) if self._last_end is None else max(min(start, now), self._last_end)
+            log.error("camera %s: %s; indexing the segment at %s instead", self.camera_id, exc, moved.isoformat())
+            relative = segment_path(self.camera_id, moved)
+            return self.index.begin(SegmentOpened(self.camera_id, moved, relative, info.codec, info.width, info.height)), moved, relative
 
     def _close_segment(self, failed: bool = False) -> None:
         """Finish the open segment and its row; after a failed write keep only whole fragments."""

@@ -29,14 +29,14 @@ STALL_SECONDS = 1.0
 LEAD_WINDOW_SECONDS = 5.0
 # Slewing: the lead is removed over this horizon, never faster than MAX_SLEW (fraction).
 SLEW_HORIZON_SECONDS = 10.0
-MAX_SLEW = 0.05
+MAX_SLEW = 0.02
 # Frames placed ahead of their arrival are pulled back faster (the index must not run ahead).
 SLEW_AHEAD_HORIZON_SECONDS = 2.0
 MAX_SLEW_AHEAD = 0.05
 # The camera's rate is estimated from one least-delayed point per bucket over this window.
 RATE_BUCKET_SECONDS = 2.0
-RATE_WINDOW_SECONDS = 12.0
-RATE_MIN_SPAN_SECONDS = 6.0
+RATE_WINDOW_SECONDS = 60.0
+RATE_MIN_SPAN_SECONDS = 10.0
 # Every this many seconds of accumulated drift correction in a run is reported once.
 DRIFT_REPORT_SECONDS = 1.0
 # A new run's first packets that arrive faster than real time (FFmpeg's probe buffer, a
