@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from fractions import Fraction
-from typing import Callable
+from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 import av
@@ -184,7 +184,7 @@ class IngestSession:
                 self.fanout.publish(StreamEnd(self.source.camera_id, self.source.stream, self.status.session, reason))
             container.close()
 
-    def _open(self, video_only: bool = True):
+    def _open(self, video_only: bool = True) -> av.container.InputContainer:
         """Open the RTSP session; audio is not even set up, as nothing here records it."""
         url = with_credentials(self.source.url, self.source.username, self.source.password)
         options = {"rtsp_transport": "tcp", "timeout": str(int(self.config.read_timeout_seconds * 1_000_000))}
@@ -219,7 +219,7 @@ class IngestSession:
         except Exception:
             return False
 
-    def _pump(self, container, video, info: StreamInfo) -> None:
+    def _pump(self, container: av.container.InputContainer, video: av.video.stream.VideoStream, info: StreamInfo) -> None:
         timeline = MediaTimeline(info.time_base, info.fps, not_before=self._placed_until)
         frame_ticks = round(1 / ((info.fps or 25.0) * info.time_base))
         depth = B_FRAME_DEPTH if video.codec_context.has_b_frames else 0
@@ -305,7 +305,8 @@ class IngestSession:
         return info
 
     @staticmethod
-    def _access_units(container, video, info: StreamInfo):
+    def _access_units(container: av.container.InputContainer, video: av.video.stream.VideoStream,
+                      info: StreamInfo) -> Iterator[_Unit]:
         """Demuxed packets joined into whole access units (one picture each).
 
         RTSP demuxing can hand one picture over as several packets with the same timestamps

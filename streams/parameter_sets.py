@@ -28,7 +28,7 @@ def parameter_sets(data: bytes, codec: str) -> bytes:
     wanted = _PARAMETER_SET_TYPES.get(codec, set())
     starts = [(m.start(), m.end()) for m in _START_CODE.finditer(data)]
     found = []
-    for i, (start, header) in enumerate(starts):
+    for i, (_start, header) in enumerate(starts):
         if header >= len(data):
             continue
         byte = data[header]

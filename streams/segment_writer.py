@@ -13,15 +13,12 @@ from pathlib import Path
 import av
 
 from streams.packets import MediaPacket, StreamInfo
+from vms.recordings.fmp4 import FRAGMENTED_MP4
 
 # A fragment also ends after FRAGMENT_SECONDS without a keyframe, so a long-GOP camera's
 # segment reaches the disk every second instead of once per GOP (10-30 s on some cameras).
 FRAGMENT_SECONDS = 1.0
-MP4_OPTIONS = {
-    "movflags": "frag_keyframe+empty_moov+default_base_moof",
-    "frag_duration": str(int(FRAGMENT_SECONDS * 1_000_000)),
-    "flush_packets": "1",
-}
+RECORDING_MP4 = {**FRAGMENTED_MP4, "frag_duration": str(int(FRAGMENT_SECONDS * 1_000_000))}
 
 
 class SegmentWriter:
@@ -29,7 +26,7 @@ class SegmentWriter:
         self.path = path
         self.info = info
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._container = av.open(str(path), "w", format="mp4", options=MP4_OPTIONS)
+        self._container = av.open(str(path), "w", format="mp4", options=RECORDING_MP4)
         # No codec context: parameter sets come in-band with the first keyframe (ingest
         # repeats them there), and the muxer builds avcC/hvcC from them.
         self._stream = self._container.add_mux_stream(

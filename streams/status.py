@@ -6,6 +6,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from typing import Any
 
 
 class StreamState(str, Enum):
@@ -35,7 +36,7 @@ class StreamStatus:
     # Discontinuities of the camera clock seen since the worker started, by kind (timeline.py).
     discontinuities: dict[str, int] = field(default_factory=dict)
 
-    def to_message(self) -> dict:
+    def to_message(self) -> dict[str, Any]:
         message = asdict(self)
         message["discontinuities"] = dict(self.discontinuities)
         message["state"] = self.state.value

@@ -77,7 +77,7 @@ def test_four_cameras_with_random_clock_faults_verify_clean(tmp_path, capsys):
         for kind in ("backward", "forward", "burst", "gap"):
             assert detected[camera.id].get(kind, 0) >= injected[camera.id].get(kind, 0), (seed, camera.id, injected, detected)
     env = {**os.environ, "VMS_DATA_DIR": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-m", "vms.cli", "recordings", "verify"], env=env,
+    result = subprocess.run([sys.executable, "-m", "vmsapp.cli", "recordings", "verify"], env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 0 violations" in result.stdout

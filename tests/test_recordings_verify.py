@@ -20,7 +20,7 @@ from vms.recordings.invariants import IndexInvariantError
 
 def verify_cli(data_dir, *args):
     env = {**os.environ, "VMS_DATA_DIR": str(data_dir)}
-    return subprocess.run([sys.executable, "-m", "vms.cli", "recordings", "verify", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "vmsapp.cli", "recordings", "verify", *args], env=env,
                           capture_output=True, text=True, timeout=120)
 
 

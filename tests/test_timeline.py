@@ -152,7 +152,7 @@ def test_a_clock_changing_its_rate_never_runs_ahead_of_ours():
 
 def test_discontinuities_are_exported_as_a_prometheus_counter_per_camera_and_kind():
     status = StreamStatus(camera_id="tun-1", stream="main", discontinuities={"backward": 2, "gap": 1})
-    text = exposition(runtime_registry(RuntimeCollector(lambda: [status], dict, dict))).decode()
+    text = exposition(runtime_registry(RuntimeCollector(lambda: [status.to_message()], dict, dict))).decode()
     assert 'vms_camera_discontinuities_total{camera="tun-1",kind="backward",stream="main"} 2.0' in text
     assert 'vms_camera_discontinuities_total{camera="tun-1",kind="gap",stream="main"} 1.0' in text
     assert status.to_message()["discontinuities"] == {"backward": 2, "gap": 1}

@@ -1,4 +1,5 @@
-"""``vms recordings …``: check the recorded files against the segment index."""
+"""``vms recordings …``: check the recorded files against the segment index (the checks live in
+``vms.recordings.verify``)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def recordings_verify(
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """Scan the segment files against the index; print every violation; exit 1 when there is any."""
-    from vms.cli import open_database
+    from vmsapp.cli import open_database
     from vms.recordings.locate import SegmentFiles
     from vms.recordings.verify import verify
 
