@@ -19,6 +19,9 @@ from fractions import Fraction
 
 from streams.timeline import GAP_SECONDS, JUMP_SECONDS, LEAD_WINDOW_SECONDS
 
+Step = tuple[str, float]  # (kind, seconds) of a step spliced out
+Ready = tuple[object, int, float, Step | None]  # (item, corrected pts, arrival, step)
+
 
 class StepSplicer:
     """Corrects one session's PTS for steps of the camera clock; reports each step once."""
@@ -34,7 +37,7 @@ class StepSplicer:
         self._pending: list[tuple[object, int, float]] = []  # packets after a step, raw pts
         self._leads: deque[tuple[float, float]] = deque()  # (arrival, pts - arrival), decreasing
 
-    def push(self, item, raw_pts: int, arrival: float) -> list[tuple[object, int, float, tuple[str, float] | None]]:
+    def push(self, item: object, raw_pts: int, arrival: float) -> list[Ready]:
         """(item, corrected pts, arrival, step) for every packet that is ready, in order.
 
         After a step the first ``reorder_depth + 1`` packets are held: the smallest of their
@@ -54,20 +57,20 @@ class StepSplicer:
                 return self._settle() if len(self._pending) > self.depth else []
         return [(item, self._note(pts, arrival), arrival, None)]
 
-    def flush(self) -> list[tuple[object, int, float, tuple[str, float] | None]]:
+    def flush(self) -> list[Ready]:
         return self._settle() if self._pending else []
 
-    def _settle(self) -> list[tuple[object, int, float, tuple[str, float] | None]]:
+    def _settle(self) -> list[Ready]:
         pending, self._pending = self._pending, []
         first_raw = min(raw for _, raw, _ in pending)
-        elapsed = pending[0][2] - self._last_arrival
+        elapsed = pending[0][2] - (self._last_arrival if self._last_arrival is not None else pending[0][2])
         if elapsed > GAP_SECONDS:
             target = max(self._recent) + round(elapsed / self.tb)  # a stall as well: keep it visible
         else:
             target = self._free_slot()
         old_offset, self.offset = self.offset, target - first_raw
-        step = ("backward" if self.offset > old_offset else "forward", (old_offset - self.offset) * self.tb)
-        out = []
+        step: Step | None = ("backward" if self.offset > old_offset else "forward", (old_offset - self.offset) * self.tb)
+        out: list[Ready] = []
         for item, raw, arrival in pending:
             out.append((item, self._note(raw + self.offset, arrival), arrival, step))
             step = None

@@ -36,17 +36,18 @@ class DecodeOrder:
         """(pts, dts) for the next packet; pts is only changed for a stream deeper than learned."""
         floor = self._waiting[0] if self._waiting else self._last
         top = max(self._waiting) if self._waiting else self._last
-        if floor is not None and (pts < floor - self.jump or pts > top + self.jump):
+        if floor is not None and top is not None and (pts < floor - self.jump or pts > top + self.jump):
             # The clock stepped back, or frames went missing: what waits belongs to pictures
             # before the break, and giving their times to pictures after it would hide the gap.
             self.reset()
-        if self._last is not None and pts <= self._last and pts > self._last - self.jump:
+        last = self._last
+        if last is not None and last - self.jump < pts <= last:
             # A B-frame deeper than we allowed for: learn the depth for what follows, and let
             # this one picture show as late as its decode order allows.
             self.depth = min(MAX_DEPTH, self.depth + 1)
             self.learned = True
-            self._last += 1
-            return self._last, self._last
+            self._last = last + 1
+            return last + 1, last + 1
         heapq.heappush(self._waiting, pts)
         if len(self._waiting) > self.depth:
             dts = heapq.heappop(self._waiting)

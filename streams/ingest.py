@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from fractions import Fraction
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator, cast
 from urllib.parse import urlsplit
 
 import av
@@ -24,9 +24,9 @@ from streams.nal import has_parameter_sets, is_annex_b
 from streams.packets import Discontinuity, MediaPacket, StreamEnd, StreamInfo
 from streams.parameter_sets import ParameterSetWatch, picture_size
 from streams.status import RateMeter, StreamState, StreamStatus
-from streams.clock_steps import StepSplicer
+from streams.clock_steps import Ready, StepSplicer
 from streams.decode_order import B_FRAME_DEPTH, DecodeOrder
-from streams.timeline import JUMP_SECONDS, ClockEvent, MediaTimeline
+from streams.timeline import JUMP_SECONDS, ClockEvent, MediaTimeline, Placement
 from vms.cameras.rtsp_url import mask_credentials, validate_rtsp_url, with_credentials
 from vms.config.storage import IngestConfig
 
@@ -230,10 +230,11 @@ class IngestSession:
         self._meter.reset()
         started = False
 
-        def place(ready_units) -> None:
+        def place(ready_units: list[Ready]) -> None:
             for ready, pts, arrival, step in ready_units:
                 pts, dts = order.dts(pts)
-                self._publish_placed(info, timeline.push(ready, pts, dts, ready.keyframe, arrival, step))
+                keyframe = cast(_Unit, ready).keyframe
+                self._publish_placed(info, timeline.push(ready, pts, dts, keyframe, arrival, step))
 
         try:
             for unit in self._access_units(container, video, info):
@@ -262,7 +263,7 @@ class IngestSession:
             self._publish_placed(info, timeline.flush())
             self._placed_until = timeline.last_wall or self._placed_until
 
-    def _publish_placed(self, info: StreamInfo, placed) -> None:
+    def _publish_placed(self, info: StreamInfo, placed: list[tuple[Any, Placement]]) -> None:
         for unit, placement in placed:
             for event in placement.events:
                 self._discontinuity(info, event)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 import av
 
@@ -42,7 +43,7 @@ def parameter_sets(data: bytes, codec: str) -> bytes:
 def picture_size(codec: str, keyframe: bytes) -> tuple[int, int] | None:
     """Width and height of a keyframe that carries its parameter sets, or None if undecodable."""
     try:
-        context = av.CodecContext.create(codec, "r")
+        context: Any = av.CodecContext.create(codec, "r")  # a video decoder (PyAV types it as the base)
         frames = context.decode(av.Packet(keyframe)) + context.decode(None)
     except (av.FFmpegError, ValueError):
         return None

@@ -66,6 +66,9 @@ class Placement:
     events: tuple[ClockEvent, ...] = ()
 
 
+_Held = tuple[object, int, int, float, tuple[ClockEvent, ...]]  # item, pts, dts, arrival, events
+
+
 class _Run:
     def __init__(self, x0: int, w0: float, time_base: Fraction) -> None:
         self.x0, self.w0, self.rate = x0, w0, 1.0
@@ -122,7 +125,7 @@ class MediaTimeline:
         self.not_before = not_before
         self.epoch: float | None = None
         self._run: _Run | None = None
-        self._held: list[tuple[object, int, int, float, tuple[ClockEvent, ...]]] = []
+        self._held: list[_Held] = []
         self._last: tuple[int, float, float] | None = None  # raw dts, arrival, placed wall (dts)
         self._last_out_dts = -1
         self._end = not_before  # wall time just past the newest presented frame
@@ -131,7 +134,7 @@ class MediaTimeline:
 
     # -- public ---------------------------------------------------------------------------
 
-    def push(self, item, pts: int, dts: int, keyframe: bool, arrival: float,
+    def push(self, item: object, pts: int, dts: int, keyframe: bool, arrival: float,
              step: tuple[str, float] | None = None) -> list[tuple[object, Placement]]:
         """``step``: (kind, seconds) of a clock step already spliced out of pts (clock_steps.py)."""
         events: list[ClockEvent] = []
@@ -139,6 +142,7 @@ class MediaTimeline:
             events.append(ClockEvent(step[0], step[1], self._last[2] if self._last else arrival))
         if self._run is None or self._held:
             return self._start_run(item, pts, dts, arrival, tuple(events))
+        assert self._last is not None  # a run has placed at least one packet
         x_last, a_last, w_last = self._last
         dm = (dts - x_last) * float(self.tb)
         da = arrival - a_last
@@ -159,11 +163,13 @@ class MediaTimeline:
 
     # -- runs -----------------------------------------------------------------------------
 
-    def _break(self, item, pts, dts, arrival, events) -> list[tuple[object, Placement]]:
+    def _break(self, item: object, pts: int, dts: int, arrival: float,
+               events: list[ClockEvent]) -> list[tuple[object, Placement]]:
         self._run = None
         return self._start_run(item, pts, dts, arrival, tuple(events))
 
-    def _start_run(self, item, pts, dts, arrival, events) -> list[tuple[object, Placement]]:
+    def _start_run(self, item: object, pts: int, dts: int, arrival: float,
+                   events: tuple[ClockEvent, ...]) -> list[tuple[object, Placement]]:
         """Hold a new run's packets while they come faster than real time, then place them all."""
         if self._held:
             previous_arrival = self._held[-1][3]
@@ -181,7 +187,7 @@ class MediaTimeline:
         self._held.append((item, pts, dts, arrival, events))
         return []
 
-    def _anchor_held(self, held) -> list[tuple[object, Placement]]:
+    def _anchor_held(self, held: list[_Held]) -> list[tuple[object, Placement]]:
         tb = float(self.tb)
         # The held packet with the least delay (largest media minus arrival) places the run.
         _, _, x_ref, a_ref, _ = max(held, key=lambda h: h[2] * tb - h[3])
@@ -206,6 +212,7 @@ class MediaTimeline:
 
     def _slew(self, dts: int, arrival: float, events: list[ClockEvent]) -> None:
         run = self._run
+        assert run is not None
         lead = self._lead_max(arrival)
         run.base_rate = run.camera_rate() or run.base_rate
         rate = run.base_rate
@@ -227,6 +234,7 @@ class MediaTimeline:
 
     def _place(self, pts: int, dts: int, arrival: float, events: list[ClockEvent]) -> Placement:
         run = self._run
+        assert run is not None
         w_dts = run.wall(dts)
         if self._last is not None:
             w_dts = max(w_dts, self._last[2] + float(self.tb))  # strictly increasing DTS

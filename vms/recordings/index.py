@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from vms.db import Database, Segment
 from vms.recordings.invariants import enforce, time_problems
@@ -131,10 +132,11 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _neighbour_end(session, camera_id: str, start: datetime) -> datetime | None:
+def _neighbour_end(session: Session, camera_id: str, start: datetime) -> datetime | None:
     """Where the camera's latest row starting at or before ``start`` ends (closed rows, or how far
     an open one is written)."""
     reach = func.coalesce(Segment.end, Segment.written_until)
-    return session.scalar(
+    end: datetime | None = session.scalar(
         select(reach).where(Segment.camera_id == camera_id, Segment.start <= start).order_by(Segment.start.desc()).limit(1)
     )
+    return end

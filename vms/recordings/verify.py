@@ -79,6 +79,7 @@ def _file_problems(row: Segment, path: Path, decode: bool, report: VerifyReport)
     except (OSError, av.FFmpegError) as exc:
         return problems + [violation("unreadable", str(exc))]
     indexed = row.duration_seconds
+    assert indexed is not None  # only closed rows are checked against their files
     frame = span.seconds / span.frames if span.frames else 0.0
     error = abs(indexed - span.seconds)
     report.worst_duration_error = max(report.worst_duration_error, error)
