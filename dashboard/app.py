@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, select
 
 import vms.db.auth  # noqa: F401  (registers the users, sessions and audit tables)
-from dashboard.api import audit, auth, cameras, events, exports, health, layouts, live, pages, recordings, users
+from dashboard.api import alarms, audit, auth, cameras, events, exports, health, layouts, live, pages, recordings, users
 from dashboard.problems import install_problem_handlers
 from dashboard.runtime import Runtime
 from dashboard.security import PUBLIC, gatekeeper, matched_route, report_unruled
@@ -43,6 +43,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.include_router(module.router, prefix="/api")
     app.include_router(live.router, prefix="/api")
     app.include_router(events.router, prefix="/api")
+    app.include_router(alarms.router, prefix="/api")
     app.include_router(pages.router)  # the operators' dashboard at /
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route(

@@ -21,6 +21,7 @@ from streams.live.gateway import LiveGateway, LocalLive, NoLive
 from streams.live.hub import LiveHub
 from streams.live.remote import LiveLoop, RemoteLive, serve_live
 from streams.worker import StreamWorker
+from vms.alarms import AlarmRules, AlarmService
 from vms.bus import Bus, bus_from_url
 from vms.cameras.registry import CameraRegistry
 from vms.cluster.events import EventStoreConsumer
@@ -43,6 +44,7 @@ class Runtime:
     files: SegmentFiles | None = None  # where any worker's segment files are
     live_loop: LiveLoop | None = None  # the hub's own loop, when no web server lends it one (scale-out)
     event_store: EventStoreConsumer | None = None  # queued events into the database (scale-out)
+    alarms: AlarmService | None = None  # raises alarms from events and escalates them
 
     def __post_init__(self) -> None:
         if self.files is None:
@@ -57,6 +59,9 @@ class Runtime:
         worker = StreamWorker(settings, db, bus) if with_worker else None
         live = LiveHub(settings.live, worker) if worker is not None else None
         runtime = cls(settings, db, bus, worker, live)
+        AlarmRules(db).sync_from_config(settings.alarms.rules)
+        if settings.alarms.enabled:
+            runtime.alarms = AlarmService(db, bus, settings.alarms)
         if settings.redis_url:
             runtime.gateway = RemoteLive.connect(bus, settings.redis_url, settings.cluster.key_prefix)
             if worker is not None:
@@ -81,6 +86,8 @@ class Runtime:
         )
 
     def start(self) -> "Runtime":
+        if self.alarms is not None:
+            self.alarms.start()  # before detection, so no event goes unheard
         if self.live_loop is not None:
             self.live_loop.start()
             self.live_loop.run(self.live.start())
@@ -108,5 +115,7 @@ class Runtime:
             self.event_store.runner.queue.close()  # after detection: nothing is queued any more
         if self.worker is not None:
             self.worker.stop()
+        if self.alarms is not None:
+            self.alarms.stop()
         self.bus.close()
         self.db.dispose()

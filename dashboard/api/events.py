@@ -7,8 +7,6 @@ event the user may not see answers 404, like one that does not exist.
 
 from __future__ import annotations
 
-import asyncio
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 
 from dashboard.api import detection
 from dashboard.api.deps import get_runtime
+from dashboard.api.sse import bus_stream
 from dashboard.problems import Problem
 from dashboard.runtime import Runtime
 from dashboard.security import Principal, require
@@ -30,7 +29,6 @@ router.include_router(detection.router)
 
 VIEW = require(Capability.EVENT_VIEW)
 ACK = require(Capability.EVENT_ACK)
-KEEPALIVE_SECONDS = 15.0
 
 
 def get_store(runtime: Runtime = Depends(get_runtime)) -> EventStore:
@@ -112,35 +110,7 @@ async def stream_events(
             and _may(user, message.get("group"), Capability.EVENT_VIEW)
         )
 
-    async def body():
-        queue: asyncio.Queue[dict] = asyncio.Queue(maxsize=1000)
-
-        async def pump() -> None:
-            async for message in runtime.bus.subscribe(EVENTS_TOPIC):
-                if queue.full():
-                    queue.get_nowait()  # a stalled client loses the oldest, not the server's memory
-                queue.put_nowait(message)
-
-        task = asyncio.create_task(pump())
-        try:
-            await asyncio.sleep(0)  # let the subscription register before telling the client it is open
-            yield ": connected\n\n"
-            while True:
-                try:
-                    message = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-                except asyncio.TimeoutError:
-                    if await request.is_disconnected():
-                        return
-                    yield ": keepalive\n\n"
-                    continue
-                if wanted(message):
-                    yield f"data: {json.dumps(message, default=str, ensure_ascii=False)}\n\n"
-        finally:
-            task.cancel()
-
-    return StreamingResponse(
-        body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    )
+    return bus_stream(request, runtime.bus, EVENTS_TOPIC, wanted)
 
 
 @router.get("/events/{event_id}")
