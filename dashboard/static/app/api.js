@@ -28,7 +28,7 @@ export function problemText(status, problem = {}) {
   const slug = String(problem.type || "").split("/").pop();
   const detail = problem.detail || "";
   const retry = problem.retryAfter || "";
-  if (slug && has(`problem.${slug}`)) return t(`problem.${slug}`, { detail, retry });
+  if (slug && has(`problem.${slug}`)) return t(`problem.${slug}`, { detail, retry, ...(problem.params || {}) });
   if (detail) return detail;
   if (status === 0) return t("problem.network");
   return t("problem.http", { status, title: problem.title || "" });

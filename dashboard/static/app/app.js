@@ -1,6 +1,8 @@
 // The operators' dashboard: sign-in, the menu of screens (shown by role), the address bar's
 // #/screen?params routing, the user menu (password, sign out) and the language switch.
 
+import { alarmDock } from "./alarm-dock.js";
+import { alarmFeed } from "./alarms.js";
 import { api, setCsrf } from "./api.js";
 import { auditScreen } from "./audit.js";
 import { camerasScreen } from "./cameras.js";
@@ -96,6 +98,9 @@ async function enter(me) {
       el("span", { i18n: `nav.${screen.id}` }),
       el("span", { class: "badge", hidden: true }))));
   for (const screen of allowed()) screen.module.init($(`screen-${screen.id}`), ctx);
+  // Alarms are handled on the wall: the dock lives beside it, fed for the whole session.
+  if (store.can("live") && store.can("event.view")) alarmDock.init($("screen-wall"), ctx, wall);
+  alarmFeed.start().catch((error) => notify(error.message, "error"));
   store.notify(); // the screens subscribed after the first load
   started = true;
   route();
@@ -182,6 +187,7 @@ async function boot() {
   window.addEventListener("pagehide", () => {
     current?.module.hide(); // ends live sessions (WHEP DELETE) and streams
     events.disconnect();
+    alarmFeed.disconnect();
   });
   let me = null;
   try {

@@ -193,6 +193,12 @@ export const wall = {
     this.tiles.forEach((tile, i) => tile.assign(this.cells[i] || null));
     if (this.selected !== null && this.selected >= size) this.select(null);
     this.remember();
+    this.changed();
+  },
+
+  /** Tell views drawn over the wall (the alarm dock's flashing tiles) that tiles changed. */
+  changed() {
+    this.section.dispatchEvent(new CustomEvent("vms:wallchange"));
   },
 
   setSize(size) {
@@ -208,6 +214,7 @@ export const wall = {
     this.cells[index] = cameraId;
     this.tiles[index]?.assign(cameraId);
     this.remember();
+    this.changed();
   },
 
   /** Click-to-assign: into the selected tile, else the first empty one; then select the next. */
@@ -313,6 +320,7 @@ export const wall = {
       translate(fs.state, `live.state.${state}`);
       fs.detail.textContent = state === "live" ? "" : detail || cameraProblem(store.camera(cameraId));
     }).start();
+    this.changed();
   },
 
   closeFullscreen() {
