@@ -199,6 +199,33 @@ async def test_the_audit_shows_each_step(dash):
     await dash.shot("alarm-audit")
 
 
+async def test_admin_writes_a_rule_on_the_rules_screen(dash):
+    page = dash.page  # still the admin from the audit step
+    await dash.screen("alarmrules")
+    await page.wait_for_selector('#rule-rows tr[data-rule="tunnel-stopped"][data-source="config"]')
+    assert await page.locator('#rule-rows tr[data-rule="tunnel-stopped"] .edit').count() == 0  # the file's rules are read-only
+    await page.fill("#rule-id", "gate-covered")
+    await page.fill("#rule-name", "Camera cửa ngõ bị che")
+    await page.select_option("#rule-types", ["tamper_covered", "tamper_moved"])
+    await page.select_option("#rule-groups", ["gateway"])
+    await page.select_option("#rule-priority", "critical")
+    await page.fill("#rule-instruction", "Cử tổ kỹ thuật kiểm tra camera")
+    await page.fill("#rule-escalate", "300")
+    await page.select_option("#rule-action", "popup")
+    await page.click("#rule-save")
+    row = '#rule-rows tr[data-rule="gate-covered"][data-source="api"]'
+    await page.wait_for_selector(row)
+    rules = {r["id"]: r for r in await (await page.request.get(dash.url + "/api/alarm-rules")).json()}
+    made = rules["gate-covered"]
+    assert (made["event_types"], made["groups"], made["priority"], made["escalate_after_seconds"], made["wall_action"]) == (
+        ["tamper_covered", "tamper_moved"], ["gateway"], "critical", 300, {"mode": "popup", "tile": 0})
+    assert made["updated_by"] == dash.username
+    await dash.shot("alarm-rules")
+    await page.click(f"{row} .remove")
+    await page.click("#confirm-yes")
+    await page.wait_for_selector(row, state="detached")
+
+
 async def test_report_the_measured_latencies(dash):
     figures = {"alarm_raised_to_visible_s": round(dash.state["visible_seconds"], 3),
                "take_click_to_picture_in_tile_s": round(dash.state["picture_seconds"], 3)}

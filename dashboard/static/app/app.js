@@ -2,6 +2,7 @@
 // #/screen?params routing, the user menu (password, sign out) and the language switch.
 
 import { alarmDock } from "./alarm-dock.js";
+import { alarmRulesScreen } from "./alarm-rules.js";
 import { alarmFeed } from "./alarms.js";
 import { api, setCsrf } from "./api.js";
 import { auditScreen } from "./audit.js";
@@ -24,6 +25,7 @@ const SCREENS = [
   { id: "exports", module: exportsScreen, needs: "export" },
   { id: "cameras", module: camerasScreen, needs: "camera.manage" },
   { id: "map", module: mapScreen, needs: "camera.view" },
+  { id: "alarmrules", module: alarmRulesScreen, needs: "alarm.rules" },
   { id: "users", module: usersScreen, needs: "user.manage" },
   { id: "audit", module: auditScreen, needs: "audit.read" },
 ];
