@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 import vms.db.auth  # noqa: F401  (registers the users, sessions and audit tables)
 from dashboard.api import alarms, audit, auth, cameras, events, exports, health, layouts, live, pages, recordings, users
+from dashboard.live_audit import LiveStopAudit
 from dashboard.problems import install_problem_handlers
 from dashboard.runtime import Runtime
 from dashboard.security import PUBLIC, gatekeeper, matched_route, report_unruled
@@ -35,6 +36,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     runtime.db.create_schema()  # the auth and export tables, if the runtime was built before they were imported
     app.state.exports = ExportQueue(runtime.db, runtime.files, app.state.security.export_workers)
     app.state.metrics_registry = runtime_registry(_collector(runtime))
+    app.state.live_audit = LiveStopAudit(runtime.db, runtime.bus).start()
     install_problem_handlers(app)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)

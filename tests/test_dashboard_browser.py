@@ -183,7 +183,8 @@ async def test_playback_opens_at_the_events_moment_and_seeks_to_the_second(dash)
     assert abs((parse(shown["shown"]) - clip_start).total_seconds()) <= 1.0, (shown, event["clip"])
     assert shown["message"] is None
     clock = await page.text_content("#pb-clock")
-    assert clock.startswith(clip_start.astimezone(HCMC).strftime("%Y-%m-%d %H:%M"))  # the command centre's time
+    # The command centre's time, written dd/mm/yyyy HH:MM (24 h) whatever the browser's locale.
+    assert clock.startswith(clip_start.astimezone(HCMC).strftime("%d/%m/%Y %H:%M"))
     await dash.shot("playback")
 
     # Go to a typed second: the picture shown is within half a second of it.

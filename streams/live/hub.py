@@ -35,6 +35,7 @@ from streams.pipeline import CameraPipeline
 from streams.status import StreamStatus
 from streams.worker import StreamWorker
 from vms.config.live import LiveConfig
+from vms.live import LIVE_SESSIONS_TOPIC, VIEWER_ENDED
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ class LiveHub:
         session = self._sessions.get(session_id)
         if session is None or (camera_id is not None and session.camera_id != camera_id):
             raise SessionNotFound(f"no live session '{session_id}'" + (f" of camera {camera_id}" if camera_id else ""))
-        await self._close(session, "ended by the viewer")
+        await self._close(session, VIEWER_ENDED)
 
     def session(self, session_id: str) -> LiveSession | None:
         return self._sessions.get(session_id)
@@ -214,12 +215,24 @@ class LiveHub:
         if self._sessions.pop(session.id, None) is None:
             return
         log.info("live session %s of camera %s ended: %s", session.id, session.camera_id, reason)
+        self._announce_end(session, reason)
         session.relay.detach(session.track)
         session.track.end(reason)
         try:
             await session.pc.close()
         except Exception:
             log.exception("closing the peer connection of live session %s failed", session.id)
+
+    def _announce_end(self, session: LiveSession, reason: str) -> None:
+        # The API that started the session audits its end; it only hears of ends it did not ask for.
+        bus = getattr(self.worker, "bus", None)
+        if bus is None or reason == VIEWER_ENDED:
+            return
+        try:
+            bus.publish(LIVE_SESSIONS_TOPIC, {"phase": "ended", "session": session.id, "camera_id": session.camera_id,
+                                              "stream": session.stream, "reason": reason})
+        except Exception:
+            log.exception("announcing the end of live session %s failed", session.id)
 
     # -- relays ---------------------------------------------------------------------------
 

@@ -103,14 +103,17 @@ function toMs(value) {
   return typeof value === "number" ? value : value instanceof Date ? value.getTime() : Date.parse(value);
 }
 
-/** "YYYY-MM-DD HH:MM:SS" (and ".mmm" with withMs) in the command centre's zone. */
+/**
+ * "dd/mm/yyyy HH:MM:SS" (24 h; ".mmm" with withMs) in the command centre's zone, whatever the
+ * browser's locale: Vietnamese writing of dates, the same on every operator's screen.
+ */
 export function fmtTime(value, { withMs = false, date = true } = {}) {
   const ms = toMs(value);
   if (ms === null || Number.isNaN(ms)) return "–";
   const p = zoneParts(ms);
   let text = `${p.hour}:${p.minute}:${p.second}`;
   if (withMs) text += "." + String(((ms % 1000) + 1000) % 1000).padStart(3, "0");
-  return date ? `${p.year}-${p.month}-${p.day} ${text}` : text;
+  return date ? `${p.day}/${p.month}/${p.year} ${text}` : text;
 }
 
 /** "YYYY-MM-DD" of the zone's day at `ms`. */
