@@ -18,7 +18,7 @@ import pytest_asyncio
 
 from streams.simulator import simulator_available, simulator_unavailable_reason
 from tests.support.browser import artifact, chromium_available
-from tests.support.dashboard import dashboard_browser, dashboard_system, wait_until
+from tests.support.dashboard import WALL_CAMERAS, dashboard_browser, dashboard_system, wait_until
 from tests.support.webhook_receiver import receiving
 from vms.auth.roles import Role
 from vms.auth.users import Users, random_password
@@ -31,6 +31,7 @@ pytestmark = [
 ]
 
 OPERATOR = "truc-ban-ham"
+NO_GRANT = "truc-ban-moi"
 SOP = "Đóng làn 2, bật biển báo, gọi đường dây nóng 1022 và 113"
 INCIDENT_CAMERA = "tunnel-01"  # on the wall in tile 1
 OTHER_CAMERA = "tunnel-03"  # not on the wall
@@ -59,7 +60,8 @@ async def dash(tmp_path_factory):
         users = Users(runtime.db, runtime.settings.security)
         dashboard.operator_password = random_password()
         users.add(OPERATOR, dashboard.operator_password, Role.OPERATOR, display_name="Trực ban hầm")
-        users.add_grant("tunnel", ["live", "playback", "event.ack"], role="operator")
+        users.add_grant("tunnel", ["live", "playback", "event.ack"], username=OPERATOR)
+        users.add(NO_GRANT, dashboard.operator_password, Role.OPERATOR)  # nobody granted this one a group
         async with dashboard_browser(dashboard):
             dashboard.hook = hook
             dashboard.state = {}
@@ -80,8 +82,10 @@ async def test_operator_signs_in_to_a_wall(dash):
     await page.wait_for_selector("#shell:not([hidden]) #alarm-dock")
     await page.wait_for_selector('#alarm-live[data-state="live"]')
     assert await page.is_visible("#alarm-none")
-    await page.click('.layout-size[data-size="4"]')
-    for index, camera in enumerate(["road-02", INCIDENT_CAMERA]):
+    # First sign-in: the wall is not empty but shows the operator's cameras.
+    default = await dash.wait_js("() => { const s = window.vmsWall.stats(); return s.length ? s : null; }", "a default wall")
+    assert {t["camera"] for t in default} == set(WALL_CAMERAS) and await page.get_attribute("#wall-grid", "data-size") == "4"
+    for index, camera in enumerate(["road-02", INCIDENT_CAMERA, None, None]):
         await page.evaluate("([i, c]) => window.vmsWall.assign(i, c)", [index, camera])
     await dash.wait_js("() => { const s = window.vmsWall.stats(); return s.length === 2 && s.every(t => t.state === 'live'); }",
                        "two live tiles", timeout=30)
@@ -224,6 +228,29 @@ async def test_admin_writes_a_rule_on_the_rules_screen(dash):
     await page.click(f"{row} .remove")
     await page.click("#confirm-yes")
     await page.wait_for_selector(row, state="detached")
+
+
+async def test_an_operator_without_a_grant_is_told_why_the_wall_is_empty(dash):
+    page = dash.page
+    await page.click("#logout")
+    await page.wait_for_selector("#login-form")
+    await page.fill("#login-username", NO_GRANT)
+    await page.fill("#login-password", dash.operator_password)
+    await page.click("#login-submit")
+    await page.wait_for_selector("#shell:not([hidden]) #wall-no-cameras")
+    assert await page.text_content("#wall-no-cameras") == (
+        "Bạn chưa được cấp quyền xem nhóm camera nào. Hãy nhờ quản trị viên cấp quyền cho tài khoản hoặc vai trò của bạn.")
+
+
+async def test_a_signed_out_page_logs_no_error(dash):
+    page = dash.page
+    await page.click("#logout")
+    await page.wait_for_selector("#login-form")
+    before = len(dash.console)
+    await page.reload()
+    await page.wait_for_selector("#login-form")
+    errors = [line for line in dash.console[before:] if line.startswith("error")]
+    assert not errors, errors
 
 
 async def test_report_the_measured_latencies(dash):

@@ -119,6 +119,18 @@ def me(request: Request, user: Principal = SIGNED_IN) -> dict:
     return _me(user, request)
 
 
+class SessionState(BaseModel):
+    signed_in: bool
+    me: dict | None = None  # what GET /auth/me answers, when signed in
+
+
+@router.get("/auth/session", dependencies=[PUBLIC], response_model=SessionState)
+def session_state(request: Request) -> dict:
+    """Whether this browser is signed in (200 either way, so a signed-out page logs no error)."""
+    principal = optional_user(request)
+    return {"signed_in": principal is not None, "me": _me(principal, request) if principal is not None else None}
+
+
 @router.post("/auth/password", status_code=204)
 def change_password(body: PasswordBody, request: Request, user: Principal = SIGNED_IN,
                     runtime: Runtime = Depends(get_runtime)) -> Response:

@@ -175,7 +175,18 @@ export const wall = {
       const saved = JSON.parse(localStorage.getItem(this.storageKey()) || "null");
       if (saved && SIZES.includes(saved.size) && Array.isArray(saved.cameras)) return saved;
     } catch { /* a damaged entry is forgotten */ }
+    this.firstWall = true; // nothing saved yet: the first camera list fills a default wall
     return { size: 4, cameras: [] };
+  },
+
+  /** First sign-in: a wall of the user's own cameras rather than empty tiles. */
+  defaultWall() {
+    this.firstWall = false;
+    const cameras = store.cameras.filter((c) => c.enabled !== false).map((c) => c.id);
+    if (!cameras.length || this.cells.some(Boolean)) return;
+    const size = SIZES.find((n) => n >= Math.min(cameras.length, 9));
+    this.cells = cameras.slice(0, size);
+    this.build(size);
   },
 
   remember() {
@@ -242,6 +253,7 @@ export const wall = {
   },
 
   onCameras() {
+    if (this.firstWall && store.cameras.length) this.defaultWall();
     syncOptions(this.groupFilter, [["", "", "wall.all_groups"], ...store.groups.map((g) => [g.id, g.name || g.id])]);
     this.renderList();
     this.tiles.forEach((tile) => tile.refresh());
@@ -272,7 +284,11 @@ export const wall = {
       item.button.title = `${camera.name || camera.id} — ${t(`camera.state.${state}`)}`;
       if (this.list.children[index] !== item.li) this.list.insertBefore(item.li, this.list.children[index] || null);
     });
-    if (!cameras.length) this.list.append(el("li", { class: "hint", i18n: "wall.no_cameras" }));
+    if (!cameras.length) {
+      // An operator without any group grant sees no camera: say why, not just "none".
+      const noGrant = !store.error && Array.isArray(store.me?.groups) && store.me.groups.length === 0;
+      this.list.append(el("li", { class: "hint", id: "wall-no-cameras", i18n: noGrant ? "wall.no_grant" : "wall.no_cameras" }));
+    }
   },
 
   listItem(cameraId) {
