@@ -91,6 +91,48 @@ async def test_operator_signs_in_to_a_wall(dash):
                        "two live tiles", timeout=30)
 
 
+async def test_a_layout_change_keeps_the_tiles_whose_camera_stays(dash):
+    page = dash.page
+    await page.fill("#layout-name", "Ca sáng")
+    await page.click("#layout-save")
+    await page.evaluate("(c) => window.vmsWall.assign(0, c)", OTHER_CAMERA)
+    await page.fill("#layout-name", "Ca chiều")
+    await page.click("#layout-save")
+    await dash.wait_js("() => document.querySelectorAll('#layout-select option').length === 3", "two saved layouts")
+    live = "() => { const s = window.vmsWall.stats(); return s.length === 2 && s.every(t => t.state === 'live' && t.session) ? s : null; }"
+    afternoon = await dash.wait_js(live, "the afternoon wall playing", timeout=30)
+    morning_id = await page.evaluate(
+        "() => [...document.querySelectorAll('#layout-select option')].find(o => o.textContent.startsWith('Ca sáng')).value")
+    await page.select_option("#layout-select", morning_id)
+    morning = await dash.wait_js(
+        "() => { const s = window.vmsWall.stats(); return s[0].camera === 'road-02' && s.every(t => t.state === 'live') ? s : null; }",
+        "the morning wall playing", timeout=30)
+    # tunnel-01 stayed in tile 1: the same live session, never reconnected; tile 0 changed camera.
+    assert morning[1]["camera"] == afternoon[1]["camera"] == INCIDENT_CAMERA
+    assert morning[1]["session"] == afternoon[1]["session"]
+    assert morning[0]["session"] != afternoon[0]["session"]
+
+
+async def test_tiles_say_why_there_is_no_picture(dash):
+    page = dash.page
+    await page.evaluate("() => window.vmsWall.assign(3, 'road-04')")
+    await dash.wait_js("() => window.vmsWall.stats().some(t => t.camera === 'road-04' && t.state === 'live')", "road-04 live", timeout=30)
+    dash.sim.stop_camera("road-04")
+    try:
+        stalled = await dash.wait_js(
+            "() => { const t = document.querySelector('.tile[data-index=\"3\"]');"
+            " return t.dataset.state === 'stalled' ? t.querySelector('.detail').textContent : null; }",
+            "the tile to say its picture is frozen", timeout=20)
+        assert stalled  # the camera's reason, or that no frame came for 3 s
+        assert await page.text_content('.tile[data-index="3"] .state') == "hình bị đứng"
+    finally:
+        dash.sim.start_camera("road-04")
+    await page.evaluate("() => window.vmsWall.assign(3, 'ghost-99')")
+    await dash.wait_js("() => document.querySelector('.tile[data-index=\"3\"]').dataset.state === 'error'", "an unknown camera's tile")
+    assert await page.text_content('.tile[data-index="3"] .detail') == "Camera không tồn tại hoặc bạn không có quyền xem."
+    await page.evaluate("() => window.vmsWall.assign(3, null)")
+
+
 async def test_an_incident_flashes_the_tile_and_sounds_within_a_second(dash):
     page = dash.page
     snapshot = await (await page.request.get(dash.url + f"/api/cameras/{INCIDENT_CAMERA}/snapshot.jpg")).body()

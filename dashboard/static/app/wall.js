@@ -7,7 +7,7 @@ import { clear, el, syncOptions } from "./dom.js";
 import { t, translate } from "./i18n.js";
 import { cameraProblem, cameraState, hasSubStream, store } from "./store.js";
 import { layoutMethods } from "./layouts.js";
-import { WhepPlayer } from "./whep.js";
+import { STALL_MS, WhepPlayer } from "./whep.js";
 
 const SIZES = [1, 4, 9, 16];
 const DRAG_TYPE = "application/x-vms-camera";
@@ -78,11 +78,34 @@ class Tile {
     }
   }
 
+  /** Many small tiles: the sub-stream when the camera has one; one big tile: the main stream. */
+  wantedStream() {
+    return this.wall.size >= 4 && hasSubStream(store.camera(this.cameraId)) ? "sub" : "main";
+  }
+
+  /**
+   * Take over another tile's running player (same camera, same stream): a tour or layout
+   * change keeps that picture playing instead of reconnecting it (about a second dark).
+   */
+  adopt(donor) {
+    this.assign(null);
+    this.cameraId = donor.cameraId;
+    this.el.dataset.camera = donor.cameraId;
+    this.nameEl.textContent = store.name(donor.cameraId);
+    this.emptyEl.hidden = true;
+    this.el.replaceChild(donor.video, this.video); // moved within one task: it keeps playing
+    this.video = donor.video;
+    this.player = donor.player;
+    this.requested = donor.requested;
+    donor.player = null;
+    this.player.onState = (state, detail) => this.showState(state, detail);
+    this.showState(this.player.state, this.player.detail);
+  }
+
   play() {
     if (!this.cameraId || this.player) return;
-    const camera = store.camera(this.cameraId);
-    // Many small tiles: the sub-stream when the camera has one; one big tile: the main stream.
-    const stream = this.wall.size >= 4 && hasSubStream(camera) ? "sub" : "main";
+    const stream = this.wantedStream();
+    this.requested = stream;
     this.video.poster = `/api/cameras/${encodeURIComponent(this.cameraId)}/snapshot.jpg?stream=${stream}&width=320`;
     this.player = new WhepPlayer(this.video, this.cameraId, stream, (state, detail) => this.showState(state, detail));
     this.player.start();
@@ -98,6 +121,7 @@ class Tile {
     translate(this.stateEl, `live.state.${state}`);
     const camera = store.camera(this.cameraId);
     if (!camera && this.cameraId) detail = t("wall.unknown_camera");
+    if (state === "stalled") detail = cameraProblem(camera) || t("wall.stalled", { seconds: STALL_MS / 1000 });
     this.detailEl.textContent = state === "live" ? "" : detail || (state === "connecting" ? "" : cameraProblem(camera));
   }
 
@@ -108,7 +132,7 @@ class Tile {
   }
 
   stats() {
-    return { index: this.index, camera: this.cameraId, stream: this.player?.stream || null,
+    return { index: this.index, camera: this.cameraId, stream: this.player?.stream || null, session: this.player?.location || null,
              state: this.player?.state || "stopped", ...(this.player?.stats || {}) };
   }
 }
@@ -194,14 +218,24 @@ export const wall = {
   },
 
   build(size) {
-    this.tiles.forEach((tile) => tile.stop());
+    const before = this.tiles;
     this.size = size;
     this.grid.style.setProperty("--cols", String(Math.sqrt(size)));
     this.grid.dataset.size = String(size);
     this.sizeButtons.forEach((b) => b.classList.toggle("active", Number(b.dataset.size) === size));
     this.tiles = Array.from({ length: size }, (_, i) => new Tile(i, this));
+    // Cameras in both the old and the new wall keep their running players.
+    this.tiles.forEach((tile, i) => {
+      const cameraId = this.cells[i] || null;
+      tile.cameraId = cameraId;
+      const donor = this.active && cameraId
+        && before.find((old) => old.player && old.cameraId === cameraId && old.requested === tile.wantedStream());
+      tile.cameraId = null;
+      if (donor) tile.adopt(donor);
+    });
+    before.forEach((tile) => tile.stop());
     clear(this.grid).append(...this.tiles.map((tile) => tile.el));
-    this.tiles.forEach((tile, i) => tile.assign(this.cells[i] || null));
+    this.tiles.forEach((tile, i) => { if (!tile.player) tile.assign(this.cells[i] || null); });
     if (this.selected !== null && this.selected >= size) this.select(null);
     this.remember();
     this.changed();
