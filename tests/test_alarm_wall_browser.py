@@ -206,6 +206,21 @@ async def test_an_untaken_alarm_escalates(dash):
     assert (sent["phase"], sent["camera_id"], sent["priority"], sent["notify"]) == ("escalated", OTHER_CAMERA, "high", ["admin"])
 
 
+async def test_the_map_flashes_cameras_with_open_alarms_and_opens_the_alarm(dash):
+    page = dash.page
+    await dash.screen("map")
+    await page.wait_for_selector(f'.marker[data-camera="{OTHER_CAMERA}"][data-alarm="new"]')
+    assert await page.get_attribute(f'.marker[data-camera="{INCIDENT_CAMERA}"]', "data-alarm") == "in_progress"
+    assert await page.get_attribute('.marker[data-camera="road-02"]', "data-alarm") == "none"
+    assert await page.get_attribute('.marker[data-camera="road-02"]', "data-state") == "online"
+    await dash.shot("alarm-map")
+    await page.click(f'.marker[data-camera="{OTHER_CAMERA}"] .marker-dot')
+    await page.wait_for_selector(f'#screen-wall:not([hidden]) #wall-fullscreen[data-camera="{OTHER_CAMERA}"]:not([hidden])')
+    await page.wait_for_selector(f'.alarm.focused[data-camera="{OTHER_CAMERA}"]')
+    await page.keyboard.press("Escape")
+    await page.wait_for_selector("#wall-fullscreen", state="hidden")
+
+
 async def test_close_needs_a_comment_and_an_outcome(dash):
     page = dash.page
     alarm_id = dash.state["alarm_id"]

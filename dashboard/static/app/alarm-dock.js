@@ -137,7 +137,7 @@ export const alarmDock = {
         ? el("button", { type: "button", class: "alarm-close", i18n: "alarm.close", on: { click: () => this.askClose(alarm) } })
         : null);
     return el("li", {
-      class: "alarm", dataset: { id: String(alarm.id), camera: alarm.camera_id, state: alarm.state, priority: alarm.priority,
+      class: alarm.id === this.focused ? "alarm focused" : "alarm", dataset: { id: String(alarm.id), camera: alarm.camera_id, state: alarm.state, priority: alarm.priority,
                                  escalated: alarm.escalated_at ? "yes" : "no" },
     },
     thumb,
@@ -159,6 +159,15 @@ export const alarmDock = {
         ? el("p", { class: "alarm-instruction" }, el("span", { class: "muted", i18n: "alarm.instruction" }), " ",
              el("span", { class: "sop", text: alarm.instruction })) : null,
       actions));
+  },
+
+  /** Pick one alarm out in the list (from the map): expanded dock, scrolled to it, marked. */
+  focus(id) {
+    if (!this.list) return; // no dock for this user
+    this.focused = Number(id);
+    if (this.collapsed) this.collapse(false);
+    this.render();
+    this.list.querySelector(`.alarm[data-id="${this.focused}"]`)?.scrollIntoView({ block: "nearest" });
   },
 
   async take(alarm) {
