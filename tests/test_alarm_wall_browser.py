@@ -133,6 +133,33 @@ async def test_tiles_say_why_there_is_no_picture(dash):
     await page.evaluate("() => window.vmsWall.assign(3, null)")
 
 
+async def test_instant_replay_in_a_tile_returns_to_live(dash):
+    page = dash.page
+    before = await dash.wait_js("() => { const s = window.vmsWall.stats(); return s[1].state === 'live' ? s[1] : null; }",
+                                "tile 1 live")
+    await page.click('.tile[data-index="1"] .replay-back[data-seconds="10"]')
+    assert await page.get_attribute('.tile[data-index="1"]', "data-replay") == "10"
+    shown = await dash.wait_js(
+        "() => { const r = window.vmsWall.stats()[1].replay; return r && r.shownAt && r.wallTime ? r : null; }",
+        "the recent past in the tile", timeout=20)
+    # The picture shown is from the last 10 s before the click, not live.
+    assert shown["from"] - 1000 <= shown["wallTime"] <= shown["clickedAt"], shown
+    dash.state["replay_seconds"] = (shown["shownAt"] - shown["clickedAt"]) / 1000
+    assert await page.text_content('.tile[data-index="1"] .replay-clock') != ""
+    await dash.shot("alarm-replay")
+    after = await dash.wait_js(
+        "() => { const t = window.vmsWall.stats()[1]; return !t.replay && t.lastReplay && t.state === 'live' ? t : null; }",
+        "back to live by itself", timeout=25)
+    assert after["lastReplay"]["reason"] == "caught-up"
+    assert after["session"] == before["session"]  # the live session ran on underneath: no reconnect
+    assert await page.get_attribute('.tile[data-index="1"]', "data-replay") is None
+    # "Live" ends a replay at once.
+    await page.click('.tile[data-index="1"] .replay-back[data-seconds="30"]')
+    await page.click('.tile[data-index="1"] .replay-live')
+    stopped = await dash.wait_js("() => { const t = window.vmsWall.stats()[1]; return !t.replay ? t.lastReplay : null; }", "live again")
+    assert stopped["reason"] == "button" and stopped["seconds"] == 30
+
+
 async def test_an_incident_flashes_the_tile_and_sounds_within_a_second(dash):
     page = dash.page
     snapshot = await (await page.request.get(dash.url + f"/api/cameras/{INCIDENT_CAMERA}/snapshot.jpg")).body()
@@ -312,7 +339,8 @@ async def test_a_signed_out_page_logs_no_error(dash):
 
 async def test_report_the_measured_latencies(dash):
     figures = {"alarm_raised_to_visible_s": round(dash.state["visible_seconds"], 3),
-               "take_click_to_picture_in_tile_s": round(dash.state["picture_seconds"], 3)}
+               "take_click_to_picture_in_tile_s": round(dash.state["picture_seconds"], 3),
+               "replay_click_to_past_picture_s": round(dash.state["replay_seconds"], 3)}
     artifact("alarm-timings.json").write_text(json.dumps(figures, indent=2))
     print("alarm timings:", figures)
     problems = [line for line in dash.console if line.startswith("pageerror")]

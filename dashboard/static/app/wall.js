@@ -7,6 +7,7 @@ import { clear, el, syncOptions } from "./dom.js";
 import { t, translate } from "./i18n.js";
 import { cameraProblem, cameraState, hasSubStream, store } from "./store.js";
 import { layoutMethods } from "./layouts.js";
+import { TileReplay } from "./tile-replay.js";
 import { STALL_MS, WhepPlayer } from "./whep.js";
 
 const SIZES = [1, 4, 9, 16];
@@ -23,6 +24,7 @@ class Tile {
     this.stateEl = el("span", { class: "state" });
     this.detailEl = el("div", { class: "detail" });
     this.emptyEl = el("div", { class: "empty-hint", i18n: "wall.empty_tile" });
+    this.replay = new TileReplay(this);
     this.el = el(
       "div",
       {
@@ -53,6 +55,7 @@ class Tile {
         },
       },
       this.video,
+      ...this.replay.nodes(),
       this.emptyEl,
       this.detailEl,
       el("div", { class: "tile-label" }, this.nameEl, this.stateEl),
@@ -112,6 +115,7 @@ class Tile {
   }
 
   stop() {
+    this.replay.end("stopped");
     if (this.player) this.player.stop();
     this.player = null;
   }
@@ -133,6 +137,7 @@ class Tile {
 
   stats() {
     return { index: this.index, camera: this.cameraId, stream: this.player?.stream || null, session: this.player?.location || null,
+             replay: this.replay.stats(), lastReplay: this.replay.lastReplay || null,
              state: this.player?.state || "stopped", ...(this.player?.stats || {}) };
   }
 }
