@@ -19,6 +19,7 @@ import pytest_asyncio
 from streams.simulator import simulator_available, simulator_unavailable_reason
 from tests.support.browser import artifact, chromium_available
 from tests.support.dashboard import WALL_CAMERAS, dashboard_browser, dashboard_system, wait_until
+from tests.support.live_system import NOWHERE
 from tests.support.webhook_receiver import receiving
 from vms.auth.roles import Role
 from vms.auth.users import Users, random_password
@@ -284,6 +285,11 @@ async def test_the_audit_shows_each_step(dash):
     assert list(reversed(steps)) == ["alarm.raise", "alarm.take", "alarm.wall_action", "alarm.close"]
     actions = set(await page.locator("#audit-rows tr").evaluate_all("rows => rows.map(r => r.dataset.action)"))
     assert "alarm.escalate" in actions
+    # In words, not codes and JSON.
+    closed = page.locator('#audit-rows tr[data-action="alarm.close"]').first
+    assert await closed.locator(".audit-action").inner_text() == "Đóng cảnh báo"
+    detail = await closed.locator(".audit-detail").inner_text()
+    assert "kết quả: Sự cố thật" in detail and "ghi chú: Xe tải chết máy" in detail and "{" not in detail
     await dash.shot("alarm-audit")
 
 
@@ -312,6 +318,35 @@ async def test_admin_writes_a_rule_on_the_rules_screen(dash):
     await page.click(f"{row} .remove")
     await page.click("#confirm-yes")
     await page.wait_for_selector(row, state="detached")
+
+
+async def test_long_camera_names_with_one_prefix_stay_distinct(dash):
+    page = dash.page
+    prefix = "Hầm Thủ Thiêm — lối vào phía Quận 1 — camera quan sát làn xe số"
+    for n in (1, 2):
+        response = await page.request.post(dash.url + "/api/cameras", headers=dash.system.auth, data={
+            "id": f"long-0{n}", "name": f"{prefix} {n}", "group": "rented", "main_url": NOWHERE, "recording": {"enabled": False}})
+        assert response.status == 201, await response.text()
+    await dash.screen("wall")
+    names = []
+    for n in (1, 2):
+        item = page.locator(f'.camera-item[data-camera="long-0{n}"] .camera-name')
+        await item.wait_for()
+        assert await item.evaluate("e => e.scrollWidth <= e.clientWidth + 1")  # not cut off
+        names.append(await item.inner_text())
+    assert names == [f"{prefix} 1", f"{prefix} 2"]
+
+
+async def test_a_weak_password_is_refused_in_vietnamese(dash):
+    page = dash.page
+    await page.click("#password-open")
+    await page.fill("#password-old", dash.password)
+    await page.fill("#password-new", "short1A!")
+    await page.fill("#password-repeat", "short1A!")
+    await page.click('#password-form button[type="submit"]')
+    await dash.wait_js("() => document.querySelector('#password-error').textContent.length > 0", "the refusal")
+    assert await page.text_content("#password-error") == "Mật khẩu chưa đủ mạnh: cần ít nhất 10 ký tự"
+    await page.click("#password-cancel")
 
 
 async def test_an_operator_without_a_grant_is_told_why_the_wall_is_empty(dash):

@@ -143,7 +143,7 @@ def change_password(body: PasswordBody, request: Request, user: Principal = SIGN
         audit(runtime.db, user, "password.change.failed", user.username, {"reason": "wrong current password"}, address)
         raise Problem(400, "wrong-password", "the current password is wrong") from None
     except WeakPassword as weak:
-        raise Problem(422, "weak-password", str(weak)) from None
+        raise Problem(422, "weak-password", str(weak), params={"reason": weak.code, **weak.params}) from None
     ended = revoke_user_sessions(runtime.db, user.user.id, keep=user.session_id)
     audit(runtime.db, user, "password.change", user.username, {"sessions_ended": ended}, address)
     return Response(status_code=204)

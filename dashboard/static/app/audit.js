@@ -4,10 +4,11 @@
 import { api, query } from "./api.js";
 import { clear, el, fmtTime, notify, option, zoneOffset } from "./dom.js";
 import { t, translate } from "./i18n.js";
+import { actionText, detailText } from "./audit-text.js";
 
 const PAGE = 100;
 const FAMILIES = ["login.", "logout", "password.", "token.", "user.", "grant.", "camera.", "live.", "playback",
-                  "export.", "audit.export"];
+                  "export.", "alarm.", "alarm_rule.", "audit.export"];
 
 export const auditScreen = {
   offset: 0,
@@ -15,7 +16,7 @@ export const auditScreen = {
   init(section) {
     this.user = el("input", { id: "audit-user", type: "text", maxLength: 64, placeholder: "audit.user" });
     this.action = el("select", { id: "audit-action" }, option("", "", "audit.all_actions"),
-      ...FAMILIES.map((a) => option(a, a.endsWith(".") ? `${a}*` : a)));
+      ...FAMILIES.map((a) => option(a, "", `audit.family.${a}`)));
     this.target = el("input", { id: "audit-target", type: "text", maxLength: 200, placeholder: "audit.target" });
     this.since = el("input", { id: "audit-since", type: "datetime-local", step: 1 });
     this.until = el("input", { id: "audit-until", type: "datetime-local", step: 1 });
@@ -65,9 +66,9 @@ export const auditScreen = {
         el("td", { text: fmtTime(entry.at) }),
         el("td", { class: "mono", text: entry.username }),
         el("td", { text: entry.role ? t(`role.${entry.role}`) : "" }),
-        el("td", { class: "mono", text: entry.action }),
+        el("td", { class: "audit-action", text: actionText(entry.action), dataset: { code: entry.action } }),
         el("td", { text: entry.target || "" }),
-        el("td", { class: "detail", text: entry.detail && Object.keys(entry.detail).length ? JSON.stringify(entry.detail) : "" }),
+        el("td", { class: "audit-detail", text: detailText(entry.detail) }),
         el("td", { class: "mono", text: entry.client_ip || "" }))));
       translate(this.page, "audit.page", { from: entries.length ? this.offset + 1 : 0, to: this.offset + entries.length });
       this.prev.disabled = this.offset === 0;
