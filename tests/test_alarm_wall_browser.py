@@ -320,6 +320,53 @@ async def test_admin_writes_a_rule_on_the_rules_screen(dash):
     await page.wait_for_selector(row, state="detached")
 
 
+def flat(points) -> list[float]:
+    return [v for point in points for v in point]
+
+
+async def test_zones_and_masks_are_drawn_on_the_snapshot(dash):
+    page = dash.page
+    await dash.screen("cameras")
+    await page.click(f'#camera-table tr[data-camera="{INCIDENT_CAMERA}"] button.zones')
+    await page.wait_for_selector("#zone-editor[open]")
+    await dash.wait_js("() => { const i = document.querySelector('#zone-snapshot'); return i.complete && i.naturalWidth > 0; }",
+                       "the camera's snapshot")
+    async def click_at(x: float, y: float) -> None:
+        box = await page.locator("#zone-canvas").bounding_box()  # the dialog grows as shapes are listed
+        await page.mouse.click(box["x"] + x * box["width"], box["y"] + y * box["height"])
+
+    lane = [(0.1, 0.4), (0.9, 0.4), (0.9, 0.8), (0.1, 0.8)]
+    await page.click("#zone-new")
+    for x, y in lane:
+        await click_at(x, y)
+    await page.click("#zone-finish")
+    row = page.locator("#zone-list .zone-row").first
+    await row.locator(".zone-id").fill("lane-2")
+    await row.locator(".zone-vehicle").check()
+    await row.locator(".zone-stopped").fill("20")
+    await row.locator(".zone-direction").click()
+    await click_at(0.2, 0.6)
+    await click_at(0.8, 0.6)  # left to right
+    await page.click("#mask-new")
+    for x, y in [(0.0, 0.0), (0.3, 0.0), (0.0, 0.15)]:  # the camera's clock overlay
+        await click_at(x, y)
+    await page.click("#zone-finish")
+    assert await page.locator("#zone-canvas .zone-arrow").count() == 1
+    await dash.shot("zones")
+    await page.click("#zone-save")
+    await page.wait_for_selector("#zone-editor", state="hidden")
+    saved = await (await page.request.get(dash.url + f"/api/cameras/{INCIDENT_CAMERA}/detection")).json()
+    assert saved["source"] == "api"
+    [zone] = saved["config"]["zones"]
+    assert zone["id"] == "lane-2" and zone["vehicle_only"] is True and zone["stopped_seconds"] == 20
+    assert flat(zone["polygon"]) == pytest.approx(flat(lane), abs=0.01)
+    assert zone["direction"] == pytest.approx([1, 0], abs=0.01)
+    [mask] = saved["config"]["masks"]
+    assert flat(mask["polygon"]) == pytest.approx([0, 0, 0.3, 0, 0, 0.15], abs=0.01)
+    entries = await (await page.request.get(dash.url + "/api/audit?action=detection.update")).json()
+    assert entries[0]["target"] == INCIDENT_CAMERA and entries[0]["detail"] == {"zones": ["lane-2"], "masks": 1}
+
+
 async def test_long_camera_names_with_one_prefix_stay_distinct(dash):
     page = dash.page
     prefix = "Hầm Thủ Thiêm — lối vào phía Quận 1 — camera quan sát làn xe số"

@@ -5,6 +5,7 @@ import { api } from "./api.js";
 import { clear, confirmDialog, el, field, fill, fmtBitrate, fmtBytes, fmtTime, notify, option } from "./dom.js";
 import { t, translate } from "./i18n.js";
 import { cameraState, store, streamProblemText } from "./store.js";
+import { zoneEditor } from "./zone-editor.js";
 
 const ID_PATTERN = "[a-z0-9][a-z0-9_\\-]{0,63}";
 
@@ -104,6 +105,7 @@ export const camerasScreen = {
     const config = fromConfig ? { disabled: true, title: "cameras.from_config" } : {};
     fill(cells.actions, manage ? [
       el("button", { type: "button", class: "edit", i18n: "common.edit", ...config, on: { click: () => this.openForm(row.camera) } }),
+      el("button", { type: "button", class: "zones", i18n: "zones.open", on: { click: () => zoneEditor.open(row.camera.id) } }),
       el("button", { type: "button", class: camera.enabled ? "disable" : "enable", ...config,
                      i18n: camera.enabled ? "cameras.disable" : "cameras.enable",
                      on: { click: () => this.setEnabled(row.camera, !row.camera.enabled) } }),
