@@ -293,6 +293,18 @@ async def test_the_audit_shows_each_step(dash):
     await dash.shot("alarm-audit")
 
 
+async def test_supervisors_are_told_of_an_escalation(dash):
+    page = dash.page  # the admin: a supervisor role
+    await dash.screen("audit")  # away from the wall: the notice and the sound still come
+    plays = (await page.evaluate("window.vmsAlarms.sound()"))["plays"]
+    incident(dash, OTHER_CAMERA, "wrong_way")
+    await dash.wait_js("() => { const n = document.querySelector('#notice'); return !n.hidden && n.textContent.includes('chưa ai nhận xử lý'); }",
+                       "the escalation notice", timeout=ESCALATE_SECONDS + 15)
+    notice = await page.text_content("#notice")
+    assert "Xe đi ngược chiều" in notice and f"Camera {OTHER_CAMERA}" in notice and "nâng mức Cao" in notice
+    await dash.wait_js(f"() => window.vmsAlarms.sound().plays > {plays + 1}", "the sound for the alarm and its escalation")
+
+
 async def test_admin_writes_a_rule_on_the_rules_screen(dash):
     page = dash.page  # still the admin from the audit step
     await dash.screen("alarmrules")
