@@ -121,6 +121,15 @@ def _publish(runtime: Runtime, message: dict) -> dict:
     return message
 
 
+def _step(runtime: Runtime, phase: str, step) -> dict:
+    """Run one state change; a refusal becomes a 409 problem, a change is published."""
+    try:
+        row = step()
+    except AlarmRefused as refusal:
+        raise _refused(refusal) from None
+    return _publish(runtime, alarm_message(row, phase))
+
+
 @router.get("/alarms", response_model=list[AlarmOut])
 def list_alarms(
     state: list[State] = Query([], description="states (repeat); default: new and in_progress"),
@@ -151,11 +160,7 @@ def take_alarm(alarm_id: int, request: Request, user: Principal = HANDLE, store:
                runtime: Runtime = Depends(get_runtime)) -> dict:
     """Take the alarm: it is yours to handle (409 ``alarm-taken`` when someone else has it)."""
     _visible(store, alarm_id, user, Capability.EVENT_ACK)
-    try:
-        row = store.take(alarm_id, user.username, user, client_ip(request))
-    except AlarmRefused as refusal:
-        raise _refused(refusal) from None
-    return _publish(runtime, alarm_message(row, "taken"))
+    return _step(runtime, "taken", lambda: store.take(alarm_id, user.username, user, client_ip(request)))
 
 
 @router.post("/alarms/{alarm_id}/close", response_model=AlarmOut)
@@ -164,11 +169,8 @@ def close_alarm(alarm_id: int, body: CloseIn, request: Request, user: Principal 
     """Close an alarm you took, with the outcome and a comment (both required)."""
     _visible(store, alarm_id, user, Capability.EVENT_ACK)
     supervisor = user.role.value in runtime.settings.alarms.supervisor_roles
-    try:
-        row = store.close(alarm_id, user.username, body.outcome, body.comment, supervisor, user, client_ip(request))
-    except AlarmRefused as refusal:
-        raise _refused(refusal) from None
-    return _publish(runtime, alarm_message(row, "closed"))
+    return _step(runtime, "closed", lambda: store.close(alarm_id, user.username, body.outcome, body.comment, supervisor,
+                                                        user, client_ip(request)))
 
 
 @router.post("/alarms/{alarm_id}/wall-action", response_model=AlarmOut)
