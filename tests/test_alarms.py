@@ -11,11 +11,12 @@ import pytest
 
 from tests.support.api import api_system
 from tests.support.webhook_receiver import receiving
-from vms.alarms import ALARMS_TOPIC, AlarmRules
+from vms.alarms import ALARMS_TOPIC, AlarmQuery, AlarmRules
 from vms.auth.audit import AuditQuery, query_audit
 from vms.config.alarms import AlarmRuleConfig
 from vms.config.detection import EventsConfig
 from vms.events import EventRecorder
+from vms.db.types import utcnow
 from vms.events.webhooks import verify
 
 SOP = "Đóng làn 2, gọi đường dây nóng 1022 và 113"
@@ -131,7 +132,8 @@ async def test_an_untaken_alarm_escalates_once_to_supervisors_and_the_webhook(sy
     assert verify(delivery["body"], "s3cret", delivery["headers"]["X-VMS-Signature"])
     sent = json.loads(delivery["body"])
     assert (sent["phase"], sent["id"], sent["priority"]) == ("escalated", escalated[0]["id"], "critical")
-    time.sleep(0.5)  # several escalation rounds later: still one escalation
+    rounds = system.runtime.alarms.rounds
+    wait_for(lambda: system.runtime.alarms.rounds >= rounds + 3, "three more escalation rounds")  # still one escalation
     assert len([m for m in system.heard if m["phase"] == "escalated"]) == 1
     [alarm] = await alarms_of(system, "admin")
     assert alarm["escalated_at"] and [s["action"] for s in alarm["history"]] == ["raise", "escalate"]
@@ -148,7 +150,8 @@ async def test_operators_see_and_handle_only_their_groups_alarms(system):
     assert investigator.status_code == 403
     # camera_online never raises an alarm, whatever rule would match it.
     system.recorder.instant("r-01", "camera_online", time.time())
-    time.sleep(0.3)
+    rounds = system.runtime.alarms.rounds
+    wait_for(lambda: system.runtime.alarms.rounds >= rounds + 2, "the service to handle the event")
     assert len([m for m in system.heard if m["phase"] == "raised"]) == 1
 
 
@@ -200,3 +203,42 @@ def test_concurrent_takes_have_one_winner(tmp_path):
         thread.join()
     assert sorted(results.values()) == ["alarm-taken"] * 5 + ["won"]
     assert store.get(row.id).taken_by == [u for u, r in results.items() if r == "won"][0]
+
+
+def test_two_processes_on_postgresql_raise_and_escalate_once(tmp_path):
+    """Scale-out: every process runs an alarm service; PostgreSQL's constraints keep each step single."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.support.cluster import postgres_admin_url, throwaway_database
+    from vms.alarms import AlarmService, AlarmStore
+    from vms.bus.memory import MemoryBus
+    from vms.config.alarms import AlarmsConfig
+    from vms.db import Database
+
+    admin = postgres_admin_url()
+    if admin is None:
+        pytest.skip("PostgreSQL not reachable")
+    with throwaway_database(admin) as url:
+        databases = [Database(url) for _ in range(2)]
+        databases[0].create_schema()
+        config = AlarmsConfig(rules=[AlarmRuleConfig(id="r", event_types=["wrong_way"], escalate_after_seconds=0.2)])
+        AlarmRules(databases[0]).sync_from_config(config.rules)
+        services = [AlarmService(db, MemoryBus(), config) for db in databases]
+        heard = [[], []]
+        for service, log in zip(services, heard):
+            service.bus.add_listener(ALARMS_TOPIC, lambda topic, m, log=log: log.append(m["phase"]))
+        try:
+            events = [{"id": n, "phase": "start", "camera_id": "t-01", "group": "tunnel", "type": "wrong_way"} for n in range(1, 21)]
+            with ThreadPoolExecutor(4) as pool:  # both processes hear every event at the same time
+                list(pool.map(lambda pair: pair[0].handle_event(pair[1]), [(s, e) for e in events for s in services]))
+            assert heard[0].count("raised") + heard[1].count("raised") == 20
+            due = max(row.escalate_at for row in AlarmStore(databases[0]).query(AlarmQuery(limit=100)))
+            wait_for(lambda: utcnow() >= due, "the alarms' time limit")
+            with ThreadPoolExecutor(2) as pool:
+                list(pool.map(lambda s: s.escalate(), services + services))
+            assert heard[0].count("escalated") + heard[1].count("escalated") == 20
+            rows = AlarmStore(databases[0]).query(AlarmQuery(states=["new"], limit=100))
+            assert len(rows) == 20 and all(len([s for s in r.history if s["action"] == "escalate"]) == 1 for r in rows)
+        finally:
+            for db in databases:
+                db.dispose()

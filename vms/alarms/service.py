@@ -39,6 +39,7 @@ class AlarmService:
         self._events: queue.Queue[dict] = queue.Queue(maxsize=10_000)
         self._stop = threading.Event()
         self._remove = None
+        self.rounds = 0  # passes of the background loop (each handles what was queued, then escalates)
         self._thread = threading.Thread(target=self._run, name="alarms", daemon=True)
 
     def start(self) -> "AlarmService":
@@ -105,3 +106,4 @@ class AlarmService:
                 self.escalate()
             except Exception:
                 log.exception("alarm handling failed")
+            self.rounds += 1
