@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
@@ -38,6 +40,7 @@ INCIDENT_CAMERA = "tunnel-01"  # on the wall in tile 1
 OTHER_CAMERA = "tunnel-03"  # not on the wall
 ALARM_TILE = 2  # where the rule's wall action puts the camera
 ESCALATE_SECONDS = 3
+HCMC = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def alarm_settings(webhook_url: str) -> dict:
@@ -295,6 +298,19 @@ async def test_the_audit_shows_each_step(dash):
     assert await closed.locator(".audit-action").inner_text() == "Đóng cảnh báo"
     detail = await closed.locator(".audit-detail").inner_text()
     assert "kết quả: Sự cố thật" in detail and "ghi chú: Xe tải chết máy" in detail and "{" not in detail
+    # Times are typed dd/mm/yyyy HH:mm (24 h, the command centre's clock) whatever the browser's locale.
+    await page.fill("#audit-since", "31/02/2026 10:00")
+    await page.click('#screen-audit button[type="submit"]')
+    await dash.wait_js("() => document.querySelector('#notice').textContent.includes('31/02/2026 10:00')", "the refusal")
+    assert await page.text_content("#notice") == '"31/02/2026 10:00" không phải thời điểm dạng dd/mm/yyyy HH:mm (24 giờ).'
+    # A minute from now in Ho Chi Minh City: nothing yet (read as UTC it would be 7 h ago, showing everything).
+    ahead = datetime.now(HCMC) + timedelta(minutes=2)
+    await page.fill("#audit-since", ahead.strftime("%d/%m/%Y %H:%M"))
+    await page.click('#screen-audit button[type="submit"]')
+    await dash.wait_js("() => document.querySelectorAll('#audit-rows tr').length === 0", "no entries after that time")
+    assert (await page.get_attribute("#audit-csv", "href")).find("since=") > 0
+    await page.fill("#audit-since", "")
+    await page.click('#screen-audit button[type="submit"]')
     await dash.shot("alarm-audit")
 
 

@@ -135,6 +135,22 @@ export function zoneTime(day, time) {
   return dayStart(day) + ((h * 60 + mi) * 60 + s) * 1000;
 }
 
+/**
+ * Epoch ms of a command-centre time typed as "dd/mm/yyyy" or "dd/mm/yyyy HH:mm[:ss]" (24 h);
+ * null for an empty text; NaN for one that is not such a time (31/02, 25:00...).
+ */
+export function parseStamp(text) {
+  const value = (text || "").trim();
+  if (!value) return null;
+  const m = value.match(/^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$/);
+  if (!m) return NaN;
+  const [, d, mo, y, h = "0", mi = "0", sec = "0"] = m;
+  const day = `${y}-${mo.padStart(2, "0")}-${d.padStart(2, "0")}`;
+  const check = new Date(Date.UTC(+y, +mo - 1, +d));
+  if (check.getUTCDate() !== +d || check.getUTCMonth() !== +mo - 1 || +h > 23 || +mi > 59 || +sec > 59) return NaN;
+  return zoneTime(day, `${h}:${mi}:${sec}`);
+}
+
 export function iso(ms) {
   return new Date(ms).toISOString();
 }
