@@ -11,6 +11,7 @@ Vietnamese and English, and the measured latencies, go to test-artifacts/.
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -133,12 +134,18 @@ async def test_tiles_say_why_there_is_no_picture(dash):
     await dash.wait_js("() => window.vmsWall.stats().some(t => t.camera === 'road-04' && t.state === 'live')", "road-04 live", timeout=30)
     dash.sim.stop_camera("road-04")
     try:
-        stalled = await dash.wait_js(
+        # Frozen after 3 s without a frame; offline or in error (with the camera's reason, in
+        # Vietnamese) as soon as the server knows why. Never "live".
+        shown = await dash.wait_js(
             "() => { const t = document.querySelector('.tile[data-index=\"3\"]');"
-            " return t.dataset.state === 'stalled' ? t.querySelector('.detail').textContent : null; }",
-            "the tile to say its picture is frozen", timeout=20)
-        assert stalled  # the camera's reason, or that no frame came for 3 s
-        assert await page.text_content('.tile[data-index="3"] .state') == "hình bị đứng"
+            " const d = t.querySelector('.detail').textContent;"
+            " return ['stalled', 'offline', 'error'].includes(t.dataset.state) && d ? [t.dataset.state, d] : null; }",
+            "the tile to say why there is no picture", timeout=20)
+        words = {"stalled": "hình bị đứng", "offline": "mất tín hiệu", "error": "lỗi"}
+        assert await page.text_content('.tile[data-index="3"] .state') == words[shown[0]]
+        # The reason in Vietnamese (e.g. "Không có đường dẫn luồng này tại …"), not the server's English.
+        assert re.search("[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", shown[1]), shown
+        assert not re.search(r"stream|not found|camera at|no answer", shown[1]), shown
     finally:
         dash.sim.start_camera("road-04")
     await page.evaluate("() => window.vmsWall.assign(3, 'ghost-99')")

@@ -18,7 +18,8 @@ from dashboard.api.deps import get_runtime
 from dashboard.api.sse import bus_stream
 from dashboard.problems import Problem
 from dashboard.runtime import Runtime
-from dashboard.security import Principal, require
+from dashboard.security import Principal, client_ip, require
+from vms.auth.audit import audit
 from vms.auth.roles import Capability
 from vms.db.events import EventRow
 from vms.events import EVENTS_TOPIC, EventQuery, EventStore, event_message
@@ -120,11 +121,15 @@ def get_event(event_id: int, user: Principal = VIEW, store: EventStore = Depends
 
 @router.post("/events/{event_id}/ack")
 def acknowledge_event(
-    event_id: int, user: Principal = ACK, store: EventStore = Depends(get_store), runtime: Runtime = Depends(get_runtime)
+    event_id: int, request: Request, user: Principal = ACK, store: EventStore = Depends(get_store),
+    runtime: Runtime = Depends(get_runtime),
 ) -> dict:
-    """Mark the event seen and handled; the first acknowledgement is kept."""
-    _visible_event(store, event_id, user, Capability.EVENT_ACK)
+    """Mark the event seen and handled; the first acknowledgement is kept (and audited)."""
+    row = _visible_event(store, event_id, user, Capability.EVENT_ACK)
+    first = row.acknowledged_at is None
     message = event_message(store.acknowledge(event_id, user.username), "ack")
+    if first:
+        audit(runtime.db, user, "event.ack", row.camera_id, {"event": event_id, "type": row.type}, client_ip(request))
     runtime.bus.publish(EVENTS_TOPIC, message)
     return message
 

@@ -7,7 +7,7 @@ import { t, translate } from "./i18n.js";
 import { actionText, detailText } from "./audit-text.js";
 
 const PAGE = 100;
-const FAMILIES = ["login.", "logout", "password.", "token.", "user.", "grant.", "camera.", "live.", "playback",
+const FAMILIES = ["login.", "logout", "password.", "token.", "user.", "grant.", "camera.", "live.", "playback", "event.",
                   "export.", "alarm.", "alarm_rule.", "audit.export"];
 
 export const auditScreen = {

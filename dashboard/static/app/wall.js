@@ -121,6 +121,9 @@ class Tile {
   }
 
   showState(state, detail = "") {
+    // Frames stopped and the server knows why (camera offline, in error): say that.
+    const known = cameraState(store.camera(this.cameraId));
+    if (state === "stalled" && (known === "offline" || known === "error")) state = known;
     this.el.dataset.state = state;
     translate(this.stateEl, `live.state.${state}`);
     const camera = store.camera(this.cameraId);
