@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from vms.alarms.states import OPEN_STATES, AlarmRefused, AlarmState, check_close, check_take
+from vms.alarms.states import AlarmRefused, AlarmState, check_close, check_take
 from vms.auth.audit import audit
 from vms.config.alarms import AlarmRuleConfig, raised
 from vms.db import Database
@@ -197,7 +197,3 @@ class AlarmStore:
         if row is None:
             raise AlarmNotFound(alarm_id)
         return row
-
-
-def open_states() -> list[str]:
-    return list(OPEN_STATES)
