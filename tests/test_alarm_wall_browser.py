@@ -269,6 +269,20 @@ async def test_the_map_flashes_cameras_with_open_alarms_and_opens_the_alarm(dash
     await page.wait_for_selector("#wall-fullscreen", state="hidden")
 
 
+async def test_a_muted_operator_hears_nothing(dash):
+    page = dash.page
+    await page.click("#alarm-mute")
+    assert await page.get_attribute("#alarm-mute", "aria-pressed") == "true"
+    assert await page.evaluate(f"localStorage.getItem('vms.alarm.muted.{OPERATOR}')") == "1"  # this user's choice
+    attempts = (await page.evaluate("window.vmsAlarms.sound()"))["attempts"]
+    before = await page.locator(".alarm").count()
+    incident(dash, OTHER_CAMERA, "wrong_way")
+    await dash.wait_js(f"() => document.querySelectorAll('.alarm').length > {before}", "the new alarm in the dock")
+    assert (await page.evaluate("window.vmsAlarms.sound()"))["attempts"] == attempts  # asked in the same step as the dock
+    await page.click("#alarm-mute")
+    assert await page.get_attribute("#alarm-mute", "aria-pressed") == "false"
+
+
 async def test_close_needs_a_comment_and_an_outcome(dash):
     page = dash.page
     alarm_id = dash.state["alarm_id"]

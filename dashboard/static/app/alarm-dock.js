@@ -50,7 +50,7 @@ export const alarmDock = {
     window.vmsAlarms = {
       open: () => alarmFeed.open(),
       shownAt: (id) => this.shownAt.get(Number(id)) || null,
-      sound: () => ({ plays: this.sound.plays, muted: this.sound.muted, paused: this.sound.audio.paused,
+      sound: () => ({ plays: this.sound.plays, attempts: this.sound.attempts, muted: this.sound.muted, paused: this.sound.audio.paused,
                       played: this.sound.audio.played.length }),
       lastAction: () => this.lastAction,
     };

@@ -38,7 +38,8 @@ export function beepWav() {
 export class AlarmSound {
   constructor(username) {
     this.key = `vms.alarm.muted.${username || ""}`;
-    this.plays = 0;
+    this.plays = 0; // times the element started playing
+    this.attempts = 0; // times it was asked to (not muted)
     this.audio = document.createElement("audio");
     this.audio.id = "alarm-sound";
     this.audio.preload = "auto";
@@ -57,6 +58,7 @@ export class AlarmSound {
 
   play() {
     if (this.muted) return;
+    this.attempts += 1;
     this.audio.currentTime = 0;
     // Browsers refuse sound before the first click on the page; the sign-in click counts.
     this.audio.play().catch((error) => console.debug("alarm sound refused:", error.name));
