@@ -352,6 +352,10 @@ async def test_admin_writes_a_rule_on_the_rules_screen(dash):
     await dash.screen("alarmrules")
     await page.wait_for_selector('#rule-rows tr[data-rule="tunnel-stopped"][data-source="config"]')
     assert await page.locator('#rule-rows tr[data-rule="tunnel-stopped"] .edit').count() == 0  # the file's rules are read-only
+    await page.fill("#rule-id", "Cổng bị che")  # not an id: refused in Vietnamese, by the server
+    await page.click("#rule-save")
+    await dash.wait_js("() => document.querySelector('#notice').textContent.includes('id: sai dạng')", "the refusal")
+    assert await page.text_content("#notice") == "Có trường bị thiếu hoặc sai: id: sai dạng"
     await page.fill("#rule-id", "gate-covered")
     await page.fill("#rule-name", "Camera cửa ngõ bị che")
     await page.select_option("#rule-types", ["tamper_covered", "tamper_moved"])

@@ -168,6 +168,10 @@ async def test_rules_through_the_api(system):
     assert from_file.status_code == 409 and from_file.json()["params"] == {"id": "tamper"}
     bad = await system.client.put("/api/alarm-rules/x", json={"id": "x", "event_types": ["fire"]}, headers=system.token("admin"))
     assert bad.status_code == 422
+    odd = await system.client.put("/api/alarm-rules/x", json={"id": "Hầm 1"}, headers=system.token("admin"))
+    [error] = odd.json()["errors"]  # a code and its limits for the dashboard's own words, never the value sent
+    assert (error["where"], error["code"]) == ("body.id", "string_pattern_mismatch") and "pattern" in error["params"]
+    assert "Hầm 1" not in odd.text
     listed = await system.client.get("/api/alarm-rules", headers=system.token("operator"))
     assert [r["id"] for r in listed.json()] == ["any-stop", "tamper", "tunnel-stop", "wrong-way"]
     system.recorder.open("t-01", "wrong_way", time.time())

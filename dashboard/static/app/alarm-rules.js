@@ -44,7 +44,8 @@ export const alarmRulesScreen = {
 
   buildForm() {
     const f = {};
-    f.id = el("input", { id: "rule-id", required: true, maxLength: 64, pattern: "[a-z0-9][a-z0-9_-]*" });
+    // Checked by the server, not by "required"/"pattern": the browser would refuse in its own language.
+    f.id = el("input", { id: "rule-id", maxLength: 64, placeholder: "rules.id_hint" });
     f.name = el("input", { id: "rule-name", maxLength: 200 });
     f.types = el("select", { id: "rule-types", multiple: true, size: 6 },
       ...EVENT_TYPES.filter((type) => type !== "camera_online").map((type) => option(type, "", `event.${type}`)));

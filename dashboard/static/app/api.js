@@ -37,10 +37,20 @@ export function problemText(status, problem = {}) {
   const reasonKey = params.reason ? `problem.${slug}.${params.reason}` : null;
   const detail = reasonKey && has(reasonKey) ? t(reasonKey, params) : problem.detail || "";
   const retry = problem.retryAfter || "";
+  if (slug === "invalid-request" && Array.isArray(problem.errors)) {
+    return t("problem.invalid-request", { detail: problem.errors.slice(0, 5).map(fieldError).join("; ") });
+  }
   if (slug && has(`problem.${slug}`)) return t(`problem.${slug}`, { ...params, detail, retry });
   if (detail) return detail;
   if (status === 0) return t("problem.network");
   return t("problem.http", { status, title: problem.title || "" });
+}
+
+/** One field's validation error in the current language when its code is known, else the server's words. */
+function fieldError(error) {
+  const where = String(error.where || "").replace(/^body\./, "");
+  const key = `validation.${error.code}`;
+  return `${where}: ${has(key) ? t(key, error.params || {}) : error.problem}`;
 }
 
 /**
