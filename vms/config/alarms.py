@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from vms.config.cameras import ID_PATTERN
+from vms.config.cameras import ID_PATTERN, no_repeats
 from vms.config.detection import EVENT_TYPES, WebhookConfig
 
 # Lowest first; escalation moves an alarm one step up (critical stays critical).
@@ -77,9 +77,5 @@ class AlarmsConfig(_Strict):
 
     @model_validator(mode="after")
     def _unique(self) -> "AlarmsConfig":
-        seen: set[str] = set()
-        for rule in self.rules:
-            if rule.id in seen:
-                raise ValueError(f"alarm rule id '{rule.id}' is defined twice")
-            seen.add(rule.id)
+        no_repeats("alarm rule", [rule.id for rule in self.rules])
         return self
