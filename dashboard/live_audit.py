@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from vms.auth.audit import audit
 from vms.bus import Bus
 from vms.db import Database
-from vms.live import LIVE_SESSIONS_TOPIC
+from vms.live.sessions import LIVE_SESSIONS_TOPIC
 
 # Sessions whose end was never heard (a worker died with them) must not grow memory forever.
 MAX_REMEMBERED = 10_000

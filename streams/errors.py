@@ -14,7 +14,7 @@ class StreamUnusable(Exception):
 
     ``code`` and ``params`` name the problem for clients that say it in their own language."""
 
-    def __init__(self, message: str, code: str = "stream-unusable", **params) -> None:
+    def __init__(self, message: str, code: str = "stream-unusable", **params: object) -> None:
         super().__init__(message)
         self.code = code
         self.params = params
@@ -31,14 +31,14 @@ class StreamProblem:
     itself (wrong password, wrong path, no video), so callers retry it slowly."""
 
     code: str
-    params: dict
+    params: dict[str, object]
     message: str
     configuration: bool
 
 
 def classify_stream_error(exc: BaseException, where: str, timeout: float) -> StreamProblem:
     """The problem behind an exception from one RTSP session; ``where`` is the masked host:port."""
-    def problem(code: str, message: str, configuration: bool, **params) -> StreamProblem:
+    def problem(code: str, message: str, configuration: bool, **params: object) -> StreamProblem:
         return StreamProblem(code, {"where": where, **params}, message, configuration)
 
     if isinstance(exc, StreamUnusable):

@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable
+from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 import av
@@ -118,11 +118,13 @@ class IngestSession:
             try:
                 self._pull_once()
                 message, config_problem = f"camera at {self.source.where} ended the stream", False
-                code, params = "stream-ended", {"where": self.source.where}
+                code = "stream-ended"
+                params: dict[str, object] = {"where": self.source.where}
             except Exception as exc:  # every failure of one session is reported, none escapes
                 found = classify_stream_error(exc, self.source.where, self._answer_timeout)
                 message, config_problem = self.source.mask(found.message), found.configuration
-                code, params = found.code, {k: self.source.mask(v) if isinstance(v, str) else v for k, v in found.params.items()}
+                code = found.code
+                params = {k: self.source.mask(v) if isinstance(v, str) else v for k, v in found.params.items()}
             if self._stop.is_set():
                 break
             if self.status.packets > started_packets:
@@ -175,7 +177,7 @@ class IngestSession:
                 self.fanout.publish(StreamEnd(self.source.camera_id, self.source.stream, self.status.session, reason))
             container.close()
 
-    def _open(self, video_only: bool = True):
+    def _open(self, video_only: bool = True) -> av.container.InputContainer:
         """Open the RTSP session; audio is not even set up, as nothing here records it."""
         url = with_credentials(self.source.url, self.source.username, self.source.password)
         options = {"rtsp_transport": "tcp", "timeout": str(int(self.config.read_timeout_seconds * 1_000_000))}
@@ -210,7 +212,7 @@ class IngestSession:
         except Exception:
             return False
 
-    def _pump(self, container, video, info: StreamInfo) -> None:
+    def _pump(self, container: av.container.InputContainer, video: av.video.stream.VideoStream, info: StreamInfo) -> None:
         anchor: tuple[float, int] | None = None  # (wall seconds, pts) of the first keyframe
         last_dts: int | None = None
         self._meter.reset()
@@ -249,7 +251,8 @@ class IngestSession:
             self._count(now, len(data))
 
     @staticmethod
-    def _access_units(container, video, info: StreamInfo):
+    def _access_units(container: av.container.InputContainer, video: av.video.stream.VideoStream,
+                      info: StreamInfo) -> Iterator[_Unit]:
         """Demuxed packets joined into whole access units (one picture each).
 
         RTSP demuxing can hand one picture over as several packets with the same timestamps

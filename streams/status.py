@@ -6,6 +6,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from typing import Any
 
 
 class StreamState(str, Enum):
@@ -24,7 +25,7 @@ class StreamStatus:
     error: str | None = None
     # The error as a code and parameters (streams.errors.StreamProblem), for the UI's own words.
     error_code: str | None = None
-    error_params: dict = field(default_factory=dict)
+    error_params: dict[str, Any] = field(default_factory=dict)
     since: float = field(default_factory=time.time)
     last_packet_at: float | None = None
     fps: float = 0.0
@@ -36,7 +37,7 @@ class StreamStatus:
     reconnects: int = 0
     packets: int = 0
 
-    def to_message(self) -> dict:
+    def to_message(self) -> dict[str, Any]:
         message = asdict(self)
         message["state"] = self.state.value
         return message

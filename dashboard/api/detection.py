@@ -9,7 +9,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from dashboard.api.deps import get_runtime
-from dashboard.runtime import Runtime
+from dashboard.api.responses import DetectionOut
+from dashboard.services import Services
 from dashboard.security import Principal, client_ip, require_camera
 from vms.auth.audit import audit
 from vms.auth.roles import Capability
@@ -22,7 +23,7 @@ VIEW = require_camera(Capability.CAMERA_VIEW)
 MANAGE = require_camera(Capability.CAMERA_MANAGE)
 
 
-def get_detection_settings(runtime: Runtime = Depends(get_runtime)) -> DetectionSettings:
+def get_detection_settings(runtime: Services = Depends(get_runtime)) -> DetectionSettings:
     return DetectionSettings(runtime.db, runtime.settings.detection, runtime.bus)
 
 
@@ -44,16 +45,16 @@ def _describe(camera_id: str, settings: DetectionSettings) -> dict:
     }
 
 
-@router.get("/cameras/{camera_id}/detection")
+@router.get("/cameras/{camera_id}/detection", response_model=DetectionOut, response_model_exclude_unset=True)
 def get_detection(camera_id: str, user: Principal = VIEW,
                   settings: DetectionSettings = Depends(get_detection_settings)) -> dict:
     return _describe(camera_id, settings)
 
 
-@router.put("/cameras/{camera_id}/detection")
+@router.put("/cameras/{camera_id}/detection", response_model=DetectionOut, response_model_exclude_unset=True)
 def put_detection(camera_id: str, config: CameraDetection, request: Request, user: Principal = MANAGE,
                   settings: DetectionSettings = Depends(get_detection_settings),
-                  runtime: Runtime = Depends(get_runtime)) -> dict:
+                  runtime: Services = Depends(get_runtime)) -> dict:
     """Replace the camera's detection settings (validated: polygons, directions, thresholds)."""
     settings.replace(camera_id, config, by=user.username)
     audit(runtime.db, user, "detection.update", camera_id,
@@ -61,10 +62,10 @@ def put_detection(camera_id: str, config: CameraDetection, request: Request, use
     return _describe(camera_id, settings)
 
 
-@router.delete("/cameras/{camera_id}/detection")
+@router.delete("/cameras/{camera_id}/detection", response_model=DetectionOut, response_model_exclude_unset=True)
 def reset_detection(camera_id: str, request: Request, user: Principal = MANAGE,
                     settings: DetectionSettings = Depends(get_detection_settings),
-                    runtime: Runtime = Depends(get_runtime)) -> dict:
+                    runtime: Services = Depends(get_runtime)) -> dict:
     """Drop the settings put through the API; the YAML file's apply again."""
     settings.reset(camera_id)
     audit(runtime.db, user, "detection.reset", camera_id, {}, client_ip(request))

@@ -23,11 +23,11 @@ class RuleReadOnly(Exception):
 
 
 def rule_of(row: AlarmRuleRow) -> AlarmRuleConfig:
-    return AlarmRuleConfig(
-        id=row.id, name=row.name, event_types=list(row.event_types or []), groups=list(row.groups or []),
-        priority=row.priority, instruction=row.instruction, escalate_after_seconds=row.escalate_after_seconds,
-        wall_action=row.wall_action, enabled=row.enabled,
-    )
+    return AlarmRuleConfig.model_validate({
+        "id": row.id, "name": row.name, "event_types": list(row.event_types or []), "groups": list(row.groups or []),
+        "priority": row.priority, "instruction": row.instruction, "escalate_after_seconds": row.escalate_after_seconds,
+        "wall_action": row.wall_action, "enabled": row.enabled,
+    })
 
 
 def _fill(row: AlarmRuleRow, rule: AlarmRuleConfig) -> None:
@@ -50,9 +50,9 @@ class AlarmRules:
                 if row.id not in wanted:
                     session.delete(row)
             for rule in rules:
-                row = session.get(AlarmRuleRow, rule.id)
-                if row is None:
-                    row = AlarmRuleRow(id=rule.id)
+                found = session.get(AlarmRuleRow, rule.id)
+                row = found if found is not None else AlarmRuleRow(id=rule.id)
+                if found is None:
                     session.add(row)
                 _fill(row, rule)
                 row.source, row.updated_by = "config", "config"

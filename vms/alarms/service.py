@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from typing import Any, Callable
 
 from vms.alarms.rules import AlarmRules
 from vms.alarms.store import AlarmStore, alarm_message
@@ -36,9 +37,9 @@ class AlarmService:
         self.rules = AlarmRules(db)
         self.store = AlarmStore(db)
         self.webhooks = webhooks or WebhookDispatcher(config.webhooks)
-        self._events: queue.Queue[dict] = queue.Queue(maxsize=10_000)
+        self._events: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=10_000)
         self._stop = threading.Event()
-        self._remove = None
+        self._remove: Callable[[], None] | None = None
         self.rounds = 0  # passes of the background loop (each handles what was queued, then escalates)
         self._thread = threading.Thread(target=self._run, name="alarms", daemon=True)
 
@@ -56,13 +57,13 @@ class AlarmService:
             self._thread.join(10)
         self.webhooks.stop()
 
-    def publish(self, message: dict) -> None:
+    def publish(self, message: dict[str, Any]) -> None:
         """Tell dashboards (and, for escalations or when configured, webhooks) about an alarm change."""
         self.bus.publish(ALARMS_TOPIC, message)
         if message.get("phase") == "escalated" or (self.config.webhook_on_raise and message.get("phase") == "raised"):
             self.webhooks.submit(message)
 
-    def handle_event(self, event: dict) -> dict | None:
+    def handle_event(self, event: dict[str, Any]) -> dict[str, Any] | None:
         """Raise the alarm of one event message, if a rule wants one; returns the published message."""
         if event.get("phase") != "start" or event.get("type") in NEVER_ALARM or event.get("id") is None:
             return None
@@ -76,7 +77,7 @@ class AlarmService:
         self.publish(message)
         return message
 
-    def escalate(self) -> list[dict]:
+    def escalate(self) -> list[dict[str, Any]]:
         messages = []
         for row in self.store.escalate_due():
             message = alarm_message(row, "escalated")
@@ -85,7 +86,7 @@ class AlarmService:
             messages.append(message)
         return messages
 
-    def _heard(self, topic: str, message: dict) -> None:
+    def _heard(self, topic: str, message: dict[str, Any]) -> None:
         # Called on the publisher's thread (a detector's, in one process): queue and return at once.
         if message.get("phase") != "start":
             return

@@ -28,7 +28,7 @@ MAX_COMMENT = 4000
 class AlarmRefused(Exception):
     """A step the alarm's state does not allow. ``code`` names it; ``params`` fill the message."""
 
-    def __init__(self, code: str, **params) -> None:
+    def __init__(self, code: str, **params: object) -> None:
         super().__init__(f"{code} {params}")
         self.code = code
         self.params = params

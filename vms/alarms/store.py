@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Result, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from vms.alarms.states import AlarmRefused, AlarmState, check_close, check_take
-from vms.auth.audit import audit
+from vms.auth.audit import Actor, audit
 from vms.config.alarms import AlarmRuleConfig, raised
 from vms.db import Database
 from vms.db.alarms import AlarmRow
@@ -26,13 +28,18 @@ class AlarmNotFound(LookupError):
     pass
 
 
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE changed (0: another process or operator got there first)."""
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def alarm_message(row: AlarmRow, phase: str | None = None) -> dict:
+def alarm_message(row: AlarmRow, phase: str | None = None) -> dict[str, Any]:
     """The alarm as the API, the bus and webhooks show it (times ISO 8601 UTC)."""
-    message = {
+    message: dict[str, Any] = {
         "id": row.id,
         "event_id": row.event_id,
         "rule_id": row.rule_id,
@@ -73,7 +80,7 @@ class AlarmStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def raise_for_event(self, event: dict, rule: AlarmRuleConfig, now: datetime | None = None) -> AlarmRow | None:
+    def raise_for_event(self, event: dict[str, Any], rule: AlarmRuleConfig, now: datetime | None = None) -> AlarmRow | None:
         """The alarm of an event message (``vms.events.event_message``); None if it already has one."""
         now = now or utcnow()
         row = AlarmRow(
@@ -113,7 +120,7 @@ class AlarmStore:
         with self.db.session() as session:
             return list(session.scalars(statement))
 
-    def take(self, alarm_id: int, username: str, actor=None, client_ip: str = "") -> AlarmRow:
+    def take(self, alarm_id: int, username: str, actor: Actor | None = None, client_ip: str = "") -> AlarmRow:
         """new → in progress, by ``username``; AlarmRefused when someone else has it or it is closed."""
         now = utcnow()
         with self.db.session() as session:
@@ -121,10 +128,10 @@ class AlarmStore:
             check_take(row.state, row.taken_by, username)
             if row.state == AlarmState.IN_PROGRESS.value:
                 return row  # already yours
-            done = session.execute(
+            done = _rowcount(session.execute(
                 update(AlarmRow).where(AlarmRow.id == alarm_id, AlarmRow.state == AlarmState.NEW.value)
                 .values(state=AlarmState.IN_PROGRESS.value, taken_by=username, taken_at=now)
-            ).rowcount
+            ))
             session.refresh(row)
             if not done:
                 check_take(row.state, row.taken_by, username)
@@ -134,17 +141,17 @@ class AlarmStore:
         return row
 
     def close(self, alarm_id: int, username: str, outcome: str, comment: str, supervisor: bool = False,
-              actor=None, client_ip: str = "") -> AlarmRow:
+              actor: Actor | None = None, client_ip: str = "") -> AlarmRow:
         """in progress → closed with an outcome and a comment; AlarmRefused otherwise."""
         now = utcnow()
         with self.db.session() as session:
             row = self._locked(session, alarm_id)
             check_close(row.state, row.taken_by, username, supervisor, comment, outcome)
-            done = session.execute(
+            done = _rowcount(session.execute(
                 update(AlarmRow).where(AlarmRow.id == alarm_id, AlarmRow.state == AlarmState.IN_PROGRESS.value)
                 .values(state=AlarmState.CLOSED.value, closed_by=username, closed_at=now, outcome=outcome,
                         comment=comment.strip())
-            ).rowcount
+            ))
             session.refresh(row)
             if not done:
                 raise AlarmRefused("alarm-closed")
@@ -166,11 +173,11 @@ class AlarmStore:
                 if row is None:
                     continue
                 before = row.priority
-                done = session.execute(
+                done = _rowcount(session.execute(
                     update(AlarmRow).where(AlarmRow.id == alarm_id, AlarmRow.state == AlarmState.NEW.value,
                                            AlarmRow.escalated_at.is_(None))
                     .values(escalated_at=now, priority=raised(before))
-                ).rowcount
+                ))
                 if not done:
                     continue
                 session.refresh(row)
@@ -181,7 +188,7 @@ class AlarmStore:
             escalated.append(row)
         return escalated
 
-    def record(self, alarm_id: int, username: str, action: str, detail: dict, actor=None, client_ip: str = "") -> AlarmRow:
+    def record(self, alarm_id: int, username: str, action: str, detail: dict[str, Any], actor: Actor | None = None, client_ip: str = "") -> AlarmRow:
         """A step that changes no state (the wall action shown) in the history and the audit log."""
         now = utcnow()
         with self.db.session() as session:
@@ -192,7 +199,7 @@ class AlarmStore:
         return row
 
     @staticmethod
-    def _locked(session, alarm_id: int) -> AlarmRow:
+    def _locked(session: Session, alarm_id: int) -> AlarmRow:
         row = session.get(AlarmRow, alarm_id, with_for_update=True)
         if row is None:
             raise AlarmNotFound(alarm_id)

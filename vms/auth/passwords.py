@@ -19,13 +19,14 @@ class WeakPassword(ValueError):
     """A password vms refuses: the reason in plain words, and as ``code`` + ``params`` for
     clients that say it in their own language."""
 
-    def __init__(self, message: str, code: str, **params) -> None:
+    def __init__(self, message: str, code: str, **params: object) -> None:
         super().__init__(message)
         self.code = code
         self.params = params
 
 
 def hash_password(password: str) -> str:
+    """The Argon2id hash of ``password`` (PHC string with its own salt and parameters)."""
     return _hasher.hash(password)
 
 
@@ -43,6 +44,7 @@ _DUMMY_HASH = _hasher.hash("vms-no-such-user")
 
 
 def burn_time(password: str) -> None:
+    """Spend what a real verification costs, so an unknown username answers as slowly as a wrong password."""
     verify_password(_DUMMY_HASH, password)
 
 

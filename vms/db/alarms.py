@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -18,12 +19,12 @@ class AlarmRuleRow(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
-    event_types: Mapped[list] = mapped_column(JSON, default=list)
-    groups: Mapped[list] = mapped_column(JSON, default=list)
+    event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
     priority: Mapped[str] = mapped_column(String(16), default="medium")
     instruction: Mapped[str] = mapped_column(Text, default="")
     escalate_after_seconds: Mapped[float | None] = mapped_column(Float)
-    wall_action: Mapped[dict | None] = mapped_column(JSON)
+    wall_action: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     source: Mapped[str] = mapped_column(String(16), default="api")
     updated_by: Mapped[str] = mapped_column(String(200), default="system")
@@ -49,7 +50,7 @@ class AlarmRow(Base):
     zone: Mapped[str | None] = mapped_column(String(64))
     priority: Mapped[str] = mapped_column(String(16))
     instruction: Mapped[str] = mapped_column(Text, default="")
-    wall_action: Mapped[dict | None] = mapped_column(JSON)
+    wall_action: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(16), default="new")
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When an untaken alarm escalates; NULL when its rule never escalates.
@@ -62,4 +63,4 @@ class AlarmRow(Base):
     outcome: Mapped[str | None] = mapped_column(String(32))
     comment: Mapped[str | None] = mapped_column(Text)
     has_snapshot: Mapped[bool] = mapped_column(Boolean, default=False)
-    history: Mapped[list] = mapped_column(JSON, default=list)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
