@@ -26,7 +26,6 @@ from pathlib import Path
 import httpx
 
 from dashboard.app import create_app
-from dashboard.runtime import Runtime
 from tests.support.server import serve_app  # the bench reuses the tests' in-process server
 from vms.auth.roles import Role
 from vms.auth.sessions import create_session
@@ -35,6 +34,7 @@ from vms.cameras.registry import CameraRegistry
 from vms.config import Settings
 from vms.config.cameras import CameraConfig
 from vms.events import EventRecorder
+from vmsapp.runtime import Runtime
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dashboard.api.deps import get_runtime
 from dashboard.api.sse import bus_stream
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import Principal, client_ip, require
 from vms.alarms import (
     ALARMS_TOPIC, AlarmNotFound, AlarmQuery, AlarmRefused, AlarmRules, AlarmStore, RuleNotFound, RuleReadOnly,
@@ -81,7 +81,7 @@ class RuleOut(AlarmRuleConfig):
     updated_at: str
 
 
-def _store(runtime: Runtime = Depends(get_runtime)) -> AlarmStore:
+def _store(runtime: Services = Depends(get_runtime)) -> AlarmStore:
     return AlarmStore(runtime.db)
 
 
@@ -113,15 +113,15 @@ def _groups(user: Principal) -> list[str] | None:
     return sorted(g for g in visible if user.access.on_group(g, Capability.EVENT_VIEW))
 
 
-def _publish(runtime: Runtime, message: dict) -> dict:
+def _publish(runtime: Services, message: dict) -> dict:
     if runtime.alarms is not None:
-        runtime.alarms.publish(message)
+        runtime.alarms.publish(message)  # the bus, and the alarm webhooks when configured
     else:
         runtime.bus.publish(ALARMS_TOPIC, message)
     return message
 
 
-def _step(runtime: Runtime, phase: str, step) -> dict:
+def _step(runtime: Services, phase: str, step) -> dict:
     """Run one state change; a refusal becomes a 409 problem, a change is published."""
     try:
         row = step()
@@ -143,8 +143,9 @@ def list_alarms(
     return [alarm_message(row) for row in store.query(query)]
 
 
-@router.get("/alarms/stream")
-async def stream_alarms(request: Request, user: Principal = VIEW, runtime: Runtime = Depends(get_runtime)) -> StreamingResponse:
+@router.get("/alarms/stream", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}, "description": "server-sent events, one alarm (AlarmOut) each"}})
+async def stream_alarms(request: Request, user: Principal = VIEW, runtime: Services = Depends(get_runtime)) -> StreamingResponse:
     """Alarm changes as server-sent events: the alarm's JSON with ``phase`` "raised", "taken",
     "escalated" (with ``notify``: the roles to tell), "wall_action" or "closed"."""
     return bus_stream(request, runtime.bus, ALARMS_TOPIC, lambda m: _may(user, m.get("group"), Capability.EVENT_VIEW))
@@ -157,7 +158,7 @@ def get_alarm(alarm_id: int, user: Principal = VIEW, store: AlarmStore = Depends
 
 @router.post("/alarms/{alarm_id}/take", response_model=AlarmOut)
 def take_alarm(alarm_id: int, request: Request, user: Principal = HANDLE, store: AlarmStore = Depends(_store),
-               runtime: Runtime = Depends(get_runtime)) -> dict:
+               runtime: Services = Depends(get_runtime)) -> dict:
     """Take the alarm: it is yours to handle (409 ``alarm-taken`` when someone else has it)."""
     _visible(store, alarm_id, user, Capability.EVENT_ACK)
     return _step(runtime, "taken", lambda: store.take(alarm_id, user.username, user, client_ip(request)))
@@ -165,7 +166,7 @@ def take_alarm(alarm_id: int, request: Request, user: Principal = HANDLE, store:
 
 @router.post("/alarms/{alarm_id}/close", response_model=AlarmOut)
 def close_alarm(alarm_id: int, body: CloseIn, request: Request, user: Principal = HANDLE,
-                store: AlarmStore = Depends(_store), runtime: Runtime = Depends(get_runtime)) -> dict:
+                store: AlarmStore = Depends(_store), runtime: Services = Depends(get_runtime)) -> dict:
     """Close an alarm you took, with the outcome and a comment (both required)."""
     _visible(store, alarm_id, user, Capability.EVENT_ACK)
     supervisor = user.role.value in runtime.settings.alarms.supervisor_roles
@@ -175,7 +176,7 @@ def close_alarm(alarm_id: int, body: CloseIn, request: Request, user: Principal 
 
 @router.post("/alarms/{alarm_id}/wall-action", response_model=AlarmOut)
 def record_wall_action(alarm_id: int, body: WallAction, request: Request, user: Principal = HANDLE,
-                       store: AlarmStore = Depends(_store), runtime: Runtime = Depends(get_runtime)) -> dict:
+                       store: AlarmStore = Depends(_store), runtime: Services = Depends(get_runtime)) -> dict:
     """Note that your wall showed the alarm's camera (in a tile or full screen), for the alarm's history."""
     _visible(store, alarm_id, user, Capability.EVENT_ACK)
     row = store.record(alarm_id, user.username, "wall_action", body.model_dump(), user, client_ip(request))
@@ -191,14 +192,14 @@ def _rule_out(rule: AlarmRuleConfig, row) -> dict:
 
 
 @router.get("/alarm-rules", response_model=list[RuleOut])
-def list_rules(user: Principal = VIEW, runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+def list_rules(user: Principal = VIEW, runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Every alarm rule; "config" ones come from the YAML file and change only there."""
     return [_rule_out(rule, row) for rule, row in AlarmRules(runtime.db).all()]
 
 
 @router.put("/alarm-rules/{rule_id}", response_model=RuleOut)
 def save_rule(rule_id: str, body: AlarmRuleConfig, request: Request, response: Response, user: Principal = RULES,
-              runtime: Runtime = Depends(get_runtime)) -> dict:
+              runtime: Services = Depends(get_runtime)) -> dict:
     """Create or replace a rule (201 when new). Rules from the configuration file answer 409."""
     if body.id != rule_id:
         raise Problem(422, "rule-id-mismatch", f"the body's id '{body.id}' is not '{rule_id}'",
@@ -216,7 +217,7 @@ def save_rule(rule_id: str, body: AlarmRuleConfig, request: Request, response: R
 
 
 @router.delete("/alarm-rules/{rule_id}", status_code=204, response_class=Response)
-def delete_rule(rule_id: str, request: Request, user: Principal = RULES, runtime: Runtime = Depends(get_runtime)) -> Response:
+def delete_rule(rule_id: str, request: Request, user: Principal = RULES, runtime: Services = Depends(get_runtime)) -> Response:
     try:
         AlarmRules(runtime.db).delete(rule_id)
     except RuleNotFound:

@@ -121,7 +121,7 @@ def me(request: Request, user: Principal = SIGNED_IN) -> dict:
 
 class SessionState(BaseModel):
     signed_in: bool
-    me: dict | None = None  # what GET /auth/me answers, when signed in
+    me: MeOut | None = None  # what GET /auth/me answers, when signed in
 
 
 @router.get("/auth/session", dependencies=[PUBLIC], response_model=SessionState)
