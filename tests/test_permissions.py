@@ -41,11 +41,13 @@ ALLOWED = {
     "event.ack": {"admin", "operator"},
     "account": ALL,
     "account:enrolling": ALL,
+    "alarm.rules": {"admin"},
 }
 # Refusals are immediate; a request still running after this is a stream that was let in.
 STREAM_SECONDS = 1.5
 PATH_VALUES = {"camera_id": "tun-1", "export_id": "0" * 32, "username": "nobody", "grant_id": "999999",
-               "token_id": "nothing", "session_id": "nothing", "event_id": "999999"}
+               "token_id": "nothing", "session_id": "nothing", "event_id": "999999",
+               "alarm_id": "999999", "rule_id": "nothing"}
 
 
 def _fill(path: str) -> str:

@@ -11,7 +11,13 @@ from vms.auth.guessable import GUESSABLE_WORDS
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 class WeakPassword(ValueError):
-    """A password vms refuses, with the reason in plain words."""
+    """A password vms refuses: the reason in plain words, and as ``code`` + ``params`` for
+    clients that say it in their own language."""
+
+    def __init__(self, message: str, code: str, **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 def hash_password(password: str) -> str:
@@ -50,18 +56,18 @@ def check_strength(password: str, username: str = "", min_length: int = 10, min_
     ``vms.auth.guessable`` counted as likely guesses. No composition rules (ASVS 2.1.9).
     """
     if len(password) < min_length:
-        raise WeakPassword(f"password must be at least {min_length} characters long")
+        raise WeakPassword(f"password must be at least {min_length} characters long", "too-short", min=min_length)
     if len(password) > 1024:
-        raise WeakPassword("password must be at most 1024 characters long")
+        raise WeakPassword("password must be at most 1024 characters long", "too-long", max=1024)
     if password.strip() != password:
-        raise WeakPassword("password must not start or end with a space")
+        raise WeakPassword("password must not start or end with a space", "edge-space")
     if username and len(username) >= 3 and username.lower() in password.lower():
-        raise WeakPassword("password must not contain the username")
+        raise WeakPassword("password must not contain the username", "contains-username")
     inputs = [w for w in (username, *context, *GUESSABLE_WORDS) if w]
     estimate = zxcvbn(password[:_ESTIMATE_CHARACTERS], user_inputs=inputs)
     if estimate["score"] < min_score:
         hint = estimate["feedback"].get("warning") or "it follows a common pattern"
         raise WeakPassword(
             f"password is too easy to guess ({hint.rstrip('.')}); "
-            "a few unrelated words or a longer passphrase are better than symbols"
+            "a few unrelated words or a longer passphrase are better than symbols", "too-common"
         )

@@ -33,6 +33,7 @@ class Capability(str, Enum):
     USER_MANAGE = "user.manage"  # users, roles, grants
     AUDIT_READ = "audit.read"
     METRICS_READ = "metrics.read"
+    ALARM_RULES = "alarm.rules"  # write the alarm rules (priority, SOP, escalation, wall action)
     # Your own account: password, API tokens, two-factor, saved layouts. Every role has it; a
     # token narrowed to other scopes has not, so a leaked viewing token cannot take the account.
     ACCOUNT = "account"
