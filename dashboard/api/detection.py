@@ -64,7 +64,9 @@ def put_detection(camera_id: str, config: CameraDetection, request: Request, use
     except ModelNotAllowed as exc:
         raise Problem(422, "model-not-allowed", str(exc)) from None
     after = _describe(camera_id, settings)
-    audit(runtime.db, user, "detection.update", camera_id, {"before": before, "after": after}, client_ip(request))
+    audit(runtime.db, user, "detection.update", camera_id,
+          {"zones": [zone.id for zone in config.zones], "masks": len(config.masks), "before": before, "after": after},
+          client_ip(request))
     return after
 
 
