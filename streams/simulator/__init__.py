@@ -8,7 +8,9 @@ server through ``gi``, and talks to it over pipes. Every ``SimulatedCamera`` is 
 * scenes: ``tunnel`` (dark lanes, lit vehicles moving at a steady speed), ``road`` (grey road,
   lane lines, coloured vehicles), ``ball`` (``videotestsrc pattern=ball``) and ``audio-only``
   (a tone and no video at all, to test clients against a stream without video). Every video
-  frame shows the label, the wall clock with milliseconds and a frame number;
+  frame shows the label, the wall clock with milliseconds and a frame number, and at the
+  bottom a machine-readable strip with its capture time in ms (``timecode.read_timecode``
+  reads it back from any decoded frame);
 * encoding: H.264 (x264, ultrafast, true CBR at ``bitrate_kbps`` thanks to filler NAL units)
   or H.265 (x265, at most ``bitrate_kbps``), a keyframe exactly every ``gop`` frames,
   optional B-frames, SPS/PPS in-band before every keyframe or, with

@@ -27,7 +27,8 @@ Mounts: ``rtsp://HOST:PORT/<id>/main`` and, with ``sub``, ``/<id>/sub``.
   compositor ``xpos`` from the frame's clock time before each frame is composed, so main and
   sub (and pipelines rebuilt after a reconnect) show the same scene. One ``textoverlay`` shows
   the label, the wall clock with milliseconds and a frame counter, set by another per-frame
-  probe. That is all the per-frame Python: a few property sets, never a pixel.
+  probe; an ``overlaycomposition`` draws ``timecode.py``'s block strip with the frame's capture
+  time (one row of pixels made per frame, stretched by GStreamer's blender). That is all the per-frame Python: a few property sets, never a pixel.
 * Encoding: x264 ``ultrafast`` (``tune=zerolatency`` unless B-frames are asked for, then
   ``profile=main``) or x265 ``ultrafast`` (closed GOP), a keyframe exactly every ``gop``
   frames (scene-cut off). x264 runs true CBR (``nal-hrd=cbr:filler``): the simple scenes would
@@ -73,7 +74,11 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+gi.require_version("GstVideo", "1.0")
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer, GstVideo  # noqa: E402
+
+# timecode.py sits beside this script (the script's folder is first on sys.path)
+from timecode import strip_pixels, strip_rows  # noqa: E402
 
 DEFAULTS = {
     "scene": "road",
@@ -253,6 +258,7 @@ def launch_line(spec: dict, params: dict) -> str:
     osd = (
         'textoverlay name=osd font-desc="Sans 10" auto-resize=true halignment=left valignment=top '
         f"shaded-background=true draw-shadow=false text={spec['id']}"
+        " ! overlaycomposition name=timecode"
     )
     parts = []
     if spec["scene"] == "ball":
@@ -282,6 +288,9 @@ def configure_scene(spec: dict, params: dict, bin_: Gst.Bin) -> None:
     osd = bin_.get_by_name("osd")
     if osd is not None:
         attach_osd(osd, spec["label"])
+    timecode = bin_.get_by_name("timecode")
+    if timecode is not None:
+        attach_timecode(timecode, params["width"], params["height"])
     comp = bin_.get_by_name("comp")
     if comp is None:
         return
@@ -339,6 +348,34 @@ def attach_osd(osd: Gst.Element, label: str) -> None:
         return Gst.PadProbeReturn.OK
 
     osd.get_static_pad("video_sink").add_probe(Gst.PadProbeType.BUFFER, on_buffer)
+
+
+def attach_timecode(element: Gst.Element, width: int, height: int) -> None:
+    """Draw the capture wall-clock time (ms) of every frame as timecode.py's block strip.
+
+    The capture time is the frame's clock time (base time + pts) mapped to the wall clock at
+    the moment of drawing, so frames are stamped at their true spacing, not at probe jitter.
+    One row of pixels is made per frame and stretched over the strip's height by the blender.
+    """
+    rows = strip_rows(height)
+
+    def on_draw(overlay, sample):
+        buffer = sample.get_buffer()
+        clock = overlay.get_clock()
+        if buffer is None or buffer.pts == Gst.CLOCK_TIME_NONE or clock is None:
+            return None
+        age_ns = clock.get_time() - (overlay.get_base_time() + buffer.pts)
+        captured_ms = (time.time_ns() - age_ns) // 1_000_000
+        pixels = Gst.Buffer.new_wrapped(strip_pixels(captured_ms, width))
+        GstVideo.buffer_add_video_meta(
+            pixels, GstVideo.VideoFrameFlags.NONE, GstVideo.VideoFormat.BGRA, width, 1
+        )
+        rectangle = GstVideo.VideoOverlayRectangle.new_raw(
+            pixels, 0, height - rows, width, rows, GstVideo.VideoOverlayFormatFlags.NONE
+        )
+        return GstVideo.VideoOverlayComposition.new(rectangle)
+
+    element.connect("draw", on_draw)
 
 
 # --------------------------------------------------------------------------- auth
