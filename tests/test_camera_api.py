@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
+import pytest
 from sqlalchemy import select
+
+from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available, simulator_unavailable_reason
 
 from tests.support.api import api_system
 from vms.db import Segment
@@ -133,3 +136,20 @@ async def test_health_is_public_and_metrics_need_a_right(tmp_path):
         assert "vms_cameras_online 0.0" in metrics.text
         assert 'vms_recording_bytes{camera="tun-1"} 4096.0' in metrics.text
         assert 'vms_http_request_duration_seconds_count{method="GET",route="/api/cameras",status="200"}' in metrics.text
+
+
+@pytest.mark.skipif(not simulator_available(), reason=simulator_unavailable_reason() or "")
+async def test_probe_masks_the_username_only_as_a_whole_word_also_in_the_audit_log(tmp_path):
+    # A username that is part of an ordinary word of the message ("camera") must not eat it.
+    locked = SimulatedCamera(id="door", username="cam", password="right-one", width=160, height=96, bitrate_kbps=100)
+    with CameraSimulator([locked]).start() as sim:
+        async with api_system(tmp_path) as system:
+            response = await system.client.post(
+                "/api/cameras/probe", json={"url": sim.url("door"), "username": "cam", "password": "era", "seconds": 1},
+                headers=system.token("technician"),
+            )
+            error = response.json()["error"]
+            assert "401" in error and "check the camera's username and password" in error, error
+            assert "***" not in error
+            (entry,) = _audit(system.db, "camera.probe")
+            assert entry.detail["error"] == error
