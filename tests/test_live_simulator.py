@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+import cv2
+import httpx
+import numpy as np
 import pytest
 
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available, simulator_unavailable_reason
@@ -21,6 +24,10 @@ CAMERAS = [
     ),
     SimulatedCamera(id="road-02", scene="road", **SMALL),
     SimulatedCamera(id="hevc-03", scene="road", codec="h265", **SMALL),
+    SimulatedCamera(id="bframes-04", scene="road", bframes=2, **SMALL),
+    SimulatedCamera(id="locked-05", scene="road", username="cam", password="right", **SMALL),
+    # a 20 s GOP: 500 packets at 25 fps, more than a snapshot would ever wait for
+    SimulatedCamera(id="long-gop-06", scene="ball", width=160, height=96, fps=25, gop=500, bitrate_kbps=100),
 ]
 
 
@@ -31,6 +38,9 @@ def system(tmp_path_factory):
             camera_entry(sim, "tunnel-01", segment_seconds=2, sub_url=sim.url("tunnel-01", "sub")),
             camera_entry(sim, "road-02", segment_seconds=2),
             camera_entry(sim, "hevc-03", recording={"enabled": False}),
+            camera_entry(sim, "bframes-04", recording={"enabled": False}),
+            camera_entry(sim, "locked-05", credentials={"username": "cam", "password": "wrong"}),
+            camera_entry(sim, "long-gop-06", recording={"enabled": False}),
         ]
         with live_system(tmp_path_factory.mktemp("live-sim"), entries) as system:
             system.sim = sim
@@ -111,3 +121,60 @@ async def test_h265_camera_refused_unless_transcoding_is_asked_for(system):
         assert viewer.frames[-1][1:] == (320, 180)
     finally:
         await viewer.stop()
+
+
+async def wait_status(system, camera_id: str, state: str, timeout: float = 20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = next((s for s in system.runtime.worker.pipeline(camera_id).statuses() if s.stream == "main"), None)
+        if status is not None and status.state.value == state:
+            return status
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"{camera_id} did not reach {state}")
+
+
+async def test_whep_on_a_camera_in_error_answers_503_with_its_reason(system):
+    await wait_status(system, "locked-05", "error")
+    with pytest.raises(WhepRefused) as refused:
+        await system.viewer("locked-05").start()
+    response = refused.value.response
+    assert response.status_code == 503 and response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"].endswith("camera-error")
+    assert "authentication failed" in problem["detail"] and "username and password" in problem["detail"]
+
+
+async def test_b_frame_camera_refused_for_passthrough_and_played_transcoded(system):
+    await wait_online(system, "bframes-04")
+    deadline = time.monotonic() + 10
+    while not system.fanout("bframes-04").b_frames and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    with pytest.raises(WhepRefused) as refused:
+        await system.viewer("bframes-04").start()
+    response = refused.value.response
+    assert response.status_code == 422
+    assert "sends B-frames" in response.json()["detail"] and "?transcode=1" in response.json()["detail"]
+    viewer = await system.viewer("bframes-04", transcode=True).start()
+    try:
+        await viewer.wait_frames(25, timeout=20)
+        first, last = viewer.frames[0][0], viewer.frames[-1][0]
+        # the transcoded picture keeps the camera's pace (25 fps), not a few frames a second
+        assert len(viewer.frames) / max(last - first, 1e-3) > 12
+    finally:
+        await viewer.stop()
+
+
+async def test_snapshot_of_a_20_s_gop_camera_works_at_once(system):
+    await wait_online(system, "long-gop-06")
+    deadline = time.monotonic() + 20
+    while system.fanout("long-gop-06").latest_keyframe is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    # No relay exists yet and the next keyframe is up to 20 s away: the fan-out's kept keyframe answers.
+    assert all(relay.camera_id != "long-gop-06" for relay in system.hub.relays())
+    started = time.monotonic()
+    async with httpx.AsyncClient(base_url=system.url, headers=system.auth, timeout=30) as client:
+        response = await client.get("/api/cameras/long-gop-06/snapshot.jpg")
+    assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg", response.text
+    assert time.monotonic() - started < 3
+    image = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (96, 160, 3)

@@ -26,6 +26,7 @@ from vms.auth.audit import audit
 from vms.auth.roles import Capability
 from streams.live import (
     BadOffer,
+    CameraInError,
     CameraNotFound,
     CameraNotOwned,
     CodecNotSupported,
@@ -54,6 +55,7 @@ _LIVE_PROBLEMS: dict[type[LiveError], tuple[int, str, str, dict]] = {
     CodecNotSupported: (422, "codec-not-supported", "Camera codec not playable in browsers", {}),
     ViewerLimitReached: (503, "viewer-limit", "Viewer limit reached", {"Retry-After": "10"}),
     NoPicture: (503, "no-picture", "No picture yet", {"Retry-After": "2"}),
+    CameraInError: (503, "camera-error", "Camera in error", {"Retry-After": "30"}),
     LiveUnavailable: (503, "live-unavailable", "Live video unavailable", {}),
     CameraNotOwned: (503, "camera-not-owned", "Camera not owned by any worker right now", {"Retry-After": "5"}),
     WorkerUnavailable: (503, "worker-unavailable", "Camera's worker not answering", {"Retry-After": "5"}),

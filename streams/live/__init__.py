@@ -9,6 +9,7 @@ units to aiortc, which only packetizes them. The API reaches live video through 
 
 from streams.live.errors import (
     BadOffer,
+    CameraInError,
     CameraNotFound,
     CameraNotOwned,
     CodecNotSupported,
@@ -28,6 +29,7 @@ from streams.live.track import PassthroughTrack
 
 __all__ = [
     "BadOffer",
+    "CameraInError",
     "CameraNotFound",
     "CameraNotOwned",
     "CodecNotSupported",

@@ -20,6 +20,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
 from streams.live.errors import (
     BadOffer,
+    CameraInError,
     CameraNotFound,
     CodecNotSupported,
     NoPicture,
@@ -29,10 +30,10 @@ from streams.live.errors import (
 )
 from streams.live.relay import LiveRelay
 from streams.live.snapshot import Snapshot, SnapshotCache
-from streams.live.track import PASSTHROUGH_CODECS, PassthroughTrack, RelayTrack
+from streams.live.track import B_FRAMES_REFUSED, PASSTHROUGH_CODECS, PassthroughTrack, RelayTrack
 from streams.live.transcode import DECODABLE_CODECS, TranscodeTrack
 from streams.pipeline import CameraPipeline
-from streams.status import StreamStatus
+from streams.status import StreamState, StreamStatus
 from streams.worker import StreamWorker
 from vms.config.live import LiveConfig
 
@@ -249,7 +250,8 @@ class LiveHub:
                 fanout,
                 self._loop,
                 queue_packets=self.worker.settings.ingest.consumer_queue_packets,
-                max_gop_packets=self.config.max_gop_packets,
+                max_gop_seconds=self.config.max_gop_seconds,
+                max_gop_bytes=self.config.max_gop_megabytes * 1024 * 1024,
             )
             self._relays[key] = relay
         relay.touch()
@@ -260,6 +262,9 @@ class LiveHub:
     ) -> None:
         info = relay.info
         status = _status(pipeline, stream)
+        if status is not None and status.state is StreamState.ERROR:
+            # Answering 201 would leave the browser waiting for pictures that cannot come.
+            raise CameraInError(f"camera {camera_id} ({stream}) cannot be played: {status.error or 'error'}")
         codec = info.codec if info is not None else (status.codec if status is not None else None)
         if codec is None:
             return  # never connected yet: the track ends itself if the codec turns out unusable
@@ -271,6 +276,8 @@ class LiveHub:
                 f"camera {camera_id} sends {codec}; browsers need H.264 for live passthrough. "
                 f"Set the camera's {stream} stream to H.264, or ask for ?transcode=1 to re-encode on the server"
             )
+        elif relay.fanout.b_frames:
+            raise CodecNotSupported(B_FRAMES_REFUSED.format(camera=f"{camera_id} ({stream})"))
 
     def _check_limits(self, camera_id: str, transcode: bool) -> None:
         sessions = list(self._sessions.values())

@@ -19,8 +19,10 @@ class LiveConfig(BaseModel):
     # Keep a relay (and so a GOP cache) on every camera's main stream from the start, so even
     # the first viewer starts at once. Costs one thread and one GOP of memory per camera.
     prewarm: bool = False
-    # GOPs longer than this many packets are not cached (viewers then wait for a keyframe).
-    max_gop_packets: int = Field(default=600, ge=1)
+    # GOPs longer than this (seconds of the camera's clock) or heavier are not cached (viewers
+    # then wait for the next keyframe). By time, not packets: a 30 s GOP must still start at once.
+    max_gop_seconds: float = Field(default=35.0, gt=0)
+    max_gop_megabytes: int = Field(default=64, ge=1)
     # A viewer this many packets behind is restarted from the cached keyframe.
     viewer_queue_packets: int = Field(default=150, ge=2)
     # A session whose browser never completed ICE/DTLS within this time is dropped.
