@@ -55,6 +55,11 @@ def probe(source: StreamSource, seconds: float = 4.0, timeout: float = 10.0, sna
         return result
     if result.codec == "hevc":
         result.warnings.append("H.265 is recorded as it is, but most browsers cannot play it live")
+    if result.has_b_frames:
+        result.warnings.append(
+            "the camera sends B-frames: recorded as they are, but browsers cannot play them live "
+            "(live view is refused unless re-encoded with ?transcode=1); turn B-frames off in the camera"
+        )
     if result.keyframe_interval_seconds and result.keyframe_interval_seconds > 4:
         result.warnings.append(
             f"keyframes every {result.keyframe_interval_seconds:.1f} s: live start and seeking will be slow; "

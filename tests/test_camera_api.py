@@ -153,3 +153,16 @@ async def test_probe_masks_the_username_only_as_a_whole_word_also_in_the_audit_l
             assert "***" not in error
             (entry,) = _audit(system.db, "camera.probe")
             assert entry.detail["error"] == error
+
+
+@pytest.mark.skipif(not simulator_available(), reason=simulator_unavailable_reason() or "")
+def test_probe_warns_about_b_frames_and_not_without_them():
+    from streams.ingest import StreamSource
+    from streams.probe import probe
+
+    cameras = [SimulatedCamera(id=name, bframes=b, width=160, height=96, bitrate_kbps=100) for name, b in (("b", 2), ("p", 0))]
+    with CameraSimulator(cameras).start() as sim:
+        with_b = probe(StreamSource("b", "main", sim.url("b")), seconds=1.5)
+        without = probe(StreamSource("p", "main", sim.url("p")), seconds=1.5)
+    assert with_b.ok and with_b.has_b_frames and any("B-frames" in w for w in with_b.warnings)
+    assert without.ok and not without.has_b_frames and not any("B-frames" in w for w in without.warnings)
