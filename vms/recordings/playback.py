@@ -129,11 +129,18 @@ def _readable_packets(container, stream) -> Iterator:
 
 @dataclass
 class RemuxResult:
+    """What one remux actually wrote: frame times are wall-clock UTC of each picture's presentation."""
+
     first_frame: datetime | None = None
     last_frame: datetime | None = None
     frames: int = 0
     keyframes: int = 0
+    frame_interval: float | None = None  # seconds, the median spacing of the copied frames
     segments: list[dict] = field(default_factory=list)
+    # Holes in the copied pictures longer than JOIN_SECONDS, inside [first keyframe, requested end)
+    gaps: list[tuple[datetime, datetime]] = field(default_factory=list)
+    # Where the recorded time was not continuous: dicts with at, kind, seconds, what was done
+    discontinuities: list[dict] = field(default_factory=list)
 
 
 class _Sink:
@@ -154,14 +161,97 @@ class _Sink:
         return data
 
 
+class _Cut:
+    """The rules every copied picture obeys, for playback and export alike.
+
+    * a picture is shown at ``segment.start + (pts - first pts)``: the index places the run;
+    * nothing at or after the requested end: copying stops at the first packet (in decode
+      order) presented at or after it, so no B-frame is left without its reference;
+    * no picture twice and time never going back: a packet not later than what was already
+      copied (overlapping index rows, a media clock that stepped back) is skipped, and copying
+      resumes at the next keyframe after it, so what follows decodes;
+    * each such event is a discontinuity, each hole longer than ``JOIN_SECONDS`` a gap.
+    """
+
+    def __init__(self, plan: RangePlan, result: RemuxResult) -> None:
+        self.plan = plan
+        self.result = result
+        self.end = _ticks(plan.end - plan.media_start)
+        self.last_dts: int | None = None
+        self.last_pts: int | None = None  # latest presentation time copied
+        self.steps: list[int] = []
+        self.resync = False
+
+    def wall(self, ticks: int) -> datetime:
+        return self.plan.media_start + timedelta(seconds=float(ticks * OUT_TIME_BASE))
+
+    def note(self, kind: str, ticks: int, seconds: float, action: str) -> None:
+        self.result.discontinuities.append(
+            {"at": self.wall(ticks).isoformat(), "kind": kind, "seconds": round(seconds, 3), "action": action}
+        )
+
+    def enter_segment(self, base: int) -> None:
+        if self.last_pts is not None and base <= self.last_pts:
+            overlap = float((self.last_pts - base) * OUT_TIME_BASE)
+            self.note("overlap", base, overlap, "index rows overlap: pictures already copied are skipped")
+            self.resync = True
+
+    def admit(self, pts: int, dts: int, keyframe: bool, same_segment: bool) -> bool | None:
+        """True: copy the packet; False: skip it; None: the requested end is reached."""
+        if pts >= self.end:
+            return None
+        if self.last_dts is not None and dts <= self.last_dts and not self.resync:
+            self.note("clock-backwards", dts, float((self.last_dts - dts) * OUT_TIME_BASE),
+                      "media clock stepped back: pictures up to the next keyframe skipped")
+            self.resync = True
+        if self.resync:
+            if not keyframe or (self.last_dts is not None and dts <= self.last_dts) or (
+                self.last_pts is not None and pts <= self.last_pts
+            ):
+                return False
+            self.resync = False
+        if self.last_dts is not None:
+            step = dts - self.last_dts
+            if step * OUT_TIME_BASE > JOIN_SECONDS:
+                hole_from = self.last_pts if self.last_pts is not None else self.last_dts
+                self.result.gaps.append((self.wall(hole_from), self.wall(pts)))
+                if same_segment:
+                    self.note("clock-jump", dts, float(step * OUT_TIME_BASE), "media clock jumped forward: kept as a gap")
+            else:
+                self.steps.append(step)
+        self.last_dts = dts
+        self.last_pts = pts if self.last_pts is None else max(self.last_pts, pts)
+        return True
+
+    def finish(self) -> None:
+        result, plan = self.result, self.plan
+        if self.steps:
+            result.frame_interval = float(sorted(self.steps)[len(self.steps) // 2] * OUT_TIME_BASE)
+        if result.first_frame is None:
+            return
+        if (result.first_frame - plan.start).total_seconds() > JOIN_SECONDS:
+            result.gaps.insert(0, (plan.start, result.first_frame))
+        shown_until = result.last_frame + timedelta(seconds=result.frame_interval or 0)
+        if (plan.end - shown_until).total_seconds() > JOIN_SECONDS:
+            result.gaps.append((shown_until, plan.end))
+        if plan.truncated_at is not None:
+            result.discontinuities.append(
+                {"at": plan.truncated_at.isoformat(), "kind": "format-change", "seconds": 0.0,
+                 "action": "codec or picture size changed: the rest of the range is left out"}
+            )
+
+
 def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict, result: RemuxResult) -> Iterator[float]:
-    """Copy the plan's packets into ``target``; yields progress (0..1) after each packet."""
+    """Copy the plan's packets into ``target`` under ``_Cut``'s rules; yields progress (0..1)."""
     out = av.open(target, "w", format="mp4", options=options)
+    cut = _Cut(plan, result)
     try:
         out_stream = None
-        last_dts: int | None = None
         total = max((plan.end - plan.first_keyframe).total_seconds(), 1e-3)
+        reached_end = False
         for number, segment in enumerate(plan.segments):
+            if reached_end:
+                break
             path = files.path(segment)
             if not path.is_file():
                 continue  # removed by retention while this ran: it becomes a gap
@@ -172,8 +262,8 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict, re
                     out_stream.time_base = OUT_TIME_BASE
                 scale = Fraction(stream.time_base) / OUT_TIME_BASE
                 base = _ticks(segment.start - plan.media_start)
+                cut.enter_segment(base)
                 first_pts = None
-                shift = 0
                 copying = number > 0 or plan.first_keyframe_pts is None
                 used = False
                 for packet in _readable_packets(container, stream):
@@ -186,20 +276,20 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict, re
                             continue
                         copying = True
                     dts = base + round((packet.dts - first_pts) * scale)
-                    if dts >= _ticks(plan.end - plan.media_start):
+                    pts = base + round((packet.pts - first_pts) * scale)
+                    admitted = cut.admit(pts, dts, packet.is_keyframe, same_segment=used)
+                    if admitted is None:
+                        reached_end = True
                         break
-                    if last_dts is not None and dts + shift <= last_dts:
-                        # Overlapping recordings (the clock was re-anchored): keep time moving forward.
-                        shift = last_dts + 1 - dts
-                    pts = base + round((packet.pts - first_pts) * scale) + shift
+                    if not admitted:
+                        continue
                     packet.stream = out_stream
                     packet.time_base = OUT_TIME_BASE
-                    packet.dts, packet.pts = dts + shift, pts
+                    packet.dts, packet.pts = dts, pts
                     packet.duration = round((packet.duration or 0) * scale)
                     out.mux(packet)
-                    last_dts = dts + shift
                     used = True
-                    wall = plan.media_start + timedelta(seconds=float(pts * OUT_TIME_BASE))
+                    wall = cut.wall(pts)
                     result.first_frame = wall if result.first_frame is None else min(result.first_frame, wall)
                     result.last_frame = wall if result.last_frame is None else max(result.last_frame, wall)
                     result.frames += 1
@@ -210,6 +300,7 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict, re
                         {"path": segment.path, "worker_id": segment.worker_id, "start": segment.start.isoformat(),
                          "end": segment.end.isoformat(), "bytes": segment.bytes}
                     )
+        cut.finish()
     finally:
         out.close()
 
