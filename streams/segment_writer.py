@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 
 from streams.packets import MediaPacket, StreamInfo
+from vms.recordings.hvc1 import retag_hvc1
 
 MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
 
@@ -28,8 +29,8 @@ class SegmentWriter:
         self._stream = self._container.add_mux_stream(
             info.codec, width=info.width, height=info.height, time_base=info.time_base
         )
-        if info.codec == "hevc":
-            self._stream.codec_tag = "hvc1"  # what browsers and QuickTime expect for HEVC in MP4
+        # HEVC must be tagged hvc1 for Safari and QuickTime; done on the header once written.
+        self._needs_hvc1 = info.codec == "hevc"
         self._base_dts: int | None = None
         self._first_pts: int | None = None
         self._end_pts: int | None = None  # pts just past the latest frame
@@ -60,6 +61,10 @@ class SegmentWriter:
         out.is_keyframe = packet.keyframe
         out.stream = self._stream
         self._container.mux(out)
+        if self._needs_hvc1:
+            # The header (moov) went to disk with the first packet (flush_packets).
+            self._needs_hvc1 = False
+            retag_hvc1(self.path)
         self.frames += 1
         self.keyframes += packet.keyframe
         self._first_pts = packet.pts if self._first_pts is None else min(self._first_pts, packet.pts)

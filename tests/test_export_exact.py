@@ -120,3 +120,48 @@ def test_overlapping_index_rows_never_put_a_picture_twice_into_an_export(tmp_pat
     assert all(g["seconds"] <= 1.0 for g in manifest["gaps"])
     assert iso(manifest["contained"]["last_frame"]) < at(8.5)
     db.dispose()
+
+
+def sample_entry(path: Path) -> bytes:
+    """The four-character type of the first video sample entry (moov/trak/mdia/minf/stbl/stsd)."""
+    data = path.read_bytes()
+
+    def children(start: int, end: int):
+        while start + 8 <= end:
+            size, kind = int.from_bytes(data[start : start + 4], "big"), data[start + 4 : start + 8]
+            if size < 8:
+                return
+            yield kind, start + 8, start + size
+            start += size
+
+    def find(start: int, end: int, path: list[bytes]):
+        for kind, body, stop in children(start, end):
+            if kind == path[0]:
+                return (body, stop) if len(path) == 1 else find(body, stop, path[1:])
+        raise AssertionError(f"no {path[0]!r} box in {path}")
+
+    body, _ = find(0, len(data), [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"])
+    return data[body + 8 + 4 : body + 8 + 8]  # version/flags, entry count, then the first entry's size and type
+
+
+@pytest.mark.skipif(not simulator_available(), reason=simulator_unavailable_reason() or "")
+def test_h265_is_recorded_and_exported_as_hvc1(tmp_path):
+    camera = SimulatedCamera(id="hevc-01", codec="h265", width=320, height=180, fps=FPS, gop=FPS, bitrate_kbps=300)
+    with CameraSimulator([camera]).start() as sim:
+        settings = make_settings(tmp_path, [camera_entry(sim, camera.id, segment_seconds=2)])
+        with running_worker(settings) as (worker, statuses):
+            statuses.wait_state(camera.id, "online", timeout=20)
+            deadline = time.monotonic() + 60
+            while len([s for s in worker.index.of_camera(camera.id) if s.end is not None]) < 2:
+                assert time.monotonic() < deadline, "no closed H.265 segment"
+                time.sleep(0.2)
+            segments = [s for s in worker.index.of_camera(camera.id) if s.end is not None]
+            db = Database(settings.effective_database_url)
+            manifest, mp4 = export(db, SegmentFiles.of(settings), tmp_path / "exports", camera.id,
+                                   segments[0].start, segments[1].end)
+            db.dispose()
+        assert sample_entry(settings.recordings_dir / segments[0].path) == b"hvc1"
+        assert sample_entry(mp4) == b"hvc1"
+        # still a valid file: every picture decodes and shows its timecode
+        shown = pictures(mp4)
+        assert len(shown) == manifest["contained"]["frames"] and all(ms is not None for _, ms in shown)

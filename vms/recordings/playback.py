@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 import av
 
 from vms.db import Database, Segment
+from vms.recordings.hvc1 import retag_hvc1, retag_hvc1_in
 from vms.recordings.index import SegmentIndex
 from vms.recordings.locate import SegmentFiles, UnsafePath, segment_file  # noqa: F401  (UnsafePath, segment_file: re-exported)
 
@@ -309,11 +310,19 @@ def stream_mp4(plan: RangePlan, files: SegmentFiles, chunk_bytes: int = 256 * 10
     """The range as fragmented MP4, chunk by chunk as it is made (for a streaming response)."""
     sink = _Sink()
     result = RemuxResult()
+    header_sent = False
     for _ in _remux_steps(plan, files, sink, STREAM_OPTIONS, result):
         if sink.size >= chunk_bytes:
-            yield sink.take()
+            yield _first_chunk(sink.take()) if not header_sent else sink.take()
+            header_sent = True
     if sink.size:
-        yield sink.take()
+        yield _first_chunk(sink.take()) if not header_sent else sink.take()
+
+
+def _first_chunk(data: bytes) -> bytes:
+    """The header chunk with HEVC tagged ``hvc1`` (FFmpeg would write ``hev1``)."""
+    patched = bytearray(data)
+    return bytes(patched) if retag_hvc1_in(patched) else data
 
 
 def write_mp4(
@@ -328,6 +337,7 @@ def write_mp4(
             progress(fraction)
     if result.frames == 0:
         raise NothingRecorded(f"camera '{plan.camera_id}' has no picture in the requested range")
+    retag_hvc1(path)
     return result
 
 
