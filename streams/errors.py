@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import av.error
 
+from streams.transport import refused_tcp
 from vms.cameras.rtsp_url import mask_credentials
 
 
@@ -23,6 +24,11 @@ def describe_stream_error(exc: BaseException, where: str, timeout: float) -> tup
     """
     if isinstance(exc, StreamUnusable):
         return str(exc), True
+    if refused_tcp(exc):
+        return (
+            f"camera at {where} refuses RTSP over TCP (461 Unsupported transport): "
+            "set the camera's transport to udp or auto", True,
+        )
     if isinstance(exc, av.error.HTTPUnauthorizedError):
         return f"authentication failed at {where} (401): check the camera's username and password", True
     if isinstance(exc, av.error.HTTPForbiddenError):

@@ -22,6 +22,7 @@ from streams.fanout import PacketFanout
 from streams.nal import has_parameter_sets, is_annex_b
 from streams.packets import MediaPacket, StreamEnd, StreamInfo
 from streams.status import RateMeter, StreamState, StreamStatus
+from streams.transport import TransportChoice
 from vms.cameras.rtsp_url import mask_credentials, validate_rtsp_url, with_credentials
 from vms.config.storage import IngestConfig
 
@@ -54,6 +55,7 @@ class StreamSource:
     url: str
     username: str | None = None
     password: str | None = None
+    transport: str = "auto"  # "auto" (TCP, then UDP on 461), "tcp" or "udp": see streams.transport
 
     def __post_init__(self) -> None:
         validate_rtsp_url(self.url)
@@ -88,6 +90,7 @@ class IngestSession:
         )
         self._meter = RateMeter()
         self._last_status_at = 0.0
+        self._transport = TransportChoice(source.transport, source.where)
 
     def start(self) -> "IngestSession":
         self._thread.start()
@@ -174,8 +177,16 @@ class IngestSession:
 
     def _open(self, video_only: bool = True):
         """Open the RTSP session; audio is not even set up, as nothing here records it."""
+        try:
+            return self._open_with(self._transport.options(), video_only)
+        except Exception as exc:
+            if not self._transport.fall_back(exc):
+                raise
+        return self._open_with(self._transport.options(), video_only)
+
+    def _open_with(self, transport: dict[str, str], video_only: bool):
         url = with_credentials(self.source.url, self.source.username, self.source.password)
-        options = {"rtsp_transport": "tcp", "timeout": str(int(self.config.read_timeout_seconds * 1_000_000))}
+        options = {**transport, "timeout": str(int(self.config.read_timeout_seconds * 1_000_000))}
         if video_only:
             options["allowed_media_types"] = "video"
         started = time.monotonic()

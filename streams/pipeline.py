@@ -53,7 +53,9 @@ class CameraPipeline:
             if url is None:
                 raise LookupError(f"camera '{self.spec.id}' has no {stream} stream")
             fanout = PacketFanout(self.spec.id, stream)
-            source = StreamSource(self.spec.id, stream, url, self.spec.username, self.spec.password)
+            source = StreamSource(
+                self.spec.id, stream, url, self.spec.username, self.spec.password, self.spec.transport
+            )
             ingest = IngestSession(source, fanout, self._ingest_config, self._on_status)
             self._fanouts[stream] = fanout
             self._ingests[stream] = ingest

@@ -9,6 +9,7 @@ import av
 
 from streams.errors import RECORDABLE_CODECS, describe_stream_error
 from streams.ingest import StreamSource
+from streams.transport import TransportChoice
 from vms.cameras.rtsp_url import with_credentials
 
 
@@ -25,6 +26,7 @@ class ProbeResult:
     keyframe_interval_seconds: float | None = None
     bitrate_bps: float | None = None
     has_b_frames: bool = False
+    transport: str | None = None  # the RTP transport that worked: "tcp" or "udp"
     audio: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     snapshot_jpeg: bytes | None = None
@@ -40,7 +42,9 @@ def probe(source: StreamSource, seconds: float = 4.0, timeout: float = 10.0, sna
     result = ProbeResult(ok=False, url=source.url)
     try:
         url = with_credentials(source.url, source.username, source.password)
-        with av.open(url, format="rtsp", options={"rtsp_transport": "tcp"}, timeout=(timeout, timeout)) as container:
+        transport = TransportChoice(source.transport, source.where)
+        with _open(url, transport, timeout) as container:
+            result.transport = transport.current
             result.audio = [s.codec_context.name for s in container.streams.audio]
             if not container.streams.video:
                 result.error = f"camera at {source.where} sends no video track (audio only?)"
@@ -53,6 +57,8 @@ def probe(source: StreamSource, seconds: float = 4.0, timeout: float = 10.0, sna
     if result.codec not in RECORDABLE_CODECS:
         result.error = f"codec {result.codec} cannot be recorded without re-encoding; set the camera to H.264 or H.265"
         return result
+    if source.transport == "auto" and result.transport == "udp":
+        result.warnings.append("the camera refuses RTSP over TCP (461): it is pulled over UDP, which may lose packets")
     if result.codec == "hevc":
         result.warnings.append("H.265 is recorded as it is, but most browsers cannot play it live")
     if result.has_b_frames:
@@ -67,6 +73,15 @@ def probe(source: StreamSource, seconds: float = 4.0, timeout: float = 10.0, sna
         )
     result.ok = True
     return result
+
+
+def _open(url: str, transport: TransportChoice, timeout: float):
+    try:
+        return av.open(url, format="rtsp", options=transport.options(), timeout=(timeout, timeout))
+    except Exception as exc:
+        if not transport.fall_back(exc):
+            raise
+    return av.open(url, format="rtsp", options=transport.options(), timeout=(timeout, timeout))
 
 
 def _measure(container, video, seconds: float, result: ProbeResult, snapshot: bool) -> None:

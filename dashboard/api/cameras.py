@@ -7,6 +7,7 @@ disable and remove them, and see their (credential-free) stream URLs.
 from __future__ import annotations
 
 import base64
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -53,6 +54,7 @@ class CameraIn(BaseModel):
     location: LocationIn | None = None
     recording: RecordingIn | None = None
     enabled: bool = True
+    transport: Literal["auto", "tcp", "udp"] = "auto"
 
 
 class CameraChange(BaseModel):
@@ -68,6 +70,7 @@ class CameraChange(BaseModel):
     location: LocationIn | None = None
     recording: RecordingIn | None = None
     enabled: bool | None = None
+    transport: Literal["auto", "tcp", "udp"] | None = None
 
 
 class ProbeIn(BaseModel):
@@ -76,6 +79,7 @@ class ProbeIn(BaseModel):
     username: str | None = Field(default=None, max_length=200)
     password: str | None = Field(default=None, max_length=200)
     seconds: float = Field(default=4, ge=1, le=15)
+    transport: Literal["auto", "tcp", "udp"] = "auto"
 
 
 def _storage(runtime: Runtime) -> dict[str, dict]:
@@ -109,6 +113,7 @@ def _camera(row: CameraRow, user: Principal, statuses: dict, storage: dict) -> d
         "enabled": row.enabled,
         "recording": {"enabled": row.recording_enabled, "segment_seconds": row.segment_seconds, "stream": row.record_stream},
         "source": row.source,
+        "transport": row.transport,
         "status": statuses.get(row.id, {}),
         "storage": storage.get(row.id, {"bytes": 0, "segments": 0, "oldest": None, "newest": None}),
         "capabilities": sorted(c.value for c in CAMERA_SCOPED if user.can(c, row.group_id)),
@@ -122,7 +127,7 @@ def _camera(row: CameraRow, user: Principal, statuses: dict, storage: dict) -> d
 def _config_of(row: CameraRow) -> dict:
     fields: dict = {
         "id": row.id, "name": row.name, "group": row.group_id, "main_url": row.main_url, "sub_url": row.sub_url,
-        "enabled": row.enabled,
+        "enabled": row.enabled, "transport": row.transport or "auto",
         "recording": {"enabled": row.recording_enabled, "segment_seconds": row.segment_seconds, "stream": row.record_stream},
     }
     if row.username:
@@ -226,7 +231,7 @@ def probe_camera(body: ProbeIn, request: Request, user: Principal = require(MANA
     bare, url_user, url_password = split_credentials(body.url)
     username, password = body.username or url_user, body.password or url_password
     try:
-        source = StreamSource("probe", "main", bare, username, password)
+        source = StreamSource("probe", "main", bare, username, password, body.transport)
     except InvalidCameraUrl as exc:
         raise Problem(422, "invalid-url", str(exc)) from None
     result = probe(source, seconds=body.seconds, snapshot=True)
@@ -246,7 +251,7 @@ def change_camera(camera_id: str, body: CameraChange, request: Request, user: Pr
     sent = body.model_fields_set
     fields = _config_of(row)
     fields.update(body.model_dump(include=sent - {"username", "password"}, exclude_none=False))
-    for key in ("location", "recording"):
+    for key in ("location", "recording", "transport"):
         if key in fields and fields[key] is None:
             fields.pop(key)
     username = body.username if "username" in sent else row.username

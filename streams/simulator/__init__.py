@@ -96,6 +96,7 @@ class SimulatedCamera:
     auth: str = "basic"
     shared: bool = True
     label: str | None = None
+    protocols: str = "any"  # "udp": refuses RTP over TCP with 461, as some cameras do; or "tcp"
 
     def __post_init__(self) -> None:
         if not CAMERA_ID.fullmatch(self.id or ""):
@@ -108,6 +109,8 @@ class SimulatedCamera:
             raise ValueError(f"auth must be basic or digest, not {self.auth!r}")
         if (self.username is None) != (self.password is None):
             raise ValueError("username and password go together")
+        if self.protocols not in ("any", "udp", "tcp"):
+            raise ValueError(f"protocols must be any, udp or tcp, not {self.protocols!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

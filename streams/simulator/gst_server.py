@@ -14,7 +14,8 @@ Spec: a JSON list (or ``{"cameras": [...]}``) of cameras; every field but ``id``
      "fps": 25, "bitrate_kbps": 1000, "gop": <fps>, "bframes": 0, "codec": "h264|h265",
      "audio": false, "sdp_only_parameter_sets": false,
      "sub": {"width", "height", "fps", "bitrate_kbps", "gop", "bframes", "codec"} | null,
-     "username": null, "password": null, "auth": "basic|digest", "shared": true, "label": <id>}
+     "username": null, "password": null, "auth": "basic|digest", "shared": true, "label": <id>,
+     "protocols": "any|udp|tcp"}
 
 Sizes are rounded down to even numbers; a sub stream takes what it does not say from the main
 one, except ``gop``, which defaults to the sub's own fps.
@@ -41,6 +42,9 @@ Mounts: ``rtsp://HOST:PORT/<id>/main`` and, with ``sub``, ``/<id>/sub``.
 * ``shared`` cameras run one pipeline for all their clients (each client still has its own
   RTSP session); the pipeline is built on the first DESCRIBE and released when the last
   client goes, so idle cameras cost nothing.
+* ``protocols`` restricts the RTP transports a mount accepts: ``udp`` mounts answer a SETUP
+  asking for RTP over the RTSP TCP connection with ``461 Unsupported transport``, as some
+  real cameras do.
 * Cameras with ``username``/``password`` answer 401 (with a Basic or Digest challenge as their
   ``auth`` says) to missing or wrong credentials, and to credentials of another camera.
 
@@ -97,8 +101,11 @@ DEFAULTS = {
     "auth": "basic",
     "shared": True,
     "label": None,
+    "protocols": "any",
 }
 SCENES = ("tunnel", "road", "ball", "audio-only")
+# RTP transports a mount accepts; a client asking for another gets 461 Unsupported transport
+PROTOCOLS = ("any", "udp", "tcp")
 CAMERA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 ANONYMOUS_ROLE = "anonymous"
 
@@ -143,6 +150,8 @@ def normalise_spec(raw: dict) -> dict:
         raise ValueError(f"{cam_id}: unknown auth {spec['auth']!r}")
     if (spec["username"] is None) != (spec["password"] is None):
         raise ValueError(f"{cam_id}: username and password go together")
+    if spec["protocols"] not in PROTOCOLS:
+        raise ValueError(f"{cam_id}: unknown protocols {spec['protocols']!r} (one of {', '.join(PROTOCOLS)})")
     if spec["label"] is None:
         spec["label"] = cam_id
     main = stream_params(spec, {})
@@ -444,6 +453,10 @@ class Camera:
         factory.set_suspend_mode(GstRtspServer.RTSPSuspendMode.NONE)
         factory.set_eos_shutdown(False)
         factory.set_stop_on_disconnect(True)
+        if spec["protocols"] == "udp":
+            factory.set_protocols(GstRtsp.RTSPLowerTrans.UDP | GstRtsp.RTSPLowerTrans.UDP_MCAST)
+        elif spec["protocols"] == "tcp":
+            factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
         if self.role == ANONYMOUS_ROLE:
             factory.set_permissions(make_permissions({role: True for role in self.all_roles}))
         else:

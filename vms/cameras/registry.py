@@ -32,6 +32,7 @@ class CameraSpec:
     recording_enabled: bool
     segment_seconds: float
     record_stream: str
+    transport: str = "auto"
 
     @classmethod
     def from_row(cls, row: CameraRow) -> "CameraSpec":
@@ -46,6 +47,7 @@ class CameraSpec:
             recording_enabled=row.recording_enabled,
             segment_seconds=row.segment_seconds,
             record_stream=row.record_stream,
+            transport=row.transport or "auto",
         )
 
     def __repr__(self) -> str:  # keep the password out of tracebacks and debug logs
@@ -66,6 +68,7 @@ def _apply(row: CameraRow, camera: CameraConfig) -> None:
     row.recording_enabled = camera.recording.enabled
     row.segment_seconds = camera.recording.segment_seconds
     row.record_stream = camera.recording.stream
+    row.transport = camera.transport
 
 
 class CameraRegistry:
