@@ -63,6 +63,10 @@ class CameraPipeline:
                 ingest.start()
         return self._fanouts[stream]
 
+    def fanouts(self) -> dict[str, PacketFanout]:
+        """The fan-outs of the streams started so far (none is started by asking this)."""
+        return dict(self._fanouts)
+
     def start(self) -> "CameraPipeline":
         self._started = True
         if self.recorder is not None:

@@ -59,6 +59,7 @@ def test_the_fanout_keeps_the_newest_keyframe_across_stream_ends_and_notices_b_f
     fanout.publish(info)
     for packet in packets:
         fanout.publish(packet)
+    assert fanout.keyframe_interval == pytest.approx(1.0)  # 25 frames at 25 fps
     fanout.publish(StreamEnd("cam", "main", info.session, "lost"))
     assert fanout.latest_keyframe == (info, packets[25]) and not fanout.b_frames
     info_b, with_b = media_packets(frames=10, gop=25, bframes=2, session=2)
@@ -66,6 +67,7 @@ def test_the_fanout_keeps_the_newest_keyframe_across_stream_ends_and_notices_b_f
     for packet in with_b:
         fanout.publish(packet)
     assert fanout.b_frames and fanout.latest_keyframe == (info_b, with_b[0])
+    assert fanout.keyframe_interval is None  # a new session: not known yet
 
 
 def test_timeline_bursts_cached_frames_then_follows_the_camera_clock():

@@ -28,6 +28,8 @@ CAMERAS = [
     SimulatedCamera(id="locked-05", scene="road", username="cam", password="right", **SMALL),
     # a 20 s GOP: 500 packets at 25 fps, more than a snapshot would ever wait for
     SimulatedCamera(id="long-gop-06", scene="ball", width=160, height=96, fps=25, gop=500, bitrate_kbps=100),
+    # an 8 s GOP, recorded: 200 packets a GOP
+    SimulatedCamera(id="long-gop-07", scene="ball", width=160, height=96, fps=25, gop=200, bitrate_kbps=100),
 ]
 
 
@@ -41,6 +43,7 @@ def system(tmp_path_factory):
             camera_entry(sim, "bframes-04", recording={"enabled": False}),
             camera_entry(sim, "locked-05", credentials={"username": "cam", "password": "wrong"}),
             camera_entry(sim, "long-gop-06", recording={"enabled": False}),
+            camera_entry(sim, "long-gop-07", segment_seconds=60),
         ]
         with live_system(tmp_path_factory.mktemp("live-sim"), entries) as system:
             system.sim = sim
@@ -178,3 +181,25 @@ async def test_snapshot_of_a_20_s_gop_camera_works_at_once(system):
     assert time.monotonic() - started < 3
     image = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
     assert image.shape == (96, 160, 3)
+
+
+async def test_first_viewer_of_a_long_gop_camera_gets_a_picture_at_once(system):
+    """Nobody watched it before; its GOP (8 s) is longer than live.warm_gop_seconds, so the hub
+    keeps its GOP cached by itself and the first viewer starts from it, mid-GOP."""
+    await wait_online(system, "long-gop-07")
+    deadline = time.monotonic() + 30
+    relay = None
+    while time.monotonic() < deadline:
+        relay = next((r for r in system.hub.relays() if r.camera_id == "long-gop-07"), None)
+        if relay is not None and relay.gop_packets >= 25:  # a second into a GOP at least
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise TimeoutError("no GOP of the long-GOP camera was kept ready")
+    assert relay.viewers == 0
+    viewer = await system.viewer("long-gop-07").start()
+    try:
+        await viewer.wait_frames(1, timeout=15)
+        assert viewer.first_frame_seconds < 4, viewer.first_frame_seconds
+    finally:
+        await viewer.stop()

@@ -330,7 +330,7 @@ class LiveHub:
         watched = {id(s.relay) for s in self._sessions.values()}
         for key, relay in list(self._relays.items()):
             idle = self.config.idle_seconds
-            keep_warm = self.config.prewarm and key[1] == "main"
+            keep_warm = (self.config.prewarm and key[1] == "main") or self._long_gop(relay.fanout)
             if relay.closed or (
                 id(relay) not in watched
                 and not keep_warm
@@ -338,12 +338,18 @@ class LiveHub:
                 and now - relay.last_used > idle
             ):
                 self._relays.pop(key).close()
-        if self.config.prewarm:
-            for camera_id in list(self.worker.pipelines):
-                try:
-                    self._relay(camera_id, "main")
-                except Exception:
-                    log.exception("keeping a GOP of camera %s ready failed", camera_id)
+        for camera_id, pipeline in list(self.worker.pipelines.items()):
+            for stream, fanout in pipeline.fanouts().items():
+                if (self.config.prewarm and stream == "main") or self._long_gop(fanout):
+                    try:
+                        self._relay(camera_id, stream)
+                    except Exception:
+                        log.exception("keeping a GOP of camera %s (%s) ready failed", camera_id, stream)
+
+    def _long_gop(self, fanout) -> bool:
+        """A stream whose GOP is so long that a viewer without the cached GOP would wait for it."""
+        interval = fanout.keyframe_interval
+        return interval is not None and interval > self.config.warm_gop_seconds
 
     def _gone(self, session: LiveSession, now: float) -> str | None:
         config = self.config

@@ -19,6 +19,9 @@ class LiveConfig(BaseModel):
     # Keep a relay (and so a GOP cache) on every camera's main stream from the start, so even
     # the first viewer starts at once. Costs one thread and one GOP of memory per camera.
     prewarm: bool = False
+    # Streams whose keyframes come further apart than this always keep a relay and its GOP
+    # cache (whatever ``prewarm`` says), so the first viewer of a 10-30 s GOP camera starts at once.
+    warm_gop_seconds: float = Field(default=3.0, gt=0)
     # GOPs longer than this (seconds of the camera's clock) or heavier are not cached (viewers
     # then wait for the next keyframe). By time, not packets: a 30 s GOP must still start at once.
     max_gop_seconds: float = Field(default=35.0, gt=0)
