@@ -22,6 +22,7 @@ from tests.support.system import camera_entry, make_settings, running_worker
 from vms.db import Database
 from vms.recordings.export import request_export, run_export
 from vms.recordings.locate import SegmentFiles
+from vms.recordings.playback import plan_range, stream_mp4
 
 FPS = 25
 FRAME = 1 / FPS
@@ -119,6 +120,34 @@ def test_overlapping_index_rows_never_put_a_picture_twice_into_an_export(tmp_pat
     # resuming at the next keyframe costs at most one GOP (1 s), and says so as a gap
     assert all(g["seconds"] <= 1.0 for g in manifest["gaps"])
     assert iso(manifest["contained"]["last_frame"]) < at(8.5)
+    # playback follows the same rules
+    plan = plan_range(db, SegmentFiles(recordings), "cam", at(1.5), at(8.5))
+    played = tmp_path / "played.mp4"
+    played.write_bytes(b"".join(stream_mp4(plan, SegmentFiles(recordings))))
+    with av.open(str(played)) as container:
+        stream = container.streams.video[0]
+        played_times = sorted(float(f.pts * stream.time_base) for f in container.decode(stream))
+    assert played_times == times
+    db.dispose()
+
+
+def test_a_b_frame_export_ends_before_the_end_and_every_picture_decodes(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'vms.db'}")
+    db.create_schema()
+    recordings = tmp_path / "recordings"
+    t0 = float(int(time.time()) - 600)
+    record(db, recordings, "cam", t0, seconds=6, segment_seconds=3, bframes=2)
+    at = lambda s: datetime.fromtimestamp(t0 + s, timezone.utc)  # noqa: E731
+    manifest, mp4 = export(db, SegmentFiles(recordings), tmp_path / "exports", "cam", at(1.23), at(4.57))
+    with av.open(str(mp4)) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.options = {"err_detect": "explode"}
+        times = [float(f.pts * stream.time_base) for f in container.decode(stream)]
+    assert len(times) == manifest["contained"]["frames"]
+    media_start = iso(manifest["contained"]["media_start"])
+    last = media_start + timedelta(seconds=max(times))
+    assert at(4.57) - timedelta(seconds=4 * FRAME) <= last < at(4.57)
+    assert iso(manifest["contained"]["last_frame"]) == pytest.approx(last, abs=timedelta(milliseconds=1))
     db.dispose()
 
 
