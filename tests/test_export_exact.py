@@ -92,8 +92,9 @@ def test_a_20_s_export_holds_20_s_plus_its_lead_in_and_the_pictures_show_the_man
     offset_last = last.timestamp() * 1000 - codes[-1]
     assert abs(offset_first - offset_last) <= FRAME * 1000, (offset_first, offset_last)
     assert 0 <= offset_first < 2000
-    print(f"export window error: first {offset_first:.0f} ms, last {offset_last:.0f} ms, drift "
-          f"{offset_last - offset_first:.0f} ms over {covered:.2f} s")
+    print(f"export window: requested 20 s, pictures cover {covered:.2f} s (lead-in {lead['seconds']:.2f} s), "
+          f"last picture {(end - last).total_seconds() * 1000:.0f} ms before the end; manifest minus picture time: "
+          f"first {offset_first:.0f} ms, last {offset_last:.0f} ms, drift {offset_last - offset_first:.0f} ms")
 
 
 def test_overlapping_index_rows_never_put_a_picture_twice_into_an_export(tmp_path):

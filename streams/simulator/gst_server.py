@@ -362,19 +362,28 @@ def attach_osd(osd: Gst.Element, label: str) -> None:
 def attach_timecode(element: Gst.Element, width: int, height: int) -> None:
     """Draw the capture wall-clock time (ms) of every frame as timecode.py's block strip.
 
-    The capture time is the frame's clock time (base time + pts) mapped to the wall clock at
-    the moment of drawing, so frames are stamped at their true spacing, not at probe jitter.
+    The capture time is the frame's clock time (base time + pts) plus the offset from the
+    pipeline clock (monotonic) to the wall clock, so frames are stamped at their true spacing.
+    The offset is measured at every frame, trusted only when the two clock reads around the
+    wall-clock read were close together (a thread preempted between them, on a loaded machine,
+    would add jitter), and changed only when the wall clock was stepped (more than 5 ms off).
     One row of pixels is made per frame and stretched over the strip's height by the blender.
     """
     rows = strip_rows(height)
+    offset = {"ns": None, "tight": False}
 
     def on_draw(overlay, sample):
         buffer = sample.get_buffer()
         clock = overlay.get_clock()
         if buffer is None or buffer.pts == Gst.CLOCK_TIME_NONE or clock is None:
             return None
-        age_ns = clock.get_time() - (overlay.get_base_time() + buffer.pts)
-        captured_ms = (time.time_ns() - age_ns) // 1_000_000
+        before = clock.get_time()
+        wall = time.time_ns()
+        after = clock.get_time()
+        measured, tight = wall - (before + after) // 2, after - before < 500_000
+        if offset["ns"] is None or (tight and (not offset["tight"] or abs(measured - offset["ns"]) > 5_000_000)):
+            offset["ns"], offset["tight"] = measured, tight
+        captured_ms = (overlay.get_base_time() + buffer.pts + offset["ns"]) // 1_000_000
         pixels = Gst.Buffer.new_wrapped(strip_pixels(captured_ms, width))
         GstVideo.buffer_add_video_meta(
             pixels, GstVideo.VideoFrameFlags.NONE, GstVideo.VideoFormat.BGRA, width, 1
