@@ -28,6 +28,7 @@ CAMERAS = [
     SimulatedCamera(id="locked-05", scene="road", username="cam", password="right", **SMALL),
     # a 20 s GOP: 500 packets at 25 fps, more than a snapshot would ever wait for
     SimulatedCamera(id="long-gop-06", scene="ball", width=160, height=96, fps=25, gop=500, bitrate_kbps=100),
+    SimulatedCamera(id="locked-08", scene="road", username="cam", password="right", **SMALL),
     # an 8 s GOP, recorded: 200 packets a GOP
     SimulatedCamera(id="long-gop-07", scene="ball", width=160, height=96, fps=25, gop=200, bitrate_kbps=100),
 ]
@@ -44,6 +45,9 @@ def system(tmp_path_factory):
             camera_entry(sim, "locked-05", credentials={"username": "cam", "password": "wrong"}),
             camera_entry(sim, "long-gop-06", recording={"enabled": False}),
             camera_entry(sim, "long-gop-07", segment_seconds=60),
+            # not recorded: its stream starts only when a viewer asks
+            camera_entry(sim, "locked-08", recording={"enabled": False},
+                         credentials={"username": "cam", "password": "wrong"}),
         ]
         with live_system(tmp_path_factory.mktemp("live-sim"), entries) as system:
             system.sim = sim
@@ -136,10 +140,12 @@ async def wait_status(system, camera_id: str, state: str, timeout: float = 20):
     raise TimeoutError(f"{camera_id} did not reach {state}")
 
 
-async def test_whep_on_a_camera_in_error_answers_503_with_its_reason(system):
-    await wait_status(system, "locked-05", "error")
+@pytest.mark.parametrize("camera_id", ["locked-05", "locked-08"])
+async def test_whep_on_a_camera_in_error_answers_503_with_its_reason(system, camera_id):
+    if camera_id == "locked-05":  # recorded: already in error; locked-08 starts with this offer
+        await wait_status(system, camera_id, "error")
     with pytest.raises(WhepRefused) as refused:
-        await system.viewer("locked-05").start()
+        await system.viewer(camera_id).start()
     response = refused.value.response
     assert response.status_code == 503 and response.headers["content-type"] == "application/problem+json"
     problem = response.json()

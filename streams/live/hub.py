@@ -141,6 +141,7 @@ class LiveHub:
         self._pipeline(camera_id)  # an unknown camera is a 404 before it is a full server
         self._check_limits(camera_id, transcode)
         relay, pipeline = self._relay(camera_id, stream)
+        await self._first_answer(pipeline, stream)
         self._check_codec(camera_id, stream, relay, pipeline, transcode)
         session_id = secrets.token_urlsafe(12)
         track_class = TranscodeTrack if transcode else PassthroughTrack
@@ -256,6 +257,17 @@ class LiveHub:
             self._relays[key] = relay
         relay.touch()
         return relay, pipeline
+
+    async def _first_answer(self, pipeline: CameraPipeline, stream: str) -> None:
+        """Wait (at most ``offer_wait_seconds``) for a stream that has never answered yet, e.g. one
+        started on demand by this viewer, so a camera that refuses us is a 503 with its reason
+        rather than a 201 followed by nothing."""
+        deadline = time.monotonic() + self.config.offer_wait_seconds
+        while time.monotonic() < deadline:
+            status = _status(pipeline, stream)
+            if status is not None and (status.state is not StreamState.CONNECTING or status.codec is not None):
+                return
+            await asyncio.sleep(0.05)
 
     def _check_codec(
         self, camera_id: str, stream: str, relay: LiveRelay, pipeline: CameraPipeline, transcode: bool

@@ -40,5 +40,8 @@ class LiveConfig(BaseModel):
     # multicast DNS. Off: the browser's address is learnt from its connectivity checks instead.
     resolve_mdns_candidates: bool = False
     snapshot_cache_seconds: float = Field(default=1.0, ge=0)
+    # How long a WHEP offer waits for a stream that has never answered (started on demand) to
+    # connect or fail, so a camera that refuses us is refused with its reason at once.
+    offer_wait_seconds: float = Field(default=3.0, ge=0)
     # How long a snapshot waits for a first keyframe of a stream that is connecting.
     snapshot_wait_seconds: float = Field(default=4.0, ge=0)
