@@ -131,6 +131,7 @@ async def test_cli_export_makes_the_same_evidence(recorded, tmp_path, monkeypatc
     assert hashlib.sha256(mp4.read_bytes()).hexdigest() == manifest["file"]["sha256"]
     assert manifest["exported_by"]["username"] == "investigator" and manifest["reason"] == "CLI case"
     assert manifest["file"]["sha256"] in result.output
+    assert f"lead-in {manifest['lead_in']['seconds']:g} s" in result.output and "0 gap(s)" in result.output
     with system.db.session() as session:
         assert session.scalar(select(EvidenceLock.end)) == at(9)
     assert [a for a in _actions(system.db) if a.startswith("export.")] == ["export.request", "export.done"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -241,8 +242,14 @@ def export(
     if result.state != "done":
         err.print(f"export failed: {result.error}")
         raise typer.Exit(1)
+    manifest = json.loads((Path(result.folder) / MANIFEST_NAME).read_text(encoding="utf-8"))
+    contained = manifest["contained"]
     console.print(f"{Path(result.folder) / result.file_name}\nsha256 {result.sha256}\n"
-                  f"manifest {Path(result.folder) / MANIFEST_NAME}", highlight=False)
+                  f"manifest {Path(result.folder) / MANIFEST_NAME}\n"
+                  f"pictures {contained['first_frame']} .. {contained['last_frame']} ({contained['frames']} frames; "
+                  f"lead-in {manifest['lead_in']['seconds']:g} s before the start), "
+                  f"{len(manifest['gaps'])} gap(s), {len(manifest['discontinuities'])} discontinuity(ies)",
+                  highlight=False)
 
 
 if __name__ == "__main__":
