@@ -62,9 +62,9 @@ class SegmentWriter:
         out.stream = self._stream
         self._container.mux(out)
         if self._needs_hvc1:
-            # The header (moov) went to disk with the first packet (flush_packets).
-            self._needs_hvc1 = False
-            retag_hvc1(self.path)
+            # The header (moov) goes to disk with the first packet (flush_packets); should it
+            # come later, try again at the next packet.
+            self._needs_hvc1 = retag_hvc1(self.path) is None
         self.frames += 1
         self.keyframes += packet.keyframe
         self._first_pts = packet.pts if self._first_pts is None else min(self._first_pts, packet.pts)

@@ -21,6 +21,7 @@ from tests.support.recordings import record
 from tests.support.system import camera_entry, make_settings, running_worker
 from vms.db import Database
 from vms.recordings.export import request_export, run_export
+from vms.recordings.index import SegmentIndex
 from vms.recordings.locate import SegmentFiles
 from vms.recordings.playback import plan_range, stream_mp4
 
@@ -195,3 +196,19 @@ def test_h265_is_recorded_and_exported_as_hvc1(tmp_path):
         # still a valid file: every picture decodes and shows its timecode
         shown = pictures(mp4)
         assert len(shown) == manifest["contained"]["frames"] and all(ms is not None for _, ms in shown)
+
+
+def test_retagging_waits_for_a_whole_moov_and_leaves_h264_alone(tmp_path):
+    from vms.recordings.hvc1 import retag_hvc1
+
+    partial = tmp_path / "partial.mp4"
+    partial.write_bytes(b"\x00\x00\x00\x10ftypisom\x00\x00\x02\x00" + b"\x00\x00\x10\x00moov")
+    assert retag_hvc1(partial) is None  # the moov is not all there yet
+    db = Database(f"sqlite:///{tmp_path / 'vms.db'}")
+    db.create_schema()
+    record(db, tmp_path / "rec", "cam", float(int(time.time()) - 600), seconds=2, segment_seconds=3)
+    (segment,) = [s for s in SegmentIndex(db).of_camera("cam")]
+    path = tmp_path / "rec" / segment.path
+    before = path.read_bytes()
+    assert retag_hvc1(path) is False and path.read_bytes() == before and sample_entry(path) == b"avc1"
+    db.dispose()

@@ -68,8 +68,9 @@ def retag_hvc1_in(data: bytearray) -> bool:
     return True
 
 
-def retag_hvc1(path: Path) -> bool:
-    """Patch ``path``'s HEVC sample entry to ``hvc1`` in place; True when it did.
+def retag_hvc1(path: Path) -> bool | None:
+    """Patch ``path``'s HEVC sample entry to ``hvc1`` in place; True when it did, False when
+    there was nothing to patch, None when no whole ``moov`` is on disk yet.
 
     Reads the top-level box headers up to ``moov`` and rewrites bytes inside it only: never
     moves or resizes a box, so a fragmented file still being appended to is safe.
@@ -80,14 +81,16 @@ def retag_hvc1(path: Path) -> bool:
             handle.seek(offset)
             head = handle.read(8)
             if len(head) < 8:
-                return False
+                return None
             size, kind = struct.unpack(">I4s", head)
             if size < 8:
                 return False  # 64-bit or to-end sizes never occur before moov
             if kind == b"moov":
                 handle.seek(offset)
                 data = bytearray(handle.read(size))
-                if len(data) < size or not retag_hvc1_in(data):
+                if len(data) < size:
+                    return None
+                if not retag_hvc1_in(data):
                     return False
                 handle.seek(offset)
                 handle.write(data)
