@@ -8,6 +8,7 @@ compared with the manifest. No OCR, no trust in our own index.
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -67,8 +68,29 @@ def test_a_20_s_export_holds_20_s_plus_its_lead_in_and_the_pictures_show_the_man
             else:
                 raise TimeoutError("the recording did not reach the end of the range")
             db = Database(settings.effective_database_url)
-            manifest, mp4 = export(db, SegmentFiles.of(settings), tmp_path / "exports", camera.id, start, end)
+            files = SegmentFiles.of(settings)
+            manifest, mp4 = export(db, files, tmp_path / "exports", camera.id, start, end)
+            plan = plan_range(db, files, camera.id, start, end)
+            played = tmp_path / "played.mp4"
+            played.write_bytes(b"".join(stream_mp4(plan, files)))
+            segments = [s for s in SegmentIndex(db).of_camera(camera.id) if s.end is not None]
             db.dispose()
+
+    # Index vs picture: each closed segment's start and end against the capture times its
+    # pictures show; the difference is the capture-to-arrival delay, the same for every one.
+    delays = []
+    for segment in segments:
+        codes = [ms for _, ms in pictures(settings.recordings_dir / segment.path)]
+        delays.append(segment.start.timestamp() * 1000 - codes[0])
+        delays.append(segment.end.timestamp() * 1000 - (codes[-1] + FRAME * 1000))
+    assert max(delays) - min(delays) <= FRAME * 1000, delays
+    # Playback: the picture at media time t shows media_start + t (less the same delay)
+    media_start = plan.media_start.timestamp() * 1000
+    played_delays = [media_start + t * 1000 - ms for t, ms in pictures(played)]
+    assert max(played_delays) - min(played_delays) <= FRAME * 1000
+    assert abs(statistics.median(played_delays) - statistics.median(delays)) <= FRAME * 1000
+    print(f"index vs picture over {len(segments)} segments: delay {min(delays):.0f}..{max(delays):.0f} ms; "
+          f"playback {min(played_delays):.0f}..{max(played_delays):.0f} ms")
 
     contained, lead = manifest["contained"], manifest["lead_in"]
     first, last = iso(contained["first_frame"]), iso(contained["last_frame"])
