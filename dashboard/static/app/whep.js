@@ -95,7 +95,9 @@ export class WhepPlayer {
           this.connect();
           return;
         }
-        const offline = response.status === 503 || response.status === 404;
+        // A camera in error (wrong password, refused transport) is a fault to fix, not an outage.
+        const cameraError = String(problem.type).endsWith("/camera-error");
+        const offline = (response.status === 503 && !cameraError) || response.status === 404;
         const detail = problem.detail || `HTTP ${response.status}`;
         this.setState(offline ? "offline" : "error", detail);
         this.retry(detail, !offline);
