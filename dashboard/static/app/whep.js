@@ -24,10 +24,12 @@ export class WhepPlayer {
     this.stopped = false;
     this.generation = 0;
     this.state = null;
+    this.transcode = false; // true: ask the server to re-encode (H.265 or B-frame cameras)
   }
 
   url(resource) {
-    return `/api/cameras/${encodeURIComponent(this.cameraId)}/${resource}?stream=${this.stream}`;
+    const transcode = this.transcode ? "&transcode=1" : "";
+    return `/api/cameras/${encodeURIComponent(this.cameraId)}/${resource}?stream=${this.stream}${transcode}`;
   }
 
   start() {
