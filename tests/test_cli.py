@@ -54,3 +54,11 @@ def test_add_refuses_unknown_group_and_duplicate_ids():
 def test_probe_refuses_a_file_url():
     result = runner.invoke(app, ["camera", "probe", "file:///etc/passwd"])
     assert result.exit_code == 2 and "refused" in result.output
+
+
+def test_add_takes_the_rtp_transport_and_refuses_an_unknown_one():
+    assert runner.invoke(app, ["camera", "add", "udp-1", "--url", "rtsp://h/x", "--transport", "udp"]).exit_code == 0
+    bad = runner.invoke(app, ["camera", "add", "bad-1", "--url", "rtsp://h/x", "--transport", "http"])
+    assert bad.exit_code == 2 and "transport" in bad.output
+    (camera,) = json.loads(runner.invoke(app, ["camera", "list", "--json"]).output)
+    assert camera["id"] == "udp-1" and camera["transport"] == "udp"

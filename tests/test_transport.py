@@ -47,3 +47,21 @@ def test_udp_only_camera_errors_on_tcp_and_records_on_auto_and_udp(tmp_path):
         fallen_back = probe(StreamSource("p", "main", sim.url("udp-auto")), seconds=1)
         assert fallen_back.ok and fallen_back.transport == "udp"
         assert any("refuses RTSP over TCP" in w for w in fallen_back.warnings)
+
+
+def test_cli_probe_takes_the_transport(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from vms.cli import app as cli
+
+    camera = SimulatedCamera(id="udp-cli", scene="road", protocols="udp", shared=False, **SMALL)
+    with CameraSimulator([camera]).start() as sim:
+        runner = CliRunner()
+        refused = runner.invoke(cli, ["camera", "probe", sim.url("udp-cli"), "--seconds", "1", "--transport", "tcp"])
+        assert refused.exit_code == 1 and "refuses RTSP over TCP" in json.loads(refused.stdout)["error"]
+        probed = runner.invoke(cli, ["camera", "probe", sim.url("udp-cli"), "--seconds", "1", "--transport", "udp"])
+        assert probed.exit_code == 0 and json.loads(probed.stdout)["transport"] == "udp"
+        bad = runner.invoke(cli, ["camera", "probe", sim.url("udp-cli"), "--transport", "http"])
+        assert bad.exit_code == 2
