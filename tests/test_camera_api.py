@@ -166,3 +166,17 @@ def test_probe_warns_about_b_frames_and_not_without_them():
         without = probe(StreamSource("p", "main", sim.url("p")), seconds=1.5)
     assert with_b.ok and with_b.has_b_frames and any("B-frames" in w for w in with_b.warnings)
     assert without.ok and not without.has_b_frames and not any("B-frames" in w for w in without.warnings)
+
+
+async def test_the_rtp_transport_is_set_changed_and_checked(tmp_path):
+    async with api_system(tmp_path) as system:
+        tech = system.token("technician")
+        body = {"id": "udp-cam", "name": "UDP", "group": "gateway", "main_url": "rtsp://10.1.1.9/s", "transport": "udp"}
+        created = await system.client.post("/api/cameras", json=body, headers=tech)
+        assert created.status_code == 201 and created.json()["transport"] == "udp"
+        changed = await system.client.patch("/api/cameras/udp-cam", json={"transport": "tcp"}, headers=tech)
+        assert changed.status_code == 200 and changed.json()["transport"] == "tcp"
+        kept = await system.client.patch("/api/cameras/udp-cam", json={"name": "U"}, headers=tech)
+        assert kept.json()["transport"] == "tcp"
+        bad = await system.client.patch("/api/cameras/udp-cam", json={"transport": "http"}, headers=tech)
+        assert bad.status_code == 422
