@@ -47,6 +47,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 __all__ = [
@@ -90,7 +91,7 @@ class SimulatedCamera:
     codec: str = "h264"
     audio: bool = False
     sdp_only_parameter_sets: bool = False
-    sub: dict | None = None
+    sub: dict[str, Any] | None = None
     username: str | None = None
     password: str | None = None
     auth: str = "basic"
@@ -112,7 +113,7 @@ class SimulatedCamera:
         if self.protocols not in ("any", "udp", "tcp"):
             raise ValueError(f"protocols must be any, udp or tcp, not {self.protocols!r}")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def to_json(self) -> str:

@@ -23,6 +23,8 @@ simulator without numpy); ``read_timecode`` imports numpy when called.
 
 from __future__ import annotations
 
+from typing import Any
+
 DATA_BITS = 42
 CHECK_BITS = 6
 BLOCKS = 2 + DATA_BITS + CHECK_BITS
@@ -65,7 +67,7 @@ def strip_pixels(milliseconds: int, width: int) -> bytes:
     return bytes(row)
 
 
-def read_timecode(frame) -> int | None:
+def read_timecode(frame: Any) -> int | None:
     """Capture time in ms since the epoch shown by ``frame``, or None when it shows no valid strip.
 
     ``frame``: an ``av.VideoFrame`` or a numpy array (H x W luma, or H x W x 3 in any colour

@@ -11,6 +11,7 @@ The camera's in-band parameter sets stay in the samples, as they do with FFmpeg'
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 _CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
@@ -20,7 +21,7 @@ _VISUAL_ENTRY_FIELDS = 78
 _HVCC_FIELDS = 22
 
 
-def _boxes(data: bytes | bytearray, start: int, end: int):
+def _boxes(data: bytes | bytearray, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
     while start + 8 <= end:
         size, kind = struct.unpack_from(">I4s", data, start)
         if size < 8 or start + size > end:
@@ -54,7 +55,7 @@ def retag_hvc1_in(data: bytearray) -> bool:
     entry_size = struct.unpack_from(">I", data, entry)[0]
     data[entry + 4 : entry + 8] = b"hvc1"
     children = entry + 8 + _VISUAL_ENTRY_FIELDS
-    for kind, start, end in _boxes(data, children, entry + entry_size):
+    for kind, start, _end in _boxes(data, children, entry + entry_size):
         if kind == b"hvcC":
             offset = start + 8 + _HVCC_FIELDS
             arrays = data[offset]

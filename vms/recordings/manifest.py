@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vms.recordings.playback import RangePlan, RemuxResult
 
 MANIFEST_FORMAT = "vms-evidence-export/2"
 
@@ -22,35 +26,36 @@ def _iso(moment: datetime | None) -> str | None:
 @dataclass
 class EvidenceManifest:
     export_id: str
-    camera: dict  # id, name, group
-    requested: dict  # start, end (ISO 8601 UTC)
-    contained: dict  # first_frame, last_frame, frames, keyframes, frame_interval_seconds, media_start
-    lead_in: dict  # keyframe (ISO), seconds before the requested start (0 when none)
-    gaps: list[dict]  # start, end, seconds: no picture for longer than a join threshold
-    discontinuities: list[dict]  # at, kind, seconds, action
+    camera: dict[str, Any]  # id, name, group
+    requested: dict[str, Any]  # start, end (ISO 8601 UTC)
+    contained: dict[str, Any]  # first_frame, last_frame, frames, keyframes, frame_interval_seconds, media_start
+    lead_in: dict[str, Any]  # keyframe (ISO), seconds before the requested start (0 when none)
+    gaps: list[dict[str, Any]]  # start, end, seconds: no picture for longer than a join threshold
+    discontinuities: list[dict[str, Any]]  # at, kind, seconds, action
     truncated_at: str | None
     exported_at: str
-    exported_by: dict  # username, role, client_ip
+    exported_by: dict[str, Any]  # username, role, client_ip
     reason: str
-    segments: list[dict]
-    file: dict  # name, bytes, sha256
-    evidence_lock: dict  # id, start, end
+    segments: list[dict[str, Any]]
+    file: dict[str, Any]  # name, bytes, sha256
+    evidence_lock: dict[str, Any]  # id, start, end
     method: str
-    tool: dict
+    tool: dict[str, Any]
     format: str = field(default=MANIFEST_FORMAT)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         return {"format": data.pop("format"), **data}
 
 
 def build_manifest(
-    *, export_id: str, camera: dict, start: datetime, end: datetime, plan, result, exported_at: datetime,
-    exported_by: dict, reason: str, file: dict, evidence_lock: dict, tool: dict,
+    *, export_id: str, camera: dict[str, Any], start: datetime, end: datetime, plan: RangePlan,
+    result: RemuxResult, exported_at: datetime, exported_by: dict[str, Any], reason: str, file: dict[str, Any],
+    evidence_lock: dict[str, Any], tool: dict[str, Any],
 ) -> EvidenceManifest:
     """The manifest of one export. ``plan``: the ``RangePlan``; ``result``: the ``RemuxResult``
     of writing the file (its frame times, gaps and discontinuities)."""
-    lead_seconds = max(0.0, (start - result.first_frame).total_seconds())
+    lead_seconds = max(0.0, (start - (result.first_frame or start)).total_seconds())
     return EvidenceManifest(
         export_id=export_id,
         camera=camera,

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import av
 
 from vms.db import Database, Segment
+from vms.recordings.fmp4 import FRAGMENTED_MP4, PLAIN_MP4
 from vms.recordings.hvc1 import retag_hvc1, retag_hvc1_in
 from vms.recordings.index import SegmentIndex
 from vms.recordings.locate import SegmentFiles, UnsafePath, segment_file  # noqa: F401  (UnsafePath, segment_file: re-exported)
@@ -26,10 +27,6 @@ from vms.recordings.locate import SegmentFiles, UnsafePath, segment_file  # noqa
 log = logging.getLogger(__name__)
 
 OUT_TIME_BASE = Fraction(1, 90000)
-# Streamed to a browser: header first, a fragment per keyframe, nothing to seek back to.
-STREAM_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
-# Written to a file for evidence: a plain MP4 with its index in front, which every player opens.
-FILE_OPTIONS = {"movflags": "+faststart"}
 # Recordings closer than this are one continuous run on the timeline.
 JOIN_SECONDS = 0.5
 
@@ -137,11 +134,11 @@ class RemuxResult:
     frames: int = 0
     keyframes: int = 0
     frame_interval: float | None = None  # seconds, the median spacing of the copied frames
-    segments: list[dict] = field(default_factory=list)
+    segments: list[dict[str, Any]] = field(default_factory=list)
     # Holes in the copied pictures longer than JOIN_SECONDS, inside [first keyframe, requested end)
     gaps: list[tuple[datetime, datetime]] = field(default_factory=list)
     # Where the recorded time was not continuous: dicts with at, kind, seconds, what was done
-    discontinuities: list[dict] = field(default_factory=list)
+    discontinuities: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Sink:
@@ -228,11 +225,12 @@ class _Cut:
         result, plan = self.result, self.plan
         if self.steps:
             result.frame_interval = float(sorted(self.steps)[len(self.steps) // 2] * OUT_TIME_BASE)
-        if result.first_frame is None:
+        first, last = result.first_frame, result.last_frame
+        if first is None or last is None:
             return
-        if (result.first_frame - plan.start).total_seconds() > JOIN_SECONDS:
-            result.gaps.insert(0, (plan.start, result.first_frame))
-        shown_until = result.last_frame + timedelta(seconds=result.frame_interval or 0)
+        if (first - plan.start).total_seconds() > JOIN_SECONDS:
+            result.gaps.insert(0, (plan.start, first))
+        shown_until = last + timedelta(seconds=result.frame_interval or 0)
         if (plan.end - shown_until).total_seconds() > JOIN_SECONDS:
             result.gaps.append((shown_until, plan.end))
         if plan.truncated_at is not None:
@@ -242,7 +240,8 @@ class _Cut:
             )
 
 
-def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict, result: RemuxResult) -> Iterator[float]:
+def _remux_steps(plan: RangePlan, files: SegmentFiles, target: Any, options: dict[str, Any],
+                 result: RemuxResult) -> Iterator[float]:
     """Copy the plan's packets into ``target`` under ``_Cut``'s rules; yields progress (0..1)."""
     out = av.open(target, "w", format="mp4", options=options)
     cut = _Cut(plan, result)
@@ -311,7 +310,7 @@ def stream_mp4(plan: RangePlan, files: SegmentFiles, chunk_bytes: int = 256 * 10
     sink = _Sink()
     result = RemuxResult()
     header_sent = False
-    for _ in _remux_steps(plan, files, sink, STREAM_OPTIONS, result):
+    for _ in _remux_steps(plan, files, sink, FRAGMENTED_MP4, result):
         if sink.size >= chunk_bytes:
             yield _first_chunk(sink.take()) if not header_sent else sink.take()
             header_sent = True
@@ -331,7 +330,7 @@ def write_mp4(
     """The range as one plain MP4 file (for evidence)."""
     result = RemuxResult()
     reported = -1.0
-    for fraction in _remux_steps(plan, files, str(path), FILE_OPTIONS, result):
+    for fraction in _remux_steps(plan, files, str(path), PLAIN_MP4, result):
         if progress is not None and fraction - reported >= 0.01:
             reported = fraction
             progress(fraction)
@@ -341,7 +340,7 @@ def write_mp4(
     return result
 
 
-def timeline(db: Database, camera_id: str, start: datetime, end: datetime, earliest: datetime | None = None) -> dict:
+def timeline(db: Database, camera_id: str, start: datetime, end: datetime, earliest: datetime | None = None) -> dict[str, Any]:
     """Recorded runs, gaps and (when the events table exists) event markers within [start, end)."""
     if earliest is not None:
         start = max(start, earliest)
@@ -365,7 +364,7 @@ def timeline(db: Database, camera_id: str, start: datetime, end: datetime, earli
     }
 
 
-def _events(db: Database, camera_id: str, start: datetime, end: datetime) -> list[dict]:
+def _events(db: Database, camera_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
     try:
         from vms.db.events import EventRow
     except ImportError:  # events are optional: a build without detection has no table
