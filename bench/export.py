@@ -32,7 +32,7 @@ import av
 
 from streams.simulator import CameraSimulator, SimulatedCamera
 from streams.simulator.timecode import read_timecode
-from streams.worker import StreamWorker
+from vmsapp.worker import StreamWorker
 from vms.bus.memory import MemoryBus
 from vms.cameras.registry import CameraRegistry
 from vms.config import Settings

@@ -54,7 +54,7 @@ def test_cli_probe_takes_the_transport(tmp_path):
 
     from typer.testing import CliRunner
 
-    from vms.cli import app as cli
+    from vmsapp.cli import app as cli
 
     camera = SimulatedCamera(id="udp-cli", scene="road", protocols="udp", shared=False, **SMALL)
     with CameraSimulator([camera]).start() as sim:
