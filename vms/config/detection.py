@@ -28,6 +28,10 @@ EVENT_TYPES = (
     "camera_offline",
     "camera_online",
     "object",
+    "slowdown",
+    "smoke",
+    "debris",
+    "person",
 )
 
 
@@ -113,6 +117,32 @@ class ZoneConfig(_Strict):
         if length < 1e-6:
             raise ValueError("direction must be a non-zero vector such as [1, 0] (left to right)")
         return (value[0] / length, value[1] / length)
+
+
+class CalibrationConfig(_Strict):
+    """Ground-plane calibration: four points marked on a snapshot and where they lie on the road.
+
+    ``picture`` holds the four points as fractions of the picture; ``ground`` the same points
+    in metres on the road plane (any origin, e.g. X across the road, Y along it), measured or
+    read off lane markings (a lane is 3.5 m wide; a dashed line's dash and gap are standard
+    lengths). The homography between them makes sizes, distances and speeds metric.
+    """
+
+    picture: list[Point] = Field(min_length=4, max_length=4)
+    ground: list[tuple[float, float]] = Field(min_length=4, max_length=4)
+
+    @model_validator(mode="after")
+    def _usable(self) -> "CalibrationConfig":
+        for i, (x, y) in enumerate(self.picture):
+            if not (0 <= x <= 1 and 0 <= y <= 1):
+                raise ValueError(f"picture point {i} ({x:g}, {y:g}) is outside the picture (fractions 0..1)")
+        for name, points in (("picture", self.picture), ("ground", self.ground)):
+            for a in range(4):
+                for b in range(a + 1, 4):
+                    for c in range(b + 1, 4):
+                        if abs(_cross(points[a], points[b], points[c])) < 1e-9 * (1 + max(abs(v) for p in points for v in p)) ** 2:
+                            raise ValueError(f"{name} points {a}, {b} and {c} lie on one line: mark four corners of an area")
+        return self
 
 
 class MotionConfig(_Strict):
@@ -210,6 +240,7 @@ class CameraDetection(_Strict):
     traffic: TrafficConfig = TrafficConfig()
     tamper: TamperConfig = TamperConfig()
     objects: ObjectModelConfig | None = None
+    calibration: CalibrationConfig | None = None
 
     @model_validator(mode="after")
     def _zone_ids(self) -> "CameraDetection":
