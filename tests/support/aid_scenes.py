@@ -111,9 +111,10 @@ def detection_config(view: View, calibrated: bool = True, **overrides) -> Camera
     """The detection settings a site would give this camera (lanes as zones, calibration)."""
     base = dict(
         fps=5,
-        zones=view.zones(vehicle_only=True, stopped_seconds=4, congestion_occupancy=None),
-        traffic=TrafficConfig(),
+        zones=view.zones(vehicle_only=True, stopped_seconds=4, debris_seconds=5, slowdown_kmh=30, slowdown_seconds=6),
+        traffic=TrafficConfig(pedestrian_seconds=2),
         tamper=TamperConfig(learn_seconds=3),
+        smoke={"enabled": True},
         motion={"enabled": False},
     )
     if calibrated:

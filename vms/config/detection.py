@@ -107,6 +107,12 @@ class ZoneConfig(_Strict):
     # Fraction of the zone covered by vehicles above which, for congestion_seconds, it is congested.
     congestion_occupancy: float | None = Field(default=None, gt=0, lt=1)
     congestion_seconds: float = Field(default=10, gt=0, le=3600)
+    # A small new object (debris) standing on the road this long raises "debris"; None: off.
+    debris_seconds: float | None = Field(default=None, gt=0, le=3600)
+    # Vehicles in the zone slower than this (km/h, median over ``slowdown_seconds``) raise
+    # "slowdown"; needs a calibrated camera. None: off.
+    slowdown_kmh: float | None = Field(default=None, gt=0, le=200)
+    slowdown_seconds: float = Field(default=6, gt=0, le=600)
 
     @field_validator("direction")
     @classmethod
@@ -171,6 +177,17 @@ class TrafficConfig(_Strict):
     end_seconds: float = Field(default=2.0, ge=0, le=600)
     # Something standing unchanged this long becomes background (e.g. a parked car, new sign).
     absorb_seconds: float = Field(default=600, ge=10)
+    # With a calibrated camera, what counts as a vehicle and as a person, in metres and km/h.
+    vehicle_width_m: tuple[float, float] = (1.3, 3.8)
+    vehicle_min_height_m: float = Field(default=0.9, gt=0)
+    # A vehicle must have been followed over this distance before it can be stopped or wrong-way.
+    vehicle_travel_m: float = Field(default=8.0, ge=0)
+    wrong_way_m: float = Field(default=8.0, gt=0)
+    person_height_m: tuple[float, float] = (1.0, 2.4)
+    person_max_width_m: float = Field(default=1.2, gt=0)
+    person_max_kmh: float = Field(default=12.0, gt=0)
+    debris_width_m: tuple[float, float] = (0.25, 2.0)
+    debris_max_height_m: float = Field(default=1.0, gt=0)
 
     @model_validator(mode="after")
     def _sizes(self) -> "TrafficConfig":
@@ -224,6 +241,18 @@ class ObjectModelConfig(_Strict):
         return self
 
 
+class SmokeConfig(_Strict):
+    """Smoke: the picture loses its edges (contrast) over a region, more than its brightness
+    change explains, and stays so."""
+
+    enabled: bool = False
+    # A cell is smoky when its edges fall below this share of what its brightness predicts.
+    edge_ratio: float = Field(default=0.45, gt=0, lt=1)
+    min_cells: int = Field(default=4, ge=1, le=500)
+    seconds: float = Field(default=8, gt=0, le=600)
+    learn_seconds: float = Field(default=5, ge=1, le=600)
+
+
 class CameraDetection(_Strict):
     """Detection settings of one camera."""
 
@@ -239,6 +268,7 @@ class CameraDetection(_Strict):
     motion: MotionConfig = MotionConfig()
     traffic: TrafficConfig = TrafficConfig()
     tamper: TamperConfig = TamperConfig()
+    smoke: SmokeConfig = SmokeConfig()
     objects: ObjectModelConfig | None = None
     calibration: CalibrationConfig | None = None
 
