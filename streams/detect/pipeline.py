@@ -106,9 +106,10 @@ class EventLifecycle:
     def _snapshot(self, frame: Frame, signal: EventSignal) -> bytes | None:
         try:
             picture = frame.colour(self.snapshot_width)
-            if signal.box is not None:
-                h, w = picture.shape[:2]
-                x1, y1, x2, y2 = signal.box
+            # Every object the event counts (e.g. each person) is boxed, else the one it is about.
+            boxes = signal.details.get("boxes") or ([signal.box] if signal.box is not None else [])
+            h, w = picture.shape[:2]
+            for x1, y1, x2, y2 in boxes:
                 cv2.rectangle(picture, (int(x1 * w), int(y1 * h)), (int(x2 * w), int(y2 * h)), (0, 0, 255), 2)
             ok, jpeg = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, self.snapshot_quality])
             return jpeg.tobytes() if ok else None

@@ -219,22 +219,49 @@ class TamperConfig(_Strict):
 
 
 class ObjectModelConfig(_Strict):
-    """An ONNX object detector run through OpenCV's DNN module."""
+    """An object detector: an ONNX model run through OpenCV's DNN module, or OpenCV's built-in
+    HOG people detector (``detector: hog_people``, no model file, label "person").
 
-    model: Path
-    # "boxes": (1, N, 4 + classes) of [x1, y1, x2, y2] in 0..1 then class scores;
-    # "yolov8": (1, 4 + classes, N) of [cx, cy, w, h] in input pixels then class scores.
-    layout: Literal["boxes", "yolov8"] = "boxes"
+    ONNX output layouts (boxes are then filtered by ``min_score`` and non-maximum suppression
+    per label at ``nms_iou``):
+
+    - ``boxes``: (1, N, 4 + classes) of [x1, y1, x2, y2] in 0..1, then class scores;
+    - ``yolov8``: (1, 4 + classes, N) of [cx, cy, w, h] in input pixels, then class scores
+      (YOLOv8 and YOLO11 exports; e.g. [1, 84, 8400] for the 80 COCO classes at 640);
+    - ``yolov5``: (1, N, 5 + classes) of [cx, cy, w, h] in input pixels, objectness, class scores;
+    - ``yolox``: (1, N, 5 + classes) as yolov5; raw exports (N = the anchor points of strides
+      8, 16, 32) are decoded on the grid. YOLOX expects 0..255 BGR input: ``pixel_scale: 1``,
+      ``rgb: false``;
+    - ``ssd``: (1, 1, N, 7) of [image, class, score, x1, y1, x2, y2] in 0..1 (TensorFlow / Caffe
+      SSD exports); class indexes ``labels`` directly (include "background" at 0 if the model does).
+    """
+
+    detector: Literal["onnx", "hog_people"] = "onnx"
+    model: Path | None = None
+    layout: Literal["boxes", "yolov8", "yolov5", "yolox", "ssd"] = "boxes"
     input_size: int = Field(default=320, ge=16, le=2048)
-    labels: list[str] = Field(min_length=1)
+    pixel_scale: float = Field(default=1 / 255, gt=0, le=1)
+    rgb: bool = True
+    labels: list[str] = Field(default_factory=list)
     # Labels that raise "object" events; empty means all.
     detect: list[str] = Field(default_factory=list)
-    min_score: float = Field(default=0.5, gt=0, le=1)
+    min_score: float = Field(default=0.5, gt=0, le=10)
     nms_iou: float = Field(default=0.45, gt=0, le=1)
     every_seconds: float = Field(default=1.0, ge=0, le=60)
+    # HOG people detector: picture width it runs at (people must be at least 128 px tall there).
+    hog_width: int = Field(default=640, ge=128, le=1920)
 
     @model_validator(mode="after")
     def _known_labels(self) -> "ObjectModelConfig":
+        if self.detector == "hog_people":
+            self.labels = self.labels or ["person"]
+            if self.labels != ["person"]:
+                raise ValueError("the HOG people detector has one label: person")
+        else:
+            if self.model is None:
+                raise ValueError("an ONNX detector needs `model`, the path of its .onnx file")
+            if not self.labels:
+                raise ValueError("labels must name the model's classes in order")
         unknown = sorted(set(self.detect) - set(self.labels))
         if unknown:
             raise ValueError(f"detect names labels the model does not have: {', '.join(unknown)}")
