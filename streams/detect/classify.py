@@ -80,10 +80,16 @@ class Classifier:
         return speed is not None and speed <= self.traffic.person_max_kmh
 
     def speed_kmh(self, track: Track, window: float = 1.5) -> float | None:
-        velocity = track.ground_velocity(window)
-        if velocity is None or not self.metric:
+        """Median speed of the track's steps over ``window`` seconds: a hop to another blob is
+        one odd step among several, and jitter of the foot averages out over a step."""
+        if not self.metric:
             return None
-        return math.hypot(*velocity) * 3.6
+        t1 = track.ground[-1][0] if track.ground else 0.0
+        points = [p for p in track.ground if p[0] >= t1 - window]
+        steps = [math.hypot(b[1] - a[1], b[2] - a[2]) / (b[0] - a[0]) for a, b in zip(points, points[1:]) if b[0] > a[0]]
+        if len(steps) < 3:
+            return None
+        return float(np.median(steps)) * 3.6
 
 
 def same_surface(picture: np.ndarray, background: np.ndarray, region: np.ndarray) -> bool:

@@ -41,6 +41,8 @@ from vms.config.detection import CameraDetection, ZoneConfig
 WRONG_WAY_WINDOW_SECONDS = 3.0
 # A confirmed vehicle slower than this has halted; where it halted is remembered this long.
 HALT_KMH, HALT_MEMORY_SECONDS = 6.0, 120.0
+# A vehicle this fast over 3 s is crawling in a queue, not stopped.
+CRAWL_KMH = 6.0
 # Crawling vehicles at least this far apart are two vehicles of a queue, not one seen twice.
 QUEUE_SPACING_M = 5.0
 STANDING_SECONDS = 1.0
@@ -67,8 +69,8 @@ class _ZoneState:
         self.debris = Latch(off_seconds=end_seconds)
         self.debris_box: tuple[int, int, int, int] | None = None
         self.debris_since: float | None = None
-        self.slowdown = Latch(on_seconds=zone.slowdown_seconds / 2, off_seconds=max(end_seconds, 3 * zone.slowdown_seconds))
-        self.crawling: list[tuple[float, float]] = []  # road positions of vehicles crawling now
+        self.slowdown = Latch(on_seconds=zone.slowdown_seconds, off_seconds=max(end_seconds, 3 * zone.slowdown_seconds))
+        self.crawling: deque = deque()  # (t, track id, x, y) of vehicles crawling in the window
         self.speeds: deque = deque()  # (t, track id, km/h) of vehicles in the zone
         self.halts: deque = deque()  # (t, box) where confirmed vehicles came to a halt
         self.direction: tuple[float, float] | None = None  # the zone's direction on the road
@@ -133,7 +135,7 @@ class TrafficAnalytics(Detector):
             occupancy = cv2.countNonZero(cv2.bitwise_and(foreground, mask)) / zone_pixels
             state.occupancy += OCCUPANCY_SMOOTHING * (occupancy - state.occupancy)
             inside = [track for track in tracks if _inside(track.blob, mask)]
-            self._watch_speeds(state, classifier, inside, t)
+            self._watch_speeds(state, classifier, inside, t, frame.size)
             signals += self._congestion(state, t)
             signals += self._slowdown(state, classifier, t)
             congested = (state.zone.congestion_occupancy is not None and state.occupancy >= 0.8 * state.zone.congestion_occupancy) or state.slowdown.active
@@ -194,6 +196,18 @@ class TrafficAnalytics(Detector):
                 return True
         return any(_overlap(box, halted) > 0.3 for _, halted in state.halts)
 
+    def _crawling(self, blob: Blob, classifier: Classifier) -> bool:
+        """A vehicle over ``blob`` still moves at walking pace (its plain body looks unchanged)."""
+        if not classifier.metric:
+            return False
+        box = (blob.x, blob.y, blob.x + blob.w, blob.y + blob.h)
+        for track in self.tracker.tracks.values():
+            if _overlap(box, _track_box(track)) > 0.3:
+                speed = classifier.speed_kmh(track, window=3.0)
+                if speed is not None and speed >= CRAWL_KMH:
+                    return True
+        return False
+
     def _stopped(self, state: _ZoneState, frame: Frame, foreground: np.ndarray, mask: np.ndarray, congested: bool,
                  classifier: Classifier) -> list[EventSignal]:
         zone, t = state.zone, frame.wall_time
@@ -204,7 +218,8 @@ class TrafficAnalytics(Detector):
         if not congested:
             minimum = int(0.1 * self.traffic.vehicle_min_area * width * height) if classifier.metric else int(0.5 * self.traffic.vehicle_min_area * width * height)
             found = self._standing(mask, zone.stopped_seconds, minimum,
-                                   lambda blob, region: classifier.vehicle_blob(blob) and self._arrived(state, blob, classifier))
+                                   lambda blob, region: classifier.vehicle_blob(blob) and self._arrived(state, blob, classifier)
+                                   and not self._crawling(blob, classifier))
         if found is not None:
             blob, stood = found
             state.stopped_box = (blob.x, blob.y, blob.x + blob.w, blob.y + blob.h)
@@ -233,6 +248,11 @@ class TrafficAnalytics(Detector):
             if not classifier.debris_blob(blob) or blob.touches_border(frame.size):
                 return False
             box = (blob.x, blob.y, blob.x + blob.w, blob.y + blob.h)
+            near = _grow(box, max(3, blob.h // 2))  # a vehicle splits into blobs: its parts lie close
+            if state.stopped_box is not None and _overlap(near, state.stopped_box) > 0:
+                return False
+            if any(_overlap(near, halted) > 0.1 for _, halted in state.halts):
+                return False  # where a vehicle halted: a part of it
             # Not part of a vehicle that stopped, nor a person standing.
             return not any(_overlap(box, _track_box(track)) > 0.1 and (classifier.vehicle(track) or track.travelled > 3)
                            for track in self.tracker.tracks.values())
@@ -254,36 +274,42 @@ class TrafficAnalytics(Detector):
         x1, y1, x2, y2 = state.debris_box
         return [EventSignal("debris", zone.id, since=state.debris_since, box=(x1 / width, y1 / height, x2 / width, y2 / height))]
 
-    def _watch_speeds(self, state: _ZoneState, classifier: Classifier, tracks: list[Track], t: float) -> None:
+    def _watch_speeds(self, state: _ZoneState, classifier: Classifier, tracks: list[Track], t: float,
+                      size: tuple[int, int]) -> None:
         """Speeds of confirmed vehicles in the zone, how many crawl now, and where they halt."""
-        state.crawling = []
         if not classifier.metric:
             return
         for track in tracks:
-            if not classifier.vehicle(track):
-                continue
+            # Queued vehicles merge into blobs whose tracks are new: a vehicle-sized blob followed
+            # for a second counts for speed; halts need a confirmed vehicle.
+            if not classifier.vehicle_blob(track.blob) or track.hits < 5 or track.blob.touches_border(size):
+                continue  # (cut by the picture's edge, a blob's foot is not where it touches the road)
             speed = classifier.speed_kmh(track)
             if speed is None:
                 continue
             state.speeds.append((t, track.id, speed))
-            if state.zone.slowdown_kmh is not None and speed < state.zone.slowdown_kmh:
-                state.crawling.append(track.ground[-1][1:])
-            if speed < HALT_KMH:
+            slow = state.zone.slowdown_kmh is not None and speed < state.zone.slowdown_kmh
+            if slow and classifier.vehicle(track) and (classifier.speed_kmh(track, 3.0) or 0.0) < state.zone.slowdown_kmh:
+                state.crawling.append((t, track.id, *track.ground[-1][1:]))
+            if speed < HALT_KMH and classifier.vehicle(track):
                 state.halts.append((t, _track_box(track)))
         window = state.zone.slowdown_seconds
         while state.speeds and state.speeds[0][0] < t - window:
             state.speeds.popleft()
+        while state.crawling and state.crawling[0][0] < t - window:
+            state.crawling.popleft()
         while state.halts and (state.halts[0][0] < t - HALT_MEMORY_SECONDS or len(state.halts) > 50):
             state.halts.popleft()
 
     def _slowdown(self, state: _ZoneState, classifier: Classifier, t: float) -> list[EventSignal]:
-        """A queue, not one stopped vehicle: two or more vehicles apart crawl at once, and the
-        zone's median speed over the window is below the limit."""
+        """A queue, not one stopped vehicle: two or more vehicles some metres apart crawl within
+        the window, and the zone's median speed over the window is below the limit."""
         zone = state.zone
         if zone.slowdown_kmh is None or not classifier.metric:
             return []
         speeds = [speed for _, _, speed in state.speeds]
-        apart = any(np.hypot(a[0] - b[0], a[1] - b[1]) >= QUEUE_SPACING_M for a in state.crawling for b in state.crawling)
+        apart = any(a[1] != b[1] and np.hypot(a[2] - b[2], a[3] - b[3]) >= QUEUE_SPACING_M
+                    for a in state.crawling for b in state.crawling)
         slow = apart and bool(speeds) and float(np.median(speeds)) < zone.slowdown_kmh
         if not state.slowdown.update(t, slow):
             return []
@@ -405,6 +431,10 @@ def _steady_size(track: Track, last: int) -> bool:
     else:
         widths = [a for *_, a in list(track.history)[-last:]]
     return bool(widths) and max(widths) <= 1.6 * max(min(widths), 1e-6)
+
+
+def _grow(box: tuple, pixels: int) -> tuple:
+    return (box[0] - pixels, box[1] - pixels, box[2] + pixels, box[3] + pixels)
 
 
 def _track_box(track: Track) -> tuple[int, int, int, int]:

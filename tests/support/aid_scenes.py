@@ -97,7 +97,9 @@ class AidScene:
         return used
 
     def prepare(self) -> "AidScene":
-        simulate(self.view, self.vehicles, self.duration, self.fps, self.slowdowns)
+        """Drive the traffic (once; again only if vehicles were added since)."""
+        if any(v.track is None for v in self.vehicles):
+            simulate(self.view, self.vehicles, self.duration, self.fps, self.slowdowns)
         return self
 
     def frames(self):

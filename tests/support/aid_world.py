@@ -175,6 +175,7 @@ def simulate(view: View, vehicles: list[Vehicle], duration: float, fps: float,
     for v in vehicles:
         v.track = np.full(frames, np.nan)
         v.speeds = np.zeros(frames)
+        v.stopped_at_time = None
     state: dict[int, tuple[float, float]] = {}  # id -> (position along its way, speed)
     waiting = sorted(vehicles, key=lambda v: v.enter)
     active: list[Vehicle] = []
