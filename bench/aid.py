@@ -55,8 +55,9 @@ class ClipResult:
     disturbances: list[str] = field(default_factory=list)
 
 
-def analyse_clip(scene: AidScene, calibrated: bool, folder: str) -> ClipResult:
-    """Write ``scene`` to a file, decode it and run the detectors on it; the events raised."""
+def analyse_clip(scene: AidScene, calibrated: bool, folder: str, config=None) -> ClipResult:
+    """Write ``scene`` to a file, decode it and run the detectors on it (``config``, or the
+    site's settings for this view); the events raised."""
     import time as clock
 
     from streams.detect import build_detectors
@@ -65,7 +66,7 @@ def analyse_clip(scene: AidScene, calibrated: bool, folder: str) -> ClipResult:
     from tests.support.scenes import EventLog
 
     path = write_clip(scene, Path(folder) / f"{scene.name}.mp4")
-    config = detection_config(scene.view, calibrated)
+    config = config or detection_config(scene.view, calibrated)
     started = clock.process_time()
     info, packets = read_clip(path)
     log = EventLog()

@@ -138,7 +138,10 @@ class TrafficAnalytics(Detector):
             self._watch_speeds(state, classifier, inside, t, frame.size)
             signals += self._congestion(state, t)
             signals += self._slowdown(state, classifier, t)
-            congested = (state.zone.congestion_occupancy is not None and state.occupancy >= 0.8 * state.zone.congestion_occupancy) or state.slowdown.active
+            # A queue (congested, slowed, or two vehicles crawling in the window) stands by
+            # nature: its vehicles are not stopped vehicles.
+            queue = state.slowdown.active or len({c[1] for c in state.crawling}) >= 2
+            congested = (state.zone.congestion_occupancy is not None and state.occupancy >= 0.8 * state.zone.congestion_occupancy) or queue
             signals += self._stopped(state, frame, foreground, mask, congested, classifier)
             signals += self._debris(state, frame, foreground, mask, classifier)
             signals += self._wrong_way(state, frame, inside, congested, classifier)
@@ -357,7 +360,7 @@ class TrafficAnalytics(Detector):
                 if not classifier.vehicle(track):
                     continue
                 points = [p for p in track.ground if p[0] >= t - WRONG_WAY_WINDOW_SECONDS]
-                if len(points) < 6 or not _steady_size(track, len(points)):
+                if len(points) < (6 if classifier.metric else 4) or not _steady_size(track, len(points)):
                     continue  # too short, or the track hopped between blobs of other sizes
                 jump = 15.0 if classifier.metric else 0.2  # a leap to another blob, not a step
                 along = [(b[1] - a[1]) * dx + (b[2] - a[2]) * dy for a, b in zip(points, points[1:])
@@ -425,12 +428,12 @@ def _inside(blob: Blob, mask: np.ndarray) -> bool:
 
 
 def _steady_size(track: Track, last: int) -> bool:
-    """The track's last ``last`` sizes (metres; pixel areas uncalibrated) stay within a factor 1.6."""
-    if track.sizes:
-        widths = [w for w, _ in list(track.sizes)[-last:]]
-    else:
-        widths = [a for *_, a in list(track.history)[-last:]]
-    return bool(widths) and max(widths) <= 1.6 * max(min(widths), 1e-6)
+    """The track's last ``last`` widths in metres stay within a factor 1.6 (always true
+    uncalibrated: pixel sizes change with distance and at the picture's edge)."""
+    if not track.sizes:
+        return True
+    widths = [w for w, _ in list(track.sizes)[-last:]]
+    return max(widths) <= 1.6 * max(min(widths), 1e-6)
 
 
 def _grow(box: tuple, pixels: int) -> tuple:

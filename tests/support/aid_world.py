@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from vms.config.detection import CalibrationConfig, ZoneConfig
+from vms.config.detection import ZoneConfig
 
 MIN_GAP, HEADWAY = 2.5, 1.0
 ACCELERATION, BRAKING = 2.0, 4.0  # m/s²
@@ -79,8 +79,11 @@ class View:
             points.append((min(1.0, max(0.0, float(u) / self.width)), min(1.0, max(0.0, float(v) / self.height))))
         return points
 
-    def calibration(self) -> CalibrationConfig:
-        """Four marked ground points a technician would measure: the road edges at 15 m and 45 m."""
+    def calibration(self):
+        """Four marked ground points a technician would measure: the road edges at 15 m and 45 m
+        (a ``CalibrationConfig``)."""
+        from vms.config.detection import CalibrationConfig
+
         half = self.road_half()
         ground = [(-half, 15.0), (half, 15.0), (half, 45.0), (-half, 45.0)]
         picture = []

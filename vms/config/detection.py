@@ -31,7 +31,6 @@ EVENT_TYPES = (
     "slowdown",
     "smoke",
     "debris",
-    "person",
 )
 
 
