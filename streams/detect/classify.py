@@ -103,7 +103,10 @@ def same_surface(picture: np.ndarray, background: np.ndarray, region: np.ndarray
     inside = region > 0
     a, b = picture[inside].astype(np.float32), background[inside].astype(np.float32)
     if a.size < 8 or b.std() < 3:
-        return not outline.any() or _edges(picture)[outline].mean() < OUTLINE_EDGE
+        # A flat surface has no structure to correlate: light leaves it flat, a thing brings
+        # shading (its faces) or an outline of its own.
+        flat = a.size < 8 or a.std() < max(4.0, 2 * b.std())
+        return flat and (not outline.any() or _edges(picture)[outline].mean() < OUTLINE_EDGE)
     correlation = float(((a - a.mean()) * (b - b.mean())).mean() / (a.std() * b.std() + 1e-6))
     return correlation >= SAME_SURFACE
 
