@@ -23,7 +23,6 @@ socket and threads, so a camera-hour takes minutes, not an hour.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import statistics
 import sys

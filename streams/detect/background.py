@@ -70,11 +70,13 @@ class ReferenceBackground:
         self._changed_for = 0.0
         # Steady against the last pictures' average, so sensor noise and compression do not
         # pass for movement; an unsteady moment costs a standing area some age, not all of it.
-        steady = cv2.absdiff(picture, self.recent) < self.threshold / 2
+        recent = self.recent if self.recent is not None else picture.copy()
+        steady = cv2.absdiff(picture, recent) < self.threshold / 2
         standing = (foreground > 0) & steady
         shaken = np.maximum(self.age - UNSTEADY_COST * dt, 0.0)
         self.age = np.where(standing, self.age + dt, np.where(foreground > 0, shaken, 0.0)).astype(np.float32)
-        cv2.accumulateWeighted(picture, self.recent, 0.5)
+        cv2.accumulateWeighted(picture, recent, 0.5)
+        self.recent = recent
         absorbed = self.age > self.absorb_seconds
         if absorbed.any():
             self.background[absorbed] = picture[absorbed]

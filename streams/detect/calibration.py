@@ -22,14 +22,14 @@ class GroundPlane:
 
     def __init__(self, config: CalibrationConfig, size: tuple[int, int]) -> None:
         width, height = size
-        picture = np.float32([(x * width, y * height) for x, y in config.picture])
-        ground = np.float32(config.ground)
+        picture = np.array([(x * width, y * height) for x, y in config.picture], np.float32)
+        ground = np.array(config.ground, np.float32)
         self.to_road = cv2.getPerspectiveTransform(picture, ground)
         self.to_picture = cv2.getPerspectiveTransform(ground, picture)
 
     def ground(self, u: float, v: float) -> tuple[float, float]:
         """Road coordinates (metres) of picture pixel (u, v)."""
-        point = cv2.perspectiveTransform(np.float32([[[u, v]]]), self.to_road)[0, 0]
+        point = cv2.perspectiveTransform(np.array([[[u, v]]], np.float32), self.to_road)[0, 0]
         return float(point[0]), float(point[1])
 
     def scale(self, u: float, v: float) -> float:

@@ -42,12 +42,14 @@ class Classifier:
     def vehicle_blob(self, blob: Blob) -> bool:
         if not self.metric:
             return blob.area >= 0.5 * self.traffic.vehicle_min_area * self.area
+        if not isinstance(self.scale, GroundPlane):
+            return blob.area >= 0.5 * self.traffic.vehicle_min_area * self.area
         width, height = self.scale.size(blob)
         low, high = self.traffic.vehicle_width_m
         return low <= width <= high and height >= self.traffic.vehicle_min_height_m
 
     def debris_blob(self, blob: Blob) -> bool:
-        if not self.metric:
+        if not isinstance(self.scale, GroundPlane):
             return self.traffic.object_min_area * self.area <= blob.area < self.traffic.vehicle_min_area * self.area
         width, height = self.scale.size(blob)
         low, high = self.traffic.debris_width_m
@@ -70,9 +72,10 @@ class Classifier:
             return False
         if not self.metric:
             return track.max_area < self.traffic.vehicle_min_area * self.area
-        if len(track.sizes) < 5:
+        size = track.median_size()
+        if len(track.sizes) < 5 or size is None:
             return False
-        width, height = track.median_size()
+        width, height = size
         low, high = self.traffic.person_height_m
         if not (low <= height <= high and width <= self.traffic.person_max_width_m and height >= 1.3 * width):
             return False

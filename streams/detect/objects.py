@@ -131,10 +131,10 @@ def _yolox_decode(rows: np.ndarray, size: int) -> np.ndarray:
         ys, xs = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
         grids.append(np.stack([xs.ravel(), ys.ravel()], axis=1))
         strides.append(np.full((cells * cells, 1), stride))
-    grid, stride = np.concatenate(grids).astype(np.float32), np.concatenate(strides).astype(np.float32)
+    grid, scale = np.concatenate(grids).astype(np.float32), np.concatenate(strides).astype(np.float32)
     decoded = rows.copy()
-    decoded[:, :2] = (rows[:, :2] + grid) * stride
-    decoded[:, 2:4] = np.exp(np.clip(rows[:, 2:4], -10, 10)) * stride
+    decoded[:, :2] = (rows[:, :2] + grid) * scale
+    decoded[:, 2:4] = np.exp(np.clip(rows[:, 2:4], -10, 10)) * scale
     return decoded
 
 

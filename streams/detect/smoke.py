@@ -55,8 +55,10 @@ class SmokeDetector(Detector):
         judged = (ref_edges >= MIN_REFERENCE_EDGES) & self._watched(frame.size)
         predicted = ref_edges * np.clip(brightness / np.maximum(ref_brightness, 1.0), 0.3, 3.0)
         smoky = judged & (edges < self.config.edge_ratio * predicted)
-        self.smoky_since = np.where(smoky, np.where(np.isnan(self.smoky_since), t, self.smoky_since), np.nan)
-        lasting = smoky & (t - np.nan_to_num(self.smoky_since, nan=t) >= self.config.seconds)
+        since = self.smoky_since if self.smoky_since is not None else np.full(smoky.shape, np.nan, np.float32)
+        since = np.where(smoky, np.where(np.isnan(since), t, since), np.nan)
+        self.smoky_since = since
+        lasting = smoky & (t - np.nan_to_num(since, nan=t) >= self.config.seconds)
         region = self._largest(lasting)
         if not smoky.any():
             rate = FOLLOW_RATE

@@ -64,8 +64,8 @@ class Track:
     max_area: int = 0
     hits: int = 0
     # Filled by the traffic analytics when the camera is calibrated (or in picture fractions):
-    ground: deque = field(default_factory=lambda: deque(maxlen=64))  # (t, x, y) where it touches the road
-    sizes: deque = field(default_factory=lambda: deque(maxlen=64))  # (width, height) in metres
+    ground: deque[tuple[float, float, float]] = field(default_factory=lambda: deque(maxlen=64))  # (t, x, y) on the road
+    sizes: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=64))  # (width, height) in metres
     travelled: float = 0.0  # farthest it has been from where it was first seen on the road
     origin: tuple[float, float] | None = None
 

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from collections import deque
+from typing import Callable
 
 from streams.detect.background import ReferenceBackground
 from streams.detect.base import Detector, EventSignal, Frame
@@ -70,9 +71,9 @@ class _ZoneState:
         self.debris_box: tuple[int, int, int, int] | None = None
         self.debris_since: float | None = None
         self.slowdown = Latch(on_seconds=zone.slowdown_seconds, off_seconds=max(end_seconds, 3 * zone.slowdown_seconds))
-        self.crawling: deque = deque()  # (t, track id, x, y) of vehicles crawling in the window
-        self.speeds: deque = deque()  # (t, track id, km/h) of vehicles in the zone
-        self.halts: deque = deque()  # (t, box) where confirmed vehicles came to a halt
+        self.crawling: deque[tuple[float, int, float, float]] = deque()  # (t, track id, x, y) crawling in the window
+        self.speeds: deque[tuple[float, int, float]] = deque()  # (t, track id, km/h) of vehicles in the zone
+        self.halts: deque[tuple[float, tuple[int, int, int, int]]] = deque()  # where confirmed vehicles halted
         self.direction: tuple[float, float] | None = None  # the zone's direction on the road
 
     def reset(self) -> None:
@@ -125,7 +126,7 @@ class TrafficAnalytics(Detector):
         tracks = self.tracker.update(blobs, t)
         for track in tracks:
             track.place(t, *classifier.scale.foot(track.blob))
-            if classifier.metric:
+            if isinstance(classifier.scale, GroundPlane):
                 track.sizes.append(classifier.scale.size(track.blob))
         vehicles = [b for b in blobs if b.area >= vehicle_area or (classifier.metric and classifier.vehicle_blob(b))]
         signals: list[EventSignal] = []
@@ -169,10 +170,12 @@ class TrafficAnalytics(Detector):
         return [EventSignal("congestion", zone.id, score=round(min(1.0, state.occupancy), 3), since=latch.onset,
                             details={"occupancy": round(state.occupancy, 3)})]
 
-    def _standing(self, mask: np.ndarray, seconds: float, min_area: int, want) -> tuple | None:
+    def _standing(self, mask: np.ndarray, seconds: float, min_area: int,
+                  want: Callable[[Blob, np.ndarray], bool]) -> tuple[Blob, float] | None:
         """The largest area of the zone that has stood unchanged ``seconds`` (median of its
         pixels' standing ages) and that ``want(blob, region)`` accepts: (blob, since)."""
-        age = self.background.age
+        age, picture, empty = self.background.age, self.background.picture, self.background.background
+        assert age is not None and picture is not None and empty is not None  # the background is ready
         # Standing areas, then the typical (median) age of each: a few pixels of a plain
         # body look unchanged already while the vehicle is still rolling to a stop.
         standing = ((age >= min(STANDING_SECONDS, seconds)) & (mask > 0)).astype(np.uint8) * 255
@@ -182,7 +185,7 @@ class TrafficAnalytics(Detector):
             stood = float(np.median(age[region > 0]))
             if stood < seconds:
                 continue
-            if self._is_ghost(region) or same_surface(self.background.picture, self.background.background, region):
+            if self._is_ghost(region) or same_surface(picture, empty, region):
                 self.background.absorb(cv2.dilate(region, np.ones((5, 5), np.uint8)))
                 continue
             if want(blob, region):
@@ -233,7 +236,7 @@ class TrafficAnalytics(Detector):
             x1, y1, x2, y2 = state.stopped_box
             box = foreground[y1:y2, x1:x2]
             still_there = box.size > 0 and cv2.countNonZero(box) >= STILL_THERE * box.size
-        if not state.stopped.update(t, found is not None or still_there):
+        if not state.stopped.update(t, found is not None or still_there) or state.stopped_box is None:
             state.stopped_box = None
             return []
         x1, y1, x2, y2 = state.stopped_box
@@ -261,6 +264,7 @@ class TrafficAnalytics(Detector):
                            for track in self.tracker.tracks.values())
 
         found = self._standing(mask, zone.debris_seconds, int(self.traffic.object_min_area * width * height), fallen)
+        still_there = False
         if found is not None:
             blob, stood = found
             state.debris_box = (blob.x, blob.y, blob.x + blob.w, blob.y + blob.h)
@@ -269,9 +273,8 @@ class TrafficAnalytics(Detector):
         elif state.debris.active and state.debris_box is not None:
             x1, y1, x2, y2 = state.debris_box
             box = foreground[y1:y2, x1:x2]
-            if box.size > 0 and cv2.countNonZero(box) >= STILL_THERE * box.size:
-                found = True
-        if not state.debris.update(t, found is not None):
+            still_there = box.size > 0 and cv2.countNonZero(box) >= STILL_THERE * box.size
+        if not state.debris.update(t, found is not None or still_there) or state.debris_box is None:
             state.debris_box = None
             return []
         x1, y1, x2, y2 = state.debris_box
@@ -291,8 +294,8 @@ class TrafficAnalytics(Detector):
             if speed is None:
                 continue
             state.speeds.append((t, track.id, speed))
-            slow = state.zone.slowdown_kmh is not None and speed < state.zone.slowdown_kmh
-            if slow and classifier.vehicle(track) and (classifier.speed_kmh(track, 3.0) or 0.0) < state.zone.slowdown_kmh:
+            limit = state.zone.slowdown_kmh
+            if limit is not None and speed < limit and classifier.vehicle(track) and (classifier.speed_kmh(track, 3.0) or 0.0) < limit:
                 state.crawling.append((t, track.id, *track.ground[-1][1:]))
             if speed < HALT_KMH and classifier.vehicle(track):
                 state.halts.append((t, _track_box(track)))
@@ -351,7 +354,7 @@ class TrafficAnalytics(Detector):
         if zone.direction is None:
             return []
         if state.direction is None:
-            state.direction = self._road_direction(zone, frame.size, classifier)
+            state.direction = self._road_direction(zone.polygon, zone.direction, frame.size, classifier)
         dx, dy = state.direction
         distance = self.traffic.wrong_way_m if classifier.metric else self.traffic.wrong_way_distance
         culprit = None
@@ -377,12 +380,13 @@ class TrafficAnalytics(Detector):
         return [EventSignal("wrong_way", zone.id, since=track.born if track else None, box=_box(track, frame) if track else None,
                             details={"track": track.id} if track else {})]
 
-    def _road_direction(self, zone: ZoneConfig, size: tuple[int, int], classifier: Classifier) -> tuple[float, float]:
+    def _road_direction(self, polygon: list[tuple[float, float]], direction: tuple[float, float], size: tuple[int, int],
+                        classifier: Classifier) -> tuple[float, float]:
         """The zone's direction of travel (drawn on the picture) as a direction on the road."""
         width, height = size
-        cx = sum(x for x, _ in zone.polygon) / len(zone.polygon) * width
-        cy = sum(y for _, y in zone.polygon) / len(zone.polygon) * height
-        return classifier.scale.direction(cx, cy, *zone.direction)
+        cx = sum(x for x, _ in polygon) / len(polygon) * width
+        cy = sum(y for _, y in polygon) / len(polygon) * height
+        return classifier.scale.direction(cx, cy, direction[0], direction[1])
 
     def _pedestrian(self, state: _ZoneState, frame: Frame, tracks: list[Track], vehicles: list[Blob],
                     classifier: Classifier) -> list[EventSignal]:
@@ -424,7 +428,7 @@ def _has_rules(zone: ZoneConfig) -> bool:
 def _inside(blob: Blob, mask: np.ndarray) -> bool:
     """Where the blob touches the road (its bottom middle) lies in the zone."""
     cx, cy = blob.x + blob.w / 2, blob.y + blob.h - 1
-    return mask[min(int(cy), mask.shape[0] - 1), min(int(cx), mask.shape[1] - 1)] > 0
+    return bool(mask[min(int(cy), mask.shape[0] - 1), min(int(cx), mask.shape[1] - 1)] > 0)
 
 
 def _steady_size(track: Track, last: int) -> bool:
@@ -433,7 +437,7 @@ def _steady_size(track: Track, last: int) -> bool:
     if not track.sizes:
         return True
     widths = [w for w, _ in list(track.sizes)[-last:]]
-    return max(widths) <= 1.6 * max(min(widths), 1e-6)
+    return bool(max(widths) <= 1.6 * max(min(widths), 1e-6))
 
 
 def _grow(box: tuple, pixels: int) -> tuple:

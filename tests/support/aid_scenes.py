@@ -27,7 +27,6 @@ import numpy as np
 
 from streams.packets import MediaPacket, StreamInfo
 from tests.support.aid_world import (
-    PAINTS,
     Background,
     Debris,
     Smoke,
@@ -36,7 +35,6 @@ from tests.support.aid_world import (
     Walker,
     background,
     simulate,
-    traffic,
 )
 from vms.config.detection import CameraDetection, TamperConfig, TrafficConfig
 
@@ -250,8 +248,8 @@ class _Renderer:
 
     def _debris(self, frame: np.ndarray, d: Debris) -> None:
         view = self.view
-        w, l, h = d.size
-        corners = np.array([view.project(a, b, c) for a in (d.x - w / 2, d.x + w / 2) for b in (d.y, d.y + l) for c in (0, h)])
+        w, length, h = d.size
+        corners = np.array([view.project(a, b, c) for a in (d.x - w / 2, d.x + w / 2) for b in (d.y, d.y + length) for c in (0, h)])
         cv2.fillConvexPoly(frame, _int(cv2.convexHull(corners.astype(np.float32))), d.paint)
 
     def _headlights(self, frame: np.ndarray, i: int) -> None:
