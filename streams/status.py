@@ -23,6 +23,9 @@ class StreamStatus:
     stream: str
     state: StreamState = StreamState.CONNECTING
     error: str | None = None
+    # The error as a code and parameters (streams.errors.StreamProblem), for the UI's own words.
+    error_code: str | None = None
+    error_params: dict[str, Any] = field(default_factory=dict)
     since: float = field(default_factory=time.time)
     last_packet_at: float | None = None
     fps: float = 0.0
@@ -33,9 +36,12 @@ class StreamStatus:
     session: int = 0
     reconnects: int = 0
     packets: int = 0
+    # Discontinuities of the camera clock seen since the worker started, by kind (timeline.py).
+    discontinuities: dict[str, int] = field(default_factory=dict)
 
     def to_message(self) -> dict[str, Any]:
         message = asdict(self)
+        message["discontinuities"] = dict(self.discontinuities)
         message["state"] = self.state.value
         return message
 

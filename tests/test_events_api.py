@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.api import api_system
 from tests.support.server import serve_app
+from vms.auth.audit import AuditQuery, query_audit
 from vms.config.detection import EventsConfig
 from vms.events import EventRecorder
 
@@ -72,6 +73,11 @@ async def test_acknowledge(system):
     assert response.status_code == 200, response.text
     assert response.json()["acknowledged_by"] == "operator" and response.json()["phase"] == "ack"
     assert await ids_of(system, "admin", unacknowledged="true") == [ids["covered"], ids["wrong"]]
+    again = await system.client.post(f"/api/events/{ids['stopped']}/ack", headers=system.token("admin"))
+    assert again.json()["acknowledged_by"] == "operator"  # the first acknowledgement is kept
+    entries = query_audit(system.db, AuditQuery(action="event.ack"))
+    assert [(e.username, e.target, e.detail) for e in entries] == [
+        ("operator", "t-01", {"event": ids["stopped"], "type": "stopped_vehicle"})]  # audited once, by who did it
     # Not their group: as if it did not exist. No ack capability: refused.
     assert (await system.client.post(f"/api/events/{ids['covered']}/ack", headers=operator)).status_code == 404
     response = await system.client.post(f"/api/events/{ids['wrong']}/ack", headers=system.token("investigator"))
