@@ -93,7 +93,7 @@ class QueuedEventSink:
             self.queue.add({"uid": key.split(":")[1], "op": "close", "end": now, "score": None})
         return len(rows)
 
-    def instant(self, camera_id: str, type: str, at: float, **kw) -> int:
+    def instant(self, camera_id: str, type: str, at: float, **kw: Any) -> int:
         """An event with no duration, such as "camera back online"."""
         event_id = self.open(camera_id, type, at, **kw)
         self.close(event_id, at)
@@ -109,7 +109,6 @@ class EventStoreConsumer:
         self.config = config
         self.bus = bus
         self.listeners = list(listeners or [])  # e.g. the WebhookDispatcher: ``submit(message)``
-        AppliedMessage.__table__.create(db.engine, checkfirst=True)
         self.runner = QueueConsumer(queue, consumer, self.handle)
 
     def start(self) -> "EventStoreConsumer":
