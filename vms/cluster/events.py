@@ -29,6 +29,7 @@ from vms.cluster.models import AppliedMessage
 from vms.config.detection import EventsConfig
 from vms.db import CameraRow, Database
 from vms.db.events import EventRow
+from vms.events.recorder import EventListener
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class EventStoreConsumer:
     """Writes queued events to the database exactly once in effect, then publishes them."""
 
     def __init__(self, db: Database, queue: DurableQueue, consumer: str, config: EventsConfig = EventsConfig(),
-                 bus: Bus | None = None, listeners: list | None = None) -> None:
+                 bus: Bus | None = None, listeners: list[EventListener] | None = None) -> None:
         self.db = db
         self.config = config
         self.bus = bus
