@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 import vms.db.auth  # noqa: F401  (registers the users, sessions and audit tables)
 from dashboard.api import audit, auth, cameras, events, exports, health, layouts, live, pages, recordings, users
+from dashboard.body_limit import BodyLimit
 from dashboard.problems import install_problem_handlers
 from dashboard.runtime import Runtime
 from dashboard.security import PUBLIC, gatekeeper, matched_route, report_unruled
@@ -38,6 +39,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)
+    http = runtime.settings.http
+    app.add_middleware(BodyLimit, max_body_bytes=http.max_body_bytes, max_sdp_bytes=http.max_sdp_bytes,
+                       body_timeout=http.body_timeout_seconds)
     app.include_router(health.router)
     for module in (auth, users, audit, cameras, recordings, exports, layouts):
         app.include_router(module.router, prefix="/api")

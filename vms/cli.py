@@ -77,17 +77,16 @@ def api(
 
 
 def _serve(settings: Settings, host: str, port: int, with_worker: bool, announce=None) -> None:
-    import uvicorn
-
     from dashboard.app import create_app
     from dashboard.runtime import Runtime
+    from dashboard.server import serve
 
     runtime = Runtime.build(settings, with_worker=with_worker).start()
     try:
         console.print(f"vms listening on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
         if announce is not None:
             announce(runtime)
-        uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
+        serve(create_app(runtime), settings.http, host, port)
     finally:
         runtime.stop()
 
@@ -136,7 +135,9 @@ def worker(
     """A stream worker without the API: pulls, records and watches its cameras."""
     _logging(verbose)
     from dashboard.runtime import Runtime
+    from dashboard.server import raise_fd_limit
 
+    raise_fd_limit()  # segment files and RTSP sockets of many cameras
     settings = _settings(config)
     if worker_id:
         settings = settings.model_copy(update={"worker_id": worker_id})
