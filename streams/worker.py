@@ -108,7 +108,6 @@ class StreamWorker:
             for camera_id, spec in wanted.items():
                 if camera_id not in self.pipelines:
                     self.pipelines[camera_id] = self._pipeline(spec).start()
-            self.ownership.settle(set(self.pipelines))
 
     def _repair(self) -> None:
         try:
