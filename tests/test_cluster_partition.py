@@ -4,6 +4,7 @@ never a gap); when the partition heals the cut-off worker gives them up."""
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 import pytest
 import redis
@@ -16,6 +17,8 @@ from vms.bus.memory import MemoryBus
 from vms.cameras.registry import CameraRegistry
 from vms.config import Settings
 from vms.db import Database
+from vms.recordings.locate import SegmentFiles
+from vms.recordings.playback import plan_range, write_mp4
 
 pytestmark = [
     pytest.mark.skipif(not simulator_available(), reason="GStreamer RTSP server (Debian packages) missing"),
@@ -53,7 +56,7 @@ def test_worker_cut_off_from_redis_keeps_recording_until_the_partition_heals(tmp
 
         def worker(name: str, redis_url: str) -> StreamWorker:
             settings = Settings(
-                data_dir=tmp_path / name, database_url=database_url, redis_url=redis_url, worker_id=name,
+                data_dir=tmp_path / "data", database_url=database_url, redis_url=redis_url, worker_id=name,
                 cluster={"key_prefix": prefix, "lease_seconds": LEASE}, storage={"min_free": 0},
                 ingest=FAST_INGEST, cameras=cameras,
             )
@@ -98,5 +101,16 @@ def test_worker_cut_off_from_redis_keeps_recording_until_the_partition_heals(tmp
         theirs = [s for s in rows if s.worker_id == "other"]
         assert mine[-1].end.timestamp() > theirs[0].start.timestamp(), "the two workers' recordings overlap"
         assert covered_until_gap(rows, cut - 1, until) < 0.5, f"{camera_id} was recorded by nobody for a while"
+    # Playback of the partition shows each moment once: frames at the camera's rate, not doubled.
+    settings = workers[1].settings
+    plan = plan_range(workers[1].db, SegmentFiles.of(settings), "cam-a", datetime.fromtimestamp(cut - 1, timezone.utc),
+                      datetime.fromtimestamp(until, timezone.utc))
+    result = write_mp4(plan, SegmentFiles.of(settings), tmp_path / "partition.mp4")
+    seconds = (result.last_frame - result.first_frame).total_seconds()
+    print(f"playback of {seconds:.1f} s across the partition: {result.frames} frames from "
+          f"{sorted({s['worker_id'] for s in result.segments})}")
+    assert {s["worker_id"] for s in result.segments} == {"cut", "other"}
+    assert result.frames <= 25 * seconds * 1.1 + 25, "duplicate recordings were both played"
+    assert result.frames >= 25 * seconds * 0.9
     for started in workers:
         started.db.dispose()

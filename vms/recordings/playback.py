@@ -5,6 +5,11 @@ Its media time is the wall clock shifted: media time ``t`` shows what happened a
 ``RangePlan.media_start + t``. A gap in the recordings stays a gap in time (the last picture
 holds), so times in the file are always true times. The player seeks to ``RangePlan.offset``
 to begin exactly at the requested start.
+
+Two workers may record one camera at once for a while (a hand-over, a Redis partition: duplicates
+over loss). Playback uses one recording at any moment: a segment wholly inside what is already
+covered is skipped (``without_duplicates``), and one that overlaps it joins at its first keyframe
+after the covered part.
 """
 
 from __future__ import annotations
@@ -77,7 +82,7 @@ def plan_range(db: Database, files: SegmentFiles, camera_id: str, start: datetim
     segment's file, whichever worker wrote it)."""
     if end <= start:
         raise ValueError("the range must end after it starts")
-    segments = SegmentIndex(db).covering(camera_id, start, end)
+    segments = without_duplicates(SegmentIndex(db).covering(camera_id, start, end))
     if not segments:
         raise NothingRecorded(f"camera '{camera_id}' has no recording between {start.isoformat()} and {end.isoformat()}")
     first = segments[0]
@@ -89,6 +94,18 @@ def plan_range(db: Database, files: SegmentFiles, camera_id: str, start: datetim
         kept.append(segment)
     keyframe_wall, keyframe_pts, lead = _keyframe_before(files.path(first), first.start, start)
     return RangePlan(camera_id, start, end, kept, keyframe_wall, lead, keyframe_pts, truncated)
+
+
+def without_duplicates(segments: list[Segment]) -> list[Segment]:
+    """Segments (sorted by start) minus those wholly inside the ones before them (another worker's copy)."""
+    kept: list[Segment] = []
+    edge: datetime | None = None
+    for segment in segments:
+        if edge is not None and segment.end <= edge + timedelta(seconds=JOIN_SECONDS):
+            continue
+        kept.append(segment)
+        edge = segment.end if edge is None else max(edge, segment.end)
+    return kept
 
 
 def _keyframe_before(path: Path, segment_start: datetime, start: datetime) -> tuple[datetime, int | None, timedelta]:
@@ -161,7 +178,11 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict, re
         out_stream = None
         last_dts: int | None = None
         total = max((plan.end - plan.first_keyframe).total_seconds(), 1e-3)
+        previous: Segment | None = None
         for number, segment in enumerate(plan.segments):
+            # Another worker's copy overlapping what is already out: join at a keyframe past it.
+            joining = previous is not None and previous.worker_id != segment.worker_id and segment.start < previous.end
+            previous = segment
             path = files.path(segment)
             if not path.is_file():
                 continue  # removed by retention while this ran: it becomes a gap
@@ -188,6 +209,10 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict, re
                     dts = base + round((packet.dts - first_pts) * scale)
                     if dts >= _ticks(plan.end - plan.media_start):
                         break
+                    if joining and last_dts is not None:
+                        if not (packet.is_keyframe and dts > last_dts):
+                            continue
+                        joining = False
                     if last_dts is not None and dts + shift <= last_dts:
                         # Overlapping recordings (the clock was re-anchored): keep time moving forward.
                         shift = last_dts + 1 - dts
