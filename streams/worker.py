@@ -25,8 +25,8 @@ from vms.cluster.retention import WorkerRetention
 from vms.config import Settings
 from vms.db import Database
 from vms.recordings.buffered_index import BufferedSegmentIndex
-from vms.recordings.locate import worker_recordings_dir
-from vms.recordings.repair import repair_unfinished
+from vms.recordings.locate import SegmentFiles, worker_recordings_dir
+from vms.recordings.repair import repair_abandoned, repair_unfinished
 from vms.recordings.retention import Retention
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class StreamWorker:
         self.worker_id = worker_id or settings.worker_id or (socket.gethostname() if settings.redis_url else "local")
         self.ownership = ownership_for(settings, self.worker_id, on_change=self.reconcile)
         self.recordings_dir: Path = worker_recordings_dir(settings, self.worker_id)
+        self.files = SegmentFiles.of(settings)  # any worker's segments (repair of dead workers' ones)
         journal = settings.data_dir / f"index-journal-{self.worker_id}.jsonl"
         self.index = BufferedSegmentIndex(db, self.worker_id, journal, may_record=self.ownership.holds)
         self.registry = CameraRegistry(db)
@@ -116,6 +117,17 @@ class StreamWorker:
         except Exception:
             log.exception("repairing unfinished segments failed (database down?); retrying later")
 
+    def _repair_abandoned(self) -> None:
+        """Close what dead workers left open, so playback and export reach the moment they died."""
+        live_workers = getattr(self.ownership, "live_workers", None)
+        if live_workers is None or not self.ownership.redis_ok:
+            return  # one process, or nobody can tell who is alive now
+        quiet = max(10.0, 2 * self.settings.cluster.lease_seconds)
+        try:
+            repair_abandoned(self.index, self.files, set(live_workers) | {self.worker_id}, quiet)
+        except Exception:
+            log.exception("repairing segments of dead workers failed; retrying later")
+
     def _pipeline(self, spec: CameraSpec) -> CameraPipeline:
         return CameraPipeline(
             spec,
@@ -174,6 +186,7 @@ class StreamWorker:
                 since_reload = 0.0
                 if not self._repaired:
                     self._repair()
+                self._repair_abandoned()
                 try:
                     self.reload_cameras()
                 except Exception:

@@ -81,6 +81,15 @@ class SegmentIndex:
                 )
             )
 
+    def unfinished_of_others(self) -> list[Segment]:
+        """Segments of other workers still marked as being written (theirs, or left by their crash)."""
+        with self.db.session() as session:
+            return list(
+                session.scalars(
+                    select(Segment).where(Segment.end.is_(None), Segment.worker_id != self.worker_id)
+                )
+            )
+
     def covering(self, camera_id: str, start: datetime, end: datetime) -> list[Segment]:
         """Segments of a camera overlapping [start, end), oldest first.
 
