@@ -104,7 +104,10 @@ class StreamWorker:
         owned = self.ownership.owned()
         with self._lock:
             wanted = {cid: spec for cid, spec in self._specs.items() if cid in owned}
-            stale = [self.pipelines.pop(cid) for cid, p in list(self.pipelines.items()) if wanted.get(cid) != p.spec]
+            stale = [self.pipelines.pop(cid) for cid, p in list(self.pipelines.items())
+                     if cid not in wanted or wanted[cid].source() != p.spec.source()]
+            for camera_id, pipeline in self.pipelines.items():
+                pipeline.spec = wanted[camera_id]  # a rename or a new group: no restart
             _stop_all(stale)  # in parallel: a lost lease must stop every camera within its guard time
             for camera_id, spec in wanted.items():
                 if camera_id not in self.pipelines:
