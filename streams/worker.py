@@ -165,6 +165,15 @@ class StreamWorker:
         message["worker_id"] = self.worker_id
         self.bus.publish(STATUS_TOPIC, message)
 
+    def _republish_statuses(self) -> None:
+        """Publish every stream's current status again: a change published while the bus was
+        down (Redis outage) is lost, and a ``camera_offline`` event would stay open forever."""
+        for status in self.statuses():
+            try:
+                self._publish_status(status)
+            except Exception:
+                log.exception("republishing the status of %s failed", status.camera_id)
+
     def _storage_error(self, camera_id: str, message: str) -> None:
         if not self.ownership.holds(camera_id):
             return  # refused because the lease is gone, not for lack of space
@@ -190,6 +199,7 @@ class StreamWorker:
                 if not self._repaired:
                     self._repair()
                 self._repair_abandoned()
+                self._republish_statuses()
                 try:
                     self.reload_cameras()
                 except Exception:

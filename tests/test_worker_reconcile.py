@@ -7,6 +7,7 @@ from sqlalchemy import update
 
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
 from tests.support.cluster import wait_for
+from streams.worker import RELOAD_SECONDS
 from tests.support.system import camera_entry, make_settings, running_worker
 from vms.db import CameraRow
 
@@ -41,3 +42,15 @@ def test_rename_keeps_the_pipeline_and_a_new_url_restarts_it(tmp_path):
             restarted = worker.pipeline("cam-1")
             assert restarted is not before and restarted.spec.main_url == sim.url("cam-2")
             wait_for(lambda: any(s.end for s in worker.index.of_camera("cam-1")), 30, "no recording after the restart")
+
+
+def test_stream_statuses_are_published_again_so_a_lost_change_is_repaired(tmp_path):
+    with CameraSimulator([SimulatedCamera(id="cam-1", **SMALL)]).start() as sim:
+        settings = make_settings(tmp_path, [camera_entry(sim, "cam-1", segment_seconds=2)])
+        with running_worker(settings) as (worker, statuses):
+            statuses.wait_state("cam-1", "online", timeout=30)
+            # As if the bus had lost every message so far (a Redis outage): the state comes again.
+            seen = len(statuses.messages)
+            again = wait_for(lambda: next((m for m in statuses.messages[seen:] if m["camera_id"] == "cam-1"), None),
+                             RELOAD_SECONDS + 15, "the stream's status was not published again")
+            assert again["state"] == "online" and again["worker_id"] == worker.worker_id
