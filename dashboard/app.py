@@ -58,7 +58,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
 def _collector(runtime: Runtime) -> RuntimeCollector:
     def statuses():
-        return runtime.worker.statuses() if runtime.worker is not None else []
+        return runtime.statuses()
 
     def storage() -> dict[str, int]:
         with runtime.db.session() as session:

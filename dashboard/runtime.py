@@ -20,6 +20,7 @@ from streams.detect.manager import DetectionManager
 from streams.live.gateway import LiveGateway, LocalLive, NoLive
 from streams.live.hub import LiveHub
 from streams.live.remote import LiveLoop, RemoteLive, serve_live
+from streams.status import StatusBoard, StreamStatus
 from streams.worker import StreamWorker
 from vms.bus import Bus, bus_from_url
 from vms.cameras.registry import CameraRegistry
@@ -29,6 +30,19 @@ from vms.db import Database
 from vms.recordings.locate import SegmentFiles
 
 log = logging.getLogger(__name__)
+
+
+class OneWorker:
+    """The camera directory of the embedded mode: one worker records every camera."""
+
+    def __init__(self, worker_id: str) -> None:
+        self.worker_id = worker_id
+
+    def holder(self, camera_id: str) -> str:
+        return self.worker_id
+
+    def live(self) -> list[str]:
+        return [self.worker_id]
 
 
 @dataclass
@@ -43,6 +57,7 @@ class Runtime:
     files: SegmentFiles | None = None  # where any worker's segment files are
     live_loop: LiveLoop | None = None  # the hub's own loop, when no web server lends it one (scale-out)
     event_store: EventStoreConsumer | None = None  # queued events into the database (scale-out)
+    status_board: StatusBoard | None = None  # streams' statuses heard on the bus (a process without the worker)
 
     def __post_init__(self) -> None:
         if self.files is None:
@@ -61,10 +76,26 @@ class Runtime:
             runtime.gateway = RemoteLive.connect(bus, settings.redis_url, settings.cluster.key_prefix)
             if worker is not None:
                 runtime._scale_out_worker()
+        elif settings.local_bus:
+            # The embedded vms run's API and worker processes (vmsapp.supervisor): one worker, "local".
+            only = OneWorker(settings.worker_id or "local")
+            runtime.gateway = RemoteLive(bus, leases=only, members=only)
+            if worker is not None:
+                runtime.live_loop = LiveLoop()
+                serve_live(worker.rpc, live, runtime.live_loop.loop)
+                runtime.detection = DetectionManager(worker)
         else:
             runtime.gateway = LocalLive(live) if live is not None else NoLive()
             runtime.detection = DetectionManager(worker) if worker is not None else None
+        if worker is None:
+            runtime.status_board = StatusBoard(bus).start()
         return runtime
+
+    def statuses(self) -> list[StreamStatus]:
+        """Every stream's status: this process's worker's, or the last heard on the bus."""
+        if self.worker is not None:
+            return self.worker.statuses()
+        return self.status_board.statuses() if self.status_board is not None else []
 
     def _scale_out_worker(self) -> None:
         from vms.bus.streams import durable_queue
@@ -108,5 +139,7 @@ class Runtime:
             self.event_store.runner.queue.close()  # after detection: nothing is queued any more
         if self.worker is not None:
             self.worker.stop()
+        if self.status_board is not None:
+            self.status_board.stop()
         self.bus.close()
         self.db.dispose()

@@ -93,9 +93,8 @@ def _storage(runtime: Runtime) -> dict[str, dict]:
 
 def _statuses(runtime: Runtime) -> dict[str, dict]:
     statuses: dict[str, dict] = {}
-    if runtime.worker is not None:
-        for status in runtime.worker.statuses():
-            statuses.setdefault(status.camera_id, {})[status.stream] = status.to_message()
+    for status in runtime.statuses():
+        statuses.setdefault(status.camera_id, {})[status.stream] = status.to_message()
     return statuses
 
 

@@ -19,7 +19,7 @@ router = APIRouter(tags=["health"])
 def healthz(runtime: Runtime = Depends(get_runtime)) -> dict:
     with runtime.db.session() as session:
         session.execute(text("SELECT 1"))
-    cameras = runtime.worker.statuses() if runtime.worker else []
+    cameras = runtime.statuses()
     return {
         "status": "ok",
         "cameras": len(cameras),

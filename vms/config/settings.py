@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # redis://host:port/db switches the bus (and camera ownership) to Redis.
     redis_url: str | None = None
     worker_id: str | None = None
+    # The UNIX socket of the local bus between the API and worker processes of the embedded
+    # ``vms run`` (set by its supervisor for its children; unused with redis_url).
+    local_bus: Path | None = None
     cluster: ClusterConfig = ClusterConfig()
     http: HttpConfig = HttpConfig()
     storage: StorageConfig = StorageConfig()
@@ -82,7 +85,9 @@ class Settings(BaseSettings):
 
     @property
     def bus_url(self) -> str:
-        return self.redis_url or "memory://"
+        if self.redis_url:
+            return self.redis_url
+        return f"local://{self.local_bus.resolve()}" if self.local_bus else "memory://"
 
     @classmethod
     def settings_customise_sources(

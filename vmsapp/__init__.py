@@ -1,0 +1,1 @@
+"""The application layer: command line, supervisor and composition of the processes."""
