@@ -37,40 +37,20 @@ class SegmentIndex:
 
     def begin(self, opened: SegmentOpened) -> int:
         with self.db.session() as session:
-            row = Segment(
-                camera_id=opened.camera_id,
-                start=opened.start,
-                end=None,
-                path=opened.path,
-                codec=opened.codec,
-                width=opened.width,
-                height=opened.height,
-                worker_id=self.worker_id,
-            )
-            session.add(row)
-            session.flush()
-            return row.id
+            return insert_segment(session, opened, self.worker_id)
 
     def finish(self, segment_id: int, closed: SegmentClosed) -> None:
         with self.db.session() as session:
-            session.execute(
-                update(Segment)
-                .where(Segment.id == segment_id)
-                .values(end=closed.end, bytes=closed.bytes, frames=closed.frames, keyframes=closed.keyframes)
-            )
+            close_segment(session, segment_id, closed)
 
     def progress(self, segment_id: int, written_until: datetime, size: int) -> None:
         """Record how far the open segment's whole fragments reach (a hint for playback)."""
         with self.db.session() as session:
-            session.execute(
-                update(Segment)
-                .where(Segment.id == segment_id, Segment.end.is_(None))
-                .values(written_until=written_until, bytes=size)
-            )
+            note_progress(session, segment_id, written_until, size)
 
     def remove(self, segment_id: int) -> None:
         with self.db.session() as session:
-            session.execute(delete(Segment).where(Segment.id == segment_id))
+            delete_segment(session, segment_id)
 
     def unfinished(self) -> list[Segment]:
         """Segments of this worker still marked as being written (left by a crash)."""
@@ -116,3 +96,42 @@ class SegmentIndex:
             return list(
                 session.scalars(select(Segment).where(Segment.camera_id == camera_id).order_by(Segment.start))
             )
+
+
+# -- the writes, each within a caller's session (one transaction may hold many) -------------
+
+
+def insert_segment(session, opened: SegmentOpened, worker_id: str) -> int:
+    row = Segment(
+        camera_id=opened.camera_id,
+        start=opened.start,
+        end=None,
+        path=opened.path,
+        codec=opened.codec,
+        width=opened.width,
+        height=opened.height,
+        worker_id=worker_id,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def close_segment(session, segment_id: int, closed: SegmentClosed) -> None:
+    session.execute(
+        update(Segment)
+        .where(Segment.id == segment_id)
+        .values(end=closed.end, bytes=closed.bytes, frames=closed.frames, keyframes=closed.keyframes)
+    )
+
+
+def note_progress(session, segment_id: int, written_until: datetime, size: int) -> None:
+    session.execute(
+        update(Segment)
+        .where(Segment.id == segment_id, Segment.end.is_(None))
+        .values(written_until=written_until, bytes=size)
+    )
+
+
+def delete_segment(session, segment_id: int) -> None:
+    session.execute(delete(Segment).where(Segment.id == segment_id))
