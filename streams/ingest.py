@@ -10,9 +10,10 @@ import logging
 import random
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable
+from typing import Callable, ContextManager
 from urllib.parse import urlsplit
 
 import av
@@ -76,8 +77,11 @@ class IngestSession:
         fanout: PacketFanout,
         config: IngestConfig,
         on_status: Callable[[StreamStatus], None] = lambda status: None,
+        open_gate: ContextManager = nullcontext(),
     ) -> None:
         self.source = source
+        # Held while the RTSP session opens: 120 cameras opening at once timed out (issue 11).
+        self._open_gate = open_gate
         self.fanout = fanout
         self.config = config
         self.status = StreamStatus(camera_id=source.camera_id, stream=source.stream)
@@ -135,7 +139,8 @@ class IngestSession:
         self._set_state(StreamState.STOPPED)
 
     def _pull_once(self) -> None:
-        container = self._open()
+        with self._open_gate:
+            container = self._open()
         session_started = False
         try:
             if not container.streams.video:

@@ -7,8 +7,9 @@ opens a second RTSP session for the same stream however many consumers there are
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Callable
+from typing import Callable, ContextManager
 
 from streams.fanout import PacketFanout
 from streams.ingest import IngestSession, StreamSource
@@ -30,8 +31,10 @@ class CameraPipeline:
         recordings_dir: Path,
         on_status: Callable[[StreamStatus], None],
         on_storage_error: Callable[[str], None],
+        open_gate: ContextManager = nullcontext(),
     ) -> None:
         self.spec = spec
+        self._open_gate = open_gate
         self._ingest_config = ingest_config
         self._on_status = on_status
         self._fanouts: dict[str, PacketFanout] = {}
@@ -54,7 +57,7 @@ class CameraPipeline:
                 raise LookupError(f"camera '{self.spec.id}' has no {stream} stream")
             fanout = PacketFanout(self.spec.id, stream)
             source = StreamSource(self.spec.id, stream, url, self.spec.username, self.spec.password)
-            ingest = IngestSession(source, fanout, self._ingest_config, self._on_status)
+            ingest = IngestSession(source, fanout, self._ingest_config, self._on_status, self._open_gate)
             self._fanouts[stream] = fanout
             self._ingests[stream] = ingest
             if self._started:

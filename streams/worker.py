@@ -58,6 +58,7 @@ class StreamWorker:
         self.rpc = RpcServer(bus, worker_service(self.worker_id))
         self.rpc.register("describe", lambda params: self.describe())
         self.pipelines: dict[str, CameraPipeline] = {}
+        self._open_gate = threading.BoundedSemaphore(settings.ingest.concurrent_opens)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -139,6 +140,7 @@ class StreamWorker:
             self.recordings_dir,
             on_status=self._publish_status,
             on_storage_error=partial(self._storage_error, spec.id),
+            open_gate=self._open_gate,
         )
 
     def pipeline(self, camera_id: str) -> CameraPipeline:

@@ -1,15 +1,20 @@
-"""A camera edit restarts only the pipelines whose source changed: a rename keeps recording."""
+"""How a worker runs its pipelines: a rename keeps recording, statuses are published again,
+cameras open a few at a time."""
 
 from __future__ import annotations
+
+import threading
 
 import pytest
 from sqlalchemy import update
 
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
 from tests.support.cluster import wait_for
-from streams.worker import RELOAD_SECONDS
-from tests.support.system import camera_entry, make_settings, running_worker
-from vms.db import CameraRow
+from streams.worker import RELOAD_SECONDS, STATUS_TOPIC, StreamWorker
+from tests.support.system import FAST_INGEST, StatusLog, camera_entry, make_settings, running_worker
+from vms.bus.memory import MemoryBus
+from vms.cameras.registry import CameraRegistry
+from vms.db import CameraRow, Database
 
 pytestmark = [
     pytest.mark.skipif(not simulator_available(), reason="GStreamer RTSP server (Debian packages) missing"),
@@ -54,3 +59,51 @@ def test_stream_statuses_are_published_again_so_a_lost_change_is_repaired(tmp_pa
             again = wait_for(lambda: next((m for m in statuses.messages[seen:] if m["camera_id"] == "cam-1"), None),
                              RELOAD_SECONDS + 15, "the stream's status was not published again")
             assert again["state"] == "online" and again["worker_id"] == worker.worker_id
+
+
+class CountingGate:
+    """The worker's open gate, counting how many RTSP opens ran at once."""
+
+    def __init__(self, size: int) -> None:
+        self._semaphore = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+        self.now = self.most = self.opens = 0
+
+    def __enter__(self):
+        self._semaphore.acquire()
+        with self._lock:
+            self.now += 1
+            self.opens += 1
+            self.most = max(self.most, self.now)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self.now -= 1
+        self._semaphore.release()
+
+
+def test_cameras_open_a_few_at_a_time_and_none_is_falsely_offline(tmp_path):
+    ids = [f"cam-{i}" for i in range(8)]
+    with CameraSimulator([SimulatedCamera(id="m0", **SMALL)]).start() as sim:
+        entries = [{"id": c, "name": c, "group": "tunnel", "main_url": sim.url("m0"), "recording": {"segment_seconds": 2}}
+                   for c in ids]
+        settings = make_settings(tmp_path, entries, ingest={**FAST_INGEST, "concurrent_opens": 2})
+        db = Database(settings.effective_database_url)
+        db.create_schema()
+        CameraRegistry(db).sync_from_config(settings.groups, settings.cameras)
+        bus = MemoryBus()
+        statuses = StatusLog()
+        bus.add_listener(STATUS_TOPIC, statuses)
+        worker = StreamWorker(settings, db, bus)
+        assert worker._open_gate._value == 2  # the configured size
+        gate = worker._open_gate = CountingGate(2)
+        worker.start()
+        try:
+            for camera_id in ids:
+                statuses.wait_state(camera_id, "online", timeout=60)
+        finally:
+            worker.stop()
+            db.dispose()
+    assert gate.opens >= len(ids) and gate.most <= 2
+    assert not [m for m in statuses.messages if m["state"] in ("offline", "error")], "a camera was falsely offline"
