@@ -49,7 +49,8 @@ class StreamWorker:
         self.index = BufferedSegmentIndex(db, self.worker_id, journal, may_record=self.ownership.holds)
         self.registry = CameraRegistry(db)
         if settings.redis_url:
-            self.retention = WorkerRetention(db, self.recordings_dir, settings.storage, self.worker_id)
+            self.retention = WorkerRetention(db, self.recordings_dir, settings.storage, self.worker_id,
+                                             live_workers=self._live_workers, folder_of=self.files.folder)
         else:
             self.retention = Retention(db, self.recordings_dir, settings.storage)
         self._specs: dict[str, CameraSpec] = {}
@@ -121,14 +122,21 @@ class StreamWorker:
         except Exception:
             log.exception("repairing unfinished segments failed (database down?); retrying later")
 
+    def _live_workers(self) -> set[str] | None:
+        """The workers alive now, or None when nobody can tell (one process, Redis unreachable)."""
+        live_workers = getattr(self.ownership, "live_workers", None)
+        if not live_workers or not self.ownership.redis_ok:
+            return None
+        return set(live_workers) | {self.worker_id}
+
     def _repair_abandoned(self) -> None:
         """Close what dead workers left open, so playback and export reach the moment they died."""
-        live_workers = getattr(self.ownership, "live_workers", None)
-        if live_workers is None or not self.ownership.redis_ok:
-            return  # one process, or nobody can tell who is alive now
+        live_workers = self._live_workers()
+        if live_workers is None:
+            return
         quiet = max(10.0, 2 * self.settings.cluster.lease_seconds)
         try:
-            repair_abandoned(self.index, self.files, set(live_workers) | {self.worker_id}, quiet)
+            repair_abandoned(self.index, self.files, live_workers, quiet)
         except Exception:
             log.exception("repairing segments of dead workers failed; retrying later")
 
