@@ -117,7 +117,7 @@ def test_a_shed_camera_is_recorded_by_both_workers_for_a_moment_then_by_the_new_
 
 
 def test_worker_cut_off_from_redis_keeps_recording_and_gives_up_what_another_took(prefix):
-    config = ClusterConfig(lease_seconds=3, key_prefix=prefix)
+    config = ClusterConfig(lease_seconds=3, key_prefix=prefix, handover_seconds=2)
     proxy = TcpProxy("127.0.0.1", redis.Redis.from_url(REDIS_URL).connection_pool.connection_kwargs["port"]).start()
     host = REDIS_URL.split("//", 1)[1].split("/", 1)
     cut_off = RedisOwnership(f"redis://127.0.0.1:{proxy.port}/{host[1] if len(host) > 1 else 0}", "cut", config)
@@ -138,15 +138,49 @@ def test_worker_cut_off_from_redis_keeps_recording_and_gives_up_what_another_too
         other.start()
         wait_for(lambda: other.owned() == {"cam-a", "cam-b"}, 10, "the cameras were not taken over")
         assert cut_off.owned() == {"cam-a", "cam-b"}
-        # The partition heals: the cut-off worker finds the leases taken and gives the cameras up.
+        # The partition heals: the cut-off worker finds the leases taken, records on while it
+        # hands the cameras over, then gives them up.
         proxy.restore()
-        wait_for(lambda: not cut_off.owned(), 10, "the cut-off worker kept cameras another worker holds")
-        assert cut_off.lost_to_others == 2 and other.owned() == {"cam-a", "cam-b"}
+        wait_for(lambda: cut_off.handing_over() == ["cam-a", "cam-b"], 10, "no hand-over after the heal")
+        assert cut_off.lost_to_others == 2
+        # Then the two share the cameras (1/1): at every moment each camera is recorded by somebody.
+        deadline = time.monotonic() + 12
+        while time.monotonic() < deadline:
+            assert cut_off.owned() | other.owned() == {"cam-a", "cam-b"}, "a camera was recorded by nobody"
+            time.sleep(0.05)
+        assert len(cut_off.owned()) == 1 and len(other.owned()) == 1 and not cut_off.handing_over()
     finally:
         cut_off.stop()
         if other is not None:
             other.stop()
         proxy.cut()
+
+
+def test_after_an_outage_a_worker_takes_its_own_cameras_back_before_claiming_others(prefix, tmp_path):
+    from tests.support.cluster import RedisServer, redis_server_missing
+
+    if redis_server_missing():
+        pytest.skip(redis_server_missing())
+    server = RedisServer(tmp_path / "redis", durable=False).start()
+    config = ClusterConfig(lease_seconds=3, key_prefix=prefix, handover_seconds=1)
+    first, second = RedisOwnership(server.url, "w1", config), RedisOwnership(server.url, "w2", config)
+    try:
+        for worker in (first, second):
+            worker.set_cameras([f"cam-{i}" for i in range(4)])
+            worker.start()
+        wait_for(lambda: len(first.owned()) == 2 and len(second.owned()) == 2 and not first.handing_over(), 15, "no 2/2 spread")
+        before = {"w1": first.owned(), "w2": second.owned()}
+        server.stop()  # empty when it comes back: every heartbeat and lease is gone
+        wait_for(lambda: not first.redis_ok and not second.redis_ok, 10, "the outage was not noticed")
+        server.start()
+        wait_for(lambda: first.redis_ok and second.redis_ok, 10, "Redis not reached again")
+        time.sleep(config.lease_seconds * 1.5)  # long enough for a premature claim to show
+        assert {"w1": first.owned(), "w2": second.owned()} == before, "a worker took another's cameras after the outage"
+        assert first.lost_to_others == 0 and second.lost_to_others == 0
+    finally:
+        first.stop()
+        second.stop()
+        server.kill()
 
 
 def test_leases_come_back_after_redis_lost_them(prefix):

@@ -12,6 +12,7 @@ import redis
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
 from streams.worker import StreamWorker
 from tests.support.cluster import REDIS_URL, TcpProxy, redis_available, unique, wait_for
+from tests.support.recordings import worst_gap
 from tests.support.system import FAST_INGEST
 from vms.bus.memory import MemoryBus
 from vms.cameras.registry import CameraRegistry
@@ -28,17 +29,6 @@ pytestmark = [
 
 LEASE = 3.0
 CAMERAS = ("cam-a", "cam-b")
-
-
-def covered_until_gap(rows, since: float, until: float) -> float:
-    """Worst hole (s) in the union of ``rows`` between ``since`` and ``until``."""
-    edge, worst = since, 0.0
-    for row in sorted(rows, key=lambda s: s.start):
-        if row.end is None or row.end.timestamp() <= since:
-            continue
-        worst = max(worst, row.start.timestamp() - edge)
-        edge = max(edge, row.end.timestamp())
-    return max(worst, until - edge)
 
 
 def test_worker_cut_off_from_redis_keeps_recording_until_the_partition_heals(tmp_path):
@@ -100,7 +90,7 @@ def test_worker_cut_off_from_redis_keeps_recording_until_the_partition_heals(tmp
         mine = [s for s in rows if s.worker_id == "cut"]
         theirs = [s for s in rows if s.worker_id == "other"]
         assert mine[-1].end.timestamp() > theirs[0].start.timestamp(), "the two workers' recordings overlap"
-        assert covered_until_gap(rows, cut - 1, until) < 0.5, f"{camera_id} was recorded by nobody for a while"
+        assert worst_gap(rows, cut - 1, until) < 0.5, f"{camera_id} was recorded by nobody for a while"
     # Playback of the partition shows each moment once: frames at the camera's rate, not doubled.
     settings = workers[1].settings
     plan = plan_range(workers[1].db, SegmentFiles.of(settings), "cam-a", datetime.fromtimestamp(cut - 1, timezone.utc),

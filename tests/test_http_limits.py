@@ -14,12 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
 
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
 from tests.support.cluster import ROOT, free_port, stop_process, wait_for, write_config
+from tests.support.recordings import closed_segments, worst_gap
 from tests.support.system import FAST_INGEST
-from vms.db import Database, Segment
+from vms.db import Database
 
 pytestmark = [
     pytest.mark.skipif(not simulator_available(), reason="GStreamer RTSP server (Debian packages) missing"),
@@ -75,7 +75,7 @@ def vms_run(tmp_path):
         try:
             wait_for(lambda: _healthy(url), 60, f"vms run did not answer; log:\n{_tail(log)}")
             db = Database(f"sqlite:///{tmp_path / 'data' / 'vms.db'}")
-            wait_for(lambda: len(_closed_segments(db)) >= 2, 60, "vms run did not record")
+            wait_for(lambda: len(closed_segments(db)) >= 2, 60, "vms run did not record")
             yield process, url, db
             db.dispose()
         finally:
@@ -91,23 +91,6 @@ def _healthy(url: str) -> bool:
 
 def _tail(log: Path) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.exists() else ""
-
-
-def _closed_segments(db: Database) -> list[Segment]:
-    with db.session() as session:
-        return list(session.scalars(select(Segment).where(Segment.end.is_not(None)).order_by(Segment.start)))
-
-
-def _worst_gap(rows: list[Segment], since: float, until: float) -> float:
-    """Largest hole (s) in the index between ``since`` and ``until`` (epoch seconds)."""
-    edge, worst = since, 0.0
-    for row in rows:
-        start, end = row.start.timestamp(), row.end.timestamp()
-        if end <= since:
-            continue
-        worst = max(worst, start - edge)
-        edge = max(edge, end)
-    return max(worst, until - edge)
 
 
 def _half_sent(port: int) -> socket.socket | None:
@@ -166,9 +149,9 @@ def test_slow_half_sent_requests_are_cut_and_recording_goes_on(vms_run):
     wait_for(lambda: _healthy(url), 30, "the API did not answer after the flood")
     flood_ended = time.time()
     # Segments of 2 s: wait until the one spanning the end of the flood is closed.
-    wait_for(lambda: _closed_segments(db)[-1].end.timestamp() > flood_ended + 1, 30, "recording stopped")
-    rows = _closed_segments(db)
-    gap = _worst_gap(rows, flood_started, flood_ended)
+    wait_for(lambda: closed_segments(db)[-1].end.timestamp() > flood_ended + 1, 30, "recording stopped")
+    rows = closed_segments(db)
+    gap = worst_gap(rows, flood_started, flood_ended)
     print(f"{len(sockets)} half-sent requests, all cut within {cut_within:.1f} s; worst recording gap {gap:.2f} s")
     assert closed == len(sockets), "a half-sent request was left open"
     assert cut_within < HEADER_TIMEOUT + 15

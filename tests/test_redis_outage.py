@@ -7,15 +7,15 @@ import time
 
 import pytest
 import redis
-from sqlalchemy import select
 
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
 from tests.support.cluster import RedisServer, redis_server_missing, start_worker, stop_process, unique, wait_for, write_config
+from tests.support.recordings import closed_segments, worst_gap
 from tests.support.system import FAST_INGEST
 from vms.bus.redis import RedisBus
 from vms.bus.rpc import RpcClient, worker_service
 from vms.cluster.leases import LeaseStore
-from vms.db import Database, Segment
+from vms.db import Database
 
 pytestmark = [
     pytest.mark.skipif(not simulator_available(), reason="GStreamer RTSP server (Debian packages) missing"),
@@ -27,23 +27,6 @@ pytestmark = [
 CAMERAS = ["cam-a", "cam-b"]
 OUTAGE_SECONDS = 60
 SEGMENT_SECONDS = 3
-
-
-def closed_segments(db: Database, camera_id: str) -> list[Segment]:
-    with db.session() as session:
-        return list(session.scalars(
-            select(Segment).where(Segment.camera_id == camera_id, Segment.end.is_not(None)).order_by(Segment.start)
-        ))
-
-
-def worst_gap(rows: list[Segment], since: float, until: float) -> float:
-    edge, worst = since, 0.0
-    for row in rows:
-        if row.end.timestamp() <= since:
-            continue
-        worst = max(worst, row.start.timestamp() - edge)
-        edge = max(edge, row.end.timestamp())
-    return max(worst, until - edge)
 
 
 def _describe(rpc: RpcClient, worker_id: str) -> dict | None:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 import vms.db.auth  # noqa: F401  (registers the users and sessions tables)
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
 from tests.support.cluster import ROOT, free_port, stop_process, wait_for, write_config
+from tests.support.recordings import closed_segments, worst_gap
 from tests.support.system import FAST_INGEST
 from vms.auth.roles import Role
 from vms.auth.sessions import create_session
@@ -46,21 +47,6 @@ def children(pid: int) -> dict[str, int]:
             if role.encode() in argv:
                 found[role] = child
     return found
-
-
-def closed_segments(db: Database) -> list[Segment]:
-    with db.session() as session:
-        return list(session.scalars(select(Segment).where(Segment.end.is_not(None)).order_by(Segment.start)))
-
-
-def worst_gap(rows: list[Segment], since: float, until: float) -> float:
-    edge, worst = since, 0.0
-    for row in rows:
-        if row.end.timestamp() <= since:
-            continue
-        worst = max(worst, row.start.timestamp() - edge)
-        edge = max(edge, row.end.timestamp())
-    return max(worst, until - edge)
 
 
 def answers(url: str, headers: dict) -> dict | None:

@@ -10,11 +10,9 @@ from sqlalchemy import update
 
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
 from tests.support.cluster import wait_for
-from streams.worker import RELOAD_SECONDS, STATUS_TOPIC, StreamWorker
-from tests.support.system import FAST_INGEST, StatusLog, camera_entry, make_settings, running_worker
-from vms.bus.memory import MemoryBus
-from vms.cameras.registry import CameraRegistry
-from vms.db import CameraRow, Database
+from streams.worker import RELOAD_SECONDS, StreamWorker
+from tests.support.system import FAST_INGEST, camera_entry, make_settings, running_worker
+from vms.db import CameraRow
 
 pytestmark = [
     pytest.mark.skipif(not simulator_available(), reason="GStreamer RTSP server (Debian packages) missing"),
@@ -89,21 +87,14 @@ def test_cameras_open_a_few_at_a_time_and_none_is_falsely_offline(tmp_path):
         entries = [{"id": c, "name": c, "group": "tunnel", "main_url": sim.url("m0"), "recording": {"segment_seconds": 2}}
                    for c in ids]
         settings = make_settings(tmp_path, entries, ingest={**FAST_INGEST, "concurrent_opens": 2})
-        db = Database(settings.effective_database_url)
-        db.create_schema()
-        CameraRegistry(db).sync_from_config(settings.groups, settings.cameras)
-        bus = MemoryBus()
-        statuses = StatusLog()
-        bus.add_listener(STATUS_TOPIC, statuses)
-        worker = StreamWorker(settings, db, bus)
-        assert worker._open_gate._value == 2  # the configured size
-        gate = worker._open_gate = CountingGate(2)
-        worker.start()
-        try:
+        gate = CountingGate(2)
+
+        def count_opens(worker: StreamWorker) -> None:
+            assert worker._open_gate._value == 2  # the configured size
+            worker._open_gate = gate
+
+        with running_worker(settings, before_start=count_opens) as (_, statuses):
             for camera_id in ids:
                 statuses.wait_state(camera_id, "online", timeout=60)
-        finally:
-            worker.stop()
-            db.dispose()
     assert gate.opens >= len(ids) and gate.most <= 2
     assert not [m for m in statuses.messages if m["state"] in ("offline", "error")], "a camera was falsely offline"

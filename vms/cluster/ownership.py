@@ -17,8 +17,9 @@ can make two workers record one camera for a while, never none: duplicates over 
 (``docs/decisions.md``). Playback and export skip the duplicate (``vms.recordings.playback``).
 
 A camera this worker sheds (rebalance) is handed over without a gap: its lease is released at
-once so another worker can claim it, and its pipeline keeps recording ``handover_seconds`` more
-(``handing_over()``), so the next owner starts before this one stops.
+once so another worker can claim it, and its pipeline keeps recording until another worker
+holds the lease and ``handover_seconds`` more (``handing_over()``), so the next owner starts
+before this one stops.
 """
 
 from __future__ import annotations
@@ -143,13 +144,16 @@ class RedisOwnership(Ownership):
         self.lost_to_others = 0  # cameras given up because another worker took them (a partition healed)
         self._cameras: set[str] = set()
         self._held: dict[str, _Held] = {}
-        self._handover: dict[str, float] = {}  # shed camera -> monotonic time its pipeline stops
+        # Shed camera -> monotonic time its pipeline stops; None until another worker holds it.
+        self._handover: dict[str, float | None] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._changed = threading.Event()
         self._keeper = threading.Thread(target=self._keep, name="ownership-keeper", daemon=True)
         self._notifier = threading.Thread(target=self._notify_loop, name="ownership-notifier", daemon=True)
         self._last_error_log = 0.0
+        self._outage_seen = False
+        self._claim_after = 0.0  # monotonic: no free camera is claimed before this
 
     # -- the worker's side ----------------------------------------------------------------
 
@@ -224,7 +228,7 @@ class RedisOwnership(Ownership):
     def _keep(self) -> None:
         while not self._stop.is_set():
             with self._lock:
-                ends = list(self._handover.values())
+                ends = [end for end in self._handover.values() if end is not None]
             wait = self.period
             if ends:
                 # Wake up in time to end a hand-over.
@@ -237,11 +241,16 @@ class RedisOwnership(Ownership):
         import redis
 
         changed = False
+        if not self.redis_ok and self._outage_seen:
+            # Perhaps back from an outage: the other workers' heartbeats and leases may have
+            # lapsed too. Claim nothing new for a lease period, so each first takes its own back.
+            self._claim_after = time.monotonic() + self.ttl
         try:
             changed = self._coordinate()
             self.redis_ok = True
         except redis.RedisError as exc:
             self.redis_ok = False
+            self._outage_seen = True
             if time.monotonic() - self._last_error_log > 5:
                 self._last_error_log = time.monotonic()
                 log.warning("worker %s cannot reach Redis (%s); it keeps recording its %d cameras",
@@ -271,12 +280,16 @@ class RedisOwnership(Ownership):
                 changed = True
             for camera_id in keep[share:]:
                 shed.append(self._held.pop(camera_id))
-                self._handover[camera_id] = time.monotonic() + self.handover
+                self._handover[camera_id] = None  # recorded here until another worker holds it
+            for camera_id in [c for c in self._handover if c not in cameras]:
+                del self._handover[camera_id]  # disabled or removed meanwhile
+                changed = True
+            waiting = [c for c, stop_at in self._handover.items() if stop_at is None]
             missing = share - len(self._held)
             busy = set(self._held) | set(self._handover)
         for held in shed:
             self._release(held)  # the next owner may claim it now; a hand-over keeps recording meanwhile
-        if missing > 0:
+        if missing > 0 and time.monotonic() >= self._claim_after:
             candidates = [c for c in cameras if c not in busy]
             holders = self.leases.holders(candidates)
             free = sorted((c for c, h in holders.items() if h is None), key=lambda c: preference(c, self.worker_id), reverse=True)
@@ -288,6 +301,7 @@ class RedisOwnership(Ownership):
                         self._held[camera_id] = _Held(lease, sent + self.ttl)
                     log.info("worker %s took camera %s (token %d)", self.worker_id, camera_id, lease.token)
                     changed = True
+        self._handed(waiting)
         return changed
 
     def _renew(self, ttl_ms: int) -> bool:
@@ -309,19 +323,32 @@ class RedisOwnership(Ownership):
                     held.lease, held.deadline = lease, sent + self.ttl
                     log.info("worker %s re-took camera %s after its lease lapsed", self.worker_id, camera_id)
                     continue
-            # Another worker records it now (it took the camera while this one was cut off): both
-            # recorded it for a while; this one stops.
-            log.warning("worker %s gives camera %s up: another worker holds it now", self.worker_id, camera_id)
+            # Another worker holds it now (it took the camera while this one was cut off, or
+            # claimed it before this one was back after an outage): hand it over, recording on
+            # until that worker has surely started, rather than leave a hole.
+            log.warning("worker %s hands camera %s over: another worker holds it now", self.worker_id, camera_id)
             with self._lock:
                 if self._held.pop(camera_id, None) is not None:
                     self.lost_to_others += 1
-                    changed = True
+                    self._handover[camera_id] = time.monotonic() + self.handover
         return changed
+
+    def _handed(self, waiting: list[str]) -> None:
+        """Start the hand-over clock of shed cameras another worker now holds."""
+        if not waiting:
+            return
+        holders = self.leases.holders(waiting)
+        now = time.monotonic()
+        with self._lock:
+            for camera_id, holder in holders.items():
+                if holder is not None and holder[1] != self.worker_id and camera_id in self._handover:
+                    if self._handover[camera_id] is None:
+                        self._handover[camera_id] = now + self.handover
 
     def _end_handovers(self) -> bool:
         now = time.monotonic()
         with self._lock:
-            ended = [c for c, stop_at in self._handover.items() if now >= stop_at]
+            ended = [c for c, stop_at in self._handover.items() if stop_at is not None and now >= stop_at]
             for camera_id in ended:
                 del self._handover[camera_id]
         for camera_id in ended:
