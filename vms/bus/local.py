@@ -13,18 +13,16 @@ subscribes again) by itself when the broker comes back.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import socket
 import threading
-from collections import defaultdict
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
 from vms.bus.base import Bus, Listener
-from vms.bus.memory import SUBSCRIBER_QUEUE, _offer
+from vms.bus.memory import Subscribers
 
 log = logging.getLogger(__name__)
 
@@ -131,10 +129,8 @@ class LocalBus(Bus):
 
     def __init__(self, url: str) -> None:
         self.path = socket_path(url)
-        self._lock = threading.Lock()
         self._send_lock = threading.Lock()
-        self._listeners: dict[str, list[Listener]] = defaultdict(list)
-        self._queues: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Queue]]] = defaultdict(list)
+        self._subscribers = Subscribers(on_first=lambda topic: self._send({"op": "sub", "topic": topic}))
         self._sock: socket.socket | None = None
         self._connected = threading.Event()
         self._closed = threading.Event()
@@ -147,34 +143,11 @@ class LocalBus(Bus):
     def publish(self, topic: str, message: dict) -> None:
         self._send({"op": "pub", "topic": topic, "message": message})
 
-    async def subscribe(self, topic: str) -> AsyncIterator[dict]:
-        queue: asyncio.Queue = asyncio.Queue(SUBSCRIBER_QUEUE)
-        entry = (asyncio.get_running_loop(), queue)
-        with self._lock:
-            first = not self._listeners[topic] and not self._queues[topic]
-            self._queues[topic].append(entry)
-        if first:
-            self._send({"op": "sub", "topic": topic})
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            with self._lock:
-                self._queues[topic].remove(entry)
+    def subscribe(self, topic: str) -> AsyncIterator[dict]:
+        return self._subscribers.subscribe(topic)
 
     def add_listener(self, topic: str, listener: Listener) -> Callable[[], None]:
-        with self._lock:
-            first = not self._listeners[topic] and not self._queues[topic]
-            self._listeners[topic].append(listener)
-        if first:
-            self._send({"op": "sub", "topic": topic})
-
-        def remove() -> None:
-            with self._lock:
-                if listener in self._listeners[topic]:
-                    self._listeners[topic].remove(listener)
-
-        return remove
+        return self._subscribers.add_listener(topic, listener)
 
     def close(self) -> None:
         self._closed.set()
@@ -212,10 +185,8 @@ class LocalBus(Bus):
                 self._closed.wait(RECONNECT_SECONDS)
                 continue
             sock.settimeout(SEND_TIMEOUT)
-            with self._lock:
-                topics = [t for t in set(self._listeners) | set(self._queues) if self._listeners[t] or self._queues[t]]
             try:
-                for topic in topics:
+                for topic in self._subscribers.topics():
                     sock.sendall(json.dumps({"op": "sub", "topic": topic}).encode() + b"\n")
             except OSError:
                 sock.close()
@@ -239,17 +210,4 @@ class LocalBus(Bus):
                 log.warning("bus broker at %s went away; reconnecting", self.path)
 
     def _dispatch(self, frame: dict) -> None:
-        topic, message = frame.get("topic"), frame.get("message")
-        with self._lock:
-            queues = list(self._queues.get(topic, ()))
-            listeners = list(self._listeners.get(topic, ()))
-        for loop, queue in queues:
-            try:
-                loop.call_soon_threadsafe(_offer, queue, message)
-            except RuntimeError:
-                pass
-        for listener in listeners:
-            try:
-                listener(topic, message)
-            except Exception:
-                log.exception("bus listener for %s failed", topic)
+        self._subscribers.deliver(frame.get("topic"), frame.get("message"))
