@@ -11,7 +11,8 @@ fractions of the run:
 * 0.55  Redis restart: killed, started again 5 s later (persistence on);
 * 0.75  burst of slow HTTP clients: 2 000 half-sent requests on the API for 20 s.
 
-Afterwards, for the window from the first segment of every camera to the end:
+The clock starts once every camera has recorded a segment (warm-up). Afterwards, for the window
+from the first segment of every camera to the end:
 
 * recorded ÷ expected seconds per camera (union of all workers' segments; expected excludes
   the camera's own downtime plus ``--reconnect-grace`` seconds to reconnect);
@@ -122,6 +123,22 @@ def slow_clients(port: int, count: int, hold: float) -> int:
     return len(sockets)
 
 
+def warm_up(db: Database, cameras: int, timeout: float = 600) -> None:
+    """Wait until every camera has a closed segment (imports and RTSP opens are slow on a busy machine)."""
+    started = time.time()
+    while time.time() - started < timeout:
+        try:
+            with db.session() as session:
+                recorded = set(session.scalars(select(Segment.camera_id).where(Segment.end.is_not(None)).distinct()))
+        except Exception:
+            recorded = set()  # the workers have not created the schema yet
+        if len(recorded) == cameras:
+            print(f"  warm-up: every camera recorded after {time.time() - started:.0f} s; the clock starts", flush=True)
+            return
+        time.sleep(2)
+    raise SystemExit(f"only {len(recorded)} of {cameras} cameras recorded within {timeout:g} s")
+
+
 def schedule(total: float) -> list[Fault]:
     return [Fault(0.20 * total, "camera drop 20 s"), Fault(0.35 * total, "worker w0 kill -9, back after 20 s"),
             Fault(0.55 * total, "Redis restart (5 s down)"), Fault(0.75 * total, "2000 slow HTTP clients for 20 s")]
@@ -148,8 +165,9 @@ def inject(fault: Fault, run: Run, sim: CameraSimulator) -> None:
 
 
 def coverage(rows: list[Segment], since: float, until: float,
-             excluded: list[tuple[float, float]]) -> tuple[float, float, float, float]:
-    """(recorded s, expected s, worst gap s, when it began) of one camera in [since, until] outside ``excluded``."""
+             excluded: list[tuple[float, float]]) -> tuple[float, float, float, float, list[tuple[float, float]]]:
+    """(recorded s, expected s, worst gap s, when it began, every hole as (start, seconds)) of one
+    camera in [since, until] outside ``excluded``."""
     intervals = sorted((max(since, r.start.timestamp()), min(until, r.end.timestamp())) for r in rows if r.end)
     merged: list[list[float]] = []
     for start, end in intervals:
@@ -176,7 +194,7 @@ def coverage(rows: list[Segment], since: float, until: float,
     expected = outside(since, until)
     missing = [(outside(a, b), a) for a, b in holes]
     worst, at = max(missing, default=(0.0, since))
-    return expected - sum(m for m, _ in missing), expected, worst, at
+    return expected - sum(m for m, _ in missing), expected, worst, at, [(a, m) for m, a in missing if m > 0]
 
 
 def check_segments(rows: list[Segment], files: SegmentFiles, now: float) -> tuple[int, list[str]]:
@@ -245,6 +263,7 @@ def main() -> None:
             run.start("worker", "w1")
             run.start("api", "api")
             db = Database(database_url)
+            warm_up(db, len(entries))
             began = time.time()
             print(f"soak: {args.cameras} cameras, {args.minutes:g} min, {args.width}x{args.height}@{args.fps} "
                   f"{args.bitrate} kb/s on {args.mounts}+1 mounts, 2 workers + API, "
@@ -292,11 +311,11 @@ def main() -> None:
 
     ratios = [r[1] / r[2] for r in results if r[2] > 0]
     worst = max(results, key=lambda r: r[3])
-    print(f"\nwindow {since - began:.0f}..{ended - began:.0f} s (from the moment every camera recorded); "
+    print(f"\nwindow {since - began:.0f}..{ended - began:.0f} s (0: every camera had recorded); "
           f"{len(rows)} segments\n")
     print("| camera | recorded ÷ expected s | ratio | worst gap s | gap began at s |")
     print("|---|---:|---:|---:|---:|")
-    for camera_id, recorded, expected, gap, at in sorted(results, key=lambda r: r[1] / max(r[2], 1e-9))[:8]:
+    for camera_id, recorded, expected, gap, at, _ in sorted(results, key=lambda r: r[1] / max(r[2], 1e-9))[:8]:
         note = " (dropped)" if camera_id in dropping else ""
         print(f"| {camera_id}{note} | {recorded:.1f} ÷ {expected:.1f} | {100 * recorded / max(expected, 1e-9):.2f} % "
               f"| {gap:.1f} | {at - began:.0f} |")
@@ -305,8 +324,17 @@ def main() -> None:
           f"corrupt segments {corrupt}, index invariant violations {len(violations)}")
     for line in violations[:10]:
         print("  violation:", line)
+    lost: dict[str, float] = {}
+    for result in results:
+        for start, seconds in result[5]:
+            # A hole belongs to the latest fault it began in (or up to 30 s after); else to none.
+            during = [f for f in faults if f.started - 1 <= start <= f.ended + 30]
+            cause = max(during, key=lambda f: f.started).name if during else "no fault"
+            lost[cause] = lost.get(cause, 0.0) + seconds
     for fault in faults:
-        print(f"  fault at {fault.started - began:5.0f} s for {fault.ended - fault.started:4.0f} s: {fault.name}")
+        print(f"  fault at {fault.started - began:5.0f} s for {fault.ended - fault.started:4.0f} s: {fault.name}; "
+              f"camera-seconds lost {lost.get(fault.name, 0.0):.1f}")
+    print(f"  outside any fault: camera-seconds lost {lost.get('no fault', 0.0):.1f}")
 
 
 if __name__ == "__main__":
