@@ -71,7 +71,7 @@ class Run:
 
     def start(self, role: str, name: str) -> None:
         log = (self.workdir / f"{name}.log").open("ab")
-        command = [sys.executable, "-m", "vms.cli", role, "-c", str(self.config)]
+        command = [sys.executable, "-m", "vmsapp.cli", role, "-c", str(self.config)]
         command += ["--worker-id", name] if role == "worker" else ["--host", "127.0.0.1", "--port", str(self.api_port)]
         env = {k: v for k, v in os.environ.items() if not k.startswith("VMS_")}
         self.processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -6,6 +6,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from typing import Any
 
 
 class StreamState(str, Enum):
@@ -33,7 +34,7 @@ class StreamStatus:
     reconnects: int = 0
     packets: int = 0
 
-    def to_message(self) -> dict:
+    def to_message(self) -> dict[str, Any]:
         message = asdict(self)
         message["state"] = self.state.value
         return message
@@ -63,36 +64,3 @@ class RateMeter:
         self._samples.clear()
         self._bytes = 0
 
-
-class StatusBoard:
-    """The last status of every stream, heard on the bus: what a process without the worker
-    (the API) reads for health, metrics and the camera list. A status not heard again within
-    ``stale_seconds`` is forgotten (its worker republishes every few seconds while alive)."""
-
-    def __init__(self, bus, topic: str = "camera.status", stale_seconds: float = 35.0, clock=time.time) -> None:
-        self.bus = bus
-        self.topic = topic
-        self.stale_seconds = stale_seconds
-        self.clock = clock
-        self._latest: dict[tuple[str, str], tuple[float, StreamStatus]] = {}
-        self._remove = None
-
-    def start(self) -> "StatusBoard":
-        self._remove = self.bus.add_listener(self.topic, self._heard)
-        return self
-
-    def stop(self) -> None:
-        if self._remove is not None:
-            self._remove()
-
-    def _heard(self, topic: str, message: dict) -> None:
-        try:
-            status = StreamStatus(**{k: message[k] for k in StreamStatus.__dataclass_fields__ if k in message})
-            status.state = StreamState(status.state)
-        except (TypeError, ValueError):
-            return
-        self._latest[(status.camera_id, status.stream)] = (self.clock(), status)
-
-    def statuses(self) -> list[StreamStatus]:
-        now = self.clock()
-        return [status for heard, status in list(self._latest.values()) if now - heard < self.stale_seconds]

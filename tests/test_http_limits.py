@@ -68,7 +68,7 @@ def vms_run(tmp_path):
         env = {k: v for k, v in os.environ.items() if not k.startswith("VMS_")}
         log = tmp_path / "vms.log"
         process = subprocess.Popen(
-            [sys.executable, "-m", "vms.cli", "run", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "vmsapp.cli", "run", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
             stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT, env=env,
         )
         url = f"http://127.0.0.1:{port}"

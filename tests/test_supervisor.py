@@ -77,7 +77,7 @@ def test_killing_the_api_costs_no_recording_and_both_processes_come_back(tmp_pat
         env = {k: v for k, v in os.environ.items() if not k.startswith("VMS_")}
         log = tmp_path / "vms.log"
         supervisor = subprocess.Popen(
-            [sys.executable, "-m", "vms.cli", "run", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "vmsapp.cli", "run", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
             stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT, env=env,
         )
         try:

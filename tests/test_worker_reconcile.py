@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
 from tests.support.cluster import wait_for
-from streams.worker import RELOAD_SECONDS, StreamWorker
+from vmsapp.worker import RELOAD_SECONDS, StreamWorker
 from tests.support.system import FAST_INGEST, camera_entry, make_settings, running_worker
 from vms.db import CameraRow
 

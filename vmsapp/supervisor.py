@@ -49,7 +49,7 @@ class Child:
 class Supervisor:
     def __init__(self, config: Path | None, data_dir: Path, host: str, port: int, verbose: bool = False) -> None:
         self.bus_path = (data_dir / "run" / "bus.sock").resolve()
-        base = [sys.executable, "-m", "vms.cli"]
+        base = [sys.executable, "-m", "vmsapp.cli"]
         options = (["--config", str(config)] if config else []) + (["--verbose"] if verbose else [])
         self.children = [
             Child("worker", [*base, "worker", *options]),  # first: recording starts before the web

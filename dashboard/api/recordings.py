@@ -15,8 +15,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.responses import TimelineOut
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import Principal, client_ip, require_camera, security_config
 from vms.auth.audit import audit
 from vms.auth.roles import Capability, playback_earliest
@@ -34,7 +35,7 @@ def _aware(moment: datetime | None, name: str) -> datetime | None:
     return moment
 
 
-@router.get("/cameras/{camera_id}/timeline")
+@router.get("/cameras/{camera_id}/timeline", response_model=TimelineOut, response_model_exclude_unset=True)
 def camera_timeline(
     camera_id: str,
     request: Request,
@@ -43,7 +44,7 @@ def camera_timeline(
     start: datetime | None = None,
     end: datetime | None = None,
     user: Principal = PLAYBACK,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Services = Depends(get_runtime),
 ) -> dict:
     """Recorded runs with the gaps between them and event markers, for one day or a range."""
     if day is not None:
@@ -65,14 +66,15 @@ def camera_timeline(
     return result
 
 
-@router.get("/cameras/{camera_id}/playback.mp4", response_class=StreamingResponse)
+@router.get("/cameras/{camera_id}/playback.mp4", response_class=StreamingResponse,
+            responses={200: {"content": {"video/mp4": {}}, "description": "MP4 video"}})
 def playback(
     camera_id: str,
     request: Request,
     start: datetime,
     end: datetime,
     user: Principal = PLAYBACK,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Services = Depends(get_runtime),
 ) -> StreamingResponse:
     """The range [start, end) as fragmented MP4, remuxed from the recordings as it streams."""
     start, end = _aware(start, "start"), _aware(end, "end")

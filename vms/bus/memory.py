@@ -6,7 +6,7 @@ import asyncio
 import logging
 import threading
 from collections import defaultdict
-from typing import AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable
 
 from vms.bus.base import Bus, Listener
 
@@ -24,7 +24,7 @@ class Subscribers:
 
     def __init__(self, on_first=lambda topic: None) -> None:
         self._lock = threading.Lock()
-        self._queues: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Queue]]] = defaultdict(list)
+        self._queues: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]]] = defaultdict(list)
         self._listeners: dict[str, list[Listener]] = defaultdict(list)
         self._on_first = on_first
 
@@ -32,7 +32,7 @@ class Subscribers:
         with self._lock:
             return [t for t in set(self._queues) | set(self._listeners) if self._queues[t] or self._listeners[t]]
 
-    def deliver(self, topic: str, message: dict) -> None:
+    def deliver(self, topic: str, message: dict[str, Any]) -> None:
         with self._lock:
             queues = list(self._queues.get(topic, ()))
             listeners = list(self._listeners.get(topic, ()))
@@ -47,8 +47,8 @@ class Subscribers:
             except Exception:
                 log.exception("bus listener for %s failed", topic)
 
-    async def subscribe(self, topic: str) -> AsyncIterator[dict]:
-        queue: asyncio.Queue = asyncio.Queue(SUBSCRIBER_QUEUE)
+    async def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SUBSCRIBER_QUEUE)
         entry = (asyncio.get_running_loop(), queue)
         with self._lock:
             first = not self._queues[topic] and not self._listeners[topic]
@@ -81,17 +81,17 @@ class MemoryBus(Bus):
     def __init__(self) -> None:
         self._subscribers = Subscribers()
 
-    def publish(self, topic: str, message: dict) -> None:
+    def publish(self, topic: str, message: dict[str, Any]) -> None:
         self._subscribers.deliver(topic, message)
 
-    def subscribe(self, topic: str) -> AsyncIterator[dict]:
+    def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
         return self._subscribers.subscribe(topic)
 
     def add_listener(self, topic: str, listener: Listener) -> Callable[[], None]:
         return self._subscribers.add_listener(topic, listener)
 
 
-def _offer(queue: asyncio.Queue, message: dict) -> None:
+def _offer(queue: asyncio.Queue[dict[str, Any]], message: dict[str, Any]) -> None:
     if queue.full():
         queue.get_nowait()
     queue.put_nowait(message)

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from vms.config.storage import StorageConfig
 from vms.db import Database, Segment
@@ -53,7 +53,7 @@ class WorkerRetention(Retention):
             orphan._by_age(now or utcnow(), report)
         return report
 
-    def _deletable(self):
+    def _deletable(self) -> Select[Segment]:
         return super()._deletable().where(Segment.worker_id == self.worker_id)
 
     def _by_quota(self, report: RetentionReport) -> None:

@@ -48,6 +48,6 @@ class SecurityConfig(BaseModel):
     export_workers: int = Field(default=2, ge=1, le=16)
 
 
-def security_of(settings) -> SecurityConfig:
+def security_of(settings: object) -> SecurityConfig:
     """The settings' security section (defaults until Settings has one)."""
     return getattr(settings, "security", None) or SecurityConfig()
