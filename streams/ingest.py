@@ -77,7 +77,7 @@ class IngestSession:
         fanout: PacketFanout,
         config: IngestConfig,
         on_status: Callable[[StreamStatus], None] = lambda status: None,
-        open_gate: ContextManager = nullcontext(),
+        open_gate: ContextManager[object] = nullcontext(),
     ) -> None:
         self.source = source
         # Held while the RTSP session opens: 120 cameras opening at once timed out (issue 11).

@@ -45,7 +45,7 @@ class CameraPipeline:
         ingest_config: IngestConfig,
         on_status: Callable[[StreamStatus], None],
         outputs: Iterable[PipelineOutput] = (),
-        open_gate: ContextManager = nullcontext(),
+        open_gate: ContextManager[object] = nullcontext(),
     ) -> None:
         self.spec = spec
         self._open_gate = open_gate

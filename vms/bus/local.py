@@ -19,7 +19,7 @@ import os
 import socket
 import threading
 from pathlib import Path
-from typing import AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable
 
 from vms.bus.base import Bus, Listener
 from vms.bus.memory import Subscribers
@@ -140,10 +140,10 @@ class LocalBus(Bus):
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 
-    def publish(self, topic: str, message: dict) -> None:
+    def publish(self, topic: str, message: dict[str, Any]) -> None:
         self._send({"op": "pub", "topic": topic, "message": message})
 
-    def subscribe(self, topic: str) -> AsyncIterator[dict]:
+    def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
         return self._subscribers.subscribe(topic)
 
     def add_listener(self, topic: str, listener: Listener) -> Callable[[], None]:
@@ -162,7 +162,7 @@ class LocalBus(Bus):
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _send(self, frame: dict) -> None:
+    def _send(self, frame: dict[str, Any]) -> None:
         line = json.dumps(frame, default=str).encode() + b"\n"
         with self._send_lock:
             sock = self._sock
@@ -209,5 +209,7 @@ class LocalBus(Bus):
             if not self._closed.is_set():
                 log.warning("bus broker at %s went away; reconnecting", self.path)
 
-    def _dispatch(self, frame: dict) -> None:
-        self._subscribers.deliver(frame.get("topic"), frame.get("message"))
+    def _dispatch(self, frame: dict[str, Any]) -> None:
+        topic, message = frame.get("topic"), frame.get("message")
+        if isinstance(topic, str) and isinstance(message, dict):
+            self._subscribers.deliver(topic, message)

@@ -22,7 +22,7 @@ class Subscribers:
     ``on_first(topic)`` is called when a topic gets its first subscriber of either kind (a bus
     that relays through a broker subscribes there then)."""
 
-    def __init__(self, on_first=lambda topic: None) -> None:
+    def __init__(self, on_first: Callable[[str], None] = lambda topic: None) -> None:
         self._lock = threading.Lock()
         self._queues: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]]] = defaultdict(list)
         self._listeners: dict[str, list[Listener]] = defaultdict(list)

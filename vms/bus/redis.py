@@ -77,7 +77,7 @@ class RedisBus(Bus):
         self._client.close()
 
 
-def _ride_out(exc: BaseException, pubsub, thread) -> None:
+def _ride_out(exc: BaseException, pubsub: object, thread: object) -> None:
     """A listener thread outlives a Redis outage: wait, then read again (redis-py reconnects and
     subscribes the channels again), instead of the thread dying and the listener going deaf."""
     if isinstance(exc, redis.RedisError):

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import threading
+from concurrent.futures import Future
 from collections import deque
 from datetime import datetime
 from pathlib import Path
@@ -144,14 +145,14 @@ class BufferedSegmentIndex(SegmentIndex):
         }
         self._write(segment_id, path, op, lambda: self.writer.call(lambda session: close_segment(session, segment_id, closed)))
 
-    def progress(self, segment_id: int, written_until, size: int) -> None:
+    def progress(self, segment_id: int, written_until: datetime, size: int) -> None:
         # Only a hint for playback of the newest minute: skipped while the database is away.
         if self._down or segment_id < 0:
             return
         future = self.writer.submit(lambda session: note_progress(session, segment_id, written_until, size))
         future.add_done_callback(self._progress_written)
 
-    def _progress_written(self, future) -> None:
+    def _progress_written(self, future: "Future[None]") -> None:
         exc = future.exception()
         if exc is None:
             return

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from vms.db import Database, Segment
 
@@ -101,7 +102,7 @@ class SegmentIndex:
 # -- the writes, each within a caller's session (one transaction may hold many) -------------
 
 
-def insert_segment(session, opened: SegmentOpened, worker_id: str) -> int:
+def insert_segment(session: Session, opened: SegmentOpened, worker_id: str) -> int:
     row = Segment(
         camera_id=opened.camera_id,
         start=opened.start,
@@ -117,7 +118,7 @@ def insert_segment(session, opened: SegmentOpened, worker_id: str) -> int:
     return row.id
 
 
-def close_segment(session, segment_id: int, closed: SegmentClosed) -> None:
+def close_segment(session: Session, segment_id: int, closed: SegmentClosed) -> None:
     session.execute(
         update(Segment)
         .where(Segment.id == segment_id)
@@ -125,7 +126,7 @@ def close_segment(session, segment_id: int, closed: SegmentClosed) -> None:
     )
 
 
-def note_progress(session, segment_id: int, written_until: datetime, size: int) -> None:
+def note_progress(session: Session, segment_id: int, written_until: datetime, size: int) -> None:
     session.execute(
         update(Segment)
         .where(Segment.id == segment_id, Segment.end.is_(None))
@@ -133,5 +134,5 @@ def note_progress(session, segment_id: int, written_until: datetime, size: int) 
     )
 
 
-def delete_segment(session, segment_id: int) -> None:
+def delete_segment(session: Session, segment_id: int) -> None:
     session.execute(delete(Segment).where(Segment.id == segment_id))

@@ -15,7 +15,7 @@ import queue
 import threading
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -47,7 +47,7 @@ class IndexWriter:
         self.max_batch = max_batch
         self.batches = 0
         self.writes = 0
-        self._queue: queue.SimpleQueue[tuple[Callable[[Session], object], Future] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Callable[[Session], object], Future[Any]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="index-writer", daemon=True)
         self._started = False
         self._lock = threading.Lock()
@@ -66,7 +66,7 @@ class IndexWriter:
             self._thread.join(timeout)
 
     def submit(self, write: Callable[[Session], T]) -> "Future[T]":
-        future: Future = Future()
+        future: Future[Any] = Future()
         if not self._started or not self._thread.is_alive():
             # Not running (before start, after stop): write directly rather than never.
             try:
@@ -104,7 +104,7 @@ class IndexWriter:
             if stopping:
                 return
 
-    def _write(self, batch: list[tuple[Callable[[Session], object], Future]]) -> None:
+    def _write(self, batch: list[tuple[Callable[[Session], object], Future[Any]]]) -> None:
         try:
             with self.db.session() as session:
                 results = [write(session) for write, _ in batch]

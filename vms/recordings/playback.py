@@ -98,10 +98,13 @@ def without_duplicates(segments: list[Segment]) -> list[Segment]:
     kept: list[Segment] = []
     edge: datetime | None = None
     for segment in segments:
-        if edge is not None and segment.end <= edge + timedelta(seconds=JOIN_SECONDS):
+        end = segment.end
+        if end is None:
+            continue  # covering() reports an open segment's reach as its end: never None here
+        if edge is not None and end <= edge + timedelta(seconds=JOIN_SECONDS):
             continue
         kept.append(segment)
-        edge = segment.end if edge is None else max(edge, segment.end)
+        edge = end if edge is None else max(edge, end)
     return kept
 
 
@@ -178,7 +181,8 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict[str
         previous: Segment | None = None
         for number, segment in enumerate(plan.segments):
             # Another worker's copy overlapping what is already out: join at a keyframe past it.
-            joining = previous is not None and previous.worker_id != segment.worker_id and segment.start < previous.end
+            joining = (previous is not None and previous.end is not None
+                       and previous.worker_id != segment.worker_id and segment.start < previous.end)
             previous = segment
             path = files.path(segment)
             if not path.is_file():

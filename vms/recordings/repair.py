@@ -10,6 +10,7 @@ from pathlib import Path
 
 import av
 
+from vms.db import Segment
 from vms.recordings.fmp4 import trim_to_playable
 from vms.recordings.index import SegmentClosed, SegmentIndex
 from vms.recordings.locate import SegmentFiles
@@ -87,7 +88,7 @@ def repair_abandoned(
     return report
 
 
-def _settle(index: SegmentIndex, path: Path, segment, report: RepairReport) -> None:
+def _settle(index: SegmentIndex, path: Path, segment: Segment, report: RepairReport) -> None:
     try:
         size = trim_to_playable(path) if path.exists() else 0
         span = measure(path) if size else MediaSpan(0.0, 0, 0)
