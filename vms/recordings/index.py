@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from vms.db import Database, Segment
+from vms.recordings.invariants import enforce, time_problems
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,10 +41,14 @@ class SegmentIndex:
         self.worker_id = worker_id
 
     def begin(self, opened: SegmentOpened) -> int:
+        """Insert the row of a segment being written; raises IndexInvariantError if it would
+        start inside the camera's previous row or in the future."""
         with self.db.session() as session:
             return insert_segment(session, opened, self.worker_id)
 
     def finish(self, segment_id: int, closed: SegmentClosed) -> None:
+        """Close a row; raises IndexInvariantError (row left open) if [start, end) would be
+        negative, reach into the future or overlap the camera's next row."""
         with self.db.session() as session:
             close_segment(session, segment_id, closed)
 
@@ -103,6 +111,10 @@ class SegmentIndex:
 
 
 def insert_segment(session: Session, opened: SegmentOpened, worker_id: str) -> int:
+    """Insert an open row; raises IndexInvariantError if it would start inside the camera's
+    previous row or in the future."""
+    previous = _neighbour_end(session, opened.camera_id, opened.start, worker_id)
+    enforce(opened.camera_id, opened.path, time_problems(opened.start, None, previous, None, _now()))
     row = Segment(
         camera_id=opened.camera_id,
         start=opened.start,
@@ -119,6 +131,17 @@ def insert_segment(session: Session, opened: SegmentOpened, worker_id: str) -> i
 
 
 def close_segment(session: Session, segment_id: int, closed: SegmentClosed) -> None:
+    """Close a row; raises IndexInvariantError (row left open) if [start, end) would be
+    negative, reach into the future or overlap the camera's next row."""
+    row = session.get(Segment, segment_id)
+    if row is not None:
+        following = session.scalar(
+            select(func.min(Segment.start)).where(
+                Segment.camera_id == row.camera_id, Segment.start > row.start, Segment.id != row.id,
+                Segment.worker_id == row.worker_id,
+            )
+        )
+        enforce(row.camera_id, row.path, time_problems(row.start, closed.end, None, following, _now()))
     session.execute(
         update(Segment)
         .where(Segment.id == segment_id)
@@ -136,3 +159,21 @@ def note_progress(session: Session, segment_id: int, written_until: datetime, si
 
 def delete_segment(session: Session, segment_id: int) -> None:
     session.execute(delete(Segment).where(Segment.id == segment_id))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _neighbour_end(session: Session, camera_id: str, start: datetime, worker_id: str) -> datetime | None:
+    """Where the camera's latest row of this worker starting at or before ``start`` ends (closed
+    rows, or how far an open one is written). Rows of one camera by two workers may overlap: a
+    hand-over or a Redis partition records it twice rather than not at all (docs/decisions.md)."""
+    reach = func.coalesce(Segment.end, Segment.written_until)
+    end: datetime | None = session.scalar(
+        select(reach)
+        .where(Segment.camera_id == camera_id, Segment.worker_id == worker_id, Segment.start <= start)
+        .order_by(Segment.start.desc())
+        .limit(1)
+    )
+    return end

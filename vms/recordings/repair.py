@@ -13,6 +13,7 @@ import av
 from vms.db import Segment
 from vms.recordings.fmp4 import trim_to_playable
 from vms.recordings.index import SegmentClosed, SegmentIndex
+from vms.recordings.invariants import IndexInvariantError
 from vms.recordings.locate import SegmentFiles
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 class RepairReport:
     repaired: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # would overlap or lie in the future
 
 
 @dataclass(frozen=True)
@@ -101,5 +103,11 @@ def _settle(index: SegmentIndex, path: Path, segment: Segment, report: RepairRep
         report.removed.append(segment.path)
         return
     end = segment.start + timedelta(seconds=span.seconds)
-    index.finish(segment.id, SegmentClosed(end, size, span.frames, span.keyframes))
+    try:
+        index.finish(segment.id, SegmentClosed(end, size, span.frames, span.keyframes))
+    except IndexInvariantError as exc:
+        # Left open (and so never played as if it were whole): a person must look at it.
+        log.error("segment %s cannot be closed without breaking the index: %s", segment.path, exc)
+        report.refused.append(segment.path)
+        return
     report.repaired.append(segment.path)
