@@ -11,8 +11,9 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, select
 
 import vms.db.auth  # noqa: F401  (registers the users, sessions and audit tables)
-from dashboard.api import audit, auth, cameras, events, exports, health, layouts, live, pages, recordings, users
+from dashboard.api import alarms, audit, auth, cameras, events, exports, health, layouts, live, pages, recordings, users
 from dashboard.body_limit import BodyLimit
+from dashboard.live_audit import LiveStopAudit
 from dashboard.problems import install_problem_handlers
 from dashboard.services import Services
 from dashboard.security import PUBLIC, gatekeeper, matched_route, report_unruled
@@ -35,6 +36,7 @@ def create_app(runtime: Services) -> FastAPI:
     app.state.security = security_of(runtime.settings)
     app.state.exports = ExportQueue(runtime.db, runtime.files, app.state.security.export_workers)
     app.state.metrics_registry = runtime_registry(_collector(runtime))
+    app.state.live_audit = LiveStopAudit(runtime.db, runtime.bus).start()
     install_problem_handlers(app)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)
@@ -46,6 +48,7 @@ def create_app(runtime: Services) -> FastAPI:
         app.include_router(module.router, prefix="/api")
     app.include_router(live.router, prefix="/api")
     app.include_router(events.router, prefix="/api")
+    app.include_router(alarms.router, prefix="/api")
     app.include_router(pages.router)  # the operators' dashboard at /
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from vms.alarms import AlarmService
 from vms.bus import Bus
 from vms.cameras.probe import ProbeResult
 from vms.cameras.status import StatusBoard
@@ -26,6 +27,7 @@ class Services(Protocol):
     gateway: LiveGateway  # live video of any camera, wherever its worker runs
     board: StatusBoard  # the last status of every camera stream, from every worker
     files: SegmentFiles | None  # where any worker's segment files are (set once built)
+    alarms: AlarmService | None  # raises alarms from events, escalates them, publishes their changes
 
     def probe(self, url: str, username: str | None, password: str | None, seconds: float) -> ProbeResult:
         """Connect to a camera for ``seconds`` and say what it sends, with a snapshot.

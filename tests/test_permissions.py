@@ -39,11 +39,13 @@ ALLOWED = {
     "camera:event.view": ALL,
     "camera:event.ack": {"admin", "operator"},
     "event.ack": {"admin", "operator"},
+    "alarm.rules": {"admin"},
 }
 # Refusals are immediate; a request still running after this is a stream that was let in.
 STREAM_SECONDS = 1.5
 PATH_VALUES = {"camera_id": "tun-1", "export_id": "0" * 32, "username": "nobody", "grant_id": "999999",
-               "token_id": "nothing", "session_id": "nothing", "event_id": "999999"}
+               "token_id": "nothing", "session_id": "nothing", "event_id": "999999",
+               "alarm_id": "999999", "rule_id": "nothing"}
 
 
 def _fill(path: str) -> str:
