@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from vms.background import Periodic
 from vms.db import Database, Segment
@@ -256,7 +257,7 @@ class _Retry(Periodic):
             self.index.flush()
 
 
-def _apply(session, op: dict[str, Any]) -> None:
+def _apply(session: Session, op: dict[str, Any]) -> None:
     """Apply one journaled operation, idempotently (keyed by the segment's unique path)."""
     path = op["path"]
     if op["op"] == "begin":
