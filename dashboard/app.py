@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 import vms.db.auth  # noqa: F401  (registers the users, sessions and audit tables)
 from dashboard.api import alarms, audit, auth, cameras, events, exports, health, layouts, live, pages, recordings, users
+from dashboard.body_limit import BodyLimit
 from dashboard.live_audit import LiveStopAudit
 from dashboard.problems import install_problem_handlers
 from dashboard.services import Services
@@ -38,6 +39,9 @@ def create_app(runtime: Services) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)
+    http = runtime.settings.http
+    app.add_middleware(BodyLimit, max_body_bytes=http.max_body_bytes, max_sdp_bytes=http.max_sdp_bytes,
+                       body_timeout=http.body_timeout_seconds)
     app.include_router(health.router)
     for module in (auth, users, audit, cameras, recordings, exports, layouts):
         app.include_router(module.router, prefix="/api")

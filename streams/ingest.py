@@ -10,10 +10,11 @@ import logging
 import random
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from fractions import Fraction
-from typing import Any, Callable, Iterator, cast
+from typing import Any, Callable, ContextManager, Iterator, cast
 from urllib.parse import urlsplit
 
 import av
@@ -88,8 +89,11 @@ class IngestSession:
         fanout: PacketFanout,
         config: IngestConfig,
         on_status: Callable[[StreamStatus], None] = lambda status: None,
+        open_gate: ContextManager[object] = nullcontext(),
     ) -> None:
         self.source = source
+        # Held while the RTSP session opens: 120 cameras opening at once timed out (issue 11).
+        self._open_gate = open_gate
         self.fanout = fanout
         self.config = config
         self.status = StreamStatus(camera_id=source.camera_id, stream=source.stream)
@@ -155,7 +159,8 @@ class IngestSession:
         self._set_state(StreamState.STOPPED)
 
     def _pull_once(self) -> None:
-        container = self._open()
+        with self._open_gate:
+            container = self._open()
         session_started = False
         try:
             if not container.streams.video:

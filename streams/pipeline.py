@@ -9,7 +9,8 @@ session for the same stream however many outputs there are, and nobody polls who
 from __future__ import annotations
 
 import logging
-from typing import Callable, Iterable, Protocol
+from contextlib import nullcontext
+from typing import Callable, ContextManager, Iterable, Protocol
 
 from streams.fanout import PacketFanout
 from streams.ingest import IngestSession, StreamSource
@@ -44,8 +45,10 @@ class CameraPipeline:
         ingest_config: IngestConfig,
         on_status: Callable[[StreamStatus], None],
         outputs: Iterable[PipelineOutput] = (),
+        open_gate: ContextManager[object] = nullcontext(),
     ) -> None:
         self.spec = spec
+        self._open_gate = open_gate
         self._ingest_config = ingest_config
         self._on_status = on_status
         self._outputs = list(outputs)
@@ -66,7 +69,7 @@ class CameraPipeline:
             source = StreamSource(
                 self.spec.id, stream, url, self.spec.username, self.spec.password, self.spec.transport
             )
-            ingest = IngestSession(source, fanout, self._ingest_config, self._on_status)
+            ingest = IngestSession(source, fanout, self._ingest_config, self._on_status, self._open_gate)
             self._fanouts[stream] = fanout
             self._ingests[stream] = ingest
             if self._started:

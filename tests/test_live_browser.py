@@ -51,18 +51,19 @@ async def test_2x2_wall_decodes_h264_in_every_tile(system):
         await page.goto(system.url + "/live?cameras=" + ",".join(CAMERA_IDS))
         all_live = lambda s: len(s) == 4 and all(t["state"] == "live" for t in s)  # noqa: E731
         first = await wait_tiles(page, all_live, 20, "4 live tiles")
-        await asyncio.sleep(2)
-        later = await wall_stats(page)
+        wanted = [t["framesDecoded"] + 25 for t in first]  # a second at 25 fps, however slow the machine
+        later = await wait_tiles(page, lambda s: len(s) == 4 and all(t["framesDecoded"] >= n for t, n in zip(s, wanted)),
+                                 30, "25 more frames decoded in every tile")
         await page.screenshot(path=str(artifact("live-wall-2x2.png")))
         assert [t["camera"] for t in later] == CAMERA_IDS
-        for before, after in zip(first, later):
-            assert after["framesDecoded"] >= before["framesDecoded"] + 25, (before, after)  # 25 fps for 2 s
+        for after in later:
             assert (after["frameWidth"], after["frameHeight"]) == (320, 180)
             assert after["codec"] == "video/H264"
         names = await page.locator(".tile .name").all_inner_texts()
         assert all(cid in name for cid, name in zip(CAMERA_IDS, names))  # its name, or its id when signed out
-    # The page left: its sessions end (pagehide DELETE, or the connection closing).
-    deadline = time.monotonic() + 10
+    # The page left: its sessions end (pagehide DELETE, or, when that DELETE is lost, the hub no
+    # longer hearing the browser for viewer_timeout_seconds; a loaded machine needs the latter).
+    deadline = time.monotonic() + 2 * system.runtime.settings.live.viewer_timeout_seconds + 15
     while system.hub.sessions() and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     assert system.hub.sessions() == []

@@ -5,6 +5,11 @@ Its media time is the wall clock shifted: media time ``t`` shows what happened a
 ``RangePlan.media_start + t``. A gap in the recordings stays a gap in time (the last picture
 holds), so times in the file are always true times. The player seeks to ``RangePlan.offset``
 to begin exactly at the requested start.
+
+Two workers may record one camera at once for a while (a hand-over, a Redis partition: duplicates
+over loss). Playback uses one recording at any moment: a segment wholly inside what is already
+covered is skipped (``without_duplicates``), and one that overlaps it joins at its first keyframe
+after the covered part.
 """
 
 from __future__ import annotations
@@ -75,7 +80,7 @@ def plan_range(db: Database, files: SegmentFiles, camera_id: str, start: datetim
     segment's file, whichever worker wrote it)."""
     if end <= start:
         raise ValueError("the range must end after it starts")
-    segments = SegmentIndex(db).covering(camera_id, start, end)
+    segments = without_duplicates(SegmentIndex(db).covering(camera_id, start, end))
     if not segments:
         raise NothingRecorded(f"camera '{camera_id}' has no recording between {start.isoformat()} and {end.isoformat()}")
     first = segments[0]
@@ -87,6 +92,21 @@ def plan_range(db: Database, files: SegmentFiles, camera_id: str, start: datetim
         kept.append(segment)
     keyframe_wall, keyframe_pts, lead = _keyframe_before(files.path(first), first.start, start)
     return RangePlan(camera_id, start, end, kept, keyframe_wall, lead, keyframe_pts, truncated)
+
+
+def without_duplicates(segments: list[Segment]) -> list[Segment]:
+    """Segments (sorted by start) minus those wholly inside the ones before them (another worker's copy)."""
+    kept: list[Segment] = []
+    edge: datetime | None = None
+    for segment in segments:
+        end = segment.end
+        if end is None:
+            continue  # covering() reports an open segment's reach as its end: never None here
+        if edge is not None and end <= edge + timedelta(seconds=JOIN_SECONDS):
+            continue
+        kept.append(segment)
+        edge = end if edge is None else max(edge, end)
+    return kept
 
 
 def _keyframe_before(path: Path, segment_start: datetime, start: datetime) -> tuple[datetime, int | None, timedelta]:
