@@ -9,21 +9,21 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import func, select
 
 import vms.db.auth  # noqa: F401  (registers the users, sessions and audit tables)
 from dashboard.api import (
     alarms, audit, auth, cameras, events, exports, health, layouts, live, pages, recordings, two_factor, users,
 )
+from dashboard.body_limit import BodyLimit
 from dashboard.live_audit import LiveStopAudit
 from dashboard.problems import install_problem_handlers
 from dashboard.services import Services
 from dashboard.security import PUBLIC, gatekeeper, matched_route, report_unruled
 from vms.auth.audit import CoalescedAudit
 from vms.config.security import security_of
-from vms.db import Segment
 from vms.metrics import HTTP_LATENCY, RuntimeCollector, runtime_registry
 from vms.recordings.export import ExportQueue
+from vms.recordings.index import SegmentIndex
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Swagger UI 5 (OpenAPI 3.1, which FastAPI writes), as shipped inside the swagger-ui-py package.
@@ -51,6 +51,9 @@ def create_app(runtime: Services) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)
+    http = runtime.settings.http
+    app.add_middleware(BodyLimit, max_body_bytes=http.max_body_bytes, max_sdp_bytes=http.max_sdp_bytes,
+                       body_timeout=http.body_timeout_seconds)
     app.include_router(health.router)
     for module in (auth, two_factor, users, audit, cameras, recordings, exports, layouts):
         app.include_router(module.router, prefix="/api")
@@ -68,13 +71,10 @@ def create_app(runtime: Services) -> FastAPI:
 
 
 def _collector(runtime: Services) -> RuntimeCollector:
-
-    def storage() -> dict[str, int]:
-        with runtime.db.session() as session:
-            rows = session.execute(select(Segment.camera_id, func.sum(Segment.bytes)).group_by(Segment.camera_id)).all()
-        return {camera_id: int(size or 0) for camera_id, size in rows}
-
-    return RuntimeCollector(runtime.board.streams, storage, runtime.viewers, runtime.board.recording)
+    """This process's gauges: every worker's streams and recording health (the status board),
+    recorded bytes from the index, this process's live viewers."""
+    index = SegmentIndex(runtime.db)
+    return RuntimeCollector(runtime.board.streams, index.bytes_by_camera, runtime.viewers, runtime.board.recording)
 
 
 class RequestMetrics:

@@ -29,8 +29,10 @@ class Services(Protocol):
     files: SegmentFiles | None  # where any worker's segment files are (set once built)
     alarms: AlarmService | None  # raises alarms from events, escalates them, publishes their changes
 
-    def probe(self, url: str, username: str | None, password: str | None, seconds: float) -> ProbeResult:
-        """Connect to a camera for ``seconds`` and say what it sends, with a snapshot.
+    def probe(self, url: str, username: str | None, password: str | None, seconds: float,
+              transport: str = "auto") -> ProbeResult:
+        """Connect to a camera for ``seconds`` over ``transport`` (auto, tcp, udp) and say what it
+        sends, with a snapshot.
 
         Raises ``vms.cameras.rtsp_url.InvalidCameraUrl`` for a URL that is not RTSP.
         """

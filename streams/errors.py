@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import av.error
 
+from streams.transport import refused_tcp
 from vms.cameras.rtsp_url import mask_credentials
 
 
@@ -43,6 +44,12 @@ def classify_stream_error(exc: BaseException, where: str, timeout: float) -> Str
 
     if isinstance(exc, StreamUnusable):
         return problem(getattr(exc, "code", "stream-unusable"), str(exc), True, **getattr(exc, "params", {}))
+    if refused_tcp(exc):
+        return problem(
+            "stream-tcp-refused",
+            f"camera at {where} refuses RTSP over TCP (461 Unsupported transport): set the camera's transport to udp or auto",
+            True,
+        )
     if isinstance(exc, av.error.HTTPUnauthorizedError):
         return problem("stream-auth-failed", f"authentication failed at {where} (401): check the camera's username and password", True)
     if isinstance(exc, av.error.HTTPForbiddenError):

@@ -10,10 +10,11 @@ import logging
 import random
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from fractions import Fraction
-from typing import Any, Callable, Iterator, cast
+from typing import Any, Callable, ContextManager, Iterator, cast
 from urllib.parse import urlsplit
 
 import av
@@ -27,6 +28,7 @@ from streams.status import RateMeter, StreamState, StreamStatus
 from streams.clock_steps import Ready, StepSplicer
 from streams.decode_order import B_FRAME_DEPTH, DecodeOrder
 from streams.timeline import JUMP_SECONDS, ClockEvent, MediaTimeline, Placement
+from streams.transport import TransportChoice
 from vms.cameras.rtsp_url import mask_credentials, validate_rtsp_url, with_credentials
 from vms.config.storage import IngestConfig
 
@@ -64,6 +66,7 @@ class StreamSource:
     url: str
     username: str | None = None
     password: str | None = None
+    transport: str = "auto"  # "auto" (TCP, then UDP on 461), "tcp" or "udp": see streams.transport
 
     def __post_init__(self) -> None:
         validate_rtsp_url(self.url)
@@ -86,8 +89,11 @@ class IngestSession:
         fanout: PacketFanout,
         config: IngestConfig,
         on_status: Callable[[StreamStatus], None] = lambda status: None,
+        open_gate: ContextManager[object] = nullcontext(),
     ) -> None:
         self.source = source
+        # Held while the RTSP session opens: 120 cameras opening at once timed out (issue 11).
+        self._open_gate = open_gate
         self.fanout = fanout
         self.config = config
         self.status = StreamStatus(camera_id=source.camera_id, stream=source.stream)
@@ -98,6 +104,7 @@ class IngestSession:
         )
         self._meter = RateMeter()
         self._last_status_at = 0.0
+        self._transport = TransportChoice(source.transport, source.where)
         # Where the previous session's frames ended on our clock: the next one never overlaps it.
         self._placed_until = 0.0
 
@@ -152,7 +159,8 @@ class IngestSession:
         self._set_state(StreamState.STOPPED)
 
     def _pull_once(self) -> None:
-        container = self._open()
+        with self._open_gate:
+            container = self._open()
         session_started = False
         try:
             if not container.streams.video:
@@ -191,8 +199,16 @@ class IngestSession:
 
     def _open(self, video_only: bool = True) -> av.container.InputContainer:
         """Open the RTSP session; audio is not even set up, as nothing here records it."""
+        try:
+            return self._open_with(self._transport.options(), video_only)
+        except Exception as exc:
+            if not self._transport.fall_back(exc):
+                raise
+        return self._open_with(self._transport.options(), video_only)
+
+    def _open_with(self, transport: dict[str, str], video_only: bool) -> av.container.InputContainer:
         url = with_credentials(self.source.url, self.source.username, self.source.password)
-        options = {"rtsp_transport": "tcp", "timeout": str(int(self.config.read_timeout_seconds * 1_000_000))}
+        options = {**transport, "timeout": str(int(self.config.read_timeout_seconds * 1_000_000))}
         if video_only:
             options["allowed_media_types"] = "video"
         started = time.monotonic()

@@ -69,3 +69,4 @@ class RateMeter:
     def reset(self) -> None:
         self._samples.clear()
         self._bytes = 0
+

@@ -303,11 +303,13 @@ async def test_register_a_camera_after_probing_it(dash):
     await page.fill("#cam-main", dash.sim.url(SPARE_CAMERA))
     await page.fill("#cam-lat", "10.7830")
     await page.fill("#cam-lon", "106.7390")
+    await page.select_option("#cam-transport", "tcp")
     assert await page.is_disabled("#cam-save")  # probe first
     await page.click("#cam-probe")
     await page.wait_for_selector('#probe-result:not([hidden]) h3[data-ok="true"]', timeout=30000)
     assert (await page.text_content('[data-fact="codec"]')).startswith("h264")
     assert await page.text_content('[data-fact="resolution"]') == "320×180"
+    assert await page.text_content('[data-fact="transport"]') == "TCP"
     assert float(await page.text_content('[data-fact="fps"]')) == pytest.approx(25, abs=1)
     await dash.wait_js("() => { const i = document.querySelector('#probe-snapshot'); return i && i.complete && i.naturalWidth === 320; }",
                        "the probe's snapshot")

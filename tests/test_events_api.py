@@ -117,6 +117,23 @@ async def test_detection_settings_read_replace_reset(system):
     assert response.json()["source"] == "none"
 
 
+async def test_metric_calibration_is_set_through_the_detection_api(system):
+    url = "/api/cameras/t-01/detection"
+    technician = system.token("technician")
+    # Four points marked on a snapshot (fractions of the picture) and where they lie on the road (m).
+    calibration = {"picture": [[0.14, 0.75], [0.86, 0.75], [0.62, 0.44], [0.38, 0.44]],
+                   "ground": [[-5.25, 15], [5.25, 15], [5.25, 45], [-5.25, 45]]}
+    zone = dict(ZONE, slowdown_kmh=30, debris_seconds=5)
+    response = await system.client.put(url, json={"zones": [zone], "calibration": calibration, "smoke": {"enabled": True}},
+                                       headers=technician)
+    assert response.status_code == 200, response.text
+    config = response.json()["config"]
+    assert config["calibration"]["ground"][2] == [5.25, 45] and config["zones"][0]["slowdown_kmh"] == 30
+    collinear = dict(calibration, ground=[[0, 0], [1, 1], [2, 2], [3, 0]])
+    response = await system.client.put(url, json={"zones": [zone], "calibration": collinear}, headers=technician)
+    assert response.status_code == 422 and "on one line" in response.text
+
+
 async def test_live_feed_delivers_events_over_sse(system):
     with serve_app(system.app) as served:
         received: list[dict] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -58,10 +59,18 @@ def run(
     port: Optional[int] = typer.Option(None, help="HTTP port"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """All in one process: the API and a stream worker for every enabled camera."""
+    """Everything on this machine: a worker process records every enabled camera, an API process
+    serves the web, a supervisor restarts either if it dies."""
     _logging(verbose)
     settings = _settings(config)
-    _serve(settings, host or settings.http.host, port if port is not None else settings.http.port, with_worker=True)
+    _supervise(settings, config, host or settings.http.host, port if port is not None else settings.http.port, verbose)
+
+
+def _supervise(settings: Settings, config: Optional[Path], host: str, port: int, verbose: bool) -> None:
+    from vmsapp.supervisor import Supervisor
+
+    console.print(f"vms listening on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    Supervisor(config, settings.data_dir, host, port, verbose).run()
 
 
 @app.command()
@@ -74,25 +83,20 @@ def api(
     """The API alone (scale-out: workers run as separate processes)."""
     _logging(verbose)
     settings = _settings(config)
-    _serve(settings, host or settings.http.host, port if port is not None else settings.http.port, with_worker=False)
+    _serve(settings, host or settings.http.host, port if port is not None else settings.http.port)
 
 
-def _serve(settings: Settings, host: str, port: int, with_worker: bool, announce=None) -> None:
-    import uvicorn
-
+def _serve(settings: Settings, host: str, port: int) -> None:
     from dashboard.app import create_app
+    from dashboard.server import serve
     from vmsapp.runtime import Runtime
 
     from vms.auth.sessions import SessionPurge
 
-    runtime = Runtime.build(settings, with_worker=with_worker).start()
+    runtime = Runtime.build(settings, with_worker=False).start()
     purge = SessionPurge(runtime.db).start()  # the API owns sign-in sessions, so it cleans them up
     try:
-        console.print(f"vms listening on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
-        if announce is not None:
-            announce(runtime)
-        # log_config=None: uvicorn's records go through our handler (credentials masked, control characters escaped).
-        uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning", log_config=None)
+        serve(create_app(runtime), settings.http, host, port)
     finally:
         purge.stop()
         runtime.stop()
@@ -120,8 +124,8 @@ def demo(
         err.print(f"cannot start the simulated cameras: {exc}")
         raise typer.Exit(1) from None
 
-    def announce(runtime) -> None:
-        login = ensure_demo_admin(runtime.db, settings.security)
+    def announce(db) -> None:
+        login = ensure_demo_admin(db, settings.security)
         console.print(f"{len(settings.cameras)} simulated cameras on rtsp://127.0.0.1:{simulator.port}/<id>/main")
         console.print(f"open http://{host}:{port}/ and sign in", highlight=False)
         if login:
@@ -132,7 +136,10 @@ def demo(
             console.print("  with an existing account of this data folder (forgot it? vms user passwd admin -c config/demo.yaml)")
 
     with simulator:
-        _serve(settings, host, port, with_worker=True, announce=announce)
+        db = open_database(config)[1]
+        announce(db)
+        db.dispose()
+        _supervise(settings, config, host, port, verbose)
 
 
 @app.command()
@@ -143,8 +150,10 @@ def worker(
 ) -> None:
     """A stream worker without the API: pulls, records and watches its cameras."""
     _logging(verbose)
+    from dashboard.server import raise_fd_limit
     from vmsapp.runtime import Runtime
 
+    raise_fd_limit()  # segment files and RTSP sockets of many cameras
     settings = _settings(config)
     if worker_id:
         settings = settings.model_copy(update={"worker_id": worker_id})
@@ -261,8 +270,14 @@ def export(
     if result.state != "done":
         err.print(f"export failed: {result.error}")
         raise typer.Exit(1)
+    manifest = json.loads((Path(result.folder) / MANIFEST_NAME).read_text(encoding="utf-8"))
+    contained = manifest["contained"]
     console.print(f"{Path(result.folder) / result.file_name}\nsha256 {result.sha256}\n"
-                  f"manifest {Path(result.folder) / MANIFEST_NAME}", highlight=False)
+                  f"manifest {Path(result.folder) / MANIFEST_NAME}\n"
+                  f"pictures {contained['first_frame']} .. {contained['last_frame']} ({contained['frames']} frames; "
+                  f"lead-in {manifest['lead_in']['seconds']:g} s before the start), "
+                  f"{len(manifest['gaps'])} gap(s), {len(manifest['discontinuities'])} discontinuity(ies)",
+                  highlight=False)
 
 
 if __name__ == "__main__":

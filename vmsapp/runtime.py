@@ -4,6 +4,9 @@ The same code serves both modes; ``build`` wires the difference once:
 
 * all in one (no ``redis_url``): the live hub runs on the web server's loop (``LocalLive``),
   detectors write events straight to the database (``EventRecorder``);
+* the embedded ``vms run`` (``local_bus``, set by ``vmsapp.supervisor``): its worker process
+  serves live video over the local bus like a scale-out worker, its API process reaches it
+  through ``RemoteLive`` with ``OneWorker`` as the camera directory;
 * scale-out (``redis_url``): the API reaches live video through the camera's worker over the bus
   (``RemoteLive``); a worker's hub runs on a loop thread of its own and answers ``live.*`` RPC
   requests; detectors queue events durably and every worker also consumes the queue into the
@@ -34,6 +37,19 @@ from vmsapp.live_remote import LiveLoop, RemoteLive, serve_live
 from vmsapp.worker import StreamWorker
 
 log = logging.getLogger(__name__)
+
+
+class OneWorker:
+    """The camera directory of the embedded mode: one worker records every camera."""
+
+    def __init__(self, worker_id: str) -> None:
+        self.worker_id = worker_id
+
+    def holder(self, camera_id: str) -> str:
+        return self.worker_id
+
+    def live(self) -> list[str]:
+        return [self.worker_id]
 
 
 @dataclass
@@ -73,6 +89,15 @@ class Runtime:
             runtime.gateway = RemoteLive.connect(bus, settings.redis_url, settings.cluster.key_prefix)
             if worker is not None:
                 runtime._scale_out_worker()
+        elif settings.local_bus:
+            # The embedded vms run's API and worker processes (vmsapp.supervisor): one worker, "local".
+            only = OneWorker(settings.worker_id or "local")
+            runtime.gateway = RemoteLive(bus, leases=only, members=only)
+            if worker is not None:
+                runtime.live_loop = LiveLoop()
+                serve_live(worker.rpc, live, runtime.live_loop.loop)
+                runtime.detection = DetectionManager(settings, db, bus, worker.worker_id)
+                worker.add_output(runtime.detection)
         else:
             runtime.gateway = LocalLive(live) if live is not None else NoLive()
             if worker is not None:
@@ -95,11 +120,12 @@ class Runtime:
             self.db, queue, worker.worker_id, settings.events, self.bus, listeners=[self.detection.webhooks]
         )
 
-    def probe(self, url: str, username: str | None, password: str | None, seconds: float) -> ProbeResult:
+    def probe(self, url: str, username: str | None, password: str | None, seconds: float,
+              transport: str = "auto") -> ProbeResult:
         """Probe a camera (``dashboard.services.Services.probe``)."""
         from streams.probe import probe_url
 
-        return probe_url(url, username, password, seconds=seconds, snapshot=True)
+        return probe_url(url, username, password, seconds=seconds, snapshot=True, transport=transport)
 
     def viewers(self) -> dict[str, int]:
         """Live viewers of this process's hub by camera (``dashboard.services.Services.viewers``)."""

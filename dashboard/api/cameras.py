@@ -7,6 +7,7 @@ disable and remove them, and see their (credential-free) stream URLs.
 from __future__ import annotations
 
 import base64
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -41,6 +42,7 @@ class CameraIn(BaseModel):
     location: Location | None = None  # the configuration's own models: one set of constraints
     recording: RecordingSettings | None = None
     enabled: bool = True
+    transport: Literal["auto", "tcp", "udp"] = "auto"
 
 
 class CameraChange(BaseModel):
@@ -56,6 +58,7 @@ class CameraChange(BaseModel):
     location: Location | None = None
     recording: RecordingSettings | None = None
     enabled: bool | None = None
+    transport: Literal["auto", "tcp", "udp"] | None = None
 
 
 class ProbeIn(BaseModel):
@@ -64,6 +67,7 @@ class ProbeIn(BaseModel):
     username: str | None = Field(default=None, max_length=200)
     password: str | None = Field(default=None, max_length=200)
     seconds: float = Field(default=4, ge=1, le=15)
+    transport: Literal["auto", "tcp", "udp"] = "auto"
 
 
 def _storage(runtime: Services) -> dict[str, dict]:
@@ -85,6 +89,7 @@ def _camera(row: CameraRow, user: Principal, statuses: dict, storage: dict) -> d
         "enabled": row.enabled,
         "recording": {"enabled": row.recording_enabled, "segment_seconds": row.segment_seconds, "stream": row.record_stream},
         "source": row.source,
+        "transport": row.transport,
         "status": statuses.get(row.id, {}),
         "storage": storage.get(row.id, {"bytes": 0, "segments": 0, "oldest": None, "newest": None}),
         "capabilities": sorted(c.value for c in CAMERA_SCOPED if user.can(c, row.group_id)),
@@ -98,7 +103,7 @@ def _camera(row: CameraRow, user: Principal, statuses: dict, storage: dict) -> d
 def _config_of(row: CameraRow) -> dict:
     fields: dict = {
         "id": row.id, "name": row.name, "group": row.group_id, "main_url": row.main_url, "sub_url": row.sub_url,
-        "enabled": row.enabled,
+        "enabled": row.enabled, "transport": row.transport or "auto",
         "recording": {"enabled": row.recording_enabled, "segment_seconds": row.segment_seconds, "stream": row.record_stream},
     }
     if row.username:
@@ -217,7 +222,7 @@ def probe_camera(body: ProbeIn, request: Request, user: Principal = require(MANA
         raise
     username, password = body.username or url_user, body.password or url_password
     try:
-        result = request.app.state.runtime.probe(bare, username, password, body.seconds)
+        result = request.app.state.runtime.probe(bare, username, password, body.seconds, body.transport)
     except InvalidCameraUrl as exc:
         raise Problem(422, "invalid-url", str(exc)) from None
     answer = result.to_dict()
@@ -238,7 +243,7 @@ def change_camera(camera_id: str, body: CameraChange, request: Request, user: Pr
     sent = body.model_fields_set
     fields = _config_of(row)
     fields.update(body.model_dump(include=sent - {"username", "password"}, exclude_none=False))
-    for key in ("location", "recording"):
+    for key in ("location", "recording", "transport"):
         if key in fields and fields[key] is None:
             fields.pop(key)
     username = body.username if "username" in sent else row.username

@@ -28,6 +28,7 @@ from vms.auth.audit import audit
 from vms.auth.roles import Capability
 from vms.live import (
     BadOffer,
+    CameraInError,
     CameraNotFound,
     CameraNotOwned,
     CodecNotSupported,
@@ -57,6 +58,7 @@ _LIVE_PROBLEMS: dict[type[LiveError], tuple[int, str, str, dict]] = {
     ViewerLimitReached: (503, "viewer-limit", "Viewer limit reached", {"Retry-After": "10"}),
     TooManyConnecting: (429, "too-many-connecting", "Too many sessions still connecting", {"Retry-After": "5"}),
     NoPicture: (503, "no-picture", "No picture yet", {"Retry-After": "2"}),
+    CameraInError: (503, "camera-error", "Camera in error", {"Retry-After": "30"}),
     LiveUnavailable: (503, "live-unavailable", "Live video unavailable", {}),
     CameraNotOwned: (503, "camera-not-owned", "Camera not owned by any worker right now", {"Retry-After": "5"}),
     WorkerUnavailable: (503, "worker-unavailable", "Camera's worker not answering", {"Retry-After": "5"}),

@@ -141,6 +141,8 @@ class CameraOut(BaseModel):
     enabled: bool
     recording: RecordingOut
     source: str = Field(description="config: kept in step with the YAML file; api: owned by the database")
+    transport: Literal["auto", "tcp", "udp"] = Field(
+        default="auto", description="RTP transport: auto (TCP, then UDP when the camera answers 461), tcp or udp")
     status: dict[str, StreamStatusOut] = Field(description="by stream (main, sub); empty: no live worker reports it")
     storage: StorageOut
     capabilities: list[str]
@@ -168,6 +170,7 @@ class ProbeOut(BaseModel):
     keyframe_interval_seconds: float | None
     bitrate_bps: float | None
     has_b_frames: bool
+    transport: str | None = Field(default=None, description="the RTP transport that worked: tcp or udp")
     audio: list[str]
     warnings: list[str]
     snapshot_jpeg_base64: str | None

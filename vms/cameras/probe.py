@@ -23,6 +23,7 @@ class ProbeResult:
     keyframe_interval_seconds: float | None = None
     bitrate_bps: float | None = None
     has_b_frames: bool = False
+    transport: str | None = None  # the RTP transport that worked: "tcp" or "udp"
     audio: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     snapshot_jpeg: bytes | None = None

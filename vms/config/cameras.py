@@ -46,6 +46,9 @@ class CameraConfig(_Strict):
     location: Location | None = None
     recording: RecordingSettings = RecordingSettings()
     enabled: bool = True
+    # RTP transport: "auto" = TCP, then UDP once the camera answers 461 Unsupported transport;
+    # "tcp" = TCP only (a camera refusing it is a configuration error); "udp" = UDP only.
+    transport: Literal["auto", "tcp", "udp"] = "auto"
 
     @field_validator("main_url", "sub_url")
     @classmethod

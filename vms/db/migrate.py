@@ -26,7 +26,8 @@ START_LOCK = 7265001  # pg_advisory_xact_lock key shared by every vms process of
 BASELINE = "0001"  # the first released schema (before segments.written_until)
 WRITTEN_UNTIL = "0002"
 ALARMS = "0003"  # alarm_rules and alarms (issue 14)
-SECURITY = "0004"  # two-factor, known addresses, session stage, lock counts (issue 13)
+CAMERA_TRANSPORT = "0004"
+SECURITY = "0005"  # two-factor, known addresses, session stage, lock counts (issue 13)
 
 
 def config(connection: Connection | None = None) -> Config:
@@ -75,6 +76,8 @@ def _revision_of_unversioned(connection: Connection) -> str | None:
         return None
     if "two_factor" in inspector.get_table_names():
         return SECURITY
+    if "transport" in {column["name"] for column in inspector.get_columns("cameras")}:
+        return CAMERA_TRANSPORT
     if "alarms" in inspector.get_table_names():
         return ALARMS
     columns = {column["name"] for column in inspector.get_columns("segments")}

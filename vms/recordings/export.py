@@ -25,13 +25,13 @@ from vms.db import CameraRow, Database
 from vms.db.exports import ExportRow
 from vms.db.types import utcnow
 from vms.recordings.locate import SegmentFiles
+from vms.recordings.manifest import build_manifest
 from vms.recordings.playback import NothingRecorded, plan_range, write_mp4
 from vms.recordings.retention import lock_range
 
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_FORMAT = "vms-evidence-export/1"
 EXPORT_ID_LENGTH = 32
 
 
@@ -98,7 +98,7 @@ def list_exports(db: Database, username: str | None = None, limit: int = 100) ->
         return list(session.scalars(query))
 
 
-def _set(db: Database, export_id: str, **values) -> None:
+def _set(db: Database, export_id: str, **values: Any) -> None:
     with db.session() as session:
         session.execute(update(ExportRow).where(ExportRow.id == export_id).values(**values))
 
@@ -137,30 +137,14 @@ def run_export(
         partial.replace(final)
         sha256, size = _sha256(final), final.stat().st_size
         exported_at = utcnow()
-        manifest = {
-            "format": MANIFEST_FORMAT,
-            "export_id": export_id,
-            "camera": camera_info,
-            "requested": {"start": row.start.isoformat(), "end": row.end.isoformat()},
-            "actual": {
-                "first_frame": result.first_frame.isoformat(),
-                "last_frame": result.last_frame.isoformat(),
-                "frames": result.frames,
-                "keyframes": result.keyframes,
-                # Media time t of the file shows the wall clock (UTC) media_start + t.
-                "media_start": plan.media_start.isoformat(),
-            },
-            "gaps": [[a.isoformat(), b.isoformat()] for a, b in plan.gaps],
-            "truncated_at": plan.truncated_at.isoformat() if plan.truncated_at else None,
-            "exported_at": exported_at.isoformat(),
-            "exported_by": {"username": row.requested_by, "role": role, "client_ip": row.client_ip},
-            "reason": row.reason,
-            "segments": result.segments,
-            "file": {"name": name, "bytes": size, "sha256": sha256},
-            "evidence_lock": {"id": lock_id, "start": lock_start.isoformat(), "end": row.end.isoformat()},
-            "method": "remux (no re-encoding): the camera's compressed pictures copied unchanged",
-            "tool": tool_versions(),
-        }
+        manifest = build_manifest(
+            export_id=export_id, camera=camera_info, start=row.start, end=row.end, plan=plan, result=result,
+            exported_at=exported_at,
+            exported_by={"username": row.requested_by, "role": role, "client_ip": row.client_ip},
+            reason=row.reason, file={"name": name, "bytes": size, "sha256": sha256},
+            evidence_lock={"id": lock_id, "start": lock_start.isoformat(), "end": row.end.isoformat()},
+            tool=tool_versions(),
+        ).to_dict()
         (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _set(db, export_id, state="done", percent=100.0, file_name=name, bytes=size, sha256=sha256,
              first_frame=result.first_frame, last_frame=result.last_frame, finished_at=exported_at)

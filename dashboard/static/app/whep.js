@@ -25,10 +25,12 @@ export class WhepPlayer {
     this.stopped = false;
     this.generation = 0;
     this.state = null;
+    this.transcode = false; // true: ask the server to re-encode (H.265 or B-frame cameras)
   }
 
   url(resource) {
-    return `/api/cameras/${encodeURIComponent(this.cameraId)}/${resource}?stream=${this.stream}`;
+    const transcode = this.transcode ? "&transcode=1" : "";
+    return `/api/cameras/${encodeURIComponent(this.cameraId)}/${resource}?stream=${this.stream}${transcode}`;
   }
 
   start() {
@@ -97,8 +99,10 @@ export class WhepPlayer {
           return;
         }
         // 503: the camera or its worker is not ready, worth retrying soon; anything else (a
-        // camera unknown to the server, a codec browsers cannot play) will not fix itself.
-        const offline = response.status === 503;
+        // camera unknown to the server, a codec browsers cannot play) will not fix itself. A
+        // camera in error (wrong password, refused transport) is a fault to fix, not an outage.
+        const cameraError = String(problem.type).endsWith("/camera-error");
+        const offline = response.status === 503 && !cameraError;
         const detail = problemText(response.status, problem);
         this.setState(offline ? "offline" : "error", detail);
         this.retry(detail, !offline);
