@@ -43,8 +43,8 @@ class DetectionSettings:
     def override(self, camera_id: str) -> CameraDetection | None:
         """The API's settings, with the object model's name turned into its file in the models folder."""
         stored = self.stored(camera_id)
-        if stored is None or stored.objects is None:
-            return stored
+        if stored is None or stored.objects is None or stored.objects.model is None:
+            return stored  # no object model, or the one vms ships
         try:
             path = self.model_path(stored.objects.model)
         except ModelNotAllowed:  # removed since, or written before the folder rule: run without it
@@ -73,7 +73,7 @@ class DetectionSettings:
 
     def replace(self, camera_id: str, config: CameraDetection, by: str = "system") -> CameraDetection:
         """Store the API's settings (ModelNotAllowed for a model outside the models folder)."""
-        if config.objects is not None:
+        if config.objects is not None and config.objects.model is not None:
             self.model_path(config.objects.model)
         data = config.model_dump(mode="json")
         with self.db.session() as session:
