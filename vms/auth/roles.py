@@ -33,6 +33,9 @@ class Capability(str, Enum):
     USER_MANAGE = "user.manage"  # users, roles, grants
     AUDIT_READ = "audit.read"
     METRICS_READ = "metrics.read"
+    # Release an evidence lock (someone else's, or one an export made): admins only, since it
+    # lets retention delete what may be evidence.
+    EVIDENCE_RELEASE = "evidence.release"
 
 
 C = Capability
