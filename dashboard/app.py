@@ -12,13 +12,14 @@ from sqlalchemy import func, select
 
 import vms.db.auth  # noqa: F401  (registers the users, sessions and audit tables)
 from dashboard.api import (
-    audit, auth, bookmarks, cameras, events, evidence, exports, health, layouts, live, locks, pages, recordings, users,
+    audit, auth, bookmarks, cameras, cases, events, evidence, exports, health, layouts, live, locks, pages, recordings, users,
 )
 from dashboard.problems import install_problem_handlers
 from dashboard.runtime import Runtime
 from dashboard.security import PUBLIC, gatekeeper, matched_route, report_unruled
 from vms.config.security import security_of
 from vms.db import Segment
+from vms.evidence.case_export import fail_interrupted as fail_interrupted_case_exports
 from vms.evidence.keys import installation_key
 from vms.metrics import HTTP_LATENCY, RuntimeCollector, runtime_registry
 from vms.recordings.export import ExportQueue
@@ -37,13 +38,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.security = security_of(runtime.settings)
     runtime.db.create_schema()  # the auth and export tables, if the runtime was built before they were imported
     app.state.evidence_key = installation_key(runtime.settings)
+    fail_interrupted_case_exports(runtime.db)
     app.state.exports = ExportQueue(runtime.db, runtime.files, app.state.evidence_key, app.state.security.export_workers)
     app.state.metrics_registry = runtime_registry(_collector(runtime))
     install_problem_handlers(app)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)
     app.include_router(health.router)
-    for module in (auth, users, audit, cameras, recordings, exports, evidence, locks, bookmarks, layouts):
+    for module in (auth, users, audit, cameras, recordings, exports, evidence, locks, bookmarks, cases, layouts):
         app.include_router(module.router, prefix="/api")
     app.include_router(live.router, prefix="/api")
     app.include_router(events.router, prefix="/api")
