@@ -7,9 +7,10 @@ exported, by someone who may export every camera involved.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard.api.deps import get_runtime
@@ -23,7 +24,7 @@ from vms.db.evidence import CaseExportRow, CaseItemRow, CaseRow
 from vms.evidence import cases as domain
 from vms.evidence.bookmarks import BookmarkNotFound, get_bookmark
 from vms.evidence.case_export import (
-    CaseExportNotFound, get_case_export, request_case_export, run_case_export, zip_path,
+    CaseExportNotFound, get_case_export, request_case_export, run_case_export, stream_zip,
 )
 
 router = APIRouter(tags=["cases"])
@@ -231,15 +232,14 @@ def case_export_status(case_id: int, case_export_id: str, user: Principal = INVE
     return CaseExportOut.of(_own_export(runtime, case_id, case_export_id))
 
 
-@router.get("/cases/{case_id}/exports/{case_export_id}/package", response_class=FileResponse)
+@router.get("/cases/{case_id}/exports/{case_export_id}/package", response_class=StreamingResponse)
 def case_package(case_id: int, case_export_id: str, request: Request, user: Principal = INVESTIGATOR,
-                 runtime: Runtime = Depends(get_runtime)) -> FileResponse:
+                 runtime: Runtime = Depends(get_runtime)) -> StreamingResponse:
     """The package as a zip: clips, manifest.json, manifest.sig and the offline player."""
     row = _own_export(runtime, case_id, case_export_id)
-    path = zip_path(row)
-    if row.state != "done" or not path.is_file():
+    folder = Path(row.folder)
+    if row.state != "done" or not (folder / "manifest.json").is_file():
         raise Problem(409, "case-export-not-ready", f"the package is {row.state}")
-    if request.headers.get("range") is None:
-        audit(runtime.db, user, "case.download", domain.case_target(case_id), {"package": row.id}, client_ip(request))
-    return FileResponse(path, media_type="application/zip", filename=f"case-{case_id}-{row.id}.zip",
-                        headers={"Cache-Control": "no-store"})
+    audit(runtime.db, user, "case.download", domain.case_target(case_id), {"package": row.id}, client_ip(request))
+    return StreamingResponse(stream_zip(folder), media_type="application/zip", headers={
+        "Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="case-{case_id}-{row.id}.zip"'})

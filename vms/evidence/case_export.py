@@ -1,7 +1,7 @@
 """Export a case as one package: every clip (remuxed, never re-encoded), one signed manifest for
 all of them, and an offline player page that plays the clips with their wall-clock timecode.
 
-Layout of the package folder (also delivered as a zip of the same files)::
+Layout of the package folder (delivered as a zip of the same files, made while it downloads)::
 
     manifest.json    case, clips (requested range, first/last frame, media start, gaps), bookmarks,
                      notes, chain of custody up to the export, every file's SHA-256
@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 import zipfile
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from sqlalchemy import update
 
@@ -40,6 +41,7 @@ PLAYER_DIR = Path(__file__).parent / "player"
 PLAYER_FILES = ("player.html", "player.js", "player.css")
 DATA_FILE = "case.js"
 ID_LENGTH = 32
+PROGRESS_SECONDS = 0.5
 
 
 class CaseExportNotFound(LookupError):
@@ -68,11 +70,6 @@ def get_case_export(db: Database, case_id: int, export_id: str) -> CaseExportRow
     return row
 
 
-def zip_path(row: CaseExportRow) -> Path:
-    folder = Path(row.folder)
-    return folder.with_name(folder.name + ".zip")
-
-
 def _set(db: Database, export_id: str, **values) -> None:
     with db.session() as session:
         session.execute(update(CaseExportRow).where(CaseExportRow.id == export_id).values(**values))
@@ -92,10 +89,13 @@ def run_case_export(db: Database, files: SegmentFiles, export_id: str, key: Sign
         (folder / "clips").mkdir(parents=True, exist_ok=True)
         clips = case.clips
         described = []
+        reported = [0.0]
         for number, item in enumerate(clips):
             def report(fraction: float, number=number) -> None:
                 overall = (number + fraction) / max(len(clips), 1)
-                _set(db, export_id, percent=round(overall * 98, 1))
+                if time.monotonic() - reported[0] >= PROGRESS_SECONDS:  # a database write per update
+                    reported[0] = time.monotonic()
+                    _set(db, export_id, percent=round(overall * 98, 1))
                 if progress is not None:
                     progress(overall)
             described.append(_clip(db, files, case, item, number + 1, folder, export_id, row.requested_by, report))
@@ -108,7 +108,6 @@ def run_case_export(db: Database, files: SegmentFiles, export_id: str, key: Sign
         manifest["files"] = file_entries(folder, names)
         write_manifest(folder, manifest)
         sign_package(folder, key)
-        _zip(folder, names + [MANIFEST_NAME, SIGNATURE_NAME])
         _set(db, export_id, state="done", percent=100.0, finished_at=exported_at)
         audit(db, actor, "case.export", case_target(case.row.id),
               {"number": case.row.number, "package": export_id, "clips": len(described),
@@ -191,13 +190,41 @@ def _write_player(folder: Path, case: Case, clips: list[dict]) -> None:
     (folder / DATA_FILE).write_text("window.VMS_CASE = " + json.dumps(data, ensure_ascii=False) + ";\n", encoding="utf-8")
 
 
-def _zip(folder: Path, names: list[str]) -> None:
-    target = folder.with_name(folder.name + ".zip")
-    partial = target.with_suffix(".zip.partial")
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as archive:  # MP4 is compressed already
-        for name in names:
-            archive.write(folder / name, f"{folder.name}/{name}")
-    partial.replace(target)
+class _Chunks:
+    """A write-only file for zipfile whose contents are taken out as they come (not seekable)."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data, self.parts = b"".join(self.parts), []
+        return data
+
+
+def package_names(folder: Path) -> list[str]:
+    """Every file of a finished package, the manifest and its signature last."""
+    manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    return [entry["name"] for entry in manifest["files"]] + [MANIFEST_NAME, SIGNATURE_NAME]
+
+
+def stream_zip(folder: Path, block: int = 1024 * 1024) -> Iterator[bytes]:
+    """The package as a zip (stored, not compressed: MP4 is compressed already), made while it is
+    sent, so a package is written to disk once, not twice."""
+    sink = _Chunks()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name in package_names(folder):
+            with (folder / name).open("rb") as source, archive.open(f"{folder.name}/{name}", "w", force_zip64=True) as target:
+                while chunk := source.read(block):
+                    target.write(chunk)
+                    yield sink.take()
+    yield sink.take()
 
 
 class _Actor:

@@ -154,6 +154,15 @@ class _Sink:
         return data
 
 
+def _scaled(value: int, num: int, den: int) -> int:
+    """``round(value * num / den)`` exactly (ties to even, as ``round`` of a Fraction)."""
+    quotient, remainder = divmod(value * num, den)
+    twice = 2 * remainder
+    if twice > den or (twice == den and quotient % 2):
+        quotient += 1
+    return quotient
+
+
 def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict, result: RemuxResult) -> Iterator[float]:
     """Copy the plan's packets into ``target``; yields progress (0..1) after each packet."""
     out = av.open(target, "w", format="mp4", options=options)
@@ -171,6 +180,8 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict, re
                     out_stream = out.add_stream_from_template(stream)
                     out_stream.time_base = OUT_TIME_BASE
                 scale = Fraction(stream.time_base) / OUT_TIME_BASE
+                # Integer arithmetic per packet: Fraction objects cost more than the muxing itself.
+                num, den = scale.numerator, scale.denominator
                 base = _ticks(segment.start - plan.media_start)
                 first_pts = None
                 shift = 0
@@ -185,17 +196,17 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict, re
                         if not (packet.is_keyframe and packet.pts == plan.first_keyframe_pts):
                             continue
                         copying = True
-                    dts = base + round((packet.dts - first_pts) * scale)
+                    dts = base + _scaled(packet.dts - first_pts, num, den)
                     if dts >= _ticks(plan.end - plan.media_start):
                         break
                     if last_dts is not None and dts + shift <= last_dts:
                         # Overlapping recordings (the clock was re-anchored): keep time moving forward.
                         shift = last_dts + 1 - dts
-                    pts = base + round((packet.pts - first_pts) * scale) + shift
+                    pts = base + _scaled(packet.pts - first_pts, num, den) + shift
                     packet.stream = out_stream
                     packet.time_base = OUT_TIME_BASE
                     packet.dts, packet.pts = dts + shift, pts
-                    packet.duration = round((packet.duration or 0) * scale)
+                    packet.duration = _scaled(packet.duration or 0, num, den)
                     out.mux(packet)
                     last_dts = dts + shift
                     used = True
