@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 import vms.db.auth  # noqa: F401  (registers the users, sessions and audit tables)
 from dashboard.api import (
-    audit, auth, bookmarks, cameras, cases, events, evidence, exports, health, layouts, live, locks, pages, recordings, users,
+    audit, auth, bookmarks, cameras, cases, events, evidence, exports, health, layouts, live, locks, pages, recordings,
+    search, users,
 )
 from dashboard.problems import install_problem_handlers
 from dashboard.runtime import Runtime
@@ -45,7 +46,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)
     app.include_router(health.router)
-    for module in (auth, users, audit, cameras, recordings, exports, evidence, locks, bookmarks, cases, layouts):
+    for module in (auth, users, audit, cameras, recordings, exports, evidence, locks, bookmarks, cases, search,
+                   layouts):
         app.include_router(module.router, prefix="/api")
     app.include_router(live.router, prefix="/api")
     app.include_router(events.router, prefix="/api")

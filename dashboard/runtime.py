@@ -20,6 +20,7 @@ from streams.detect.manager import DetectionManager
 from streams.live.gateway import LiveGateway, LocalLive, NoLive
 from streams.live.hub import LiveHub
 from streams.live.remote import LiveLoop, RemoteLive, serve_live
+from streams.search.keyframes import KeyframeMotion
 from streams.worker import StreamWorker
 from vms.bus import Bus, bus_from_url
 from vms.cameras.registry import CameraRegistry
@@ -27,6 +28,7 @@ from vms.cluster.events import EventStoreConsumer
 from vms.config import Settings
 from vms.db import Database
 from vms.recordings.locate import SegmentFiles
+from vms.recordings.motion_search import MotionSearches
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +45,13 @@ class Runtime:
     files: SegmentFiles | None = None  # where any worker's segment files are
     live_loop: LiveLoop | None = None  # the hub's own loop, when no web server lends it one (scale-out)
     event_store: EventStoreConsumer | None = None  # queued events into the database (scale-out)
+    searches: MotionSearches | None = None  # motion searches in recordings, in the background
 
     def __post_init__(self) -> None:
         if self.files is None:
             self.files = SegmentFiles.of(self.settings)
+        if self.searches is None:
+            self.searches = MotionSearches(self.db, self.files, KeyframeMotion)
 
     @classmethod
     def build(cls, settings: Settings, with_worker: bool = True) -> "Runtime":
@@ -108,5 +113,6 @@ class Runtime:
             self.event_store.runner.queue.close()  # after detection: nothing is queued any more
         if self.worker is not None:
             self.worker.stop()
+        self.searches.shutdown()
         self.bus.close()
         self.db.dispose()
