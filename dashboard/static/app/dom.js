@@ -105,8 +105,11 @@ function toMs(value) {
 
 /** "YYYY-MM-DD HH:MM:SS" (and ".mmm" with withMs) in the command centre's zone. */
 export function fmtTime(value, { withMs = false, date = true } = {}) {
-  const ms = toMs(value);
-  if (ms === null || Number.isNaN(ms)) return "–";
+  const raw = toMs(value);
+  if (raw === null || Number.isNaN(raw)) return "–";
+  // Whole milliseconds: a picture's time comes from currentTime (a float) and once showed as
+  // "03:05:00.306.10205078125". Rounded before splitting, so 59.9996 s shows as the next second.
+  const ms = Math.round(raw);
   const p = zoneParts(ms);
   let text = `${p.hour}:${p.minute}:${p.second}`;
   if (withMs) text += "." + String(((ms % 1000) + 1000) % 1000).padStart(3, "0");

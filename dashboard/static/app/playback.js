@@ -12,6 +12,8 @@ import { Timeline } from "./timeline.js";
 const SPEEDS = [1, 2, 4, 8];
 const DAY_MS = 24 * 3600 * 1000;
 const TIMELINE_REFRESH_MS = 10000;
+const LOOKBACK_MARGIN_MS = 2000; // a request takes a moment to arrive; the window moves meanwhile
+const RECENT_MS = 60 * 1000; // Play with nothing loaded starts this far before the newest picture
 
 export const playback = {
   cameraId: null,
@@ -174,6 +176,9 @@ export const playback = {
       const data = await api(`/api/cameras/${encodeURIComponent(camera)}/timeline` + query({ day: this.day, tz: ZONE }));
       if (camera !== this.cameraId) return;
       this.data = data;
+      // The look-back window slides with the clock: remember where it began and when we heard,
+      // so a seek made minutes later still asks for a moment the server will allow.
+      this.lookback = data.available_from ? { from: Date.parse(data.available_from), at: Date.now() } : null;
       this.timeline.setData(data, data.available_from ? Date.parse(data.available_from) : null);
     } catch (error) {
       this.showMessage(error.message);
@@ -188,8 +193,24 @@ export const playback = {
     return null;
   },
 
+  /** The earliest moment this user may play back now (null: no limit), with a margin for the trip. */
+  earliest() {
+    if (!this.lookback) return null;
+    return this.lookback.from + (Date.now() - this.lookback.at) + LOOKBACK_MARGIN_MS;
+  },
+
+  /** Where Play begins with nothing loaded: the last minute of the most recent recording. */
+  startOfPlay() {
+    const last = this.data?.recordings?.at(-1);
+    if (!last) return null;
+    const begin = Math.max(Date.parse(last[0]), Date.parse(last[1]) - RECENT_MS);
+    return Math.max(begin, this.earliest() ?? begin);
+  },
+
   async seek(ms) {
     if (!this.cameraId || ms === null || Number.isNaN(ms)) return;
+    const earliest = this.earliest();
+    if (earliest !== null && ms < earliest) ms = earliest;
     this.hideMessage();
     this.timeline.setPlayhead(ms);
     if (zoneDay(ms) !== this.day) await this.choose(this.cameraId, zoneDay(ms));
@@ -207,8 +228,8 @@ export const playback = {
 
   togglePlay() {
     if (!this.player.loaded) {
-      const first = this.data?.recordings?.[0];
-      if (first) this.seek(Date.parse(first[0])).then(() => this.video.play().catch(() => {}));
+      const start = this.startOfPlay();
+      if (start !== null) this.seek(start).then(() => this.video.play().catch(() => {}));
       return;
     }
     if (this.video.paused) this.video.play().catch((error) => this.showMessage(String(error)));
