@@ -21,6 +21,7 @@ from streams.live.gateway import LiveGateway, LocalLive, NoLive
 from streams.live.hub import LiveHub
 from streams.live.remote import LiveLoop, RemoteLive, serve_live
 from streams.search.keyframes import KeyframeMotion
+from streams.search.thumbnail import keyframe_jpeg
 from streams.worker import StreamWorker
 from vms.bus import Bus, bus_from_url
 from vms.cameras.registry import CameraRegistry
@@ -29,6 +30,7 @@ from vms.config import Settings
 from vms.db import Database
 from vms.recordings.locate import SegmentFiles
 from vms.recordings.motion_search import MotionSearches
+from vms.recordings.pictures import Pictures
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +48,15 @@ class Runtime:
     live_loop: LiveLoop | None = None  # the hub's own loop, when no web server lends it one (scale-out)
     event_store: EventStoreConsumer | None = None  # queued events into the database (scale-out)
     searches: MotionSearches | None = None  # motion searches in recordings, in the background
+    pictures: Pictures | None = None  # a recorded picture at a moment (timeline thumbnails)
 
     def __post_init__(self) -> None:
         if self.files is None:
             self.files = SegmentFiles.of(self.settings)
         if self.searches is None:
             self.searches = MotionSearches(self.db, self.files, KeyframeMotion)
+        if self.pictures is None:
+            self.pictures = Pictures(self.db, self.files, keyframe_jpeg)
 
     @classmethod
     def build(cls, settings: Settings, with_worker: bool = True) -> "Runtime":
