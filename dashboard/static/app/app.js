@@ -11,6 +11,7 @@ import { initI18n, lang, setLang, t, translate } from "./i18n.js";
 import { mapScreen } from "./map.js";
 import { playback } from "./playback.js";
 import { store } from "./store.js";
+import { sync } from "./sync.js";
 import { usersScreen } from "./users.js";
 import { wall } from "./wall.js";
 
@@ -19,6 +20,7 @@ const SCREENS = [
   { id: "wall", module: wall, needs: "live" },
   { id: "events", module: events, needs: "event.view" },
   { id: "playback", module: playback, needs: "playback" },
+  { id: "sync", module: sync, needs: "playback" },
   { id: "exports", module: exportsScreen, needs: "export" },
   { id: "cameras", module: camerasScreen, needs: "camera.manage" },
   { id: "map", module: mapScreen, needs: "camera.view" },

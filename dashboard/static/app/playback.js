@@ -6,6 +6,7 @@ import { api, query } from "./api.js";
 import { ZONE, dayStart, el, fmtTime, iso, notify, option, syncOptions, zoneDay, zoneTime } from "./dom.js";
 import { t, translate } from "./i18n.js";
 import { RecordingPlayer } from "./player.js";
+import { DragPreview } from "./preview.js";
 import { store } from "./store.js";
 import { Timeline } from "./timeline.js";
 
@@ -54,7 +55,7 @@ export const playback = {
         el("button", { type: "button", text: "−", title: "playback.zoom_out", on: { click: () => this.timeline.zoom(4) } }),
         el("button", { type: "button", text: "+", title: "playback.zoom_in", on: { click: () => this.timeline.zoom(0.25) } }),
         el("button", { type: "button", i18n: "playback.whole_day", on: { click: () => this.timeline.zoom(1e9) } })),
-      el("div", { class: "pb-stage" }, this.video, this.message),
+      this.stage = el("div", { class: "pb-stage" }, this.video, this.message),
       el("div", { class: "toolbar pb-controls" },
         el("button", { type: "button", id: "pb-step-back", text: "◀|", title: "playback.step_back", on: { click: () => this.step(-1) } }),
         this.playButton,
@@ -69,10 +70,13 @@ export const playback = {
       el("div", { class: "legend" },
         el("span", { class: "swatch recorded" }), el("span", { i18n: "playback.legend_recorded" }),
         el("span", { class: "swatch gap" }), el("span", { i18n: "playback.legend_gap" }),
+        el("span", { class: "swatch future" }), el("span", { i18n: "playback.legend_future" }),
         el("span", { class: "swatch event" }), el("span", { i18n: "playback.legend_event" })),
       this.exportPanel,
     );
-    this.timeline = new Timeline(this.canvas, (ms) => this.seek(ms));
+    this.preview = new DragPreview(this.stage);
+    this.timeline = new Timeline(this.canvas, (ms) => this.seek(ms),
+                                 { onDrag: (ms) => this.preview.show(this.cameraId, ms) });
     this.player = new RecordingPlayer(this.video, {
       onError: (text) => this.showMessage(text),
       nextRecording: (ms) => this.nextRecording(ms),
@@ -209,6 +213,7 @@ export const playback = {
 
   async seek(ms) {
     if (!this.cameraId || ms === null || Number.isNaN(ms)) return;
+    this.preview.hide();
     const earliest = this.earliest();
     if (earliest !== null && ms < earliest) ms = earliest;
     this.hideMessage();
