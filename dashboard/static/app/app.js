@@ -4,6 +4,7 @@
 import { api, setCsrf } from "./api.js";
 import { auditScreen } from "./audit.js";
 import { camerasScreen } from "./cameras.js";
+import { casesScreen } from "./cases.js";
 import { el, notify } from "./dom.js";
 import { events } from "./events.js";
 import { exportsScreen } from "./exports.js";
@@ -22,6 +23,7 @@ const SCREENS = [
   { id: "playback", module: playback, needs: "playback" },
   { id: "sync", module: sync, needs: "playback" },
   { id: "exports", module: exportsScreen, needs: "export" },
+  { id: "cases", module: casesScreen, needs: "export" },
   { id: "cameras", module: camerasScreen, needs: "camera.manage" },
   { id: "map", module: mapScreen, needs: "camera.view" },
   { id: "users", module: usersScreen, needs: "user.manage" },

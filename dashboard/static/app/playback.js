@@ -44,6 +44,16 @@ export const playback = {
       el("button", { type: "button", id: "pb-mark-in", i18n: "playback.mark_in", on: { click: () => this.setMark(0) } }),
       el("button", { type: "button", id: "pb-mark-out", i18n: "playback.mark_out", on: { click: () => this.setMark(1) } }),
       this.rangeText, this.reason, this.exportButton);
+    this.bookmarkTitle = el("input", { id: "pb-bookmark-title", type: "text", maxLength: 200, placeholder: "playback.bookmark_title" });
+    this.bookmarkLock = el("input", { id: "pb-bookmark-lock", type: "checkbox" });
+    this.caseSelect = el("select", { id: "pb-case" });
+    this.casePanel = el("div", { class: "export-panel", id: "pb-case-panel" },
+      this.bookmarkTitle,
+      el("label", { class: "inline" }, this.bookmarkLock, el("span", { i18n: "playback.bookmark_lock" })),
+      el("button", { type: "button", id: "pb-bookmark", i18n: "playback.bookmark", on: { click: () => this.bookmark() } }),
+      el("span", { class: "sep" }),
+      el("label", { class: "inline" }, el("span", { i18n: "playback.case" }), this.caseSelect),
+      el("button", { type: "button", id: "pb-add-to-case", i18n: "playback.add_to_case", on: { click: () => this.addToCase() } }));
     section.append(
       el("div", { class: "toolbar" },
         el("label", { class: "inline" }, el("span", { i18n: "playback.camera" }), this.cameraSelect),
@@ -73,6 +83,7 @@ export const playback = {
         el("span", { class: "swatch future" }), el("span", { i18n: "playback.legend_future" }),
         el("span", { class: "swatch event" }), el("span", { i18n: "playback.legend_event" })),
       this.exportPanel,
+      this.casePanel,
     );
     this.preview = new DragPreview(this.stage);
     this.timeline = new Timeline(this.canvas, (ms) => this.seek(ms),
@@ -120,6 +131,8 @@ export const playback = {
   async show(params = {}) {
     this.active = true;
     this.exportPanel.hidden = !store.can("export");
+    this.casePanel.hidden = !store.can("playback");
+    this.loadCases();
     clearTimeout(this.tickTimer);
     clearInterval(this.refreshTimer);
     this.tick();
@@ -305,6 +318,52 @@ export const playback = {
       notify(error.message, "error");
     } finally {
       this.exportButton.disabled = false;
+    }
+  },
+
+  async loadCases() {
+    if (!store.can("export")) {
+      this.caseSelect.parentElement.hidden = true;
+      return;
+    }
+    try {
+      const cases = await api("/api/cases");
+      syncOptions(this.caseSelect, cases.map((c) => [String(c.id), `${c.number} — ${c.title}`]));
+    } catch { /* no cases to offer */ }
+  },
+
+  /** A moment (the picture shown) or the marked range, titled; optionally locked. */
+  async bookmark() {
+    const [a, b] = this.mark;
+    const wall = this.player.wallTime();
+    const start = a !== null && b !== null && b > a ? a : wall;
+    if (start === null || !this.bookmarkTitle.value.trim()) {
+      notify(t(start === null ? "playback.nothing_shown" : "playback.bookmark_title"), "error");
+      return;
+    }
+    try {
+      await api("/api/bookmarks", { method: "POST", body: {
+        camera_id: this.cameraId, start: iso(start), end: a !== null && b !== null && b > a ? iso(b) : null,
+        title: this.bookmarkTitle.value.trim(), lock: this.bookmarkLock.checked } });
+      this.bookmarkTitle.value = "";
+      notify(t("playback.bookmarked"));
+    } catch (error) {
+      notify(error.message, "error");
+    }
+  },
+
+  async addToCase() {
+    const [a, b] = this.mark;
+    if (a === null || b === null || b <= a || !this.caseSelect.value) {
+      notify(t("playback.range_needed"), "error");
+      return;
+    }
+    try {
+      await api(`/api/cases/${Number(this.caseSelect.value)}/clips`, { method: "POST",
+        body: { camera_id: this.cameraId, start: iso(a), end: iso(b), note: this.reason.value.trim() } });
+      notify(t("playback.added_to_case"));
+    } catch (error) {
+      notify(error.message, "error");
     }
   },
 
