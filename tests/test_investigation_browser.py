@@ -218,3 +218,26 @@ async def test_bookmark_lock_case_package_verifies_and_a_flipped_byte_fails(tmp_
             target.writestr(info, data)
     bad = runner.invoke(cli, ["verify", str(tampered)])
     assert bad.exit_code == 1 and "SHA-256 differs" in bad.output and ".mp4" in bad.output, bad.output
+
+
+async def test_motion_search_drawn_on_the_picture_finds_the_scripted_movement(tmp_path):
+    async with investigation(tmp_path) as (system, served, page):
+        # tun-1 has something moving in the lane region (x 0.1-0.4, y 0.4-0.7) from 30 s to 40 s.
+        await page.goto(served.url + f"/#/playback?camera=tun-1&t={at(20).strftime('%Y-%m-%dT%H:%M:%SZ')}")
+        await _wait(page, "() => { const s = window.vmsPlayback && window.vmsPlayback.state();"
+                    " return s && s.shown && s.readyState >= 2; }", "the picture")
+        await page.click("#motion-draw")
+        layer = await page.locator(".motion-layer").bounding_box()
+        await page.mouse.move(layer["x"] + layer["width"] * 0.12, layer["y"] + layer["height"] * 0.42)
+        await page.mouse.down()
+        await page.mouse.move(layer["x"] + layer["width"] * 0.38, layer["y"] + layer["height"] * 0.68, steps=4)
+        await page.mouse.up()
+        await page.click("#motion-search")
+        await _wait(page, "() => document.querySelector('#motion-status').dataset.state === 'done'", "the search", timeout=60)
+        moments = await page.eval_on_selector_all(".motion-moment", "(b) => b.map((x) => x.dataset.start)")
+        found = [round(datetime.fromisoformat(m.replace("Z", "+00:00")).timestamp() - T0) for m in moments]
+        assert found == [29], found
+        await page.click(".motion-moment")
+        await _wait(page, "(t) => { const s = window.vmsPlayback.state();"
+                    " return s.shown && Math.abs(Date.parse(s.shown) - Date.parse(t)) <= 1000; }",
+                    "the moment found, played", at(29).isoformat())

@@ -6,6 +6,7 @@ import { api, query } from "./api.js";
 import { ZONE, dayStart, el, fmtTime, iso, notify, option, syncOptions, zoneDay, zoneTime } from "./dom.js";
 import { t, translate } from "./i18n.js";
 import { RecordingPlayer } from "./player.js";
+import { MotionSearchPanel } from "./motion.js";
 import { DragPreview } from "./preview.js";
 import { store } from "./store.js";
 import { Timeline } from "./timeline.js";
@@ -86,6 +87,12 @@ export const playback = {
       this.casePanel,
     );
     this.preview = new DragPreview(this.stage);
+    this.motion = new MotionSearchPanel(this.stage, {
+      cameraId: () => this.cameraId,
+      range: () => [this.timeline.viewStart, this.timeline.viewEnd],
+      seek: (ms) => this.seek(ms),
+    });
+    section.append(this.motion.node);
     this.timeline = new Timeline(this.canvas, (ms) => this.seek(ms),
                                  { onDrag: (ms) => this.preview.show(this.cameraId, ms) });
     this.player = new RecordingPlayer(this.video, {
