@@ -70,12 +70,14 @@ async def investigation(tmp_path):
                 try:
                     page = await browser.new_page(viewport={"width": 1366, "height": 900}, accept_downloads=True)
                     page.errors = []
-                    page.on("pageerror", lambda e: page.errors.append(str(e)))
+                    page.on("pageerror", lambda e: page.errors.append(f"pageerror: {e}"))
                     page.on("console", lambda m: page.errors.append(f"console {m.type}: {m.text}"))
                     login = await page.request.post(served.url + "/api/auth/login",
                                                     data={"username": "investigator", "password": password_of("investigator")})
                     assert login.ok, await login.text()
                     yield system, served, page
+                    violations = [e for e in page.errors if "Content Security Policy" in e or "pageerror" in e]
+                    assert not violations, violations
                 finally:
                     await browser.close()
 

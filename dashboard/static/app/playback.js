@@ -10,6 +10,7 @@ import { MotionSearchPanel } from "./motion.js";
 import { DragPreview } from "./preview.js";
 import { store } from "./store.js";
 import { Timeline } from "./timeline.js";
+import { timelineLegend, transportBar } from "./transport.js";
 
 const SPEEDS = [1, 2, 4, 8];
 const DAY_MS = 24 * 3600 * 1000;
@@ -67,22 +68,10 @@ export const playback = {
         el("button", { type: "button", text: "+", title: "playback.zoom_in", on: { click: () => this.timeline.zoom(0.25) } }),
         el("button", { type: "button", i18n: "playback.whole_day", on: { click: () => this.timeline.zoom(1e9) } })),
       this.stage = el("div", { class: "pb-stage" }, this.video, this.message),
-      el("div", { class: "toolbar pb-controls" },
-        el("button", { type: "button", id: "pb-step-back", text: "◀|", title: "playback.step_back", on: { click: () => this.step(-1) } }),
-        this.playButton,
-        el("button", { type: "button", id: "pb-step-fwd", text: "|▶", title: "playback.step_forward", on: { click: () => this.step(1) } }),
-        el("label", { class: "inline" }, el("span", { i18n: "playback.speed" }), this.speed),
-        el("span", { class: "sep" }),
-        el("span", { class: "toolbar-label", i18n: "playback.picture_time" }), this.clock,
-        el("span", { class: "sep" }),
-        el("label", { class: "inline" }, el("span", { i18n: "playback.go_to" }), this.gotoInput),
-        el("button", { type: "button", id: "pb-goto-btn", i18n: "playback.go", on: { click: () => this.gotoTyped() } })),
+      transportBar("pb", { step: (d) => this.step(d), playButton: this.playButton, speed: this.speed, clock: this.clock,
+                              gotoInput: this.gotoInput, goto: () => this.gotoTyped() }),
       this.canvas,
-      el("div", { class: "legend" },
-        el("span", { class: "swatch recorded" }), el("span", { i18n: "playback.legend_recorded" }),
-        el("span", { class: "swatch gap" }), el("span", { i18n: "playback.legend_gap" }),
-        el("span", { class: "swatch future" }), el("span", { i18n: "playback.legend_future" }),
-        el("span", { class: "swatch event" }), el("span", { i18n: "playback.legend_event" })),
+      timelineLegend(),
       this.exportPanel,
       this.casePanel,
     );

@@ -15,6 +15,7 @@ import { RecordingPlayer } from "./player.js";
 import { DragPreview, ThumbnailStrip } from "./preview.js";
 import { store } from "./store.js";
 import { Timeline } from "./timeline.js";
+import { timelineLegend, transportBar } from "./transport.js";
 
 const MAX_TILES = 9;
 const SPEEDS = [0.5, 1, 2, 4, 8];
@@ -123,23 +124,11 @@ export const sync = {
         el("button", { type: "button", text: "−", title: "playback.zoom_out", on: { click: () => this.timeline.zoom(4) } }),
         el("button", { type: "button", text: "+", title: "playback.zoom_in", on: { click: () => this.timeline.zoom(0.25) } })),
       this.grid,
-      el("div", { class: "toolbar pb-controls" },
-        el("button", { type: "button", id: "sync-step-back", text: "◀|", title: "playback.step_back", on: { click: () => this.step(-1) } }),
-        this.playButton,
-        el("button", { type: "button", id: "sync-step-fwd", text: "|▶", title: "playback.step_forward", on: { click: () => this.step(1) } }),
-        el("label", { class: "inline" }, el("span", { i18n: "playback.speed" }), this.speedSelect),
-        el("span", { class: "sep" }),
-        el("span", { class: "toolbar-label", i18n: "playback.picture_time" }), this.clock,
-        el("span", { class: "sep" }),
-        el("label", { class: "inline" }, el("span", { i18n: "playback.go_to" }), this.gotoInput),
-        el("button", { type: "button", id: "sync-goto-btn", i18n: "playback.go", on: { click: () => this.gotoTyped() } })),
+      transportBar("sync", { step: (d) => this.step(d), playButton: this.playButton, speed: this.speedSelect, clock: this.clock,
+                              gotoInput: this.gotoInput, goto: () => this.gotoTyped() }),
       this.strip.node,
       this.canvas,
-      el("div", { class: "legend" },
-        el("span", { class: "swatch recorded" }), el("span", { i18n: "playback.legend_recorded" }),
-        el("span", { class: "swatch gap" }), el("span", { i18n: "playback.legend_gap" }),
-        el("span", { class: "swatch future" }), el("span", { i18n: "playback.legend_future" }),
-        el("span", { class: "swatch event" }), el("span", { i18n: "playback.legend_event" })),
+      timelineLegend(),
     );
     this.timeline = new Timeline(this.canvas, (ms) => this.seek(ms), { onDrag: (ms) => this.dragging(ms) });
     this.gotoInput.addEventListener("keydown", (e) => { if (e.key === "Enter") this.gotoTyped(); });
