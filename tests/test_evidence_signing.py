@@ -58,12 +58,17 @@ async def test_export_is_signed_and_verify_says_exactly_what_fails(tmp_path):
         investigator = system.token("investigator")
         export_id = await _export(system, investigator, at(1), at(5))
         folder = tmp_path / "exports" / export_id
+        package = await system.client.get(f"/api/exports/{export_id}/package", headers=investigator)
+        assert package.status_code == 200 and package.headers["content-type"] == "application/zip"
+        (tmp_path / "export.zip").write_bytes(package.content)
         published = (await system.client.get("/api/evidence/public-key")).json()  # no sign-in needed
         key_file = tmp_path / "installation.pem"
         key_file.write_text(published["public_key_pem"])
         assert published["algorithm"] == "Ed25519" and published["key_id"] == system.app.state.evidence_key.key_id
 
     runner = CliRunner()
+    zipped = runner.invoke(cli, ["verify", str(tmp_path / "export.zip"), "--public-key", str(key_file)])
+    assert zipped.exit_code == 0 and "VERIFIED" in zipped.output, zipped.output
     good = runner.invoke(cli, ["verify", str(folder), "--public-key", str(key_file)])
     assert good.exit_code == 0, good.output
     assert "VERIFIED" in good.output and "signed by the trusted key" in good.output

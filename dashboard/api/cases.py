@@ -24,8 +24,9 @@ from vms.db.evidence import CaseExportRow, CaseItemRow, CaseRow
 from vms.evidence import cases as domain
 from vms.evidence.bookmarks import BookmarkNotFound, get_bookmark
 from vms.evidence.case_export import (
-    CaseExportNotFound, get_case_export, request_case_export, run_case_export, stream_zip,
+    CaseExportNotFound, get_case_export, request_case_export, run_case_export,
 )
+from vms.evidence.package import stream_zip
 
 router = APIRouter(tags=["cases"])
 INVESTIGATOR = require(Capability.EXPORT)

@@ -16,10 +16,9 @@ import json
 import logging
 import secrets
 import time
-import zipfile
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from sqlalchemy import update
 
@@ -29,7 +28,7 @@ from vms.db.evidence import CaseExportRow
 from vms.db.types import utcnow
 from vms.evidence.cases import Case, case_target, custody, load_case
 from vms.evidence.keys import SigningKey
-from vms.evidence.package import MANIFEST_NAME, SIGNATURE_NAME, file_entries, sign_package, write_manifest
+from vms.evidence.package import MANIFEST_NAME, file_entries, sign_package, write_manifest
 from vms.recordings.locate import SegmentFiles
 from vms.recordings.playback import NothingRecorded, plan_range, write_mp4
 from vms.recordings.retention import lock_range
@@ -188,43 +187,6 @@ def _write_player(folder: Path, case: Case, clips: list[dict]) -> None:
                        "last_frame": c["actual"]["last_frame"]} for c in clips if "file" in c]}
     # A script, not JSON fetched at run time: browsers refuse fetch() from file:// pages.
     (folder / DATA_FILE).write_text("window.VMS_CASE = " + json.dumps(data, ensure_ascii=False) + ";\n", encoding="utf-8")
-
-
-class _Chunks:
-    """A write-only file for zipfile whose contents are taken out as they come (not seekable)."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-
-    def write(self, data) -> int:
-        self.parts.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def take(self) -> bytes:
-        data, self.parts = b"".join(self.parts), []
-        return data
-
-
-def package_names(folder: Path) -> list[str]:
-    """Every file of a finished package, the manifest and its signature last."""
-    manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-    return [entry["name"] for entry in manifest["files"]] + [MANIFEST_NAME, SIGNATURE_NAME]
-
-
-def stream_zip(folder: Path, block: int = 1024 * 1024) -> Iterator[bytes]:
-    """The package as a zip (stored, not compressed: MP4 is compressed already), made while it is
-    sent, so a package is written to disk once, not twice."""
-    sink = _Chunks()
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-        for name in package_names(folder):
-            with (folder / name).open("rb") as source, archive.open(f"{folder.name}/{name}", "w", force_zip64=True) as target:
-                while chunk := source.read(block):
-                    target.write(chunk)
-                    yield sink.take()
-    yield sink.take()
 
 
 class _Actor:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -174,3 +175,40 @@ def _check_files(folder: Path, manifest: dict, result: Verification) -> None:
         if path not in listed and path.name not in (MANIFEST_NAME, SIGNATURE_NAME):
             # Not evidence (nothing in the manifest vouches for it), but worth knowing about.
             result.add(True, path.relative_to(root).as_posix(), "is not listed in the manifest (not part of the evidence)")
+
+
+class _Chunks:
+    """A write-only file for zipfile whose contents are taken out as they come (not seekable)."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data, self.parts = b"".join(self.parts), []
+        return data
+
+
+def package_names(folder: Path) -> list[str]:
+    """Every file of a finished package, the manifest and its signature last."""
+    manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    return [entry["name"] for entry in manifest["files"]] + [MANIFEST_NAME, SIGNATURE_NAME]
+
+
+def stream_zip(folder: Path, block: int = 1024 * 1024) -> Iterator[bytes]:
+    """The package as a zip (stored, not compressed: MP4 is compressed already), made while it is
+    sent, so a package is written to disk once, not twice."""
+    sink = _Chunks()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name in package_names(folder):
+            with (folder / name).open("rb") as source, archive.open(f"{folder.name}/{name}", "w", force_zip64=True) as target:
+                while chunk := source.read(block):
+                    target.write(chunk)
+                    yield sink.take()
+    yield sink.take()
