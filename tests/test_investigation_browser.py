@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -207,6 +207,20 @@ async def test_bookmark_lock_case_package_verifies_and_a_flipped_byte_fails(tmp_
         await page.screenshot(path=str(artifact("case-package.png")))
         custody = [e["action"] for e in await (await page.request.get(served.url + "/api/cases/1/custody")).json()]
         assert custody[0] == "case.create" and "case.export" in custody and custody[-1] == "case.download", custody
+
+        # The package's own player, opened from the disk without any server: the clip plays and
+        # shows the wall-clock time of its picture (UTC+7).
+        unpacked = tmp_path / "unpacked"
+        with zipfile.ZipFile(package) as opened:
+            opened.extractall(unpacked)
+        (player,) = unpacked.glob("*/player.html")
+        await page.goto(player.as_uri())
+        await page.click("#play")
+        code = await _wait(page, "() => { const c = document.querySelector('.timecode'); const v = document.querySelector('video');"
+                           " return v && v.readyState >= 2 && v.currentTime > 0.5 && c.textContent ? c.textContent : null; }",
+                           "the offline player to play")
+        shown = datetime.strptime(code[:23], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone(timedelta(hours=7)))
+        assert at(29) <= shown <= at(45) and "(UTC+7" in code, code
 
     runner = CliRunner()
     good = runner.invoke(cli, ["verify", str(package)])
