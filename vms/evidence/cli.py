@@ -15,7 +15,7 @@ console = Console(highlight=False)
 
 def verify(
     package: Path = typer.Argument(..., help="Folder of an export or case package (holding manifest.json), "
-                                   "or the zip of a case package"),
+                                   "or the zip of a package"),
     public_key: Optional[Path] = typer.Option(
         None, "--public-key", help="The installation's public key (PEM, from GET /api/evidence/public-key); "
         "without it the package's own key is used and the signer is not pinned"),
