@@ -8,6 +8,7 @@ Recordings are synthesized (``streams.simulator.recording``), so no RTSP camera 
 
 from __future__ import annotations
 
+import re
 import time
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
@@ -257,3 +258,39 @@ async def test_motion_search_drawn_on_the_picture_finds_the_scripted_movement(tm
         await _wait(page, "(t) => { const s = window.vmsPlayback.state();"
                     " return s.shown && Math.abs(Date.parse(s.shown) - Date.parse(t)) <= 1000; }",
                     "the moment found, played", at(29).isoformat())
+
+
+async def test_playback_faults_an_operator_met_are_gone(tmp_path):
+    """The look-back window moves while the page is open: Play still asks for an allowed moment.
+    The picture clock shows whole milliseconds."""
+    from playwright.async_api import async_playwright
+
+    async with api_system(tmp_path, security={"cookie_secure": False, "operator_lookback_minutes": 1}) as system:
+        system.add_camera("tun-1")
+        now = float(int(time.time()))
+        synthesize_recording(system.db, system.runtime.settings.recordings_dir, "tun-1", now - 150, 145,
+                             segment_seconds=20)
+        with serve_app(system.app) as served:
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                try:
+                    page = await browser.new_page(viewport={"width": 1366, "height": 900})
+                    login = await page.request.post(served.url + "/api/auth/login",
+                                                    data={"username": "operator", "password": password_of("operator")})
+                    assert login.ok
+                    await page.goto(served.url + "/#/playback?camera=tun-1")
+                    await page.wait_for_function("() => window.vmsPlayback && document.querySelector('#pb-camera').value")
+                    opened = await page.evaluate("Date.now()")
+                    # Let the window slide on by three seconds, then press Play with nothing loaded.
+                    await page.wait_for_function("(t) => Date.now() > t + 3000", arg=opened, timeout=20000)
+                    await page.click("#pb-play")
+                    state = await _wait(page, "() => { const s = window.vmsPlayback.state();"
+                                        " return s.message || (s.shown && s.readyState >= 2) ? s : null; }", "Play")
+                    assert state["message"] is None, state
+                    clock = await page.text_content("#pb-clock")
+                    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}", clock), clock
+                    formatted = await page.evaluate(
+                        "async () => (await import('/static/app/dom.js')).fmtTime(1796000000306.10205078125, { withMs: true })")
+                    assert formatted.endswith(".306"), formatted
+                finally:
+                    await browser.close()
