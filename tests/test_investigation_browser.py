@@ -51,12 +51,17 @@ def _spread(state) -> float:
 
 
 @asynccontextmanager
-async def investigation(tmp_path):
-    """Four recorded cameras, the app on a real port, and a Chromium page signed in as the investigator."""
+async def investigation(tmp_path, timecoded: tuple[str, ...] = ()):
+    """Four recorded cameras (and ``timecoded`` ones: a minute whose every frame shows its number),
+    the app on a real port, and a Chromium page signed in as the investigator."""
     from playwright.async_api import async_playwright
 
     async with api_system(tmp_path, security={"cookie_secure": False}) as system:
         recordings = system.runtime.settings.recordings_dir
+        for camera_id in timecoded:
+            system.add_camera(camera_id)
+            synthesize_recording(system.db, recordings, camera_id, T0, 60, width=320, height=180, timecode=True,
+                                 segment_seconds=20)
         for camera_id in ("tun-1", "tun-2", "tun-3", "tun-4"):
             system.add_camera(camera_id)
         # Twelve minutes: a seek to minute 11.5 is beyond the ten-minute chunk a player loads at once.
@@ -294,3 +299,42 @@ async def test_playback_faults_an_operator_met_are_gone(tmp_path):
                     assert formatted.endswith(".306"), formatted
                 finally:
                     await browser.close()
+
+
+# The frame number each tile shows, read from the pictures themselves (the in-frame timecode:
+# 16 black/white blocks along the top edge of a 320x180 picture).
+SHOWN_FRAMES = """() => window.vmsSync.state().tiles.map((_, i) => {
+  const video = document.querySelectorAll('#sync-grid video')[i];
+  const canvas = document.createElement('canvas');
+  canvas.width = 320; canvas.height = 180;
+  const g = canvas.getContext('2d', { willReadFrequently: true });
+  g.drawImage(video, 0, 0, 320, 180);
+  const row = g.getImageData(0, 6, 320, 1).data;
+  let code = 0;
+  for (let bit = 0; bit < 16; bit++) code = code * 2 + (row[(bit * 20 + 10) * 4] > 128 ? 1 : 0);
+  return code;
+})"""
+
+
+async def test_pictures_of_all_tiles_agree_by_their_in_frame_timecode(tmp_path):
+    cameras = ("tc-1", "tc-2", "tc-3", "tc-4")
+    async with investigation(tmp_path, timecoded=cameras) as (system, served, page):
+        await page.goto(served.url + f"/#/sync?cameras={','.join(cameras)}&t={at(20).strftime('%Y-%m-%dT%H:%M:%SZ')}")
+        await _wait(page, "() => window.vmsSync && window.vmsSync.state().lastSeek", "the seek")
+        await _wait(page, SETTLED, "four tiles on the playhead", 4)
+        paused = await page.evaluate(SHOWN_FRAMES)
+        assert paused == [20 * 25] * 4, paused  # the very frame of 20 s, on every tile
+        await page.click("#sync-play")
+        await _wait(page, "(t) => Date.parse(window.vmsSync.state().wallTime) > Date.parse(t) + 3000",
+                    "three seconds of playing", at(20).isoformat())
+        samples = []
+        for _ in range(20):  # a sample every 0.1 s of the clock
+            now = await page.evaluate("Date.parse(window.vmsSync.state().wallTime)")
+            samples.append(await page.evaluate(SHOWN_FRAMES))
+            await _wait(page, "(t) => Date.parse(window.vmsSync.state().wallTime) >= t + 100", "the clock", now)
+        await page.click("#sync-play")
+        spreads = [max(frames) - min(frames) for frames in samples]
+        # Within one frame interval: at any instant the tiles show the same or neighbouring frames.
+        assert max(spreads) <= 1, samples
+        assert samples[-1][0] > paused[0] + 50, samples  # it really played
+    print(f"\nin-frame timecodes while playing, 4 tiles: frame spread per sample {spreads}")

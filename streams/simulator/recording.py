@@ -27,6 +27,8 @@ from vms.recordings.index import SegmentIndex
 
 TIME_BASE = Fraction(1, 90000)
 MOVING_VARIANTS = 6
+TIMECODE_BITS = 16
+TIMECODE_HEIGHT = 12
 
 
 @dataclass(frozen=True)
@@ -46,30 +48,39 @@ def _background(width: int, height: int) -> np.ndarray:
     return picture + rng.integers(0, 12, (height, width, 3), dtype=np.uint8)
 
 
-def _encode_gops(width: int, height: int, fps: int, gop: int, regions: list[tuple]) -> dict:
-    """{key: [(bytes, pts, dts, keyframe)]} for the still GOP and each moving variant, pts in 90 kHz."""
-    background = _background(width, height)
+def _draw(background: np.ndarray, region: tuple | None, variant: int, index: int, code: int | None) -> np.ndarray:
+    """One picture: the scene, the moving block of ``region`` (if any) and, when ``code`` is given,
+    its bits as black/white blocks along the top edge (an in-frame timecode: the frame number)."""
+    picture = background.copy()
+    height, width = picture.shape[:2]
+    if region is not None:
+        x, y, w, h = region
+        size = max(8, int(min(w * width, h * height) / 3))
+        span = max(1, int(w * width) - size)
+        left = int(x * width) + (variant * span // MOVING_VARIANTS + index * 3) % span
+        top = int(y * height) + (int(h * height) - size) // 2
+        picture[top: top + size, left: left + size] = (250, 230, 60)
+    if code is not None:
+        block = width // TIMECODE_BITS
+        for bit in range(TIMECODE_BITS):
+            value = 255 if code >> (TIMECODE_BITS - 1 - bit) & 1 else 0
+            picture[0:TIMECODE_HEIGHT, bit * block: (bit + 1) * block] = value
+    return picture
+
+
+def _encode(pictures, width: int, height: int, fps: int, gop: int) -> list[tuple]:
+    """H.264 of ``pictures`` (an iterable of (rgb array, force keyframe)): [(bytes, pts, dts, keyframe)], 90 kHz."""
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mpegts") as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"g": str(gop), "keyint_min": str(gop), "bf": "0", "preset": "ultrafast",
                           "sc_threshold": "0", "forced-idr": "1"}
-        plans = [("still", None, 0)] + [(("move", r, v), r, v) for r in regions for v in range(MOVING_VARIANTS)]
-        for _, region, variant in plans:
-            for index in range(gop):
-                picture = background.copy()
-                if region is not None:
-                    x, y, w, h = region
-                    size = max(8, int(min(w * width, h * height) / 3))
-                    span = max(1, int(w * width) - size)
-                    left = int(x * width) + (variant * span // MOVING_VARIANTS + index * 3) % span
-                    top = int(y * height) + (int(h * height) - size) // 2
-                    picture[top: top + size, left: left + size] = (250, 230, 60)
-                frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
-                frame.pict_type = av.video.frame.PictureType.I if index == 0 else av.video.frame.PictureType.NONE
-                for packet in stream.encode(frame):
-                    out.mux(packet)
+        for picture, key in pictures:
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pict_type = av.video.frame.PictureType.I if key else av.video.frame.PictureType.NONE
+            for packet in stream.encode(frame):
+                out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
     buffer.seek(0)
@@ -79,7 +90,15 @@ def _encode_gops(width: int, height: int, fps: int, gop: int, regions: list[tupl
                if p.dts is not None]
     first = raw[0][1]
     scale = Fraction(raw[0][4]) / TIME_BASE
-    packets = [(data, int((pts - first) * scale), int((dts - first) * scale), key) for data, pts, dts, key, _ in raw]
+    return [(data, int((pts - first) * scale), int((dts - first) * scale), key) for data, pts, dts, key, _ in raw]
+
+
+def _encode_gops(width: int, height: int, fps: int, gop: int, regions: list[tuple]) -> dict:
+    """{key: [(bytes, pts, dts, keyframe)]} for the still GOP and each moving variant, pts in 90 kHz."""
+    background = _background(width, height)
+    plans = [("still", None, 0)] + [(("move", r, v), r, v) for r in regions for v in range(MOVING_VARIANTS)]
+    packets = _encode(((_draw(background, region, variant, index, None), index == 0)
+                       for _, region, variant in plans for index in range(gop)), width, height, fps, gop)
     gops: dict = {}
     for number, (key, _, _) in enumerate(plans):
         chunk = packets[number * gop: (number + 1) * gop]
@@ -91,28 +110,56 @@ def _encode_gops(width: int, height: int, fps: int, gop: int, regions: list[tupl
 def synthesize_recording(
     db: Database, recordings_dir: Path, camera_id: str, start_wall: float, seconds: float,
     movements: tuple[Movement, ...] = (), width: int = 640, height: int = 360, fps: int = 25, gop: int = 25,
-    segment_seconds: float = 60,
+    segment_seconds: float = 60, timecode: bool = False,
 ) -> int:
     """Record ``seconds`` of the scene starting at wall time ``start_wall`` (UTC epoch seconds);
-    returns the bytes of video written."""
+    returns the bytes of video written. ``timecode``: every frame shows its frame number
+    (``TIMECODE_BITS`` black/white blocks, ``TIMECODE_HEIGHT`` pixels high, along the top), so a
+    viewer can tell which picture is on screen; every frame is then encoded, not repeated."""
+    if timecode:
+        return _record(db, recordings_dir, camera_id, start_wall, width, height, fps, segment_seconds,
+                       _timecoded(seconds, movements, width, height, fps, gop))
     regions = sorted({m.region for m in movements})
     gops = _encode_gops(width, height, fps, gop, regions)
+    frame_ticks = 90000 // fps
+    gop_ticks = frame_ticks * gop
+
+    def packets():
+        for number in range(int(seconds * fps) // gop):
+            at = number * gop / fps
+            moving = next((m for m in movements if m.start <= at < m.end), None)
+            chunk = gops["still"] if moving is None else gops[("move", moving.region, number % MOVING_VARIANTS)]
+            base = number * gop_ticks
+            for data, pts, dts, key in chunk:
+                yield data, base + pts, base + dts, key
+
+    return _record(db, recordings_dir, camera_id, start_wall, width, height, fps, segment_seconds, packets())
+
+
+def _timecoded(seconds: float, movements: tuple[Movement, ...], width: int, height: int, fps: int, gop: int) -> list:
+    """Every frame encoded on its own, carrying its frame number (slower: for short recordings)."""
+    background = _background(width, height)
+
+    def pictures():
+        for index in range(int(seconds * fps)):
+            moving = next((m for m in movements if m.start <= index / fps < m.end), None)
+            region = moving.region if moving is not None else None
+            yield _draw(background, region, index // gop % MOVING_VARIANTS, index % gop, index), index % gop == 0
+
+    return _encode(pictures(), width, height, fps, gop)
+
+
+def _record(db: Database, recordings_dir: Path, camera_id: str, start_wall: float, width: int, height: int,
+            fps: int, segment_seconds: float, packets) -> int:
+    """Feed (bytes, pts, dts, keyframe) in 90 kHz through the real recorder; returns the bytes."""
     fanout = PacketFanout(camera_id, "main")
     queue = fanout.subscribe("recorder", max_packets=10_000_000, wake_per_packet=False)
     recorder = Recorder(camera_id, queue, SegmentIndex(db), recordings_dir, segment_seconds).start()
     fanout.publish(StreamInfo(camera_id, "main", 1, "h264", width, height, TIME_BASE, float(fps), b""))
-    frame_ticks = 90000 // fps
-    gop_ticks = frame_ticks * gop
     written = 0
-    for number in range(int(seconds * fps) // gop):
-        at = number * gop / fps
-        moving = next((m for m in movements if m.start <= at < m.end), None)
-        chunk = gops["still"] if moving is None else gops[("move", moving.region, number % MOVING_VARIANTS)]
-        base = number * gop_ticks
-        for data, pts, dts, key in chunk:
-            fanout.publish(MediaPacket(1, data, base + pts, base + dts, TIME_BASE, key,
-                                       start_wall + (base + pts) / 90000))
-            written += len(data)
+    for data, pts, dts, key in packets:
+        fanout.publish(MediaPacket(1, data, pts, dts, TIME_BASE, key, start_wall + pts / 90000))
+        written += len(data)
     fanout.publish(StreamEnd(camera_id, "main", 1, "synthesized"))
     deadline = time.monotonic() + 600
     while len(queue) and time.monotonic() < deadline:
