@@ -87,7 +87,7 @@ def score_clip(encoded: EncodedScene, events, config) -> dict[str, dict[str, lis
             result["motion"]["tp"].append(encoded.scene_time(min(h.detected_at for h in hits)) - start)
         else:
             result["motion"]["fn"].append(scene.name)
-    for s, f, event in spans:
+    for s, f, _event in spans:
         if not any(s <= end + LATE and f >= start for start, end in intervals):
             result["motion"]["fp"].append(f"{scene.name}@{s:.1f}")
     return result

@@ -28,6 +28,7 @@ from vms.evidence.case_export import request_case_export, run_case_export
 from vms.evidence.cases import add_clip, create_case
 from vms.evidence.keys import load_or_create
 from vms.evidence.package import verify_package
+from vms.recordings.index import SegmentIndex
 from vms.recordings.locate import SegmentFiles
 
 
@@ -63,7 +64,7 @@ def main() -> None:
         began = time.perf_counter()
         size = 0
         for number in range(args.cameras):
-            size += synthesize_recording(db, settings.recordings_dir, f"cam-{number}", start_wall, seconds + 2,
+            size += synthesize_recording(SegmentIndex(db), settings.recordings_dir, f"cam-{number}", start_wall, seconds + 2,
                                          width=args.width, height=args.height)
         print(f"synthesized {args.cameras} x {args.minutes:g} min at {args.width}x{args.height} "
               f"({size * 8 / (seconds * args.cameras) / 1e6:.2f} Mbit/s each) in {time.perf_counter() - began:.1f} s")

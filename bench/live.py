@@ -127,7 +127,7 @@ def vms_server(workdir: Path, urls: dict[str, str], live: dict):
         port = probe.getsockname()[1]
     log = open(workdir / "vms.log", "wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "vms.cli", "run", "-c", str(config), "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "vmsapp.cli", "run", "-c", str(config), "--host", "127.0.0.1", "--port", str(port)],
         stdout=log,
         stderr=log,
     )
@@ -236,7 +236,7 @@ async def wall_16(page, base: str, cameras: list[str], seconds: float, pid: int)
 async def ingest_to_picture_latency(url: str, seconds: float) -> list[float]:
     """In-process: when an aiortc viewer decoded each frame, minus when ingest published its packet."""
     from dashboard.app import create_app
-    from dashboard.runtime import Runtime
+    from vmsapp.runtime import Runtime
     from streams.live import track as track_module
     from tests.support.server import serve_app
     from vms.config import Settings

@@ -91,8 +91,8 @@ def run_vms(urls: list[str], seconds: float, fps: int, workdir: Path) -> Result:
     empty = workdir / "empty.yaml"
     empty.write_text(yaml.safe_dump({"data_dir": str(workdir / "empty"), "storage": {"min_free": 0}}))
     # The same process with no cameras: its RSS is the fixed cost, not a per-camera one.
-    idle = subprocess.Popen([sys.executable, "-m", "vms.cli", "worker", "-c", str(empty)], stdout=subprocess.DEVNULL)
-    worker = subprocess.Popen([sys.executable, "-m", "vms.cli", "worker", "-c", str(config)], stdout=subprocess.DEVNULL)
+    idle = subprocess.Popen([sys.executable, "-m", "vmsapp.cli", "worker", "-c", str(empty)], stdout=subprocess.DEVNULL)
+    worker = subprocess.Popen([sys.executable, "-m", "vmsapp.cli", "worker", "-c", str(config)], stdout=subprocess.DEVNULL)
     try:
         warmup = 8.0
         cpu, rss = measure([worker.pid], warmup, seconds)

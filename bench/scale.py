@@ -74,7 +74,7 @@ def worker_config(path: Path, data: Path, urls: list[str], redis_url: str | None
 
 def start(config: Path, worker_id: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "vms.cli", "worker", "-c", str(config), "--worker-id", worker_id],
+        [sys.executable, "-m", "vmsapp.cli", "worker", "-c", str(config), "--worker-id", worker_id],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 

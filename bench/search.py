@@ -67,7 +67,7 @@ def main() -> None:
         db.create_schema()
         start_wall = float(int(time.time() - seconds - 600))
         began = time.perf_counter()
-        synthesize_recording(db, settings.recordings_dir, "cam", start_wall, seconds, movements,
+        synthesize_recording(SegmentIndex(db), settings.recordings_dir, "cam", start_wall, seconds, movements,
                              width=args.width, height=args.height)
         print(f"synthesized {args.minutes:g} min at {args.width}x{args.height} in {time.perf_counter() - began:.1f} s")
         start = datetime.fromtimestamp(start_wall, timezone.utc)

@@ -1,4 +1,4 @@
-"""Build the FastAPI application around a Runtime."""
+"""Build the FastAPI application around the services of its process (``dashboard.services``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from dashboard.api import (
     search, users,
 )
 from dashboard.problems import install_problem_handlers
-from dashboard.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import PUBLIC, gatekeeper, matched_route, report_unruled
 from vms.config.security import security_of
 from vms.db import Segment
@@ -28,7 +28,7 @@ from vms.recordings.export import ExportQueue
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_app(runtime: Services) -> FastAPI:
     app = FastAPI(
         title="vms",
         summary="Camera command-centre video monitoring system",
@@ -37,7 +37,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.security = security_of(runtime.settings)
-    runtime.db.create_schema()  # the auth and export tables, if the runtime was built before they were imported
     app.state.evidence_key = installation_key(runtime.settings)
     fail_interrupted_case_exports(runtime.db)
     app.state.exports = ExportQueue(runtime.db, runtime.files, app.state.evidence_key, app.state.security.export_workers)
@@ -60,23 +59,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     return app
 
 
-def _collector(runtime: Runtime) -> RuntimeCollector:
-    def statuses():
-        return runtime.worker.statuses() if runtime.worker is not None else []
+def _collector(runtime: Services) -> RuntimeCollector:
 
     def storage() -> dict[str, int]:
         with runtime.db.session() as session:
             rows = session.execute(select(Segment.camera_id, func.sum(Segment.bytes)).group_by(Segment.camera_id)).all()
         return {camera_id: int(size or 0) for camera_id, size in rows}
 
-    def viewers() -> dict[str, int]:
-        counts: dict[str, int] = {}
-        if runtime.live is not None:
-            for relay in runtime.live.describe().get("relays", []):
-                counts[relay["camera_id"]] = counts.get(relay["camera_id"], 0) + int(relay.get("viewers", 0))
-        return counts
-
-    return RuntimeCollector(statuses, storage, viewers)
+    return RuntimeCollector(runtime.board.streams, storage, runtime.viewers, runtime.board.recording)
 
 
 class RequestMetrics:

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-exec python3 -m vms.cli demo "$@"
+exec python3 -m vmsapp.cli demo "$@"

@@ -32,4 +32,5 @@ def has_parameter_sets(data: bytes, codec: str) -> bool:
 
 
 def is_annex_b(data: bytes) -> bool:
+    """Whether ``data`` starts with an Annex B start code (00 00 01 or 00 00 00 01) rather than a length prefix."""
     return data.startswith(b"\x00\x00\x01") or data.startswith(b"\x00\x00\x00\x01")

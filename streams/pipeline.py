@@ -1,55 +1,65 @@
-"""One camera's pipeline: an ingest session per stream, fanned out to the recorder and others.
+"""One camera's pipeline: an ingest session per stream, fanned out to the outputs attached to it.
 
-Later consumers (live relay, detectors) subscribe to ``fanout(stream)``; the pipeline never
-opens a second RTSP session for the same stream however many consumers there are.
+Outputs (the recorder, the live hub, detection) all attach the same way: the pipeline calls
+``attach(pipeline)`` on each when it starts and ``detach(pipeline)`` when it stops, and an output
+subscribes to ``fanout(stream)`` for the packets it wants. The pipeline never opens a second RTSP
+session for the same stream however many outputs there are, and nobody polls who is running.
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Protocol
 
 from streams.fanout import PacketFanout
 from streams.ingest import IngestSession, StreamSource
-from streams.recorder import Recorder
 from streams.status import StreamStatus
-from vms.cameras.registry import CameraSpec
+from vms.cameras.spec import CameraSpec
 from vms.config.storage import IngestConfig
-from vms.recordings.index import SegmentIndex
 
 log = logging.getLogger(__name__)
 
 
+class PipelineOutput(Protocol):
+    """Something fed by camera pipelines: told when one starts (``attach``) and stops (``detach``).
+
+    ``attach`` runs before the pipeline's ingest sessions start, so no first packet is missed;
+    ``detach`` runs after they stopped and every fan-out queue was closed. Both run on the
+    worker's thread and must not block on the network.
+    """
+
+    def attach(self, pipeline: "CameraPipeline") -> None:
+        """``pipeline`` is starting: subscribe to its fan-outs (``pipeline.fanout(stream)``)."""
+
+    def detach(self, pipeline: "CameraPipeline") -> None:
+        """``pipeline`` has stopped: let go of everything taken from it."""
+
+
 class CameraPipeline:
+    """One camera: an ingest session per stream in use, each fanned out to the attached outputs."""
+
     def __init__(
         self,
         spec: CameraSpec,
         ingest_config: IngestConfig,
-        index: SegmentIndex,
-        recordings_dir: Path,
         on_status: Callable[[StreamStatus], None],
-        on_storage_error: Callable[[str], None],
+        outputs: Iterable[PipelineOutput] = (),
     ) -> None:
         self.spec = spec
         self._ingest_config = ingest_config
         self._on_status = on_status
+        self._outputs = list(outputs)
         self._fanouts: dict[str, PacketFanout] = {}
         self._ingests: dict[str, IngestSession] = {}
         self._started = False
-        self.recorder: Recorder | None = None
-        if spec.recording_enabled:
-            stream = spec.record_stream if spec.record_stream == "main" or spec.sub_url else "main"
-            queue = self.fanout(stream).subscribe("recorder", ingest_config.consumer_queue_packets, wake_per_packet=False)
-            self.recorder = Recorder(spec.id, queue, index, recordings_dir, spec.segment_seconds, on_storage_error)
-
-    def _url(self, stream: str) -> str | None:
-        return self.spec.main_url if stream == "main" else self.spec.sub_url
 
     def fanout(self, stream: str = "main") -> PacketFanout:
-        """The packet fan-out of ``stream``, starting its ingest session on first use."""
+        """The packet fan-out of ``stream``, starting its ingest session on first use.
+
+        Raises ``LookupError`` when the camera has no such stream.
+        """
         if stream not in self._fanouts:
-            url = self._url(stream)
+            url = self.spec.url(stream)
             if url is None:
                 raise LookupError(f"camera '{self.spec.id}' has no {stream} stream")
             fanout = PacketFanout(self.spec.id, stream)
@@ -61,22 +71,38 @@ class CameraPipeline:
                 ingest.start()
         return self._fanouts[stream]
 
+    def add_output(self, output: PipelineOutput) -> None:
+        """Attach ``output`` now if the pipeline runs, and at every later start."""
+        self._outputs.append(output)
+        if self._started:
+            output.attach(self)
+
     def start(self) -> "CameraPipeline":
+        """Attach the outputs, then start pulling."""
+        for output in self._outputs:
+            try:
+                output.attach(self)
+            except Exception:
+                log.exception("camera %s: attaching %s failed", self.spec.id, type(output).__name__)
         self._started = True
-        if self.recorder is not None:
-            self.recorder.start()
         for ingest in self._ingests.values():
             ingest.start()
         return self
 
     def stop(self) -> None:
+        """Stop pulling, close every fan-out queue, then detach the outputs (the recorder drains last)."""
+        self._started = False
         for ingest in self._ingests.values():
             ingest.stop()
         for fanout in self._fanouts.values():
             for queue in fanout.consumers():
                 fanout.unsubscribe(queue)
-        if self.recorder is not None:
-            self.recorder.stop()
+        for output in self._outputs:
+            try:
+                output.detach(self)
+            except Exception:
+                log.exception("camera %s: detaching %s failed", self.spec.id, type(output).__name__)
 
     def statuses(self) -> list[StreamStatus]:
+        """The state of each stream pulled so far."""
         return [ingest.status for ingest in self._ingests.values()]

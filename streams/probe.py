@@ -3,36 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
 
 import av
 
 from streams.errors import RECORDABLE_CODECS, describe_stream_error
 from streams.ingest import StreamSource
+from vms.cameras.probe import ProbeResult
 from vms.cameras.rtsp_url import with_credentials
-
-
-@dataclass
-class ProbeResult:
-    ok: bool
-    url: str  # credential-free
-    error: str | None = None
-    codec: str | None = None
-    profile: str | None = None
-    width: int | None = None
-    height: int | None = None
-    fps: float | None = None
-    keyframe_interval_seconds: float | None = None
-    bitrate_bps: float | None = None
-    has_b_frames: bool = False
-    audio: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    snapshot_jpeg: bytes | None = None
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data.pop("snapshot_jpeg")
-        return data
 
 
 def probe(source: StreamSource, seconds: float = 4.0, timeout: float = 10.0, snapshot: bool = False) -> ProbeResult:
@@ -64,7 +41,8 @@ def probe(source: StreamSource, seconds: float = 4.0, timeout: float = 10.0, sna
     return result
 
 
-def _measure(container, video, seconds: float, result: ProbeResult, snapshot: bool) -> None:
+def _measure(container: av.container.InputContainer, video: av.video.stream.VideoStream, seconds: float,
+             result: ProbeResult, snapshot: bool) -> None:
     ctx = video.codec_context
     result.codec, result.width, result.height = ctx.name, ctx.width, ctx.height
     result.profile = ctx.profile
@@ -110,3 +88,9 @@ def _jpeg(ctx, packet) -> bytes | None:
     except av.error.FFmpegError:
         return None
     return None
+
+
+def probe_url(url: str, username: str | None, password: str | None, seconds: float = 4.0,
+              snapshot: bool = False) -> ProbeResult:
+    """``probe`` of a camera's RTSP ``url`` (credentials apart); raises ``InvalidCameraUrl`` for a bad URL."""
+    return probe(StreamSource("probe", "main", url, username, password), seconds=seconds, snapshot=snapshot)

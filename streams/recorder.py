@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from streams.fanout import PacketQueue
-from streams.packets import MediaPacket, StreamEnd, StreamInfo
+from streams.packets import MediaPacket, StreamEnd, StreamInfo, StreamItem
 from streams.segment_writer import SegmentWriter
 from vms.recordings.fmp4 import playable_length
 from vms.recordings.index import SegmentClosed, SegmentIndex, SegmentOpened
@@ -67,6 +67,7 @@ class Recorder:
         self._retry_after = 0.0
         self.segments_written = 0
         self.bytes_written = 0
+        self.last_segment_at: float | None = None  # UTC epoch seconds the last segment was finished
         self.last_error: str | None = None  # cleared once a segment opens again
         self.storage_errors = 0
         self.last_storage_error: str | None = None  # kept, for the health board and tests
@@ -91,7 +92,7 @@ class Recorder:
                 break
         self._close_segment()
 
-    def _handle(self, item) -> None:
+    def _handle(self, item: StreamItem) -> None:
         if isinstance(item, MediaPacket):
             self._on_packet(item)
         elif isinstance(item, StreamInfo):
@@ -189,6 +190,7 @@ class Recorder:
             return
         self.segments_written += 1
         self.bytes_written += size
+        self.last_segment_at = time.time()
 
     @staticmethod
     def _salvage(writer: SegmentWriter) -> tuple[int, MediaSpan]:

@@ -13,8 +13,8 @@ from pathlib import Path
 import av
 
 from streams.packets import MediaPacket, StreamInfo
+from vms.recordings.fmp4 import FRAGMENTED_MP4
 
-MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
 
 
 class SegmentWriter:
@@ -22,7 +22,7 @@ class SegmentWriter:
         self.path = path
         self.info = info
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._container = av.open(str(path), "w", format="mp4", options=MP4_OPTIONS)
+        self._container = av.open(str(path), "w", format="mp4", options=FRAGMENTED_MP4)
         # No codec context: parameter sets come in-band with the first keyframe (ingest
         # repeats them there), and the muxer builds avcC/hvcC from them.
         self._stream = self._container.add_mux_stream(

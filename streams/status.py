@@ -6,6 +6,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from typing import Any
 
 
 class StreamState(str, Enum):
@@ -33,7 +34,7 @@ class StreamStatus:
     reconnects: int = 0
     packets: int = 0
 
-    def to_message(self) -> dict:
+    def to_message(self) -> dict[str, Any]:
         message = asdict(self)
         message["state"] = self.state.value
         return message

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from tests.support.api import BASE_URL, api_system, password_of
 from vms.auth.users import ensure_demo_admin
-from vms.cli import app as cli
+from vmsapp.cli import app as cli
 from vms.config.security import LockoutConfig
 from vms.db.auth import AuditEntry, SessionRow, UserRow
 from vms.db.types import utcnow
@@ -181,3 +181,30 @@ def test_cli_adds_users_and_refuses_weak_passwords(tmp_path, monkeypatch):
     assert grant.exit_code == 0, grant.output
     listed = runner.invoke(cli, ["user", "list"])
     assert "chief" in listed.output and "op1" in listed.output
+
+
+def test_expired_sessions_are_purged_by_the_periodic_purge(db):
+    import time
+
+    from vms.auth.sessions import SessionPurge, create_session
+    from vms.auth.users import Users
+    from vms.config.security import SecurityConfig
+    from vms.db.auth import SessionRow
+    from vms.db.types import utcnow
+
+    config = SecurityConfig()
+    user = Users(db, config).add("operator1", "correct horse battery staple 42", "operator")
+    old = create_session(db, user.id, config)
+    kept = create_session(db, user.id, config, kind="api", name="prometheus")  # never expires
+    with db.session() as session:
+        session.execute(update(SessionRow).where(SessionRow.id == old.id).values(expires_at=utcnow() - timedelta(hours=1)))
+    purge = SessionPurge(db, interval=60).start()  # the first pass runs at once
+    try:
+        deadline = time.monotonic() + 10
+        while purge.purged == 0:
+            assert time.monotonic() < deadline, "the purge did not run"
+            time.sleep(0.05)
+    finally:
+        purge.stop()
+    with db.session() as session:
+        assert set(session.scalars(select(SessionRow.id))) == {kept.id}

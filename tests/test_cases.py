@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from tests.support.api import api_system
 from tests.support.recordings import record
-from vms.cli import app as cli
+from vmsapp.cli import app as cli
 
 T0 = float(int(time.time()) - 600)
 

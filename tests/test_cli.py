@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from vms.cli import app
+from vmsapp.cli import app
 
 runner = CliRunner()
 
@@ -54,3 +54,25 @@ def test_add_refuses_unknown_group_and_duplicate_ids():
 def test_probe_refuses_a_file_url():
     result = runner.invoke(app, ["camera", "probe", "file:///etc/passwd"])
     assert result.exit_code == 2 and "refused" in result.output
+
+
+def test_simulate_console_stops_and_starts_cameras_named_on_stdin():
+    from vmsapp.simulator_console import run_commands
+
+    class Simulator:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, str]] = []
+
+        def stop_camera(self, camera_id: str, timeout: float = 10) -> None:
+            if camera_id != "t-01":
+                raise KeyError(f"no simulated camera {camera_id!r}")
+            self.calls.append(("stop", camera_id))
+
+        def start_camera(self, camera_id: str, timeout: float = 10) -> None:
+            self.calls.append(("start", camera_id))
+
+    simulator, said = Simulator(), []
+    run_commands(simulator, ["stop t-01\n", "\n", "stop nowhere\n", "reboot t-01\n", "start t-01\n"], said.append)
+    assert simulator.calls == [("stop", "t-01"), ("start", "t-01")]
+    assert said[0] == "t-01 stopped" and "cannot stop nowhere" in said[1] and "unknown command" in said[2]
+    assert said[3] == "t-01 started"

@@ -22,9 +22,9 @@ import redis
 from sqlalchemy import select
 
 from dashboard.api.live import live_problem
-from streams.live import errors
-from streams.live.gateway import LiveAnswer
-from streams.live.remote import RemoteLive, serve_live
+from vms.live import errors
+from vms.live.gateway import LiveAnswer
+from vmsapp.live_remote import RemoteLive, serve_live
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
 from tests.support.cluster import (
     REDIS_URL,
@@ -142,7 +142,7 @@ def test_remote_refusals_map_to_the_same_problems():
 
 
 def test_an_unanswered_worker_is_unavailable(monkeypatch):
-    monkeypatch.setattr("streams.live.remote.OFFER_SECONDS", 0.3)
+    monkeypatch.setattr("vmsapp.live_remote.OFFER_SECONDS", 0.3)
     live = RemoteLive(MemoryBus(), SimpleNamespace(holder=lambda c: "silent"), SimpleNamespace(live=lambda: []))
 
     async def scenario():
@@ -333,3 +333,24 @@ def test_an_event_raised_on_the_worker_reaches_the_api(cluster):
     finally:
         feed.close()
         cluster.sim.start_camera("cam-b")
+
+
+@cluster_test
+def test_the_api_shows_the_workers_camera_status_health_and_metrics(cluster):
+    """``vms api`` runs no worker: what it shows of the cameras comes from the status board."""
+
+    def cameras_online() -> list[dict] | None:
+        cameras = httpx.get(cluster.base + "/api/cameras", headers=cluster.auth, timeout=5).json()
+        # Online and measured: the first "online" of a stream comes before its rate is known.
+        online = [c for c in cameras if c["status"].get("main", {}).get("state") == "online"
+                  and c["status"]["main"]["fps"] > 0]
+        return cameras if len(online) == len(CAMERAS) else None
+
+    cameras = wait_for(cameras_online, 40, "the API never showed the worker's cameras online")
+    assert {c["status"]["main"]["worker_id"] for c in cameras} == {cluster.worker_id}
+    health = httpx.get(cluster.base + "/healthz", timeout=5).json()
+    assert health["cameras"] == len(CAMERAS) and health["online"] == len(CAMERAS)
+    assert health["recording"]["cameras"] == len(CAMERAS)
+    metrics = httpx.get(cluster.base + "/metrics", headers=cluster.auth, timeout=5).text
+    assert f"vms_cameras_online {float(len(CAMERAS))}" in metrics
+    assert 'vms_camera_up{camera="cam-a",stream="main"} 1.0' in metrics

@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
-from streams.worker import StreamWorker
+from vmsapp.worker import StreamWorker
 from tests.support.cluster import REDIS_URL, TcpProxy, redis_available, unique, wait_for
 from tests.support.system import FAST_INGEST
 from vms.bus.memory import MemoryBus

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(not simulator_available(), reason="GStreamer RTS
 
 def start_worker(config: Path, log: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "vms.cli", "worker", "--config", str(config)],
+        [sys.executable, "-m", "vmsapp.cli", "worker", "--config", str(config)],
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
         cwd=config.parent,

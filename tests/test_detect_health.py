@@ -8,9 +8,9 @@ import time
 import pytest
 
 from streams.detect.health import CameraHealth
-from streams.detect.manager import DetectionManager
+from vmsapp.detection import DetectionManager
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available, simulator_unavailable_reason
-from streams.worker import STATUS_TOPIC
+from vms.cameras.status import STATUS_TOPIC
 from tests.support.scenes import EventLog
 from tests.support.system import camera_entry, make_settings, running_worker
 from vms.bus.memory import MemoryBus
@@ -101,7 +101,9 @@ def test_simulated_camera_cut_raises_offline_then_online(tmp_path):
                         arrived.wait(0.5)
 
             worker.bus.add_listener(EVENTS_TOPIC, on_event)
-            manager = DetectionManager(worker).start()
+            manager = DetectionManager(worker.settings, worker.db, worker.bus, worker.worker_id)
+            worker.add_output(manager)
+            manager.start()
             try:
                 statuses.wait_state(camera.id, "online", timeout=20)
                 sim.stop_camera(camera.id)

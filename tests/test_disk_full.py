@@ -49,7 +49,7 @@ def test_recording_continues_on_a_full_disk(tmp_path, tiny_disk):
                 first = worker.index.of_camera(camera.id)[0]
             # An investigator locks the first segment as evidence.
             lock_range(worker.db, camera.id, first.start, first.start + timedelta(seconds=1), "case", "police")
-            recorder = worker.pipeline(camera.id).recorder
+            recorder = worker.recording.recorder(camera.id)
             deadline = time.monotonic() + 40
             while (recorder.storage_errors < 2 or recorder.segments_written < 12) and time.monotonic() < deadline:
                 time.sleep(0.5)

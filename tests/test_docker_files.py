@@ -1,4 +1,7 @@
-"""docker/: the image and compose file stay consistent with the code (no Docker engine needed)."""
+"""docker/: the compose file stays consistent with the code, the image runs as a user (no Docker engine needed).
+
+The image's COPY and install lines are executed, not read, by ``tests/test_packaging.py``.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import typer
 import yaml
 from pydantic import BaseModel
 
-from vms.cli import app
+from vmsapp.cli import app
 from vms.config import Settings, load_settings
 
 DOCKER = Path(__file__).resolve().parents[1] / "docker"
@@ -61,14 +64,7 @@ def test_image_is_python_311_slim_non_root_with_the_vms_entrypoint():
     assert users and users[-1] not in ("root", "0"), "the image must not run as root"
     assert json.loads(dict(steps)["ENTRYPOINT"]) == ["vms"]
     assert json.loads(dict(steps)["CMD"])[0] in vms_commands()
-    installs = [arg for op, arg in steps if op == "RUN" and "pip install" in arg]
-    assert installs and "postgres" in installs[0], "PyAV etc. as wheels from PyPI, psycopg for PostgreSQL"
-    for op, arg in steps:
-        if op == "COPY":
-            for source in shlex.split(arg)[:-1]:
-                assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
-    for package in ("vms", "streams", "dashboard"):
-        assert any(op == "COPY" and arg.split()[0] == package for op, arg in steps), f"{package} is not copied"
+    # What the image copies and installs is checked by running it: tests/test_packaging.py.
 
 
 def test_simulator_image_serves_the_cameras_the_config_names(compose):

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
-from streams.worker import StreamWorker
+from vmsapp.worker import StreamWorker
 from tests.support.cluster import RedisServer, redis_server_missing, wait_for
 from tests.support.system import FAST_INGEST
 from vms.bus.memory import MemoryBus

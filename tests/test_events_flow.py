@@ -9,7 +9,7 @@ import time
 from datetime import datetime
 from types import SimpleNamespace
 
-from streams.detect.manager import DetectionManager
+from vmsapp.detection import DetectionManager
 from streams.pipeline import CameraPipeline
 from tests.support.scenes import Scene, encode, feed, realtime_scene, traffic, tunnel_detection
 from tests.support.webhook_receiver import receiving
@@ -19,7 +19,6 @@ from vms.config import CameraConfig, Settings
 from vms.events import EVENTS_TOPIC, EventQuery, EventStore
 from vms.events.configs import DetectionSettings
 from vms.events.webhooks import SIGNATURE_HEADER, verify
-from vms.recordings.index import SegmentIndex
 
 LATENCY = 2.0
 SECRET = "hotline-1022-secret"
@@ -37,8 +36,15 @@ def worker_with_camera(db, tmp_path, webhook_url: str):
     spec = CameraSpec.from_row(CameraRegistry(db).get("t-01"))
     spec = CameraSpec(**{**spec.__dict__, "recording_enabled": False})
     # Not started: the test plays the ingest, publishing on the sub-stream's fan-out itself.
-    pipeline = CameraPipeline(spec, settings.ingest, SegmentIndex(db), tmp_path / "rec", lambda s: None, lambda m: None)
-    return SimpleNamespace(settings=settings, db=db, bus=MemoryBus(), worker_id="w1", pipelines={"t-01": pipeline}), pipeline
+    pipeline = CameraPipeline(spec, settings.ingest, lambda s: None)
+    return SimpleNamespace(settings=settings, db=db, bus=MemoryBus(), worker_id="w1"), pipeline
+
+
+def manager_of(worker, pipeline) -> DetectionManager:
+    """A started manager with ``pipeline`` attached, as a worker would attach it."""
+    manager = DetectionManager(worker.settings, worker.db, worker.bus, worker.worker_id)
+    manager.attach(pipeline)
+    return manager.start()
 
 
 def test_covered_lens_reaches_bus_database_and_webhook_within_two_seconds(db, tmp_path):
@@ -56,7 +62,7 @@ def test_covered_lens_reaches_bus_database_and_webhook_within_two_seconds(db, tm
                 arrived.set()
 
         worker.bus.add_listener(EVENTS_TOPIC, on_event)
-        manager = DetectionManager(worker).start()
+        manager = manager_of(worker, pipeline)
         try:
             assert manager.stats()["t-01"]["stream"] == "sub"
             live = realtime_scene(encoded, time.time())
@@ -86,7 +92,7 @@ def message_time(iso: str) -> float:
 
 def test_settings_changed_through_the_api_restart_that_cameras_detection(db, tmp_path):
     worker, pipeline = worker_with_camera(db, tmp_path, "http://127.0.0.1:9/unused")
-    manager = DetectionManager(worker).start()
+    manager = manager_of(worker, pipeline)
     try:
         before = manager.running["t-01"].detection
         DetectionSettings(db, worker.settings.detection, worker.bus).replace("t-01", tunnel_detection(fps=2, stream="main"))
@@ -107,11 +113,10 @@ def test_settings_changed_through_the_api_restart_that_cameras_detection(db, tmp
 
 def test_camera_removed_from_the_worker_stops_its_detection(db, tmp_path):
     worker, pipeline = worker_with_camera(db, tmp_path, "http://127.0.0.1:9/unused")
-    manager = DetectionManager(worker).start()
+    manager = manager_of(worker, pipeline)
     try:
         running = manager.running["t-01"].detection
-        worker.pipelines.clear()
-        manager.sync()
+        manager.detach(pipeline)
         assert "t-01" not in manager.running and not running.running
     finally:
         manager.stop()

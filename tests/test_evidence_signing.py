@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from tests.support.api import api_system
 from tests.support.recordings import record
-from vms.cli import app as cli
+from vmsapp.cli import app as cli
 from vms.evidence.keys import load_or_create, load_public_pem
 from vms.evidence.package import MANIFEST_NAME, SIGNATURE_NAME, verify_package
 

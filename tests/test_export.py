@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from tests.support.api import api_system
 from tests.support.recordings import record
-from vms.cli import app as cli
+from vmsapp.cli import app as cli
 from vms.db import EvidenceLock, Segment
 from vms.db.auth import AuditEntry
 from vms.recordings.retention import Retention

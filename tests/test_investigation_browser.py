@@ -19,6 +19,7 @@ from streams.simulator.recording import Movement, synthesize_recording
 from tests.support.api import api_system, password_of
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, artifact, chromium_available
 from tests.support.server import serve_app
+from vms.recordings.index import SegmentIndex
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not chromium_available(), reason="Chromium or Playwright missing")]
 
@@ -60,16 +61,16 @@ async def investigation(tmp_path, timecoded: tuple[str, ...] = ()):
         recordings = system.runtime.settings.recordings_dir
         for camera_id in timecoded:
             system.add_camera(camera_id)
-            synthesize_recording(system.db, recordings, camera_id, T0, 60, width=320, height=180, timecode=True,
+            synthesize_recording(SegmentIndex(system.db), recordings, camera_id, T0, 60, width=320, height=180, timecode=True,
                                  segment_seconds=20)
         for camera_id in ("tun-1", "tun-2", "tun-3", "tun-4"):
             system.add_camera(camera_id)
         # Twelve minutes: a seek to minute 11.5 is beyond the ten-minute chunk a player loads at once.
-        synthesize_recording(system.db, recordings, "tun-1", T0, 720, (Movement(30, 40),), segment_seconds=60)
-        synthesize_recording(system.db, recordings, "tun-2", T0, 40, segment_seconds=20)  # then a gap
-        synthesize_recording(system.db, recordings, "tun-2", T0 + 80, 640, segment_seconds=60)
-        synthesize_recording(system.db, recordings, "tun-3", T0 + 10, 710, (Movement(50, 60),), segment_seconds=60)
-        synthesize_recording(system.db, recordings, "tun-4", T0, 720, segment_seconds=60)
+        synthesize_recording(SegmentIndex(system.db), recordings, "tun-1", T0, 720, (Movement(30, 40),), segment_seconds=60)
+        synthesize_recording(SegmentIndex(system.db), recordings, "tun-2", T0, 40, segment_seconds=20)  # then a gap
+        synthesize_recording(SegmentIndex(system.db), recordings, "tun-2", T0 + 80, 640, segment_seconds=60)
+        synthesize_recording(SegmentIndex(system.db), recordings, "tun-3", T0 + 10, 710, (Movement(50, 60),), segment_seconds=60)
+        synthesize_recording(SegmentIndex(system.db), recordings, "tun-4", T0, 720, segment_seconds=60)
         with serve_app(system.app) as served:
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -171,7 +172,7 @@ async def test_bookmark_lock_case_package_verifies_and_a_flipped_byte_fails(tmp_
 
     from typer.testing import CliRunner
 
-    from vms.cli import app as cli
+    from vmsapp.cli import app as cli
 
     async with investigation(tmp_path) as (system, served, page):
         # A case, made on the cases screen.
@@ -273,7 +274,7 @@ async def test_playback_faults_an_operator_met_are_gone(tmp_path):
     async with api_system(tmp_path, security={"cookie_secure": False, "operator_lookback_minutes": 1}) as system:
         system.add_camera("tun-1")
         now = float(int(time.time()))
-        synthesize_recording(system.db, system.runtime.settings.recordings_dir, "tun-1", now - 150, 145,
+        synthesize_recording(SegmentIndex(system.db), system.runtime.settings.recordings_dir, "tun-1", now - 150, 145,
                              segment_seconds=20)
         with serve_app(system.app) as served:
             async with async_playwright() as playwright:

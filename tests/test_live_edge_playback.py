@@ -28,13 +28,17 @@ def test_open_segment_plays_up_to_its_last_whole_fragment(db, recordings_dir):
     try:
         for item in (info, *packets):  # no StreamEnd: the camera is still streaming
             fanout.publish(item)
+        start = datetime.fromtimestamp(START, timezone.utc)
         deadline = time.monotonic() + 10
-        while (len(queue) or not index.of_camera("cam") or index.of_camera("cam")[0].written_until is None) and (
-            time.monotonic() < deadline
-        ):
+
+        def reported() -> datetime | None:
+            rows = index.of_camera("cam")
+            return rows[0].written_until if rows else None
+
+        # An empty queue is not enough: the recorder may still be writing its last batch.
+        while (len(queue) or (reported() or start) < start + timedelta(seconds=10)) and time.monotonic() < deadline:
             time.sleep(0.05)
         (row,) = index.of_camera("cam")
-        start = datetime.fromtimestamp(START, timezone.utc)
         assert row.end is None, "the segment is still open"
         # Progress is reported every 5 s of media, at keyframes: at 5 s and 10 s.
         assert row.written_until == start + timedelta(seconds=10)

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import replace
 
 import pytest
+from aiortc.mediastreams import MediaStreamError
 
 from streams.live.gop import GopCache
 from streams.live.track import BURST_STEP, PassthroughTrack, Timeline, VIDEO_TIME_BASE
@@ -123,7 +124,7 @@ async def test_a_track_ends_when_the_camera_switches_to_h265():
     track = PassthroughTrack("test")
     track.feed(replace(info, codec="hevc"))
     assert track.readyState == "ended" and "hevc" in track.end_reason
-    with pytest.raises(Exception):
+    with pytest.raises(MediaStreamError):
         await track.recv()
 
 

@@ -14,6 +14,7 @@ from streams.simulator.recording import Movement, synthesize_recording
 from tests.support.api import api_system, make_settings
 from vms.db import Database
 from vms.db.auth import AuditEntry
+from vms.recordings.index import SegmentIndex
 from vms.recordings.locate import SegmentFiles
 from vms.recordings.motion_search import MotionSearch, MotionSearches, Region
 
@@ -30,10 +31,10 @@ def test_finds_the_movement_in_its_region_only_and_across_gaps(tmp_path):
     settings = make_settings(tmp_path)
     db = Database(settings.effective_database_url)
     db.create_schema()
-    synthesize_recording(db, settings.recordings_dir, "tun-1", T0, 120,
+    synthesize_recording(SegmentIndex(db), settings.recordings_dir, "tun-1", T0, 120,
                          (Movement(40, 52, LANE), Movement(90, 95, SKY)), segment_seconds=20)
     # A second run after a gap: its first keyframe must not be compared with the last one before.
-    synthesize_recording(db, settings.recordings_dir, "tun-1", T0 + 200, 30, (Movement(0, 30, SKY),),
+    synthesize_recording(SegmentIndex(db), settings.recordings_dir, "tun-1", T0 + 200, 30, (Movement(0, 30, SKY),),
                          segment_seconds=20)
     searches = MotionSearches(db, SegmentFiles.of(settings), KeyframeMotion)
 
@@ -56,7 +57,7 @@ async def test_motion_search_api_reports_progress_and_is_audited(tmp_path):
     async with api_system(tmp_path) as system:
         system.add_camera("tun-1")
         system.add_camera("rent-1", "rented")
-        synthesize_recording(system.db, system.runtime.settings.recordings_dir, "tun-1", T0, 60,
+        synthesize_recording(SegmentIndex(system.db), system.runtime.settings.recordings_dir, "tun-1", T0, 60,
                              (Movement(20, 26, LANE),), segment_seconds=20)
         investigator = system.token("investigator")
         body = {"start": at(0).isoformat(), "end": at(60).isoformat(),

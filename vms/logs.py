@@ -19,6 +19,7 @@ class MaskCredentials(logging.Filter):
 
 
 def configure_logging(level: int = logging.INFO) -> None:
+    """Log to stderr at ``level`` with credentials masked out of every message."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(MaskCredentials())
@@ -27,3 +28,5 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.setLevel(level)
     # FFmpeg's own messages are noisy and may echo URLs; keep them to errors, masked like the rest.
     logging.getLogger("libav").setLevel(logging.ERROR)
+    # Alembic narrates every start ("Context impl ..."); vms.db.migrate logs the upgrades that happen.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

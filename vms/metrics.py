@@ -6,7 +6,7 @@ collector bound to one runtime, so nothing stale lingers when a camera is remove
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -28,11 +28,15 @@ EVENTS = Counter("vms_events_total", "Events raised", ["type"])
 class RuntimeCollector(Collector):
     """Camera health, recording storage and live viewers of one process, read when scraped."""
 
-    def __init__(self, statuses: Callable[[], Iterable], storage: Callable[[], dict[str, int]],
-                 viewers: Callable[[], dict[str, int]]) -> None:
+    def __init__(self, statuses: Callable[[], Iterable[dict[str, Any]]], storage: Callable[[], dict[str, int]],
+                 viewers: Callable[[], dict[str, int]], recording: Callable[[], dict[str, dict[str, Any]]] = dict[str, Any]) -> None:
+        """``statuses``: stream status messages (``vms.cameras.status.StatusBoard.streams``);
+        ``storage``: bytes recorded by camera; ``viewers``: live viewers by camera;
+        ``recording``: recording health by camera (``StatusBoard.recording``)."""
         self._statuses = statuses
         self._storage = storage
         self._viewers = viewers
+        self._recording = recording
 
     def collect(self) -> Iterable[Metric]:
         online = GaugeMetricFamily("vms_cameras_online", "Camera streams currently online")
@@ -43,12 +47,12 @@ class RuntimeCollector(Collector):
         statuses = list(self._statuses())
         count = 0
         for status in statuses:
-            labels = [status.camera_id, status.stream]
-            is_up = status.state.value == "online"
+            labels = [status["camera_id"], status.get("stream", "main")]
+            is_up = status.get("state") == "online"
             count += is_up
             up.add_metric(labels, 1.0 if is_up else 0.0)
-            fps.add_metric(labels, float(status.fps))
-            bitrate.add_metric(labels, float(status.bitrate_bps))
+            fps.add_metric(labels, float(status.get("fps") or 0.0))
+            bitrate.add_metric(labels, float(status.get("bitrate_bps") or 0.0))
         online.add_metric([], count)
         streams.add_metric([], len(statuses))
         stored = GaugeMetricFamily("vms_recording_bytes", "Bytes of recordings in the index", labels=["camera"])
@@ -57,10 +61,25 @@ class RuntimeCollector(Collector):
         viewers = GaugeMetricFamily("vms_live_viewers", "Live (WebRTC) viewers", labels=["camera"])
         for camera_id, count_viewers in self._viewers().items():
             viewers.add_metric([camera_id], float(count_viewers))
-        yield from (online, streams, up, fps, bitrate, stored, viewers)
+        since = GaugeMetricFamily("vms_recording_seconds_since_segment",
+                                  "Seconds since the camera's last segment was finished", labels=["camera"])
+        rate = GaugeMetricFamily("vms_recording_bytes_per_minute", "Bytes recorded per minute, last 5 minutes",
+                                 labels=["camera"])
+        normal = GaugeMetricFamily("vms_recording_normal_bytes_per_minute",
+                                   "Bytes recorded per minute, last hour (the camera's normal)", labels=["camera"])
+        healthy = GaugeMetricFamily("vms_recording_ok", "1 when recording is neither stalled nor low", labels=["camera"])
+        for camera_id, health in self._recording().items():
+            if health.get("seconds_since_segment") is not None:
+                since.add_metric([camera_id], float(health["seconds_since_segment"]))
+            rate.add_metric([camera_id], float(health.get("bytes_per_minute") or 0.0))
+            if health.get("normal_bytes_per_minute") is not None:
+                normal.add_metric([camera_id], float(health["normal_bytes_per_minute"]))
+            healthy.add_metric([camera_id], 0.0 if health.get("state") in ("stalled", "low") else 1.0)
+        yield from (online, streams, up, fps, bitrate, stored, viewers, since, rate, normal, healthy)
 
 
 def runtime_registry(collector: RuntimeCollector) -> CollectorRegistry:
+    """A registry holding only ``collector`` (one per process or worker, apart from the global counters)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
     return registry

@@ -7,8 +7,9 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.responses import AuditEntryOut
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import Principal, client_ip, require
 from vms.auth.audit import AuditQuery, audit, audit_csv, entry_dict, query_audit
 from vms.auth.roles import Capability
@@ -32,16 +33,16 @@ def _query(
     return AuditQuery(user, action, target, since, until, limit, offset)
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=list[AuditEntryOut], response_model_exclude_unset=True)
 def read_audit(user: Principal = AUDITOR, query: AuditQuery = Depends(_query),
-               runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+               runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Entries, newest first."""
     return [entry_dict(e) for e in query_audit(runtime.db, query)]
 
 
-@router.get("/audit.csv", response_class=Response)
+@router.get("/audit.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}, "description": "the audit entries as CSV"}})
 def audit_as_csv(request: Request, user: Principal = AUDITOR, query: AuditQuery = Depends(_query),
-                 runtime: Runtime = Depends(get_runtime)) -> Response:
+                 runtime: Services = Depends(get_runtime)) -> Response:
     """The same entries as CSV (up to 100 000 when ``limit`` is not given)."""
     if "limit" not in request.query_params:
         query.limit = 100_000

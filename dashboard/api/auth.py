@@ -6,8 +6,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.responses import LoginOut, MeOut, TokenCreated, TokenOut
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import (
     PUBLIC,
     SESSION_COOKIE,
@@ -20,9 +21,8 @@ from dashboard.security import (
 from vms.auth.audit import audit
 from vms.auth.passwords import WeakPassword
 from vms.auth.roles import Capability, parse_capabilities, playback_earliest
-from vms.auth.sessions import create_session, revoke_session, revoke_user_sessions
+from vms.auth.sessions import api_tokens, create_session, revoke_session, revoke_token, revoke_user_sessions
 from vms.auth.users import LoginFailed, Users
-from vms.db.auth import SessionRow
 from vms.db.types import utcnow
 from vms.metrics import LOGINS
 
@@ -62,8 +62,8 @@ def _me(principal: Principal, request: Request) -> dict:
     }
 
 
-@router.post("/auth/login", dependencies=[PUBLIC])
-def login(body: LoginBody, request: Request, response: Response, runtime: Runtime = Depends(get_runtime)) -> dict:
+@router.post("/auth/login", dependencies=[PUBLIC], response_model=LoginOut, response_model_exclude_unset=True)
+def login(body: LoginBody, request: Request, response: Response, runtime: Services = Depends(get_runtime)) -> dict:
     """Sign in with username and password: sets the session cookie and returns the CSRF token."""
     config = security_config(request)
     address = client_ip(request)
@@ -77,8 +77,8 @@ def login(body: LoginBody, request: Request, response: Response, runtime: Runtim
         if failed.locked:
             retry = max(1, int(failed.retry_after or 1))
             raise Problem(429, "too-many-attempts", f"too many failed sign-ins; try again in {retry} s",
-                          headers={"Retry-After": str(retry)})
-        raise Problem(401, "bad-credentials", "wrong username or password")
+                          headers={"Retry-After": str(retry)}) from None
+        raise Problem(401, "bad-credentials", "wrong username or password") from None
     previous = optional_user(request)
     if previous is not None and previous.via == "cookie":
         revoke_session(runtime.db, previous.session_id)  # a fresh session at every sign-in (no fixation)
@@ -104,7 +104,7 @@ def login(body: LoginBody, request: Request, response: Response, runtime: Runtim
 
 
 @router.post("/auth/logout", status_code=204)
-def logout(request: Request, user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_runtime)) -> Response:
+def logout(request: Request, user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> Response:
     revoke_session(runtime.db, user.session_id)
     audit(runtime.db, user, "logout", "", {"via": user.via}, client_ip(request))
     response = Response(status_code=204)
@@ -113,7 +113,7 @@ def logout(request: Request, user: Principal = SIGNED_IN, runtime: Runtime = Dep
     return response
 
 
-@router.get("/auth/me")
+@router.get("/auth/me", response_model=MeOut, response_model_exclude_unset=True)
 def me(request: Request, user: Principal = SIGNED_IN) -> dict:
     """Who is signed in, what they may do, and the CSRF token of a cookie session."""
     return _me(user, request)
@@ -121,7 +121,7 @@ def me(request: Request, user: Principal = SIGNED_IN) -> dict:
 
 @router.post("/auth/password", status_code=204)
 def change_password(body: PasswordBody, request: Request, user: Principal = SIGNED_IN,
-                    runtime: Runtime = Depends(get_runtime)) -> Response:
+                    runtime: Services = Depends(get_runtime)) -> Response:
     """Change your own password; your other sessions and tokens end."""
     users = Users(runtime.db, security_config(request))
     address = client_ip(request)
@@ -137,9 +137,9 @@ def change_password(body: PasswordBody, request: Request, user: Principal = SIGN
     return Response(status_code=204)
 
 
-@router.post("/auth/tokens", status_code=201)
+@router.post("/auth/tokens", status_code=201, response_model=TokenCreated, response_model_exclude_unset=True)
 def create_token(body: TokenBody, request: Request, user: Principal = SIGNED_IN,
-                 runtime: Runtime = Depends(get_runtime)) -> dict:
+                 runtime: Services = Depends(get_runtime)) -> dict:
     """An API token for scripts, Prometheus or players; shown once."""
     try:
         scopes = parse_capabilities(body.scopes) if body.scopes is not None else None
@@ -158,29 +158,20 @@ def create_token(body: TokenBody, request: Request, user: Principal = SIGNED_IN,
             "expires_at": issued.expires_at.isoformat() if issued.expires_at else None}
 
 
-@router.get("/auth/tokens")
-def list_tokens(user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+@router.get("/auth/tokens", response_model=list[TokenOut], response_model_exclude_unset=True)
+def list_tokens(user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Your API tokens (never the tokens themselves)."""
-    from sqlalchemy import select
-
-    with runtime.db.session() as session:
-        rows = session.scalars(
-            select(SessionRow).where(SessionRow.user_id == user.user.id, SessionRow.kind == "api").order_by(SessionRow.created_at)
-        )
-        return [
-            {"id": r.id, "name": r.name, "scopes": r.scopes, "created_at": r.created_at.isoformat(),
-             "expires_at": r.expires_at.isoformat() if r.expires_at else None, "last_seen_at": r.last_seen_at.isoformat()}
-            for r in rows
-        ]
+    return [
+        {"id": r.id, "name": r.name, "scopes": r.scopes, "created_at": r.created_at.isoformat(),
+         "expires_at": r.expires_at.isoformat() if r.expires_at else None, "last_seen_at": r.last_seen_at.isoformat()}
+        for r in api_tokens(runtime.db, user.user.id)
+    ]
 
 
 @router.delete("/auth/tokens/{token_id}", status_code=204)
 def delete_token(token_id: str, request: Request, user: Principal = SIGNED_IN,
-                 runtime: Runtime = Depends(get_runtime)) -> Response:
-    with runtime.db.session() as session:
-        row = session.get(SessionRow, token_id[:32])
-        if row is None or row.user_id != user.user.id or row.kind != "api":
-            raise Problem(404, "token-not-found", "no such token")
-        session.delete(row)
+                 runtime: Services = Depends(get_runtime)) -> Response:
+    if not revoke_token(runtime.db, user.user.id, token_id):
+        raise Problem(404, "token-not-found", "no such token")
     audit(runtime.db, user, "token.delete", token_id, {}, client_ip(request))
     return Response(status_code=204)

@@ -11,7 +11,7 @@ from dashboard.api.access import cameras_with
 from dashboard.api.deps import get_runtime
 from dashboard.api.locks import aware
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import Principal, check_camera, client_ip, require
 from vms.auth.roles import Capability, Role
 from vms.db.evidence import BookmarkRow
@@ -50,7 +50,7 @@ class BookmarkIn(BaseModel):
 
 @router.post("/bookmarks", response_model=BookmarkOut, status_code=201)
 def bookmark(body: BookmarkIn, request: Request, user: Principal = BOOKMARKER,
-             runtime: Runtime = Depends(get_runtime)) -> BookmarkOut:
+             runtime: Services = Depends(get_runtime)) -> BookmarkOut:
     check_camera(request, user, body.camera_id, Capability.EXPORT if body.lock else Capability.PLAYBACK)
     aware(body.start, body.end)
     try:
@@ -64,7 +64,7 @@ def bookmark(body: BookmarkIn, request: Request, user: Principal = BOOKMARKER,
 @router.get("/bookmarks", response_model=list[BookmarkOut])
 def bookmarks(q: str = Query("", max_length=200, description="words in the title or note"),
               camera_id: str | None = None, start: datetime | None = None, end: datetime | None = None,
-              user: Principal = BOOKMARKER, runtime: Runtime = Depends(get_runtime)) -> list[BookmarkOut]:
+              user: Principal = BOOKMARKER, runtime: Services = Depends(get_runtime)) -> list[BookmarkOut]:
     """Bookmarks on cameras you may play back, newest first."""
     aware(start, end)
     visible = cameras_with(runtime.db, user, Capability.PLAYBACK)
@@ -73,7 +73,7 @@ def bookmarks(q: str = Query("", max_length=200, description="words in the title
 
 @router.delete("/bookmarks/{bookmark_id}", response_model=BookmarkOut)
 def remove(bookmark_id: int, request: Request, user: Principal = BOOKMARKER,
-           runtime: Runtime = Depends(get_runtime)) -> BookmarkOut:
+           runtime: Services = Depends(get_runtime)) -> BookmarkOut:
     """Delete your own bookmark (admins: anyone's). Its evidence lock stays until released."""
     try:
         row = get_bookmark(runtime.db, bookmark_id)

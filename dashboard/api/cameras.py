@@ -10,35 +10,22 @@ import base64
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import func, select
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.responses import CameraOut, GroupOut, ProbeOut
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import Principal, client_ip, require, require_camera
 from vms.auth.audit import audit
 from vms.auth.roles import CAMERA_SCOPED, Capability
-from vms.cameras.registry import CameraExists, CameraNotFound, CameraRegistry, _apply
+from vms.cameras.registry import CameraExists, CameraNotFound, CameraRegistry
 from vms.cameras.rtsp_url import InvalidCameraUrl, mask_credentials, split_credentials
 from vms.config import CameraConfig
-from vms.db import CameraRow, GroupRow, Segment
+from vms.config.cameras import Location, RecordingSettings
+from vms.db import CameraRow
 
 router = APIRouter(tags=["cameras"])
 MANAGE = Capability.CAMERA_MANAGE
-
-
-class LocationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    description: str = Field(default="", max_length=1000)
-
-
-class RecordingIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    enabled: bool = True
-    segment_seconds: float = Field(default=60, ge=2, le=3600)
-    stream: str = Field(default="main", pattern="^(main|sub)$")
 
 
 class CameraIn(BaseModel):
@@ -50,8 +37,8 @@ class CameraIn(BaseModel):
     sub_url: str | None = Field(default=None, max_length=2000)
     username: str | None = Field(default=None, max_length=200)
     password: str | None = Field(default=None, max_length=200)
-    location: LocationIn | None = None
-    recording: RecordingIn | None = None
+    location: Location | None = None  # the configuration's own models: one set of constraints
+    recording: RecordingSettings | None = None
     enabled: bool = True
 
 
@@ -65,8 +52,8 @@ class CameraChange(BaseModel):
     sub_url: str | None = Field(default=None, max_length=2000)
     username: str | None = Field(default=None, max_length=200)
     password: str | None = Field(default=None, max_length=200)
-    location: LocationIn | None = None
-    recording: RecordingIn | None = None
+    location: Location | None = None
+    recording: RecordingSettings | None = None
     enabled: bool | None = None
 
 
@@ -78,25 +65,13 @@ class ProbeIn(BaseModel):
     seconds: float = Field(default=4, ge=1, le=15)
 
 
-def _storage(runtime: Runtime) -> dict[str, dict]:
-    with runtime.db.session() as session:
-        rows = session.execute(
-            select(Segment.camera_id, func.sum(Segment.bytes), func.count(Segment.id), func.min(Segment.start),
-                   func.max(Segment.end)).group_by(Segment.camera_id)
-        ).all()
-    return {
-        camera_id: {"bytes": int(size or 0), "segments": count, "oldest": oldest.isoformat() if oldest else None,
-                    "newest": newest.isoformat() if newest else None}
-        for camera_id, size, count, oldest, newest in rows
-    }
+def _storage(runtime: Services) -> dict[str, dict]:
+    return CameraRegistry(runtime.db).storage()
 
 
-def _statuses(runtime: Runtime) -> dict[str, dict]:
-    statuses: dict[str, dict] = {}
-    if runtime.worker is not None:
-        for status in runtime.worker.statuses():
-            statuses.setdefault(status.camera_id, {})[status.stream] = status.to_message()
-    return statuses
+def _statuses(runtime: Services) -> dict[str, dict]:
+    """``{camera_id: {stream: status}}`` from the status board (every worker's cameras, both modes)."""
+    return runtime.board.cameras()
 
 
 def _camera(row: CameraRow, user: Principal, statuses: dict, storage: dict) -> dict:
@@ -157,14 +132,14 @@ def _validated(fields: dict) -> CameraConfig:
         raise Problem(422, "invalid-camera", "; ".join(f"{e['where']}: {e['problem']}" for e in errors), errors=errors) from None
 
 
-def _group_exists(runtime: Runtime, group_id: str) -> None:
-    with runtime.db.session() as session:
-        if session.get(GroupRow, group_id) is None:
-            known = ", ".join(session.scalars(select(GroupRow.id).order_by(GroupRow.id)))
-            raise Problem(422, "unknown-group", f"group '{group_id}' does not exist (groups: {known})")
+def _group_exists(runtime: Services, group_id: str) -> None:
+    known = [group.id for group in CameraRegistry(runtime.db).groups()]
+    if group_id not in known:
+        known = ", ".join(known)
+        raise Problem(422, "unknown-group", f"group '{group_id}' does not exist (groups: {known})")
 
 
-def _owned_by_api(runtime: Runtime, camera_id: str) -> CameraRow:
+def _owned_by_api(runtime: Services, camera_id: str) -> CameraRow:
     try:
         row = CameraRegistry(runtime.db).get(camera_id)
     except CameraNotFound as exc:
@@ -174,16 +149,15 @@ def _owned_by_api(runtime: Runtime, camera_id: str) -> CameraRow:
     return row
 
 
-@router.get("/groups")
-def list_groups(user: Principal = require(Capability.CAMERA_VIEW), runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+@router.get("/groups", response_model=list[GroupOut], response_model_exclude_unset=True)
+def list_groups(user: Principal = require(Capability.CAMERA_VIEW), runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Camera groups whose cameras you see."""
-    with runtime.db.session() as session:
-        rows = list(session.scalars(select(GroupRow).order_by(GroupRow.id)))
+    rows = CameraRegistry(runtime.db).groups()
     return [{"id": g.id, "name": g.name, "retention_days": g.retention_days} for g in rows if user.access.sees(g.id)]
 
 
-@router.get("/cameras")
-def list_cameras(user: Principal = require(Capability.CAMERA_VIEW), runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+@router.get("/cameras", response_model=list[CameraOut], response_model_exclude_unset=True)
+def list_cameras(user: Principal = require(Capability.CAMERA_VIEW), runtime: Services = Depends(get_runtime)) -> list[dict]:
     """The cameras you may see, with stream health (state, fps, bitrate, last packet) and storage used."""
     statuses, storage = _statuses(runtime), _storage(runtime)
     return [
@@ -193,15 +167,15 @@ def list_cameras(user: Principal = require(Capability.CAMERA_VIEW), runtime: Run
     ]
 
 
-@router.get("/cameras/{camera_id}")
+@router.get("/cameras/{camera_id}", response_model=CameraOut, response_model_exclude_unset=True)
 def get_camera(camera_id: str, user: Principal = require_camera(Capability.CAMERA_VIEW),
-               runtime: Runtime = Depends(get_runtime)) -> dict:
+               runtime: Services = Depends(get_runtime)) -> dict:
     return _camera(CameraRegistry(runtime.db).get(camera_id), user, _statuses(runtime), _storage(runtime))
 
 
-@router.post("/cameras", status_code=201)
+@router.post("/cameras", status_code=201, response_model=CameraOut, response_model_exclude_unset=True)
 def add_camera(body: CameraIn, request: Request, user: Principal = require(MANAGE),
-               runtime: Runtime = Depends(get_runtime)) -> dict:
+               runtime: Services = Depends(get_runtime)) -> dict:
     """Register a camera; running workers start recording it within seconds."""
     fields = body.model_dump(exclude={"username", "password"}, exclude_none=True)
     _split(fields, body.model_fields_set, body.username, body.password)
@@ -217,19 +191,15 @@ def add_camera(body: CameraIn, request: Request, user: Principal = require(MANAG
     return _camera(CameraRegistry(runtime.db).get(camera.id), user, _statuses(runtime), _storage(runtime))
 
 
-@router.post("/cameras/probe")
+@router.post("/cameras/probe", response_model=ProbeOut, response_model_exclude_unset=True)
 def probe_camera(body: ProbeIn, request: Request, user: Principal = require(MANAGE)) -> dict:
     """Connect to a camera and say what it sends, with a snapshot (base64 JPEG); nothing is saved."""
-    from streams.ingest import StreamSource
-    from streams.probe import probe
-
     bare, url_user, url_password = split_credentials(body.url)
     username, password = body.username or url_user, body.password or url_password
     try:
-        source = StreamSource("probe", "main", bare, username, password)
+        result = request.app.state.runtime.probe(bare, username, password, body.seconds)
     except InvalidCameraUrl as exc:
         raise Problem(422, "invalid-url", str(exc)) from None
-    result = probe(source, seconds=body.seconds, snapshot=True)
     answer = result.to_dict()
     if answer.get("error"):
         answer["error"] = mask_credentials(answer["error"], password, username)
@@ -239,9 +209,9 @@ def probe_camera(body: ProbeIn, request: Request, user: Principal = require(MANA
     return answer
 
 
-@router.patch("/cameras/{camera_id}")
+@router.patch("/cameras/{camera_id}", response_model=CameraOut, response_model_exclude_unset=True)
 def change_camera(camera_id: str, body: CameraChange, request: Request, user: Principal = require_camera(MANAGE),
-                  runtime: Runtime = Depends(get_runtime)) -> dict:
+                  runtime: Services = Depends(get_runtime)) -> dict:
     row = _owned_by_api(runtime, camera_id)
     sent = body.model_fields_set
     fields = _config_of(row)
@@ -254,9 +224,7 @@ def change_camera(camera_id: str, body: CameraChange, request: Request, user: Pr
     _split(fields, sent, username, password)
     camera = _validated(fields)
     _group_exists(runtime, camera.group)
-    with runtime.db.session() as session:
-        stored = session.get(CameraRow, camera_id)
-        _apply(stored, camera)
+    CameraRegistry(runtime.db).update(camera_id, camera)
     changed = sorted(k for k in sent if k not in ("username", "password"))
     credentials = camera.credentials
     now_set = (credentials.username, credentials.password.get_secret_value() or None) if credentials else (None, None)
@@ -266,30 +234,29 @@ def change_camera(camera_id: str, body: CameraChange, request: Request, user: Pr
     return _camera(CameraRegistry(runtime.db).get(camera_id), user, _statuses(runtime), _storage(runtime))
 
 
-def _set_enabled(runtime: Runtime, request: Request, user: Principal, camera_id: str, enabled: bool) -> dict:
+def _set_enabled(runtime: Services, request: Request, user: Principal, camera_id: str, enabled: bool) -> dict:
     _owned_by_api(runtime, camera_id)
-    with runtime.db.session() as session:
-        session.get(CameraRow, camera_id).enabled = enabled
+    CameraRegistry(runtime.db).set_enabled(camera_id, enabled)
     audit(runtime.db, user, "camera.enable" if enabled else "camera.disable", camera_id, {}, client_ip(request))
     return _camera(CameraRegistry(runtime.db).get(camera_id), user, _statuses(runtime), _storage(runtime))
 
 
-@router.post("/cameras/{camera_id}/disable")
+@router.post("/cameras/{camera_id}/disable", response_model=CameraOut, response_model_exclude_unset=True)
 def disable_camera(camera_id: str, request: Request, user: Principal = require_camera(MANAGE),
-                   runtime: Runtime = Depends(get_runtime)) -> dict:
+                   runtime: Services = Depends(get_runtime)) -> dict:
     """Stop pulling and recording the camera (its recordings stay)."""
     return _set_enabled(runtime, request, user, camera_id, False)
 
 
-@router.post("/cameras/{camera_id}/enable")
+@router.post("/cameras/{camera_id}/enable", response_model=CameraOut, response_model_exclude_unset=True)
 def enable_camera(camera_id: str, request: Request, user: Principal = require_camera(MANAGE),
-                  runtime: Runtime = Depends(get_runtime)) -> dict:
+                  runtime: Services = Depends(get_runtime)) -> dict:
     return _set_enabled(runtime, request, user, camera_id, True)
 
 
 @router.delete("/cameras/{camera_id}", status_code=204)
 def remove_camera(camera_id: str, request: Request, user: Principal = require_camera(MANAGE),
-                  runtime: Runtime = Depends(get_runtime)) -> Response:
+                  runtime: Services = Depends(get_runtime)) -> Response:
     """Forget the camera; its recordings stay until retention removes them."""
     _owned_by_api(runtime, camera_id)
     CameraRegistry(runtime.db).remove(camera_id)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dashboard.api.deps import get_runtime
 from dashboard.api.locks import aware
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import Principal, check_camera, client_ip, require, security_config
 from vms.auth.audit import audit
 from vms.auth.roles import Capability
@@ -121,7 +121,7 @@ class CustodyOut(BaseModel):
     detail: dict
 
 
-def _case(runtime: Runtime, case_id: int) -> domain.Case:
+def _case(runtime: Services, case_id: int) -> domain.Case:
     try:
         return domain.load_case(runtime.db, case_id)
     except domain.CaseNotFound:
@@ -130,7 +130,7 @@ def _case(runtime: Runtime, case_id: int) -> domain.Case:
 
 @router.post("/cases", response_model=CaseOut, status_code=201)
 def create(body: CaseIn, request: Request, user: Principal = INVESTIGATOR,
-           runtime: Runtime = Depends(get_runtime)) -> CaseOut:
+           runtime: Services = Depends(get_runtime)) -> CaseOut:
     try:
         return CaseOut.of(domain.create_case(runtime.db, user, body.number, body.title, body.description,
                                              client_ip(request)))
@@ -141,13 +141,13 @@ def create(body: CaseIn, request: Request, user: Principal = INVESTIGATOR,
 
 
 @router.get("/cases", response_model=list[CaseOut])
-def cases(user: Principal = INVESTIGATOR, runtime: Runtime = Depends(get_runtime)) -> list[CaseOut]:
+def cases(user: Principal = INVESTIGATOR, runtime: Services = Depends(get_runtime)) -> list[CaseOut]:
     return [CaseOut.of(row) for row in domain.list_cases(runtime.db)]
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail)
 def case(case_id: int, request: Request, user: Principal = INVESTIGATOR,
-         runtime: Runtime = Depends(get_runtime)) -> CaseDetail:
+         runtime: Services = Depends(get_runtime)) -> CaseDetail:
     """The case with its items and packages; the viewing enters the chain of custody."""
     _case(runtime, case_id)
     found = domain.view_case(runtime.db, user, case_id, client_ip(request))
@@ -157,7 +157,7 @@ def case(case_id: int, request: Request, user: Principal = INVESTIGATOR,
 
 @router.post("/cases/{case_id}/clips", response_model=ItemOut, status_code=201)
 def add_clip(case_id: int, body: ClipIn, request: Request, user: Principal = INVESTIGATOR,
-             runtime: Runtime = Depends(get_runtime)) -> ItemOut:
+             runtime: Services = Depends(get_runtime)) -> ItemOut:
     _case(runtime, case_id)
     check_camera(request, user, body.camera_id, Capability.EXPORT)
     aware(body.start, body.end)
@@ -173,7 +173,7 @@ def add_clip(case_id: int, body: ClipIn, request: Request, user: Principal = INV
 
 @router.post("/cases/{case_id}/bookmarks", response_model=ItemOut, status_code=201)
 def add_bookmark(case_id: int, body: BookmarkRef, request: Request, user: Principal = INVESTIGATOR,
-                 runtime: Runtime = Depends(get_runtime)) -> ItemOut:
+                 runtime: Services = Depends(get_runtime)) -> ItemOut:
     _case(runtime, case_id)
     try:
         bookmark = get_bookmark(runtime.db, body.bookmark_id)
@@ -185,7 +185,7 @@ def add_bookmark(case_id: int, body: BookmarkRef, request: Request, user: Princi
 
 @router.post("/cases/{case_id}/notes", response_model=ItemOut, status_code=201)
 def add_note(case_id: int, body: NoteIn, request: Request, user: Principal = INVESTIGATOR,
-             runtime: Runtime = Depends(get_runtime)) -> ItemOut:
+             runtime: Services = Depends(get_runtime)) -> ItemOut:
     _case(runtime, case_id)
     try:
         return ItemOut.of(domain.add_note(runtime.db, user, case_id, body.text, client_ip(request)))
@@ -195,7 +195,7 @@ def add_note(case_id: int, body: NoteIn, request: Request, user: Principal = INV
 
 @router.get("/cases/{case_id}/custody", response_model=list[CustodyOut])
 def chain_of_custody(case_id: int, user: Principal = INVESTIGATOR,
-                     runtime: Runtime = Depends(get_runtime)) -> list[CustodyOut]:
+                     runtime: Services = Depends(get_runtime)) -> list[CustodyOut]:
     """Who created, viewed, changed, exported and downloaded the case, and when (oldest first)."""
     _case(runtime, case_id)
     return [CustodyOut(at=e.at, username=e.username, role=e.role, action=e.action, client_ip=e.client_ip,
@@ -204,7 +204,7 @@ def chain_of_custody(case_id: int, user: Principal = INVESTIGATOR,
 
 @router.post("/cases/{case_id}/exports", response_model=CaseExportOut, status_code=202)
 def export_case(case_id: int, request: Request, user: Principal = INVESTIGATOR,
-                runtime: Runtime = Depends(get_runtime)) -> CaseExportOut:
+                runtime: Services = Depends(get_runtime)) -> CaseExportOut:
     """Package every clip of the case; poll the returned export for progress."""
     found = _case(runtime, case_id)
     if not found.clips:
@@ -220,7 +220,7 @@ def export_case(case_id: int, request: Request, user: Principal = INVESTIGATOR,
     return CaseExportOut.of(row)
 
 
-def _own_export(runtime: Runtime, case_id: int, export_id: str) -> CaseExportRow:
+def _own_export(runtime: Services, case_id: int, export_id: str) -> CaseExportRow:
     try:
         return get_case_export(runtime.db, case_id, export_id)
     except CaseExportNotFound:
@@ -229,13 +229,14 @@ def _own_export(runtime: Runtime, case_id: int, export_id: str) -> CaseExportRow
 
 @router.get("/cases/{case_id}/exports/{case_export_id}", response_model=CaseExportOut)
 def case_export_status(case_id: int, case_export_id: str, user: Principal = INVESTIGATOR,
-                       runtime: Runtime = Depends(get_runtime)) -> CaseExportOut:
+                       runtime: Services = Depends(get_runtime)) -> CaseExportOut:
     return CaseExportOut.of(_own_export(runtime, case_id, case_export_id))
 
 
-@router.get("/cases/{case_id}/exports/{case_export_id}/package", response_class=StreamingResponse)
+@router.get("/cases/{case_id}/exports/{case_export_id}/package", response_class=StreamingResponse,
+            responses={200: {"content": {"application/zip": {}}, "description": "zip of the case package"}})
 def case_package(case_id: int, case_export_id: str, request: Request, user: Principal = INVESTIGATOR,
-                 runtime: Runtime = Depends(get_runtime)) -> StreamingResponse:
+                 runtime: Services = Depends(get_runtime)) -> StreamingResponse:
     """The package as a zip: clips, manifest.json, manifest.sig and the offline player."""
     row = _own_export(runtime, case_id, case_export_id)
     folder = Path(row.folder)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from dashboard.runtime import Runtime
+from dashboard.services import Services
 
 
-def get_runtime(request: Request) -> Runtime:
+def get_runtime(request: Request) -> Services:
     return request.app.state.runtime

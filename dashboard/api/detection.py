@@ -9,7 +9,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from dashboard.api.deps import get_runtime
-from dashboard.runtime import Runtime
+from dashboard.api.responses import DetectionOut
+from dashboard.services import Services
 from dashboard.security import Principal, require_camera
 from vms.auth.roles import Capability
 from vms.config.detection import CameraDetection
@@ -21,7 +22,7 @@ VIEW = require_camera(Capability.CAMERA_VIEW)
 MANAGE = require_camera(Capability.CAMERA_MANAGE)
 
 
-def get_detection_settings(runtime: Runtime = Depends(get_runtime)) -> DetectionSettings:
+def get_detection_settings(runtime: Services = Depends(get_runtime)) -> DetectionSettings:
     return DetectionSettings(runtime.db, runtime.settings.detection, runtime.bus)
 
 
@@ -43,13 +44,13 @@ def _describe(camera_id: str, settings: DetectionSettings) -> dict:
     }
 
 
-@router.get("/cameras/{camera_id}/detection")
+@router.get("/cameras/{camera_id}/detection", response_model=DetectionOut, response_model_exclude_unset=True)
 def get_detection(camera_id: str, user: Principal = VIEW,
                   settings: DetectionSettings = Depends(get_detection_settings)) -> dict:
     return _describe(camera_id, settings)
 
 
-@router.put("/cameras/{camera_id}/detection")
+@router.put("/cameras/{camera_id}/detection", response_model=DetectionOut, response_model_exclude_unset=True)
 def put_detection(camera_id: str, config: CameraDetection, user: Principal = MANAGE,
                   settings: DetectionSettings = Depends(get_detection_settings)) -> dict:
     """Replace the camera's detection settings (validated: polygons, directions, thresholds)."""
@@ -57,7 +58,7 @@ def put_detection(camera_id: str, config: CameraDetection, user: Principal = MAN
     return _describe(camera_id, settings)
 
 
-@router.delete("/cameras/{camera_id}/detection")
+@router.delete("/cameras/{camera_id}/detection", response_model=DetectionOut, response_model_exclude_unset=True)
 def reset_detection(camera_id: str, user: Principal = MANAGE,
                     settings: DetectionSettings = Depends(get_detection_settings)) -> dict:
     """Drop the settings put through the API; the YAML file's apply again."""

@@ -17,8 +17,9 @@ from fastapi.responses import FileResponse, StreamingResponse
 
 from dashboard.api import detection
 from dashboard.api.deps import get_runtime
+from dashboard.api.responses import EventOut
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import Principal, require
 from vms.auth.roles import Capability
 from vms.db.events import EventRow
@@ -33,7 +34,7 @@ ACK = require(Capability.EVENT_ACK)
 KEEPALIVE_SECONDS = 15.0
 
 
-def get_store(runtime: Runtime = Depends(get_runtime)) -> EventStore:
+def get_store(runtime: Services = Depends(get_runtime)) -> EventStore:
     return EventStore(runtime.db)
 
 
@@ -70,7 +71,7 @@ def _groups_filter(user: Principal, wanted: list[str]) -> list[str] | None:
     return groups or None
 
 
-@router.get("/events")
+@router.get("/events", response_model=list[EventOut], response_model_exclude_unset=True)
 def list_events(
     camera: list[str] = Query([], description="camera ids (repeat for several)"),
     group: list[str] = Query([], description="camera groups"),
@@ -93,14 +94,14 @@ def list_events(
     return [event_message(row) for row in store.query(query)]
 
 
-@router.get("/events/stream")
+@router.get("/events/stream", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}, "description": "server-sent events, one event message (EventOut) each"}})
 async def stream_events(
     request: Request,
     camera: list[str] = Query([]),
     group: list[str] = Query([]),
     type: list[str] = Query([]),
     user: Principal = VIEW,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Services = Depends(get_runtime),
 ) -> StreamingResponse:
     """Live events as server-sent events: one ``data:`` line of JSON per event change
     (``phase`` is "start", "end" or "ack"), and a comment every 15 s to keep proxies open."""
@@ -144,14 +145,14 @@ async def stream_events(
     )
 
 
-@router.get("/events/{event_id}")
+@router.get("/events/{event_id}", response_model=EventOut, response_model_exclude_unset=True)
 def get_event(event_id: int, user: Principal = VIEW, store: EventStore = Depends(get_store)) -> dict:
     return event_message(_visible_event(store, event_id, user))
 
 
-@router.post("/events/{event_id}/ack")
+@router.post("/events/{event_id}/ack", response_model=EventOut, response_model_exclude_unset=True)
 def acknowledge_event(
-    event_id: int, user: Principal = ACK, store: EventStore = Depends(get_store), runtime: Runtime = Depends(get_runtime)
+    event_id: int, user: Principal = ACK, store: EventStore = Depends(get_store), runtime: Services = Depends(get_runtime)
 ) -> dict:
     """Mark the event seen and handled; the first acknowledgement is kept."""
     _visible_event(store, event_id, user, Capability.EVENT_ACK)
@@ -160,9 +161,9 @@ def acknowledge_event(
     return message
 
 
-@router.get("/events/{event_id}/snapshot.jpg", response_class=FileResponse)
+@router.get("/events/{event_id}/snapshot.jpg", response_class=FileResponse, responses={200: {"content": {"image/jpeg": {}}, "description": "a JPEG picture"}})
 def event_snapshot(event_id: int, user: Principal = VIEW, store: EventStore = Depends(get_store),
-                   runtime: Runtime = Depends(get_runtime)) -> FileResponse:
+                   runtime: Services = Depends(get_runtime)) -> FileResponse:
     row = _visible_event(store, event_id, user)
     events_dir = (Path(runtime.settings.data_dir) / "events").resolve()
     path = (Path(runtime.settings.data_dir) / row.snapshot_path).resolve() if row.snapshot_path else None

@@ -13,8 +13,9 @@ from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.responses import ExportOut
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import Principal, check_camera, client_ip, require, security_config
 from vms.auth.audit import audit
 from vms.auth.roles import Capability, Role
@@ -61,7 +62,7 @@ def _describe(row: ExportRow) -> dict:
     }
 
 
-def _own_export(export_id: str, user: Principal, runtime: Runtime) -> ExportRow:
+def _own_export(export_id: str, user: Principal, runtime: Services) -> ExportRow:
     try:
         row = get_export(runtime.db, export_id)
     except ExportNotFound:
@@ -82,9 +83,9 @@ def _file(row: ExportRow, name: str | None) -> Path:
     return path
 
 
-@router.post("/exports", status_code=202)
+@router.post("/exports", status_code=202, response_model=ExportOut, response_model_exclude_unset=True)
 def create_export(body: ExportIn, request: Request, user: Principal = EXPORTER,
-                  runtime: Runtime = Depends(get_runtime)) -> dict:
+                  runtime: Services = Depends(get_runtime)) -> dict:
     """Queue an export of one camera's range; poll ``GET /api/exports/{id}`` for progress."""
     check_camera(request, user, body.camera_id, Capability.EXPORT)
     if body.start.tzinfo is None or body.end.tzinfo is None:
@@ -104,21 +105,21 @@ def create_export(body: ExportIn, request: Request, user: Principal = EXPORTER,
     return _describe(row)
 
 
-@router.get("/exports")
-def exports(user: Principal = EXPORTER, runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+@router.get("/exports", response_model=list[ExportOut], response_model_exclude_unset=True)
+def exports(user: Principal = EXPORTER, runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Your exports, newest first (admins: everyone's)."""
     rows = list_exports(runtime.db, None if user.role == Role.ADMIN else user.username)
     return [_describe(r) for r in rows]
 
 
-@router.get("/exports/{export_id}")
-def export_status(export_id: str, user: Principal = EXPORTER, runtime: Runtime = Depends(get_runtime)) -> dict:
+@router.get("/exports/{export_id}", response_model=ExportOut, response_model_exclude_unset=True)
+def export_status(export_id: str, user: Principal = EXPORTER, runtime: Services = Depends(get_runtime)) -> dict:
     return _describe(_own_export(export_id, user, runtime))
 
 
-@router.get("/exports/{export_id}/file", response_class=FileResponse)
+@router.get("/exports/{export_id}/file", response_class=FileResponse, responses={200: {"content": {"video/mp4": {}}, "description": "MP4 video"}})
 def export_file(export_id: str, request: Request, user: Principal = EXPORTER,
-                runtime: Runtime = Depends(get_runtime)) -> FileResponse:
+                runtime: Services = Depends(get_runtime)) -> FileResponse:
     """The MP4 (HTTP Range supported)."""
     row = _own_export(export_id, user, runtime)
     path = _file(row, row.file_name)
@@ -128,17 +129,18 @@ def export_file(export_id: str, request: Request, user: Principal = EXPORTER,
     return FileResponse(path, media_type="video/mp4", filename=row.file_name, headers={"Cache-Control": "no-store"})
 
 
-@router.get("/exports/{export_id}/manifest", response_class=FileResponse)
-def export_manifest(export_id: str, user: Principal = EXPORTER, runtime: Runtime = Depends(get_runtime)) -> FileResponse:
+@router.get("/exports/{export_id}/manifest", response_class=FileResponse, responses={200: {"content": {"application/json": {"schema": {"type": "object", "description": "the signed export manifest (docs/api.md)"}}}, "description": "the manifest"}})
+def export_manifest(export_id: str, user: Principal = EXPORTER, runtime: Services = Depends(get_runtime)) -> FileResponse:
     """The JSON manifest: camera, ranges, who, when, segments, SHA-256 of the MP4, tool versions."""
     row = _own_export(export_id, user, runtime)
     return FileResponse(_file(row, MANIFEST_NAME), media_type="application/json",
                         filename=f"{row.id}-{MANIFEST_NAME}", headers={"Cache-Control": "no-store"})
 
 
-@router.get("/exports/{export_id}/package", response_class=StreamingResponse)
+@router.get("/exports/{export_id}/package", response_class=StreamingResponse,
+            responses={200: {"content": {"application/zip": {}}, "description": "zip of the MP4, manifest and signature"}})
 def export_package(export_id: str, request: Request, user: Principal = EXPORTER,
-                   runtime: Runtime = Depends(get_runtime)) -> StreamingResponse:
+                   runtime: Services = Depends(get_runtime)) -> StreamingResponse:
     """The MP4, manifest.json and manifest.sig in one zip: what `vms verify` checks offline."""
     row = _own_export(export_id, user, runtime)
     _file(row, SIGNATURE_NAME)  # 409 until done, 404 when the files are gone

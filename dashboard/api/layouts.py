@@ -10,18 +10,18 @@ import re
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import func, select
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.responses import LayoutOut
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import SIGNED_IN, Principal
 from vms.config.cameras import ID_PATTERN
 from vms.db.layouts import WallLayoutRow
+from vms.walls.layouts import LayoutNotFound, TooManyLayouts, WallLayouts
 
 router = APIRouter(tags=["layouts"])
 TILES = (1, 4, 9, 16)
-MAX_LAYOUTS = 100  # per user: bounds the table whatever a client sends
 _CAMERA_ID = re.compile(ID_PATTERN)
 
 
@@ -49,40 +49,26 @@ def _layout(row: WallLayoutRow) -> dict:
             "updated_at": row.updated_at.isoformat()}
 
 
-@router.get("/layouts")
-def list_layouts(user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+@router.get("/layouts", response_model=list[LayoutOut], response_model_exclude_unset=True)
+def list_layouts(user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Your saved wall layouts, by name."""
-    with runtime.db.session() as session:
-        rows = session.scalars(
-            select(WallLayoutRow).where(WallLayoutRow.user_id == user.user.id).order_by(WallLayoutRow.name)
-        )
-        return [_layout(row) for row in rows]
+    return [_layout(row) for row in WallLayouts(runtime.db).of_user(user.user.id)]
 
 
-@router.put("/layouts")
-def save_layout(body: LayoutIn, user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_runtime)) -> dict:
+@router.put("/layouts", response_model=LayoutOut, response_model_exclude_unset=True)
+def save_layout(body: LayoutIn, user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> dict:
     """Save a layout under its name; a layout of yours with that name is replaced."""
     cameras = body.cameras + [None] * (body.tiles - len(body.cameras))
-    with runtime.db.session() as session:
-        row = session.scalars(
-            select(WallLayoutRow).where(WallLayoutRow.user_id == user.user.id, WallLayoutRow.name == body.name)
-        ).first()
-        if row is None:
-            count = session.scalar(select(func.count(WallLayoutRow.id)).where(WallLayoutRow.user_id == user.user.id))
-            if count >= MAX_LAYOUTS:
-                raise Problem(409, "too-many-layouts", f"you have {MAX_LAYOUTS} layouts; delete one first")
-            row = WallLayoutRow(user_id=user.user.id, name=body.name)
-            session.add(row)
-        row.tiles, row.cameras = body.tiles, cameras
-        session.flush()
-        return _layout(row)
+    try:
+        return _layout(WallLayouts(runtime.db).save(user.user.id, body.name, body.tiles, cameras))
+    except TooManyLayouts as exc:
+        raise Problem(409, "too-many-layouts", str(exc)) from None
 
 
 @router.delete("/layouts/{layout_id}", status_code=204)
-def delete_layout(layout_id: int, user: Principal = SIGNED_IN, runtime: Runtime = Depends(get_runtime)) -> Response:
-    with runtime.db.session() as session:
-        row = session.get(WallLayoutRow, layout_id)
-        if row is None or row.user_id != user.user.id:  # someone else's layout does not exist for you
-            raise Problem(404, "layout-not-found", "no such layout")
-        session.delete(row)
+def delete_layout(layout_id: int, user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> Response:
+    try:
+        WallLayouts(runtime.db).delete(user.user.id, layout_id)
+    except LayoutNotFound as exc:
+        raise Problem(404, "layout-not-found", str(exc)) from None
     return Response(status_code=204)

@@ -1,6 +1,6 @@
 """Live video: WHEP (RFC 9725) signaling for WebRTC viewers, and JPEG snapshots.
 
-Routes stay thin: the runtime's ``LiveGateway`` (``streams.live.gateway``) does the work, whether
+Routes stay thin: the runtime's ``LiveGateway`` (``vms.live.gateway``) does the work, whether
 the camera's hub runs in this process or on the worker recording it (scale-out), and its
 refusals come back as ``application/problem+json`` (RFC 9457). Audit entries are written here,
 in the API process, either way.
@@ -18,13 +18,14 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.responses import LiveOut
 from dashboard.problems import Problem, problem_response
-from dashboard.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import PUBLIC, Principal, client_ip, current_user, require, require_camera
 from starlette.concurrency import run_in_threadpool
 from vms.auth.audit import audit
 from vms.auth.roles import Capability
-from streams.live import (
+from vms.live import (
     BadOffer,
     CameraNotFound,
     CameraNotOwned,
@@ -38,8 +39,7 @@ from streams.live import (
     WorkerFailed,
     WorkerUnavailable,
 )
-from streams.live.gateway import LiveGateway
-from streams.live.snapshot import MAX_WIDTH, MIN_WIDTH
+from vms.live.gateway import MAX_WIDTH, MIN_WIDTH, LiveGateway
 
 SDP = "application/sdp"
 STREAMS = ("main", "sub")
@@ -92,7 +92,7 @@ async def lifespan(app: FastAPI):
 router = APIRouter(tags=["live"], route_class=LiveRoute, lifespan=lifespan)
 
 
-def get_live(runtime: Runtime = Depends(get_runtime)) -> LiveGateway:
+def get_live(runtime: Services = Depends(get_runtime)) -> LiveGateway:
     return runtime.gateway
 
 
@@ -108,7 +108,8 @@ def whep_options(camera_id: str) -> Response:
     return Response(status_code=204, headers={"Accept-Post": SDP, "Allow": "OPTIONS, POST"})
 
 
-@router.post("/cameras/{camera_id}/whep", status_code=201, response_class=Response, dependencies=[require_camera(Capability.LIVE)])
+@router.post("/cameras/{camera_id}/whep", status_code=201, response_class=Response, dependencies=[require_camera(Capability.LIVE)],
+             responses={201: {"content": {"application/sdp": {}}, "description": "the SDP answer; Location names the session"}})
 async def start_live(
     camera_id: str,
     request: Request,
@@ -116,7 +117,7 @@ async def start_live(
     transcode: bool = False,
     live: LiveGateway = Depends(get_live),
     user: Principal = Depends(current_user),
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Services = Depends(get_runtime),
 ) -> Response:
     """Play a camera: the body is the browser's SDP offer, the answer comes back with 201.
 
@@ -132,14 +133,16 @@ async def start_live(
     return Response(answer.answer, status_code=201, media_type=SDP, headers=headers)
 
 
-@router.delete("/cameras/{camera_id}/whep/{session_id}", dependencies=[require_camera(Capability.LIVE)])
-async def stop_live(camera_id: str, session_id: str, request: Request, user: Principal = Depends(current_user), live: LiveGateway = Depends(get_live), runtime: Runtime = Depends(get_runtime)) -> Response:
+@router.delete("/cameras/{camera_id}/whep/{session_id}", dependencies=[require_camera(Capability.LIVE)], response_class=Response,
+               responses={200: {"content": {}, "description": "the session ended (empty body, as WHEP says)"}})
+async def stop_live(camera_id: str, session_id: str, request: Request, user: Principal = Depends(current_user), live: LiveGateway = Depends(get_live), runtime: Services = Depends(get_runtime)) -> Response:
     await live.close(camera_id, session_id)
     await run_in_threadpool(audit, runtime.db, user, "live.stop", camera_id, {"session": session_id}, client_ip(request))
     return Response(status_code=200)
 
 
-@router.patch("/cameras/{camera_id}/whep/{session_id}", dependencies=[require_camera(Capability.LIVE)])
+@router.patch("/cameras/{camera_id}/whep/{session_id}", dependencies=[require_camera(Capability.LIVE)], response_class=Response,
+              responses={405: {"description": "trickle ICE is not supported (the only answer)"}})
 def patch_live(camera_id: str, session_id: str) -> Response:
     raise Problem(
         405,
@@ -150,7 +153,8 @@ def patch_live(camera_id: str, session_id: str) -> Response:
     )
 
 
-@router.get("/cameras/{camera_id}/snapshot.jpg", response_class=Response, dependencies=[require_camera(Capability.LIVE)])
+@router.get("/cameras/{camera_id}/snapshot.jpg", response_class=Response, dependencies=[require_camera(Capability.LIVE)],
+            responses={200: {"content": {"image/jpeg": {}}, "description": "a JPEG picture"}})
 async def snapshot(
     camera_id: str, stream: str = "main", width: int | None = None, live: LiveGateway = Depends(get_live)
 ) -> Response:
@@ -170,7 +174,7 @@ async def snapshot(
     )
 
 
-@router.get("/live", dependencies=[require(Capability.CAMERA_MANAGE)])
+@router.get("/live", dependencies=[require(Capability.CAMERA_MANAGE)], response_model=LiveOut, response_model_exclude_unset=True)
 async def live_status(live: LiveGateway = Depends(get_live)) -> dict:
     """Sessions and relays of this server, or of every worker in scale-out mode (for operators and tests)."""
     return await live.describe()

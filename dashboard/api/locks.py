@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dashboard.api.access import cameras_with
 from dashboard.api.deps import get_runtime
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import Principal, check_camera, client_ip, require
 from vms.auth.roles import Capability
 from vms.db import EvidenceLock
@@ -66,14 +66,14 @@ def _visible_lock(request: Request, user: Principal, lock_id: int, capability: C
 
 @router.get("/evidence/locks", response_model=list[LockOut])
 def locks(camera_id: str | None = None, user: Principal = LOCKER,
-          runtime: Runtime = Depends(get_runtime)) -> list[LockOut]:
+          runtime: Services = Depends(get_runtime)) -> list[LockOut]:
     """Every lock on cameras you may export, newest first."""
     return [LockOut.of(lock) for lock in
             list_locks(runtime.db, cameras_with(runtime.db, user, Capability.EXPORT), camera_id)]
 
 
 @router.post("/evidence/locks", response_model=LockOut, status_code=201)
-def lock(body: LockIn, request: Request, user: Principal = LOCKER, runtime: Runtime = Depends(get_runtime)) -> LockOut:
+def lock(body: LockIn, request: Request, user: Principal = LOCKER, runtime: Services = Depends(get_runtime)) -> LockOut:
     check_camera(request, user, body.camera_id, Capability.EXPORT)
     aware(body.start, body.end)
     try:
@@ -85,7 +85,7 @@ def lock(body: LockIn, request: Request, user: Principal = LOCKER, runtime: Runt
 
 @router.post("/evidence/locks/{lock_id}/extend", response_model=LockOut)
 def extend(lock_id: int, body: ExtendIn, request: Request, user: Principal = LOCKER,
-           runtime: Runtime = Depends(get_runtime)) -> LockOut:
+           runtime: Services = Depends(get_runtime)) -> LockOut:
     """Widen a lock: an earlier start and/or a later end."""
     aware(body.start, body.end)
     _visible_lock(request, user, lock_id, Capability.EXPORT)
@@ -97,7 +97,7 @@ def extend(lock_id: int, body: ExtendIn, request: Request, user: Principal = LOC
 
 @router.delete("/evidence/locks/{lock_id}", response_model=LockOut)
 def release(lock_id: int, request: Request, reason: str = "", user: Principal = RELEASER,
-            runtime: Runtime = Depends(get_runtime)) -> LockOut:
+            runtime: Services = Depends(get_runtime)) -> LockOut:
     """Release a lock so retention may delete the range; ``reason`` is required and audited."""
     _visible_lock(request, user, lock_id, Capability.EXPORT)
     try:

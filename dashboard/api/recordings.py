@@ -16,8 +16,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.responses import TimelineOut
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import Principal, client_ip, require_camera, security_config
 from vms.auth.audit import audit
 from vms.auth.roles import Capability, playback_earliest
@@ -35,7 +36,7 @@ def _aware(moment: datetime | None, name: str) -> datetime | None:
     return moment
 
 
-@router.get("/cameras/{camera_id}/timeline")
+@router.get("/cameras/{camera_id}/timeline", response_model=TimelineOut, response_model_exclude_unset=True)
 def camera_timeline(
     camera_id: str,
     request: Request,
@@ -44,7 +45,7 @@ def camera_timeline(
     start: datetime | None = None,
     end: datetime | None = None,
     user: Principal = PLAYBACK,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Services = Depends(get_runtime),
 ) -> dict:
     """Recorded runs with the gaps between them and event markers, for one day or a range."""
     if day is not None:
@@ -66,14 +67,15 @@ def camera_timeline(
     return result
 
 
-@router.get("/cameras/{camera_id}/playback.mp4", response_class=StreamingResponse)
+@router.get("/cameras/{camera_id}/playback.mp4", response_class=StreamingResponse,
+            responses={200: {"content": {"video/mp4": {}}, "description": "MP4 video"}})
 def playback(
     camera_id: str,
     request: Request,
     start: datetime,
     end: datetime,
     user: Principal = PLAYBACK,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Services = Depends(get_runtime),
 ) -> StreamingResponse:
     """The range [start, end) as fragmented MP4, remuxed from the recordings as it streams."""
     start, end = _aware(start, "start"), _aware(end, "end")
@@ -113,14 +115,15 @@ def playback(
 PICTURE_AUDIT_SECONDS = 600
 
 
-@router.get("/cameras/{camera_id}/picture.jpg", response_class=Response)
+@router.get("/cameras/{camera_id}/picture.jpg", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}, "description": "JPEG of the recorded keyframe"}})
 def recorded_picture(
     camera_id: str,
     request: Request,
     at: datetime,
     width: int = Query(320, ge=64, le=1280),
     user: Principal = PLAYBACK,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Services = Depends(get_runtime),
 ) -> Response:
     """The recorded keyframe at or before ``at`` as a JPEG (for timeline thumbnails and the picture
     under a dragged playhead); 404 in a gap."""

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dashboard.api.deps import get_runtime
 from dashboard.api.locks import aware
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import Principal, client_ip, require, require_camera, security_config
 from vms.auth.audit import audit
 from vms.auth.roles import Capability, Role, playback_earliest
@@ -74,7 +74,7 @@ class MotionSearchOut(BaseModel):
 @router.post("/cameras/{camera_id}/motion-search", response_model=MotionSearchOut, status_code=202)
 def start_motion_search(camera_id: str, body: MotionSearchIn, request: Request,
                         user: Principal = require_camera(Capability.PLAYBACK),
-                        runtime: Runtime = Depends(get_runtime)) -> MotionSearchOut:
+                        runtime: Services = Depends(get_runtime)) -> MotionSearchOut:
     aware(body.start, body.end)
     config = security_config(request)
     if (body.end - body.start).total_seconds() > config.max_range_hours * 3600:
@@ -95,7 +95,7 @@ def start_motion_search(camera_id: str, body: MotionSearchIn, request: Request,
 
 @router.get("/motion-searches/{search_id}", response_model=MotionSearchOut)
 def motion_search(search_id: str, user: Principal = require(Capability.PLAYBACK),
-                  runtime: Runtime = Depends(get_runtime)) -> MotionSearchOut:
+                  runtime: Services = Depends(get_runtime)) -> MotionSearchOut:
     try:
         search = runtime.searches.get(search_id)
     except SearchNotFound:

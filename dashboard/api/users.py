@@ -6,8 +6,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.responses import GrantOut, UserOut
 from dashboard.problems import Problem
-from dashboard.runtime import Runtime
+from dashboard.services import Services
 from dashboard.security import Principal, client_ip, require, security_config
 from vms.auth.audit import audit
 from vms.auth.passwords import WeakPassword
@@ -45,17 +46,17 @@ class NewGrant(BaseModel):
     capabilities: list[str] = Field(min_length=1)
 
 
-def _users(request: Request, runtime: Runtime) -> Users:
+def _users(request: Request, runtime: Services) -> Users:
     return Users(runtime.db, security_config(request))
 
 
-@router.get("/users")
-def list_users(request: Request, user: Principal = ADMIN, runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+@router.get("/users", response_model=list[UserOut], response_model_exclude_unset=True)
+def list_users(request: Request, user: Principal = ADMIN, runtime: Services = Depends(get_runtime)) -> list[dict]:
     return [u.to_dict() for u in _users(request, runtime).all()]
 
 
-@router.post("/users", status_code=201)
-def add_user(body: NewUser, request: Request, user: Principal = ADMIN, runtime: Runtime = Depends(get_runtime)) -> dict:
+@router.post("/users", status_code=201, response_model=UserOut, response_model_exclude_unset=True)
+def add_user(body: NewUser, request: Request, user: Principal = ADMIN, runtime: Services = Depends(get_runtime)) -> dict:
     try:
         created = _users(request, runtime).add(body.username, body.password, body.role, body.display_name)
     except UserExists as exc:
@@ -68,9 +69,9 @@ def add_user(body: NewUser, request: Request, user: Principal = ADMIN, runtime: 
     return created.to_dict()
 
 
-@router.patch("/users/{username}")
+@router.patch("/users/{username}", response_model=UserOut, response_model_exclude_unset=True)
 def change_user(username: str, body: UserChange, request: Request, user: Principal = ADMIN,
-                runtime: Runtime = Depends(get_runtime)) -> dict:
+                runtime: Services = Depends(get_runtime)) -> dict:
     users = _users(request, runtime)
     try:
         before = users.get(username)
@@ -94,13 +95,13 @@ def change_user(username: str, body: UserChange, request: Request, user: Princip
     return after.to_dict()
 
 
-@router.get("/grants")
-def list_grants(request: Request, user: Principal = ADMIN, runtime: Runtime = Depends(get_runtime)) -> list[dict]:
+@router.get("/grants", response_model=list[GrantOut], response_model_exclude_unset=True)
+def list_grants(request: Request, user: Principal = ADMIN, runtime: Services = Depends(get_runtime)) -> list[dict]:
     return _users(request, runtime).grants()
 
 
-@router.post("/grants", status_code=201)
-def add_grant(body: NewGrant, request: Request, user: Principal = ADMIN, runtime: Runtime = Depends(get_runtime)) -> dict:
+@router.post("/grants", status_code=201, response_model=GrantOut, response_model_exclude_unset=True)
+def add_grant(body: NewGrant, request: Request, user: Principal = ADMIN, runtime: Services = Depends(get_runtime)) -> dict:
     try:
         grant = _users(request, runtime).add_grant(body.group, body.capabilities, body.user, body.role, by=user.username)
     except UserNotFound as exc:
@@ -112,7 +113,7 @@ def add_grant(body: NewGrant, request: Request, user: Principal = ADMIN, runtime
 
 
 @router.delete("/grants/{grant_id}", status_code=204)
-def remove_grant(grant_id: int, request: Request, user: Principal = ADMIN, runtime: Runtime = Depends(get_runtime)) -> Response:
+def remove_grant(grant_id: int, request: Request, user: Principal = ADMIN, runtime: Services = Depends(get_runtime)) -> Response:
     try:
         grant = _users(request, runtime).remove_grant(grant_id)
     except LookupError as exc:

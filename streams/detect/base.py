@@ -53,7 +53,7 @@ class EventSignal:
     since: float | None = None
     box: Box | None = None
     key: str | None = None  # tells apart simultaneous events of one type in one zone
-    details: dict = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def identity(self) -> tuple[str, str | None, str | None]:

@@ -13,8 +13,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
+from streams.detect.pipeline import EventSink
+from vms.background import Periodic
 from vms.bus import Bus
+from vms.cameras.status import STATUS_TOPIC
 
 log = logging.getLogger(__name__)
 
@@ -23,51 +27,41 @@ DOWN_STATES = {"offline", "error"}
 
 @dataclass
 class _Camera:
-    streams: dict[str, dict] = field(default_factory=dict)  # stream -> last status message
+    streams: dict[str, dict[str, Any]] = field(default_factory=dict)  # stream -> last status message
     event_id: int | None = None
     down_since: float | None = None
 
 
-class CameraHealth:
-    def __init__(self, bus: Bus, sink, offline_after_seconds: float = 30, worker_id: str | None = None,
-                 clock=time.time, tick_seconds: float = 0.5) -> None:
+class CameraHealth(Periodic):
+    def __init__(self, bus: Bus, sink: EventSink, offline_after_seconds: float = 30, worker_id: str | None = None,
+                 clock: Callable[[], float] = time.time, tick_seconds: float = 0.5) -> None:
+        super().__init__("camera-health", tick_seconds)
         self.bus = bus
         self.sink = sink
         self.offline_after = offline_after_seconds
         self.worker_id = worker_id
         self.clock = clock
-        self.tick = tick_seconds
         self.cameras: dict[str, _Camera] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._remove = None
-        self._thread = threading.Thread(target=self._run, name="camera-health", daemon=True)
+        self._remove: Callable[[], None] | None = None
 
     def start(self, timer: bool = True) -> "CameraHealth":
         """Listen to stream statuses; ``timer`` checks for due offline events twice a second
         (without it, call ``check()``)."""
-        from streams.worker import STATUS_TOPIC  # not at import time: the worker may import this module
-
         self._remove = self.bus.add_listener(STATUS_TOPIC, self._on_status)
         if timer:
-            self._thread.start()
+            super().start()
         return self
 
-    def stop(self) -> None:
-        self._stop.set()
+    def stop(self, timeout: float = 5.0) -> None:
         if self._remove is not None:
             self._remove()
-        if self._thread.is_alive():
-            self._thread.join(5)
+        super().stop(timeout)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.tick):
-            try:
-                self.check()
-            except Exception:
-                log.exception("camera health check failed")
+    def tick(self) -> None:
+        self.check()
 
-    def _on_status(self, topic: str, message: dict) -> None:
+    def _on_status(self, topic: str, message: dict[str, Any]) -> None:
         # With a shared Redis bus every worker hears every status; each watches its own cameras.
         if self.worker_id is not None and message.get("worker_id", self.worker_id) != self.worker_id:
             return
@@ -110,7 +104,7 @@ class CameraHealth:
                 back = max(float(m.get("since") or now) for m in camera.streams.values())
                 self.sink.close(camera.event_id, back)
                 online = self.sink.open(camera_id, "camera_online", start=back, detected_at=now,
-                                        details={"down_seconds": round(back - camera.down_since, 1)})
+                                        details={"down_seconds": round(back - (camera.down_since or back), 1)})
                 self.sink.close(online, back)  # an instant event: it ends where it starts
                 log.info("camera %s back online", camera_id)
             camera.event_id, camera.down_since = None, None

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 
@@ -31,7 +31,7 @@ class EventSink(Protocol):
     """Where events go (``vms.events.EventRecorder``); times are UTC epoch seconds."""
 
     def open(self, camera_id: str, type: str, start: float, detected_at: float | None = None, zone: str | None = None,
-             score: float = 1.0, snapshot: bytes | None = None, details: dict | None = None) -> int: ...
+             score: float = 1.0, snapshot: bytes | None = None, details: dict[str, Any] | None = None) -> int: ...
 
     def close(self, event_id: int, end: float, score: float | None = None) -> None: ...
 
@@ -53,7 +53,7 @@ class EventLifecycle:
         self.sink = sink
         self.snapshot_width = snapshot_width
         self.snapshot_quality = snapshot_quality
-        self._open: dict[tuple, tuple[int, float]] = {}  # identity -> (event id, best score)
+        self._open: dict[tuple[Any, ...], tuple[int, float]] = {}  # identity -> (event id, best score)
         self._last_time: float | None = None
 
     def update(self, frame: Frame, signals: list[EventSignal]) -> int:
@@ -96,7 +96,7 @@ class EventLifecycle:
         for identity in list(self._open):
             self._close(identity, end)
 
-    def _close(self, identity: tuple, end: float) -> None:
+    def _close(self, identity: tuple[Any, ...], end: float) -> None:
         event_id, best = self._open.pop(identity)
         try:
             self.sink.close(event_id, end, best)

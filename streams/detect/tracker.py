@@ -37,6 +37,7 @@ class Blob:
 
 
 def find_blobs(mask: np.ndarray, min_area: int) -> list[Blob]:
+    """Connected regions (8-connectivity) of a binary ``mask`` (uint8, H x W) of at least ``min_area`` pixels."""
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     return [
         Blob(int(x), int(y), int(w), int(h), int(area))
@@ -59,7 +60,7 @@ class Track:
     blob: Blob
     born: float
     last_seen: float
-    history: deque = field(default_factory=lambda: deque(maxlen=64))  # (t, cx, cy, area)
+    history: deque[tuple[float, float, float, int]] = field(default_factory=lambda: deque(maxlen=64))  # (t, cx, cy, area)
     max_area: int = 0
     hits: int = 0
 

@@ -1,8 +1,8 @@
 """Live viewing on one worker: a relay per camera stream, WebRTC sessions, limits and clean-up.
 
 The hub lives on the asyncio loop of the web server (aiortc needs one). It never opens an RTSP
-session: relays subscribe to the camera pipelines' fan-outs, so one pull per camera stream serves
-the recorder and every viewer. A housekeeping task ends sessions whose browser went away and
+session: it is an output of the camera pipelines (``attach``/``detach``), and its relays subscribe to
+their fan-outs, so one pull per camera stream serves the recorder and every viewer. A housekeeping task ends sessions whose browser went away and
 unsubscribes relays nobody has watched for ``idle_seconds``.
 """
 
@@ -12,13 +12,15 @@ import asyncio
 import logging
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
-from streams.live.errors import (
+from vms.live.errors import (
     BadOffer,
     CameraNotFound,
     CodecNotSupported,
@@ -33,7 +35,6 @@ from streams.live.track import PASSTHROUGH_CODECS, PassthroughTrack, RelayTrack
 from streams.live.transcode import DECODABLE_CODECS, TranscodeTrack
 from streams.pipeline import CameraPipeline
 from streams.status import StreamStatus
-from streams.worker import StreamWorker
 from vms.config.live import LiveConfig
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class LiveSession:
     last_rtcp_at: float | None = None
     answer: str = ""
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         track = self.track
         return {
             "id": self.id,
@@ -96,15 +97,31 @@ class LiveSession:
 
 
 class LiveHub:
-    def __init__(self, config: LiveConfig, worker: StreamWorker) -> None:
+    def __init__(self, config: LiveConfig, queue_packets: int) -> None:
+        """``queue_packets``: how many packets a relay's fan-out queue holds before dropping."""
         self.config = config
-        self.worker = worker
+        self.queue_packets = queue_packets
+        self._pipelines: dict[str, CameraPipeline] = {}  # the cameras this hub can show, by id
+        self._pipelines_lock = threading.Lock()  # attach/detach run on the worker's thread
         self.snapshots = SnapshotCache(config.snapshot_cache_seconds)
         self._sessions: dict[str, LiveSession] = {}
         self._relays: dict[tuple[str, str], LiveRelay] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._housekeeping: asyncio.Task | None = None
         self._closing: set[asyncio.Task] = set()
+
+    # -- pipeline output ------------------------------------------------------------------
+
+    def attach(self, pipeline: CameraPipeline) -> None:
+        """A camera pipeline started: its streams may be watched."""
+        with self._pipelines_lock:
+            self._pipelines[pipeline.spec.id] = pipeline
+
+    def detach(self, pipeline: CameraPipeline) -> None:
+        """A camera pipeline stopped: its relays close at the next housekeeping pass."""
+        with self._pipelines_lock:
+            if self._pipelines.get(pipeline.spec.id) is pipeline:
+                del self._pipelines[pipeline.spec.id]
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -224,10 +241,11 @@ class LiveHub:
     # -- relays ---------------------------------------------------------------------------
 
     def _pipeline(self, camera_id: str) -> CameraPipeline:
-        try:
-            return self.worker.pipeline(camera_id)
-        except KeyError:
-            raise CameraNotFound(f"no camera '{camera_id}' is live on this server (unknown or disabled)") from None
+        with self._pipelines_lock:
+            pipeline = self._pipelines.get(camera_id)
+        if pipeline is None:
+            raise CameraNotFound(f"no camera '{camera_id}' is live on this server (unknown or disabled)")
+        return pipeline
 
     def _relay(self, camera_id: str, stream: str) -> tuple[LiveRelay, CameraPipeline]:
         pipeline = self._pipeline(camera_id)
@@ -248,7 +266,7 @@ class LiveHub:
                 stream,
                 fanout,
                 self._loop,
-                queue_packets=self.worker.settings.ingest.consumer_queue_packets,
+                queue_packets=self.queue_packets,
                 max_gop_packets=self.config.max_gop_packets,
             )
             self._relays[key] = relay
@@ -332,7 +350,9 @@ class LiveHub:
             ):
                 self._relays.pop(key).close()
         if self.config.prewarm:
-            for camera_id in list(self.worker.pipelines):
+            with self._pipelines_lock:
+                cameras = list(self._pipelines)
+            for camera_id in cameras:
                 try:
                     self._relay(camera_id, "main")
                 except Exception:
@@ -356,7 +376,7 @@ class LiveHub:
                 return f"no receiver report from the browser for {now - heard:.0f} s"
         return None
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """Sessions and relays; safe from any thread (the metrics collector calls it)."""
         sessions, relays = list(self._sessions.values()), list(self._relays.values())
         return {

@@ -8,29 +8,20 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from typing import cast
 
 import av
 import cv2
+from av.video.codeccontext import VideoCodecContext
 
 from streams.packets import MediaPacket, StreamInfo
+from vms.live.gateway import MAX_WIDTH, MIN_WIDTH, Snapshot  # noqa: F401  (re-exported for the hub)
 
-MIN_WIDTH = 16
-MAX_WIDTH = 3840
 JPEG_QUALITY = 85
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    jpeg: bytes
-    width: int
-    height: int
-    captured_at: float  # UTC epoch seconds of the keyframe
-
 
 def decode_keyframe(info: StreamInfo, packet: MediaPacket) -> av.VideoFrame:
     """Decode one keyframe on its own (parameter sets travel with every keyframe)."""
-    decoder = av.CodecContext.create(info.codec, "r")
+    decoder = cast(VideoCodecContext, av.CodecContext.create(info.codec, "r"))
     if info.extradata:
         decoder.extradata = info.extradata
     frames = list(decoder.decode(av.Packet(packet.data)))
@@ -41,6 +32,7 @@ def decode_keyframe(info: StreamInfo, packet: MediaPacket) -> av.VideoFrame:
 
 
 def render_jpeg(info: StreamInfo, packet: MediaPacket, width: int | None = None) -> Snapshot:
+    """Decode the keyframe ``packet`` and encode it as JPEG, scaled to ``width`` pixels (height kept even); raises ``ValueError`` if it does not decode or encode."""
     frame = decode_keyframe(info, packet)
     if width is not None and width != frame.width:
         height = max(2, round(frame.height * width / frame.width / 2) * 2)

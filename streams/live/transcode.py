@@ -12,7 +12,7 @@ import asyncio
 import av
 
 from streams.live.track import VIDEO_TIME_BASE, RelayTrack
-from streams.packets import MediaPacket
+from streams.packets import MediaPacket, StreamInfo
 
 DECODABLE_CODECS = {"h264", "hevc", "mjpeg", "mpeg4"}
 
@@ -28,7 +28,7 @@ class TranscodeTrack(RelayTrack):
     def accepts(self, codec: str) -> bool:
         return codec in DECODABLE_CODECS
 
-    def start_from(self, info, packets) -> None:
+    def start_from(self, info: StreamInfo | None, packets: list[MediaPacket]) -> None:
         self._decoder = None  # a restart begins at a keyframe: a fresh decoder is simplest
         super().start_from(info, packets)
 

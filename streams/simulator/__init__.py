@@ -45,6 +45,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 __all__ = [
@@ -88,7 +89,7 @@ class SimulatedCamera:
     codec: str = "h264"
     audio: bool = False
     sdp_only_parameter_sets: bool = False
-    sub: dict | None = None
+    sub: dict[str, Any] | None = None
     username: str | None = None
     password: str | None = None
     auth: str = "basic"
@@ -107,7 +108,7 @@ class SimulatedCamera:
         if (self.username is None) != (self.password is None):
             raise ValueError("username and password go together")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def to_json(self) -> str:

@@ -67,6 +67,7 @@ import re
 import signal
 import sys
 import time
+from typing import Any
 
 import gi
 
@@ -119,7 +120,7 @@ def say(line: str) -> bool:
 # --------------------------------------------------------------------------- camera specs
 
 
-def normalise_spec(raw: dict) -> dict:
+def normalise_spec(raw: dict[str, Any]) -> dict[str, Any]:
     """Fill defaults and check one camera spec; raises ValueError on a bad one."""
     unknown = set(raw) - set(DEFAULTS) - {"id"}
     if unknown:
@@ -147,7 +148,7 @@ def normalise_spec(raw: dict) -> dict:
     return spec
 
 
-def stream_params(base: dict, override: dict) -> dict:
+def stream_params(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """Parameters of one encoded stream (main, or sub taking what it doesn't say from main)."""
     params = {}
     for key in ("width", "height", "fps", "bitrate_kbps", "bframes", "codec", "gop"):
@@ -208,7 +209,7 @@ def video_caps(width: int, height: int, fps: int) -> str:
     return f"video/x-raw,format=I420,width={width},height={height},framerate={fps}/1"
 
 
-def encoder_chain(params: dict, sdp_only: bool) -> str:
+def encoder_chain(params: dict[str, Any], sdp_only: bool) -> str:
     """Encoder and payloader (named pay0) for one video stream."""
     gop, bframes, kbps = params["gop"], params["bframes"], params["bitrate_kbps"]
     config_interval = 0 if sdp_only else -1
@@ -244,7 +245,7 @@ def scene_boxes(scene: str) -> tuple[int, list]:
     return (TUNNEL_BACKGROUND, TUNNEL) if scene == "tunnel" else (ROAD_BACKGROUND, ROAD)
 
 
-def launch_line(spec: dict, params: dict) -> str:
+def launch_line(spec: dict[str, Any], params: dict[str, Any]) -> str:
     """The gst-launch description of one mount's media bin."""
     if spec["scene"] == "audio-only":
         return f"( {audio_chain('pay0')} )"
@@ -277,7 +278,7 @@ def launch_line(spec: dict, params: dict) -> str:
     return "( " + " ".join(parts) + " )"
 
 
-def configure_scene(spec: dict, params: dict, bin_: Gst.Bin) -> None:
+def configure_scene(spec: dict[str, Any], params: dict[str, Any], bin_: Gst.Bin) -> None:
     """Place the boxes of a freshly built media bin and set it up to move the vehicles."""
     osd = bin_.get_by_name("osd")
     if osd is not None:
@@ -288,7 +289,7 @@ def configure_scene(spec: dict, params: dict, bin_: Gst.Bin) -> None:
     width, height = params["width"], params["height"]
     _, boxes = scene_boxes(spec["scene"])
     vehicles = []
-    for index, ((fx, fy, fw, fh), _colour, motion) in enumerate(boxes, start=1):
+    for index, ((fx, fy, fw, _fh), _colour, motion) in enumerate(boxes, start=1):
         pad = comp.get_static_pad(f"sink_{index}")
         if pad is None:
             log(f"{spec['id']}: compositor pad sink_{index} missing")
@@ -387,7 +388,7 @@ def make_permissions(roles: dict[str, bool]) -> GstRtspServer.RTSPPermissions:
 
 
 class Camera:
-    def __init__(self, spec: dict):
+    def __init__(self, spec: dict[str, Any]):
         self.spec = spec
         self.id = spec["id"]
         self.role = ANONYMOUS_ROLE  # the role that may play this camera
@@ -424,7 +425,7 @@ class Camera:
 
 
 class Simulator:
-    def __init__(self, specs: list[dict], address: str, port: int):
+    def __init__(self, specs: list[dict[str, Any]], address: str, port: int):
         self.cameras = {spec["id"]: Camera(spec) for spec in specs}
         self.server = GstRtspServer.RTSPServer()
         self.server.set_address(address)

@@ -22,7 +22,6 @@ import numpy as np
 from streams.fanout import PacketFanout
 from streams.packets import MediaPacket, StreamEnd, StreamInfo
 from streams.recorder import Recorder
-from vms.db import Database
 from vms.recordings.index import SegmentIndex
 
 TIME_BASE = Fraction(1, 90000)
@@ -108,16 +107,17 @@ def _encode_gops(width: int, height: int, fps: int, gop: int, regions: list[tupl
 
 
 def synthesize_recording(
-    db: Database, recordings_dir: Path, camera_id: str, start_wall: float, seconds: float,
+    index: SegmentIndex, recordings_dir: Path, camera_id: str, start_wall: float, seconds: float,
     movements: tuple[Movement, ...] = (), width: int = 640, height: int = 360, fps: int = 25, gop: int = 25,
     segment_seconds: float = 60, timecode: bool = False,
 ) -> int:
     """Record ``seconds`` of the scene starting at wall time ``start_wall`` (UTC epoch seconds);
-    returns the bytes of video written. ``timecode``: every frame shows its frame number
+    returns the bytes of video written. ``index``: where the segments are indexed
+    (``SegmentIndex(database)``). ``timecode``: every frame shows its frame number
     (``TIMECODE_BITS`` black/white blocks, ``TIMECODE_HEIGHT`` pixels high, along the top), so a
     viewer can tell which picture is on screen; every frame is then encoded, not repeated."""
     if timecode:
-        return _record(db, recordings_dir, camera_id, start_wall, width, height, fps, segment_seconds,
+        return _record(index, recordings_dir, camera_id, start_wall, width, height, fps, segment_seconds,
                        _timecoded(seconds, movements, width, height, fps, gop))
     regions = sorted({m.region for m in movements})
     gops = _encode_gops(width, height, fps, gop, regions)
@@ -133,7 +133,7 @@ def synthesize_recording(
             for data, pts, dts, key in chunk:
                 yield data, base + pts, base + dts, key
 
-    return _record(db, recordings_dir, camera_id, start_wall, width, height, fps, segment_seconds, packets())
+    return _record(index, recordings_dir, camera_id, start_wall, width, height, fps, segment_seconds, packets())
 
 
 def _timecoded(seconds: float, movements: tuple[Movement, ...], width: int, height: int, fps: int, gop: int) -> list:
@@ -149,12 +149,12 @@ def _timecoded(seconds: float, movements: tuple[Movement, ...], width: int, heig
     return _encode(pictures(), width, height, fps, gop)
 
 
-def _record(db: Database, recordings_dir: Path, camera_id: str, start_wall: float, width: int, height: int,
+def _record(index: SegmentIndex, recordings_dir: Path, camera_id: str, start_wall: float, width: int, height: int,
             fps: int, segment_seconds: float, packets) -> int:
     """Feed (bytes, pts, dts, keyframe) in 90 kHz through the real recorder; returns the bytes."""
     fanout = PacketFanout(camera_id, "main")
     queue = fanout.subscribe("recorder", max_packets=10_000_000, wake_per_packet=False)
-    recorder = Recorder(camera_id, queue, SegmentIndex(db), recordings_dir, segment_seconds).start()
+    recorder = Recorder(camera_id, queue, index, recordings_dir, segment_seconds).start()
     fanout.publish(StreamInfo(camera_id, "main", 1, "h264", width, height, TIME_BASE, float(fps), b""))
     written = 0
     for data, pts, dts, key in packets:

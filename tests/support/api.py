@@ -12,7 +12,7 @@ import httpx
 import vms.db.auth  # noqa: F401  (registers the tables before the runtime creates them)
 import vms.db.exports  # noqa: F401
 from dashboard.app import create_app
-from dashboard.runtime import Runtime
+from vmsapp.runtime import Runtime
 from vms.auth.roles import Role
 from vms.auth.sessions import create_session
 from vms.auth.users import Users

@@ -221,10 +221,12 @@ def write_config(path: Path, **values) -> Path:
     return path
 
 
-def start_worker(config: Path, worker_id: str, log: Path) -> subprocess.Popen:
+def start_worker(config: Path, worker_id: str, log: Path, metrics_port: int | None = None) -> subprocess.Popen:
+    """``vms worker``; its own ``/metrics`` on 127.0.0.1:``metrics_port`` (default: a free port)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VMS_")}
+    env["VMS_METRICS__PORT"] = str(metrics_port or free_port())
     return subprocess.Popen(
-        [sys.executable, "-m", "vms.cli", "worker", "--config", str(config), "--worker-id", worker_id],
+        [sys.executable, "-m", "vmsapp.cli", "worker", "--config", str(config), "--worker-id", worker_id],
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
         cwd=ROOT,
@@ -236,7 +238,7 @@ def start_api(config: Path, port: int, log: Path) -> subprocess.Popen:
     """``vms api`` on 127.0.0.1:<port> (wait for ``/healthz`` before using it)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VMS_")}
     return subprocess.Popen(
-        [sys.executable, "-m", "vms.cli", "api", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "vmsapp.cli", "api", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
         cwd=ROOT,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterator
 
 from dashboard.app import create_app
-from dashboard.runtime import Runtime
+from vmsapp.runtime import Runtime
 from streams.live import LiveHub
 from tests.support.server import ServedApp, serve_app
 from tests.support.whep_client import WhepViewer

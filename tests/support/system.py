@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from streams.worker import STATUS_TOPIC, StreamWorker
+from vms.cameras.status import STATUS_TOPIC
+from vmsapp.worker import StreamWorker
 from vms.bus.memory import MemoryBus
 from vms.cameras.registry import CameraRegistry
 from vms.config import Settings

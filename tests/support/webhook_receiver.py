@@ -25,7 +25,7 @@ class Receiver:
                     time.sleep(receiver.delay)
                 with receiver.cond:
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
-                    receiver.requests.append({"body": body, "headers": dict(self.headers), "status": status, "at": time.monotonic()})
+                    receiver.requests.append({"body": body, "headers": self.headers, "status": status, "at": time.monotonic()})  # headers: case-insensitive, as HTTP says
                     receiver.cond.notify_all()
                 self.send_response(status)
                 self.send_header("Content-Length", "0")

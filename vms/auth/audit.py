@@ -50,7 +50,7 @@ def audit(
     user: Actor | str | None,
     action: str,
     target: str = "",
-    detail: dict | None = None,
+    detail: dict[str, Any] | None = None,
     client_ip: str = "",
 ) -> None:
     """Append one entry. ``user`` is a signed-in user, a username, or None for anonymous."""
@@ -108,7 +108,8 @@ def query_audit(db: Database, query: AuditQuery) -> list[AuditEntry]:
         return list(session.scalars(statement))
 
 
-def entry_dict(entry: AuditEntry) -> dict:
+def entry_dict(entry: AuditEntry) -> dict[str, Any]:
+    """The audit entry as the API shows it (``at`` in ISO 8601 UTC)."""
     return {
         "id": entry.id,
         "at": entry.at.isoformat(),
@@ -131,6 +132,7 @@ def _cell(value: Any) -> str:
 
 
 def audit_csv(entries: Iterable[AuditEntry]) -> str:
+    """The entries as CSV text, one row each under ``CSV_COLUMNS`` (``detail`` as JSON)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)

@@ -20,6 +20,7 @@ class WeakPassword(ValueError):
 
 
 def hash_password(password: str) -> str:
+    """The Argon2id hash of ``password`` (PHC string with its own salt and parameters)."""
     return _hasher.hash(password)
 
 
@@ -37,6 +38,7 @@ _DUMMY_HASH = _hasher.hash("vms-no-such-user")
 
 
 def burn_time(password: str) -> None:
+    """Spend what a real verification costs, so an unknown username answers as slowly as a wrong password."""
     verify_password(_DUMMY_HASH, password)
 
 

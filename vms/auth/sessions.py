@@ -10,7 +10,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 
 from vms.config.security import SecurityConfig
+from vms.background import Periodic
 from vms.db import Database
+from vms.db.engine import rows_affected
 from vms.db.auth import SessionRow, UserRow
 from vms.db.types import utcnow
 
@@ -20,6 +22,7 @@ TOUCH_SECONDS = 60
 
 
 def token_hash(token: str) -> str:
+    """SHA-256 hex of a session or API token: what the database keeps instead of the token."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
@@ -45,6 +48,7 @@ def create_session(
     """A browser session (expires after ``config.session_hours``) or an API token (``days``, or never)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
+    expires: datetime | None
     if kind == "browser":
         expires = now + timedelta(hours=config.session_hours)
     else:
@@ -96,8 +100,9 @@ def resolve_session(db: Database, token: str, config: SecurityConfig) -> tuple[U
 
 
 def revoke_session(db: Database, session_id: str) -> bool:
+    """End one session or token; False when there was none with that id."""
     with db.session() as session:
-        return session.execute(delete(SessionRow).where(SessionRow.id == session_id)).rowcount > 0
+        return rows_affected(session.execute(delete(SessionRow).where(SessionRow.id == session_id))) > 0
 
 
 def revoke_user_sessions(db: Database, user_id: int, keep: str | None = None) -> int:
@@ -106,11 +111,46 @@ def revoke_user_sessions(db: Database, user_id: int, keep: str | None = None) ->
         query = delete(SessionRow).where(SessionRow.user_id == user_id)
         if keep is not None:
             query = query.where(SessionRow.id != keep)
-        return session.execute(query).rowcount
+        return rows_affected(session.execute(query))
+
+
+def api_tokens(db: Database, user_id: int) -> list[SessionRow]:
+    """The user's API tokens (sessions of kind ``api``), oldest first; the rows hold hashes only."""
+    with db.session() as session:
+        return list(session.scalars(
+            select(SessionRow).where(SessionRow.user_id == user_id, SessionRow.kind == "api")
+            .order_by(SessionRow.created_at)
+        ))
+
+
+def revoke_token(db: Database, user_id: int, token_id: str) -> bool:
+    """End one of the user's API tokens; False when the user has no token with that id."""
+    with db.session() as session:
+        row = session.get(SessionRow, token_id[:32])
+        if row is None or row.user_id != user_id or row.kind != "api":
+            return False
+        session.delete(row)
+        return True
+
+
+class SessionPurge(Periodic):
+    """Deletes expired sessions and tokens every ``interval`` seconds (hourly by default).
+
+    Expired rows already sign nobody in; purging keeps the table (and every look-up) small.
+    """
+
+    def __init__(self, db: Database, interval: float = 3600.0) -> None:
+        super().__init__("session-purge", interval, first_tick=True)
+        self.db = db
+        self.purged = 0
+
+    def tick(self) -> None:
+        self.purged += purge_expired(self.db)
 
 
 def purge_expired(db: Database) -> int:
+    """Delete sessions and tokens past their expiry; how many were deleted."""
     with db.session() as session:
-        return session.execute(
+        return rows_affected(session.execute(
             delete(SessionRow).where(SessionRow.expires_at.is_not(None), SessionRow.expires_at <= utcnow())
-        ).rowcount
+        ))

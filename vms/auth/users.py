@@ -6,8 +6,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from vms.auth.passwords import WeakPassword, burn_time, check_strength, hash_password, verify_password
 from vms.auth.roles import GRANTABLE, Access, Role, build_access, parse_capabilities
@@ -58,7 +60,7 @@ class User:
         return cls(row.id, row.username, row.display_name, Role(row.role), row.disabled, row.locked_until,
                    row.last_login_at, row.created_at)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "username": self.username,
             "display_name": self.display_name,
@@ -71,6 +73,7 @@ class User:
 
 
 def check_username(username: str) -> str:
+    """``username`` if it is 2-64 of ``a-z0-9._-``; raises ``ValueError`` with the rule otherwise."""
     if not USERNAME_PATTERN.match(username or ""):
         raise ValueError("username must be 2-64 characters: lowercase letters, digits, '.', '_' or '-'")
     return username
@@ -99,7 +102,7 @@ class Users:
             session.flush()
             return User.from_row(row)
 
-    def _row(self, session, username: str) -> UserRow:
+    def _row(self, session: Session, username: str) -> UserRow:
         row = session.scalar(select(UserRow).where(UserRow.username == username))
         if row is None:
             raise UserNotFound(f"user '{username}' does not exist")
@@ -182,19 +185,18 @@ class Users:
             ghost = session.get(AddressThrottle, _ghost_key(username)) if row is None else None
             if ghost is not None and ghost.locked_until is not None and ghost.locked_until > now:
                 raise LoginFailed("user locked", (ghost.locked_until - now).total_seconds())
-            stored = row.password_hash if row is not None else None
-        if stored is None:
+        if row is None:
             burn_time(password)
             self._failed(None, address, now, ghost=_ghost_key(username))
             raise LoginFailed("unknown user")
-        ok, rehashed = verify_password(stored, password)
+        ok, rehashed = verify_password(row.password_hash, password)
         if not ok:
             locked = self._failed(row.id, address, now)
             raise LoginFailed("wrong password" + (", user now locked" if locked else ""))
         if row.disabled:
             raise LoginFailed("user disabled")
         with self.db.session() as session:
-            values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+            values: dict[str, Any] = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
             if rehashed:
                 values["password_hash"] = rehashed
             session.execute(update(UserRow).where(UserRow.id == row.id).values(**values))
@@ -230,7 +232,7 @@ class Users:
     # --- grants ---------------------------------------------------------------------------
 
     def add_grant(self, group_id: str, capabilities: list[str], username: str | None = None,
-                  role: Role | str | None = None, by: str = "system") -> dict:
+                  role: Role | str | None = None, by: str = "system") -> dict[str, Any]:
         if (username is None) == (role is None):
             raise ValueError("a grant is for either a user or a role")
         caps = parse_capabilities(capabilities, GRANTABLE)
@@ -244,17 +246,18 @@ class Users:
             session.flush()
             return self._grant_dict(row, username)
 
-    def remove_grant(self, grant_id: int) -> dict:
+    def remove_grant(self, grant_id: int) -> dict[str, Any]:
         with self.db.session() as session:
             row = session.get(GrantRow, grant_id)
             if row is None:
                 raise LookupError(f"grant {grant_id} does not exist")
-            username = session.get(UserRow, row.user_id).username if row.user_id is not None else None
+            holder = session.get(UserRow, row.user_id) if row.user_id is not None else None
+            username = holder.username if holder is not None else None
             described = self._grant_dict(row, username)
             session.execute(delete(GrantRow).where(GrantRow.id == grant_id))
             return described
 
-    def grants(self) -> list[dict]:
+    def grants(self) -> list[dict[str, Any]]:
         with self.db.session() as session:
             rows = session.execute(
                 select(GrantRow, UserRow.username).outerjoin(UserRow, UserRow.id == GrantRow.user_id).order_by(GrantRow.id)
@@ -262,7 +265,7 @@ class Users:
             return [self._grant_dict(row, username) for row, username in rows]
 
     @staticmethod
-    def _grant_dict(row: GrantRow, username: str | None) -> dict:
+    def _grant_dict(row: GrantRow, username: str | None) -> dict[str, Any]:
         return {"id": row.id, "user": username, "role": row.role, "group": row.group_id,
                 "capabilities": list(row.capabilities), "created_by": row.created_by}
 
@@ -280,7 +283,7 @@ def _ghost_key(username: str) -> str:
     return "user:" + username[:59]
 
 
-def _count(session, key: str, now: datetime, limit: int, window_minutes: float, lock_minutes: float) -> bool:
+def _count(session: Session, key: str, now: datetime, limit: int, window_minutes: float, lock_minutes: float) -> bool:
     """Count one failure against ``key``; lock it when ``limit`` is reached. Returns True when locked."""
     throttle = session.get(AddressThrottle, key)
     if throttle is None:

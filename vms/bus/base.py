@@ -8,18 +8,18 @@ Messages are JSON-able dicts.
 from __future__ import annotations
 
 import abc
-from typing import AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable
 
-Listener = Callable[[str, dict], None]
+Listener = Callable[[str, dict[str, Any]], None]
 
 
 class Bus(abc.ABC):
     @abc.abstractmethod
-    def publish(self, topic: str, message: dict) -> None:
+    def publish(self, topic: str, message: dict[str, Any]) -> None:
         """Send ``message`` to every subscriber of ``topic``; never blocks for long."""
 
     @abc.abstractmethod
-    def subscribe(self, topic: str) -> AsyncIterator[dict]:
+    def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
         """Messages published on ``topic`` from now on, until the iterator is closed."""
 
     @abc.abstractmethod

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import threading
 from collections import defaultdict
-from typing import AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable
 
 from vms.bus.base import Bus, Listener
 
@@ -19,10 +19,10 @@ SUBSCRIBER_QUEUE = 1000
 class MemoryBus(Bus):
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._queues: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Queue]]] = defaultdict(list)
+        self._queues: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]]] = defaultdict(list)
         self._listeners: dict[str, list[Listener]] = defaultdict(list)
 
-    def publish(self, topic: str, message: dict) -> None:
+    def publish(self, topic: str, message: dict[str, Any]) -> None:
         with self._lock:
             queues = list(self._queues.get(topic, ()))
             listeners = list(self._listeners.get(topic, ()))
@@ -37,8 +37,8 @@ class MemoryBus(Bus):
             except Exception:
                 log.exception("bus listener for %s failed", topic)
 
-    async def subscribe(self, topic: str) -> AsyncIterator[dict]:
-        queue: asyncio.Queue = asyncio.Queue(SUBSCRIBER_QUEUE)
+    async def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SUBSCRIBER_QUEUE)
         entry = (asyncio.get_running_loop(), queue)
         with self._lock:
             self._queues[topic].append(entry)
@@ -61,7 +61,7 @@ class MemoryBus(Bus):
         return remove
 
 
-def _offer(queue: asyncio.Queue, message: dict) -> None:
+def _offer(queue: asyncio.Queue[dict[str, Any]], message: dict[str, Any]) -> None:
     if queue.full():
         queue.get_nowait()
     queue.put_nowait(message)

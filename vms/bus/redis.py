@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable
 
 import redis
 import redis.asyncio as aioredis
@@ -25,14 +25,14 @@ class RedisBus(Bus):
     def _channel(self, topic: str) -> str:
         return self.prefix + topic
 
-    def publish(self, topic: str, message: dict) -> None:
+    def publish(self, topic: str, message: dict[str, Any]) -> None:
         try:
             self._client.publish(self._channel(topic), json.dumps(message, default=str))
         except redis.RedisError as exc:
             # Transient state is republished periodically; losing one message is acceptable.
             log.warning("bus publish on %s failed: %s", topic, exc)
 
-    async def subscribe(self, topic: str) -> AsyncIterator[dict]:
+    async def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
         client = aioredis.Redis.from_url(self.url)
         pubsub = client.pubsub()
         await pubsub.subscribe(self._channel(topic))
@@ -47,7 +47,7 @@ class RedisBus(Bus):
     def add_listener(self, topic: str, listener: Listener) -> Callable[[], None]:
         pubsub = self._client.pubsub(ignore_subscribe_messages=True)
 
-        def handle(raw: dict) -> None:
+        def handle(raw: dict[str, Any]) -> None:
             try:
                 listener(topic, json.loads(raw["data"]))
             except Exception:

@@ -20,13 +20,13 @@ import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, cast
 
 from vms.bus.base import Bus
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict], "dict | Awaitable[dict]"]
+Handler = Callable[[dict[str, Any]], "dict[str, Any] | Awaitable[dict[str, Any]]"]
 
 
 class RpcError(Exception):
@@ -44,6 +44,7 @@ class RpcTimeout(RpcError):
 
 
 def worker_service(worker_id: str) -> str:
+    """The RPC service name of one worker (``worker.<id>``)."""
     return f"worker.{worker_id}"
 
 
@@ -72,14 +73,14 @@ class RpcServer:
             self._remove = None
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _on_request(self, topic: str, request: dict) -> None:
+    def _on_request(self, topic: str, request: dict[str, Any]) -> None:
         # The bus's listener thread must not wait for handlers.
         try:
             self._pool.submit(self._serve, request)
         except RuntimeError:
             pass  # closing
 
-    def _serve(self, request: dict) -> None:
+    def _serve(self, request: dict[str, Any]) -> None:
         deadline = request.get("deadline")
         if deadline is not None and time.time() > deadline:
             return  # the caller has given up already
@@ -102,7 +103,7 @@ class RpcServer:
         self.bus.publish(request["reply_to"], reply)
 
 
-async def _awaited(awaitable):
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
 
 
@@ -112,7 +113,7 @@ class RpcClient:
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
         self.reply_topic = f"rpc.reply.{uuid.uuid4().hex}"
-        self._waiting: dict[str, Future] = {}
+        self._waiting: dict[str, Future[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._remove = bus.add_listener(self.reply_topic, self._on_reply)
 
@@ -123,9 +124,9 @@ class RpcClient:
                 future.cancel()
             self._waiting.clear()
 
-    def send(self, service: str, method: str, params: dict | None = None, timeout: float = 10.0) -> Future:
+    def send(self, service: str, method: str, params: dict[str, Any] | None = None, timeout: float = 10.0) -> Future[dict[str, Any]]:
         request_id = uuid.uuid4().hex
-        future: Future = Future()
+        future: Future[dict[str, Any]] = Future()
         future.request_id = request_id  # type: ignore[attr-defined]
         with self._lock:
             self._waiting[request_id] = future
@@ -139,7 +140,7 @@ class RpcClient:
         self.bus.publish(f"rpc.{service}", request)
         return future
 
-    def call(self, service: str, method: str, params: dict | None = None, timeout: float = 10.0) -> dict:
+    def call(self, service: str, method: str, params: dict[str, Any] | None = None, timeout: float = 10.0) -> dict[str, Any]:
         """The handler's result; raises ``RpcError`` (its exception) or ``RpcTimeout``."""
         future = self.send(service, method, params, timeout)
         try:
@@ -149,7 +150,7 @@ class RpcClient:
         finally:
             self._forget(future)
 
-    async def acall(self, service: str, method: str, params: dict | None = None, timeout: float = 10.0) -> dict:
+    async def acall(self, service: str, method: str, params: dict[str, Any] | None = None, timeout: float = 10.0) -> dict[str, Any]:
         future = self.send(service, method, params, timeout)
         try:
             return _result(await asyncio.wait_for(asyncio.wrap_future(future), timeout))
@@ -158,19 +159,19 @@ class RpcClient:
         finally:
             self._forget(future)
 
-    def _forget(self, future: Future) -> None:
+    def _forget(self, future: Future[dict[str, Any]]) -> None:
         with self._lock:
             self._waiting.pop(future.request_id, None)  # type: ignore[attr-defined]
 
-    def _on_reply(self, topic: str, reply: dict) -> None:
+    def _on_reply(self, topic: str, reply: dict[str, Any]) -> None:
         with self._lock:
             future = self._waiting.pop(reply.get("id", ""), None)
         if future is not None and not future.done():
             future.set_result(reply)
 
 
-def _result(reply: dict) -> dict:
+def _result(reply: dict[str, Any]) -> dict[str, Any]:
     if "error" in reply:
         error = reply["error"]
         raise RpcError(error.get("type", "Error"), error.get("message", ""))
-    return reply.get("result")
+    return cast(dict[str, Any], reply.get("result"))

@@ -24,7 +24,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ CLAIM_IDLE_SECONDS = 30.0
 @dataclass(frozen=True)
 class Delivery:
     id: str
-    message: dict
+    message: dict[str, Any]
 
 
 class DurableQueue(abc.ABC):
@@ -48,7 +48,7 @@ class DurableQueue(abc.ABC):
         self.claim_idle_seconds = claim_idle_seconds
 
     @abc.abstractmethod
-    def add(self, message: dict) -> None:
+    def add(self, message: dict[str, Any]) -> None:
         """Append ``message`` (JSON-able); never raises, never blocks for long."""
 
     @abc.abstractmethod
@@ -82,6 +82,8 @@ class DurableQueue(abc.ABC):
 def durable_queue(
     url: str, stream: str, group: str, claim_idle_seconds: float = CLAIM_IDLE_SECONDS, prefix: str = "vms:"
 ) -> DurableQueue:
+    """The durable queue ``stream`` with consumer ``group`` on the bus of ``url`` (Redis Streams for
+    ``redis://``, in memory for ``memory://``); raises ``ValueError`` for another scheme."""
     scheme = url.split("://", 1)[0]
     if scheme == "memory":
         return MemoryQueue.named(stream, group, claim_idle_seconds)
@@ -101,7 +103,7 @@ class QueueConsumer:
         self,
         queue: DurableQueue,
         consumer: str,
-        handler: Callable[[dict], None],
+        handler: Callable[[dict[str, Any]], None],
         batch: int = 50,
         retry_seconds: float = 1.0,
     ) -> None:
@@ -126,11 +128,12 @@ class QueueConsumer:
     def run_once(self, block_seconds: float = 0.5) -> int:
         """Handle what is there now (own pending, stale, then new); returns how many were acknowledged."""
         done = 0
-        for fetch in (
+        fetches: tuple[Callable[[], list[Delivery]], ...] = (
             lambda: self.queue.own_pending(self.consumer, self.batch),
             lambda: self.queue.claim_stale(self.consumer, self.batch),
             lambda: self.queue.read(self.consumer, self.batch, block_seconds),
-        ):
+        )
+        for fetch in fetches:
             deliveries = fetch()
             for delivery in deliveries:
                 self.handler(delivery.message)  # raises: stays pending, retried first next time
@@ -154,10 +157,10 @@ class QueueConsumer:
 
 class _MemoryStream:
     def __init__(self) -> None:
-        self.entries: dict[str, dict] = {}
+        self.entries: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []
         self.counter = itertools.count(1)
-        self.groups: dict[str, dict] = {}  # group -> {"next": index, "pending": {id: [consumer, at]}}
+        self.groups: dict[str, dict[str, Any]] = {}  # group -> {"next": index, "pending": {id: [consumer, at]}}
         self.cond = threading.Condition()
 
 
@@ -177,7 +180,7 @@ class MemoryQueue(DurableQueue):
     def named(cls, stream: str, group: str, claim_idle_seconds: float = CLAIM_IDLE_SECONDS) -> "MemoryQueue":
         return cls(stream, group, claim_idle_seconds)
 
-    def add(self, message: dict) -> None:
+    def add(self, message: dict[str, Any]) -> None:
         s = self._s
         with s.cond:
             entry_id = f"{int(time.time() * 1000)}-{next(s.counter)}"
@@ -264,7 +267,7 @@ class RedisQueue(DurableQueue):
 
     # -- producing --------------------------------------------------------------------------
 
-    def add(self, message: dict) -> None:
+    def add(self, message: dict[str, Any]) -> None:
         body = json.dumps(message, default=str, separators=(",", ":"))
         with self._outbox_lock:
             direct = not self._outbox
@@ -320,7 +323,7 @@ class RedisQueue(DurableQueue):
                 raise
         self._group_ready = True
 
-    def _call(self, fn):
+    def _call(self, fn: Callable[[], Any]) -> Any:
         self._ensure_group()
         try:
             return fn()
@@ -331,7 +334,7 @@ class RedisQueue(DurableQueue):
             self._ensure_group()
             return fn()
 
-    def _deliveries(self, entries) -> list[Delivery]:
+    def _deliveries(self, entries: list[tuple[Any, dict[bytes, bytes]]]) -> list[Delivery]:
         out = []
         for entry_id, fields in entries:
             if not fields:  # trimmed away while pending

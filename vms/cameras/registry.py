@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, select, text
 
+from vms.cameras.spec import CameraSpec  # noqa: F401  (re-exported: the registry hands these out)
 from vms.config.cameras import CameraConfig, GroupConfig
-from vms.db import CameraRow, Database, GroupRow
+from vms.db import CameraRow, Database, GroupRow, Segment
+from vms.db.engine import rows_affected
 
 
 class CameraNotFound(LookupError):
@@ -16,40 +18,6 @@ class CameraNotFound(LookupError):
 
 class CameraExists(ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class CameraSpec:
-    """Everything a worker needs to pull and record one camera (credentials included: never log it)."""
-
-    id: str
-    name: str
-    group: str
-    main_url: str
-    sub_url: str | None
-    username: str | None
-    password: str | None
-    recording_enabled: bool
-    segment_seconds: float
-    record_stream: str
-
-    @classmethod
-    def from_row(cls, row: CameraRow) -> "CameraSpec":
-        return cls(
-            id=row.id,
-            name=row.name,
-            group=row.group_id,
-            main_url=row.main_url,
-            sub_url=row.sub_url,
-            username=row.username,
-            password=row.password,
-            recording_enabled=row.recording_enabled,
-            segment_seconds=row.segment_seconds,
-            record_stream=row.record_stream,
-        )
-
-    def __repr__(self) -> str:  # keep the password out of tracebacks and debug logs
-        return f"CameraSpec(id={self.id!r}, main_url={self.main_url!r}, user={'set' if self.username else 'none'})"
 
 
 def _apply(row: CameraRow, camera: CameraConfig) -> None:
@@ -88,9 +56,9 @@ class CameraRegistry:
             session.flush()
             wanted = {camera.id for camera in cameras}
             for camera in cameras:
-                row = session.get(CameraRow, camera.id) or CameraRow(id=camera.id, source="config")
-                _apply(row, camera)
-                session.add(row)
+                camera_row = session.get(CameraRow, camera.id) or CameraRow(id=camera.id, source="config")
+                _apply(camera_row, camera)
+                session.add(camera_row)
             session.execute(delete(CameraRow).where(CameraRow.source == "config", CameraRow.id.not_in(wanted)))
 
     def add(self, camera: CameraConfig) -> None:
@@ -107,7 +75,7 @@ class CameraRegistry:
     def remove(self, camera_id: str) -> None:
         """Forget a camera; its recordings stay until retention removes them."""
         with self.db.session() as session:
-            if session.execute(delete(CameraRow).where(CameraRow.id == camera_id)).rowcount == 0:
+            if rows_affected(session.execute(delete(CameraRow).where(CameraRow.id == camera_id))) == 0:
                 raise CameraNotFound(f"camera '{camera_id}' does not exist")
 
     def get(self, camera_id: str) -> CameraRow:
@@ -116,6 +84,40 @@ class CameraRegistry:
             if row is None:
                 raise CameraNotFound(f"camera '{camera_id}' does not exist")
             return row
+
+    def update(self, camera_id: str, camera: CameraConfig) -> None:
+        """Store ``camera`` as the new settings of ``camera_id`` (``CameraNotFound`` if there is none)."""
+        with self.db.session() as session:
+            row = session.get(CameraRow, camera_id)
+            if row is None:
+                raise CameraNotFound(f"camera '{camera_id}' does not exist")
+            _apply(row, camera)
+
+    def set_enabled(self, camera_id: str, enabled: bool) -> None:
+        """Enable or disable a camera (workers start or stop it at their next registry read)."""
+        with self.db.session() as session:
+            row = session.get(CameraRow, camera_id)
+            if row is None:
+                raise CameraNotFound(f"camera '{camera_id}' does not exist")
+            row.enabled = enabled
+
+    def groups(self) -> list[GroupRow]:
+        """Every camera group, by id."""
+        with self.db.session() as session:
+            return list(session.scalars(select(GroupRow).order_by(GroupRow.id)))
+
+    def storage(self) -> dict[str, dict[str, Any]]:
+        """Recordings in the index by camera: ``bytes``, ``segments``, ``oldest`` start and ``newest`` end (ISO 8601)."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Segment.camera_id, func.sum(Segment.bytes), func.count(Segment.id), func.min(Segment.start),
+                       func.max(Segment.end)).group_by(Segment.camera_id)
+            ).all()
+        return {
+            camera_id: {"bytes": int(size or 0), "segments": count, "oldest": oldest.isoformat() if oldest else None,
+                        "newest": newest.isoformat() if newest else None}
+            for camera_id, size, count, oldest, newest in rows
+        }
 
     def all(self) -> list[CameraRow]:
         with self.db.session() as session:

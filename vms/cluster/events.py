@@ -18,6 +18,7 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -53,7 +54,7 @@ class QueuedEventSink:
         self._lock = threading.Lock()
 
     def open(self, camera_id: str, type: str, start: float, detected_at: float | None = None, zone: str | None = None,
-             score: float = 1.0, snapshot: bytes | None = None, details: dict | None = None) -> int:
+             score: float = 1.0, snapshot: bytes | None = None, details: dict[str, Any] | None = None) -> int:
         uid = uuid.uuid4().hex
         snapshot_path = None
         if snapshot and self.data_dir is not None:
@@ -118,7 +119,7 @@ class EventStoreConsumer:
     def stop(self) -> None:
         self.runner.stop()
 
-    def handle(self, message: dict) -> None:
+    def handle(self, message: dict[str, Any]) -> None:
         try:
             row, phase = self._apply(message)
         except IntegrityError:
@@ -138,7 +139,7 @@ class EventStoreConsumer:
             except Exception:
                 log.exception("event listener failed")
 
-    def _apply(self, message: dict) -> tuple[EventRow | None, str]:
+    def _apply(self, message: dict[str, Any]) -> tuple[EventRow | None, str]:
         uid, op = message["uid"], message["op"]
         key = f"event:{uid}:{op}"
         with self.db.session() as session:

@@ -8,6 +8,7 @@ worker's details (host, capacity, cameras held) with the same TTL, for operators
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import redis
 
@@ -41,7 +42,7 @@ class Membership:
     def info_key(self, worker_id: str) -> str:
         return f"{self.prefix}worker:{worker_id}"
 
-    def heartbeat(self, worker_id: str, ttl_ms: int, info: dict) -> list[str]:
+    def heartbeat(self, worker_id: str, ttl_ms: int, info: dict[str, Any]) -> list[str]:
         """Advertise ``worker_id`` for ``ttl_ms``; returns every live worker (sorted)."""
         members = self._heartbeat(
             keys=[self.set_key, self.info_key(worker_id)], args=[worker_id, ttl_ms, json.dumps(info)]
@@ -51,7 +52,7 @@ class Membership:
     def live(self) -> list[str]:
         return sorted(m.decode() if isinstance(m, bytes) else m for m in self._live(keys=[self.set_key]))
 
-    def info(self, worker_id: str) -> dict | None:
+    def info(self, worker_id: str) -> dict[str, Any] | None:
         raw = self.client.get(self.info_key(worker_id))
         return json.loads(raw) if raw else None
 

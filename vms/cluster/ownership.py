@@ -26,9 +26,13 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from vms.cluster.config import ClusterConfig
+
+if TYPE_CHECKING:
+    from vms.cluster.leases import Lease
+    from vms.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +69,7 @@ class Ownership(abc.ABC):
     def stop(self) -> None:
         """Give up every camera (after the worker stopped their pipelines)."""
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {"mode": "local", "cameras": sorted(self.owned())}
 
 
@@ -87,6 +91,7 @@ class LocalOwnership(Ownership):
 
 
 def fair_share(cameras: int, workers: int, capacity: int | None = None) -> int:
+    """How many cameras one of ``workers`` live workers should hold: ceil(cameras / workers), at most ``capacity``."""
     share = math.ceil(cameras / max(1, workers))
     return share if capacity is None else min(share, capacity)
 
@@ -98,7 +103,7 @@ def preference(camera_id: str, worker_id: str) -> int:
 
 @dataclass
 class _Held:
-    lease: "object"  # vms.cluster.leases.Lease
+    lease: Lease
     deadline: float  # monotonic: the lease may have expired in Redis from this moment on
 
 
@@ -196,7 +201,7 @@ class RedisOwnership(Ownership):
             log.warning("could not leave the worker set: %s", exc)
         self.client.close()
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "mode": "redis",
@@ -326,7 +331,7 @@ class RedisOwnership(Ownership):
                 log.exception("ownership change handler failed")
 
 
-def ownership_for(settings, worker_id: str, on_change: OnChange = lambda: None) -> Ownership:
+def ownership_for(settings: Settings, worker_id: str, on_change: OnChange = lambda: None) -> Ownership:
     """Leases in Redis when ``redis_url`` is set, else every camera is ours."""
     if settings.redis_url:
         return RedisOwnership(settings.redis_url, worker_id, settings.cluster, on_change)

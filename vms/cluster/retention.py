@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from vms.config.storage import StorageConfig
 from vms.db import Database, Segment
@@ -24,7 +24,7 @@ class WorkerRetention(Retention):
         super().__init__(db, recordings_dir, storage)
         self.worker_id = worker_id
 
-    def _deletable(self):
+    def _deletable(self) -> Select[Segment]:
         return super()._deletable().where(Segment.worker_id == self.worker_id)
 
     def _by_quota(self, report: RetentionReport) -> None:

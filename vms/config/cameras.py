@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from vms.cameras.rtsp_url import InvalidCameraUrl, validate_rtsp_url
 
@@ -26,7 +26,7 @@ class Credentials(_Strict):
 class Location(_Strict):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    description: str = ""
+    description: str = Field(default="", max_length=1000)
 
 
 class RecordingSettings(_Strict):
@@ -92,14 +92,3 @@ def _no_repeats(kind: str, ids: list[str]) -> None:
             raise ValueError(f"{kind} id '{item}' is defined twice")
         seen.add(item)
 
-
-class CameraSet(_Strict):
-    """Groups and cameras, validated together so references can be checked."""
-
-    groups: list[GroupConfig] = Field(default_factory=lambda: list(DEFAULT_GROUPS))
-    cameras: list[CameraConfig] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _references(self) -> "CameraSet":
-        check_camera_references(self.groups, self.cameras)
-        return self

@@ -37,7 +37,7 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
         raise ConfigError(_describe(source, exc, raw)) from None
 
 
-def _describe(source: str, exc: ValidationError, raw: dict) -> str:
+def _describe(source: str, exc: ValidationError, raw: dict[str, Any]) -> str:
     lines = [f"{source}: invalid configuration"]
     for error in exc.errors():
         key = _key_path(error["loc"], raw)
@@ -46,7 +46,7 @@ def _describe(source: str, exc: ValidationError, raw: dict) -> str:
     return "\n".join(lines)
 
 
-def _key_path(loc: tuple, raw: Any) -> str:
+def _key_path(loc: tuple[int | str, ...], raw: Any) -> str:
     """Render a pydantic location like ``cameras.2.main_url`` as ``cameras[2] (id=x).main_url``."""
     parts: list[str] = []
     node = raw

@@ -52,6 +52,6 @@ class SecurityConfig(BaseModel):
     evidence_key_file: Path = Path("keys/evidence-ed25519.pem")
 
 
-def security_of(settings) -> SecurityConfig:
+def security_of(settings: object) -> SecurityConfig:
     """The settings' security section (defaults until Settings has one)."""
     return getattr(settings, "security", None) or SecurityConfig()

@@ -30,6 +30,17 @@ class HttpConfig(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
 
 
+class MetricsConfig(BaseSettings):
+    """Where a ``vms worker`` serves its own Prometheus ``/metrics`` (the API serves them on its HTTP port).
+
+    ``port: null`` turns it off. The default listens on loopback only: in a container set
+    ``host: 0.0.0.0`` and keep the port on the private network (the endpoint has no sign-in).
+    """
+
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=9108, ge=0, le=65535)
+
+
 class Settings(BaseSettings):
     """Everything a vms process needs to know. Environment variables override the YAML file."""
 
@@ -43,6 +54,7 @@ class Settings(BaseSettings):
     worker_id: str | None = None
     cluster: ClusterConfig = ClusterConfig()
     http: HttpConfig = HttpConfig()
+    metrics: MetricsConfig = MetricsConfig()
     storage: StorageConfig = StorageConfig()
     ingest: IngestConfig = IngestConfig()
     live: LiveConfig = LiveConfig()

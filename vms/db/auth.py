@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     DDL,
@@ -54,7 +55,7 @@ class GrantRow(Base):
     role: Mapped[str | None] = mapped_column(String(32))
     # Not a foreign key: groups come from the YAML file and may be renamed there.
     group_id: Mapped[str] = mapped_column(String(64))
-    capabilities: Mapped[list] = mapped_column(JSON, default=list)
+    capabilities: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_by: Mapped[str] = mapped_column(String(64), default="system")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -71,7 +72,7 @@ class SessionRow(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     csrf_token: Mapped[str] = mapped_column(String(64))
     # Capabilities this token is limited to (e.g. ["metrics.read"] for Prometheus); NULL: all of the user's.
-    scopes: Mapped[list | None] = mapped_column(JSON)
+    scopes: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -102,7 +103,7 @@ class AuditEntry(Base):
     role: Mapped[str] = mapped_column(String(32), default="")
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(200), default="")
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     client_ip: Mapped[str] = mapped_column(String(64), default="")
 
 

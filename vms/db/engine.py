@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, cast
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import CursorResult, Engine, Result, make_url
 from sqlalchemy.orm import Session, sessionmaker
-
-from vms.db.models import Base
 
 
 def _normalise(url: str) -> str:
@@ -21,7 +19,7 @@ def _normalise(url: str) -> str:
 
 
 class Database:
-    """An engine plus a session factory; ``create_schema()`` makes missing tables."""
+    """An engine plus a session factory; ``create_schema()`` migrates the schema to the newest revision."""
 
     def __init__(self, url: str) -> None:
         self.url = _normalise(url)
@@ -38,11 +36,13 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
-        with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                # Scale-out processes start together: one creates the tables, the others wait.
-                connection.execute(text("SELECT pg_advisory_xact_lock(7265001)"))
-            Base.metadata.create_all(connection)
+        """Create or upgrade the schema to the newest migration (``vms.db.migrate``; rows are kept).
+
+        Scale-out processes start together: the first migrates under the start lock, the others wait.
+        """
+        from vms.db.migrate import upgrade
+
+        upgrade(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -51,11 +51,21 @@ class Database:
             with session.begin():
                 yield session
 
+    def ping(self) -> None:
+        """Ask the database something trivial; raises SQLAlchemy's error when it does not answer."""
+        with self.session() as session:
+            session.execute(text("SELECT 1"))
+
     def dispose(self) -> None:
         self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def rows_affected(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (``Session.execute`` types every result as ``Result``)."""
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the API read while workers write; NORMAL sync is safe with WAL and much faster.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -40,7 +41,7 @@ class EventRow(Base):
     snapshot_path: Mapped[str | None] = mapped_column(Text)
     clip_start: Mapped[datetime] = mapped_column(UTCDateTime)
     clip_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     worker_id: Mapped[str] = mapped_column(String(64), default="local")
@@ -53,6 +54,6 @@ class CameraDetectionRow(Base):
     __tablename__ = "camera_detection"
 
     camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    config: Mapped[dict] = mapped_column(JSON)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_by: Mapped[str] = mapped_column(String(200), default="system")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -21,5 +21,5 @@ class WallLayoutRow(Base):
     name: Mapped[str] = mapped_column(String(100))
     tiles: Mapped[int] = mapped_column(Integer)  # 1, 4, 9 or 16
     # One entry per tile, in reading order: a camera id, or null for an empty tile.
-    cameras: Mapped[list] = mapped_column(JSON, default=list)
+    cameras: Mapped[list[str | None]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

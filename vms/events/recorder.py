@@ -10,7 +10,7 @@ import logging
 import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from vms.bus import Bus
 from vms.config.detection import EventsConfig
@@ -25,7 +25,7 @@ EVENTS_TOPIC = "events"
 
 
 class EventListener(Protocol):
-    def submit(self, message: dict) -> None: ...
+    def submit(self, message: dict[str, Any]) -> None: ...
 
 
 def _utc(epoch: float) -> datetime:
@@ -33,6 +33,7 @@ def _utc(epoch: float) -> datetime:
 
 
 def snapshot_relpath(camera_id: str, start: datetime, event_id: int) -> str:
+    """Where an event's JPEG lives under the data folder: ``events/<camera>/<YYYY-MM-DD>/<id>.jpg``."""
     return f"events/{camera_id}/{start:%Y-%m-%d}/{event_id}.jpg"
 
 
@@ -65,7 +66,7 @@ class EventRecorder:
         zone: str | None = None,
         score: float = 1.0,
         snapshot: bytes | None = None,
-        details: dict | None = None,
+        details: dict[str, Any] | None = None,
     ) -> int:
         """Store and publish a new event; returns its id."""
         started = _utc(start)
@@ -98,19 +99,19 @@ class EventRecorder:
             log.warning("event %s ended but no longer exists (retention?)", event_id)
             return
         ended = max(ended, row.start)
-        values = {"end": ended, "clip_end": ended + timedelta(seconds=self.config.post_event_seconds)}
+        values: dict[str, Any] = {"end": ended, "clip_end": ended + timedelta(seconds=self.config.post_event_seconds)}
         if score is not None:
             values["score"] = max(row.score, float(score))
         row = self.store.update(event_id, **values)
         self._emit(event_message(row, "end"))
 
-    def instant(self, camera_id: str, type: str, at: float, **kw) -> int:
+    def instant(self, camera_id: str, type: str, at: float, **kw: Any) -> int:
         """An event with no duration, such as "camera back online"."""
         event_id = self.open(camera_id, type, at, **kw)
         self.close(event_id, at)
         return event_id
 
-    def acknowledge(self, event_id: int, by: str) -> dict:
+    def acknowledge(self, event_id: int, by: str) -> dict[str, Any]:
         message = event_message(self.store.acknowledge(event_id, by), "ack")
         self.bus.publish(EVENTS_TOPIC, message)
         return message
@@ -124,7 +125,7 @@ class EventRecorder:
             self.close(row.id, now)
         return len(rows)
 
-    def _emit(self, message: dict) -> None:
+    def _emit(self, message: dict[str, Any]) -> None:
         self.bus.publish(EVENTS_TOPIC, message)
         for listener in self.listeners:
             try:

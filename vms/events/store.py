@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, or_, select
 
@@ -20,7 +21,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def event_message(row: EventRow, phase: str | None = None) -> dict:
+def event_message(row: EventRow, phase: str | None = None) -> dict[str, Any]:
     """The event as the API, the bus and webhooks show it (times are ISO 8601 UTC)."""
     message = {
         "id": row.id,
@@ -69,7 +70,7 @@ class EventStore:
             session.flush()
             return row
 
-    def update(self, event_id: int, **values) -> EventRow:
+    def update(self, event_id: int, **values: Any) -> EventRow:
         with self.db.session() as session:
             row = session.get(EventRow, event_id)
             if row is None:

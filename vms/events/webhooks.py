@@ -4,6 +4,9 @@ Each webhook has its own thread and queue, so a slow or dead receiver delays onl
 never detection nor the other receivers. A delivery is retried with capped exponential
 backoff on network errors, 408, 429 and 5xx; other 4xx answers are final. The body is the
 event's JSON; ``X-VMS-Signature: sha256=<hex>`` is its HMAC-SHA256 under the webhook's secret.
+Redirects are not followed (a 3xx is a final answer): a receiver that moved is a configuration
+change, not something to chase with a signed event. HTTP goes through the standard library
+(``urllib.request``): one POST at a time per webhook needs no client library.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ import logging
 import random
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
-
-import httpx
+from typing import Any
 
 from vms.config.detection import WebhookConfig
 
@@ -33,12 +37,35 @@ RETRY_STATUSES = {408, 425, 429}
 
 
 def sign(body: bytes, secret: str) -> str:
+    """The ``X-VMS-Signature`` value of ``body``: ``sha256=<hex HMAC-SHA256 under secret>``."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def verify(body: bytes, secret: str, header: str | None) -> bool:
     """What a receiver does: check the signature header in constant time."""
     return header is not None and hmac.compare_digest(sign(body, secret), header)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> None:
+        return None  # urllib then raises HTTPError with the 3xx status
+
+
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float,
+         opener: urllib.request.OpenerDirector = urllib.request.build_opener(_NoRedirects)) -> int:
+    """POST ``body`` to ``url``; the HTTP status code (redirects not followed).
+
+    Raises ``OSError`` (``urllib.error.URLError``, timeouts, refused connections) when no answer came.
+    """
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            response.read()
+            return int(response.status)
+    except urllib.error.HTTPError as exc:  # an answer, only not a 2xx one
+        exc.close()
+        return int(exc.code)
 
 
 @dataclass
@@ -62,9 +89,8 @@ class _Delivery:
 class _Endpoint:
     """One webhook: a due-time ordered queue and the thread that works through it."""
 
-    def __init__(self, config: WebhookConfig, client: httpx.Client) -> None:
+    def __init__(self, config: WebhookConfig) -> None:
         self.config = config
-        self.client = client
         self.stats = WebhookStats()
         self._heap: list[_Delivery] = []
         self._seq = itertools.count()
@@ -72,7 +98,7 @@ class _Endpoint:
         self._stop = False
         self._thread = threading.Thread(target=self._run, name=f"webhook-{config.url[:40]}", daemon=True)
 
-    def wants(self, message: dict) -> bool:
+    def wants(self, message: dict[str, Any]) -> bool:
         c = self.config
         return (
             (not c.types or message.get("type") in c.types)
@@ -127,13 +153,13 @@ class _Endpoint:
             "X-VMS-Delivery": delivery.delivery_id,
         }
         try:
-            response = self.client.post(c.url, content=delivery.body, headers=headers, timeout=c.timeout_seconds)
-            if response.is_success:
+            status = post(c.url, delivery.body, headers, c.timeout_seconds)
+            if 200 <= status < 300:
                 self.stats.delivered += 1
                 return False
-            retryable = response.status_code >= 500 or response.status_code in RETRY_STATUSES
-            problem = f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
+            retryable = status >= 500 or status in RETRY_STATUSES
+            problem = f"HTTP {status}"
+        except (OSError, ValueError) as exc:  # ValueError: http.client's answer to a malformed reply
             retryable, problem = True, f"{type(exc).__name__}: {exc}"
         if not retryable or delivery.attempt >= c.max_attempts:
             self.stats.failed += 1
@@ -149,9 +175,8 @@ class _Endpoint:
 class WebhookDispatcher:
     """Hands every submitted event message to the webhooks that want it, in the background."""
 
-    def __init__(self, webhooks: list[WebhookConfig], client: httpx.Client | None = None) -> None:
-        self._client = client or httpx.Client(follow_redirects=False)
-        self._endpoints = [_Endpoint(config, self._client) for config in webhooks]
+    def __init__(self, webhooks: list[WebhookConfig]) -> None:
+        self._endpoints = [_Endpoint(config) for config in webhooks]
         self._started = False
 
     def start(self) -> "WebhookDispatcher":
@@ -161,7 +186,7 @@ class WebhookDispatcher:
                 endpoint.start()
         return self
 
-    def submit(self, message: dict) -> None:
+    def submit(self, message: dict[str, Any]) -> None:
         """Queue ``message`` for delivery; never blocks on the network."""
         targets = [e for e in self._endpoints if e.wants(message)]
         if not targets:
@@ -179,4 +204,3 @@ class WebhookDispatcher:
     def stop(self, timeout: float = 5) -> None:
         for endpoint in self._endpoints:
             endpoint.stop(timeout)
-        self._client.close()

@@ -20,12 +20,13 @@ import threading
 from collections import deque
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from vms.background import Periodic
 from vms.db import Database, Segment
 from vms.recordings.index import SegmentClosed, SegmentIndex, SegmentOpened
 
@@ -64,15 +65,13 @@ class BufferedSegmentIndex(SegmentIndex):
         self.max_pending = max_pending
         self.retry_seconds = retry_seconds
         self.dropped = 0  # operations lost because the buffer was full
-        self._pending: deque[dict] = deque()
+        self._pending: deque[dict[str, Any]] = deque()
         self._paths: dict[int, str] = {}  # id handed out -> path, while the segment is open
         self._local_ids = itertools.count(-1, -1)
         self._down = False
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="index-flusher", daemon=True)
+        self._retry = _Retry(self)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -86,14 +85,11 @@ class BufferedSegmentIndex(SegmentIndex):
                 log.info("index journal holds %d operations from a previous run; replaying", len(ops))
                 self._down = True
         self.flush()
-        self._thread.start()
+        self._retry.start()
         return self
 
     def stop(self, timeout: float = 5) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        self._retry.stop(timeout)
         self.flush()
 
     @property
@@ -161,7 +157,7 @@ class BufferedSegmentIndex(SegmentIndex):
             path = self._paths.pop(segment_id, None)
         self._write(segment_id, path, {"op": "remove", "path": path}, lambda: super(BufferedSegmentIndex, self).remove(segment_id))
 
-    def _write(self, segment_id: int, path: str | None, op: dict, direct: Callable[[], None]) -> None:
+    def _write(self, segment_id: int, path: str | None, op: dict[str, Any], direct: Callable[[], None]) -> None:
         if path is None and segment_id < 0:
             log.error("index: unknown provisional segment id %d", segment_id)
             return
@@ -187,16 +183,16 @@ class BufferedSegmentIndex(SegmentIndex):
         if not self._down:
             log.error("database unavailable (%s); buffering segment index writes", str(exc).splitlines()[0])
         self._down = True
-        self._wake.set()
+        self._retry.wake()
 
-    def _queue(self, op: dict) -> None:
+    def _queue(self, op: dict[str, Any]) -> None:
         """Caller holds the lock."""
         if len(self._pending) >= self.max_pending:
             lost = self._pending.popleft()
             self.dropped += 1
             log.error("index buffer full: dropped %s of %s", lost["op"], lost["path"])
         self._pending.append(op)
-        self._wake.set()
+        self._retry.wake()
         if self.journal is not None:
             try:
                 self.journal.parent.mkdir(parents=True, exist_ok=True)
@@ -236,17 +232,21 @@ class BufferedSegmentIndex(SegmentIndex):
                     self.journal.write_text("", encoding="utf-8")
             return True
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.retry_seconds)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            if self._down or self.pending:
-                self.flush()
 
 
-def _apply(session, op: dict) -> None:
+class _Retry(Periodic):
+    """Flushes the buffer every ``retry_seconds`` while the database is down or rows wait."""
+
+    def __init__(self, index: BufferedSegmentIndex) -> None:
+        super().__init__("index-flusher", index.retry_seconds)
+        self.index = index
+
+    def tick(self) -> None:
+        if self.index._down or self.index.pending:
+            self.index.flush()
+
+
+def _apply(session, op: dict[str, Any]) -> None:
     """Apply one journaled operation, idempotently (keyed by the segment's unique path)."""
     path = op["path"]
     if op["op"] == "begin":

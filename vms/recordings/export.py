@@ -12,7 +12,7 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import av
 from sqlalchemy import select, update
@@ -39,6 +39,7 @@ class ExportNotFound(LookupError):
 
 
 def is_export_id(value: str) -> bool:
+    """Whether ``value`` has the shape of an export id (lowercase hex of ``EXPORT_ID_LENGTH``)."""
     return len(value) == EXPORT_ID_LENGTH and all(c in "0123456789abcdef" for c in value)
 
 
@@ -46,7 +47,8 @@ def _stamp(moment: datetime) -> str:
     return f"{moment:%Y%m%dT%H%M%S}Z"
 
 
-def tool_versions() -> dict:
+def tool_versions() -> dict[str, Any]:
+    """vms, PyAV and libavformat versions, as written into every export manifest."""
     return {"name": "vms", "version": vms.__version__, "pyav": av.__version__,
             "ffmpeg": ".".join(map(str, av.library_versions.get("libavformat", ())))}
 
@@ -70,6 +72,7 @@ def request_export(
 
 
 def get_export(db: Database, export_id: str) -> ExportRow:
+    """The export ``export_id``; raises ``ExportNotFound`` (also for a malformed id)."""
     with db.session() as session:
         row = session.get(ExportRow, export_id) if is_export_id(export_id) else None
         if row is None:
@@ -78,6 +81,7 @@ def get_export(db: Database, export_id: str) -> ExportRow:
 
 
 def list_exports(db: Database, username: str | None = None, limit: int = 100) -> list[ExportRow]:
+    """Exports newest first, at most ``limit``; only ``username``'s when given."""
     query = select(ExportRow).order_by(ExportRow.created_at.desc()).limit(limit)
     if username is not None:
         query = query.where(ExportRow.requested_by == username)

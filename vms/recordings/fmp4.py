@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import os
 import struct
+from typing import BinaryIO, Iterator
 from pathlib import Path
 
 _HEADER = struct.Struct(">I4s")
 
+# FFmpeg mp4 muxer options, the one place they are written down.
+# Fragmented: header (``moov``) first, a fragment per keyframe, each flushed at once; what
+# recordings are written as (a killed process leaves a playable file) and what playback streams
+# to a browser (nothing to seek back to).
+FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
+# Evidence files: a plain MP4 with its index in front, which every player opens.
+PLAIN_MP4 = {"movflags": "+faststart"}
 
-def _boxes(handle, file_size: int):
+
+def _boxes(handle: BinaryIO, file_size: int) -> Iterator[tuple[bytes, int, int]]:
     """Yield (type, start, end) of top-level boxes; stop at the first incomplete one.
 
     Reads only box headers (seeking over payloads), so checking a large segment is cheap.

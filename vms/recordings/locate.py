@@ -11,10 +11,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Protocol
 
 from vms.config import Settings
 
 WORKER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class StoredFile(Protocol):
+    """Anything naming a recorded file: its ``path`` below its worker's folder, and that ``worker_id``."""
+
+    path: str
+    worker_id: str
 
 
 class UnsafePath(ValueError):
@@ -61,6 +69,6 @@ class SegmentFiles:
     def folder(self, worker_id: str) -> Path:
         return worker_folder(self.root, worker_id) if self.per_worker else self.root
 
-    def path(self, segment) -> Path:
+    def path(self, segment: StoredFile) -> Path:
         """The file of ``segment`` (anything with ``path`` and ``worker_id``)."""
         return segment_file(self.folder(segment.worker_id), segment.path)

@@ -14,21 +14,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import av
 
 from vms.db import Database, Segment
+from vms.recordings.fmp4 import FRAGMENTED_MP4, PLAIN_MP4
 from vms.recordings.index import SegmentIndex
 from vms.recordings.locate import SegmentFiles, UnsafePath, segment_file  # noqa: F401  (UnsafePath, segment_file: re-exported)
 
 log = logging.getLogger(__name__)
 
 OUT_TIME_BASE = Fraction(1, 90000)
-# Streamed to a browser: header first, a fragment per keyframe, nothing to seek back to.
-STREAM_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
-# Written to a file for evidence: a plain MP4 with its index in front, which every player opens.
-FILE_OPTIONS = {"movflags": "+faststart"}
 # Recordings closer than this are one continuous run on the timeline.
 JOIN_SECONDS = 0.5
 
@@ -133,7 +130,7 @@ class RemuxResult:
     last_frame: datetime | None = None
     frames: int = 0
     keyframes: int = 0
-    segments: list[dict] = field(default_factory=list)
+    segments: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Sink:
@@ -163,7 +160,7 @@ def _scaled(value: int, num: int, den: int) -> int:
     return quotient
 
 
-def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict, result: RemuxResult) -> Iterator[float]:
+def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict[str, Any], result: RemuxResult) -> Iterator[float]:
     """Copy the plan's packets into ``target``; yields progress (0..1) after each packet."""
     out = av.open(target, "w", format="mp4", options=options)
     try:
@@ -229,7 +226,7 @@ def stream_mp4(plan: RangePlan, files: SegmentFiles, chunk_bytes: int = 256 * 10
     """The range as fragmented MP4, chunk by chunk as it is made (for a streaming response)."""
     sink = _Sink()
     result = RemuxResult()
-    for _ in _remux_steps(plan, files, sink, STREAM_OPTIONS, result):
+    for _ in _remux_steps(plan, files, sink, FRAGMENTED_MP4, result):
         if sink.size >= chunk_bytes:
             yield sink.take()
     if sink.size:
@@ -242,7 +239,7 @@ def write_mp4(
     """The range as one plain MP4 file (for evidence)."""
     result = RemuxResult()
     reported = -1.0
-    for fraction in _remux_steps(plan, files, str(path), FILE_OPTIONS, result):
+    for fraction in _remux_steps(plan, files, str(path), PLAIN_MP4, result):
         if progress is not None and fraction - reported >= 0.01:
             reported = fraction
             progress(fraction)
@@ -251,7 +248,7 @@ def write_mp4(
     return result
 
 
-def timeline(db: Database, camera_id: str, start: datetime, end: datetime, earliest: datetime | None = None) -> dict:
+def timeline(db: Database, camera_id: str, start: datetime, end: datetime, earliest: datetime | None = None) -> dict[str, Any]:
     """Recorded runs, gaps and (when the events table exists) event markers within [start, end)."""
     if earliest is not None:
         start = max(start, earliest)
@@ -275,7 +272,7 @@ def timeline(db: Database, camera_id: str, start: datetime, end: datetime, earli
     }
 
 
-def _events(db: Database, camera_id: str, start: datetime, end: datetime) -> list[dict]:
+def _events(db: Database, camera_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
     try:
         from vms.db.events import EventRow
     except ImportError:  # events are optional: a build without detection has no table

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import ColumnElement, Select, delete, exists, func, select
 
 from vms.config.detection import EventsConfig
 from vms.config.storage import StorageConfig
@@ -41,7 +41,7 @@ class RetentionReport:
         self.reasons[reason] = self.reasons.get(reason, 0) + 1
 
 
-def _not_locked():
+def _not_locked() -> ColumnElement[bool]:
     lock = select(EvidenceLock.id).where(
         EvidenceLock.camera_id == Segment.camera_id,
         EvidenceLock.start < Segment.end,
@@ -71,7 +71,7 @@ class Retention:
             log.info("retention deleted %d segments (%d bytes): %s", len(report.deleted), report.freed_bytes, report.reasons)
         return report
 
-    def _deletable(self):
+    def _deletable(self) -> Select[Segment]:
         return select(Segment).where(Segment.end.is_not(None), _not_locked()).order_by(Segment.start)
 
     def _by_age(self, now: datetime, report: RetentionReport) -> None:
@@ -103,7 +103,7 @@ class Retention:
 
     def _by_free_space(self, report: RetentionReport, urgent: bool) -> None:
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
-        floor = self.storage.min_free
+        floor = int(self.storage.min_free)
         if urgent:
             floor = max(floor, int(shutil.disk_usage(self.recordings_dir).total * URGENT_FREE_FRACTION))
         while (missing := floor - shutil.disk_usage(self.recordings_dir).free) > 0:
@@ -121,7 +121,7 @@ class Retention:
             freed += report.freed_bytes - before
         return freed
 
-    def _delete_batch(self, query, reason: str, report: RetentionReport, limit: int) -> int:
+    def _delete_batch(self, query: Select[Segment], reason: str, report: RetentionReport, limit: int) -> int:
         with self.db.session() as session:
             segments = list(session.scalars(query.limit(limit)))
             for segment in segments:

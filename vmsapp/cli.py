@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Optional
@@ -14,9 +15,9 @@ from rich.console import Console
 from vms.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(help="vms — camera command-centre video monitoring system", no_args_is_help=True)
-from vms.auth.cli import user_app  # noqa: E402  (after app: it reuses this module's helpers lazily)
-from vms.cameras.cli import camera_app  # noqa: E402  (likewise)
-from vms.evidence.cli import verify  # noqa: E402  (likewise)
+from vmsapp.users_cli import user_app  # noqa: E402  (after app: it reuses this module's helpers lazily)
+from vmsapp.cameras_cli import camera_app  # noqa: E402  (likewise)
+from vmsapp.evidence_cli import verify  # noqa: E402  (likewise)
 
 app.add_typer(camera_app, name="camera")
 
@@ -82,15 +83,19 @@ def _serve(settings: Settings, host: str, port: int, with_worker: bool, announce
     import uvicorn
 
     from dashboard.app import create_app
-    from dashboard.runtime import Runtime
+    from vmsapp.runtime import Runtime
+
+    from vms.auth.sessions import SessionPurge
 
     runtime = Runtime.build(settings, with_worker=with_worker).start()
+    purge = SessionPurge(runtime.db).start()  # the API owns sign-in sessions, so it cleans them up
     try:
         console.print(f"vms listening on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
         if announce is not None:
             announce(runtime)
         uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
     finally:
+        purge.stop()
         runtime.stop()
 
 
@@ -106,7 +111,7 @@ def demo(
 ) -> None:
     """Everything on this machine: simulated cameras, recording, events and the dashboard."""
     from vms.auth.users import ensure_demo_admin
-    from vms.demo import DemoConfigError, start_simulator
+    from vmsapp.demo import DemoConfigError, start_simulator
 
     _logging(verbose)
     settings = _settings(config)
@@ -137,17 +142,24 @@ def worker(
 ) -> None:
     """A stream worker without the API: pulls, records and watches its cameras."""
     _logging(verbose)
-    from dashboard.runtime import Runtime
+    from vmsapp.runtime import Runtime
 
     settings = _settings(config)
     if worker_id:
         settings = settings.model_copy(update={"worker_id": worker_id})
     runtime = Runtime.build(settings, with_worker=True).start()
+    metrics = None
+    if settings.metrics.port is not None:
+        from vmsapp.metrics_server import MetricsServer, worker_registry
+
+        metrics = MetricsServer(worker_registry(runtime), settings.metrics.host, settings.metrics.port).start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     console.print(f"worker {runtime.worker.worker_id} recording into {settings.recordings_dir}")
     stop.wait()
+    if metrics is not None:
+        metrics.stop()
     runtime.stop()
 
 
@@ -162,10 +174,15 @@ def simulate(
     """Serve synthetic tunnel and road cameras over RTSP until interrupted (stdin: stop/start <id>)."""
     from streams.simulator import CameraSimulator, demo_cameras
 
+    from vmsapp.simulator_console import run_commands
+
     specs = demo_cameras(cameras, width=width, height=height, fps=fps)
     with CameraSimulator(specs, port=port).start() as simulator:
         for spec in specs:
             console.print(f"{spec.id}: {simulator.url(spec.id)}")
+        console.print("type 'stop <id>' or 'start <id>' to cut or restore a camera")
+        threading.Thread(target=run_commands, args=(simulator, sys.stdin, console.print), name="simulate-console",
+                         daemon=True).start()
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())

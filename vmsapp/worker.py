@@ -1,5 +1,8 @@
 """A stream worker: runs the pipelines of its cameras, repairs and cleans up their recordings.
 
+Outputs attach to the worker (``add_output``): each is attached to every pipeline the worker
+starts and detached when it stops. The recorder is the first; the live hub and detection follow.
+
 In the all-in-one ``vms run`` one worker owns every enabled camera. With ``redis_url`` set,
 several workers share the cameras through Redis leases (``vms.cluster.ownership``): a worker runs
 the pipelines of the cameras it owns, and starts or stops them as soon as its ownership changes.
@@ -12,14 +15,17 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from functools import partial
+import time
 from pathlib import Path
 
-from streams.pipeline import CameraPipeline
+from streams.pipeline import CameraPipeline, PipelineOutput
+from streams.recording import Recording
 from streams.status import StreamStatus
+from vms.background import Periodic
 from vms.bus import Bus
 from vms.bus.rpc import RpcServer, worker_service
 from vms.cameras.registry import CameraRegistry, CameraSpec
+from vms.cameras.status import STATUS_TOPIC
 from vms.cluster.ownership import ownership_for
 from vms.cluster.retention import WorkerRetention
 from vms.config import Settings
@@ -28,10 +34,10 @@ from vms.recordings.buffered_index import BufferedSegmentIndex
 from vms.recordings.locate import worker_recordings_dir
 from vms.recordings.repair import repair_unfinished
 from vms.recordings.retention import Retention
+from vmsapp.heartbeat import StatusHeartbeat
 
 log = logging.getLogger(__name__)
 
-STATUS_TOPIC = "camera.status"
 RELOAD_SECONDS = 10.0
 
 
@@ -57,11 +63,21 @@ class StreamWorker:
         self.rpc = RpcServer(bus, worker_service(self.worker_id))
         self.rpc.register("describe", lambda params: self.describe())
         self.pipelines: dict[str, CameraPipeline] = {}
+        self.recording = Recording(self.index, self.recordings_dir, settings.ingest.consumer_queue_packets,
+                                   on_storage_error=self._storage_error)
+        self._outputs: list[PipelineOutput] = [self.recording]
+        self.heartbeat = StatusHeartbeat(self)
         self._lock = threading.Lock()
+        self._publish_lock = threading.Lock()
         self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._urgent = threading.Event()
-        self._maintenance = threading.Thread(target=self._maintain, name="worker-maintenance", daemon=True)
+        self.maintenance = _Maintenance(self)
+
+    def add_output(self, output: PipelineOutput) -> None:
+        """Feed ``output`` from every camera pipeline of this worker, running now or started later."""
+        with self._lock:
+            self._outputs.append(output)
+            for pipeline in self.pipelines.values():
+                pipeline.add_output(output)
 
     def start(self) -> "StreamWorker":
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
@@ -70,15 +86,16 @@ class StreamWorker:
         self._read_registry()
         self.ownership.start()
         self.reconcile()
-        self._maintenance.start()
+        self.maintenance.start()
+        self.heartbeat.start()
         self.rpc.start()
         return self
 
     def stop(self) -> None:
         self.rpc.close()
+        self.heartbeat.stop()
         self._stop.set()
-        self._wake.set()
-        self._maintenance.join(10)
+        self.maintenance.stop(10)
         with self._lock:
             pipelines, self.pipelines = list(self.pipelines.values()), {}
         _stop_all(pipelines)
@@ -118,14 +135,7 @@ class StreamWorker:
             log.exception("repairing unfinished segments failed (database down?); retrying later")
 
     def _pipeline(self, spec: CameraSpec) -> CameraPipeline:
-        return CameraPipeline(
-            spec,
-            self.settings.ingest,
-            self.index,
-            self.recordings_dir,
-            on_status=self._publish_status,
-            on_storage_error=partial(self._storage_error, spec.id),
-        )
+        return CameraPipeline(spec, self.settings.ingest, on_status=self.publish_status, outputs=self._outputs)
 
     def pipeline(self, camera_id: str) -> CameraPipeline:
         with self._lock:
@@ -146,39 +156,58 @@ class StreamWorker:
             "index_pending": self.index.pending,
         }
 
-    def _publish_status(self, status: StreamStatus) -> None:
-        message = status.to_message()
-        message["worker_id"] = self.worker_id
-        self.bus.publish(STATUS_TOPIC, message)
+    def publish_status(self, status: StreamStatus) -> None:
+        """Tell every status board (all processes, over the bus) how ``status``'s stream is.
+
+        Ingest threads and the heartbeat both publish; one lock keeps each snapshot-and-send in
+        order, so a heartbeat never lands an older state after a newer one.
+        """
+        with self._publish_lock:
+            message = status.to_message()
+            message["worker_id"] = self.worker_id
+            self.bus.publish(STATUS_TOPIC, message)
 
     def _storage_error(self, camera_id: str, message: str) -> None:
         if not self.ownership.holds(camera_id):
             return  # refused because the lease is gone, not for lack of space
         # A full disk is fixed by deleting the oldest recordings now, not at the next interval.
-        self._urgent.set()
-        self._wake.set()
+        self.maintenance.urgent()
 
-    def _maintain(self) -> None:
-        interval = self.settings.storage.cleanup_interval_seconds
-        since_reload = 0.0
-        while not self._stop.is_set():
-            urgent = self._urgent.is_set()
-            self._urgent.clear()
-            try:
-                self.retention.run_once(urgent=urgent)
-            except Exception:
-                log.exception("retention pass failed")
-            woke = self._wake.wait(min(interval, RELOAD_SECONDS))
-            self._wake.clear()
-            since_reload += 0 if woke else min(interval, RELOAD_SECONDS)
-            if since_reload >= RELOAD_SECONDS and not self._stop.is_set():
-                since_reload = 0.0
-                if not self._repaired:
-                    self._repair()
-                try:
-                    self.reload_cameras()
-                except Exception:
-                    log.exception("reloading cameras failed")
+
+
+class _Maintenance(Periodic):
+    """The worker's upkeep: a retention pass every few seconds (at once when the disk is full),
+    and every ``RELOAD_SECONDS`` a registry re-read (plus the start-up repair, if it failed)."""
+
+    def __init__(self, worker: StreamWorker) -> None:
+        super().__init__("worker-maintenance", min(worker.settings.storage.cleanup_interval_seconds, RELOAD_SECONDS),
+                         first_tick=True)
+        self.worker = worker
+        self._urgent = threading.Event()
+        self._reloaded_at = time.monotonic()
+
+    def urgent(self) -> None:
+        """Run a retention pass now, deleting down to the free-space floor."""
+        self._urgent.set()
+        self.wake()
+
+    def tick(self) -> None:
+        worker = self.worker
+        urgent = self._urgent.is_set()
+        self._urgent.clear()
+        try:
+            worker.retention.run_once(urgent=urgent)
+        except Exception:
+            log.exception("retention pass failed")
+        if time.monotonic() - self._reloaded_at < RELOAD_SECONDS or self.stopping:
+            return
+        self._reloaded_at = time.monotonic()
+        if not worker._repaired:
+            worker._repair()
+        try:
+            worker.reload_cameras()
+        except Exception:
+            log.exception("reloading cameras failed")
 
 
 def _stop_all(pipelines: list[CameraPipeline]) -> None:

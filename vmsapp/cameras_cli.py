@@ -23,7 +23,7 @@ ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file")
 def _registry(config: Optional[Path]):
     """The settings, database and registry, with the YAML's cameras and groups synced in."""
     from vms.cameras.registry import CameraRegistry
-    from vms.cli import open_database
+    from vmsapp.cli import open_database
 
     settings, db = open_database(config)
     registry = CameraRegistry(db)

@@ -1,19 +1,33 @@
 """The API's one way to live video: ``LiveGateway``, whatever process the camera's hub runs in.
 
-``LocalLive`` is the hub of this process (the all-in-one ``vms run``), ``RemoteLive``
-(``streams.live.remote``) the hub of the worker recording the camera, over the bus, and
-``NoLive`` an API that has neither. ``dashboard.runtime.Runtime.build`` picks one; routes never
-branch on where a camera runs. Refusals are ``LiveError``s either way.
+``streams.live.local.LocalLive`` is the hub of this process (the all-in-one ``vms run``),
+``vmsapp.live_remote.RemoteLive`` the hub of the worker recording the camera, over the bus, and
+``NoLive`` an API that has neither. ``vmsapp.runtime.Runtime.build`` picks one; routes never
+branch on where a camera runs. Refusals are ``LiveError``s either way. This module is the
+interface only: the web layer imports it, never the media stages behind it.
 """
 
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from typing import Any
 
-from streams.live.errors import LiveUnavailable
-from streams.live.hub import LiveHub
-from streams.live.snapshot import Snapshot
+from vms.live.errors import LiveUnavailable
+
+# Snapshot widths the API accepts, in pixels (the smallest thumbnail to a 4K frame).
+MIN_WIDTH = 16
+MAX_WIDTH = 3840
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A JPEG of a stream's newest keyframe: ``width`` x ``height`` pixels, taken at ``captured_at``."""
+
+    jpeg: bytes
+    width: int
+    height: int
+    captured_at: float  # UTC epoch seconds of the keyframe
 
 
 @dataclass(frozen=True)
@@ -42,34 +56,8 @@ class LiveGateway(abc.ABC):
         """The newest keyframe as JPEG."""
 
     @abc.abstractmethod
-    async def describe(self) -> dict:
+    async def describe(self) -> dict[str, Any]:
         """Sessions and relays, for operators."""
-
-
-class LocalLive(LiveGateway):
-    """The hub of this process, on the web server's own loop."""
-
-    def __init__(self, hub: LiveHub) -> None:
-        self.hub = hub
-
-    async def start(self) -> None:
-        await self.hub.start()
-
-    async def aclose(self) -> None:
-        await self.hub.aclose()
-
-    async def offer(self, camera_id: str, sdp: str, stream: str = "main", transcode: bool = False) -> LiveAnswer:
-        session = await self.hub.create_session(camera_id, sdp, stream, transcode)
-        return LiveAnswer(session.id, session.answer)
-
-    async def close(self, camera_id: str, session: str) -> None:
-        await self.hub.close_session(session, camera_id)
-
-    async def snapshot(self, camera_id: str, stream: str = "main", width: int | None = None) -> Snapshot:
-        return await self.hub.snapshot(camera_id, stream, width)
-
-    async def describe(self) -> dict:
-        return self.hub.describe()
 
 
 class NoLive(LiveGateway):
@@ -86,5 +74,5 @@ class NoLive(LiveGateway):
     async def snapshot(self, camera_id: str, stream: str = "main", width: int | None = None) -> Snapshot:
         raise LiveUnavailable(self.REASON)
 
-    async def describe(self) -> dict:
+    async def describe(self) -> dict[str, Any]:
         raise LiveUnavailable(self.REASON)

@@ -16,21 +16,24 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from streams.detect.manager import DetectionManager
-from streams.live.gateway import LiveGateway, LocalLive, NoLive
 from streams.live.hub import LiveHub
-from streams.live.remote import LiveLoop, RemoteLive, serve_live
+from streams.live.local import LocalLive
 from streams.search.keyframes import KeyframeMotion
 from streams.search.thumbnail import keyframe_jpeg
-from streams.worker import StreamWorker
 from vms.bus import Bus, bus_from_url
+from vms.cameras.probe import ProbeResult
 from vms.cameras.registry import CameraRegistry
+from vms.cameras.status import StatusBoard
 from vms.cluster.events import EventStoreConsumer
 from vms.config import Settings
 from vms.db import Database
+from vms.live.gateway import LiveGateway, NoLive
 from vms.recordings.locate import SegmentFiles
 from vms.recordings.motion_search import MotionSearches
 from vms.recordings.pictures import Pictures
+from vmsapp.detection import DetectionManager
+from vmsapp.live_remote import LiveLoop, RemoteLive, serve_live
+from vmsapp.worker import StreamWorker
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,7 @@ class Runtime:
     files: SegmentFiles | None = None  # where any worker's segment files are
     live_loop: LiveLoop | None = None  # the hub's own loop, when no web server lends it one (scale-out)
     event_store: EventStoreConsumer | None = None  # queued events into the database (scale-out)
+    board: StatusBoard = field(default_factory=lambda: StatusBoard(None))  # camera status from every worker
     searches: MotionSearches | None = None  # motion searches in recordings, in the background
     pictures: Pictures | None = None  # a recorded picture at a moment (timeline thumbnails)
 
@@ -64,16 +68,21 @@ class Runtime:
         db.create_schema()
         CameraRegistry(db).sync_from_config(settings.groups, settings.cameras)
         bus = bus_from_url(settings.bus_url, settings.cluster.key_prefix)
+        board = StatusBoard(bus).start()  # before the worker: it hears the first statuses too
         worker = StreamWorker(settings, db, bus) if with_worker else None
-        live = LiveHub(settings.live, worker) if worker is not None else None
-        runtime = cls(settings, db, bus, worker, live)
+        live = LiveHub(settings.live, settings.ingest.consumer_queue_packets) if worker is not None else None
+        if worker is not None:
+            worker.add_output(live)
+        runtime = cls(settings, db, bus, worker, live, board=board)
         if settings.redis_url:
             runtime.gateway = RemoteLive.connect(bus, settings.redis_url, settings.cluster.key_prefix)
             if worker is not None:
                 runtime._scale_out_worker()
         else:
             runtime.gateway = LocalLive(live) if live is not None else NoLive()
-            runtime.detection = DetectionManager(worker) if worker is not None else None
+            if worker is not None:
+                runtime.detection = DetectionManager(settings, db, bus, worker.worker_id)
+                worker.add_output(runtime.detection)
         return runtime
 
     def _scale_out_worker(self) -> None:
@@ -85,10 +94,25 @@ class Runtime:
         serve_live(worker.rpc, self.live, self.live_loop.loop)
         queue = durable_queue(settings.bus_url, EVENTS_STREAM, STORE_GROUP, prefix=settings.cluster.key_prefix)
         sink = QueuedEventSink(queue, worker.worker_id, settings.data_dir, self.db)
-        self.detection = DetectionManager(worker, recorder=sink)
+        self.detection = DetectionManager(settings, self.db, self.bus, worker.worker_id, recorder=sink)
+        worker.add_output(self.detection)
         self.event_store = EventStoreConsumer(
             self.db, queue, worker.worker_id, settings.events, self.bus, listeners=[self.detection.webhooks]
         )
+
+    def probe(self, url: str, username: str | None, password: str | None, seconds: float) -> ProbeResult:
+        """Probe a camera (``dashboard.services.Services.probe``)."""
+        from streams.probe import probe_url
+
+        return probe_url(url, username, password, seconds=seconds, snapshot=True)
+
+    def viewers(self) -> dict[str, int]:
+        """Live viewers of this process's hub by camera (``dashboard.services.Services.viewers``)."""
+        counts: dict[str, int] = {}
+        if self.live is not None:
+            for relay in self.live.describe().get("relays", []):
+                counts[relay["camera_id"]] = counts.get(relay["camera_id"], 0) + int(relay.get("viewers", 0))
+        return counts
 
     def start(self) -> "Runtime":
         if self.live_loop is not None:
@@ -119,5 +143,6 @@ class Runtime:
         if self.worker is not None:
             self.worker.stop()
         self.searches.shutdown()
+        self.board.stop()
         self.bus.close()
         self.db.dispose()

@@ -22,7 +22,7 @@ ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file")
 
 def _open(config: Optional[Path]):
     from vms.auth.users import Users
-    from vms.cli import open_database
+    from vmsapp.cli import open_database
     from vms.config.security import security_of
 
     settings, db = open_database(config)

@@ -19,11 +19,11 @@ import logging
 import threading
 from typing import Any, Coroutine
 
-from streams.live import errors
-from streams.live.errors import CameraNotFound, CameraNotOwned, LiveError, SessionNotFound, WorkerFailed, WorkerUnavailable
-from streams.live.gateway import LiveAnswer, LiveGateway
+from vms.live import errors
+from vms.live.errors import CameraNotFound, CameraNotOwned, LiveError, SessionNotFound, WorkerFailed, WorkerUnavailable
+from vms.live.gateway import LiveAnswer, LiveGateway
 from streams.live.hub import LiveHub
-from streams.live.snapshot import Snapshot
+from vms.live.gateway import Snapshot
 from vms.bus import Bus
 from vms.bus.rpc import RpcClient, RpcError, RpcServer, RpcTimeout, worker_service
 from vms.recordings.locate import WORKER_ID

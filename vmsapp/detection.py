@@ -1,10 +1,10 @@
 """Keep one detection pipeline per camera of a stream worker, plus camera health and event upkeep.
 
-Attachable from outside the worker: ``DetectionManager(worker).start()``. It follows the
-worker's pipelines (a camera added, changed or removed there is picked up at the next sync,
-every few seconds, or at once when ``sync()`` is called) and each camera's detection
-settings (the API announces changes on the bus). Event retention runs here too, so events
-are cleaned by the process that writes them.
+The manager is an output of the worker's camera pipelines (``worker.add_output(manager)``): a
+pipeline attached is analysed at once, a pipeline detached stops its detection. It also follows
+each camera's detection settings (the API announces changes on the bus; a periodic sync catches
+what was missed). Event retention runs here too, so events are cleaned by the process that
+writes them.
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from streams.detect import build_detectors
 from streams.detect.decode import FrameDecoder
 from streams.detect.health import CameraHealth
+from vms.background import Periodic
+from vms.bus import Bus
+from vms.config import Settings
+from vms.db import Database
 from streams.detect.pipeline import DetectionPipeline
 from streams.fanout import PacketFanout, PacketQueue
 from streams.pipeline import CameraPipeline
@@ -42,44 +46,64 @@ class _Running:
     detection: DetectionPipeline
 
 
-class DetectionManager:
-    def __init__(self, worker, recorder: EventRecorder | None = None, settings: DetectionSettings | None = None) -> None:
-        self.worker = worker
-        config = worker.settings
+class DetectionManager(Periodic):
+    """Detection for every attached camera pipeline, with camera health, webhooks and event retention."""
+    def __init__(self, config: Settings, db: Database, bus: Bus, worker_id: str,
+                 recorder: EventRecorder | None = None, settings: DetectionSettings | None = None) -> None:
+        """``recorder`` receives the events (default: straight into ``db``); ``settings`` gives each
+        camera's effective detection configuration (default: ``config.detection`` plus the database)."""
+        super().__init__("detection-manager", SYNC_SECONDS)
+        self.config = config
+        self.bus = bus
         self.webhooks = WebhookDispatcher(config.events.webhooks)
         self.recorder = recorder or EventRecorder(
-            worker.db, worker.bus, config.data_dir, config.events, worker.worker_id, listeners=[self.webhooks]
+            db, bus, config.data_dir, config.events, worker_id, listeners=[self.webhooks]
         )
-        self.settings = settings or DetectionSettings(worker.db, config.detection, worker.bus)
-        self.health = CameraHealth(worker.bus, self.recorder, config.detection.offline_after_seconds, worker.worker_id)
-        self.retention = EventRetention(worker.db, config.data_dir, config.events)
+        self.settings = settings or DetectionSettings(db, config.detection, bus)
+        self.health = CameraHealth(bus, self.recorder, config.detection.offline_after_seconds, worker_id)
+        self.retention = EventRetention(db, config.data_dir, config.events)
+        self.pipelines: dict[str, CameraPipeline] = {}  # attached camera pipelines, by camera id
         self.running: dict[str, _Running] = {}
         self._configs: dict[str, CameraDetection | None] = {}
         self._configs_at = 0.0
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
         self._remove_listener = None
-        self._thread = threading.Thread(target=self._run, name="detection-manager", daemon=True)
+        self._last_retention = 0.0
 
     def start(self) -> "DetectionManager":
+        """Close events a previous run left open, start webhooks and health, analyse the attached cameras."""
         closed = self.recorder.close_orphans()
         if closed:
             log.info("ended %d events left open by the previous run", closed)
         self.webhooks.start()
         self.health.start()
-        self._remove_listener = self.worker.bus.add_listener(CONFIG_TOPIC, self._config_changed)
+        self._remove_listener = self.bus.add_listener(CONFIG_TOPIC, self._config_changed)
         self.sync()
-        self._thread.start()
+        super().start()
         return self
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
+    def attach(self, pipeline: CameraPipeline) -> None:
+        """A camera pipeline started: analyse it (the manager's thread starts it right away; building
+        detectors may load a model, which must not hold up the worker)."""
+        with self._lock:
+            self.pipelines[pipeline.spec.id] = pipeline
+        self.wake()
+
+    def detach(self, pipeline: CameraPipeline) -> None:
+        """A camera pipeline stopped: stop its detection before its fan-out goes away."""
+        with self._lock:
+            if self.pipelines.get(pipeline.spec.id) is not pipeline:
+                return
+            del self.pipelines[pipeline.spec.id]
+            item = self.running.get(pipeline.spec.id)
+            if item is not None and item.camera_pipeline is pipeline:
+                self._stop_one(self.running.pop(pipeline.spec.id))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop every camera's detection, then health and webhooks (``timeout`` s for the manager's thread)."""
         if self._remove_listener is not None:
             self._remove_listener()
-        if self._thread.is_alive():
-            self._thread.join(10)
+        super().stop(timeout)
         with self._lock:
             running, self.running = list(self.running.values()), {}
         for item in running:
@@ -88,9 +112,9 @@ class DetectionManager:
         self.webhooks.stop()
 
     def sync(self) -> None:
-        """Start, restart or stop pipelines so they match the worker's cameras and their settings."""
+        """Start, restart or stop detection so it matches the attached cameras and their settings."""
         with self._lock:
-            pipelines = dict(self.worker.pipelines)
+            pipelines = dict(self.pipelines)
             if time.monotonic() - self._configs_at > CONFIG_REFRESH_SECONDS:
                 self._configs.clear()
                 self._configs_at = time.monotonic()
@@ -109,6 +133,7 @@ class DetectionManager:
                         log.exception("camera %s: detection could not start", camera_id)
 
     def stats(self) -> dict[str, dict]:
+        """By camera: the stream analysed, decode mode, fps, frames, drops, decode errors and events raised."""
         with self._lock:
             return {
                 camera_id: {
@@ -138,22 +163,22 @@ class DetectionManager:
     def _config_changed(self, topic: str, message: dict) -> None:
         with self._lock:
             self._configs.pop(message.get("camera_id"), None)
-        self._wake.set()
+        self.wake()
 
     def _start_one(self, camera_pipeline: CameraPipeline, config: CameraDetection) -> _Running:
         spec = camera_pipeline.spec
-        stream = "sub" if config.stream in ("auto", "sub") and spec.sub_url else "main"
+        stream = spec.analysed_stream(config.stream)
         if config.stream == "sub" and not spec.sub_url:
             log.warning("camera %s: detection asks for the sub-stream but there is none; using main", spec.id)
         fanout = camera_pipeline.fanout(stream)
-        queue = fanout.subscribe("detection", self.worker.settings.ingest.consumer_queue_packets)
+        queue = fanout.subscribe("detection", self.config.ingest.consumer_queue_packets)
         try:
             detectors = build_detectors(config)
         except Exception as exc:  # e.g. the object model cannot be loaded: run the rest
             log.error("camera %s: %s; detecting without the object model", spec.id, exc)
             detectors = build_detectors(config.model_copy(update={"objects": None}))
         decoder = FrameDecoder(spec.id, config.fps, config.decode == "keyframes", config.analysis_width)
-        events = self.worker.settings.events
+        events = self.config.events
         detection = DetectionPipeline(
             spec.id, queue, decoder, detectors, self.recorder, events.snapshot_width, events.snapshot_quality
         ).start()
@@ -166,20 +191,12 @@ class DetectionManager:
         item.fanout.unsubscribe(item.queue)
         item.detection.stop()
 
-    def _run(self) -> None:
-        last_retention = 0.0
-        while not self._stop.is_set():
-            self._wake.wait(SYNC_SECONDS)
-            self._wake.clear()
-            if self._stop.is_set():
-                break
-            try:
-                self.sync()
-            except Exception:
-                log.exception("detection sync failed")
-            if time.monotonic() - last_retention >= RETENTION_SECONDS:
-                last_retention = time.monotonic()
-                try:
-                    self.retention.run_once()
-                except Exception:
-                    log.exception("event retention failed")
+    def tick(self) -> None:
+        """Sync detection with the attached cameras; run event retention hourly."""
+        try:
+            self.sync()
+        except Exception:
+            log.exception("detection sync failed")
+        if time.monotonic() - self._last_retention >= RETENTION_SECONDS:
+            self._last_retention = time.monotonic()
+            self.retention.run_once()

@@ -1,0 +1,1 @@
+"""Video walls: each user's saved layouts of cameras in tiles."""
