@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, cast
 
 import av
 import cv2
@@ -63,6 +63,8 @@ class KeyframeMotion:
                     if not packet.is_keyframe:
                         continue
                     for frame in packet.decode():
+                        if frame.pts is None or time_base is None:
+                            continue
                         wall = segment_start + timedelta(seconds=float((frame.pts - first_pts) * time_base))
                         score = self._score(frame)
                         if score is not None:
@@ -70,11 +72,11 @@ class KeyframeMotion:
             except av.error.FFmpegError as exc:  # a segment still being written ends mid-fragment
                 log.debug("reading %s stopped: %s", path, exc)
 
-    def _score(self, frame) -> float | None:
+    def _score(self, frame: av.VideoFrame) -> float | None:
         height = max(1, round(ANALYSIS_WIDTH * frame.height / frame.width))
         # H.264 pictures are YUV: the luma plane is the grey picture already, no conversion needed.
         plane = frame.planes[0]
-        luma = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+        luma = np.frombuffer(cast(bytes, plane), np.uint8)  # the plane is a buffer: no copy.reshape(plane.height, plane.line_size)[:, : plane.width]
         grey = cv2.resize(luma, (ANALYSIS_WIDTH, height), interpolation=cv2.INTER_AREA)
         if self._mask_slices is None:
             x, y, w, h = self.region

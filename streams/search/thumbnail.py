@@ -18,9 +18,12 @@ def keyframe_jpeg(path: Path, segment_start: datetime, at: datetime, width: int 
         stream = container.streams.video[0]
         stream.codec_context.skip_frame = "NONKEY"
         first_pts = stream.start_time or 0
+        time_base = stream.time_base
+        if time_base is None:
+            return None
         offset = max(0.0, (at - segment_start).total_seconds())
         try:
-            container.seek(first_pts + int(offset / stream.time_base), stream=stream, backward=True, any_frame=False)
+            container.seek(first_pts + int(offset / time_base), stream=stream, backward=True, any_frame=False)
         except av.error.FFmpegError:
             container.seek(first_pts, stream=stream, backward=True)
         try:

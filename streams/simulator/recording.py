@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import av
 import numpy as np
@@ -25,6 +26,8 @@ from streams.recorder import Recorder
 from vms.recordings.index import SegmentIndex
 
 TIME_BASE = Fraction(1, 90000)
+Region = tuple[float, float, float, float]
+Packet = tuple[bytes, int, int, bool]  # data, pts, dts (90 kHz), keyframe
 MOVING_VARIANTS = 6
 TIMECODE_BITS = 16
 TIMECODE_HEIGHT = 12
@@ -47,7 +50,7 @@ def _background(width: int, height: int) -> np.ndarray:
     return picture + rng.integers(0, 12, (height, width, 3), dtype=np.uint8)
 
 
-def _draw(background: np.ndarray, region: tuple | None, variant: int, index: int, code: int | None) -> np.ndarray:
+def _draw(background: np.ndarray, region: Region | None, variant: int, index: int, code: int | None) -> np.ndarray:
     """One picture: the scene, the moving block of ``region`` (if any) and, when ``code`` is given,
     its bits as black/white blocks along the top edge (an in-frame timecode: the frame number)."""
     picture = background.copy()
@@ -67,7 +70,7 @@ def _draw(background: np.ndarray, region: tuple | None, variant: int, index: int
     return picture
 
 
-def _encode(pictures, width: int, height: int, fps: int, gop: int) -> list[tuple]:
+def _encode(pictures: Iterable[tuple[np.ndarray, bool]], width: int, height: int, fps: int, gop: int) -> list[Packet]:
     """H.264 of ``pictures`` (an iterable of (rgb array, force keyframe)): [(bytes, pts, dts, keyframe)], 90 kHz."""
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mpegts") as out:
@@ -83,22 +86,23 @@ def _encode(pictures, width: int, height: int, fps: int, gop: int) -> list[tuple
         for packet in stream.encode():
             out.mux(packet)
     buffer.seek(0)
-    with av.open(buffer) as container:
+    with av.open(buffer, "r") as container:
         video = container.streams.video[0]
-        raw = [(bytes(p), p.pts, p.dts, p.is_keyframe, video.time_base) for p in container.demux(video)
-               if p.dts is not None]
-    first = raw[0][1]
-    scale = Fraction(raw[0][4]) / TIME_BASE
-    return [(data, int((pts - first) * scale), int((dts - first) * scale), key) for data, pts, dts, key, _ in raw]
+        time_base = video.time_base or TIME_BASE
+        raw = [(bytes(p), p.pts, p.dts, p.is_keyframe) for p in container.demux(video)
+               if p.dts is not None and p.pts is not None]
+    scale = Fraction(time_base) / TIME_BASE
+    first = raw[0][1] or 0
+    return [(data, int(((pts or 0) - first) * scale), int(((dts or 0) - first) * scale), key) for data, pts, dts, key in raw]
 
 
-def _encode_gops(width: int, height: int, fps: int, gop: int, regions: list[tuple]) -> dict:
+def _encode_gops(width: int, height: int, fps: int, gop: int, regions: list[Region]) -> dict[object, list[Packet]]:
     """{key: [(bytes, pts, dts, keyframe)]} for the still GOP and each moving variant, pts in 90 kHz."""
     background = _background(width, height)
     plans = [("still", None, 0)] + [(("move", r, v), r, v) for r in regions for v in range(MOVING_VARIANTS)]
     packets = _encode(((_draw(background, region, variant, index, None), index == 0)
                        for _, region, variant in plans for index in range(gop)), width, height, fps, gop)
-    gops: dict = {}
+    gops: dict[object, list[Packet]] = {}
     for number, (key, _, _) in enumerate(plans):
         chunk = packets[number * gop: (number + 1) * gop]
         base = chunk[0][2]
@@ -124,7 +128,7 @@ def synthesize_recording(
     frame_ticks = 90000 // fps
     gop_ticks = frame_ticks * gop
 
-    def packets():
+    def packets() -> Iterator[Packet]:
         for number in range(int(seconds * fps) // gop):
             at = number * gop / fps
             moving = next((m for m in movements if m.start <= at < m.end), None)
@@ -136,11 +140,11 @@ def synthesize_recording(
     return _record(index, recordings_dir, camera_id, start_wall, width, height, fps, segment_seconds, packets())
 
 
-def _timecoded(seconds: float, movements: tuple[Movement, ...], width: int, height: int, fps: int, gop: int) -> list:
+def _timecoded(seconds: float, movements: tuple[Movement, ...], width: int, height: int, fps: int, gop: int) -> list[Packet]:
     """Every frame encoded on its own, carrying its frame number (slower: for short recordings)."""
     background = _background(width, height)
 
-    def pictures():
+    def pictures() -> Iterator[tuple[np.ndarray, bool]]:
         for index in range(int(seconds * fps)):
             moving = next((m for m in movements if m.start <= index / fps < m.end), None)
             region = moving.region if moving is not None else None
@@ -150,7 +154,7 @@ def _timecoded(seconds: float, movements: tuple[Movement, ...], width: int, heig
 
 
 def _record(index: SegmentIndex, recordings_dir: Path, camera_id: str, start_wall: float, width: int, height: int,
-            fps: int, segment_seconds: float, packets) -> int:
+            fps: int, segment_seconds: float, packets: Iterable[Packet]) -> int:
     """Feed (bytes, pts, dts, keyframe) in 90 kHz through the real recorder; returns the bytes."""
     fanout = PacketFanout(camera_id, "main")
     queue = fanout.subscribe("recorder", max_packets=10_000_000, wake_per_packet=False)

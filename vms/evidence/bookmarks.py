@@ -7,6 +7,7 @@ locked one second either side, so the pictures around it survive).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select
 
@@ -22,7 +23,7 @@ class BookmarkNotFound(LookupError):
     pass
 
 
-def _detail(row: BookmarkRow) -> dict:
+def _detail(row: BookmarkRow) -> dict[str, Any]:
     return {"bookmark": row.id, "start": row.start, "end": row.end, "title": row.title, "lock": row.lock_id}
 
 

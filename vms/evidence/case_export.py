@@ -18,13 +18,13 @@ import secrets
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import update
 
 from vms.auth.audit import audit
 from vms.db import CameraRow, Database
-from vms.db.evidence import CaseExportRow
+from vms.db.evidence import CaseExportRow, CaseItemRow
 from vms.db.types import utcnow
 from vms.evidence.cases import Case, case_target, custody, load_case
 from vms.evidence.keys import SigningKey
@@ -45,6 +45,13 @@ PROGRESS_SECONDS = 0.5
 
 class CaseExportNotFound(LookupError):
     pass
+
+
+def _iso(moment: datetime | None) -> str:
+    """A frame's time; write_mp4 refuses a clip without any frame, so there always is one."""
+    if moment is None:
+        raise ValueError("the clip holds no frame")
+    return moment.isoformat()
 
 
 def _stamp(moment: datetime) -> str:
@@ -69,7 +76,7 @@ def get_case_export(db: Database, case_id: int, export_id: str) -> CaseExportRow
     return row
 
 
-def _set(db: Database, export_id: str, **values) -> None:
+def _set(db: Database, export_id: str, **values: object) -> None:
     with db.session() as session:
         session.execute(update(CaseExportRow).where(CaseExportRow.id == export_id).values(**values))
 
@@ -79,7 +86,10 @@ def run_case_export(db: Database, files: SegmentFiles, export_id: str, key: Sign
     """Build the package; the row ends ``done`` or ``failed`` (with a reason). Clips without any
     recording are listed in the manifest with the reason, never silently left out."""
     with db.session() as session:
-        row = session.get(CaseExportRow, export_id)
+        found = session.get(CaseExportRow, export_id)
+    if found is None:
+        raise CaseExportNotFound(f"case export '{export_id}' does not exist")
+    row = found
     actor = _Actor(row.requested_by, role)
     folder = Path(row.folder)
     _set(db, export_id, state="running")
@@ -90,7 +100,7 @@ def run_case_export(db: Database, files: SegmentFiles, export_id: str, key: Sign
         described = []
         reported = [0.0]
         for number, item in enumerate(clips):
-            def report(fraction: float, number=number) -> None:
+            def report(fraction: float, number: int = number) -> None:
                 overall = (number + fraction) / max(len(clips), 1)
                 if time.monotonic() - reported[0] >= PROGRESS_SECONDS:  # a database write per update
                     reported[0] = time.monotonic()
@@ -121,40 +131,44 @@ def run_case_export(db: Database, files: SegmentFiles, export_id: str, key: Sign
     return get_case_export(db, row.case_id, export_id)
 
 
-def _clip(db: Database, files: SegmentFiles, case: Case, item, number: int, folder: Path, export_id: str,
-          username: str, report) -> dict:
+def _clip(db: Database, files: SegmentFiles, case: Case, item: CaseItemRow, number: int, folder: Path, export_id: str,
+          username: str, report: Callable[[float], None]) -> dict[str, Any]:
+    camera_id, start, end = item.camera_id, item.start, item.end
+    if camera_id is None or start is None or end is None:
+        raise ValueError(f"case item {item.id} is not a clip")
     with db.session() as session:
-        camera = session.get(CameraRow, item.camera_id)
-        camera_info = {"id": item.camera_id, "name": camera.name if camera else None,
+        camera = session.get(CameraRow, camera_id)
+        camera_info = {"id": camera_id, "name": camera.name if camera else None,
                        "group": camera.group_id if camera else None}
     described = {"item": item.id, "camera": camera_info, "note": item.text,
-                 "requested": {"start": item.start.isoformat(), "end": item.end.isoformat()}}
+                 "requested": {"start": start.isoformat(), "end": end.isoformat()}}
     try:
-        plan = plan_range(db, files, item.camera_id, item.start, item.end)
+        plan = plan_range(db, files, camera_id, start, end)
     except NothingRecorded as exc:
         return {**described, "missing": str(exc)}
-    lock_start = min(plan.first_keyframe, item.start)
-    lock_id = lock_range(db, item.camera_id, lock_start, item.end,
+    lock_start = min(plan.first_keyframe, start)
+    lock_id = lock_range(db, camera_id, lock_start, end,
                          f"case {case.row.number} package {export_id}", username)
-    name = f"clips/{number:02d}_{item.camera_id}_{_stamp(item.start)}_{_stamp(item.end)}.mp4"
+    name = f"clips/{number:02d}_{camera_id}_{_stamp(start)}_{_stamp(end)}.mp4"
     partial = folder / f"{name}.partial"
     result = write_mp4(plan, files, partial, report)
     partial.replace(folder / name)
     return {
         **described,
         "file": name,
-        "actual": {"first_frame": result.first_frame.isoformat(), "last_frame": result.last_frame.isoformat(),
+        "actual": {"first_frame": _iso(result.first_frame), "last_frame": _iso(result.last_frame),
                    "frames": result.frames, "keyframes": result.keyframes,
                    # Media time t of the file shows the wall clock (UTC) media_start + t.
                    "media_start": plan.media_start.isoformat()},
         "gaps": [[a.isoformat(), b.isoformat()] for a, b in plan.gaps],
         "truncated_at": plan.truncated_at.isoformat() if plan.truncated_at else None,
         "segments": result.segments,
-        "evidence_lock": {"id": lock_id, "start": lock_start.isoformat(), "end": item.end.isoformat()},
+        "evidence_lock": {"id": lock_id, "start": lock_start.isoformat(), "end": end.isoformat()},
     }
 
 
-def _manifest(db: Database, case: Case, row: CaseExportRow, role: str, clips: list[dict], exported_at) -> dict:
+def _manifest(db: Database, case: Case, row: CaseExportRow, role: str, clips: list[dict[str, Any]],
+              exported_at: datetime) -> dict[str, Any]:
     from vms.recordings.export import tool_versions
 
     bookmarks = [case.bookmarks[i.bookmark_id] for i in case.items if i.bookmark_id in case.bookmarks]
@@ -178,7 +192,7 @@ def _manifest(db: Database, case: Case, row: CaseExportRow, role: str, clips: li
     }
 
 
-def _write_player(folder: Path, case: Case, clips: list[dict]) -> None:
+def _write_player(folder: Path, case: Case, clips: list[dict[str, Any]]) -> None:
     for name in PLAYER_FILES:
         (folder / name).write_bytes((PLAYER_DIR / name).read_bytes())
     data = {"case": {"number": case.row.number, "title": case.row.title},

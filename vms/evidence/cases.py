@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -87,7 +88,7 @@ def view_case(db: Database, actor: Actor, case_id: int, client_ip: str = "") -> 
     return case
 
 
-def _add(db: Database, actor: Actor, item: CaseItemRow, client_ip: str, detail: dict) -> CaseItemRow:
+def _add(db: Database, actor: Actor, item: CaseItemRow, client_ip: str, detail: dict[str, Any]) -> CaseItemRow:
     case = load_case(db, item.case_id)
     item.added_by = actor.username[:64]
     with db.session() as session:

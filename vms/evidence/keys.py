@@ -16,8 +16,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+if TYPE_CHECKING:
+    from vms.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +133,7 @@ def _load(path: Path) -> SigningKey:
     return SigningKey(private, path)
 
 
-def installation_key(settings) -> SigningKey:
+def installation_key(settings: "Settings") -> SigningKey:
     """The key named by ``settings.security.evidence_key_file`` (relative to ``data_dir``)."""
     from vms.config.security import security_of
 

@@ -8,6 +8,7 @@ range; the audit log keeps what was released, by whom and why.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -20,7 +21,7 @@ class LockNotFound(LookupError):
     pass
 
 
-def _detail(lock: EvidenceLock) -> dict:
+def _detail(lock: EvidenceLock) -> dict[str, Any]:
     return {"lock": lock.id, "camera": lock.camera_id, "start": lock.start, "end": lock.end, "reason": lock.reason}
 
 

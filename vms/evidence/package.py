@@ -17,7 +17,7 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import IO, Any, Iterable, Iterator, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -30,7 +30,7 @@ SIGNATURE_FORMAT = "vms-evidence-signature/1"
 CANONICALIZATION = "JSON with keys sorted, separators ',' and ':', UTF-8, no trailing newline"
 
 
-def canonical_json(value) -> bytes:
+def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
@@ -42,7 +42,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def file_entries(folder: Path, names: Iterable[str]) -> list[dict]:
+def file_entries(folder: Path, names: Iterable[str]) -> list[dict[str, Any]]:
     """``[{"name", "bytes", "sha256"}]`` of files given relative to ``folder`` (posix paths)."""
     entries = []
     for name in names:
@@ -51,7 +51,7 @@ def file_entries(folder: Path, names: Iterable[str]) -> list[dict]:
     return entries
 
 
-def write_manifest(folder: Path, manifest: dict) -> Path:
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> Path:
     """Write ``manifest.json`` readably (indented); the signature covers its canonical form."""
     path = folder / MANIFEST_NAME
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -123,7 +123,7 @@ def verify_package(folder: Path, trusted: Ed25519PublicKey | None = None) -> Ver
     return result
 
 
-def _check_signature(folder: Path, manifest: dict, trusted: Ed25519PublicKey | None, result: Verification) -> None:
+def _check_signature(folder: Path, manifest: dict[str, Any], trusted: Ed25519PublicKey | None, result: Verification) -> None:
     try:
         envelope = json.loads((folder / SIGNATURE_NAME).read_text(encoding="utf-8"))
         signature = base64.b64decode(envelope["signature"], validate=True)
@@ -148,7 +148,7 @@ def _check_signature(folder: Path, manifest: dict, trusted: Ed25519PublicKey | N
     result.add(True, "signature", f"valid Ed25519 signature of {MANIFEST_NAME} by key {result.key_id}")
 
 
-def _check_files(folder: Path, manifest: dict, result: Verification) -> None:
+def _check_files(folder: Path, manifest: dict[str, Any], result: Verification) -> None:
     entries = manifest.get("files")
     if not isinstance(entries, list) or not entries:
         result.add(False, MANIFEST_NAME, "lists no files, so nothing can be checked")
@@ -183,7 +183,7 @@ class _Chunks:
     def __init__(self) -> None:
         self.parts: list[bytes] = []
 
-    def write(self, data) -> int:
+    def write(self, data: bytes) -> int:
         self.parts.append(bytes(data))
         return len(data)
 
@@ -205,7 +205,7 @@ def stream_zip(folder: Path, block: int = 1024 * 1024) -> Iterator[bytes]:
     """The package as a zip (stored, not compressed: MP4 is compressed already), made while it is
     sent, so a package is written to disk once, not twice."""
     sink = _Chunks()
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+    with zipfile.ZipFile(cast(IO[bytes], sink), "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         for name in package_names(folder):
             with (folder / name).open("rb") as source, archive.open(f"{folder.name}/{name}", "w", force_zip64=True) as target:
                 while chunk := source.read(block):

@@ -196,7 +196,7 @@ class ExportQueue:
     def submit(self, export_id: str, role: str = "") -> None:
         self._pool.submit(run_export, self.db, self.files, export_id, self.key, None, role)
 
-    def run(self, task: Callable, *args) -> None:
+    def run(self, task: Callable[..., object], *args: object) -> None:
         """Run another evidence job (a case package) on the same few threads."""
         self._pool.submit(task, *args)
 

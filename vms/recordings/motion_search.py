@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
-from vms.db import Database
+from vms.db import Database, Segment
 from vms.db.types import utcnow
 from vms.recordings.index import SegmentIndex
 from vms.recordings.locate import SegmentFiles
@@ -87,7 +87,8 @@ class MotionSearch:
 class MotionSearches:
     """Runs searches on a background thread; ``get`` returns one with its progress so far."""
 
-    def __init__(self, db: Database, files: SegmentFiles, analyzer: Callable[[tuple], Analyzer], workers: int = 1,
+    def __init__(self, db: Database, files: SegmentFiles, analyzer: Callable[[tuple[float, float, float, float]], Analyzer],
+                 workers: int = 1,
                  parallel: int = 2) -> None:
         self.db, self.files, self.analyzer, self.parallel = db, files, analyzer, parallel
         self._searches: OrderedDict[str, MotionSearch] = OrderedDict()
@@ -139,7 +140,7 @@ class MotionSearches:
         runs = [(max(0, i - 1), i, segments[max(0, i - 1): i + size]) for i in range(0, len(segments), size)]
         done, counted = [0.0] * len(runs), [0] * len(runs)  # per run: no counter shared between threads
 
-        def analyse(number: int, first: int, owned_from: int, part: list) -> list[Moment]:
+        def analyse(number: int, first: int, owned_from: int, part: list[Segment]) -> list[Moment]:
             moments: list[Moment] = []
             analyzer = self.analyzer(search.region.as_tuple())
             previous_end: datetime | None = None
