@@ -76,7 +76,8 @@ class KeyframeMotion:
         height = max(1, round(ANALYSIS_WIDTH * frame.height / frame.width))
         # H.264 pictures are YUV: the luma plane is the grey picture already, no conversion needed.
         plane = frame.planes[0]
-        luma = np.frombuffer(cast(bytes, plane), np.uint8)  # the plane is a buffer: no copy.reshape(plane.height, plane.line_size)[:, : plane.width]
+        # The plane is a buffer: viewed, not copied.
+        luma = np.frombuffer(cast(bytes, plane), np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
         grey = cv2.resize(luma, (ANALYSIS_WIDTH, height), interpolation=cv2.INTER_AREA)
         if self._mask_slices is None:
             x, y, w, h = self.region
