@@ -2,7 +2,8 @@
 
 Each consumer gets a bounded queue. When a consumer falls behind, its newest packets are
 dropped (and counted) and it is resynchronised at the next keyframe, because a decoder fed
-packets after a hole shows garbage until then. Stream descriptions and ends are never dropped.
+packets after a hole shows garbage until then. Stream descriptions, ends and discontinuities
+are never dropped.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class PacketQueue:
                     return
                 self._resync = False
                 self._packets += 1
-            else:
+            elif isinstance(item, (StreamInfo, StreamEnd)):
                 # A new session starts clean; its first packet is a keyframe anyway.
                 self._resync = False
             self._items.append(item)

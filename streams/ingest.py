@@ -10,9 +10,10 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from fractions import Fraction
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator, cast
 from urllib.parse import urlsplit
 
 import av
@@ -20,8 +21,12 @@ import av
 from streams.errors import RECORDABLE_CODECS, StreamUnusable, describe_stream_error
 from streams.fanout import PacketFanout
 from streams.nal import has_parameter_sets, is_annex_b
-from streams.packets import MediaPacket, StreamEnd, StreamInfo
+from streams.packets import Discontinuity, MediaPacket, StreamEnd, StreamInfo
+from streams.parameter_sets import ParameterSetWatch, picture_size
 from streams.status import RateMeter, StreamState, StreamStatus
+from streams.clock_steps import Ready, StepSplicer
+from streams.decode_order import B_FRAME_DEPTH, DecodeOrder
+from streams.timeline import JUMP_SECONDS, ClockEvent, MediaTimeline, Placement
 from vms.cameras.rtsp_url import mask_credentials, validate_rtsp_url, with_credentials
 from vms.config.storage import IngestConfig
 
@@ -40,8 +45,13 @@ def _as_annex_b(extradata: bytes) -> bytes:
     # RTSP gives Annex B extradata; anything else (avcC from a file) is not ours to fix here.
     return extradata if is_annex_b(extradata) else b""
 
-# Wall-clock anchor is re-taken when media time and the system clock disagree by more than this.
-MAX_CLOCK_SKEW_SECONDS = 5.0
+DISCONTINUITY_MEANING = {
+    "backward": "camera clock stepped back; frames continue after the previous ones",
+    "forward": "camera clock jumped forward; frames continue after the previous ones",
+    "drift": "camera clock drifts against ours; slewed, no gap",
+    "burst": "nothing arrived for a while, then a burst; frames keep their camera spacing",
+    "gap": "frames are missing; recording resumes at the next keyframe",
+}
 STATUS_INTERVAL_SECONDS = 2.0
 
 
@@ -88,6 +98,8 @@ class IngestSession:
         )
         self._meter = RateMeter()
         self._last_status_at = 0.0
+        # Where the previous session's frames ended on our clock: the next one never overlaps it.
+        self._placed_until = 0.0
 
     def start(self) -> "IngestSession":
         self._thread.start()
@@ -208,42 +220,90 @@ class IngestSession:
             return False
 
     def _pump(self, container: av.container.InputContainer, video: av.video.stream.VideoStream, info: StreamInfo) -> None:
-        anchor: tuple[float, int] | None = None  # (wall seconds, pts) of the first keyframe
-        last_dts: int | None = None
+        timeline = MediaTimeline(info.time_base, info.fps, not_before=self._placed_until)
+        frame_ticks = round(1 / ((info.fps or 25.0) * info.time_base))
+        depth = B_FRAME_DEPTH if video.codec_context.has_b_frames else 0
+        splicer = StepSplicer(info.time_base, frame_ticks, depth)
+        order = DecodeOrder(depth, frame_ticks,
+                            round(JUMP_SECONDS / info.time_base))
+        watch = ParameterSetWatch(info.codec)
         self._meter.reset()
-        for unit in self._access_units(container, video, info):
-            if self._stop.is_set():
-                return
-            if anchor is None and not unit.keyframe:
-                continue  # start every session at a keyframe so it decodes from its first packet
-            dts, pts = unit.dts, unit.pts
-            if last_dts is not None and dts <= last_dts:
-                # Non-monotonic DTS would make the MP4 muxer refuse the packet.
-                dts = last_dts + 1
-                pts = max(pts, dts)
-            last_dts = dts
-            now = time.time()
-            wall = self._wall_time(anchor, pts, info.time_base, now)
-            if anchor is None or abs(wall - now) > MAX_CLOCK_SKEW_SECONDS:
-                anchor = (now, pts)
-                wall = now
-            data = unit.data
-            if unit.keyframe and info.extradata and not has_parameter_sets(data, info.codec):
-                # Cameras that send SPS/PPS only in the SDP would leave every consumer's
-                # keyframes undecodable; repeat the SDP's parameter sets in-band.
-                data = _as_annex_b(info.extradata) + data
+        started = False
+
+        def place(ready_units: list[Ready]) -> None:
+            for ready, pts, arrival, step in ready_units:
+                pts, dts = order.dts(pts)
+                keyframe = cast(_Unit, ready).keyframe
+                self._publish_placed(info, timeline.push(ready, pts, dts, keyframe, arrival, step))
+
+        try:
+            for unit in self._access_units(container, video, info):
+                if self._stop.is_set():
+                    return
+                if not started and not unit.keyframe:
+                    continue  # start every session at a keyframe so it decodes from its first packet
+                started = True
+                data = unit.data
+                if unit.keyframe and info.extradata and not has_parameter_sets(data, info.codec):
+                    # Cameras that send SPS/PPS only in the SDP would leave every consumer's
+                    # keyframes undecodable; repeat the SDP's parameter sets in-band.
+                    data = _as_annex_b(info.extradata) + data
+                now = time.time()
+                if unit.keyframe:
+                    new_sets = watch.changed(data)
+                    if new_sets is not None:
+                        place(splicer.flush())
+                        self._publish_placed(info, timeline.flush())
+                        info = self._describe_again(info, new_sets, data)
+                unit.data = data
+                place(splicer.push(unit, unit.pts, now))
+                self._count(now, len(data))
+        finally:
+            place(splicer.flush())
+            self._publish_placed(info, timeline.flush())
+            self._placed_until = timeline.last_wall or self._placed_until
+
+    def _publish_placed(self, info: StreamInfo, placed: list[tuple[Any, Placement]]) -> None:
+        for unit, placement in placed:
+            for event in placement.events:
+                self._discontinuity(info, event)
             self.fanout.publish(
                 MediaPacket(
                     session=info.session,
-                    data=data,
-                    pts=pts,
-                    dts=dts,
+                    data=unit.data,
+                    pts=placement.pts,
+                    dts=placement.dts,
                     time_base=info.time_base,
                     keyframe=unit.keyframe,
-                    wall_time=wall,
+                    wall_time=placement.wall_time,
                 )
             )
-            self._count(now, len(data))
+
+    def _discontinuity(self, info: StreamInfo, event: ClockEvent) -> None:
+        counts = self.status.discontinuities
+        counts[event.kind] = counts.get(event.kind, 0) + 1
+        log.warning(
+            "camera %s/%s: %s of %.3f s at %s (%s)", self.source.camera_id, self.source.stream, event.kind,
+            event.seconds, datetime.fromtimestamp(event.wall_time, timezone.utc).isoformat(), DISCONTINUITY_MEANING[event.kind],
+        )
+        self.fanout.publish(
+            Discontinuity(self.source.camera_id, self.source.stream, info.session, event.kind, event.seconds, event.wall_time)
+        )
+
+    def _describe_again(self, info: StreamInfo, parameter_sets: bytes, keyframe: bytes) -> StreamInfo:
+        """A new description (and session number) for a camera that changed its parameter sets."""
+        size = picture_size(info.codec, keyframe) or (info.width, info.height)
+        log.warning(
+            "camera %s/%s changed its parameter sets mid-stream: %dx%d -> %dx%d; starting a new segment",
+            self.source.camera_id, self.source.stream, info.width, info.height, *size,
+        )
+        session = self.status.session + 1
+        info = replace(info, session=session, width=size[0], height=size[1], extradata=parameter_sets)
+        self.status.session = session
+        self.status.width, self.status.height = info.width, info.height
+        self.fanout.publish(info)
+        self._publish_status(time.time())
+        return info
 
     @staticmethod
     def _access_units(container: av.container.InputContainer, video: av.video.stream.VideoStream,
@@ -269,13 +329,6 @@ class IngestSession:
             pending = _Unit(bytes(packet), pts, dts, packet.is_keyframe)
         # The stream ended under us: the last access unit may have been cut mid-picture, and
         # a recorded half picture is a corrupt frame. One frame is the cheaper loss.
-
-    @staticmethod
-    def _wall_time(anchor: tuple[float, int] | None, pts: int, time_base: Fraction, now: float) -> float:
-        if anchor is None:
-            return now
-        wall0, pts0 = anchor
-        return wall0 + float((pts - pts0) * time_base)
 
     # -- status ---------------------------------------------------------------------------
 

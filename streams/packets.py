@@ -52,4 +52,22 @@ class StreamEnd:
     reason: str
 
 
-StreamItem = StreamInfo | MediaPacket | StreamEnd
+@dataclass(frozen=True, slots=True)
+class Discontinuity:
+    """The camera's clock broke (or frames went missing) just before the next packet.
+
+    ``kind``: ``backward``, ``forward``, ``drift``, ``burst`` or ``gap`` (see streams.timeline);
+    ``seconds``: its size; ``wall_time``: where on our clock it happened (UTC epoch seconds).
+    The packets around it are already on the corrected timeline; consumers that keep files
+    (the recorder) end their run here, the others may ignore it.
+    """
+
+    camera_id: str
+    stream: str
+    session: int
+    kind: str
+    seconds: float
+    wall_time: float
+
+
+StreamItem = StreamInfo | MediaPacket | StreamEnd | Discontinuity

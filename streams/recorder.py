@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Callable
 
 from streams.fanout import PacketQueue
-from streams.packets import MediaPacket, StreamEnd, StreamInfo, StreamItem
+from streams.packets import Discontinuity, MediaPacket, StreamEnd, StreamInfo, StreamItem
 from streams.segment_writer import SegmentWriter
 from vms.recordings.fmp4 import playable_length
 from vms.recordings.index import SegmentClosed, SegmentIndex, SegmentOpened
+from vms.recordings.invariants import IndexInvariantError
 from vms.recordings.repair import MediaSpan, measure
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 PROGRESS_SECONDS = 5.0
 # How long the recorder lets packets gather before writing them.
 DRAIN_SECONDS = 0.25
+# A segment is cut at the first keyframe after this fraction of segment_seconds.
+CUT_SLACK = 0.99
 # Storage errors are retried at keyframes, but not more often than this.
 STORAGE_RETRY_SECONDS = 2.0
 
@@ -65,6 +68,9 @@ class Recorder:
         self._info: StreamInfo | None = None
         self._segment: _OpenSegment | None = None
         self._retry_after = 0.0
+        self._cut_at_keyframe = False
+        self._last_end: datetime | None = None  # end of the previous segment of this session
+        self._frame = timedelta(seconds=0.1)  # one frame interval (upper bound until known)
         self.segments_written = 0
         self.bytes_written = 0
         self.last_segment_at: float | None = None  # UTC epoch seconds the last segment was finished
@@ -97,17 +103,35 @@ class Recorder:
             self._on_packet(item)
         elif isinstance(item, StreamInfo):
             self._close_segment()
+            if self._info is None or item.camera_id != self._info.camera_id:
+                self._last_end = None
             self._info = item
+            self._frame = timedelta(seconds=1 / item.fps if item.fps and item.fps >= 1 else 0.1)
         elif isinstance(item, StreamEnd):
             self._close_segment()
             self._info = None
+            self._last_end = None
+        elif isinstance(item, Discontinuity) and self._info is not None and item.session == self._info.session:
+            if item.kind == "gap":
+                # Frames are missing: the segment ends at its last frame, the next one starts at
+                # the next keyframe (what comes before it references frames that never came).
+                self._close_segment()
+            else:
+                # The clock broke but frames kept coming on the corrected timeline: keep them
+                # all, and end this run's segment at the next keyframe.
+                self._cut_at_keyframe = True
 
     def _on_packet(self, packet: MediaPacket) -> None:
         if self._info is None or packet.session != self._info.session:
             return
         if packet.keyframe:
             segment = self._segment
-            if segment is None or segment.writer.media_seconds >= self.segment_seconds:
+            if self._cut_at_keyframe:
+                self._cut_at_keyframe = False
+                self._close_segment()
+                segment = None
+            # Slewing (streams.timeline) may make N seconds of media a hair shorter than N.
+            if segment is None or segment.writer.media_seconds >= self.segment_seconds * CUT_SLACK:
                 self._close_segment()
                 self._open_segment(packet)
         if self._segment is None:
@@ -138,12 +162,14 @@ class Recorder:
             return
         assert self._info is not None
         start = datetime.fromtimestamp(packet.wall_time, timezone.utc)
-        relative = segment_path(self.camera_id, start)
-        opened = SegmentOpened(self.camera_id, start, relative, self._info.codec, self._info.width, self._info.height)
+        if self._last_end is not None and timedelta(0) < self._last_end - start <= self._frame * 1.5:
+            # Slewing and B-frame reordering can leave the previous segment's last picture
+            # ending a fraction of a frame after this keyframe's time: rows must not overlap.
+            start = self._last_end
         try:
             # The row goes first: a crash after it leaves a row that repair can settle,
             # a crash before it leaves nothing.
-            segment_id = self.index.begin(opened)
+            segment_id, start, relative = self._begin(start)
         except Exception as exc:
             self._storage_failed("indexing a new segment", exc)
             return
@@ -155,6 +181,22 @@ class Recorder:
             return
         self._segment = _OpenSegment(segment_id, start, writer)
         self.last_error = None
+
+    def _begin(self, start: datetime) -> tuple[int, datetime, str]:
+        """Index a new segment at ``start``; if the index refuses that time (a fault of the time
+        model, never expected), index it at the nearest time it accepts rather than lose the
+        recording: now for a start in the future, the previous row's end for an overlap."""
+        assert self._info is not None
+        info = self._info
+        try:
+            relative = segment_path(self.camera_id, start)
+            return self.index.begin(SegmentOpened(self.camera_id, start, relative, info.codec, info.width, info.height)), start, relative
+        except IndexInvariantError as exc:
+            now = datetime.now(timezone.utc)
+            moved = min(start, now) if self._last_end is None else max(min(start, now), self._last_end)
+            log.error("camera %s: %s; indexing the segment at %s instead", self.camera_id, exc, moved.isoformat())
+            relative = segment_path(self.camera_id, moved)
+            return self.index.begin(SegmentOpened(self.camera_id, moved, relative, info.codec, info.width, info.height)), moved, relative
 
     def _close_segment(self, failed: bool = False) -> None:
         """Finish the open segment and its row; after a failed write keep only whole fragments."""
@@ -173,7 +215,10 @@ class Recorder:
                 # trailer flushes): believe the file only if it ends on a whole fragment.
                 if playable_length(writer.path) != size:
                     raise OSError(f"{writer.path} was not written completely (disk full?)")
-                span = MediaSpan(writer.media_seconds, writer.frames, writer.keyframes)
+                # The index states what the file holds, read back from it (demux, no decoding).
+                span = measure(writer.path)
+                if span.frames != writer.frames:
+                    log.error("%s holds %d frames, %d were written", writer.path, span.frames, writer.frames)
             except Exception as exc:
                 self._storage_failed(f"finishing {writer.path}", exc)
                 size, span = self._salvage(writer)
@@ -184,6 +229,7 @@ class Recorder:
                 return
             end = segment.start + timedelta(seconds=span.seconds)
             self.index.finish(segment.id, SegmentClosed(end, size, span.frames, span.keyframes))
+            self._last_end = end
         except Exception as exc:
             # The row stays open and is settled by repair at the next start.
             self._storage_failed(f"indexing {writer.path}", exc)

@@ -1,7 +1,7 @@
 """Write one fragmented-MP4 segment from already-encoded packets (remux only, never encode).
 
 ``empty_moov`` puts the header first and ``frag_keyframe`` closes a fragment at every
-keyframe, so a process killed at any moment leaves a file that plays up to its last
+keyframe (and ``frag_duration`` after a second without one), so a process killed at any moment leaves a file that plays up to its last
 complete fragment. ``flush_packets`` hands every fragment to the kernel as it is made.
 """
 
@@ -15,6 +15,10 @@ import av
 from streams.packets import MediaPacket, StreamInfo
 from vms.recordings.fmp4 import FRAGMENTED_MP4
 
+# A fragment also ends after FRAGMENT_SECONDS without a keyframe, so a long-GOP camera's
+# segment reaches the disk every second instead of once per GOP (10-30 s on some cameras).
+FRAGMENT_SECONDS = 1.0
+RECORDING_MP4 = {**FRAGMENTED_MP4, "frag_duration": str(int(FRAGMENT_SECONDS * 1_000_000))}
 
 
 class SegmentWriter:
@@ -22,7 +26,7 @@ class SegmentWriter:
         self.path = path
         self.info = info
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._container = av.open(str(path), "w", format="mp4", options=FRAGMENTED_MP4)
+        self._container = av.open(str(path), "w", format="mp4", options=RECORDING_MP4)
         # No codec context: parameter sets come in-band with the first keyframe (ingest
         # repeats them there), and the muxer builds avcC/hvcC from them.
         self._stream = self._container.add_mux_stream(

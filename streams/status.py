@@ -33,9 +33,12 @@ class StreamStatus:
     session: int = 0
     reconnects: int = 0
     packets: int = 0
+    # Discontinuities of the camera clock seen since the worker started, by kind (timeline.py).
+    discontinuities: dict[str, int] = field(default_factory=dict)
 
     def to_message(self) -> dict[str, Any]:
         message = asdict(self)
+        message["discontinuities"] = dict(self.discontinuities)
         message["state"] = self.state.value
         return message
 

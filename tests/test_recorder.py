@@ -55,8 +55,8 @@ def test_b_frames_keep_their_order(db, recordings_dir):
 
 
 def test_a_gap_ends_the_segment_and_the_next_session_starts_a_new_one(db, recordings_dir):
-    info1, first = media_packets(frames=50, session=1, start_wall=1_800_000_000.0)
-    info2, second = media_packets(frames=50, session=2, start_wall=1_800_000_010.0)
+    info1, first = media_packets(frames=50, session=1, start_wall=1_700_000_000.0)
+    info2, second = media_packets(frames=50, session=2, start_wall=1_700_000_010.0)
     items = [info1, *first, StreamEnd("cam", "main", 1, "lost"), info2, *second, StreamEnd("cam", "main", 2, "x")]
     segments = record(db, recordings_dir, items, 60).of_camera("cam")
     assert len(segments) == 2

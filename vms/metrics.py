@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 HTTP_LATENCY = Histogram(
@@ -44,9 +44,15 @@ class RuntimeCollector(Collector):
         up = GaugeMetricFamily("vms_camera_up", "1 when the camera stream is online", labels=["camera", "stream"])
         fps = GaugeMetricFamily("vms_camera_fps", "Frames per second received", labels=["camera", "stream"])
         bitrate = GaugeMetricFamily("vms_camera_bitrate_bps", "Bits per second received", labels=["camera", "stream"])
+        discontinuities = CounterMetricFamily(
+            "vms_camera_discontinuities", "Discontinuities of the camera clock (or missing frames) detected at ingest",
+            labels=["camera", "stream", "kind"],
+        )
         statuses = list(self._statuses())
         count = 0
         for status in statuses:
+            for kind, seen in sorted((status.get("discontinuities") or {}).items()):
+                discontinuities.add_metric([status["camera_id"], status.get("stream", "main"), kind], float(seen))
             labels = [status["camera_id"], status.get("stream", "main")]
             is_up = status.get("state") == "online"
             count += is_up
@@ -75,7 +81,7 @@ class RuntimeCollector(Collector):
             if health.get("normal_bytes_per_minute") is not None:
                 normal.add_metric([camera_id], float(health["normal_bytes_per_minute"]))
             healthy.add_metric([camera_id], 0.0 if health.get("state") in ("stalled", "low") else 1.0)
-        yield from (online, streams, up, fps, bitrate, stored, viewers, since, rate, normal, healthy)
+        yield from (online, streams, up, fps, bitrate, discontinuities, stored, viewers, since, rate, normal, healthy)
 
 
 def runtime_registry(collector: RuntimeCollector) -> CollectorRegistry:

@@ -52,7 +52,7 @@ class FrameDecoder:
             self._codec = None
             self._session = None
             return []
-        if self._codec is None or item.session != self._session:
+        if not isinstance(item, MediaPacket) or self._codec is None or item.session != self._session:
             return []
         return self._decode(item)
 

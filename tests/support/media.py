@@ -47,7 +47,7 @@ def encode_h264(frames: int = 75, fps: int = 25, gop: int = 25, width: int = 320
 
 
 def media_packets(
-    camera_id: str = "cam", frames: int = 75, fps: int = 25, gop: int = 25, start_wall: float = 1_800_000_000.0, session: int = 1, **kw
+    camera_id: str = "cam", frames: int = 75, fps: int = 25, gop: int = 25, start_wall: float = 1_700_000_000.0, session: int = 1, **kw
 ) -> tuple[StreamInfo, list[MediaPacket]]:
     """A StreamInfo and the packets of ``frames`` frames, rebased to 90 kHz like RTSP."""
     raw = encode_h264(frames, fps, gop, **kw)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from vms.db import Database, Segment
+from vms.recordings.invariants import enforce, time_problems
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,11 @@ class SegmentIndex:
         self.worker_id = worker_id
 
     def begin(self, opened: SegmentOpened) -> int:
+        """Insert the row of a segment being written; raises IndexInvariantError if it would
+        start inside the camera's previous row or in the future."""
         with self.db.session() as session:
+            previous = _neighbour_end(session, opened.camera_id, opened.start)
+            enforce(opened.camera_id, opened.path, time_problems(opened.start, None, previous, None, _now()))
             row = Segment(
                 camera_id=opened.camera_id,
                 start=opened.start,
@@ -52,7 +61,17 @@ class SegmentIndex:
             return row.id
 
     def finish(self, segment_id: int, closed: SegmentClosed) -> None:
+        """Close a row; raises IndexInvariantError (row left open) if [start, end) would be
+        negative, reach into the future or overlap the camera's next row."""
         with self.db.session() as session:
+            row = session.get(Segment, segment_id)
+            if row is not None:
+                following = session.scalar(
+                    select(func.min(Segment.start)).where(
+                        Segment.camera_id == row.camera_id, Segment.start > row.start, Segment.id != row.id
+                    )
+                )
+                enforce(row.camera_id, row.path, time_problems(row.start, closed.end, None, following, _now()))
             session.execute(
                 update(Segment)
                 .where(Segment.id == segment_id)
@@ -107,3 +126,17 @@ class SegmentIndex:
             return list(
                 session.scalars(select(Segment).where(Segment.camera_id == camera_id).order_by(Segment.start))
             )
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _neighbour_end(session: Session, camera_id: str, start: datetime) -> datetime | None:
+    """Where the camera's latest row starting at or before ``start`` ends (closed rows, or how far
+    an open one is written)."""
+    reach = func.coalesce(Segment.end, Segment.written_until)
+    end: datetime | None = session.scalar(
+        select(reach).where(Segment.camera_id == camera_id, Segment.start <= start).order_by(Segment.start.desc()).limit(1)
+    )
+    return end

@@ -11,6 +11,7 @@ import av
 
 from vms.recordings.fmp4 import trim_to_playable
 from vms.recordings.index import SegmentClosed, SegmentIndex
+from vms.recordings.invariants import IndexInvariantError
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 class RepairReport:
     repaired: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # would overlap or lie in the future
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,13 @@ def repair_unfinished(index: SegmentIndex, recordings_dir: Path) -> RepairReport
             report.removed.append(segment.path)
             continue
         end = segment.start + timedelta(seconds=span.seconds)
-        index.finish(segment.id, SegmentClosed(end, size, span.frames, span.keyframes))
+        try:
+            index.finish(segment.id, SegmentClosed(end, size, span.frames, span.keyframes))
+        except IndexInvariantError as exc:
+            # Left open (and so never played as if it were whole): a person must look at it.
+            log.error("segment %s cannot be closed without breaking the index: %s", segment.path, exc)
+            report.refused.append(segment.path)
+            continue
         report.repaired.append(segment.path)
     if report.repaired or report.removed:
         log.info("repaired %d unfinished segments, removed %d empty ones", len(report.repaired), len(report.removed))

@@ -1,0 +1,263 @@
+"""Place one stream's frames on our wall clock; the camera's media clock only spaces them.
+
+A *run* is a stretch of packets whose media timestamps are trusted to space frames:
+``wall(x) = w0 + (x - x0) * time_base * rate``. Our clock at arrival places each run. A run
+ends at a discontinuity of the camera clock (a backward step, a forward jump); a new run
+starts where the previous one left off, so frames keep their real spacing and no false gap
+appears. Inside a run, ``rate`` follows the camera clock's drift against ours (slewed at
+keyframes, never stepped), so the placement never runs ahead of arrival.
+
+The output is a corrected timeline: ``pts``/``dts`` in the stream's time base, counted from
+the session's first frame, strictly increasing in decode order, with the same PTS/DTS
+relation (B-frame order) as the camera's. See docs/storage.md, "Time model".
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from fractions import Fraction
+
+# A media step this much larger than the arrival step is a forward jump of the camera clock.
+JUMP_SECONDS = 1.0
+# Corrected time advancing this much more than one frame between two frames is a gap.
+GAP_SECONDS = 1.0
+# No packet for this long, then media time that did not advance as much: a burst after a stall.
+STALL_SECONDS = 1.0
+# Leads (placed minus arrival time) are compared over this window: its maximum is the
+# least-delayed frame, the one that tells where the camera's clock really is.
+LEAD_WINDOW_SECONDS = 5.0
+# Slewing: the lead is removed over this horizon, never faster than MAX_SLEW (fraction).
+SLEW_HORIZON_SECONDS = 10.0
+MAX_SLEW = 0.02
+# Frames placed ahead of their arrival are pulled back faster (the index must not run ahead).
+SLEW_AHEAD_HORIZON_SECONDS = 2.0
+MAX_SLEW_AHEAD = 0.05
+# The camera's rate is estimated from one least-delayed point per bucket over this window.
+RATE_BUCKET_SECONDS = 2.0
+RATE_WINDOW_SECONDS = 60.0
+RATE_MIN_SPAN_SECONDS = 10.0
+# Every this many seconds of accumulated drift correction in a run is reported once.
+DRIFT_REPORT_SECONDS = 1.0
+# A new run's first packets that arrive faster than real time (FFmpeg's probe buffer, a
+# burst) are held until one arrives in real time; at most this many.
+MAX_HELD_PACKETS = 250
+
+
+@dataclass(frozen=True, slots=True)
+class ClockEvent:
+    """A discontinuity of the camera clock, or a gap in what arrived.
+
+    ``kind``: ``backward``, ``forward``, ``drift``, ``burst``, ``gap``; ``seconds``: its size
+    (how far the clock stepped, drifted, stalled, or how long the gap is); ``wall_time``: where
+    on our clock it happened (UTC epoch seconds).
+    """
+
+    kind: str
+    seconds: float
+    wall_time: float
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    pts: int  # corrected, in the stream's time base, from the session's first frame
+    dts: int
+    wall_time: float  # UTC epoch seconds of the presentation time
+    events: tuple[ClockEvent, ...] = ()
+
+
+_Held = tuple[object, int, int, float, tuple[ClockEvent, ...]]  # item, pts, dts, arrival, events
+
+
+class _Run:
+    def __init__(self, x0: int, w0: float, time_base: Fraction) -> None:
+        self.x0, self.w0, self.rate = x0, w0, 1.0
+        self.base_rate = 1.0  # the camera clock's rate against ours, as last estimated
+        self.tb = float(time_base)
+        self.start_x0, self.start_w0 = x0, w0  # for the drift accounting of the run
+        self.reported_drift = 0
+        self.buckets: deque[tuple[float, float, float]] = deque()  # (bucket start, media s, arrival)
+
+    def wall(self, x: int) -> float:
+        return self.w0 + (x - self.x0) * self.tb * self.rate
+
+    def rebase(self, x: int, rate: float) -> None:
+        self.w0, self.x0, self.rate = self.wall(x), x, rate
+
+    def drift(self, x: int) -> float:
+        """How far slewing has moved this run away from the camera's own clock, in seconds."""
+        return self.wall(x) - (self.start_w0 + (x - self.start_x0) * self.tb)
+
+    def note_arrival(self, x: int, arrival: float) -> None:
+        media = (x - self.start_x0) * self.tb
+        if self.buckets and arrival - self.buckets[-1][0] < RATE_BUCKET_SECONDS:
+            start, m, a = self.buckets[-1]
+            if arrival - media < a - m:
+                self.buckets[-1] = (start, media, arrival)
+        else:
+            self.buckets.append((arrival, media, arrival))
+        while self.buckets and arrival - self.buckets[0][0] > RATE_WINDOW_SECONDS:
+            self.buckets.popleft()
+
+    def camera_rate(self) -> float | None:
+        """Our seconds per camera second (least squares over least-delayed points), or None."""
+        if len(self.buckets) < 3 or self.buckets[-1][1] - self.buckets[0][1] < RATE_MIN_SPAN_SECONDS:
+            return None
+        n = len(self.buckets)
+        mm = sum(m for _, m, _ in self.buckets) / n
+        ma = sum(a for _, _, a in self.buckets) / n
+        var = sum((m - mm) ** 2 for _, m, _ in self.buckets)
+        cov = sum((m - mm) * (a - ma) for _, m, a in self.buckets)
+        return min(2.0, max(0.5, cov / var)) if var > 0 else None
+
+
+class MediaTimeline:
+    """Turns (pts, dts, arrival) of one session's access units into placements, in order.
+
+    ``push`` returns the placements that are ready (a new run's first packets may be held
+    for a moment, see ``MAX_HELD_PACKETS``); ``flush`` returns what is still held.
+    ``not_before``: the end of what the previous session placed (no overlap across reconnects).
+    """
+
+    def __init__(self, time_base: Fraction, fps: float | None, not_before: float = 0.0) -> None:
+        self.tb = Fraction(time_base)
+        self.frame = 1 / fps if fps and 1 <= fps <= 240 else 0.04
+        self.not_before = not_before
+        self.epoch: float | None = None
+        self._run: _Run | None = None
+        self._held: list[_Held] = []
+        self._last: tuple[int, float, float] | None = None  # raw dts, arrival, placed wall (dts)
+        self._last_out_dts = -1
+        self._end = not_before  # wall time just past the newest presented frame
+        self._leads: deque[tuple[float, float]] = deque()  # (arrival, lead), decreasing leads
+        self.events: list[ClockEvent] = []  # every event of the session, for tests and status
+
+    # -- public ---------------------------------------------------------------------------
+
+    def push(self, item: object, pts: int, dts: int, keyframe: bool, arrival: float,
+             step: tuple[str, float] | None = None) -> list[tuple[object, Placement]]:
+        """``step``: (kind, seconds) of a clock step already spliced out of pts (clock_steps.py)."""
+        events: list[ClockEvent] = []
+        if step is not None:
+            events.append(ClockEvent(step[0], step[1], self._last[2] if self._last else arrival))
+        if self._run is None or self._held:
+            return self._start_run(item, pts, dts, arrival, tuple(events))
+        assert self._last is not None  # a run has placed at least one packet
+        x_last, a_last, w_last = self._last
+        dm = (dts - x_last) * float(self.tb)
+        da = arrival - a_last
+        run = self._run
+        if dm <= 0:  # clock_steps.py splices steps out first; this is the last line of defence
+            events.append(ClockEvent("backward", dm - self.frame, w_last))
+            return self._break(item, pts, dts, arrival, events)
+        if da > STALL_SECONDS and dm < da / 2:
+            events.append(ClockEvent("burst", da, w_last))
+        if keyframe:
+            self._slew(dts, arrival, events)
+        run.note_arrival(dts, arrival)
+        return [(item, self._place(pts, dts, arrival, events))]
+
+    def flush(self) -> list[tuple[object, Placement]]:
+        held, self._held = self._held, []
+        return self._anchor_held(held) if held else []
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def _break(self, item: object, pts: int, dts: int, arrival: float,
+               events: list[ClockEvent]) -> list[tuple[object, Placement]]:
+        self._run = None
+        return self._start_run(item, pts, dts, arrival, tuple(events))
+
+    def _start_run(self, item: object, pts: int, dts: int, arrival: float,
+                   events: tuple[ClockEvent, ...]) -> list[tuple[object, Placement]]:
+        """Hold a new run's packets while they come faster than real time, then place them all."""
+        if self._held:
+            previous_arrival = self._held[-1][3]
+            media = (dts - self._held[-1][2]) * float(self.tb)
+            in_real_time = arrival - previous_arrival >= min(self.frame, max(media, 0.0)) / 2
+            if media <= 0 or media > JUMP_SECONDS:
+                # The clock stepped again while we were holding: place what we hold first.
+                placed = self.flush()
+                self._run = None
+                return placed + self._start_run(item, pts, dts, arrival, events)
+            self._held.append((item, pts, dts, arrival, events))
+            if in_real_time or len(self._held) >= MAX_HELD_PACKETS:
+                return self.flush()
+            return []
+        self._held.append((item, pts, dts, arrival, events))
+        return []
+
+    def _anchor_held(self, held: list[_Held]) -> list[tuple[object, Placement]]:
+        tb = float(self.tb)
+        # The held packet with the least delay (largest media minus arrival) places the run.
+        _, _, x_ref, a_ref, _ = max(held, key=lambda h: h[2] * tb - h[3])
+        first_x = held[0][2]
+        w_first = a_ref - (x_ref - first_x) * tb
+        floor = self._floor()
+        if self._last is not None and held[0][3] - self._last[1] < GAP_SECONDS:
+            w_first = floor  # the clock stepped while frames kept coming: continue seamlessly
+        w_first = max(w_first, floor)
+        self._run = _Run(first_x, w_first, self.tb)
+        out = []
+        for item, pts, dts, arrival, events in held:
+            self._run.note_arrival(dts, arrival)
+            out.append((item, self._place(pts, dts, arrival, list(events))))
+        return out
+
+    def _floor(self) -> float:
+        """The earliest wall time the next frame may take."""
+        if self._last is None:
+            return self.not_before
+        return max(self.not_before, self._last[2] + self.frame)
+
+    def _slew(self, dts: int, arrival: float, events: list[ClockEvent]) -> None:
+        run = self._run
+        assert run is not None
+        lead = self._lead_max(arrival)
+        run.base_rate = run.camera_rate() or run.base_rate
+        rate = run.base_rate
+        if lead > 0:  # ahead of our clock is worse than behind it: catch up faster
+            correction = min(MAX_SLEW_AHEAD, lead / SLEW_AHEAD_HORIZON_SECONDS)
+        else:
+            correction = max(-MAX_SLEW, lead / SLEW_HORIZON_SECONDS)
+        run.rebase(dts, rate * (1 - correction))
+        drift = run.drift(dts)
+        steps = int(abs(drift) // DRIFT_REPORT_SECONDS)
+        if steps > run.reported_drift:
+            run.reported_drift = steps
+            events.append(ClockEvent("drift", drift, run.wall(dts)))
+
+    def _lead_max(self, now: float) -> float:
+        while self._leads and now - self._leads[0][0] > LEAD_WINDOW_SECONDS:
+            self._leads.popleft()
+        return self._leads[0][1] if self._leads else 0.0
+
+    def _place(self, pts: int, dts: int, arrival: float, events: list[ClockEvent]) -> Placement:
+        run = self._run
+        assert run is not None
+        w_dts = run.wall(dts)
+        if self._last is not None:
+            w_dts = max(w_dts, self._last[2] + float(self.tb))  # strictly increasing DTS
+            if w_dts - self._last[2] > self.frame + GAP_SECONDS:
+                events.append(ClockEvent("gap", w_dts - self._last[2] - self.frame, self._last[2] + self.frame))
+        w_pts = max(w_dts, run.wall(pts))
+        if self.epoch is None:
+            self.epoch = w_dts
+        lead = w_dts - arrival
+        while self._leads and self._leads[-1][1] <= lead:
+            self._leads.pop()
+        self._leads.append((arrival, lead))
+        self._last = (dts, arrival, w_dts)
+        for event in events:
+            if event not in self.events:
+                self.events.append(event)
+        out_dts = max(self._last_out_dts + 1, round((w_dts - self.epoch) / self.tb))
+        out_pts = max(out_dts, round((w_pts - self.epoch) / self.tb))
+        self._last_out_dts = out_dts
+        self._end = max(self._end, w_pts + self.frame)
+        return Placement(out_pts, out_dts, self.epoch + float(out_pts * self.tb), tuple(events))
+
+    @property
+    def last_wall(self) -> float | None:
+        """Wall time just past the newest placed frame (for the next session's ``not_before``)."""
+        return None if self._last is None else self._end

@@ -1,0 +1,158 @@
+"""The corrected timeline without a network (steps, drift, bursts, gaps, B-frames), the index
+rules and the discontinuity counter: pure functions, no server."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from fractions import Fraction
+
+import pytest
+
+from streams.clock_steps import StepSplicer
+from streams.decode_order import DecodeOrder
+from streams.status import StreamStatus
+from streams.timeline import MediaTimeline
+from vms.metrics import RuntimeCollector, exposition, runtime_registry
+from vms.recordings.invariants import IndexInvariantError, enforce, time_problems
+
+TB = Fraction(1, 90000)
+F = 3600  # one frame at 25 fps
+
+
+def ibbp_pts(frames: int) -> list[int]:
+    """PTS in decode order of an I P B B P B B ... stream (x264 with 2 B-frames)."""
+    out = [0]
+    i = 1
+    while i + 2 < frames:
+        out += [(i + 2) * F, i * F, (i + 1) * F]
+        i += 3
+    return out
+
+
+def run(pts_list, arrivals, depth=0, keyframe_every=25, shift_at=None, shift=0):
+    """Push a stream through splicer, decode order and timeline as ingest does."""
+    splicer = StepSplicer(TB, F, depth)
+    order = DecodeOrder(depth, F, 90000)
+    timeline = MediaTimeline(TB, 25.0)
+    placed = []
+    for i, (pts, arrival) in enumerate(zip(pts_list, arrivals)):
+        if shift_at is not None and i >= shift_at:
+            pts += shift
+        for item, p, a, step in splicer.push(i, pts, arrival):
+            p, d = order.dts(p)
+            placed += timeline.push(item, p, d, item % keyframe_every == 0, a, step)
+    for item, p, a, step in splicer.flush():
+        p, d = order.dts(p)
+        placed += timeline.push(item, p, d, item % keyframe_every == 0, a, step)
+    placed += timeline.flush()
+    return placed, timeline
+
+
+def kinds(timeline):
+    return [e.kind for e in timeline.events]
+
+
+def check_spacing(placed, tolerance=0.002):
+    dts = [p.dts for _, p in placed]
+    assert all(b > a for a, b in zip(dts, dts[1:])), "DTS not strictly increasing"
+    assert all(p.pts >= p.dts for _, p in placed)
+    shown = sorted(p.wall_time for _, p in placed)
+    steps = [b - a for a, b in zip(shown, shown[1:])]
+    assert all(abs(s - 0.04) < tolerance for s in steps), [round(s, 4) for s in steps if abs(s - 0.04) >= tolerance][:5]
+
+
+@pytest.mark.parametrize("shift", [-20 * 90000, 3600 * 90000], ids=["back", "forward"])
+@pytest.mark.parametrize("depth", [0, 2], ids=["ip", "bframes"])
+@pytest.mark.parametrize("at", [100, 101, 102])
+def test_a_clock_step_is_spliced_out_with_real_spacing_and_order(shift, depth, at):
+    pts = ibbp_pts(300) if depth else [i * F for i in range(300)]
+    arrivals = [1000 + i * 0.04 for i in range(len(pts))]
+    placed, timeline = run(pts, arrivals, depth=depth, shift_at=at, shift=shift)
+    assert len(placed) == len(pts)
+    assert kinds(timeline) == ["backward" if shift < 0 else "forward"]
+    check_spacing(placed)
+    # Display order is the camera's: frame k is shown k frames after frame 0.
+    order = [item for item, p in sorted(placed, key=lambda x: x[1].pts)]
+    assert order == sorted(range(len(pts)), key=lambda i: pts[i])  # as the camera meant it, before the step
+
+
+def test_startup_burst_is_anchored_on_the_least_delayed_packet():
+    # The probe hands over 1 s of packets at once, then frames come in real time.
+    arrivals = [1001.0] * 25 + [1001.0 + (i - 24) * 0.04 for i in range(25, 200)]
+    placed, timeline = run([i * F for i in range(200)], arrivals)
+    check_spacing(placed)
+    first = placed[0][1].wall_time
+    assert first == pytest.approx(1000.0, abs=0.05)  # captured 1 s before the burst let it go
+    assert all(p.wall_time <= arrivals[i] + 0.001 for i, (_, p) in enumerate(placed))
+
+
+def test_a_held_burst_keeps_real_times_and_is_reported():
+    arrivals = [1000 + i * 0.04 for i in range(300)]
+    for i in range(100, 175):  # 3 s held on the way, then released at once
+        arrivals[i] = 1000 + 175 * 0.04
+    placed, timeline = run([i * F for i in range(300)], arrivals)
+    check_spacing(placed)
+    assert kinds(timeline) == ["burst"]
+    assert all(abs(p.wall_time - (1000 + i * 0.04)) < 0.01 for i, (_, p) in enumerate(placed))
+
+
+def test_lost_frames_are_a_gap_not_spliced():
+    frames = [i for i in range(300) if not 100 <= i < 175]
+    placed, timeline = run([i * F for i in frames], [1000 + i * 0.04 for i in frames])
+    assert kinds(timeline) == ["gap"]
+    gap = placed[100][1].wall_time - placed[99][1].wall_time
+    assert gap == pytest.approx(76 * 0.04, abs=0.01)
+
+
+@pytest.mark.parametrize("factor", [1.03, 0.97])
+def test_a_drifting_clock_is_slewed_to_our_clock_without_steps(factor):
+    count = 25 * 120
+    pts = [round(i * F * factor) for i in range(count)]
+    arrivals = [1000 + i * 0.04 for i in range(count)]
+    placed, timeline = run(pts, arrivals)
+    assert "drift" in kinds(timeline) and not {"backward", "forward", "gap"} & set(kinds(timeline))
+    check_spacing(placed[25 * 60 :], tolerance=0.0015)  # once the rate is learned: real spacing
+    assert placed[-1][1].wall_time == pytest.approx(arrivals[-1], abs=0.15)  # index follows our clock
+    assert all(p.wall_time <= arrivals[i] + 0.25 for i, (_, p) in enumerate(placed))
+
+
+def test_decode_order_gives_dts_below_pts_strictly_increasing():
+    order = DecodeOrder(2, F, 90000)
+    out = [order.dts(p) for p in ibbp_pts(60)]
+    assert all(pts >= dts for pts, dts in out)
+    assert all(b[1] > a[1] for a, b in zip(out, out[1:]))
+
+
+def test_index_invariants_refuse_overlap_future_and_negative():
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    s = now - timedelta(seconds=60)
+    assert time_problems(s, s + timedelta(seconds=10), s, None, now) == []
+    rules = lambda *a: [rule for rule, _ in time_problems(*a)]  # noqa: E731
+    assert rules(s, s + timedelta(seconds=10), s + timedelta(seconds=1), None, now) == ["overlap"]
+    assert rules(s, s - timedelta(seconds=1), None, None, now) == ["negative"]
+    assert rules(s, now + timedelta(seconds=2), None, None, now) == ["future"]
+    assert rules(s, s + timedelta(seconds=10), None, s + timedelta(seconds=5), now) == ["overlap"]
+    with pytest.raises(IndexInvariantError, match="overlap"):
+        enforce("cam", "x.mp4", time_problems(s, None, s + timedelta(seconds=1), None, now))
+
+
+def test_a_clock_changing_its_rate_never_runs_ahead_of_ours():
+    count = 25 * 150
+    pts, value = [], 0.0
+    for i in range(count):
+        pts.append(round(value))
+        value += F * (1.03 if i < count // 2 else 0.97)
+    arrivals = [1000 + i * 0.04 for i in range(count)]
+    placed, timeline = run(pts, arrivals)
+    errors = [p.wall_time - arrivals[i] for i, (_, p) in enumerate(placed)]
+    assert max(errors) < 0.25, max(errors)  # never ahead of our clock
+    assert min(errors) > -1.5, min(errors)  # behind for a while: the rate is learned over 60 s
+    check_spacing(placed, tolerance=0.0025)  # slewing moves a frame by at most 5 % (2 ms)
+
+
+def test_discontinuities_are_exported_as_a_prometheus_counter_per_camera_and_kind():
+    status = StreamStatus(camera_id="tun-1", stream="main", discontinuities={"backward": 2, "gap": 1})
+    text = exposition(runtime_registry(RuntimeCollector(lambda: [status.to_message()], dict, dict))).decode()
+    assert 'vms_camera_discontinuities_total{camera="tun-1",kind="backward",stream="main"} 2.0' in text
+    assert 'vms_camera_discontinuities_total{camera="tun-1",kind="gap",stream="main"} 1.0' in text
+    assert status.to_message()["discontinuities"] == {"backward": 2, "gap": 1}
