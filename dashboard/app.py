@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 
 import vms.db.auth  # noqa: F401  (registers the users, sessions and audit tables)
 from dashboard.api import (
-    audit, auth, bookmarks, cameras, cases, events, evidence, exports, health, layouts, live, locks, pages, recordings,
-    search, users,
+    alarms, audit, auth, bookmarks, cameras, cases, events, evidence, exports, health, layouts, live, locks, pages,
+    recordings, search, users,
 )
+from dashboard.live_audit import LiveStopAudit
 from dashboard.problems import install_problem_handlers
 from dashboard.services import Services
 from dashboard.security import PUBLIC, gatekeeper, matched_route, report_unruled
@@ -41,6 +42,7 @@ def create_app(runtime: Services) -> FastAPI:
     fail_interrupted_case_exports(runtime.db)
     app.state.exports = ExportQueue(runtime.db, runtime.files, app.state.evidence_key, app.state.security.export_workers)
     app.state.metrics_registry = runtime_registry(_collector(runtime))
+    app.state.live_audit = LiveStopAudit(runtime.db, runtime.bus).start()
     install_problem_handlers(app)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)
@@ -50,6 +52,7 @@ def create_app(runtime: Services) -> FastAPI:
         app.include_router(module.router, prefix="/api")
     app.include_router(live.router, prefix="/api")
     app.include_router(events.router, prefix="/api")
+    app.include_router(alarms.router, prefix="/api")
     app.include_router(pages.router)  # the operators' dashboard at /
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from vms.alarms import AlarmService
 from vms.bus import Bus
 from vms.cameras.probe import ProbeResult
 from vms.cameras.status import StatusBoard
@@ -28,6 +29,7 @@ class Services(Protocol):
     gateway: LiveGateway  # live video of any camera, wherever its worker runs
     board: StatusBoard  # the last status of every camera stream, from every worker
     files: SegmentFiles | None  # where any worker's segment files are (set once built)
+    alarms: AlarmService | None  # raises alarms from events, escalates them, publishes their changes
     searches: MotionSearches | None  # motion searches in recordings (set once built)
     pictures: Pictures | None  # a recorded picture at a moment, for thumbnails (set once built)
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import av
 
-from streams.errors import RECORDABLE_CODECS, StreamUnusable, describe_stream_error
+from streams.errors import RECORDABLE_CODECS, StreamUnusable, classify_stream_error
 from streams.fanout import PacketFanout
 from streams.nal import has_parameter_sets, is_annex_b
 from streams.packets import Discontinuity, MediaPacket, StreamEnd, StreamInfo
@@ -130,14 +130,19 @@ class IngestSession:
             try:
                 self._pull_once()
                 message, config_problem = f"camera at {self.source.where} ended the stream", False
+                code = "stream-ended"
+                params: dict[str, object] = {"where": self.source.where}
             except Exception as exc:  # every failure of one session is reported, none escapes
-                message, config_problem = describe_stream_error(exc, self.source.where, self._answer_timeout)
-                message = self.source.mask(message)
+                found = classify_stream_error(exc, self.source.where, self._answer_timeout)
+                message, config_problem = self.source.mask(found.message), found.configuration
+                code = found.code
+                params = {k: self.source.mask(v) if isinstance(v, str) else v for k, v in found.params.items()}
             if self._stop.is_set():
                 break
             if self.status.packets > started_packets:
                 backoff = self.config.backoff_initial_seconds  # it worked for a while: retry fast
             state = StreamState.ERROR if config_problem else StreamState.OFFLINE
+            self.status.error_code, self.status.error_params = code, params
             self._set_state(state, message)
             log.warning("camera %s/%s %s: %s", self.source.camera_id, self.source.stream, state.value, message)
             delay = backoff * random.uniform(0.8, 1.2)
@@ -151,16 +156,16 @@ class IngestSession:
         session_started = False
         try:
             if not container.streams.video:
-                raise StreamUnusable(f"camera at {self.source.where} sends no video track (audio only?)")
+                raise StreamUnusable(f"camera at {self.source.where} sends no video track (audio only?)", "stream-no-video")
             video = container.streams.video[0]
             codec = video.codec_context.name
             if codec not in RECORDABLE_CODECS:
                 raise StreamUnusable(
                     f"camera at {self.source.where} sends {codec}; only H.264 and H.265 can be recorded "
-                    "without re-encoding (set the camera to H.264)"
+                    "without re-encoding (set the camera to H.264)", "stream-codec", codec=codec
                 )
             if not video.codec_context.width or not video.codec_context.height:
-                raise StreamUnusable(f"camera at {self.source.where} sends video without a known picture size")
+                raise StreamUnusable(f"camera at {self.source.where} sends video without a known picture size", "stream-no-size")
             session = self.status.session + 1
             info = StreamInfo(
                 camera_id=self.source.camera_id,
@@ -204,7 +209,7 @@ class IngestSession:
             # A camera with no video track refuses to PLAY an empty selection with an odd
             # 4xx; look again with every track to say what is really wrong.
             if video_only and self._has_no_video():
-                raise StreamUnusable(f"camera at {self.source.where} sends no video track (audio only?)") from None
+                raise StreamUnusable(f"camera at {self.source.where} sends no video track (audio only?)", "stream-no-video") from None
             raise
         except av.error.FFmpegError as exc:
             # PyAV's timeout interrupts FFmpeg, which then reports "invalid data" or "exit".
@@ -346,6 +351,8 @@ class IngestSession:
         if changed:
             self.status.state = state
             self.status.error = error
+            if error is None:
+                self.status.error_code, self.status.error_params = None, {}
             self.status.since = time.time()
             if state is not StreamState.ONLINE:
                 self.status.fps = self.status.bitrate_bps = 0.0

@@ -6,7 +6,7 @@ import time
 
 import av
 
-from streams.errors import RECORDABLE_CODECS, describe_stream_error
+from streams.errors import RECORDABLE_CODECS, classify_stream_error
 from streams.ingest import StreamSource
 from vms.cameras.probe import ProbeResult
 from vms.cameras.rtsp_url import with_credentials
@@ -21,22 +21,30 @@ def probe(source: StreamSource, seconds: float = 4.0, timeout: float = 10.0, sna
             result.audio = [s.codec_context.name for s in container.streams.audio]
             if not container.streams.video:
                 result.error = f"camera at {source.where} sends no video track (audio only?)"
+                result.error_code, result.error_params = "stream-no-video", {"where": source.where}
                 return result
             video = container.streams.video[0]
             _measure(container, video, seconds, result, snapshot)
     except Exception as exc:
-        result.error = source.mask(describe_stream_error(exc, source.where, timeout)[0])
+        found = classify_stream_error(exc, source.where, timeout)
+        result.error = source.mask(found.message)
+        result.error_code = found.code
+        result.error_params = {k: source.mask(v) if isinstance(v, str) else v for k, v in found.params.items()}
         return result
     if result.codec not in RECORDABLE_CODECS:
         result.error = f"codec {result.codec} cannot be recorded without re-encoding; set the camera to H.264 or H.265"
+        result.error_code, result.error_params = "stream-codec", {"where": source.where, "codec": result.codec}
         return result
     if result.codec == "hevc":
         result.warnings.append("H.265 is recorded as it is, but most browsers cannot play it live")
+        result.warning_codes.append({"code": "probe-hevc", "params": {}})
     if result.keyframe_interval_seconds and result.keyframe_interval_seconds > 4:
         result.warnings.append(
             f"keyframes every {result.keyframe_interval_seconds:.1f} s: live start and seeking will be slow; "
             "2 s or less is recommended"
         )
+        result.warning_codes.append({"code": "probe-slow-keyframes",
+                                     "params": {"seconds": round(result.keyframe_interval_seconds, 1)}})
     result.ok = True
     return result
 

@@ -98,8 +98,12 @@ async def test_language_switches_and_is_remembered(dash):
 async def test_wall_2x2_plays_every_tile_and_full_screen_uses_the_main_stream(dash):
     page = dash.page
     await dash.screen("wall")
-    await page.click('.layout-size[data-size="4"]')
+    # The first sign-in shows a default wall of the user's cameras; clear it to build our own.
+    default = await dash.wait_js("() => { const s = window.vmsWall.stats(); return s.length ? s : null; }", "a default wall")
+    assert {tile["camera"] for tile in default} == set(WALL_CAMERAS)
     await page.wait_for_selector('#wall-grid[data-size="4"]')
+    for index in range(4):
+        await page.evaluate("(i) => window.vmsWall.assign(i, null)", index)
     # Drag the first camera into the first tile, click the others into the next empty tiles.
     first, *others = WALL_CAMERAS
     await page.drag_and_drop(f'.camera-item[data-camera="{first}"]', '.tile[data-index="0"]')
@@ -183,7 +187,8 @@ async def test_playback_opens_at_the_events_moment_and_seeks_to_the_second(dash)
     assert abs((parse(shown["shown"]) - clip_start).total_seconds()) <= 1.0, (shown, event["clip"])
     assert shown["message"] is None
     clock = await page.text_content("#pb-clock")
-    assert clock.startswith(clip_start.astimezone(HCMC).strftime("%Y-%m-%d %H:%M"))  # the command centre's time
+    # The command centre's time, written dd/mm/yyyy HH:MM (24 h) whatever the browser's locale.
+    assert clock.startswith(clip_start.astimezone(HCMC).strftime("%d/%m/%Y %H:%M"))
     await dash.shot("playback")
 
     # Go to a typed second: the picture shown is within half a second of it.

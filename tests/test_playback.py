@@ -120,6 +120,8 @@ async def test_who_may_play_back_what(recorded):
     old = datetime.now(timezone.utc) - timedelta(hours=2)
     refused = await _play(system, "tun-1", old, old + timedelta(minutes=1), role="operator")
     assert refused.status_code == 403 and refused.json()["type"] == "/problems/beyond-lookback"
+    params = refused.json()["params"]
+    assert params["minutes"] == 30 and datetime.fromisoformat(params["from"]) > old  # the UI says it in its own words
     timeline = await system.client.get("/api/cameras/tun-1/timeline", params={"start": old.isoformat(), "end": at(30).isoformat()},
                                        headers=system.token("operator"))
     assert timeline.json()["available_from"] is not None

@@ -20,6 +20,7 @@ from streams.live.hub import LiveHub
 from streams.live.local import LocalLive
 from streams.search.keyframes import KeyframeMotion
 from streams.search.thumbnail import keyframe_jpeg
+from vms.alarms import AlarmRules, AlarmService
 from vms.bus import Bus, bus_from_url
 from vms.cameras.probe import ProbeResult
 from vms.cameras.registry import CameraRegistry
@@ -51,6 +52,7 @@ class Runtime:
     live_loop: LiveLoop | None = None  # the hub's own loop, when no web server lends it one (scale-out)
     event_store: EventStoreConsumer | None = None  # queued events into the database (scale-out)
     board: StatusBoard = field(default_factory=lambda: StatusBoard(None))  # camera status from every worker
+    alarms: AlarmService | None = None  # raises alarms from events and escalates them
     searches: MotionSearches | None = None  # motion searches in recordings, in the background
     pictures: Pictures | None = None  # a recorded picture at a moment (timeline thumbnails)
 
@@ -70,10 +72,13 @@ class Runtime:
         bus = bus_from_url(settings.bus_url, settings.cluster.key_prefix)
         board = StatusBoard(bus).start()  # before the worker: it hears the first statuses too
         worker = StreamWorker(settings, db, bus) if with_worker else None
-        live = LiveHub(settings.live, settings.ingest.consumer_queue_packets) if worker is not None else None
+        live = LiveHub(settings.live, settings.ingest.consumer_queue_packets, bus) if worker is not None else None
         if worker is not None:
             worker.add_output(live)
         runtime = cls(settings, db, bus, worker, live, board=board)
+        AlarmRules(db).sync_from_config(settings.alarms.rules)
+        if settings.alarms.enabled:
+            runtime.alarms = AlarmService(db, bus, settings.alarms)
         if settings.redis_url:
             runtime.gateway = RemoteLive.connect(bus, settings.redis_url, settings.cluster.key_prefix)
             if worker is not None:
@@ -115,6 +120,8 @@ class Runtime:
         return counts
 
     def start(self) -> "Runtime":
+        if self.alarms is not None:
+            self.alarms.start()  # before detection, so no event goes unheard
         if self.live_loop is not None:
             self.live_loop.start()
             self.live_loop.run(self.live.start())
@@ -142,7 +149,10 @@ class Runtime:
             self.event_store.runner.queue.close()  # after detection: nothing is queued any more
         if self.worker is not None:
             self.worker.stop()
-        self.searches.shutdown()
+        if self.alarms is not None:
+            self.alarms.stop()
+        if self.searches is not None:
+            self.searches.shutdown()
         self.board.stop()
         self.bus.close()
         self.db.dispose()

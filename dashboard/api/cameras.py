@@ -203,6 +203,8 @@ def probe_camera(body: ProbeIn, request: Request, user: Principal = require(MANA
     answer = result.to_dict()
     if answer.get("error"):
         answer["error"] = mask_credentials(answer["error"], password, username)
+        answer["error_params"] = {k: mask_credentials(v, password, username) if isinstance(v, str) else v
+                                  for k, v in answer["error_params"].items()}
     answer["snapshot_jpeg_base64"] = base64.b64encode(result.snapshot_jpeg).decode() if result.snapshot_jpeg else None
     audit(request.app.state.runtime.db, user, "camera.probe", bare, {"ok": result.ok, "error": answer.get("error")},
           client_ip(request))

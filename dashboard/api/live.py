@@ -128,6 +128,7 @@ async def start_live(
     offer = (await request.body()).decode("utf-8", errors="replace")
     answer = await live.offer(camera_id, offer, _stream(stream), transcode)
     await run_in_threadpool(audit, runtime.db, user, "live.start", camera_id, {"session": answer.session, "stream": stream, "transcode": transcode}, client_ip(request))
+    request.app.state.live_audit.started(answer.session, user, camera_id, client_ip(request))
     location = request.url_for("stop_live", camera_id=camera_id, session_id=answer.session).path
     headers = {"Location": location, "ETag": f'"{answer.session}"'}
     return Response(answer.answer, status_code=201, media_type=SDP, headers=headers)
@@ -136,6 +137,7 @@ async def start_live(
 @router.delete("/cameras/{camera_id}/whep/{session_id}", dependencies=[require_camera(Capability.LIVE)], response_class=Response,
                responses={200: {"content": {}, "description": "the session ended (empty body, as WHEP says)"}})
 async def stop_live(camera_id: str, session_id: str, request: Request, user: Principal = Depends(current_user), live: LiveGateway = Depends(get_live), runtime: Services = Depends(get_runtime)) -> Response:
+    request.app.state.live_audit.stopped_by_viewer(session_id)
     await live.close(camera_id, session_id)
     await run_in_threadpool(audit, runtime.db, user, "live.stop", camera_id, {"session": session_id}, client_ip(request))
     return Response(status_code=200)

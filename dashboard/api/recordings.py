@@ -88,7 +88,8 @@ def playback(
     if earliest is not None and start < earliest:
         raise Problem(403, "beyond-lookback",
                       f"your role may play back only the last {config.operator_lookback_minutes:g} minutes "
-                      f"(from {earliest.isoformat()})", available_from=earliest.isoformat())
+                      f"(from {earliest.isoformat()})", available_from=earliest.isoformat(),
+                      params={"minutes": config.operator_lookback_minutes, "from": earliest.isoformat()})
     try:
         plan = plan_range(runtime.db, runtime.files, camera_id, start, end)
     except NothingRecorded as exc:

@@ -101,6 +101,8 @@ class StreamStatusOut(BaseModel):
     stream: str
     state: Literal["connecting", "online", "offline", "error", "stopped"]
     error: str | None
+    error_code: str | None = Field(default=None, description="the error as a code (streams.errors.StreamProblem)")
+    error_params: dict[str, str | int | float] = Field(default_factory=dict, description="the code's parameters")
     since: float = Field(description="UTC epoch seconds the state began")
     last_packet_at: float | None
     fps: float
@@ -137,10 +139,18 @@ class CameraOut(BaseModel):
     sub_url: str | None = None
 
 
+class ProbeProblemOut(BaseModel):
+    code: str
+    params: dict[str, str | int | float]
+
+
 class ProbeOut(BaseModel):
     ok: bool
     url: str
     error: str | None
+    error_code: str | None = None
+    error_params: dict[str, str | int | float] = Field(default_factory=dict)
+    warning_codes: list[ProbeProblemOut] = Field(default_factory=list)
     codec: str | None
     profile: str | None
     width: int | None

@@ -8,6 +8,7 @@ import { WhepPlayer } from "./app/whep.js";
 const STATE_TEXT = {
   connecting: "Đang kết nối · connecting",
   live: "Trực tiếp · live",
+  stalled: "Hình bị đứng · picture frozen",
   offline: "Mất tín hiệu · offline",
   error: "Lỗi · error",
 };

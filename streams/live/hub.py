@@ -35,7 +35,9 @@ from streams.live.track import PASSTHROUGH_CODECS, PassthroughTrack, RelayTrack
 from streams.live.transcode import DECODABLE_CODECS, TranscodeTrack
 from streams.pipeline import CameraPipeline
 from streams.status import StreamStatus
+from vms.bus import Bus
 from vms.config.live import LiveConfig
+from vms.live.sessions import LIVE_SESSIONS_TOPIC, VIEWER_ENDED
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +99,12 @@ class LiveSession:
 
 
 class LiveHub:
-    def __init__(self, config: LiveConfig, queue_packets: int) -> None:
-        """``queue_packets``: how many packets a relay's fan-out queue holds before dropping."""
+    def __init__(self, config: LiveConfig, queue_packets: int, bus: Bus | None = None) -> None:
+        """``queue_packets``: how many packets a relay's fan-out queue holds before dropping;
+        ``bus``: where sessions the hub ends itself are announced (``vms.live.sessions``)."""
         self.config = config
         self.queue_packets = queue_packets
+        self.bus = bus
         self._pipelines: dict[str, CameraPipeline] = {}  # the cameras this hub can show, by id
         self._pipelines_lock = threading.Lock()  # attach/detach run on the worker's thread
         self.snapshots = SnapshotCache(config.snapshot_cache_seconds)
@@ -181,7 +185,7 @@ class LiveHub:
         session = self._sessions.get(session_id)
         if session is None or (camera_id is not None and session.camera_id != camera_id):
             raise SessionNotFound(f"no live session '{session_id}'" + (f" of camera {camera_id}" if camera_id else ""))
-        await self._close(session, "ended by the viewer")
+        await self._close(session, VIEWER_ENDED)
 
     def session(self, session_id: str) -> LiveSession | None:
         return self._sessions.get(session_id)
@@ -231,12 +235,23 @@ class LiveHub:
         if self._sessions.pop(session.id, None) is None:
             return
         log.info("live session %s of camera %s ended: %s", session.id, session.camera_id, reason)
+        self._announce_end(session, reason)
         session.relay.detach(session.track)
         session.track.end(reason)
         try:
             await session.pc.close()
         except Exception:
             log.exception("closing the peer connection of live session %s failed", session.id)
+
+    def _announce_end(self, session: LiveSession, reason: str) -> None:
+        # The API that started the session audits its end; it only hears of ends it did not ask for.
+        if self.bus is None or reason == VIEWER_ENDED:
+            return
+        try:
+            self.bus.publish(LIVE_SESSIONS_TOPIC, {"phase": "ended", "session": session.id, "camera_id": session.camera_id,
+                                              "stream": session.stream, "reason": reason})
+        except Exception:
+            log.exception("announcing the end of live session %s failed", session.id)
 
     # -- relays ---------------------------------------------------------------------------
 

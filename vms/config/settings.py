@@ -15,6 +15,7 @@ from pydantic_settings import (
 )
 
 from vms.cluster.config import ClusterConfig
+from vms.config.alarms import AlarmsConfig
 from vms.config.cameras import DEFAULT_GROUPS, CameraConfig, GroupConfig, check_camera_references
 from vms.config.detection import DetectionConfig, EventsConfig
 from vms.config.live import LiveConfig
@@ -63,6 +64,7 @@ class Settings(BaseSettings):
     cameras: list[CameraConfig] = Field(default_factory=list)
     detection: DetectionConfig = DetectionConfig()
     events: EventsConfig = EventsConfig()
+    alarms: AlarmsConfig = AlarmsConfig()
 
     @model_validator(mode="after")
     def _references(self) -> "Settings":

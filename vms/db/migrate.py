@@ -25,7 +25,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 START_LOCK = 7265001  # pg_advisory_xact_lock key shared by every vms process of a deployment
 BASELINE = "0001"  # the first released schema (before segments.written_until)
 WRITTEN_UNTIL = "0002"
-BOOKMARKS_CASES = "0003"  # bookmarks, cases, case items, case packages
+ALARMS = "0003"  # alarm_rules and alarms (issue 14)
+BOOKMARKS_CASES = "0004"  # bookmarks, cases, case items, case packages (issue 15)
 
 
 def config(connection: Connection | None = None) -> Config:
@@ -74,5 +75,7 @@ def _revision_of_unversioned(connection: Connection) -> str | None:
         return None
     if "bookmarks" in inspector.get_table_names():
         return BOOKMARKS_CASES
+    if "alarms" in inspector.get_table_names():
+        return ALARMS
     columns = {column["name"] for column in inspector.get_columns("segments")}
     return WRITTEN_UNTIL if "written_until" in columns else BASELINE

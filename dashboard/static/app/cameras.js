@@ -4,7 +4,8 @@
 import { api } from "./api.js";
 import { clear, confirmDialog, el, field, fill, fmtBitrate, fmtBytes, fmtTime, notify, option } from "./dom.js";
 import { t, translate } from "./i18n.js";
-import { cameraState, store } from "./store.js";
+import { cameraState, store, streamProblemText } from "./store.js";
+import { zoneEditor } from "./zone-editor.js";
 
 const ID_PATTERN = "[a-z0-9][a-z0-9_\\-]{0,63}";
 
@@ -90,7 +91,7 @@ export const camerasScreen = {
         el("span", { class: "stream-name", text: name }),
         el("span", { class: "dot", dataset: { state: status.state } }),
         el("span", { i18n: `camera.state.${status.state}` }),
-        status.error ? el("div", { class: "error-text", text: status.error }) : null));
+        status.error ? el("div", { class: "error-text", text: streamProblemText(status.error_code, status.error_params, status.error) }) : null));
     fill(cells.streams, streams.length ? streams : el("span", { class: "muted", text: "–" }));
     cells.fps.textContent = main.fps ? main.fps.toFixed(1) : "–";
     cells.bitrate.textContent = fmtBitrate(main.bitrate_bps);
@@ -104,6 +105,7 @@ export const camerasScreen = {
     const config = fromConfig ? { disabled: true, title: "cameras.from_config" } : {};
     fill(cells.actions, manage ? [
       el("button", { type: "button", class: "edit", i18n: "common.edit", ...config, on: { click: () => this.openForm(row.camera) } }),
+      el("button", { type: "button", class: "zones", i18n: "zones.open", on: { click: () => zoneEditor.open(row.camera.id) } }),
       el("button", { type: "button", class: camera.enabled ? "disable" : "enable", ...config,
                      i18n: camera.enabled ? "cameras.disable" : "cameras.enable",
                      on: { click: () => this.setEnabled(row.camera, !row.camera.enabled) } }),
@@ -240,7 +242,7 @@ export const camerasScreen = {
       ? null : [el("dt", { i18n: `cameras.probe.${key}` }), el("dd", { dataset: { fact: key }, text: String(value) })]);
     fill(f.result,
       el("h3", { i18n: r.ok ? "cameras.probe.ok" : "cameras.probe.failed", dataset: { ok: String(r.ok) } }),
-      r.error ? el("p", { class: "error-text", id: "probe-error", text: r.error }) : null,
+      r.error ? el("p", { class: "error-text", id: "probe-error", text: streamProblemText(r.error_code, r.error_params, r.error) }) : null,
       el("div", { class: "probe-body" },
         el("dl", { class: "facts" },
           fact("codec", r.codec ? `${r.codec}${r.profile ? ` (${r.profile})` : ""}` : null),
@@ -250,7 +252,7 @@ export const camerasScreen = {
           fact("bitrate", r.bitrate_bps ? fmtBitrate(r.bitrate_bps) : null),
           fact("b_frames", r.codec ? t(r.has_b_frames ? "common.yes" : "common.no") : null),
           fact("audio", (r.audio || []).join(", ")),
-          fact("warnings", (r.warnings || []).join("; "))),
+          fact("warnings", (r.warning_codes || []).map((w, i) => streamProblemText(w.code, w.params, r.warnings[i])).join("; "))),
         r.snapshot_jpeg_base64
           ? el("img", { class: "probe-snapshot", id: "probe-snapshot", alt: "", src: `data:image/jpeg;base64,${r.snapshot_jpeg_base64}` })
           : null));
