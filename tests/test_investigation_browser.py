@@ -294,7 +294,7 @@ async def test_playback_faults_an_operator_met_are_gone(tmp_path):
                                         " return s.message || (s.shown && s.readyState >= 2) ? s : null; }", "Play")
                     assert state["message"] is None, state
                     clock = await page.text_content("#pb-clock")
-                    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}", clock), clock
+                    assert re.search(r"(^|\s)\d\d:\d\d:\d\d\.\d{3}$", clock), clock  # whole milliseconds, nothing after
                     formatted = await page.evaluate(
                         "async () => (await import('/static/app/dom.js')).fmtTime(1796000000306.10205078125, { withMs: true })")
                     assert formatted.endswith(".306"), formatted
