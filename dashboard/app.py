@@ -8,7 +8,6 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import func, select
 
 import vms.db.auth  # noqa: F401  (registers the users, sessions and audit tables)
 from dashboard.api import (
@@ -20,11 +19,11 @@ from dashboard.problems import install_problem_handlers
 from dashboard.services import Services
 from dashboard.security import PUBLIC, gatekeeper, matched_route, report_unruled
 from vms.config.security import security_of
-from vms.db import Segment
 from vms.evidence.case_export import fail_interrupted as fail_interrupted_case_exports
 from vms.evidence.keys import installation_key
 from vms.metrics import HTTP_LATENCY, RuntimeCollector, runtime_registry
 from vms.recordings.export import ExportQueue
+from vms.recordings.index import SegmentIndex
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -63,13 +62,10 @@ def create_app(runtime: Services) -> FastAPI:
 
 
 def _collector(runtime: Services) -> RuntimeCollector:
-
-    def storage() -> dict[str, int]:
-        with runtime.db.session() as session:
-            rows = session.execute(select(Segment.camera_id, func.sum(Segment.bytes)).group_by(Segment.camera_id)).all()
-        return {camera_id: int(size or 0) for camera_id, size in rows}
-
-    return RuntimeCollector(runtime.board.streams, storage, runtime.viewers, runtime.board.recording)
+    """This process's gauges: every worker's streams and recording health (the status board),
+    recorded bytes from the index, this process's live viewers."""
+    index = SegmentIndex(runtime.db)
+    return RuntimeCollector(runtime.board.streams, index.bytes_by_camera, runtime.viewers, runtime.board.recording)
 
 
 class RequestMetrics:

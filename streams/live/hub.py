@@ -30,7 +30,8 @@ from vms.live.errors import (
     ViewerLimitReached,
 )
 from streams.live.relay import LiveRelay
-from streams.live.snapshot import Snapshot, SnapshotCache
+from streams.live.snapshot import SnapshotCache
+from vms.live.gateway import Snapshot
 from streams.live.track import PASSTHROUGH_CODECS, PassthroughTrack, RelayTrack
 from streams.live.transcode import DECODABLE_CODECS, TranscodeTrack
 from streams.pipeline import CameraPipeline
@@ -111,8 +112,8 @@ class LiveHub:
         self._sessions: dict[str, LiveSession] = {}
         self._relays: dict[tuple[str, str], LiveRelay] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._housekeeping: asyncio.Task | None = None
-        self._closing: set[asyncio.Task] = set()
+        self._housekeeping: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     # -- pipeline output ------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import threading
 import time
+from typing import Callable
 
 from streams.fanout import PacketFanout, PacketQueue
 from streams.live.gop import GopCache
@@ -80,7 +81,7 @@ class LiveRelay:
         # The queue was closed: we were closed, or the pipeline was stopped (camera removed/edited).
         self._call(self._ended)
 
-    def _call(self, callback, *args) -> None:
+    def _call(self, callback: Callable[..., object], *args: object) -> None:
         try:
             self.loop.call_soon_threadsafe(callback, *args)
         except RuntimeError:

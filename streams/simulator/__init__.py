@@ -45,7 +45,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Callable
 from urllib.parse import quote
 
 __all__ = [
@@ -189,7 +189,7 @@ class CameraSimulator:
         self.port = port
         self.python = python
         self._requested_port = port
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
         self._lines: deque[str] = deque()
         self._lines_ready = threading.Condition()
@@ -248,6 +248,7 @@ class CameraSimulator:
         if process.poll() is None:
             try:
                 with self._lock:
+                    assert process.stdin is not None  # started with stdin=PIPE
                     process.stdin.write("quit\n")
                     process.stdin.flush()
             except (OSError, ValueError):
@@ -272,7 +273,7 @@ class CameraSimulator:
             self.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __del__(self) -> None:  # last resort: never leave a server behind
@@ -336,6 +337,7 @@ class CameraSimulator:
             with self._lines_ready:
                 self._lines.clear()
             try:
+                assert process.stdin is not None  # started with stdin=PIPE
                 process.stdin.write(command + "\n")
                 process.stdin.flush()
             except (OSError, ValueError) as exc:
@@ -345,7 +347,7 @@ class CameraSimulator:
                 raise SimulatorError(f"{command!r}: {answer}")
             return answer
 
-    def _next_line(self, timeout: float, accept) -> str:
+    def _next_line(self, timeout: float, accept: Callable[[str], bool]) -> str:
         deadline = time.monotonic() + timeout
         with self._lines_ready:
             while True:
@@ -361,7 +363,7 @@ class CameraSimulator:
                     raise SimulatorError(f"simulator did not answer within {timeout:g} s{self._stderr_text()}")
                 self._lines_ready.wait(min(remaining, 0.2))
 
-    def _read_stdout(self, stream) -> None:
+    def _read_stdout(self, stream: IO[str]) -> None:
         for line in stream:
             with self._lines_ready:
                 self._lines.append(line.strip())
@@ -369,7 +371,7 @@ class CameraSimulator:
         with self._lines_ready:
             self._lines_ready.notify_all()
 
-    def _read_stderr(self, stream) -> None:
+    def _read_stderr(self, stream: IO[str]) -> None:
         for line in stream:
             line = line.rstrip()
             if line.startswith("gst_server: ") and ": ( " in line:

@@ -25,6 +25,7 @@ from typing import Any, Callable
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
 
 from vms.background import Periodic
 from vms.db import Database, Segment
@@ -141,7 +142,7 @@ class BufferedSegmentIndex(SegmentIndex):
         }
         self._write(segment_id, path, op, lambda: super(BufferedSegmentIndex, self).finish(segment_id, closed))
 
-    def progress(self, segment_id: int, written_until, size: int) -> None:
+    def progress(self, segment_id: int, written_until: datetime, size: int) -> None:
         # Only a hint for playback of the newest minute: skipped while the database is away.
         if self._down or segment_id < 0:
             return
@@ -246,7 +247,7 @@ class _Retry(Periodic):
             self.index.flush()
 
 
-def _apply(session, op: dict[str, Any]) -> None:
+def _apply(session: Session, op: dict[str, Any]) -> None:
     """Apply one journaled operation, idempotently (keyed by the segment's unique path)."""
     path = op["path"]
     if op["op"] == "begin":

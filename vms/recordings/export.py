@@ -89,7 +89,7 @@ def list_exports(db: Database, username: str | None = None, limit: int = 100) ->
         return list(session.scalars(query))
 
 
-def _set(db: Database, export_id: str, **values) -> None:
+def _set(db: Database, export_id: str, **values: Any) -> None:
     with db.session() as session:
         session.execute(update(ExportRow).where(ExportRow.id == export_id).values(**values))
 

@@ -121,6 +121,15 @@ class SegmentIndex:
                 row.end = row.written_until
         return rows
 
+    def bytes_by_camera(self, worker_id: str | None = None) -> dict[str, int]:
+        """Bytes of recordings in the index by camera (only ``worker_id``'s segments, if given)."""
+        query = select(Segment.camera_id, func.sum(Segment.bytes)).group_by(Segment.camera_id)
+        if worker_id is not None:
+            query = query.where(Segment.worker_id == worker_id)
+        with self.db.session() as session:
+            rows = session.execute(query).all()
+        return {camera_id: int(size or 0) for camera_id, size in rows}
+
     def of_camera(self, camera_id: str) -> list[Segment]:
         with self.db.session() as session:
             return list(
