@@ -183,6 +183,15 @@ class _Sink:
         return data
 
 
+def _scaled(value: int, num: int, den: int) -> int:
+    """``round(value * num / den)`` exactly (ties to even, as ``round`` of a Fraction)."""
+    quotient, remainder = divmod(value * num, den)
+    twice = 2 * remainder
+    if twice > den or (twice == den and quotient % 2):
+        quotient += 1
+    return quotient
+
+
 class _Cut:
     """The rules every copied picture obeys, for playback and export alike.
 
@@ -293,6 +302,8 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target: Any, options: dic
                     out_stream = out.add_stream_from_template(stream)
                     out_stream.time_base = OUT_TIME_BASE
                 scale = Fraction(stream.time_base) / OUT_TIME_BASE
+                # Integer arithmetic per packet: Fraction objects cost more than the muxing itself.
+                num, den = scale.numerator, scale.denominator
                 base = _ticks(segment.start - plan.media_start)
                 cut.enter_segment(base)
                 first_pts = None
@@ -307,8 +318,8 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target: Any, options: dic
                         if not (packet.is_keyframe and packet.pts == plan.first_keyframe_pts):
                             continue
                         copying = True
-                    dts = base + round((packet.dts - first_pts) * scale)
-                    pts = base + round((packet.pts - first_pts) * scale)
+                    dts = base + _scaled(packet.dts - first_pts, num, den)
+                    pts = base + _scaled(packet.pts - first_pts, num, den)
                     admitted = cut.admit(pts, dts, packet.is_keyframe, same_segment=used)
                     if admitted is None:
                         reached_end = True
@@ -318,7 +329,7 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target: Any, options: dic
                     packet.stream = out_stream
                     packet.time_base = OUT_TIME_BASE
                     packet.dts, packet.pts = dts, pts
-                    packet.duration = round((packet.duration or 0) * scale)
+                    packet.duration = _scaled(packet.duration or 0, num, den)
                     out.mux(packet)
                     used = True
                     wall = cut.wall(pts)
