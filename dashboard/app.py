@@ -12,7 +12,8 @@ from fastapi.staticfiles import StaticFiles
 
 import vms.db.auth  # noqa: F401  (registers the users, sessions and audit tables)
 from dashboard.api import (
-    alarms, audit, auth, cameras, events, exports, health, layouts, live, pages, recordings, two_factor, users,
+    alarms, audit, auth, bookmarks, cameras, cases, events, evidence, exports, health, layouts, live, locks, pages,
+    recordings, search, two_factor, users,
 )
 from dashboard.body_limit import BodyLimit
 from dashboard.live_audit import LiveStopAudit
@@ -21,6 +22,8 @@ from dashboard.services import Services
 from dashboard.security import PUBLIC, gatekeeper, matched_route, report_unruled
 from vms.auth.audit import CoalescedAudit
 from vms.config.security import security_of
+from vms.evidence.case_export import fail_interrupted as fail_interrupted_case_exports
+from vms.evidence.keys import installation_key
 from vms.metrics import HTTP_LATENCY, RuntimeCollector, runtime_registry
 from vms.recordings.export import ExportQueue
 from vms.recordings.index import SegmentIndex
@@ -45,7 +48,9 @@ def create_app(runtime: Services) -> FastAPI:
     app.state.runtime = runtime
     app.state.security = security_of(runtime.settings)
     app.state.snapshot_audit = CoalescedAudit(app.state.security.snapshot_audit_seconds)
-    app.state.exports = ExportQueue(runtime.db, runtime.files, app.state.security.export_workers)
+    app.state.evidence_key = installation_key(runtime.settings)
+    fail_interrupted_case_exports(runtime.db)
+    app.state.exports = ExportQueue(runtime.db, runtime.files, app.state.evidence_key, app.state.security.export_workers)
     app.state.metrics_registry = runtime_registry(_collector(runtime))
     app.state.live_audit = LiveStopAudit(runtime.db, runtime.bus).start()
     install_problem_handlers(app)
@@ -55,7 +60,8 @@ def create_app(runtime: Services) -> FastAPI:
     app.add_middleware(BodyLimit, max_body_bytes=http.max_body_bytes, max_sdp_bytes=http.max_sdp_bytes,
                        body_timeout=http.body_timeout_seconds)
     app.include_router(health.router)
-    for module in (auth, two_factor, users, audit, cameras, recordings, exports, layouts):
+    for module in (auth, two_factor, users, audit, cameras, recordings, exports, evidence, locks, bookmarks, cases,
+                   search, layouts):
         app.include_router(module.router, prefix="/api")
     app.include_router(live.router, prefix="/api")
     app.include_router(events.router, prefix="/api")

@@ -17,6 +17,8 @@ from vms.config import Settings
 from vms.db import Database
 from vms.live.gateway import LiveGateway
 from vms.recordings.locate import SegmentFiles
+from vms.recordings.motion_search import MotionSearches
+from vms.recordings.pictures import Pictures
 
 
 class Services(Protocol):
@@ -28,6 +30,8 @@ class Services(Protocol):
     board: StatusBoard  # the last status of every camera stream, from every worker
     files: SegmentFiles | None  # where any worker's segment files are (set once built)
     alarms: AlarmService | None  # raises alarms from events, escalates them, publishes their changes
+    searches: MotionSearches | None  # motion searches in recordings (set once built)
+    pictures: Pictures | None  # a recorded picture at a moment, for thumbnails (set once built)
 
     def probe(self, url: str, username: str | None, password: str | None, seconds: float,
               transport: str = "auto") -> ProbeResult:

@@ -53,6 +53,11 @@ async def test_filters_and_what_each_role_sees(system):
     assert await ids_of(system, "admin", camera="r-01") == [ids["covered"]]
     assert await ids_of(system, "admin", group="tunnel") == [ids["stopped"], ids["wrong"]]
     assert await ids_of(system, "admin", type=["wrong_way", "tamper_covered"]) == [ids["covered"], ids["wrong"]]
+    # Across cameras by zone, type and time together.
+    assert await ids_of(system, "admin", zone="tube") == [ids["stopped"], ids["wrong"]]
+    assert await ids_of(system, "admin", zone="tube", type="stopped_vehicle",
+                        since=(T0 + timedelta(seconds=100)).isoformat()) == [ids["stopped"]]
+    assert await ids_of(system, "admin", zone="other") == []
     assert await ids_of(system, "admin", since=(T0 + timedelta(seconds=40)).isoformat()) == [ids["stopped"], ids["covered"]]
     assert await ids_of(system, "admin", until="2026-05-01T08:01:30") == [ids["covered"], ids["wrong"]]  # no zone: UTC
     # Operators have the tunnel group only: rented cameras' events stay hidden, even asked for.

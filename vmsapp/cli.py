@@ -18,12 +18,14 @@ from vms.config import ConfigError, Settings, load_settings
 app = typer.Typer(help="vms — camera command-centre video monitoring system", no_args_is_help=True)
 from vmsapp.users_cli import user_app  # noqa: E402  (after app: it reuses this module's helpers lazily)
 from vmsapp.cameras_cli import camera_app  # noqa: E402  (likewise)
+from vmsapp.evidence_cli import verify  # noqa: E402  (likewise)
 from vmsapp.recordings_cli import recordings_app  # noqa: E402  (likewise)
 
 app.add_typer(camera_app, name="camera")
 
 app.add_typer(user_app, name="user")
 app.add_typer(recordings_app, name="recordings")
+app.command("verify")(verify)
 console = Console()
 err = Console(stderr=True)
 
@@ -222,6 +224,7 @@ def export(
     from vms.config.security import security_of
     from vms.db import CameraRow
     from vms.db.secure import open_private_database
+    from vms.evidence.keys import installation_key
     from vms.recordings.export import MANIFEST_NAME, request_export, run_export
     from vms.recordings.locate import SegmentFiles
 
@@ -264,7 +267,7 @@ def export(
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err) as progress:
         task = progress.add_task(f"export {camera_id}", total=100)
-        result = run_export(db, SegmentFiles.of(settings), row.id,
+        result = run_export(db, SegmentFiles.of(settings), row.id, installation_key(settings),
                             progress=lambda fraction: progress.update(task, completed=fraction * 100), role=person.role.value)
         progress.update(task, completed=100)
     if result.state != "done":
@@ -273,7 +276,7 @@ def export(
     manifest = json.loads((Path(result.folder) / MANIFEST_NAME).read_text(encoding="utf-8"))
     contained = manifest["contained"]
     console.print(f"{Path(result.folder) / result.file_name}\nsha256 {result.sha256}\n"
-                  f"manifest {Path(result.folder) / MANIFEST_NAME}\n"
+                  f"manifest {Path(result.folder) / MANIFEST_NAME} (signed; check it with: vms verify {result.folder})\n"
                   f"pictures {contained['first_frame']} .. {contained['last_frame']} ({contained['frames']} frames; "
                   f"lead-in {manifest['lead_in']['seconds']:g} s before the start), "
                   f"{len(manifest['gaps'])} gap(s), {len(manifest['discontinuities'])} discontinuity(ies)",

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 from streams.live.hub import LiveHub
 from streams.live.local import LocalLive
+from streams.search.keyframes import KeyframeMotion
+from streams.search.thumbnail import keyframe_jpeg
 from vms.alarms import AlarmRules, AlarmService
 from vms.bus import Bus, bus_from_url
 from vms.cameras.probe import ProbeResult
@@ -32,6 +34,8 @@ from vms.db import Database
 from vms.db.secure import open_private_database
 from vms.live.gateway import LiveGateway, NoLive
 from vms.recordings.locate import SegmentFiles
+from vms.recordings.motion_search import MotionSearches
+from vms.recordings.pictures import Pictures
 from vmsapp.detection import DetectionManager
 from vmsapp.live_remote import LiveLoop, RemoteLive, serve_live
 from vmsapp.worker import StreamWorker
@@ -66,10 +70,16 @@ class Runtime:
     event_store: EventStoreConsumer | None = None  # queued events into the database (scale-out)
     board: StatusBoard = field(default_factory=lambda: StatusBoard(None))  # camera status from every worker
     alarms: AlarmService | None = None  # raises alarms from events and escalates them
+    searches: MotionSearches | None = None  # motion searches in recordings, in the background
+    pictures: Pictures | None = None  # a recorded picture at a moment (timeline thumbnails)
 
     def __post_init__(self) -> None:
         if self.files is None:
             self.files = SegmentFiles.of(self.settings)
+        if self.searches is None:
+            self.searches = MotionSearches(self.db, self.files, KeyframeMotion)
+        if self.pictures is None:
+            self.pictures = Pictures(self.db, self.files, keyframe_jpeg)
 
     @classmethod
     def build(cls, settings: Settings, with_worker: bool = True) -> "Runtime":
@@ -167,6 +177,8 @@ class Runtime:
             self.worker.stop()
         if self.alarms is not None:
             self.alarms.stop()
+        if self.searches is not None:
+            self.searches.shutdown()
         self.board.stop()
         self.bus.close()
         self.db.dispose()

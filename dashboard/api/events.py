@@ -76,6 +76,7 @@ def list_events(
     camera: list[str] = Query([], description="camera ids (repeat for several)"),
     group: list[str] = Query([], description="camera groups"),
     type: list[str] = Query([], description="event types, e.g. stopped_vehicle"),
+    zone: list[str] = Query([], description="detection zones, e.g. lane-2 (repeat for several)"),
     since: datetime | None = Query(None, description="events still going on at or after this time (UTC if no zone)"),
     until: datetime | None = Query(None, description="events that started at or before this time"),
     unacknowledged: bool = Query(False, description="only events nobody has acknowledged yet"),
@@ -88,7 +89,7 @@ def list_events(
     groups = _groups_filter(user, group)
     if groups is None:
         return []
-    query = EventQuery(cameras=camera, groups=groups, types=type, since=_utc(since), until=_utc(until),
+    query = EventQuery(cameras=camera, groups=groups, types=type, zones=zone, since=_utc(since), until=_utc(until),
                        unacknowledged=unacknowledged, limit=limit, offset=offset)
     return [event_message(row) for row in store.query(query)]
 

@@ -227,6 +227,7 @@ class ExportOut(BaseModel):
     finished_at: Timestamp | None
     file_url: str | None
     manifest_url: str | None
+    package_url: str | None  # MP4, manifest and signature in one zip, for `vms verify`
 
 
 class LayoutOut(BaseModel):

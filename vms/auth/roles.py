@@ -34,6 +34,9 @@ class Capability(str, Enum):
     AUDIT_READ = "audit.read"
     METRICS_READ = "metrics.read"
     ALARM_RULES = "alarm.rules"  # write the alarm rules (priority, SOP, escalation, wall action)
+    # Release an evidence lock (someone else's, or one an export made): admins only, since it
+    # lets retention delete what may be evidence.
+    EVIDENCE_RELEASE = "evidence.release"
     # Your own account: password, API tokens, two-factor, saved layouts. Every role has it; a
     # token narrowed to other scopes has not, so a leaked viewing token cannot take the account.
     ACCOUNT = "account"

@@ -55,25 +55,11 @@ def build_manifest(
 ) -> EvidenceManifest:
     """The manifest of one export. ``plan``: the ``RangePlan``; ``result``: the ``RemuxResult``
     of writing the file (its frame times, gaps and discontinuities)."""
-    lead_seconds = max(0.0, (start - (result.first_frame or start)).total_seconds())
     return EvidenceManifest(
         export_id=export_id,
         camera=camera,
         requested={"start": start.isoformat(), "end": end.isoformat()},
-        contained={
-            "first_frame": _iso(result.first_frame),
-            "last_frame": _iso(result.last_frame),
-            "frames": result.frames,
-            "keyframes": result.keyframes,
-            "frame_interval_seconds": result.frame_interval,
-            # Media time t of the file shows the wall clock (UTC) media_start + t.
-            "media_start": plan.media_start.isoformat(),
-        },
-        lead_in={"keyframe": _iso(result.first_frame), "seconds": round(lead_seconds, 3)},
-        gaps=[{"start": a.isoformat(), "end": b.isoformat(), "seconds": round((b - a).total_seconds(), 3)}
-              for a, b in result.gaps],
-        discontinuities=list(result.discontinuities),
-        truncated_at=_iso(plan.truncated_at),
+        **clip_contents(plan, result, start),
         exported_at=exported_at.isoformat(),
         exported_by=exported_by,
         reason=reason,
@@ -83,3 +69,27 @@ def build_manifest(
         method="remux (no re-encoding): the camera's compressed pictures copied unchanged",
         tool=tool,
     )
+
+
+def clip_contents(plan: RangePlan, result: RemuxResult, start: datetime) -> dict[str, Any]:
+    """What one remuxed clip really holds, as the manifest states it: ``contained`` (first and last
+    picture, frames, keyframes, frame interval, media start), ``lead_in`` (the keyframe before
+    ``start`` and how many seconds before it), ``gaps``, ``discontinuities`` and ``truncated_at``.
+    Used by single exports and by each clip of a case package, so both say the same things."""
+    lead_seconds = max(0.0, (start - (result.first_frame or start)).total_seconds())
+    return {
+        "contained": {
+            "first_frame": _iso(result.first_frame),
+            "last_frame": _iso(result.last_frame),
+            "frames": result.frames,
+            "keyframes": result.keyframes,
+            "frame_interval_seconds": result.frame_interval,
+            # Media time t of the file shows the wall clock (UTC) media_start + t.
+            "media_start": plan.media_start.isoformat(),
+        },
+        "lead_in": {"keyframe": _iso(result.first_frame), "seconds": round(lead_seconds, 3)},
+        "gaps": [{"start": a.isoformat(), "end": b.isoformat(), "seconds": round((b - a).total_seconds(), 3)}
+                 for a, b in result.gaps],
+        "discontinuities": list(result.discontinuities),
+        "truncated_at": _iso(plan.truncated_at),
+    }

@@ -55,6 +55,8 @@ class RangePlan:
     lead: timedelta  # its presentation delay (B-frames); media time of the first picture
     first_keyframe_pts: int | None  # in the first segment's time base; None: the segment's first
     truncated_at: datetime | None = None  # the stream's format changed here; the rest is left out
+    # Rows wholly inside what earlier rows already cover (another worker's copy): left out, reported.
+    duplicates: list[Segment] = field(default_factory=list)
 
     @property
     def media_start(self) -> datetime:
@@ -80,7 +82,9 @@ def plan_range(db: Database, files: SegmentFiles, camera_id: str, start: datetim
     segment's file, whichever worker wrote it)."""
     if end <= start:
         raise ValueError("the range must end after it starts")
-    segments = without_duplicates(SegmentIndex(db).covering(camera_id, start, end))
+    covering = SegmentIndex(db).covering(camera_id, start, end)
+    segments = without_duplicates(covering)
+    duplicates = [segment for segment in covering if segment not in segments]
     if not segments:
         raise NothingRecorded(f"camera '{camera_id}' has no recording between {start.isoformat()} and {end.isoformat()}")
     first = segments[0]
@@ -91,7 +95,7 @@ def plan_range(db: Database, files: SegmentFiles, camera_id: str, start: datetim
             break
         kept.append(segment)
     keyframe_wall, keyframe_pts, lead = _keyframe_before(files.path(first), first.start, start)
-    return RangePlan(camera_id, start, end, kept, keyframe_wall, lead, keyframe_pts, truncated)
+    return RangePlan(camera_id, start, end, kept, keyframe_wall, lead, keyframe_pts, truncated, duplicates)
 
 
 def without_duplicates(segments: list[Segment]) -> list[Segment]:
@@ -179,6 +183,15 @@ class _Sink:
         return data
 
 
+def _scaled(value: int, num: int, den: int) -> int:
+    """``round(value * num / den)`` exactly (ties to even, as ``round`` of a Fraction)."""
+    quotient, remainder = divmod(value * num, den)
+    twice = 2 * remainder
+    if twice > den or (twice == den and quotient % 2):
+        quotient += 1
+    return quotient
+
+
 class _Cut:
     """The rules every copied picture obeys, for playback and export alike.
 
@@ -253,6 +266,14 @@ class _Cut:
         shown_until = last + timedelta(seconds=result.frame_interval or 0)
         if (plan.end - shown_until).total_seconds() > JOIN_SECONDS:
             result.gaps.append((shown_until, plan.end))
+        for duplicate in plan.duplicates:
+            assert duplicate.end is not None  # covering() reports an open row's reach as its end
+            result.discontinuities.append(
+                {"at": duplicate.start.isoformat(), "kind": "overlap",
+                 "seconds": round((duplicate.end - duplicate.start).total_seconds(), 3),
+                 "action": "a second recording of a span already copied (another worker's copy): left out"}
+            )
+        result.discontinuities.sort(key=lambda d: d["at"])
         if plan.truncated_at is not None:
             result.discontinuities.append(
                 {"at": plan.truncated_at.isoformat(), "kind": "format-change", "seconds": 0.0,
@@ -281,6 +302,8 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target: Any, options: dic
                     out_stream = out.add_stream_from_template(stream)
                     out_stream.time_base = OUT_TIME_BASE
                 scale = Fraction(stream.time_base) / OUT_TIME_BASE
+                # Integer arithmetic per packet: Fraction objects cost more than the muxing itself.
+                num, den = scale.numerator, scale.denominator
                 base = _ticks(segment.start - plan.media_start)
                 cut.enter_segment(base)
                 first_pts = None
@@ -295,8 +318,8 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target: Any, options: dic
                         if not (packet.is_keyframe and packet.pts == plan.first_keyframe_pts):
                             continue
                         copying = True
-                    dts = base + round((packet.dts - first_pts) * scale)
-                    pts = base + round((packet.pts - first_pts) * scale)
+                    dts = base + _scaled(packet.dts - first_pts, num, den)
+                    pts = base + _scaled(packet.pts - first_pts, num, den)
                     admitted = cut.admit(pts, dts, packet.is_keyframe, same_segment=used)
                     if admitted is None:
                         reached_end = True
@@ -306,7 +329,7 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target: Any, options: dic
                     packet.stream = out_stream
                     packet.time_base = OUT_TIME_BASE
                     packet.dts, packet.pts = dts, pts
-                    packet.duration = round((packet.duration or 0) * scale)
+                    packet.duration = _scaled(packet.duration or 0, num, den)
                     out.mux(packet)
                     used = True
                     wall = cut.wall(pts)

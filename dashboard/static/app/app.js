@@ -7,6 +7,7 @@ import { alarmFeed } from "./alarms.js";
 import { api, setCsrf } from "./api.js";
 import { auditScreen } from "./audit.js";
 import { camerasScreen } from "./cameras.js";
+import { casesScreen } from "./cases.js";
 import { el, notify } from "./dom.js";
 import { events } from "./events.js";
 import { exportsScreen } from "./exports.js";
@@ -14,6 +15,7 @@ import { initI18n, lang, setLang, t, translate } from "./i18n.js";
 import { mapScreen } from "./map.js";
 import { playback } from "./playback.js";
 import { store } from "./store.js";
+import { sync } from "./sync.js";
 import { askForCode, enrol, typedCode } from "./two_factor.js";
 import { usersScreen } from "./users.js";
 import { wall } from "./wall.js";
@@ -23,7 +25,9 @@ const SCREENS = [
   { id: "wall", module: wall, needs: "live" },
   { id: "events", module: events, needs: "event.view" },
   { id: "playback", module: playback, needs: "playback" },
+  { id: "sync", module: sync, needs: "playback" },
   { id: "exports", module: exportsScreen, needs: "export" },
+  { id: "cases", module: casesScreen, needs: "export" },
   { id: "cameras", module: camerasScreen, needs: "camera.manage" },
   { id: "map", module: mapScreen, needs: "camera.view" },
   { id: "alarmrules", module: alarmRulesScreen, needs: "alarm.rules" },

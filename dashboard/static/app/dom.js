@@ -108,8 +108,11 @@ function toMs(value) {
  * browser's locale: Vietnamese writing of dates, the same on every operator's screen.
  */
 export function fmtTime(value, { withMs = false, date = true } = {}) {
-  const ms = toMs(value);
-  if (ms === null || Number.isNaN(ms)) return "–";
+  const raw = toMs(value);
+  if (raw === null || Number.isNaN(raw)) return "–";
+  // Whole milliseconds: a picture's time comes from currentTime (a float) and once showed as
+  // "03:05:00.306.10205078125". Rounded before splitting, so 59.9996 s shows as the next second.
+  const ms = Math.round(raw);
   const p = zoneParts(ms);
   let text = `${p.hour}:${p.minute}:${p.second}`;
   if (withMs) text += "." + String(((ms % 1000) + 1000) % 1000).padStart(3, "0");

@@ -1,7 +1,7 @@
 """Security hardening (issue 13): two-factor sign-in, lockout per (user, address), sealed secrets.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-30
 
 - ``two_factor``: each user's TOTP seed (sealed) and recovery-code hashes.
@@ -18,8 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
