@@ -37,6 +37,7 @@ from vms.bus.memory import MemoryBus
 from vms.cameras.registry import CameraRegistry
 from vms.config import Settings
 from vms.db import Database
+from vms.evidence.keys import load_or_create
 from vms.recordings.export import request_export, run_export
 from vms.recordings.index import SegmentIndex
 from vms.recordings.locate import SegmentFiles
@@ -115,7 +116,7 @@ def main() -> None:
             end = start + timedelta(seconds=args.window)
             started = time.perf_counter()
             row = request_export(db, folder / "exports", "cam", start, end, "bench")
-            done = run_export(db, SegmentFiles.of(settings), row.id)
+            done = run_export(db, SegmentFiles.of(settings), row.id, load_or_create(Path(settings.data_dir) / "keys" / "evidence.key"))
             vms_seconds = time.perf_counter() - started
             out = folder / f"whole-{number}"
             out.mkdir()

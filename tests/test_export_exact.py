@@ -23,6 +23,7 @@ from streams.simulator.timecode import read_timecode
 from tests.support.recordings import record
 from tests.support.system import camera_entry, make_settings, running_worker
 from vms.db import Database, Segment
+from vms.evidence.keys import load_or_create
 from vms.recordings.export import request_export, run_export
 from vms.recordings.index import SegmentIndex
 from vms.recordings.locate import SegmentFiles
@@ -41,7 +42,7 @@ def pictures(path: Path) -> list[tuple[float, int | None]]:
 
 def export(db: Database, files: SegmentFiles, folder: Path, camera_id: str, start: datetime, end: datetime):
     row = request_export(db, folder, camera_id, start, end, "investigator", reason="test")
-    done = run_export(db, files, row.id, role="investigator")
+    done = run_export(db, files, row.id, load_or_create(folder / "keys" / "evidence.key"), role="investigator")
     assert done.state == "done", done.error
     manifest = json.loads((Path(done.folder) / "manifest.json").read_text())
     return manifest, Path(done.folder) / manifest["file"]["name"]
