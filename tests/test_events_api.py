@@ -141,6 +141,8 @@ async def test_metric_calibration_is_set_through_the_detection_api(system):
     collinear = dict(calibration, ground=[[0, 0], [1, 1], [2, 2], [3, 0]])
     response = await system.client.put(url, json={"zones": [zone], "calibration": collinear}, headers=technician)
     assert response.status_code == 422 and "on one line" in response.text
+    [error] = response.json()["errors"]
+    assert error["code"] == "calibration_collinear" and error["params"] == {"plane": "ground", "a": 0, "b": 1, "c": 2}
 
 
 async def test_live_feed_delivers_events_over_sse(system):

@@ -151,13 +151,18 @@ class CalibrationConfig(_Strict):
     def _usable(self) -> "CalibrationConfig":
         for i, (x, y) in enumerate(self.picture):
             if not (0 <= x <= 1 and 0 <= y <= 1):
-                raise ValueError(f"picture point {i} ({x:g}, {y:g}) is outside the picture (fractions 0..1)")
+                raise PydanticCustomError("calibration_point_outside",
+                                          "picture point {index} ({x}, {y}) is outside the picture (fractions 0..1)",
+                                          {"index": i, "x": f"{x:g}", "y": f"{y:g}"})
         for name, points in (("picture", self.picture), ("ground", self.ground)):
             for a in range(4):
                 for b in range(a + 1, 4):
                     for c in range(b + 1, 4):
                         if abs(_cross(points[a], points[b], points[c])) < 1e-9 * (1 + max(abs(v) for p in points for v in p)) ** 2:
-                            raise ValueError(f"{name} points {a}, {b} and {c} lie on one line: mark four corners of an area")
+                            raise PydanticCustomError(
+                                "calibration_collinear",
+                                "{plane} points {a}, {b} and {c} lie on one line: mark four corners of an area",
+                                {"plane": name, "a": a, "b": b, "c": c})
         return self
 
 
@@ -202,9 +207,10 @@ class TrafficConfig(_Strict):
     @model_validator(mode="after")
     def _sizes(self) -> "TrafficConfig":
         if self.object_min_area >= self.vehicle_min_area:
-            raise ValueError(
-                f"object_min_area ({self.object_min_area:g}) must be smaller than "
-                f"vehicle_min_area ({self.vehicle_min_area:g})"
+            raise PydanticCustomError(
+                "object_area_not_below_vehicle",
+                "object_min_area ({object_min_area}) must be smaller than vehicle_min_area ({vehicle_min_area})",
+                {"object_min_area": f"{self.object_min_area:g}", "vehicle_min_area": f"{self.vehicle_min_area:g}"},
             )
         return self
 
