@@ -280,6 +280,15 @@ async def test_playback_opens_at_the_events_moment_and_seeks_to_the_second(dash)
                                "a frame step")
     assert 0.025 <= after - before <= 0.06, (before, after)
 
+    # A day typed dd/mm/yyyy opens that day; the day before the event's is typed, then its own.
+    event_day = clip_start.astimezone(HCMC).date()
+    for day in (event_day - timedelta(days=1), event_day):
+        await page.fill("#pb-day", "")
+        await page.type("#pb-day", day.strftime("%d%m%Y"))
+        assert await page.input_value("#pb-day") == day.strftime("%d/%m/%Y")
+        await page.press("#pb-day", "Enter")
+        await dash.wait_js("(d) => window.vmsPlayback.state().day === d", "the typed day", arg=day.isoformat())
+
 
 async def test_export_a_clip_and_verify_its_sha256(dash):
     page = dash.page

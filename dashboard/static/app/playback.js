@@ -105,6 +105,7 @@ export const playback = {
     const quality = this.video.getVideoPlaybackQuality ? this.video.getVideoPlaybackQuality() : {};
     return {
       camera: this.cameraId,
+      day: this.day,
       wallTime: wall === null ? null : new Date(wall).toISOString(),
       shown: this.clock.dataset.time || null,
       currentTime: this.video.currentTime,
