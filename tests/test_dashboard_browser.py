@@ -44,7 +44,8 @@ OFFLINE_CAMERA = "road-04"
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def dash(tmp_path_factory):
     with dashboard_system(tmp_path_factory.mktemp("dashboard")) as dashboard:
-        async with dashboard_browser(dashboard):
+        # A browser set to US English in New York: dates still read dd/mm/yyyy HH:mm, Ho Chi Minh City time.
+        async with dashboard_browser(dashboard, locale="en-US", timezone_id="America/New_York"):
             dashboard.state = {}
             yield dashboard
 
@@ -242,6 +243,27 @@ async def test_playback_opens_at_the_events_moment_and_seeks_to_the_second(dash)
         " return s.shown && Math.abs(Date.parse(s.shown) - Date.parse(target)) <= 500 ? s : null; }",
         "the typed second", arg=target.isoformat())
     assert seeked["framesDecoded"] > 0
+    # The day field reads dd/mm/yyyy, not the browser's mm/dd/yyyy.
+    assert await page.get_attribute("#pb-day", "type") == "text"
+    assert await page.input_value("#pb-day") == clip_start.astimezone(HCMC).strftime("%d/%m/%Y")
+
+    # A full dd/mm/yyyy HH:mm:ss, typed digit by digit: the field puts in the separators.
+    target = (clip_start + timedelta(seconds=1)).replace(microsecond=0)
+    typed = target.astimezone(HCMC).strftime("%d/%m/%Y %H:%M:%S")
+    await page.fill("#pb-goto", "")
+    await page.type("#pb-goto", typed.replace("/", "").replace(" ", "").replace(":", ""))
+    assert await page.input_value("#pb-goto") == typed
+    await page.press("#pb-goto", "Enter")
+    await dash.wait_js(
+        "(target) => { const s = window.vmsPlayback.state();"
+        " return s.shown && Math.abs(Date.parse(s.shown) - Date.parse(target)) <= 500 ? s : null; }",
+        "the typed date and second", arg=target.isoformat())
+    assert (await page.text_content("#pb-clock")).startswith(typed[:16])
+
+    # A time that is not one (31st of February) is refused and marked, and nothing moves.
+    await page.fill("#pb-goto", "31/02/2026 10:00")
+    await page.press("#pb-goto", "Enter")
+    assert await page.get_attribute("#pb-goto", "aria-invalid") == "true"
 
     # Play at 4x: the picture time moves on, then pauses.
     await page.select_option("#pb-speed", "4")
@@ -257,6 +279,15 @@ async def test_playback_opens_at_the_events_moment_and_seeks_to_the_second(dash)
     after = await dash.wait_js(f"() => {{ const c = window.vmsPlayback.state().currentTime; return c !== {before} ? c : null; }}",
                                "a frame step")
     assert 0.025 <= after - before <= 0.06, (before, after)
+
+    # A day typed dd/mm/yyyy opens that day; the day before the event's is typed, then its own.
+    event_day = clip_start.astimezone(HCMC).date()
+    for day in (event_day - timedelta(days=1), event_day):
+        await page.fill("#pb-day", "")
+        await page.type("#pb-day", day.strftime("%d%m%Y"))
+        assert await page.input_value("#pb-day") == day.strftime("%d/%m/%Y")
+        await page.press("#pb-day", "Enter")
+        await dash.wait_js("(d) => window.vmsPlayback.state().day === d", "the typed day", arg=day.isoformat())
 
 
 async def test_export_a_clip_and_verify_its_sha256(dash):
