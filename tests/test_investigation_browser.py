@@ -19,6 +19,7 @@ from streams.simulator.recording import Movement, synthesize_recording
 from tests.support.api import api_system, password_of
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, artifact, chromium_available
 from tests.support.server import serve_app
+from tests.support.totp import Authenticator, sign_in_page
 from vms.recordings.index import SegmentIndex
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not chromium_available(), reason="Chromium or Playwright missing")]
@@ -79,9 +80,8 @@ async def investigation(tmp_path, timecoded: tuple[str, ...] = ()):
                     page.errors = []
                     page.on("pageerror", lambda e: page.errors.append(f"pageerror: {e}"))
                     page.on("console", lambda m: page.errors.append(f"console {m.type}: {m.text}"))
-                    login = await page.request.post(served.url + "/api/auth/login",
-                                                    data={"username": "investigator", "password": password_of("investigator")})
-                    assert login.ok, await login.text()
+                    # Investigators sign in with a second factor (issue 13): enrolled at the first sign-in.
+                    await sign_in_page(page, served.url, "investigator", password_of("investigator"), Authenticator())
                     yield system, served, page
                     violations = [e for e in page.errors if "Content Security Policy" in e or "pageerror" in e]
                     assert not violations, violations
