@@ -65,6 +65,7 @@ class Detector(abc.ABC):
     """One analysis of one camera's frames; keeps whatever state it needs between frames."""
 
     name: str = "detector"
+
     @property
     def picture_unreliable(self) -> bool:
         """True while this detector judges the picture unfit for analysis (see TamperDetector);
