@@ -75,6 +75,9 @@ def _measure(container: av.container.InputContainer, video: av.video.stream.Vide
     ctx = video.codec_context
     result.codec, result.width, result.height = ctx.name, ctx.width, ctx.height
     result.profile = ctx.profile
+    time_base = video.time_base
+    if time_base is None:
+        raise ValueError("the camera's video track has no time base: its frame times cannot be measured")
     keyframe_times: list[float] = []
     first_pts = last_pts = None
     frames = total_bytes = 0
@@ -84,7 +87,7 @@ def _measure(container: av.container.InputContainer, video: av.video.stream.Vide
             continue
         if packet.dts is not None and packet.pts != packet.dts:
             result.has_b_frames = True
-        t = float(packet.pts * video.time_base)
+        t = float(packet.pts * time_base)
         first_pts = t if first_pts is None else min(first_pts, t)
         last_pts = t if last_pts is None else max(last_pts, t)
         frames += 1
@@ -107,7 +110,7 @@ def _measure(container: av.container.InputContainer, video: av.video.stream.Vide
         )
 
 
-def _jpeg(ctx, packet) -> bytes | None:
+def _jpeg(ctx: av.video.codeccontext.VideoCodecContext, packet: av.Packet[av.VideoStream]) -> bytes | None:
     import cv2
 
     try:

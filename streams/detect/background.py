@@ -55,12 +55,14 @@ class ReferenceBackground:
         """The foreground mask (uint8, 255 = not background), or None while learning or
         while the whole scene is changing."""
         picture = grey.astype(np.float32)
-        if self.background is None or self.background.shape != picture.shape:
-            return self._learn(picture, t)
+        background, age = self.background, self.age  # set together by _learn, cleared together by reset
+        if background is None or age is None or background.shape != picture.shape:
+            self._learn(picture, t)
+            return None
         dt = min(max(t - (self._last_time or t), 0.0), 2.0)
         self._last_time = t
-        picture = self._match_brightness(picture)
-        raw = (cv2.absdiff(picture, self.background) > self.threshold).astype(np.uint8) * 255
+        picture = self._match_brightness(picture, background)
+        raw = (cv2.absdiff(picture, background) > self.threshold).astype(np.uint8) * 255
         foreground = cv2.morphologyEx(cv2.morphologyEx(raw, cv2.MORPH_OPEN, self._open), cv2.MORPH_CLOSE, self._close)
         if cv2.countNonZero(foreground) > SCENE_CHANGE_FRACTION * foreground.size:
             self._changed_for += dt
@@ -73,23 +75,24 @@ class ReferenceBackground:
         recent = self.recent if self.recent is not None else picture.copy()
         steady = cv2.absdiff(picture, recent) < self.threshold / 2
         standing = (foreground > 0) & steady
-        shaken = np.maximum(self.age - UNSTEADY_COST * dt, 0.0)
-        self.age = np.where(standing, self.age + dt, np.where(foreground > 0, shaken, 0.0)).astype(np.float32)
+        shaken = np.maximum(age - UNSTEADY_COST * dt, 0.0)
+        age = np.where(standing, age + dt, np.where(foreground > 0, shaken, 0.0)).astype(np.float32)
         cv2.accumulateWeighted(picture, recent, 0.5)
         self.recent = recent
-        absorbed = self.age > self.absorb_seconds
+        self.age = age
+        absorbed = age > self.absorb_seconds
         if absorbed.any():
-            self.background[absorbed] = picture[absorbed]
-            self.age[absorbed] = 0
+            background[absorbed] = picture[absorbed]
+            age[absorbed] = 0
         # Learn the background only where nothing is, with a margin for blurred vehicle edges.
         empty = cv2.bitwise_not(cv2.dilate(foreground, self._close))
-        cv2.accumulateWeighted(picture, self.background, self.learn_rate, mask=empty)
+        cv2.accumulateWeighted(picture, background, self.learn_rate, mask=empty)
         self.picture, self.foreground = picture, foreground
         return foreground
 
     def absorb(self, mask: np.ndarray) -> None:
         """Take the picture under ``mask`` into the background now (a ghost, a relearned area)."""
-        if self.background is None or self.picture is None:
+        if self.background is None or self.age is None or self.picture is None:
             return
         where = mask > 0
         self.background[where] = self.picture[where]
@@ -111,10 +114,10 @@ class ReferenceBackground:
             self._warmup.clear()
         return None
 
-    def _match_brightness(self, picture: np.ndarray) -> np.ndarray:
+    def _match_brightness(self, picture: np.ndarray, background_picture: np.ndarray) -> np.ndarray:
         where = None if self.foreground is None else cv2.bitwise_not(self.foreground)
         scene = cv2.mean(picture, mask=where)[0]
-        background = cv2.mean(self.background, mask=where)[0]
+        background = cv2.mean(background_picture, mask=where)[0]
         if scene < 1:
             return picture
         gain = min(max(background / scene, 0.5), 2.0)

@@ -6,6 +6,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any
 
+import av
 import numpy as np
 
 
@@ -17,9 +18,9 @@ class Frame:
     wall_time: float  # UTC epoch seconds, from the packet's presentation time
     array: np.ndarray  # uint8, shape (height, width)
     size: tuple[int, int]  # (width, height) of ``array``
-    # The decoded picture at full size and in colour (an av.VideoFrame), for snapshots and
-    # models that need colour; None when frames come from elsewhere.
-    source: Any = None
+    # The decoded picture at full size and in colour, for snapshots and models that need colour;
+    # None when frames come from elsewhere.
+    source: av.VideoFrame | None = None
 
     def colour(self, width: int | None = None) -> np.ndarray:
         """BGR picture at most ``width`` pixels wide (keeping the aspect), from the source if there is one."""
@@ -64,9 +65,12 @@ class Detector(abc.ABC):
     """One analysis of one camera's frames; keeps whatever state it needs between frames."""
 
     name: str = "detector"
-    # True while this detector judges the picture unfit for analysis (see TamperDetector);
-    # the pipeline then skips the detectors after it and resets them when the picture is back.
-    picture_unreliable: bool = False
+
+    @property
+    def picture_unreliable(self) -> bool:
+        """True while this detector judges the picture unfit for analysis (see TamperDetector);
+        the pipeline then skips the detectors after it and resets them when the picture is back."""
+        return False
 
     @abc.abstractmethod
     def process(self, frame: Frame) -> list[EventSignal]:

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import av
+from av.video.codeccontext import VideoCodecContext
 
 from streams.detect.base import Frame
 from streams.packets import MediaPacket, StreamEnd, StreamInfo, StreamItem
+from streams.video_decoder import open_video_decoder
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +40,9 @@ class FrameDecoder:
         self.keyframes_only = keyframes_only
         self.analysis_width = analysis_width
         self.stats = DecodeStats()
-        self._codec: av.CodecContext | None = None
+        self._codec: VideoCodecContext | None = None
         self._session: int | None = None
         self._next_due: float | None = None
-        # (pts, wall time) of the last packet, to give each decoded frame its wall time.
-        self._anchor: tuple[int, float, Fraction] | None = None
 
     def feed(self, item: StreamItem) -> list[Frame]:
         if isinstance(item, StreamInfo):
@@ -54,10 +54,10 @@ class FrameDecoder:
             return []
         if not isinstance(item, MediaPacket) or self._codec is None or item.session != self._session:
             return []
-        return self._decode(item)
+        return self._decode(self._codec, item)
 
     def _open(self, info: StreamInfo) -> None:
-        codec = av.CodecContext.create(info.codec, "r")
+        codec = open_video_decoder(info.codec)
         if info.extradata:
             codec.extradata = info.extradata
         # One thread per camera: predictable CPU, and no frame-threading delay of several frames.
@@ -67,18 +67,18 @@ class FrameDecoder:
         self._codec = codec
         self._session = info.session
         self._next_due = None
-        self._anchor = None
 
-    def _decode(self, packet: MediaPacket) -> list[Frame]:
+    def _decode(self, codec: VideoCodecContext, packet: MediaPacket) -> list[Frame]:
         self.stats.packets += 1
         if self.keyframes_only and not packet.keyframe:
             self.stats.skipped_packets += 1
             return []
         raw = av.Packet(packet.data)
         raw.pts, raw.dts, raw.time_base = packet.pts, packet.dts, packet.time_base
-        self._anchor = (packet.pts, packet.wall_time, packet.time_base)
+        # (pts, wall time, time base) of this packet, to give each decoded frame its wall time.
+        anchor = (packet.pts, packet.wall_time, packet.time_base)
         try:
-            decoded = self._codec.decode(raw)
+            decoded = codec.decode(raw)
         except av.FFmpegError as exc:
             self.stats.errors += 1
             log.debug("camera %s: undecodable packet: %s", self.camera_id, exc)
@@ -86,7 +86,7 @@ class FrameDecoder:
         frames = []
         for picture in decoded:
             self.stats.decoded += 1
-            wall = self._wall_time(picture.pts)
+            wall = _wall_time(anchor, picture.pts)
             if self._next_due is not None and wall < self._next_due - DUE_SLACK_SECONDS:
                 continue
             # Keep the cadence but never try to catch up a backlog of missed slots.
@@ -94,15 +94,16 @@ class FrameDecoder:
             frames.append(self._frame(picture, wall))
         return frames
 
-    def _wall_time(self, pts: int | None) -> float:
-        anchor_pts, anchor_wall, time_base = self._anchor
-        if pts is None:
-            return anchor_wall
-        return anchor_wall + float((pts - anchor_pts) * time_base)
-
     def _frame(self, picture: av.VideoFrame, wall: float) -> Frame:
         width = min(self.analysis_width, picture.width)
         height = max(2, round(picture.height * width / picture.width / 2) * 2)
         grey = picture.reformat(width=width, height=height, format="gray").to_ndarray()
         self.stats.delivered += 1
         return Frame(self.camera_id, wall, grey, (width, height), picture)
+
+
+def _wall_time(anchor: tuple[int, float, Fraction], pts: int | None) -> float:
+    anchor_pts, anchor_wall, time_base = anchor
+    if pts is None:
+        return anchor_wall
+    return anchor_wall + float((pts - anchor_pts) * time_base)

@@ -108,9 +108,15 @@ def suppress(boxes: np.ndarray, classes: np.ndarray, scores: np.ndarray, config:
     chosen = cv2.dnn.NMSBoxesBatched(rects, scores.astype(float).tolist(), classes.astype(int).tolist(),
                                      config.min_score, config.nms_iou)
     return [
-        Detection(config.labels[int(classes[i])], float(scores[i]), tuple(float(np.clip(v, 0, 1)) for v in boxes[i]))
+        Detection(config.labels[int(classes[i])], float(scores[i]), _clipped_box(boxes[i]))
         for i in np.array(chosen).reshape(-1)
     ]
+
+
+def _clipped_box(row: np.ndarray) -> Box:
+    """One box row (x1, y1, x2, y2) with each coordinate clipped to the picture, [0, 1]."""
+    x1, y1, x2, y2 = (float(np.clip(v, 0, 1)) for v in row)
+    return (x1, y1, x2, y2)
 
 
 def _expect(rows: np.ndarray, width: int, classes: int, head: str) -> None:

@@ -24,6 +24,7 @@ reference (the event then ends).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -77,10 +78,10 @@ class ViewMatcher:
     """Estimates how the camera's view moved against a reference picture, from ORB features."""
 
     def __init__(self) -> None:
-        self.orb = cv2.ORB_create(nfeatures=600, fastThreshold=8)
+        self.orb = cv2.ORB.create(nfeatures=600, fastThreshold=8)
         self.matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-        self.keypoints = None
-        self.descriptors = None
+        self.keypoints: Sequence[cv2.KeyPoint] = ()
+        self.descriptors: np.ndarray | None = None
 
     def set_reference(self, grey: np.ndarray) -> None:
         self.size = (grey.shape[1], grey.shape[0])
@@ -90,23 +91,24 @@ class ViewMatcher:
         """How the view moved against the reference. ``still`` masks where features may be
         taken (not on moving vehicles)."""
         check = ViewCheck()
-        if self.descriptors is None or len(self.keypoints) < MIN_INLIERS:
+        reference = self.descriptors
+        if reference is None or len(self.keypoints) < MIN_INLIERS:
             return check
-        check.stayed = self._stayed(grey)
+        check.stayed = self._stayed(grey, reference)
         if check.stayed >= STAYED_ENOUGH:
             return check  # no need to look further (and cheaper)
         keypoints, descriptors = self.orb.detectAndCompute(grey, still)
         if descriptors is None or len(keypoints) < MIN_INLIERS:
             return check
         good = []
-        for pair in self.matcher.knnMatch(self.descriptors, descriptors, k=2):
+        for pair in self.matcher.knnMatch(reference, descriptors, k=2):
             # The ratio test drops features that look like many others (lane dashes, lights).
             if len(pair) == 2 and pair[0].distance < 0.8 * pair[1].distance:
                 good.append(pair[0])
         if len(good) < MIN_INLIERS:
             return check
-        source = np.float32([self.keypoints[m.queryIdx].pt for m in good])
-        target = np.float32([keypoints[m.trainIdx].pt for m in good])
+        source = np.array([self.keypoints[m.queryIdx].pt for m in good], dtype=np.float32)
+        target = np.array([keypoints[m.trainIdx].pt for m in good], dtype=np.float32)
         matrix, inliers = cv2.estimateAffinePartial2D(source, target, method=cv2.RANSAC, ransacReprojThreshold=3.0)
         if matrix is None or int(inliers.sum()) < MIN_INLIERS:
             return check
@@ -118,7 +120,7 @@ class ViewMatcher:
         check.inliers = int(inliers.sum())
         return check
 
-    def _stayed(self, grey: np.ndarray) -> float:
+    def _stayed(self, grey: np.ndarray, reference_descriptors: np.ndarray) -> float:
         """Share of the reference's features that look the same at the same place now.
 
         Descriptors are computed at the reference's keypoints rather than detected afresh, so
@@ -128,7 +130,7 @@ class ViewMatcher:
             return 0.0
         # compute() may drop keypoints near the border; match the survivors by position.
         index = {k.pt: i for i, k in enumerate(self.keypoints)}
-        reference = self.descriptors[[index[k.pt] for k in keypoints]]
+        reference = reference_descriptors[[index[k.pt] for k in keypoints]]
         bits = np.unpackbits(np.bitwise_xor(reference, descriptors), axis=1).sum(axis=1)
         return float((bits <= STAY_HAMMING).sum() / len(self.keypoints))
 
@@ -183,12 +185,13 @@ class TamperDetector(Detector):
         covered = mean < c.covered_brightness and std < c.covered_contrast
         small = _small(grey)
         sharp = sharpness(grey)
-        if self.reference is None:
+        reference, baseline = self.reference, self.baseline  # both set once learning ends
+        if reference is None or baseline is None:
             if not covered:
                 self._learn(grey, small, sharp, t)
             return []
-        match = similarity(small, self.reference)
-        blurred = sharp < c.defocus_ratio * self.baseline
+        match = similarity(small, reference)
+        blurred = sharp < c.defocus_ratio * baseline
         if covered or blurred:
             # Features of a blurred picture match by chance; a blurred view is reported as defocus.
             self._moved_now = False
@@ -207,15 +210,21 @@ class TamperDetector(Detector):
         suspect = covered or moved or defocused
         self._previous = grey
         self.last = {"brightness": mean, "contrast": std, "similarity": match, "sharpness": sharp,
-                     "baseline": self.baseline, "suspect": suspect}
+                     "baseline": baseline, "suspect": suspect}
         if not (suspect or self.covered.active or self.moved.active or self.defocus.active):
-            self.reference += REFERENCE_RATE * (small - self.reference)
-            self.average += REFERENCE_RATE * (grey.astype(np.float32) - self.average)
-            self.baseline += BASELINE_RATE * (sharp - self.baseline)
-            if t - self._refreshed_at >= REFRESH_SECONDS:
-                self.view.set_reference(self.average.astype(np.uint8))
-                self._refreshed_at = t
+            self._follow(grey, small, sharp, t)
         return self._signals(mean, std, match, sharp)
+
+    def _follow(self, grey: np.ndarray, small: np.ndarray, sharp: float, t: float) -> None:
+        """Let the reference drift with slow, harmless changes of the view (light, dirt, season)."""
+        if self.reference is None or self.average is None or self.baseline is None:
+            raise RuntimeError("tamper reference followed before it was learned")
+        self.reference += REFERENCE_RATE * (small - self.reference)
+        self.average += REFERENCE_RATE * (grey.astype(np.float32) - self.average)
+        self.baseline += BASELINE_RATE * (sharp - self.baseline)
+        if t - self._refreshed_at >= REFRESH_SECONDS:
+            self.view.set_reference(self.average.astype(np.uint8))
+            self._refreshed_at = t
 
     def _view_moved(self, grey: np.ndarray, match: float) -> bool:
         still = None
@@ -230,7 +239,7 @@ class TamperDetector(Detector):
             return False  # enough of the reference view is where it was
         if self.moved.active:
             return True  # once moved, only the reference view clearly back ends it
-        if check.shift is not None:
+        if check.shift is not None and check.angle is not None:  # found together
             return check.shift > self.config.moved_shift or abs(check.angle) > MOVED_DEGREES
         # Nothing recognisable: a different view if hardly anything stayed or it looks unlike the reference.
         return check.stayed < STAYED_GONE or match < self.config.moved_similarity
@@ -243,7 +252,7 @@ class TamperDetector(Detector):
         if self.moved.active:
             view = self.last_view
             details = {"similarity": round(match, 3), "features_in_place": round(view.stayed, 3) if view else None}
-            if view is not None and view.shift is not None:
+            if view is not None and view.shift is not None and view.angle is not None:
                 details.update(shift=round(view.shift, 3), angle=round(view.angle, 1))
             signals.append(EventSignal("tamper_moved", since=self.moved.onset, details=details))
         if self.defocus.active:

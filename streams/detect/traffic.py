@@ -56,6 +56,12 @@ OCCUPANCY_SMOOTHING = 0.4
 class _ZoneState:
     def __init__(self, zone: ZoneConfig, end_seconds: float) -> None:
         self.zone = zone
+        self.end_seconds = end_seconds
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything seen in the zone (after a gap in the stream)."""
+        zone, end_seconds = self.zone, self.end_seconds
         self.occupancy = 0.0
         self.congestion = Latch(on_seconds=zone.congestion_seconds)
         self.congestion_off_since: float | None = None
@@ -75,9 +81,6 @@ class _ZoneState:
         self.speeds: deque[tuple[float, int, float]] = deque()  # (t, track id, km/h) of vehicles in the zone
         self.halts: deque[tuple[float, tuple[int, int, int, int]]] = deque()  # where confirmed vehicles halted
         self.direction: tuple[float, float] | None = None  # the zone's direction on the road
-
-    def reset(self) -> None:
-        self.__init__(self.zone, self.stopped.off_seconds)
 
 
 class TrafficAnalytics(Detector):
@@ -120,7 +123,10 @@ class TrafficAnalytics(Detector):
         if t - self._swept_at >= GHOST_SWEEP_SECONDS:
             self._swept_at = t
             self._sweep_ghosts(max(4, int(self.traffic.object_min_area * area)))
-            foreground = cv2.bitwise_and(self.background.foreground, valid)
+            swept = self.background.foreground
+            if swept is None:
+                raise RuntimeError("the background lost its foreground mask while ghosts were swept")
+            foreground = cv2.bitwise_and(swept, valid)
         classifier = self.classifier(frame.size)
         blobs = find_blobs(foreground, max(4, int(self.traffic.object_min_area * area)))
         tracks = self.tracker.update(blobs, t)
@@ -326,7 +332,10 @@ class TrafficAnalytics(Detector):
     def _sweep_ghosts(self, min_area: int) -> None:
         """Learn away standing areas that are traces of what has left, not things that arrived
         (e.g. vehicles that were in the picture while the background was learned)."""
-        standing = (self.background.age >= STANDING_SECONDS).astype(np.uint8) * 255
+        age = self.background.age
+        if age is None:
+            return  # nothing learned yet: nothing stands
+        standing = (age >= STANDING_SECONDS).astype(np.uint8) * 255
         for blob in find_blobs(standing, min_area):
             region = np.zeros_like(standing)
             box = (slice(blob.y, blob.y + blob.h), slice(blob.x, blob.x + blob.w))
@@ -337,6 +346,9 @@ class TrafficAnalytics(Detector):
     def _is_ghost(self, region: np.ndarray) -> bool:
         """True when the region's outline has its edges in the background, not in the picture:
         something that was there has left, nothing has arrived."""
+        picture, background = self.background.picture, self.background.background
+        if picture is None or background is None:
+            return False  # nothing learned yet: nothing can have left
         outline = cv2.morphologyEx(region, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
         if not outline.any():
             return False
@@ -346,7 +358,7 @@ class TrafficAnalytics(Detector):
             gy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3)
             return float(cv2.magnitude(gx, gy)[outline].mean())
 
-        return edges(self.background.picture) < 0.7 * edges(self.background.background)
+        return edges(picture) < 0.7 * edges(background)
 
     def _wrong_way(self, state: _ZoneState, frame: Frame, tracks: list[Track], congested: bool,
                    classifier: Classifier) -> list[EventSignal]:
@@ -376,9 +388,9 @@ class TrafficAnalytics(Detector):
             state.wrong_way_track = culprit
         if not state.wrong_way.update(t, culprit is not None):
             return []
-        track = state.wrong_way_track
-        return [EventSignal("wrong_way", zone.id, since=track.born if track else None, box=_box(track, frame) if track else None,
-                            details={"track": track.id} if track else {})]
+        shown = state.wrong_way_track
+        return [EventSignal("wrong_way", zone.id, since=shown.born if shown else None, box=_box(shown, frame) if shown else None,
+                            details={"track": shown.id} if shown else {})]
 
     def _road_direction(self, polygon: list[tuple[float, float]], direction: tuple[float, float], size: tuple[int, int],
                         classifier: Classifier) -> tuple[float, float]:
@@ -412,11 +424,11 @@ class TrafficAnalytics(Detector):
             state.pedestrian_count = len(people)
         if not state.pedestrian.update(t, bool(people)):
             return []
-        track = state.pedestrian_track
+        shown = state.pedestrian_track
         details = {"count": state.pedestrian_count}
-        if track:
-            details["track"] = track.id
-        return [EventSignal("pedestrian", zone.id, since=track.born if track else None, box=_box(track, frame) if track else None,
+        if shown:
+            details["track"] = shown.id
+        return [EventSignal("pedestrian", zone.id, since=shown.born if shown else None, box=_box(shown, frame) if shown else None,
                             details=details)]
 
 
@@ -440,7 +452,7 @@ def _steady_size(track: Track, last: int) -> bool:
     return bool(max(widths) <= 1.6 * max(min(widths), 1e-6))
 
 
-def _grow(box: tuple, pixels: int) -> tuple:
+def _grow(box: tuple[int, int, int, int], pixels: int) -> tuple[int, int, int, int]:
     return (box[0] - pixels, box[1] - pixels, box[2] + pixels, box[3] + pixels)
 
 
@@ -449,7 +461,7 @@ def _track_box(track: Track) -> tuple[int, int, int, int]:
     return (b.x, b.y, b.x + b.w, b.y + b.h)
 
 
-def _overlap(a: tuple, b: tuple) -> float:
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     """Intersection over the smaller box's area."""
     ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))

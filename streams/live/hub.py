@@ -19,6 +19,7 @@ from typing import Any
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
+from aiortc.rtp import AnyRtcpPacket
 
 from vms.live.errors import (
     BadOffer,
@@ -481,10 +482,11 @@ def _watch_sender(sender: RTCRtpSender, session: LiveSession) -> None:
     """
     handle = sender._handle_rtcp_packet
 
-    async def handle_rtcp(packet) -> None:
+    async def handle_rtcp(packet: AnyRtcpPacket) -> None:
         session.last_rtcp_at = time.monotonic()
         await handle(packet)
 
-    sender._handle_rtcp_packet = handle_rtcp
+    # Wrapping aiortc's private methods on this one sender is the point here (no public hook exists).
+    sender._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]  # deliberate per-instance hook
     if isinstance(session.track, PassthroughTrack):
-        sender._send_keyframe = session.track.request_keyframe
+        sender._send_keyframe = session.track.request_keyframe  # type: ignore[method-assign]  # same hook

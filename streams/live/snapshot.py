@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import cast
-
 import av
 import cv2
-from av.video.codeccontext import VideoCodecContext
 
 from streams.packets import MediaPacket, StreamInfo
+from streams.video_decoder import open_video_decoder
 from vms.live.gateway import MAX_WIDTH, MIN_WIDTH, Snapshot  # noqa: F401  (re-exported for the hub)
 
 JPEG_QUALITY = 85
 
 def decode_keyframe(info: StreamInfo, packet: MediaPacket) -> av.VideoFrame:
     """Decode one keyframe on its own (parameter sets travel with every keyframe)."""
-    decoder = cast(VideoCodecContext, av.CodecContext.create(info.codec, "r"))
+    decoder = open_video_decoder(info.codec)
     if info.extradata:
         decoder.extradata = info.extradata
     frames = list(decoder.decode(av.Packet(packet.data)))

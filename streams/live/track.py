@@ -196,7 +196,7 @@ class PassthroughTrack(RelayTrack):
     A B-frame (pts != dts) ends the track with ``B_FRAMES_REFUSED``: the API refuses such a
     camera up front once it has seen one, and this covers a viewer who came before that."""
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[av.stream.Stream]:
         packet, burst = await self._next()
         if packet.pts != packet.dts:
             self.end(B_FRAMES_REFUSED.format(camera=self.name))

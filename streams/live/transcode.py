@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 
 import av
+from av.video.codeccontext import VideoCodecContext
 
 from streams.live.track import VIDEO_TIME_BASE, RelayTrack
 from streams.packets import MediaPacket, StreamInfo
+from streams.video_decoder import open_video_decoder
 
 DECODABLE_CODECS = {"h264", "hevc", "mjpeg", "mpeg4"}
 
@@ -22,7 +24,7 @@ class TranscodeTrack(RelayTrack):
 
     def __init__(self, name: str, max_queue: int = 150) -> None:
         super().__init__(name, max_queue)
-        self._decoder: av.CodecContext | None = None
+        self._decoder: VideoCodecContext | None = None
         self._decoder_codec: str | None = None
 
     def accepts(self, codec: str) -> bool:
@@ -49,7 +51,7 @@ class TranscodeTrack(RelayTrack):
     def _decode(self, packet: MediaPacket) -> list[av.VideoFrame]:
         codec = self.codec or "h264"
         if self._decoder is None or self._decoder_codec != codec:
-            self._decoder = av.CodecContext.create(codec, "r")
+            self._decoder = open_video_decoder(codec)
             self._decoder.thread_type = "SLICE"  # frame threading would delay every frame
             self._decoder_codec = codec
         try:

@@ -85,7 +85,7 @@ from gi.repository import GLib, Gst, GstRtsp, GstRtspServer, GstVideo  # noqa: E
 # timecode.py sits beside this script (the script's folder is first on sys.path)
 from timecode import strip_pixels, strip_rows  # type: ignore[import-not-found]  # noqa: E402
 
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "scene": "road",
     "width": 640,
     "height": 360,
@@ -137,7 +137,7 @@ def normalise_spec(raw: dict[str, Any]) -> dict[str, Any]:
     unknown = set(raw) - set(DEFAULTS) - {"id"}
     if unknown:
         raise ValueError(f"unknown camera field(s) {sorted(unknown)}")
-    spec = dict(DEFAULTS)
+    spec: dict[str, Any] = dict(DEFAULTS)
     spec.update({k: v for k, v in raw.items() if v is not None or k in ("sub", "username", "password", "label")})
     cam_id = str(raw.get("id") or "")
     if not CAMERA_ID.fullmatch(cam_id):
@@ -164,7 +164,7 @@ def normalise_spec(raw: dict[str, Any]) -> dict[str, Any]:
 
 def stream_params(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """Parameters of one encoded stream (main, or sub taking what it doesn't say from main)."""
-    params = {}
+    params: dict[str, Any] = {}
     for key in ("width", "height", "fps", "bitrate_kbps", "bframes", "codec", "gop"):
         params[key] = override.get(key, base.get(key))
     if "fps" in override and "gop" not in override:
@@ -184,7 +184,12 @@ def stream_params(base: dict[str, Any], override: dict[str, Any]) -> dict[str, A
 
 # A scene is a list of boxes: (x, y, w, h) as fractions of the frame, ARGB colour, and for
 # vehicles the time in seconds to cross the frame (negative: right to left) and a phase (0..1).
-TUNNEL = [
+SceneBox = tuple[tuple[float, float, float, float], int, "tuple[float, float] | None"]
+# A moving vehicle: its compositor pad, width and path length in pixels, the time to travel
+# that path and its head start in nanoseconds, and whether it goes left to right.
+MovingVehicle = tuple[Gst.Pad, int, int, int, int, bool]
+
+TUNNEL: list[SceneBox] = [
     ((0.0, 0.00, 1.0, 0.22), 0xFF1E1E24, None),  # ceiling
     ((0.0, 0.205, 1.0, 0.015), 0xFFB0A070, None),  # lamp strip
     ((0.0, 0.86, 1.0, 0.14), 0xFF1A1A1E, None),  # walkway
@@ -198,7 +203,7 @@ TUNNEL = [
 ]
 TUNNEL_BACKGROUND = 0xFF0C0C10
 
-ROAD = [
+ROAD: list[SceneBox] = [
     ((0.0, 0.22, 1.0, 0.66), 0xFF5A5A5E, None),  # asphalt
     ((0.0, 0.24, 1.0, 0.01), 0xFFE8E8E8, None),  # edge line
     ((0.0, 0.385, 1.0, 0.008), 0xFFD0D0D0, None),  # lane line
@@ -255,7 +260,7 @@ def audio_chain(pay_name: str) -> str:
     )
 
 
-def scene_boxes(scene: str) -> tuple[int, list]:
+def scene_boxes(scene: str) -> tuple[int, list[SceneBox]]:
     return (TUNNEL_BACKGROUND, TUNNEL) if scene == "tunnel" else (ROAD_BACKGROUND, ROAD)
 
 
@@ -306,7 +311,7 @@ def configure_scene(spec: dict[str, Any], params: dict[str, Any], bin_: Gst.Bin)
         return
     width, height = params["width"], params["height"]
     _, boxes = scene_boxes(spec["scene"])
-    vehicles = []
+    vehicles: list[MovingVehicle] = []
     for index, ((fx, fy, fw, _fh), _colour, motion) in enumerate(boxes, start=1):
         pad = comp.get_static_pad(f"sink_{index}")
         if pad is None:
@@ -328,7 +333,9 @@ def configure_scene(spec: dict[str, Any], params: dict[str, Any], bin_: Gst.Bin)
         background.add_probe(Gst.PadProbeType.BUFFER, move_vehicles, comp, vehicles)
 
 
-def move_vehicles(pad, info, comp, vehicles):
+def move_vehicles(
+    pad: Gst.Pad, info: Gst.PadProbeInfo, comp: Gst.Element, vehicles: list[MovingVehicle]
+) -> Gst.PadProbeReturn:
     """Before the compositor draws a frame, put each vehicle where it is at that frame's time.
 
     Runs on the background's buffers (a live source, so exactly one per output frame). The
@@ -350,7 +357,7 @@ def attach_osd(osd: Gst.Element, label: str) -> None:
     """Set the overlay text of every frame: label, wall clock with milliseconds, frame number."""
     counter = [0]
 
-    def on_buffer(_pad, _info):
+    def on_buffer(_pad: Gst.Pad, _info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
         now = time.time()
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
         osd.set_property("text", f"{label}  {stamp}.{int(now * 1000) % 1000:03d}  #{counter[0]}")
@@ -400,19 +407,20 @@ def attach_timecode(element: Gst.Element, width: int, height: int) -> None:
 # --------------------------------------------------------------------------- auth
 
 
-class CameraAuth(GstRtspServer.RTSPAuth):
+# GObject introspection gives mypy no types (gi is untyped): the base class is Any to it.
+class CameraAuth(GstRtspServer.RTSPAuth):  # type: ignore[misc]  # subclassing an untyped gi class
     """RTSPAuth that challenges with the method (basic or digest) of the camera asked for.
 
     Checking an Authorization header does not depend on the supported methods (only on the
     registered credentials), so switching them just while the 401 header is written is safe.
     """
 
-    def __init__(self, methods_by_camera: dict[str, GstRtsp.RTSPAuthMethod]):
+    def __init__(self, methods_by_camera: dict[str, GstRtsp.RTSPAuthMethod]) -> None:
         super().__init__()
         self.methods_by_camera = methods_by_camera
         self.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
 
-    def do_generate_authenticate_header(self, ctx):  # noqa: N802 (GObject vfunc name)
+    def do_generate_authenticate_header(self, ctx: GstRtspServer.RTSPContext) -> None:  # noqa: N802 (GObject vfunc name)
         method = GstRtsp.RTSPAuthMethod.BASIC
         try:
             path = ctx.uri.abspath if ctx.uri is not None else ""
@@ -474,7 +482,9 @@ class Camera:
         factory.connect("media-configure", self.on_media_configure, stream)
         return factory
 
-    def on_media_configure(self, _factory, media, stream):
+    def on_media_configure(
+        self, _factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia, stream: str
+    ) -> None:
         log(f"{self.id}/{stream}: pipeline built")
         media.connect("unprepared", lambda _media: log(f"{self.id}/{stream}: pipeline released"))
         try:
@@ -499,8 +509,9 @@ class Simulator:
         protected = [c for c in self.cameras.values() if c.spec["username"] is not None]
         if not protected:
             return
-        methods_by_camera = {}
-        roles: dict[tuple, str] = {}
+        methods_by_camera: dict[str, GstRtsp.RTSPAuthMethod] = {}
+        # ("digest", user) or ("basic", user, password): one role per distinct credential
+        roles: dict[tuple[str, ...], str] = {}
         digest_passwords: dict[str, str] = {}
         for camera in protected:
             spec = camera.spec
@@ -509,7 +520,7 @@ class Simulator:
                 methods_by_camera[camera.id] = GstRtsp.RTSPAuthMethod.DIGEST
                 if digest_passwords.setdefault(user, password) != password:
                     log(f"{camera.id}: digest user {user!r} already has another password; the first one wins")
-                key = ("digest", user)
+                key: tuple[str, ...] = ("digest", user)
             else:
                 methods_by_camera[camera.id] = GstRtsp.RTSPAuthMethod.BASIC
                 key = ("basic", user, password)
@@ -542,7 +553,9 @@ class Simulator:
         camera.running = False
         paths = camera.paths()
 
-        def client_filter(_server, client, _data=None):
+        def client_filter(
+            _server: GstRtspServer.RTSPServer, client: GstRtspServer.RTSPClient, _data: object = None
+        ) -> GstRtspServer.RTSPFilterResult:
             if client.session_filter(lambda _c, session, _d=None: self._session_result(session, paths, True)):
                 return GstRtspServer.RTSPFilterResult.REMOVE
             return GstRtspServer.RTSPFilterResult.KEEP
@@ -557,13 +570,15 @@ class Simulator:
             )
         )
 
-    def _session_result(self, session, paths, _ref) -> GstRtspServer.RTSPFilterResult:
+    def _session_result(
+        self, session: GstRtspServer.RTSPSession, paths: list[str], _ref: bool
+    ) -> GstRtspServer.RTSPFilterResult:
         if self._session_matches(session, paths):
             return GstRtspServer.RTSPFilterResult.REF
         return GstRtspServer.RTSPFilterResult.KEEP
 
     @staticmethod
-    def _session_matches(session, paths) -> bool:
+    def _session_matches(session: GstRtspServer.RTSPSession, paths: list[str]) -> bool:
         for sessmedia in session.filter(None):
             for path in paths:
                 matched, _length = sessmedia.matches(path)
@@ -600,7 +615,7 @@ class Simulator:
             return f"ok start {camera.id}"
         return f"sessions {camera.id} {self.count_sessions(camera)}"
 
-    def on_stdin(self, fd, condition) -> bool:
+    def on_stdin(self, fd: int, condition: GLib.IOCondition) -> bool:
         data = b""
         if condition & (GLib.IO_IN | GLib.IO_PRI):
             try:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import redis
 import redis.asyncio as aioredis
@@ -21,7 +20,7 @@ class RedisBus(Bus):
         self.url = url
         self.prefix = prefix
         self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-        self._threads: list[tuple[redis.client.PubSub, threading.Thread]] = []
+        self._threads: list[tuple[redis.client.PubSub, redis.client.PubSubWorkerThread]] = []
 
     def _channel(self, topic: str) -> str:
         return self.prefix + topic
@@ -42,11 +41,11 @@ class RedisBus(Bus):
                 if raw.get("type") == "message":
                     yield json.loads(raw["data"])
         finally:
-            await pubsub.aclose()
+            await _aclose(pubsub)
             await client.aclose()
 
     def add_listener(self, topic: str, listener: Listener) -> Callable[[], None]:
-        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        pubsub = _open_pubsub(self._client)
 
         def handle(raw: dict[str, Any]) -> None:
             try:
@@ -75,6 +74,18 @@ class RedisBus(Bus):
             pubsub.close()
         self._threads.clear()
         self._client.close()
+
+
+def _open_pubsub(client: redis.Redis) -> redis.client.PubSub:
+    """``client.pubsub(ignore_subscribe_messages=True)``, typed (redis-py leaves ``Redis.pubsub`` unannotated)."""
+    factory: Callable[..., redis.client.PubSub] = client.pubsub
+    return factory(ignore_subscribe_messages=True)
+
+
+def _aclose(pubsub: aioredis.client.PubSub) -> Awaitable[None]:
+    """``pubsub.aclose()``, typed (redis-py leaves the asyncio ``PubSub.aclose`` unannotated)."""
+    close: Callable[[], Awaitable[None]] = pubsub.aclose
+    return close()
 
 
 def _ride_out(exc: BaseException, pubsub: object, thread: object) -> None:

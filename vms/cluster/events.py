@@ -167,16 +167,16 @@ class EventStoreConsumer:
                 return row, "start"
             if op == "close":
                 opened = session.get(AppliedMessage, f"event:{uid}:open")
-                row = session.get(EventRow, opened.ref) if opened is not None else None
-                if row is None:
+                closed = session.get(EventRow, opened.ref) if opened is not None else None
+                if closed is None:
                     raise LookupError(f"event {uid} closed before its opening was stored")  # retried later
-                end = max(_utc(message["end"]), row.start)
-                row.end = end
-                row.clip_end = end + timedelta(seconds=self.config.post_event_seconds)
+                end = max(_utc(message["end"]), closed.start)
+                closed.end = end
+                closed.clip_end = end + timedelta(seconds=self.config.post_event_seconds)
                 if message.get("score") is not None:
-                    row.score = max(row.score, float(message["score"]))
-                session.add(AppliedMessage(key=key, ref=row.id))
-                return row, "end"
+                    closed.score = max(closed.score, float(message["score"]))
+                session.add(AppliedMessage(key=key, ref=closed.id))
+                return closed, "end"
             raise ValueError(f"unknown event operation {op!r}")
 
 

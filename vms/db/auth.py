@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import (
     DDL,
@@ -147,20 +147,23 @@ class AuditEntry(Base):
     client_ip: Mapped[str] = mapped_column(String(64), default="")
 
 
+# SQLAlchemy leaves ``DDL.__init__`` unannotated; this alias pins its signature for strict mypy.
+_new_ddl: Callable[[str], DDL] = DDL
+
 # The database itself refuses to change or remove audit rows, whatever code runs against it.
 _APPEND_ONLY_SQLITE = [
-    DDL(
+    _new_ddl(
         f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
         "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
     )
     for verb in ("UPDATE", "DELETE")
 ]
 _APPEND_ONLY_POSTGRES = [
-    DDL(
+    _new_ddl(
         "CREATE OR REPLACE FUNCTION vms_audit_append_only() RETURNS trigger AS $$ "
         "BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$ LANGUAGE plpgsql"
     ),
-    DDL(
+    _new_ddl(
         "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_log "
         "FOR EACH STATEMENT EXECUTE FUNCTION vms_audit_append_only()"
     ),

@@ -40,6 +40,13 @@ class NothingRecorded(LookupError):
     """No recording of the camera covers any of the requested range."""
 
 
+def _reach(segment: Segment) -> datetime:
+    """The end of a row from ``SegmentIndex.covering`` (which reports an open segment's reach there)."""
+    if segment.end is None:
+        raise ValueError(f"segment {segment.path} has no end: only rows from SegmentIndex.covering can be played")
+    return segment.end
+
+
 def _ticks(delta: timedelta) -> int:
     micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
     return round(micros * 9 / 100)  # 90 kHz
@@ -70,10 +77,10 @@ class RangePlan:
 
     @property
     def gaps(self) -> list[tuple[datetime, datetime]]:
-        result = []
+        result: list[tuple[datetime, datetime]] = []
         for before, after in zip(self.segments, self.segments[1:]):
-            if (after.start - before.end).total_seconds() > JOIN_SECONDS:
-                result.append((before.end, after.start))
+            if (after.start - _reach(before)).total_seconds() > JOIN_SECONDS:
+                result.append((_reach(before), after.start))
         return result
 
 
@@ -118,6 +125,8 @@ def _keyframe_before(path: Path, segment_start: datetime, start: datetime) -> tu
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         tb = stream.time_base
+        if tb is None:
+            raise ValueError(f"{path}: video stream has no time base, its keyframes cannot be placed")
         first_pts = None
         chosen: tuple[datetime, int | None, timedelta] | None = None
         for packet in _readable_packets(container, stream):
@@ -137,7 +146,7 @@ def _keyframe_before(path: Path, segment_start: datetime, start: datetime) -> tu
         return chosen
 
 
-def _readable_packets(container, stream) -> Iterator:
+def _readable_packets(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[av.Packet[av.VideoStream]]:
     """The stream's packets, ending quietly where the file does.
 
     A segment still being written ends in a fragment the recorder has not finished; the
@@ -172,7 +181,7 @@ class _Sink:
         self.parts: list[bytes] = []
         self.size = 0
 
-    def write(self, data) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:
         chunk = bytes(data)
         self.parts.append(chunk)
         self.size += len(chunk)
@@ -301,6 +310,8 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target: Any, options: dic
                 if out_stream is None:
                     out_stream = out.add_stream_from_template(stream)
                     out_stream.time_base = OUT_TIME_BASE
+                if stream.time_base is None:
+                    raise ValueError(f"{path}: video stream has no time base, its packets cannot be placed")
                 scale = Fraction(stream.time_base) / OUT_TIME_BASE
                 # Integer arithmetic per packet: Fraction objects cost more than the muxing itself.
                 num, den = scale.numerator, scale.denominator
@@ -341,7 +352,7 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target: Any, options: dic
                 if used:
                     result.segments.append(
                         {"path": segment.path, "worker_id": segment.worker_id, "start": segment.start.isoformat(),
-                         "end": segment.end.isoformat(), "bytes": segment.bytes}
+                         "end": _reach(segment).isoformat(), "bytes": segment.bytes}
                     )
         cut.finish()
     finally:
@@ -390,7 +401,7 @@ def timeline(db: Database, camera_id: str, start: datetime, end: datetime, earli
     runs: list[list[datetime]] = []
     if start < end:
         for segment in SegmentIndex(db).covering(camera_id, start, end):
-            s, e = max(segment.start, start), min(segment.end, end)
+            s, e = max(segment.start, start), min(_reach(segment), end)
             if runs and (s - runs[-1][1]).total_seconds() <= JOIN_SECONDS:
                 runs[-1][1] = max(runs[-1][1], e)
             else:

@@ -37,7 +37,8 @@ def measure(path: Path) -> MediaSpan:
     """Duration and frame counts of a segment's video, read from packets (no decoding)."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        first = end = None
+        first: int | None = None
+        end: int | None = None
         frames = keyframes = 0
         for packet in container.demux(stream):
             if packet.pts is None:
@@ -47,8 +48,10 @@ def measure(path: Path) -> MediaSpan:
             first = packet.pts if first is None else min(first, packet.pts)
             tail = packet.pts + (packet.duration or 0)
             end = tail if end is None else max(end, tail)
-        if first is None:
+        if first is None or end is None:
             return MediaSpan(0.0, 0, 0)
+        if stream.time_base is None:
+            raise ValueError(f"{path}: video stream has no time base, its duration cannot be measured")
         return MediaSpan(float((end - first) * stream.time_base), frames, keyframes)
 
 
