@@ -44,6 +44,7 @@ class Result:
     rss_mb_per_camera: float
     frames_expected: int
     frames_recorded: int
+    threads: int  # of the vms process, or the ffmpeg processes together
 
     @property
     def lost_percent(self) -> float:
@@ -107,6 +108,7 @@ def run_vms(urls: list[str], subs: list[str], seconds: float, fps: int, workdir:
         warmup = 8.0 + len(urls) / 20  # staggered starts of many cameras
         spy = _profiler(worker.pid, warmup, seconds, profile / f"flame-{len(urls)}.svg", native) if profile else None
         cpu, rss = measure([worker.pid], warmup, seconds)
+        threads = _threads([worker.pid])
         if spy is not None:
             spy.wait(seconds + 60)
         idle_rss = usage([idle.pid]).rss_bytes
@@ -116,7 +118,17 @@ def run_vms(urls: list[str], subs: list[str], seconds: float, fps: int, workdir:
         for process in (worker, idle):
             process.wait(30)
     recorded, expected = count_frames(data / "recordings", fps)
-    return Result("vms (one process)", len(urls), len(urls) + len(subs), 100 * cpu / seconds / len(urls), (rss - idle_rss) / len(urls) / 1e6, expected, recorded)
+    return Result("vms (one process)", len(urls), len(urls) + len(subs), 100 * cpu / seconds / len(urls), (rss - idle_rss) / len(urls) / 1e6, expected, recorded,
+                  threads)
+
+
+def _threads(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Threads:"):
+                total += int(line.split()[1])
+    return total
 
 
 def _profiler(pid: int, delay: float, seconds: float, out: Path, native: bool) -> subprocess.Popen[bytes]:
@@ -158,13 +170,14 @@ def run_ffmpeg(urls: list[str], subs: list[str], seconds: float, fps: int, workd
     try:
         warmup = 8.0 + len(urls) / 20
         cpu, rss = measure([p.pid for p in processes], warmup, seconds)
+        threads = _threads([p.pid for p in processes])
     finally:
         for process in processes:
             process.terminate()
         for process in processes:
             process.wait(30)
     recorded, expected = count_frames(workdir / "ffmpeg", fps)
-    return Result("ffmpeg -c copy per stream", len(urls), len(urls) + len(subs), 100 * cpu / seconds / len(urls), rss / len(urls) / 1e6, expected, recorded)
+    return Result("ffmpeg -c copy per stream", len(urls), len(urls) + len(subs), 100 * cpu / seconds / len(urls), rss / len(urls) / 1e6, expected, recorded, threads)
 
 
 def main() -> None:
@@ -199,12 +212,12 @@ def main() -> None:
 
     print(f"\nmain {args.width}x{args.height}@{args.fps}, ~{args.bitrate} kb/s"
           + (", sub 640x360, ~500 kb/s" if sub_mounts else "") + f"; {args.seconds:g} s measured per run\n")
-    print("| cameras | streams | recorder | CPU % of a core per camera | per stream | total CPU % | RSS MB per camera | frames lost |")
-    print("|---:|---:|---|---:|---:|---:|---:|---:|")
+    print("| cameras | streams | recorder | CPU % of a core per camera | per stream | total CPU % | RSS MB per camera | frames lost | threads |")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(f"| {r.cameras} | {r.streams} | {r.name} | {r.cpu_percent_per_camera:.2f} | "
               f"{r.cpu_percent_per_camera * r.cameras / r.streams:.2f} | {r.cpu_percent_per_camera * r.cameras:.1f} | "
-              f"{r.rss_mb_per_camera:.1f} | {r.lost_percent:.2f} % |")
+              f"{r.rss_mb_per_camera:.1f} | {r.lost_percent:.2f} % | {r.threads} |")
     print("\nratios (vms / ffmpeg; the goal is CPU <= 0.5):")
     for vms_result, ff in zip(results[::2], results[1::2]):
         print(f"  {vms_result.cameras:4d} cameras: CPU x{vms_result.cpu_percent_per_camera / max(ff.cpu_percent_per_camera, 1e-9):.2f}, "
