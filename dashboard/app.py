@@ -8,17 +8,23 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import func, select
 
 import vms.db.auth  # noqa: F401  (registers the users, sessions and audit tables)
-from dashboard.api import audit, auth, cameras, events, exports, health, layouts, live, pages, recordings, users
+from dashboard.api import (
+    alarms, audit, auth, bookmarks, cameras, cases, events, evidence, exports, health, layouts, live, locks, pages,
+    recordings, search, users,
+)
+from dashboard.body_limit import BodyLimit
+from dashboard.live_audit import LiveStopAudit
 from dashboard.problems import install_problem_handlers
 from dashboard.services import Services
 from dashboard.security import PUBLIC, gatekeeper, matched_route, report_unruled
 from vms.config.security import security_of
-from vms.db import Segment
+from vms.evidence.case_export import fail_interrupted as fail_interrupted_case_exports
+from vms.evidence.keys import installation_key
 from vms.metrics import HTTP_LATENCY, RuntimeCollector, runtime_registry
 from vms.recordings.export import ExportQueue
+from vms.recordings.index import SegmentIndex
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -32,16 +38,24 @@ def create_app(runtime: Services) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.security = security_of(runtime.settings)
-    app.state.exports = ExportQueue(runtime.db, runtime.files, app.state.security.export_workers)
+    app.state.evidence_key = installation_key(runtime.settings)
+    fail_interrupted_case_exports(runtime.db)
+    app.state.exports = ExportQueue(runtime.db, runtime.files, app.state.evidence_key, app.state.security.export_workers)
     app.state.metrics_registry = runtime_registry(_collector(runtime))
+    app.state.live_audit = LiveStopAudit(runtime.db, runtime.bus).start()
     install_problem_handlers(app)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)
+    http = runtime.settings.http
+    app.add_middleware(BodyLimit, max_body_bytes=http.max_body_bytes, max_sdp_bytes=http.max_sdp_bytes,
+                       body_timeout=http.body_timeout_seconds)
     app.include_router(health.router)
-    for module in (auth, users, audit, cameras, recordings, exports, layouts):
+    for module in (auth, users, audit, cameras, recordings, exports, evidence, locks, bookmarks, cases, search,
+                   layouts):
         app.include_router(module.router, prefix="/api")
     app.include_router(live.router, prefix="/api")
     app.include_router(events.router, prefix="/api")
+    app.include_router(alarms.router, prefix="/api")
     app.include_router(pages.router)  # the operators' dashboard at /
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route(
@@ -52,13 +66,10 @@ def create_app(runtime: Services) -> FastAPI:
 
 
 def _collector(runtime: Services) -> RuntimeCollector:
-
-    def storage() -> dict[str, int]:
-        with runtime.db.session() as session:
-            rows = session.execute(select(Segment.camera_id, func.sum(Segment.bytes)).group_by(Segment.camera_id)).all()
-        return {camera_id: int(size or 0) for camera_id, size in rows}
-
-    return RuntimeCollector(runtime.board.streams, storage, runtime.viewers, runtime.board.recording)
+    """This process's gauges: every worker's streams and recording health (the status board),
+    recorded bytes from the index, this process's live viewers."""
+    index = SegmentIndex(runtime.db)
+    return RuntimeCollector(runtime.board.streams, index.bytes_by_camera, runtime.viewers, runtime.board.recording)
 
 
 class RequestMetrics:

@@ -56,11 +56,20 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
 
 async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = [
-        {"where": ".".join(str(part) for part in error.get("loc", ())), "problem": str(error.get("msg", ""))}
+        {"where": ".".join(str(part) for part in error.get("loc", ())), "problem": str(error.get("msg", "")),
+         # pydantic's error type and its limits (never the submitted value), for the UI's own words
+         "code": str(error.get("type", "")), "params": _limits(error.get("ctx"))}
         for error in exc.errors()
     ]
     detail = "; ".join(f"{e['where']}: {e['problem']}" for e in errors[:5])
     return problem_response(422, "invalid-request", "Invalid request", detail, errors=errors)
+
+
+def _limits(ctx) -> dict:
+    """The plain limits of a validation error (max_length, ge, pattern, expected...)."""
+    if not isinstance(ctx, dict):
+        return {}
+    return {k: v for k, v in ctx.items() if isinstance(v, (str, int, float)) and k != "error"}
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

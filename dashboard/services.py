@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from vms.alarms import AlarmService
 from vms.bus import Bus
 from vms.cameras.probe import ProbeResult
 from vms.cameras.status import StatusBoard
@@ -16,6 +17,8 @@ from vms.config import Settings
 from vms.db import Database
 from vms.live.gateway import LiveGateway
 from vms.recordings.locate import SegmentFiles
+from vms.recordings.motion_search import MotionSearches
+from vms.recordings.pictures import Pictures
 
 
 class Services(Protocol):
@@ -26,9 +29,14 @@ class Services(Protocol):
     gateway: LiveGateway  # live video of any camera, wherever its worker runs
     board: StatusBoard  # the last status of every camera stream, from every worker
     files: SegmentFiles | None  # where any worker's segment files are (set once built)
+    alarms: AlarmService | None  # raises alarms from events, escalates them, publishes their changes
+    searches: MotionSearches | None  # motion searches in recordings (set once built)
+    pictures: Pictures | None  # a recorded picture at a moment, for thumbnails (set once built)
 
-    def probe(self, url: str, username: str | None, password: str | None, seconds: float) -> ProbeResult:
-        """Connect to a camera for ``seconds`` and say what it sends, with a snapshot.
+    def probe(self, url: str, username: str | None, password: str | None, seconds: float,
+              transport: str = "auto") -> ProbeResult:
+        """Connect to a camera for ``seconds`` over ``transport`` (auto, tcp, udp) and say what it
+        sends, with a snapshot.
 
         Raises ``vms.cameras.rtsp_url.InvalidCameraUrl`` for a URL that is not RTSP.
         """

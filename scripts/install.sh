@@ -2,7 +2,7 @@
 # Install everything vms and its tests need on a fresh Debian machine (idempotent).
 # Debian packages: GStreamer's RTSP server for the camera simulator (run by Debian's own
 # python3, which has `gi`), ffmpeg for the benchmarks' reference recorder, Chromium for
-# the browser tests, Redis for the scale-out tests. Python packages go into the current python3.
+# the browser tests, Redis for the scale-out tests, opencv-doc for its sample pedestrian clip. Python packages go into the current python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
   gstreamer1.0-plugins-bad gstreamer1.0-libav
   ffmpeg chromium fonts-dejavu-core redis-server
+  opencv-doc  # its sample vtest.avi: person counting in bench/people.py and tests/test_detect_people.py
 )
 
 missing=()

@@ -114,6 +114,13 @@ class PacketFanout:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # Late subscribers need the current stream description before any packet.
     _current_info: StreamInfo | None = None
+    # The newest keyframe ever published, kept across stream ends: a snapshot needs only this,
+    # whatever the GOP length and whether anyone subscribed before it came.
+    _latest_keyframe: tuple[StreamInfo, MediaPacket] | None = None
+    # Whether the current session has sent a packet shown later than decoded (B-frames).
+    _b_frames: bool = False
+    # Seconds between the last two keyframes of the current session (None until two came).
+    _keyframe_interval: float | None = None
 
     def subscribe(self, name: str, max_packets: int = 500, wake_per_packet: bool = True) -> PacketQueue:
         queue = PacketQueue(name, max_packets, wake_per_packet)
@@ -132,8 +139,18 @@ class PacketFanout:
 
     def publish(self, item: StreamItem) -> None:
         with self._lock:
-            if isinstance(item, StreamInfo):
+            if isinstance(item, MediaPacket):
+                if item.keyframe and self._current_info is not None:
+                    previous = self._latest_keyframe
+                    if previous is not None and previous[0] is self._current_info and item.pts > previous[1].pts:
+                        self._keyframe_interval = float((item.pts - previous[1].pts) * item.time_base)
+                    self._latest_keyframe = (self._current_info, item)
+                if item.pts != item.dts:
+                    self._b_frames = True
+            elif isinstance(item, StreamInfo):
                 self._current_info = item
+                self._b_frames = False
+                self._keyframe_interval = None
             elif isinstance(item, StreamEnd):
                 self._current_info = None
             queues = list(self._queues)
@@ -143,6 +160,21 @@ class PacketFanout:
     @property
     def current_info(self) -> StreamInfo | None:
         return self._current_info
+
+    @property
+    def latest_keyframe(self) -> tuple[StreamInfo, MediaPacket] | None:
+        """(stream description, packet) of the newest keyframe seen, even of an ended session."""
+        return self._latest_keyframe
+
+    @property
+    def keyframe_interval(self) -> float | None:
+        """Seconds between the current session's last two keyframes (its GOP length), or None."""
+        return self._keyframe_interval
+
+    @property
+    def b_frames(self) -> bool:
+        """True once the current session sent a B-frame (a packet with pts != dts)."""
+        return self._b_frames
 
     def consumers(self) -> list[PacketQueue]:
         with self._lock:

@@ -10,15 +10,16 @@ import logging
 import random
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from fractions import Fraction
-from typing import Any, Callable, Iterator, cast
+from typing import Any, Callable, ContextManager, Iterator, cast
 from urllib.parse import urlsplit
 
 import av
 
-from streams.errors import RECORDABLE_CODECS, StreamUnusable, describe_stream_error
+from streams.errors import RECORDABLE_CODECS, StreamUnusable, classify_stream_error
 from streams.fanout import PacketFanout
 from streams.nal import has_parameter_sets, is_annex_b
 from streams.packets import Discontinuity, MediaPacket, StreamEnd, StreamInfo
@@ -27,6 +28,7 @@ from streams.status import RateMeter, StreamState, StreamStatus
 from streams.clock_steps import Ready, StepSplicer
 from streams.decode_order import B_FRAME_DEPTH, DecodeOrder
 from streams.timeline import JUMP_SECONDS, ClockEvent, MediaTimeline, Placement
+from streams.transport import TransportChoice
 from vms.cameras.rtsp_url import mask_credentials, validate_rtsp_url, with_credentials
 from vms.config.storage import IngestConfig
 
@@ -64,6 +66,7 @@ class StreamSource:
     url: str
     username: str | None = None
     password: str | None = None
+    transport: str = "auto"  # "auto" (TCP, then UDP on 461), "tcp" or "udp": see streams.transport
 
     def __post_init__(self) -> None:
         validate_rtsp_url(self.url)
@@ -86,8 +89,11 @@ class IngestSession:
         fanout: PacketFanout,
         config: IngestConfig,
         on_status: Callable[[StreamStatus], None] = lambda status: None,
+        open_gate: ContextManager[object] = nullcontext(),
     ) -> None:
         self.source = source
+        # Held while the RTSP session opens: 120 cameras opening at once timed out (issue 11).
+        self._open_gate = open_gate
         self.fanout = fanout
         self.config = config
         self.status = StreamStatus(camera_id=source.camera_id, stream=source.stream)
@@ -98,6 +104,7 @@ class IngestSession:
         )
         self._meter = RateMeter()
         self._last_status_at = 0.0
+        self._transport = TransportChoice(source.transport, source.where)
         # Where the previous session's frames ended on our clock: the next one never overlaps it.
         self._placed_until = 0.0
 
@@ -130,14 +137,19 @@ class IngestSession:
             try:
                 self._pull_once()
                 message, config_problem = f"camera at {self.source.where} ended the stream", False
+                code = "stream-ended"
+                params: dict[str, object] = {"where": self.source.where}
             except Exception as exc:  # every failure of one session is reported, none escapes
-                message, config_problem = describe_stream_error(exc, self.source.where, self._answer_timeout)
-                message = self.source.mask(message)
+                found = classify_stream_error(exc, self.source.where, self._answer_timeout)
+                message, config_problem = self.source.mask(found.message), found.configuration
+                code = found.code
+                params = {k: self.source.mask(v) if isinstance(v, str) else v for k, v in found.params.items()}
             if self._stop.is_set():
                 break
             if self.status.packets > started_packets:
                 backoff = self.config.backoff_initial_seconds  # it worked for a while: retry fast
             state = StreamState.ERROR if config_problem else StreamState.OFFLINE
+            self.status.error_code, self.status.error_params = code, params
             self._set_state(state, message)
             log.warning("camera %s/%s %s: %s", self.source.camera_id, self.source.stream, state.value, message)
             delay = backoff * random.uniform(0.8, 1.2)
@@ -147,20 +159,21 @@ class IngestSession:
         self._set_state(StreamState.STOPPED)
 
     def _pull_once(self) -> None:
-        container = self._open()
+        with self._open_gate:
+            container = self._open()
         session_started = False
         try:
             if not container.streams.video:
-                raise StreamUnusable(f"camera at {self.source.where} sends no video track (audio only?)")
+                raise StreamUnusable(f"camera at {self.source.where} sends no video track (audio only?)", "stream-no-video")
             video = container.streams.video[0]
             codec = video.codec_context.name
             if codec not in RECORDABLE_CODECS:
                 raise StreamUnusable(
                     f"camera at {self.source.where} sends {codec}; only H.264 and H.265 can be recorded "
-                    "without re-encoding (set the camera to H.264)"
+                    "without re-encoding (set the camera to H.264)", "stream-codec", codec=codec
                 )
             if not video.codec_context.width or not video.codec_context.height:
-                raise StreamUnusable(f"camera at {self.source.where} sends video without a known picture size")
+                raise StreamUnusable(f"camera at {self.source.where} sends video without a known picture size", "stream-no-size")
             session = self.status.session + 1
             info = StreamInfo(
                 camera_id=self.source.camera_id,
@@ -186,8 +199,16 @@ class IngestSession:
 
     def _open(self, video_only: bool = True) -> av.container.InputContainer:
         """Open the RTSP session; audio is not even set up, as nothing here records it."""
+        try:
+            return self._open_with(self._transport.options(), video_only)
+        except Exception as exc:
+            if not self._transport.fall_back(exc):
+                raise
+        return self._open_with(self._transport.options(), video_only)
+
+    def _open_with(self, transport: dict[str, str], video_only: bool) -> av.container.InputContainer:
         url = with_credentials(self.source.url, self.source.username, self.source.password)
-        options = {"rtsp_transport": "tcp", "timeout": str(int(self.config.read_timeout_seconds * 1_000_000))}
+        options = {**transport, "timeout": str(int(self.config.read_timeout_seconds * 1_000_000))}
         if video_only:
             options["allowed_media_types"] = "video"
         started = time.monotonic()
@@ -204,7 +225,7 @@ class IngestSession:
             # A camera with no video track refuses to PLAY an empty selection with an odd
             # 4xx; look again with every track to say what is really wrong.
             if video_only and self._has_no_video():
-                raise StreamUnusable(f"camera at {self.source.where} sends no video track (audio only?)") from None
+                raise StreamUnusable(f"camera at {self.source.where} sends no video track (audio only?)", "stream-no-video") from None
             raise
         except av.error.FFmpegError as exc:
             # PyAV's timeout interrupts FFmpeg, which then reports "invalid data" or "exit".
@@ -346,6 +367,8 @@ class IngestSession:
         if changed:
             self.status.state = state
             self.status.error = error
+            if error is None:
+                self.status.error_code, self.status.error_params = None, {}
             self.status.since = time.time()
             if state is not StreamState.ONLINE:
                 self.status.fps = self.status.bitrate_bps = 0.0

@@ -9,7 +9,8 @@ session for the same stream however many outputs there are, and nobody polls who
 from __future__ import annotations
 
 import logging
-from typing import Callable, Iterable, Protocol
+from contextlib import nullcontext
+from typing import Callable, ContextManager, Iterable, Protocol
 
 from streams.fanout import PacketFanout
 from streams.ingest import IngestSession, StreamSource
@@ -44,8 +45,10 @@ class CameraPipeline:
         ingest_config: IngestConfig,
         on_status: Callable[[StreamStatus], None],
         outputs: Iterable[PipelineOutput] = (),
+        open_gate: ContextManager[object] = nullcontext(),
     ) -> None:
         self.spec = spec
+        self._open_gate = open_gate
         self._ingest_config = ingest_config
         self._on_status = on_status
         self._outputs = list(outputs)
@@ -63,13 +66,19 @@ class CameraPipeline:
             if url is None:
                 raise LookupError(f"camera '{self.spec.id}' has no {stream} stream")
             fanout = PacketFanout(self.spec.id, stream)
-            source = StreamSource(self.spec.id, stream, url, self.spec.username, self.spec.password)
-            ingest = IngestSession(source, fanout, self._ingest_config, self._on_status)
+            source = StreamSource(
+                self.spec.id, stream, url, self.spec.username, self.spec.password, self.spec.transport
+            )
+            ingest = IngestSession(source, fanout, self._ingest_config, self._on_status, self._open_gate)
             self._fanouts[stream] = fanout
             self._ingests[stream] = ingest
             if self._started:
                 ingest.start()
         return self._fanouts[stream]
+
+    def fanouts(self) -> dict[str, PacketFanout]:
+        """The fan-outs of the streams started so far (none is started by asking this)."""
+        return dict(self._fanouts)
 
     def add_output(self, output: PipelineOutput) -> None:
         """Attach ``output`` now if the pipeline runs, and at every later start."""

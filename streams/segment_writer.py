@@ -14,6 +14,7 @@ import av
 
 from streams.packets import MediaPacket, StreamInfo
 from vms.recordings.fmp4 import FRAGMENTED_MP4
+from vms.recordings.hvc1 import retag_hvc1
 
 # A fragment also ends after FRAGMENT_SECONDS without a keyframe, so a long-GOP camera's
 # segment reaches the disk every second instead of once per GOP (10-30 s on some cameras).
@@ -32,8 +33,8 @@ class SegmentWriter:
         self._stream = self._container.add_mux_stream(
             info.codec, width=info.width, height=info.height, time_base=info.time_base
         )
-        if info.codec == "hevc":
-            self._stream.codec_tag = "hvc1"  # what browsers and QuickTime expect for HEVC in MP4
+        # HEVC must be tagged hvc1 for Safari and QuickTime; done on the header once written.
+        self._needs_hvc1 = info.codec == "hevc"
         self._base_dts: int | None = None
         self._first_pts: int | None = None
         self._end_pts: int | None = None  # pts just past the latest frame
@@ -64,6 +65,10 @@ class SegmentWriter:
         out.is_keyframe = packet.keyframe
         out.stream = self._stream
         self._container.mux(out)
+        if self._needs_hvc1:
+            # The header (moov) goes to disk with the first packet (flush_packets); should it
+            # come later, try again at the next packet.
+            self._needs_hvc1 = retag_hvc1(self.path) is None
         self.frames += 1
         self.keyframes += packet.keyframe
         self._first_pts = packet.pts if self._first_pts is None else min(self._first_pts, packet.pts)

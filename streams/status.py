@@ -23,6 +23,9 @@ class StreamStatus:
     stream: str
     state: StreamState = StreamState.CONNECTING
     error: str | None = None
+    # The error as a code and parameters (streams.errors.StreamProblem), for the UI's own words.
+    error_code: str | None = None
+    error_params: dict[str, Any] = field(default_factory=dict)
     since: float = field(default_factory=time.time)
     last_packet_at: float | None = None
     fps: float = 0.0
@@ -66,3 +69,4 @@ class RateMeter:
     def reset(self) -> None:
         self._samples.clear()
         self._bytes = 0
+

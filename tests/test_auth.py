@@ -106,12 +106,16 @@ async def test_password_change_checks_old_and_new_and_ends_other_sessions(tmp_pa
         mine, other = system.token("investigator"), system.token("investigator")
         wrong = await system.client.post("/api/auth/password", json={"old_password": "nope", "new_password": "Brand-New-Pass-42"}, headers=mine)
         assert wrong.status_code == 400
-        for weak in ("short1A!", "aaaaaaaaaaaaaaaa", "lowercase12", "investigator-Pass-1"):
+        # Each refusal names its reason as a code with parameters, for the dashboard's own words.
+        for weak, reason in (("short1A!", {"reason": "too-short", "min": 10}), ("aaaaaaaaaaaaaaaa", {"reason": "too-common"}),
+                             ("lowercase12", {"reason": "too-simple", "passphrase": 16}),
+                             ("investigator-Pass-1", {"reason": "contains-username"})):
             response = await system.client.post(
                 "/api/auth/password", json={"old_password": password_of("investigator"), "new_password": weak}, headers=mine
             )
             assert response.status_code == 422, weak
             assert response.json()["type"] == "/problems/weak-password"
+            assert response.json()["params"] == reason
         good = await system.client.post(
             "/api/auth/password", json={"old_password": password_of("investigator"), "new_password": "Brand-New-Pass-42"}, headers=mine
         )

@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
+import pytest
 from sqlalchemy import select
+
+from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available, simulator_unavailable_reason
 
 from tests.support.api import api_system
 from vms.db import Segment
@@ -133,3 +136,47 @@ async def test_health_is_public_and_metrics_need_a_right(tmp_path):
         assert "vms_cameras_online 0.0" in metrics.text
         assert 'vms_recording_bytes{camera="tun-1"} 4096.0' in metrics.text
         assert 'vms_http_request_duration_seconds_count{method="GET",route="/api/cameras",status="200"}' in metrics.text
+
+
+@pytest.mark.skipif(not simulator_available(), reason=simulator_unavailable_reason() or "")
+async def test_probe_masks_the_username_only_as_a_whole_word_also_in_the_audit_log(tmp_path):
+    # A username that is part of an ordinary word of the message ("camera") must not eat it.
+    locked = SimulatedCamera(id="door", username="cam", password="right-one", width=160, height=96, bitrate_kbps=100)
+    with CameraSimulator([locked]).start() as sim:
+        async with api_system(tmp_path) as system:
+            response = await system.client.post(
+                "/api/cameras/probe", json={"url": sim.url("door"), "username": "cam", "password": "era", "seconds": 1},
+                headers=system.token("technician"),
+            )
+            error = response.json()["error"]
+            assert "401" in error and "check the camera's username and password" in error, error
+            assert "***" not in error
+            (entry,) = _audit(system.db, "camera.probe")
+            assert entry.detail["error"] == error
+
+
+@pytest.mark.skipif(not simulator_available(), reason=simulator_unavailable_reason() or "")
+def test_probe_warns_about_b_frames_and_not_without_them():
+    from streams.ingest import StreamSource
+    from streams.probe import probe
+
+    cameras = [SimulatedCamera(id=name, bframes=b, width=160, height=96, bitrate_kbps=100) for name, b in (("b", 2), ("p", 0))]
+    with CameraSimulator(cameras).start() as sim:
+        with_b = probe(StreamSource("b", "main", sim.url("b")), seconds=1.5)
+        without = probe(StreamSource("p", "main", sim.url("p")), seconds=1.5)
+    assert with_b.ok and with_b.has_b_frames and any("B-frames" in w for w in with_b.warnings)
+    assert without.ok and not without.has_b_frames and not any("B-frames" in w for w in without.warnings)
+
+
+async def test_the_rtp_transport_is_set_changed_and_checked(tmp_path):
+    async with api_system(tmp_path) as system:
+        tech = system.token("technician")
+        body = {"id": "udp-cam", "name": "UDP", "group": "gateway", "main_url": "rtsp://10.1.1.9/s", "transport": "udp"}
+        created = await system.client.post("/api/cameras", json=body, headers=tech)
+        assert created.status_code == 201 and created.json()["transport"] == "udp"
+        changed = await system.client.patch("/api/cameras/udp-cam", json={"transport": "tcp"}, headers=tech)
+        assert changed.status_code == 200 and changed.json()["transport"] == "tcp"
+        kept = await system.client.patch("/api/cameras/udp-cam", json={"name": "U"}, headers=tech)
+        assert kept.json()["transport"] == "tcp"
+        bad = await system.client.patch("/api/cameras/udp-cam", json={"transport": "http"}, headers=tech)
+        assert bad.status_code == 422

@@ -56,6 +56,14 @@ def test_probe_refuses_a_file_url():
     assert result.exit_code == 2 and "refused" in result.output
 
 
+def test_add_takes_the_rtp_transport_and_refuses_an_unknown_one():
+    assert runner.invoke(app, ["camera", "add", "udp-1", "--url", "rtsp://h/x", "--transport", "udp"]).exit_code == 0
+    bad = runner.invoke(app, ["camera", "add", "bad-1", "--url", "rtsp://h/x", "--transport", "http"])
+    assert bad.exit_code == 2 and "transport" in bad.output
+    (camera,) = json.loads(runner.invoke(app, ["camera", "list", "--json"]).output)
+    assert camera["id"] == "udp-1" and camera["transport"] == "udp"
+
+
 def test_simulate_console_stops_and_starts_cameras_named_on_stdin():
     from vmsapp.simulator_console import run_commands
 

@@ -206,6 +206,8 @@ def cluster(tmp_path_factory):
             storage={"min_free": 0, "recordings_dir": str(tmp / "recordings")},  # shared by all hosts
             ingest=FAST_INGEST,
             detection={"offline_after_seconds": 1},
+            # Worker and API both run an alarm service: the database keeps each alarm single.
+            alarms={"rules": [{"id": "offline", "event_types": ["camera_offline"], "escalate_after_seconds": None}]},
             cameras=[
                 {"id": c, "name": c, "group": "tunnel", "main_url": sim.url(c), "recording": {"segment_seconds": 2}}
                 for c in CAMERAS
@@ -330,6 +332,9 @@ def test_an_event_raised_on_the_worker_reaches_the_api(cluster):
         listed = httpx.get(cluster.base + "/api/events", params={"camera": "cam-b", "type": "camera_offline"},
                            headers=cluster.auth, timeout=10).json()
         assert [e["id"] for e in listed] == [live[0]["id"]]
+        alarms = wait_for(lambda: httpx.get(cluster.base + "/api/alarms", params={"camera": "cam-b"}, headers=cluster.auth,
+                                            timeout=10).json(), 15, "no alarm for the camera_offline event")
+        assert [(a["event_id"], a["rule_id"], a["state"]) for a in alarms] == [(live[0]["id"], "offline", "new")]
     finally:
         feed.close()
         cluster.sim.start_camera("cam-b")

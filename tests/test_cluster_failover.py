@@ -40,6 +40,7 @@ pytestmark = [
 
 CAMERAS = [f"cam-{i}" for i in range(6)]
 FAILOVER_SECONDS = 15
+HANDOVER = 10.0  # ClusterConfig.handover_seconds (default)
 
 
 def segments(db: Database) -> list[Segment]:
@@ -66,7 +67,7 @@ def test_workers_share_cameras_and_take_over_a_killed_one(tmp_path):
         configs = {
             name: write_config(
                 tmp_path / f"{name}.yaml",
-                data_dir=str(tmp_path / name),  # each worker its own storage
+                data_dir=str(tmp_path / "data"),  # shared storage, a folder per worker (docs/scale.md)
                 database_url=database_url,
                 redis_url=REDIS_URL,
                 cluster={"key_prefix": prefix, "lease_seconds": 6},
@@ -93,9 +94,15 @@ def test_workers_share_cameras_and_take_over_a_killed_one(tmp_path):
             wait_for(lambda: {s.camera_id for s in segments(db)} >= set(CAMERAS), 30, "not every camera is recording")
             time.sleep(7)  # steady state: every owner has at least one complete segment
             assert spread() == owners, "ownership changed without a reason"
-            for name in names:
-                described = rpc.call(worker_service(name), "describe", timeout=5)
-                assert sorted(described["cameras"]) == sorted(c for c, w in owners.items() if w == name)
+            def described_as_leased():
+                # A worker records a camera it shed while handing it over, then no more.
+                return all(
+                    sorted(rpc.call(worker_service(name), "describe", timeout=5)["cameras"])
+                    == sorted(c for c, w in owners.items() if w == name)
+                    for name in names
+                )
+
+            wait_for(described_as_leased, HANDOVER + 15, "workers record other cameras than they lease")
 
             victim = names[0]
             moved = sorted(c for c, w in owners.items() if w == victim)
@@ -115,9 +122,13 @@ def test_workers_share_cameras_and_take_over_a_killed_one(tmp_path):
             survivors = holders(store)
             assert all(survivors[c] in names[1:] for c in CAMERAS)
 
-            # The killed worker comes back under its name: it repairs its open rows and rejoins.
+            # A live worker closes the segments the killed one left open: they play up to the kill.
+            wait_for(lambda: all(s.end is not None for s in segments(db) if s.worker_id == victim), 60,
+                     "the killed worker's open segments were not repaired by a live one")
+            repaired_after = time.time() - killed
+            print(f"open segments of the killed worker repaired {repaired_after:.1f} s after the kill")
+            # The killed worker comes back under its name and rejoins.
             processes[victim] = start_worker(configs[victim], victim, tmp_path / f"{victim}.log")
-            wait_for(lambda: all(s.end is not None for s in segments(db) if s.worker_id == victim), 30, "no repair")
             wait_for(spread, 40, "no even spread after the worker rejoined")
             time.sleep(3)
         finally:
@@ -142,5 +153,9 @@ def test_workers_share_cameras_and_take_over_a_killed_one(tmp_path):
         mine = sorted((s for s in rows if s.camera_id == camera_id), key=lambda s: s.start)
         assert all(s.end is not None for s in mine)
         for a, b in zip(mine, mine[1:]):
-            # Never two workers recording one camera at once: rows of one camera do not overlap.
-            assert b.start >= a.end - timedelta(seconds=0.1), (camera_id, a.worker_id, a.end, b.worker_id, b.start)
+            # Two workers record one camera at once only while it is handed over (the rejoin).
+            overlap = (a.end - b.start).total_seconds()
+            if a.worker_id == b.worker_id:
+                assert overlap <= 0.1, (camera_id, a.worker_id, a.end, b.start)
+            else:
+                assert overlap <= HANDOVER + 6, (camera_id, a.worker_id, a.end, b.worker_id, b.start)

@@ -98,8 +98,12 @@ async def test_language_switches_and_is_remembered(dash):
 async def test_wall_2x2_plays_every_tile_and_full_screen_uses_the_main_stream(dash):
     page = dash.page
     await dash.screen("wall")
-    await page.click('.layout-size[data-size="4"]')
+    # The first sign-in shows a default wall of the user's cameras; clear it to build our own.
+    default = await dash.wait_js("() => { const s = window.vmsWall.stats(); return s.length ? s : null; }", "a default wall")
+    assert {tile["camera"] for tile in default} == set(WALL_CAMERAS)
     await page.wait_for_selector('#wall-grid[data-size="4"]')
+    for index in range(4):
+        await page.evaluate("(i) => window.vmsWall.assign(i, null)", index)
     # Drag the first camera into the first tile, click the others into the next empty tiles.
     first, *others = WALL_CAMERAS
     await page.drag_and_drop(f'.camera-item[data-camera="{first}"]', '.tile[data-index="0"]')
@@ -183,7 +187,8 @@ async def test_playback_opens_at_the_events_moment_and_seeks_to_the_second(dash)
     assert abs((parse(shown["shown"]) - clip_start).total_seconds()) <= 1.0, (shown, event["clip"])
     assert shown["message"] is None
     clock = await page.text_content("#pb-clock")
-    assert clock.startswith(clip_start.astimezone(HCMC).strftime("%Y-%m-%d %H:%M"))  # the command centre's time
+    # The command centre's time, written dd/mm/yyyy HH:MM (24 h) whatever the browser's locale.
+    assert clock.startswith(clip_start.astimezone(HCMC).strftime("%d/%m/%Y %H:%M"))
     await dash.shot("playback")
 
     # Go to a typed second: the picture shown is within half a second of it.
@@ -256,11 +261,13 @@ async def test_register_a_camera_after_probing_it(dash):
     await page.fill("#cam-main", dash.sim.url(SPARE_CAMERA))
     await page.fill("#cam-lat", "10.7830")
     await page.fill("#cam-lon", "106.7390")
+    await page.select_option("#cam-transport", "tcp")
     assert await page.is_disabled("#cam-save")  # probe first
     await page.click("#cam-probe")
     await page.wait_for_selector('#probe-result:not([hidden]) h3[data-ok="true"]', timeout=30000)
     assert (await page.text_content('[data-fact="codec"]')).startswith("h264")
     assert await page.text_content('[data-fact="resolution"]') == "320×180"
+    assert await page.text_content('[data-fact="transport"]') == "TCP"
     assert float(await page.text_content('[data-fact="fps"]')) == pytest.approx(25, abs=1)
     await dash.wait_js("() => { const i = document.querySelector('#probe-snapshot'); return i && i.complete && i.naturalWidth === 320; }",
                        "the probe's snapshot")

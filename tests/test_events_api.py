@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.api import api_system
 from tests.support.server import serve_app
+from vms.auth.audit import AuditQuery, query_audit
 from vms.config.detection import EventsConfig
 from vms.events import EventRecorder
 
@@ -52,6 +53,11 @@ async def test_filters_and_what_each_role_sees(system):
     assert await ids_of(system, "admin", camera="r-01") == [ids["covered"]]
     assert await ids_of(system, "admin", group="tunnel") == [ids["stopped"], ids["wrong"]]
     assert await ids_of(system, "admin", type=["wrong_way", "tamper_covered"]) == [ids["covered"], ids["wrong"]]
+    # Across cameras by zone, type and time together.
+    assert await ids_of(system, "admin", zone="tube") == [ids["stopped"], ids["wrong"]]
+    assert await ids_of(system, "admin", zone="tube", type="stopped_vehicle",
+                        since=(T0 + timedelta(seconds=100)).isoformat()) == [ids["stopped"]]
+    assert await ids_of(system, "admin", zone="other") == []
     assert await ids_of(system, "admin", since=(T0 + timedelta(seconds=40)).isoformat()) == [ids["stopped"], ids["covered"]]
     assert await ids_of(system, "admin", until="2026-05-01T08:01:30") == [ids["covered"], ids["wrong"]]  # no zone: UTC
     # Operators have the tunnel group only: rented cameras' events stay hidden, even asked for.
@@ -72,6 +78,11 @@ async def test_acknowledge(system):
     assert response.status_code == 200, response.text
     assert response.json()["acknowledged_by"] == "operator" and response.json()["phase"] == "ack"
     assert await ids_of(system, "admin", unacknowledged="true") == [ids["covered"], ids["wrong"]]
+    again = await system.client.post(f"/api/events/{ids['stopped']}/ack", headers=system.token("admin"))
+    assert again.json()["acknowledged_by"] == "operator"  # the first acknowledgement is kept
+    entries = query_audit(system.db, AuditQuery(action="event.ack"))
+    assert [(e.username, e.target, e.detail) for e in entries] == [
+        ("operator", "t-01", {"event": ids["stopped"], "type": "stopped_vehicle"})]  # audited once, by who did it
     # Not their group: as if it did not exist. No ack capability: refused.
     assert (await system.client.post(f"/api/events/{ids['covered']}/ack", headers=operator)).status_code == 404
     response = await system.client.post(f"/api/events/{ids['wrong']}/ack", headers=system.token("investigator"))
@@ -109,6 +120,23 @@ async def test_detection_settings_read_replace_reset(system):
     assert (await system.client.get("/api/cameras/nope/detection", headers=technician)).status_code == 404
     response = await system.client.delete(url, headers=technician)
     assert response.json()["source"] == "none"
+
+
+async def test_metric_calibration_is_set_through_the_detection_api(system):
+    url = "/api/cameras/t-01/detection"
+    technician = system.token("technician")
+    # Four points marked on a snapshot (fractions of the picture) and where they lie on the road (m).
+    calibration = {"picture": [[0.14, 0.75], [0.86, 0.75], [0.62, 0.44], [0.38, 0.44]],
+                   "ground": [[-5.25, 15], [5.25, 15], [5.25, 45], [-5.25, 45]]}
+    zone = dict(ZONE, slowdown_kmh=30, debris_seconds=5)
+    response = await system.client.put(url, json={"zones": [zone], "calibration": calibration, "smoke": {"enabled": True}},
+                                       headers=technician)
+    assert response.status_code == 200, response.text
+    config = response.json()["config"]
+    assert config["calibration"]["ground"][2] == [5.25, 45] and config["zones"][0]["slowdown_kmh"] == 30
+    collinear = dict(calibration, ground=[[0, 0], [1, 1], [2, 2], [3, 0]])
+    response = await system.client.put(url, json={"zones": [zone], "calibration": collinear}, headers=technician)
+    assert response.status_code == 422 and "on one line" in response.text
 
 
 async def test_live_feed_delivers_events_over_sse(system):

@@ -66,13 +66,13 @@ async def test_export_is_hashed_described_locked_and_audited(recorded):
     assert manifest["file"]["sha256"] == digest == status["sha256"] and manifest["file"]["bytes"] == len(mp4.content)
     assert manifest["camera"] == {"id": "tun-1", "name": "Camera tun-1", "group": "tunnel"}
     assert manifest["requested"] == {"start": at(1.3).isoformat(), "end": at(7.2).isoformat()}
-    first, last = datetime.fromisoformat(manifest["actual"]["first_frame"]), datetime.fromisoformat(manifest["actual"]["last_frame"])
+    first, last = datetime.fromisoformat(manifest["contained"]["first_frame"]), datetime.fromisoformat(manifest["contained"]["last_frame"])
     assert first <= at(1.3) and (at(1.3) - first).total_seconds() <= 1.0 and abs((last - at(7.2)).total_seconds()) <= 0.5
     assert manifest["exported_by"]["username"] == "investigator" and manifest["reason"] == "case 2026/17"
     assert [s["path"] for s in manifest["segments"]] == [s for s in _paths(system)[:3]]
     assert manifest["tool"]["name"] == "vms" and manifest["tool"]["pyav"]
     with av.open(io.BytesIO(mp4.content)) as container:
-        assert sum(1 for _ in container.decode(video=0)) == manifest["actual"]["frames"]
+        assert sum(1 for _ in container.decode(video=0)) == manifest["contained"]["frames"]
     # Byte ranges for players that seek.
     part = await system.client.get(status["file_url"], headers={**investigator, "Range": "bytes=0-99"})
     assert part.status_code == 206 and part.content == mp4.content[:100]
@@ -131,6 +131,7 @@ async def test_cli_export_makes_the_same_evidence(recorded, tmp_path, monkeypatc
     assert hashlib.sha256(mp4.read_bytes()).hexdigest() == manifest["file"]["sha256"]
     assert manifest["exported_by"]["username"] == "investigator" and manifest["reason"] == "CLI case"
     assert manifest["file"]["sha256"] in result.output
+    assert f"lead-in {manifest['lead_in']['seconds']:g} s" in result.output and "0 gap(s)" in result.output
     with system.db.session() as session:
         assert session.scalar(select(EvidenceLock.end)) == at(9)
     assert [a for a in _actions(system.db) if a.startswith("export.")] == ["export.request", "export.done"]

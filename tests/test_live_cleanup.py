@@ -12,6 +12,7 @@ import httpx
 from tests.support.feeder import PacketFeeder
 from tests.support.live_system import live_system, offline_camera
 from tests.support.whep_client import make_offer
+from vms.auth.audit import AuditQuery, query_audit
 
 SDP = {"Content-Type": "application/sdp"}
 
@@ -98,5 +99,9 @@ async def test_a_viewer_that_vanishes_is_dropped(tmp_path):
             await viewer.wait_frames(5)
             await viewer.stop(delete=False)
             await wait_until(lambda: not system.hub.sessions(), 8, "the closed viewer to be dropped")
+            # Both ends are in the audit log though no DELETE came: the server ended them.
+            stops = query_audit(system.runtime.db, AuditQuery(action="live.stop"))
+            assert len(stops) == 2 and all(e.detail["ended_by"] == "server" and e.target == "cam1" for e in stops), stops
+            assert "no receiver report" in stops[-1].detail["reason"]
         finally:
             feeder.stop()

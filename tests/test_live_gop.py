@@ -23,10 +23,9 @@ def test_gop_cache_keeps_packets_from_the_last_keyframe():
     cached = cache.packets()
     assert cached[0].keyframe and cached[0] is packets[50]
     assert cached == packets[50:]
-    assert cache.latest_keyframe == (info, packets[50])
 
 
-def test_stream_end_empties_the_gop_but_keeps_the_last_keyframe_for_snapshots():
+def test_stream_end_empties_the_gop():
     info, packets = media_packets(frames=30, gop=25)
     cache = GopCache()
     cache.start(info)
@@ -34,16 +33,42 @@ def test_stream_end_empties_the_gop_but_keeps_the_last_keyframe_for_snapshots():
         cache.add(seq, packet)
     cache.end()
     assert cache.packets() == [] and cache.info is None
-    assert cache.latest_keyframe[1] is packets[25]
 
 
-def test_an_overlong_gop_is_not_cached():
+def test_the_gop_limit_is_time_not_packets():
+    # 60 frames at 25 fps: a 2.4 s GOP fits a 3 s limit, whatever its packet count...
     info, packets = media_packets(frames=60, gop=60)
-    cache = GopCache(max_packets=10)
+    cache = GopCache(max_seconds=3.0)
     cache.start(info)
     for seq, packet in enumerate(packets, 1):
         cache.add(seq, packet)
-    assert cache.packets() == []
+    assert len(cache.packets()) == 60
+    # ...and not a 2 s limit, nor a byte limit below its size
+    for limit in (dict(max_seconds=2.0), dict(max_bytes=cache.bytes - 1)):
+        small = GopCache(**limit)
+        small.start(info)
+        for seq, packet in enumerate(packets, 1):
+            small.add(seq, packet)
+        assert small.packets() == []
+
+
+def test_the_fanout_keeps_the_newest_keyframe_across_stream_ends_and_notices_b_frames():
+    from streams.fanout import PacketFanout
+
+    info, packets = media_packets(frames=30, gop=25)
+    fanout = PacketFanout("cam", "main")
+    fanout.publish(info)
+    for packet in packets:
+        fanout.publish(packet)
+    assert fanout.keyframe_interval == pytest.approx(1.0)  # 25 frames at 25 fps
+    fanout.publish(StreamEnd("cam", "main", info.session, "lost"))
+    assert fanout.latest_keyframe == (info, packets[25]) and not fanout.b_frames
+    info_b, with_b = media_packets(frames=10, gop=25, bframes=2, session=2)
+    fanout.publish(info_b)
+    for packet in with_b:
+        fanout.publish(packet)
+    assert fanout.b_frames and fanout.latest_keyframe == (info_b, with_b[0])
+    assert fanout.keyframe_interval is None  # a new session: not known yet
 
 
 def test_timeline_bursts_cached_frames_then_follows_the_camera_clock():

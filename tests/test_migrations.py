@@ -71,6 +71,8 @@ def test_the_oldest_released_database_upgrades_with_its_rows(database_url):
             assert [s.path for s in segments] == [f"t-01/2026-05-01/{i}.mp4" for i in range(3)]
             assert all(s.written_until is None and s.end - s.start == timedelta(minutes=1) for s in segments)
             assert session.execute(text("SELECT name FROM cameras WHERE id = 't-01'")).scalar_one() == "Tunnel 1"
+            # cameras registered before the transport setting keep TCP first (auto)
+            assert session.execute(text("SELECT transport FROM cameras WHERE id = 't-01'")).scalar_one() == "auto"
         # The column that broke old databases is usable: the live edge of a segment being written.
         index = SegmentIndex(db)
         opened = index.begin(SegmentOpened("t-01", T0 + timedelta(minutes=3), "t-01/2026-05-01/3.mp4", "h264", 1280, 720))

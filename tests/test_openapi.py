@@ -9,7 +9,7 @@ from vms.config import Settings
 from vmsapp.runtime import Runtime
 
 # Routes whose answer is not JSON, by what they send instead.
-NOT_JSON = {"application/sdp", "image/jpeg", "video/mp4", "text/csv", "text/event-stream", "text/plain"}
+NOT_JSON = {"application/sdp", "application/zip", "image/jpeg", "video/mp4", "text/csv", "text/event-stream", "text/plain"}
 # Successful answers with no body at all, as their protocol says (WHEP: DELETE answers 200, empty).
 EMPTY = {("delete", "/api/cameras/{camera_id}/whep/{session_id}"), ("patch", "/api/cameras/{camera_id}/whep/{session_id}")}
 

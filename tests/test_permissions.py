@@ -39,11 +39,17 @@ ALLOWED = {
     "camera:event.view": ALL,
     "camera:event.ack": {"admin", "operator"},
     "event.ack": {"admin", "operator"},
+    "alarm.rules": {"admin"},
+    "playback": {"admin", "operator", "investigator"},
+    "evidence.release": {"admin"},
 }
 # Refusals are immediate; a request still running after this is a stream that was let in.
 STREAM_SECONDS = 1.5
 PATH_VALUES = {"camera_id": "tun-1", "export_id": "0" * 32, "username": "nobody", "grant_id": "999999",
-               "token_id": "nothing", "session_id": "nothing", "event_id": "999999"}
+               "token_id": "nothing", "session_id": "nothing", "event_id": "999999",
+               "alarm_id": "999999", "rule_id": "nothing",
+               "lock_id": "999999", "bookmark_id": "999999", "case_id": "999999", "case_export_id": "0" * 32,
+               "search_id": "0" * 32}
 
 
 def _fill(path: str) -> str:

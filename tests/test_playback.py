@@ -8,8 +8,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import av
+import cv2
+import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.support.api import api_system
 from tests.support.recordings import record
@@ -118,6 +120,8 @@ async def test_who_may_play_back_what(recorded):
     old = datetime.now(timezone.utc) - timedelta(hours=2)
     refused = await _play(system, "tun-1", old, old + timedelta(minutes=1), role="operator")
     assert refused.status_code == 403 and refused.json()["type"] == "/problems/beyond-lookback"
+    params = refused.json()["params"]
+    assert params["minutes"] == 30 and datetime.fromisoformat(params["from"]) > old  # the UI says it in its own words
     timeline = await system.client.get("/api/cameras/tun-1/timeline", params={"start": old.isoformat(), "end": at(30).isoformat()},
                                        headers=system.token("operator"))
     assert timeline.json()["available_from"] is not None
@@ -150,3 +154,21 @@ async def test_index_paths_outside_the_recordings_folder_are_never_opened(record
     (recordings / "link").symlink_to(tmp_path)
     with pytest.raises(UnsafePath):
         segment_file(recordings, "link/secret.mp4")
+
+
+async def test_recorded_picture_for_thumbnails_and_dragging(recorded):
+    system = recorded
+    investigator = system.token("investigator")
+    url = "/api/cameras/tun-1/picture.jpg"
+    first = await system.client.get(url, params={"at": at(2.5).isoformat(), "width": 160}, headers=investigator)
+    assert first.status_code == 200 and first.headers["content-type"] == "image/jpeg", first.text
+    picture = cv2.imdecode(np.frombuffer(first.content, np.uint8), cv2.IMREAD_COLOR)
+    assert picture.shape[1] == 160 and picture.shape[0] == 120
+    gap = await system.client.get(url, params={"at": at(500).isoformat()}, headers=investigator)
+    assert gap.status_code == 404
+    assert (await system.client.get(url, params={"at": at(2.5).isoformat()},
+                                    headers=system.token("technician"))).status_code == 403
+    # Many pictures, one audit entry.
+    await system.client.get(url, params={"at": at(5).isoformat()}, headers=investigator)
+    with system.db.session() as session:
+        assert session.scalar(select(func.count()).where(AuditEntry.action == "playback.pictures")) == 1

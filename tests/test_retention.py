@@ -111,3 +111,22 @@ def test_recordings_around_recent_events_outlive_their_group_age(db, registry, r
     assert kept.deleted == [plain]
     # Without the setting, the event does not hold its recording back.
     assert Retention(db, recordings_dir, storage, EventsConfig()).run_once(NOW).deleted == [around_event]
+
+
+def test_a_dead_workers_old_segments_are_deleted_by_age_by_a_live_worker(db, registry, tmp_path):
+    from vms.cluster.retention import WorkerRetention
+
+    root = tmp_path / "recordings"
+    mine, dead, alive = root / "w1", root / "w-dead", root / "w2"
+    old_dead = add_segment(SegmentIndex(db, "w-dead"), dead, "r1", 10)
+    fresh_dead = add_segment(SegmentIndex(db, "w-dead"), dead, "r1", 1)
+    old_alive = add_segment(SegmentIndex(db, "w2"), alive, "t1", 40)
+    storage = StorageConfig(min_free=0)
+
+    unknown = WorkerRetention(db, mine, storage, "w1", live_workers=lambda: None).run_once(NOW)
+    assert unknown.deleted == [], "with nobody known alive, nobody else's segments are touched"
+    report = WorkerRetention(db, mine, storage, "w1", live_workers=lambda: {"w1", "w2"}).run_once(NOW)
+
+    assert report.deleted == [old_dead]
+    assert not (dead / old_dead).exists() and (dead / fresh_dead).exists()
+    assert remaining(db) == sorted([fresh_dead, old_alive]), "a live worker's segments are its own to delete"

@@ -49,3 +49,9 @@ def test_masking_hides_userinfo_and_each_secret():
     masked = mask_credentials(text, "Hunter2!")
     assert "Hunter2" not in masked
     assert "rtsp://***@cam/s" in masked
+
+
+def test_a_secret_is_masked_only_as_a_whole_token():
+    text = "user cam refused at rtsp://cam:pw@h/s: check the camera's username (cam)"
+    masked = mask_credentials(text, "cam")
+    assert masked == "user *** refused at rtsp://***@h/s: check the camera's username (***)"

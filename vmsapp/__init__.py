@@ -2,5 +2,5 @@
 
 It is the only layer that imports every other one (``dashboard`` for HTTP, ``streams`` for media
 stages, ``vms`` for the domain and storage); nothing imports it back. See the README's layout table.
-The process supervisor (issue 11) belongs here too.
+The process supervisor (``vmsapp.supervisor``) belongs here too.
 """

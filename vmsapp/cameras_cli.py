@@ -42,6 +42,7 @@ def camera_add(
     password: Optional[str] = typer.Option(None, help="Prefer the VMS_CAMERA_PASSWORD environment variable"),
     lat: Optional[float] = typer.Option(None),
     lon: Optional[float] = typer.Option(None),
+    transport: str = typer.Option("auto", help="RTP transport: auto (TCP, then UDP if the camera answers 461), tcp or udp"),
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """Register a camera (it is recorded by running workers within seconds)."""
@@ -56,7 +57,7 @@ def camera_add(
     bare, url_user, url_password = split_credentials(main_url)
     username = username or url_user
     password = password or url_password or os.environ.get("VMS_CAMERA_PASSWORD")
-    fields = {"id": camera_id, "name": name or camera_id, "group": group, "main_url": bare}
+    fields = {"id": camera_id, "name": name or camera_id, "group": group, "main_url": bare, "transport": transport}
     if sub_url:
         fields["sub_url"] = split_credentials(sub_url)[0]
     if username:
@@ -93,7 +94,8 @@ def camera_list(config: Optional[Path] = ConfigOption, as_json: bool = typer.Opt
     _db, registry = _registry(config)
     rows = registry.all()
     if as_json:
-        print(json.dumps([{"id": r.id, "name": r.name, "group": r.group_id, "main_url": r.main_url, "enabled": r.enabled} for r in rows]))
+        print(json.dumps([{"id": r.id, "name": r.name, "group": r.group_id, "main_url": r.main_url, "enabled": r.enabled,
+                           "transport": r.transport} for r in rows]))
         return
     table = Table("id", "name", "group", "main URL", "enabled")
     for row in rows:
@@ -123,6 +125,7 @@ def camera_probe(
     password: Optional[str] = typer.Option(None),
     seconds: float = typer.Option(4.0, help="How long to watch the stream"),
     snapshot: Optional[Path] = typer.Option(None, help="Write a JPEG of the first keyframe here"),
+    transport: str = typer.Option("auto", help="RTP transport: auto (TCP, then UDP if the camera answers 461), tcp or udp"),
 ) -> None:
     """Connect to a camera and tell what it sends: codec, size, fps, keyframe interval, problems."""
     from streams.ingest import StreamSource
@@ -131,7 +134,9 @@ def camera_probe(
 
     bare, url_user, url_password = split_credentials(url)
     try:
-        source = StreamSource("probe", "main", bare, username or url_user, password or url_password)
+        if transport not in ("auto", "tcp", "udp"):
+            raise InvalidCameraUrl(f"transport must be auto, tcp or udp, not {transport!r}")
+        source = StreamSource("probe", "main", bare, username or url_user, password or url_password, transport)
     except InvalidCameraUrl as exc:
         err.print(f"refused: {exc}")
         raise typer.Exit(2) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -17,12 +18,14 @@ from vms.config import ConfigError, Settings, load_settings
 app = typer.Typer(help="vms — camera command-centre video monitoring system", no_args_is_help=True)
 from vmsapp.users_cli import user_app  # noqa: E402  (after app: it reuses this module's helpers lazily)
 from vmsapp.cameras_cli import camera_app  # noqa: E402  (likewise)
+from vmsapp.evidence_cli import verify  # noqa: E402  (likewise)
 from vmsapp.recordings_cli import recordings_app  # noqa: E402  (likewise)
 
 app.add_typer(camera_app, name="camera")
 
 app.add_typer(user_app, name="user")
 app.add_typer(recordings_app, name="recordings")
+app.command("verify")(verify)
 console = Console()
 err = Console(stderr=True)
 
@@ -60,10 +63,18 @@ def run(
     port: Optional[int] = typer.Option(None, help="HTTP port"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """All in one process: the API and a stream worker for every enabled camera."""
+    """Everything on this machine: a worker process records every enabled camera, an API process
+    serves the web, a supervisor restarts either if it dies."""
     _logging(verbose)
     settings = _settings(config)
-    _serve(settings, host or settings.http.host, port if port is not None else settings.http.port, with_worker=True)
+    _supervise(settings, config, host or settings.http.host, port if port is not None else settings.http.port, verbose)
+
+
+def _supervise(settings: Settings, config: Optional[Path], host: str, port: int, verbose: bool) -> None:
+    from vmsapp.supervisor import Supervisor
+
+    console.print(f"vms listening on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    Supervisor(config, settings.data_dir, host, port, verbose).run()
 
 
 @app.command()
@@ -76,24 +87,20 @@ def api(
     """The API alone (scale-out: workers run as separate processes)."""
     _logging(verbose)
     settings = _settings(config)
-    _serve(settings, host or settings.http.host, port if port is not None else settings.http.port, with_worker=False)
+    _serve(settings, host or settings.http.host, port if port is not None else settings.http.port)
 
 
-def _serve(settings: Settings, host: str, port: int, with_worker: bool, announce=None) -> None:
-    import uvicorn
-
+def _serve(settings: Settings, host: str, port: int) -> None:
     from dashboard.app import create_app
+    from dashboard.server import serve
     from vmsapp.runtime import Runtime
 
     from vms.auth.sessions import SessionPurge
 
-    runtime = Runtime.build(settings, with_worker=with_worker).start()
+    runtime = Runtime.build(settings, with_worker=False).start()
     purge = SessionPurge(runtime.db).start()  # the API owns sign-in sessions, so it cleans them up
     try:
-        console.print(f"vms listening on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
-        if announce is not None:
-            announce(runtime)
-        uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
+        serve(create_app(runtime), settings.http, host, port)
     finally:
         purge.stop()
         runtime.stop()
@@ -121,8 +128,8 @@ def demo(
         err.print(f"cannot start the simulated cameras: {exc}")
         raise typer.Exit(1) from None
 
-    def announce(runtime) -> None:
-        login = ensure_demo_admin(runtime.db, settings.security)
+    def announce(db) -> None:
+        login = ensure_demo_admin(db, settings.security)
         console.print(f"{len(settings.cameras)} simulated cameras on rtsp://127.0.0.1:{simulator.port}/<id>/main")
         console.print(f"open http://{host}:{port}/ and sign in", highlight=False)
         if login:
@@ -131,7 +138,10 @@ def demo(
             console.print("  with an existing account of this data folder (forgot it? vms user passwd admin -c config/demo.yaml)")
 
     with simulator:
-        _serve(settings, host, port, with_worker=True, announce=announce)
+        db = open_database(config)[1]
+        announce(db)
+        db.dispose()
+        _supervise(settings, config, host, port, verbose)
 
 
 @app.command()
@@ -142,8 +152,10 @@ def worker(
 ) -> None:
     """A stream worker without the API: pulls, records and watches its cameras."""
     _logging(verbose)
+    from dashboard.server import raise_fd_limit
     from vmsapp.runtime import Runtime
 
+    raise_fd_limit()  # segment files and RTSP sockets of many cameras
     settings = _settings(config)
     if worker_id:
         settings = settings.model_copy(update={"worker_id": worker_id})
@@ -211,6 +223,7 @@ def export(
     from vms.auth.users import UserNotFound, Users
     from vms.config.security import security_of
     from vms.db import CameraRow, Database
+    from vms.evidence.keys import installation_key
     from vms.recordings.export import MANIFEST_NAME, request_export, run_export
     from vms.recordings.locate import SegmentFiles
 
@@ -254,14 +267,20 @@ def export(
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err) as progress:
         task = progress.add_task(f"export {camera_id}", total=100)
-        result = run_export(db, SegmentFiles.of(settings), row.id,
+        result = run_export(db, SegmentFiles.of(settings), row.id, installation_key(settings),
                             progress=lambda fraction: progress.update(task, completed=fraction * 100), role=person.role.value)
         progress.update(task, completed=100)
     if result.state != "done":
         err.print(f"export failed: {result.error}")
         raise typer.Exit(1)
+    manifest = json.loads((Path(result.folder) / MANIFEST_NAME).read_text(encoding="utf-8"))
+    contained = manifest["contained"]
     console.print(f"{Path(result.folder) / result.file_name}\nsha256 {result.sha256}\n"
-                  f"manifest {Path(result.folder) / MANIFEST_NAME}", highlight=False)
+                  f"manifest {Path(result.folder) / MANIFEST_NAME} (signed; check it with: vms verify {result.folder})\n"
+                  f"pictures {contained['first_frame']} .. {contained['last_frame']} ({contained['frames']} frames; "
+                  f"lead-in {manifest['lead_in']['seconds']:g} s before the start), "
+                  f"{len(manifest['gaps'])} gap(s), {len(manifest['discontinuities'])} discontinuity(ies)",
+                  highlight=False)
 
 
 if __name__ == "__main__":

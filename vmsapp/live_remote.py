@@ -39,7 +39,7 @@ DESCRIBE_SECONDS = 3.0
 _REFUSALS: dict[str, type[LiveError]] = {
     cls.__name__: cls
     for cls in (errors.CameraNotFound, errors.StreamNotFound, errors.SessionNotFound, errors.BadOffer,
-                errors.CodecNotSupported, errors.ViewerLimitReached, errors.NoPicture)
+                errors.CodecNotSupported, errors.ViewerLimitReached, errors.NoPicture, errors.CameraInError)
 }
 
 

@@ -12,10 +12,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
-from sqlalchemy import func, select
 
-from vms.db import Segment
 from vms.metrics import RuntimeCollector, exposition, runtime_registry
+from vms.recordings.index import SegmentIndex
 
 log = logging.getLogger(__name__)
 
@@ -24,16 +23,10 @@ def worker_registry(runtime) -> CollectorRegistry:  # runtime: vmsapp.runtime.Ru
     """The gauges of ``runtime``'s worker: its streams, its recording health, its index, its viewers."""
     worker_id = runtime.worker.worker_id
 
-    def storage() -> dict[str, int]:
-        with runtime.db.session() as session:
-            rows = session.execute(
-                select(Segment.camera_id, func.sum(Segment.bytes)).where(Segment.worker_id == worker_id)
-                .group_by(Segment.camera_id)
-            ).all()
-        return {camera_id: int(size or 0) for camera_id, size in rows}
-
+    index = SegmentIndex(runtime.db)
     return runtime_registry(RuntimeCollector(
-        lambda: runtime.board.streams(worker_id), storage, runtime.viewers, lambda: runtime.board.recording(worker_id)
+        lambda: runtime.board.streams(worker_id), lambda: index.bytes_by_camera(worker_id), runtime.viewers,
+        lambda: runtime.board.recording(worker_id),
     ))
 
 

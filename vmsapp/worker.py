@@ -31,8 +31,8 @@ from vms.cluster.retention import WorkerRetention
 from vms.config import Settings
 from vms.db import Database
 from vms.recordings.buffered_index import BufferedSegmentIndex
-from vms.recordings.locate import worker_recordings_dir
-from vms.recordings.repair import repair_unfinished
+from vms.recordings.locate import SegmentFiles, worker_recordings_dir
+from vms.recordings.repair import repair_abandoned, repair_unfinished
 from vms.recordings.retention import Retention
 from vmsapp.heartbeat import StatusHeartbeat
 
@@ -50,11 +50,13 @@ class StreamWorker:
         self.worker_id = worker_id or settings.worker_id or (socket.gethostname() if settings.redis_url else "local")
         self.ownership = ownership_for(settings, self.worker_id, on_change=self.reconcile)
         self.recordings_dir: Path = worker_recordings_dir(settings, self.worker_id)
+        self.files = SegmentFiles.of(settings)  # any worker's segments (repair of dead workers' ones)
         journal = settings.data_dir / f"index-journal-{self.worker_id}.jsonl"
         self.index = BufferedSegmentIndex(db, self.worker_id, journal, may_record=self.ownership.holds)
         self.registry = CameraRegistry(db)
         if settings.redis_url:
-            self.retention = WorkerRetention(db, self.recordings_dir, settings.storage, self.worker_id)
+            self.retention = WorkerRetention(db, self.recordings_dir, settings.storage, self.worker_id,
+                                             live_workers=self._live_workers, folder_of=self.files.folder)
         else:
             self.retention = Retention(db, self.recordings_dir, settings.storage)
         self._specs: dict[str, CameraSpec] = {}
@@ -67,6 +69,7 @@ class StreamWorker:
                                    on_storage_error=self._storage_error)
         self._outputs: list[PipelineOutput] = [self.recording]
         self.heartbeat = StatusHeartbeat(self)
+        self._open_gate = threading.BoundedSemaphore(settings.ingest.concurrent_opens)
         self._lock = threading.Lock()
         self._publish_lock = threading.Lock()
         self._stop = threading.Event()
@@ -120,12 +123,14 @@ class StreamWorker:
         owned = self.ownership.owned()
         with self._lock:
             wanted = {cid: spec for cid, spec in self._specs.items() if cid in owned}
-            stale = [self.pipelines.pop(cid) for cid, p in list(self.pipelines.items()) if wanted.get(cid) != p.spec]
+            stale = [self.pipelines.pop(cid) for cid, p in list(self.pipelines.items())
+                     if cid not in wanted or wanted[cid].source() != p.spec.source()]
+            for camera_id, pipeline in self.pipelines.items():
+                pipeline.spec = wanted[camera_id]  # a rename or a new group: no restart
             _stop_all(stale)  # in parallel: a lost lease must stop every camera within its guard time
             for camera_id, spec in wanted.items():
                 if camera_id not in self.pipelines:
                     self.pipelines[camera_id] = self._pipeline(spec).start()
-            self.ownership.settle(set(self.pipelines))
 
     def _repair(self) -> None:
         try:
@@ -134,8 +139,27 @@ class StreamWorker:
         except Exception:
             log.exception("repairing unfinished segments failed (database down?); retrying later")
 
+    def _live_workers(self) -> set[str] | None:
+        """The workers alive now, or None when nobody can tell (one process, Redis unreachable)."""
+        live_workers = getattr(self.ownership, "live_workers", None)
+        if not live_workers or not self.ownership.redis_ok:
+            return None
+        return set(live_workers) | {self.worker_id}
+
+    def _repair_abandoned(self) -> None:
+        """Close what dead workers left open, so playback and export reach the moment they died."""
+        live_workers = self._live_workers()
+        if live_workers is None:
+            return
+        quiet = max(10.0, 2 * self.settings.cluster.lease_seconds)
+        try:
+            repair_abandoned(self.index, self.files, live_workers, quiet)
+        except Exception:
+            log.exception("repairing segments of dead workers failed; retrying later")
+
     def _pipeline(self, spec: CameraSpec) -> CameraPipeline:
-        return CameraPipeline(spec, self.settings.ingest, on_status=self.publish_status, outputs=self._outputs)
+        return CameraPipeline(spec, self.settings.ingest, on_status=self.publish_status, outputs=self._outputs,
+                              open_gate=self._open_gate)
 
     def pipeline(self, camera_id: str) -> CameraPipeline:
         with self._lock:
@@ -204,6 +228,7 @@ class _Maintenance(Periodic):
         self._reloaded_at = time.monotonic()
         if not worker._repaired:
             worker._repair()
+        worker._repair_abandoned()
         try:
             worker.reload_cameras()
         except Exception:

@@ -119,6 +119,18 @@ def me(request: Request, user: Principal = SIGNED_IN) -> dict:
     return _me(user, request)
 
 
+class SessionState(BaseModel):
+    signed_in: bool
+    me: MeOut | None = None  # what GET /auth/me answers, when signed in
+
+
+@router.get("/auth/session", dependencies=[PUBLIC], response_model=SessionState)
+def session_state(request: Request) -> dict:
+    """Whether this browser is signed in (200 either way, so a signed-out page logs no error)."""
+    principal = optional_user(request)
+    return {"signed_in": principal is not None, "me": _me(principal, request) if principal is not None else None}
+
+
 @router.post("/auth/password", status_code=204)
 def change_password(body: PasswordBody, request: Request, user: Principal = SIGNED_IN,
                     runtime: Services = Depends(get_runtime)) -> Response:
@@ -131,7 +143,7 @@ def change_password(body: PasswordBody, request: Request, user: Principal = SIGN
         audit(runtime.db, user, "password.change.failed", user.username, {"reason": "wrong current password"}, address)
         raise Problem(400, "wrong-password", "the current password is wrong") from None
     except WeakPassword as weak:
-        raise Problem(422, "weak-password", str(weak)) from None
+        raise Problem(422, "weak-password", str(weak), params={"reason": weak.code, **weak.params}) from None
     ended = revoke_user_sessions(runtime.db, user.user.id, keep=user.session_id)
     audit(runtime.db, user, "password.change", user.username, {"sessions_ended": ended}, address)
     return Response(status_code=204)

@@ -7,6 +7,7 @@ disable and remove them, and see their (credential-free) stream URLs.
 from __future__ import annotations
 
 import base64
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -40,6 +41,7 @@ class CameraIn(BaseModel):
     location: Location | None = None  # the configuration's own models: one set of constraints
     recording: RecordingSettings | None = None
     enabled: bool = True
+    transport: Literal["auto", "tcp", "udp"] = "auto"
 
 
 class CameraChange(BaseModel):
@@ -55,6 +57,7 @@ class CameraChange(BaseModel):
     location: Location | None = None
     recording: RecordingSettings | None = None
     enabled: bool | None = None
+    transport: Literal["auto", "tcp", "udp"] | None = None
 
 
 class ProbeIn(BaseModel):
@@ -63,6 +66,7 @@ class ProbeIn(BaseModel):
     username: str | None = Field(default=None, max_length=200)
     password: str | None = Field(default=None, max_length=200)
     seconds: float = Field(default=4, ge=1, le=15)
+    transport: Literal["auto", "tcp", "udp"] = "auto"
 
 
 def _storage(runtime: Services) -> dict[str, dict]:
@@ -84,6 +88,7 @@ def _camera(row: CameraRow, user: Principal, statuses: dict, storage: dict) -> d
         "enabled": row.enabled,
         "recording": {"enabled": row.recording_enabled, "segment_seconds": row.segment_seconds, "stream": row.record_stream},
         "source": row.source,
+        "transport": row.transport,
         "status": statuses.get(row.id, {}),
         "storage": storage.get(row.id, {"bytes": 0, "segments": 0, "oldest": None, "newest": None}),
         "capabilities": sorted(c.value for c in CAMERA_SCOPED if user.can(c, row.group_id)),
@@ -97,7 +102,7 @@ def _camera(row: CameraRow, user: Principal, statuses: dict, storage: dict) -> d
 def _config_of(row: CameraRow) -> dict:
     fields: dict = {
         "id": row.id, "name": row.name, "group": row.group_id, "main_url": row.main_url, "sub_url": row.sub_url,
-        "enabled": row.enabled,
+        "enabled": row.enabled, "transport": row.transport or "auto",
         "recording": {"enabled": row.recording_enabled, "segment_seconds": row.segment_seconds, "stream": row.record_stream},
     }
     if row.username:
@@ -197,12 +202,14 @@ def probe_camera(body: ProbeIn, request: Request, user: Principal = require(MANA
     bare, url_user, url_password = split_credentials(body.url)
     username, password = body.username or url_user, body.password or url_password
     try:
-        result = request.app.state.runtime.probe(bare, username, password, body.seconds)
+        result = request.app.state.runtime.probe(bare, username, password, body.seconds, body.transport)
     except InvalidCameraUrl as exc:
         raise Problem(422, "invalid-url", str(exc)) from None
     answer = result.to_dict()
     if answer.get("error"):
         answer["error"] = mask_credentials(answer["error"], password, username)
+        answer["error_params"] = {k: mask_credentials(v, password, username) if isinstance(v, str) else v
+                                  for k, v in answer["error_params"].items()}
     answer["snapshot_jpeg_base64"] = base64.b64encode(result.snapshot_jpeg).decode() if result.snapshot_jpeg else None
     audit(request.app.state.runtime.db, user, "camera.probe", bare, {"ok": result.ok, "error": answer.get("error")},
           client_ip(request))
@@ -216,7 +223,7 @@ def change_camera(camera_id: str, body: CameraChange, request: Request, user: Pr
     sent = body.model_fields_set
     fields = _config_of(row)
     fields.update(body.model_dump(include=sent - {"username", "password"}, exclude_none=False))
-    for key in ("location", "recording"):
+    for key in ("location", "recording", "transport"):
         if key in fields and fields[key] is None:
             fields.pop(key)
     username = body.username if "username" in sent else row.username

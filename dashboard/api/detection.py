@@ -6,12 +6,13 @@ the worker owning the camera restarts its detection when they change.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from dashboard.api.deps import get_runtime
 from dashboard.api.responses import DetectionOut
 from dashboard.services import Services
-from dashboard.security import Principal, require_camera
+from dashboard.security import Principal, client_ip, require_camera
+from vms.auth.audit import audit
 from vms.auth.roles import Capability
 from vms.config.detection import CameraDetection
 from vms.events.configs import DetectionSettings
@@ -51,16 +52,21 @@ def get_detection(camera_id: str, user: Principal = VIEW,
 
 
 @router.put("/cameras/{camera_id}/detection", response_model=DetectionOut, response_model_exclude_unset=True)
-def put_detection(camera_id: str, config: CameraDetection, user: Principal = MANAGE,
-                  settings: DetectionSettings = Depends(get_detection_settings)) -> dict:
+def put_detection(camera_id: str, config: CameraDetection, request: Request, user: Principal = MANAGE,
+                  settings: DetectionSettings = Depends(get_detection_settings),
+                  runtime: Services = Depends(get_runtime)) -> dict:
     """Replace the camera's detection settings (validated: polygons, directions, thresholds)."""
     settings.replace(camera_id, config, by=user.username)
+    audit(runtime.db, user, "detection.update", camera_id,
+          {"zones": [zone.id for zone in config.zones], "masks": len(config.masks)}, client_ip(request))
     return _describe(camera_id, settings)
 
 
 @router.delete("/cameras/{camera_id}/detection", response_model=DetectionOut, response_model_exclude_unset=True)
-def reset_detection(camera_id: str, user: Principal = MANAGE,
-                    settings: DetectionSettings = Depends(get_detection_settings)) -> dict:
+def reset_detection(camera_id: str, request: Request, user: Principal = MANAGE,
+                    settings: DetectionSettings = Depends(get_detection_settings),
+                    runtime: Services = Depends(get_runtime)) -> dict:
     """Drop the settings put through the API; the YAML file's apply again."""
     settings.reset(camera_id)
+    audit(runtime.db, user, "detection.reset", camera_id, {}, client_ip(request))
     return _describe(camera_id, settings)

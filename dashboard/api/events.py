@@ -7,8 +7,6 @@ event the user may not see answers 404, like one that does not exist.
 
 from __future__ import annotations
 
-import asyncio
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,9 +16,11 @@ from fastapi.responses import FileResponse, StreamingResponse
 from dashboard.api import detection
 from dashboard.api.deps import get_runtime
 from dashboard.api.responses import EventOut
+from dashboard.api.sse import bus_stream
 from dashboard.problems import Problem
 from dashboard.services import Services
-from dashboard.security import Principal, require
+from dashboard.security import Principal, client_ip, require
+from vms.auth.audit import audit
 from vms.auth.roles import Capability
 from vms.db.events import EventRow
 from vms.events import EVENTS_TOPIC, EventQuery, EventStore, event_message
@@ -31,7 +31,6 @@ router.include_router(detection.router)
 
 VIEW = require(Capability.EVENT_VIEW)
 ACK = require(Capability.EVENT_ACK)
-KEEPALIVE_SECONDS = 15.0
 
 
 def get_store(runtime: Services = Depends(get_runtime)) -> EventStore:
@@ -76,6 +75,7 @@ def list_events(
     camera: list[str] = Query([], description="camera ids (repeat for several)"),
     group: list[str] = Query([], description="camera groups"),
     type: list[str] = Query([], description="event types, e.g. stopped_vehicle"),
+    zone: list[str] = Query([], description="detection zones, e.g. lane-2 (repeat for several)"),
     since: datetime | None = Query(None, description="events still going on at or after this time (UTC if no zone)"),
     until: datetime | None = Query(None, description="events that started at or before this time"),
     unacknowledged: bool = Query(False, description="only events nobody has acknowledged yet"),
@@ -88,7 +88,7 @@ def list_events(
     groups = _groups_filter(user, group)
     if groups is None:
         return []
-    query = EventQuery(cameras=camera, groups=groups, types=type, since=_utc(since), until=_utc(until),
+    query = EventQuery(cameras=camera, groups=groups, types=type, zones=zone, since=_utc(since), until=_utc(until),
                        unacknowledged=unacknowledged, limit=limit, offset=offset)
     return [event_message(row) for row in store.query(query)]
 
@@ -113,35 +113,7 @@ async def stream_events(
             and _may(user, message.get("group"), Capability.EVENT_VIEW)
         )
 
-    async def body():
-        queue: asyncio.Queue[dict] = asyncio.Queue(maxsize=1000)
-
-        async def pump() -> None:
-            async for message in runtime.bus.subscribe(EVENTS_TOPIC):
-                if queue.full():
-                    queue.get_nowait()  # a stalled client loses the oldest, not the server's memory
-                queue.put_nowait(message)
-
-        task = asyncio.create_task(pump())
-        try:
-            await asyncio.sleep(0)  # let the subscription register before telling the client it is open
-            yield ": connected\n\n"
-            while True:
-                try:
-                    message = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-                except asyncio.TimeoutError:
-                    if await request.is_disconnected():
-                        return
-                    yield ": keepalive\n\n"
-                    continue
-                if wanted(message):
-                    yield f"data: {json.dumps(message, default=str, ensure_ascii=False)}\n\n"
-        finally:
-            task.cancel()
-
-    return StreamingResponse(
-        body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    )
+    return bus_stream(request, runtime.bus, EVENTS_TOPIC, wanted)
 
 
 @router.get("/events/{event_id}", response_model=EventOut, response_model_exclude_unset=True)
@@ -151,11 +123,15 @@ def get_event(event_id: int, user: Principal = VIEW, store: EventStore = Depends
 
 @router.post("/events/{event_id}/ack", response_model=EventOut, response_model_exclude_unset=True)
 def acknowledge_event(
-    event_id: int, user: Principal = ACK, store: EventStore = Depends(get_store), runtime: Services = Depends(get_runtime)
+    event_id: int, request: Request, user: Principal = ACK, store: EventStore = Depends(get_store),
+    runtime: Services = Depends(get_runtime),
 ) -> dict:
-    """Mark the event seen and handled; the first acknowledgement is kept."""
-    _visible_event(store, event_id, user, Capability.EVENT_ACK)
+    """Mark the event seen and handled; the first acknowledgement is kept (and audited)."""
+    row = _visible_event(store, event_id, user, Capability.EVENT_ACK)
+    first = row.acknowledged_at is None
     message = event_message(store.acknowledge(event_id, user.username), "ack")
+    if first:
+        audit(runtime.db, user, "event.ack", row.camera_id, {"event": event_id, "type": row.type}, client_ip(request))
     runtime.bus.publish(EVENTS_TOPIC, message)
     return message
 

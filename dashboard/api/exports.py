@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard.api.deps import get_runtime
@@ -21,6 +21,7 @@ from vms.auth.audit import audit
 from vms.auth.roles import Capability, Role
 from vms.db.exports import ExportRow
 from vms.metrics import EXPORTS
+from vms.evidence.package import SIGNATURE_NAME, stream_zip
 from vms.recordings.export import MANIFEST_NAME, ExportNotFound, get_export, list_exports, request_export
 
 router = APIRouter(tags=["exports"])
@@ -57,6 +58,7 @@ def _describe(row: ExportRow) -> dict:
         "finished_at": row.finished_at.isoformat() if row.finished_at else None,
         "file_url": f"{base}/file" if done else None,
         "manifest_url": f"{base}/manifest" if done else None,
+        "package_url": f"{base}/package" if done else None,
     }
 
 
@@ -133,3 +135,16 @@ def export_manifest(export_id: str, user: Principal = EXPORTER, runtime: Service
     row = _own_export(export_id, user, runtime)
     return FileResponse(_file(row, MANIFEST_NAME), media_type="application/json",
                         filename=f"{row.id}-{MANIFEST_NAME}", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/exports/{export_id}/package", response_class=StreamingResponse,
+            responses={200: {"content": {"application/zip": {}}, "description": "zip of the MP4, manifest and signature"}})
+def export_package(export_id: str, request: Request, user: Principal = EXPORTER,
+                   runtime: Services = Depends(get_runtime)) -> StreamingResponse:
+    """The MP4, manifest.json and manifest.sig in one zip: what `vms verify` checks offline."""
+    row = _own_export(export_id, user, runtime)
+    _file(row, SIGNATURE_NAME)  # 409 until done, 404 when the files are gone
+    audit(runtime.db, user, "export.download", row.camera_id, {"export": row.id, "sha256": row.sha256, "package": True},
+          client_ip(request))
+    return StreamingResponse(stream_zip(Path(row.folder)), media_type="application/zip", headers={
+        "Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="export-{row.id}.zip"'})

@@ -27,6 +27,7 @@ from vms.auth.audit import audit
 from vms.auth.roles import Capability
 from vms.live import (
     BadOffer,
+    CameraInError,
     CameraNotFound,
     CameraNotOwned,
     CodecNotSupported,
@@ -54,6 +55,7 @@ _LIVE_PROBLEMS: dict[type[LiveError], tuple[int, str, str, dict]] = {
     CodecNotSupported: (422, "codec-not-supported", "Camera codec not playable in browsers", {}),
     ViewerLimitReached: (503, "viewer-limit", "Viewer limit reached", {"Retry-After": "10"}),
     NoPicture: (503, "no-picture", "No picture yet", {"Retry-After": "2"}),
+    CameraInError: (503, "camera-error", "Camera in error", {"Retry-After": "30"}),
     LiveUnavailable: (503, "live-unavailable", "Live video unavailable", {}),
     CameraNotOwned: (503, "camera-not-owned", "Camera not owned by any worker right now", {"Retry-After": "5"}),
     WorkerUnavailable: (503, "worker-unavailable", "Camera's worker not answering", {"Retry-After": "5"}),
@@ -128,6 +130,7 @@ async def start_live(
     offer = (await request.body()).decode("utf-8", errors="replace")
     answer = await live.offer(camera_id, offer, _stream(stream), transcode)
     await run_in_threadpool(audit, runtime.db, user, "live.start", camera_id, {"session": answer.session, "stream": stream, "transcode": transcode}, client_ip(request))
+    request.app.state.live_audit.started(answer.session, user, camera_id, client_ip(request))
     location = request.url_for("stop_live", camera_id=camera_id, session_id=answer.session).path
     headers = {"Location": location, "ETag": f'"{answer.session}"'}
     return Response(answer.answer, status_code=201, media_type=SDP, headers=headers)
@@ -136,6 +139,7 @@ async def start_live(
 @router.delete("/cameras/{camera_id}/whep/{session_id}", dependencies=[require_camera(Capability.LIVE)], response_class=Response,
                responses={200: {"content": {}, "description": "the session ended (empty body, as WHEP says)"}})
 async def stop_live(camera_id: str, session_id: str, request: Request, user: Principal = Depends(current_user), live: LiveGateway = Depends(get_live), runtime: Services = Depends(get_runtime)) -> Response:
+    request.app.state.live_audit.stopped_by_viewer(session_id)
     await live.close(camera_id, session_id)
     await run_in_threadpool(audit, runtime.db, user, "live.stop", camera_id, {"session": session_id}, client_ip(request))
     return Response(status_code=200)

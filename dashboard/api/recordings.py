@@ -8,11 +8,12 @@ into the file where ``start`` is; the player seeks there (one frame of precision
 
 from __future__ import annotations
 
+from time import monotonic
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from dashboard.api.deps import get_runtime
 from dashboard.api.responses import TimelineOut
@@ -87,7 +88,8 @@ def playback(
     if earliest is not None and start < earliest:
         raise Problem(403, "beyond-lookback",
                       f"your role may play back only the last {config.operator_lookback_minutes:g} minutes "
-                      f"(from {earliest.isoformat()})", available_from=earliest.isoformat())
+                      f"(from {earliest.isoformat()})", available_from=earliest.isoformat(),
+                      params={"minutes": config.operator_lookback_minutes, "from": earliest.isoformat()})
     try:
         plan = plan_range(runtime.db, runtime.files, camera_id, start, end)
     except NothingRecorded as exc:
@@ -107,3 +109,40 @@ def playback(
     if plan.truncated_at is not None:
         headers["X-Playback-Truncated-At"] = plan.truncated_at.isoformat()
     return StreamingResponse(stream_mp4(plan, runtime.files), media_type="video/mp4", headers=headers)
+
+
+# Thumbnails come by the dozen while a playhead is dragged: one audit entry per user and camera
+# in this many seconds says who looked, without burying the log.
+PICTURE_AUDIT_SECONDS = 600
+
+
+@router.get("/cameras/{camera_id}/picture.jpg", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}, "description": "JPEG of the recorded keyframe"}})
+def recorded_picture(
+    camera_id: str,
+    request: Request,
+    at: datetime,
+    width: int = Query(320, ge=64, le=1280),
+    user: Principal = PLAYBACK,
+    runtime: Services = Depends(get_runtime),
+) -> Response:
+    """The recorded keyframe at or before ``at`` as a JPEG (for timeline thumbnails and the picture
+    under a dragged playhead); 404 in a gap."""
+    at = _aware(at, "at")
+    config = security_config(request)
+    earliest = playback_earliest(user.role, config, utcnow())
+    if earliest is not None and at < earliest:
+        raise Problem(403, "beyond-lookback", f"your role may play back only the last "
+                      f"{config.operator_lookback_minutes:g} minutes", available_from=earliest.isoformat())
+    jpeg = runtime.pictures.at(camera_id, at, width)
+    if jpeg is None:
+        raise Problem(404, "no-recording", f"camera '{camera_id}' has no recording at {at.isoformat()}")
+    audited = getattr(request.app.state, "picture_audits", None)  # (user, camera) -> time of the last entry
+    if audited is None:
+        audited = request.app.state.picture_audits = {}
+    key, now = (user.username, camera_id), monotonic()
+    if now - audited.get(key, -PICTURE_AUDIT_SECONDS) >= PICTURE_AUDIT_SECONDS:
+        audited[key] = now
+        audit(runtime.db, user, "playback.pictures", camera_id, {"at": at}, client_ip(request))
+    # A recorded picture never changes: let the browser keep it while the session lasts.
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})

@@ -101,6 +101,8 @@ class StreamStatusOut(BaseModel):
     stream: str
     state: Literal["connecting", "online", "offline", "error", "stopped"]
     error: str | None
+    error_code: str | None = Field(default=None, description="the error as a code (streams.errors.StreamProblem)")
+    error_params: dict[str, str | int | float] = Field(default_factory=dict, description="the code's parameters")
     since: float = Field(description="UTC epoch seconds the state began")
     last_packet_at: float | None
     fps: float
@@ -130,6 +132,8 @@ class CameraOut(BaseModel):
     enabled: bool
     recording: RecordingOut
     source: str = Field(description="config: kept in step with the YAML file; api: owned by the database")
+    transport: Literal["auto", "tcp", "udp"] = Field(
+        default="auto", description="RTP transport: auto (TCP, then UDP when the camera answers 461), tcp or udp")
     status: dict[str, StreamStatusOut] = Field(description="by stream (main, sub); empty: no live worker reports it")
     storage: StorageOut
     capabilities: list[str]
@@ -137,10 +141,18 @@ class CameraOut(BaseModel):
     sub_url: str | None = None
 
 
+class ProbeProblemOut(BaseModel):
+    code: str
+    params: dict[str, str | int | float]
+
+
 class ProbeOut(BaseModel):
     ok: bool
     url: str
     error: str | None
+    error_code: str | None = None
+    error_params: dict[str, str | int | float] = Field(default_factory=dict)
+    warning_codes: list[ProbeProblemOut] = Field(default_factory=list)
     codec: str | None
     profile: str | None
     width: int | None
@@ -149,6 +161,7 @@ class ProbeOut(BaseModel):
     keyframe_interval_seconds: float | None
     bitrate_bps: float | None
     has_b_frames: bool
+    transport: str | None = Field(default=None, description="the RTP transport that worked: tcp or udp")
     audio: list[str]
     warnings: list[str]
     snapshot_jpeg_base64: str | None
@@ -205,6 +218,7 @@ class ExportOut(BaseModel):
     finished_at: Timestamp | None
     file_url: str | None
     manifest_url: str | None
+    package_url: str | None  # MP4, manifest and signature in one zip, for `vms verify`
 
 
 class LayoutOut(BaseModel):

@@ -62,7 +62,7 @@ def add_user(body: NewUser, request: Request, user: Principal = ADMIN, runtime: 
     except UserExists as exc:
         raise Problem(409, "user-exists", str(exc)) from None
     except WeakPassword as exc:
-        raise Problem(422, "weak-password", str(exc)) from None
+        raise Problem(422, "weak-password", str(exc), params={"reason": exc.code, **exc.params}) from None
     except ValueError as exc:
         raise Problem(422, "invalid-user", str(exc)) from None
     audit(runtime.db, user, "user.add", created.username, {"role": created.role.value}, client_ip(request))
@@ -85,7 +85,7 @@ def change_user(username: str, body: UserChange, request: Request, user: Princip
             users.set_password(username, body.password)
         after = users.update(username, body.display_name, body.role, body.disabled, body.unlock)
     except WeakPassword as exc:
-        raise Problem(422, "weak-password", str(exc)) from None
+        raise Problem(422, "weak-password", str(exc), params={"reason": exc.code, **exc.params}) from None
     changes = body.model_dump(exclude_unset=True, exclude={"password"})
     if body.password is not None:
         changes["password_reset"] = True

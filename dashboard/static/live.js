@@ -8,6 +8,7 @@ import { WhepPlayer } from "./app/whep.js";
 const STATE_TEXT = {
   connecting: "Đang kết nối · connecting",
   live: "Trực tiếp · live",
+  stalled: "Hình bị đứng · picture frozen",
   offline: "Mất tín hiệu · offline",
   error: "Lỗi · error",
 };
@@ -19,7 +20,7 @@ function element(tag, className) {
 }
 
 class Tile {
-  constructor(camera, stream, parent) {
+  constructor(camera, stream, parent, transcode = false) {
     this.camera = camera;
     this.el = element("div", "tile");
     this.el.dataset.camera = camera.id;
@@ -34,6 +35,7 @@ class Tile {
     this.el.append(video, this.detail, label);
     parent.appendChild(this.el);
     this.player = new WhepPlayer(video, camera.id, stream, (state, detail) => this.show(state, detail));
+    this.player.transcode = transcode;
     video.poster = this.player.url("snapshot.jpg") + "&width=480";
     this.player.start();
   }
@@ -76,7 +78,9 @@ async function main() {
   if (!cameras.length) {
     wall.textContent = `Không có camera · no cameras to show${listProblem ? ` (${listProblem})` : ""}`;
   }
-  const tiles = cameras.map((camera) => new Tile(camera, stream, wall));
+  // ?transcode=1: re-encoded on the server, for cameras browsers cannot play as they are
+  const transcode = params.get("transcode") === "1";
+  const tiles = cameras.map((camera) => new Tile(camera, stream, wall, transcode));
   window.vmsWall = { tiles, stats: () => tiles.map((t) => t.stats()) };
   window.addEventListener("pagehide", () => tiles.forEach((t) => t.player.stop()));
 }

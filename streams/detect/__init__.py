@@ -1,4 +1,4 @@
-"""Event detection on decoded frames: motion, traffic analytics, tampering, objects, health.
+"""Event detection on decoded frames: motion, traffic analytics, smoke, tampering, objects, health.
 
 Each camera with detection enabled gets a ``DetectionPipeline`` (``pipeline.py``) fed by its
 packet fan-out; ``DetectionManager`` (``manager.py``) keeps one per camera of a worker.
@@ -23,6 +23,10 @@ def build_detectors(config: CameraDetection) -> list[Detector]:
         detectors.append(MotionDetector(config))
     if config.traffic.enabled and config.zones:
         detectors.append(TrafficAnalytics(config))
+    if config.smoke.enabled:
+        from streams.detect.smoke import SmokeDetector
+
+        detectors.append(SmokeDetector(config))
     if config.objects is not None:
         from streams.detect.objects import ObjectDetector
 

@@ -17,6 +17,8 @@ import numpy as np
 # A picture this different from the background is a scene change (lights, tampering), not traffic.
 SCENE_CHANGE_FRACTION = 0.6
 SCENE_CHANGE_RELEARN_SECONDS = 3.0
+# Seconds of standing age an area loses per second in which it changed while still foreground.
+UNSTEADY_COST = 3.0
 
 
 class ReferenceBackground:
@@ -39,6 +41,7 @@ class ReferenceBackground:
         self.background: np.ndarray | None = None
         self.age: np.ndarray | None = None  # seconds each pixel has stood in the foreground unchanged
         self.picture: np.ndarray | None = None  # the last picture, brightness-matched (float32)
+        self.recent: np.ndarray | None = None  # running average of the last few pictures
         self.foreground: np.ndarray | None = None
         self._warmup: list[np.ndarray] = []
         self._last_time: float | None = None
@@ -65,9 +68,15 @@ class ReferenceBackground:
                 self.reset()  # the view or the lighting changed for good: learn it anew
             return None
         self._changed_for = 0.0
-        steady = cv2.absdiff(picture, self.picture) < self.threshold / 2
+        # Steady against the last pictures' average, so sensor noise and compression do not
+        # pass for movement; an unsteady moment costs a standing area some age, not all of it.
+        recent = self.recent if self.recent is not None else picture.copy()
+        steady = cv2.absdiff(picture, recent) < self.threshold / 2
         standing = (foreground > 0) & steady
-        self.age = np.where(standing, self.age + dt, 0.0).astype(np.float32)
+        shaken = np.maximum(self.age - UNSTEADY_COST * dt, 0.0)
+        self.age = np.where(standing, self.age + dt, np.where(foreground > 0, shaken, 0.0)).astype(np.float32)
+        cv2.accumulateWeighted(picture, recent, 0.5)
+        self.recent = recent
         absorbed = self.age > self.absorb_seconds
         if absorbed.any():
             self.background[absorbed] = picture[absorbed]
@@ -98,6 +107,7 @@ class ReferenceBackground:
             self.background = np.median(np.stack(self._warmup), axis=0).astype(np.float32)
             self.age = np.zeros_like(picture)
             self.picture = picture
+            self.recent = picture.copy()
             self._warmup.clear()
         return None
 

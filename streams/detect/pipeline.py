@@ -106,15 +106,63 @@ class EventLifecycle:
     def _snapshot(self, frame: Frame, signal: EventSignal) -> bytes | None:
         try:
             picture = frame.colour(self.snapshot_width)
-            if signal.box is not None:
-                h, w = picture.shape[:2]
-                x1, y1, x2, y2 = signal.box
+            # Every object the event counts (e.g. each person) is boxed, else the one it is about.
+            boxes = signal.details.get("boxes") or ([signal.box] if signal.box is not None else [])
+            h, w = picture.shape[:2]
+            for x1, y1, x2, y2 in boxes:
                 cv2.rectangle(picture, (int(x1 * w), int(y1 * h)), (int(x2 * w), int(y2 * h)), (0, 0, 255), 2)
             ok, jpeg = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, self.snapshot_quality])
             return jpeg.tobytes() if ok else None
         except Exception:
             log.exception("camera %s: snapshot failed", self.camera_id)
             return None
+
+
+class Analysis:
+    """The detectors of one camera and the events they open, one frame at a time (no threads).
+
+    ``DetectionPipeline`` runs it on its detector thread; ``bench/aid.py`` calls it directly on
+    frames decoded from files.
+    """
+
+    def __init__(self, camera_id: str, detectors: list[Detector], sink: EventSink, snapshot_width: int = 640,
+                 snapshot_quality: int = 85, stats: PipelineStats | None = None) -> None:
+        self.camera_id = camera_id
+        self.detectors = detectors
+        self.lifecycle = EventLifecycle(camera_id, sink, snapshot_width, snapshot_quality)
+        self.stats = stats or PipelineStats()
+        self._suspended: list[Detector] = []
+
+    def analyse(self, frame: Frame) -> None:
+        signals: list[EventSignal] = []
+        skipped: list[Detector] = []
+        for detector in self.detectors:
+            if any(d.picture_unreliable for d in self.detectors[: self.detectors.index(detector)]):
+                skipped.append(detector)
+                continue
+            started = time.perf_counter()
+            try:
+                signals.extend(detector.process(frame))
+            except Exception:
+                log.exception("camera %s: detector %s failed", self.camera_id, detector.name)
+            spent = time.perf_counter() - started
+            self.stats.detect_seconds += spent
+            self.stats.per_detector[detector.name] = self.stats.per_detector.get(detector.name, 0.0) + spent
+        for detector in self._suspended:
+            if detector not in skipped:
+                detector.on_gap()  # the picture is back, perhaps changed: learn it afresh
+        self._suspended = skipped
+        self.stats.frames += 1
+        self.stats.events += self.lifecycle.update(frame, signals)
+
+    def gap(self) -> None:
+        """The stream ended: close open events and let every detector start afresh."""
+        self.lifecycle.close_all()
+        for detector in self.detectors:
+            try:
+                detector.on_gap()
+            except Exception:
+                log.exception("camera %s: detector %s failed to reset", self.camera_id, detector.name)
 
 
 class DetectionPipeline:
@@ -140,14 +188,14 @@ class DetectionPipeline:
         self.queue = queue
         self.decoder = decoder
         self.detectors = detectors
-        self.lifecycle = EventLifecycle(camera_id, sink, snapshot_width, snapshot_quality)
         self.drop_frames = drop_frames
         self.stats = PipelineStats()
+        self.analysis = Analysis(camera_id, detectors, sink, snapshot_width, snapshot_quality, self.stats)
+        self.lifecycle = self.analysis.lifecycle
         self._frames: deque[Frame | StreamEnd] = deque()
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._ends_seen = 0
-        self._suspended: list[Detector] = []
         self._decode_thread = threading.Thread(target=self._decode_loop, name=f"decode-{camera_id}", daemon=True)
         self._detect_thread = threading.Thread(target=self._detect_loop, name=f"detect-{camera_id}", daemon=True)
 
@@ -243,31 +291,7 @@ class DetectionPipeline:
                 self._analyse(item)
 
     def _analyse(self, frame: Frame) -> None:
-        signals: list[EventSignal] = []
-        skipped: list[Detector] = []
-        for detector in self.detectors:
-            if any(d.picture_unreliable for d in self.detectors[: self.detectors.index(detector)]):
-                skipped.append(detector)
-                continue
-            started = time.perf_counter()
-            try:
-                signals.extend(detector.process(frame))
-            except Exception:
-                log.exception("camera %s: detector %s failed", self.camera_id, detector.name)
-            spent = time.perf_counter() - started
-            self.stats.detect_seconds += spent
-            self.stats.per_detector[detector.name] = self.stats.per_detector.get(detector.name, 0.0) + spent
-        for detector in self._suspended:
-            if detector not in skipped:
-                detector.on_gap()  # the picture is back, perhaps changed: learn it afresh
-        self._suspended = skipped
-        self.stats.frames += 1
-        self.stats.events += self.lifecycle.update(frame, signals)
+        self.analysis.analyse(frame)
 
     def _gap(self) -> None:
-        self.lifecycle.close_all()
-        for detector in self.detectors:
-            try:
-                detector.on_gap()
-            except Exception:
-                log.exception("camera %s: detector %s failed to reset", self.camera_id, detector.name)
+        self.analysis.gap()

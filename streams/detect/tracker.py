@@ -63,6 +63,35 @@ class Track:
     history: deque[tuple[float, float, float, int]] = field(default_factory=lambda: deque(maxlen=64))  # (t, cx, cy, area)
     max_area: int = 0
     hits: int = 0
+    # Filled by the traffic analytics when the camera is calibrated (or in picture fractions):
+    ground: deque[tuple[float, float, float]] = field(default_factory=lambda: deque(maxlen=64))  # (t, x, y) on the road
+    sizes: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=64))  # (width, height) in metres
+    travelled: float = 0.0  # farthest it has been from where it was first seen on the road
+    origin: tuple[float, float] | None = None
+
+    def place(self, t: float, x: float, y: float) -> None:
+        """Record where it touches the road at ``t``. Travel is the farthest distance from the
+        first position, so jitter in place does not add up to a journey."""
+        if self.origin is None:
+            self.origin = (x, y)
+        self.travelled = max(self.travelled, float(np.hypot(x - self.origin[0], y - self.origin[1])))
+        self.ground.append((t, x, y))
+
+    def ground_velocity(self, window: float = 1.5) -> tuple[float, float] | None:
+        """Road velocity (units per second) over the last ``window`` seconds, None if too short."""
+        if len(self.ground) < 3:
+            return None
+        t1, x1, y1 = self.ground[-1]
+        t0, x0, y0 = next(((t, x, y) for t, x, y in self.ground if t >= t1 - window), self.ground[0])
+        if t1 - t0 < 0.6 * window:
+            return None
+        return (x1 - x0) / (t1 - t0), (y1 - y0) / (t1 - t0)
+
+    def median_size(self) -> tuple[float, float] | None:
+        if not self.sizes:
+            return None
+        widths, heights = zip(*self.sizes)
+        return float(np.median(widths)), float(np.median(heights))
 
     def add(self, blob: Blob, t: float) -> None:
         self.blob = blob

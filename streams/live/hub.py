@@ -22,6 +22,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
 from vms.live.errors import (
     BadOffer,
+    CameraInError,
     CameraNotFound,
     CodecNotSupported,
     NoPicture,
@@ -29,13 +30,17 @@ from vms.live.errors import (
     StreamNotFound,
     ViewerLimitReached,
 )
+from streams.fanout import PacketFanout
 from streams.live.relay import LiveRelay
-from streams.live.snapshot import Snapshot, SnapshotCache
-from streams.live.track import PASSTHROUGH_CODECS, PassthroughTrack, RelayTrack
+from streams.live.snapshot import SnapshotCache
+from vms.live.gateway import Snapshot
+from streams.live.track import B_FRAMES_REFUSED, PASSTHROUGH_CODECS, PassthroughTrack, RelayTrack
 from streams.live.transcode import DECODABLE_CODECS, TranscodeTrack
 from streams.pipeline import CameraPipeline
-from streams.status import StreamStatus
+from streams.status import StreamState, StreamStatus
+from vms.bus import Bus
 from vms.config.live import LiveConfig
+from vms.live.sessions import LIVE_SESSIONS_TOPIC, VIEWER_ENDED
 
 log = logging.getLogger(__name__)
 
@@ -97,18 +102,20 @@ class LiveSession:
 
 
 class LiveHub:
-    def __init__(self, config: LiveConfig, queue_packets: int) -> None:
-        """``queue_packets``: how many packets a relay's fan-out queue holds before dropping."""
+    def __init__(self, config: LiveConfig, queue_packets: int, bus: Bus | None = None) -> None:
+        """``queue_packets``: how many packets a relay's fan-out queue holds before dropping;
+        ``bus``: where sessions the hub ends itself are announced (``vms.live.sessions``)."""
         self.config = config
         self.queue_packets = queue_packets
+        self.bus = bus
         self._pipelines: dict[str, CameraPipeline] = {}  # the cameras this hub can show, by id
         self._pipelines_lock = threading.Lock()  # attach/detach run on the worker's thread
         self.snapshots = SnapshotCache(config.snapshot_cache_seconds)
         self._sessions: dict[str, LiveSession] = {}
         self._relays: dict[tuple[str, str], LiveRelay] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._housekeeping: asyncio.Task | None = None
-        self._closing: set[asyncio.Task] = set()
+        self._housekeeping: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     # -- pipeline output ------------------------------------------------------------------
 
@@ -157,6 +164,7 @@ class LiveHub:
         self._pipeline(camera_id)  # an unknown camera is a 404 before it is a full server
         self._check_limits(camera_id, transcode)
         relay, pipeline = self._relay(camera_id, stream)
+        await self._first_answer(pipeline, stream)
         self._check_codec(camera_id, stream, relay, pipeline, transcode)
         session_id = secrets.token_urlsafe(12)
         track_class = TranscodeTrack if transcode else PassthroughTrack
@@ -181,7 +189,7 @@ class LiveHub:
         session = self._sessions.get(session_id)
         if session is None or (camera_id is not None and session.camera_id != camera_id):
             raise SessionNotFound(f"no live session '{session_id}'" + (f" of camera {camera_id}" if camera_id else ""))
-        await self._close(session, "ended by the viewer")
+        await self._close(session, VIEWER_ENDED)
 
     def session(self, session_id: str) -> LiveSession | None:
         return self._sessions.get(session_id)
@@ -231,12 +239,23 @@ class LiveHub:
         if self._sessions.pop(session.id, None) is None:
             return
         log.info("live session %s of camera %s ended: %s", session.id, session.camera_id, reason)
+        self._announce_end(session, reason)
         session.relay.detach(session.track)
         session.track.end(reason)
         try:
             await session.pc.close()
         except Exception:
             log.exception("closing the peer connection of live session %s failed", session.id)
+
+    def _announce_end(self, session: LiveSession, reason: str) -> None:
+        # The API that started the session audits its end; it only hears of ends it did not ask for.
+        if self.bus is None or reason == VIEWER_ENDED:
+            return
+        try:
+            self.bus.publish(LIVE_SESSIONS_TOPIC, {"phase": "ended", "session": session.id, "camera_id": session.camera_id,
+                                              "stream": session.stream, "reason": reason})
+        except Exception:
+            log.exception("announcing the end of live session %s failed", session.id)
 
     # -- relays ---------------------------------------------------------------------------
 
@@ -267,17 +286,32 @@ class LiveHub:
                 fanout,
                 self._loop,
                 queue_packets=self.queue_packets,
-                max_gop_packets=self.config.max_gop_packets,
+                max_gop_seconds=self.config.max_gop_seconds,
+                max_gop_bytes=self.config.max_gop_megabytes * 1024 * 1024,
             )
             self._relays[key] = relay
         relay.touch()
         return relay, pipeline
+
+    async def _first_answer(self, pipeline: CameraPipeline, stream: str) -> None:
+        """Wait (at most ``offer_wait_seconds``) for a stream that has never answered yet, e.g. one
+        started on demand by this viewer, so a camera that refuses us is a 503 with its reason
+        rather than a 201 followed by nothing."""
+        deadline = time.monotonic() + self.config.offer_wait_seconds
+        while time.monotonic() < deadline:
+            status = _status(pipeline, stream)
+            if status is not None and (status.state is not StreamState.CONNECTING or status.codec is not None):
+                return
+            await asyncio.sleep(0.05)
 
     def _check_codec(
         self, camera_id: str, stream: str, relay: LiveRelay, pipeline: CameraPipeline, transcode: bool
     ) -> None:
         info = relay.info
         status = _status(pipeline, stream)
+        if status is not None and status.state is StreamState.ERROR:
+            # Answering 201 would leave the browser waiting for pictures that cannot come.
+            raise CameraInError(f"camera {camera_id} ({stream}) cannot be played: {status.error or 'error'}")
         codec = info.codec if info is not None else (status.codec if status is not None else None)
         if codec is None:
             return  # never connected yet: the track ends itself if the codec turns out unusable
@@ -289,6 +323,8 @@ class LiveHub:
                 f"camera {camera_id} sends {codec}; browsers need H.264 for live passthrough. "
                 f"Set the camera's {stream} stream to H.264, or ask for ?transcode=1 to re-encode on the server"
             )
+        elif relay.fanout.b_frames:
+            raise CodecNotSupported(B_FRAMES_REFUSED.format(camera=f"{camera_id} ({stream})"))
 
     def _check_limits(self, camera_id: str, transcode: bool) -> None:
         sessions = list(self._sessions.values())
@@ -341,7 +377,7 @@ class LiveHub:
         watched = {id(s.relay) for s in self._sessions.values()}
         for key, relay in list(self._relays.items()):
             idle = self.config.idle_seconds
-            keep_warm = self.config.prewarm and key[1] == "main"
+            keep_warm = (self.config.prewarm and key[1] == "main") or self._long_gop(relay.fanout)
             if relay.closed or (
                 id(relay) not in watched
                 and not keep_warm
@@ -349,14 +385,20 @@ class LiveHub:
                 and now - relay.last_used > idle
             ):
                 self._relays.pop(key).close()
-        if self.config.prewarm:
-            with self._pipelines_lock:
-                cameras = list(self._pipelines)
-            for camera_id in cameras:
-                try:
-                    self._relay(camera_id, "main")
-                except Exception:
-                    log.exception("keeping a GOP of camera %s ready failed", camera_id)
+        with self._pipelines_lock:
+            pipelines = list(self._pipelines.items())
+        for camera_id, pipeline in pipelines:
+            for stream, fanout in pipeline.fanouts().items():
+                if (self.config.prewarm and stream == "main") or self._long_gop(fanout):
+                    try:
+                        self._relay(camera_id, stream)
+                    except Exception:
+                        log.exception("keeping a GOP of camera %s (%s) ready failed", camera_id, stream)
+
+    def _long_gop(self, fanout: PacketFanout) -> bool:
+        """A stream whose GOP is so long that a viewer without the cached GOP would wait for it."""
+        interval = fanout.keyframe_interval
+        return interval is not None and interval > self.config.warm_gop_seconds
 
     def _gone(self, session: LiveSession, now: float) -> str | None:
         config = self.config

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import threading
 import time
+from typing import Callable
 
 from streams.fanout import PacketFanout, PacketQueue
 from streams.live.gop import GopCache
@@ -29,14 +30,15 @@ class LiveRelay:
         fanout: PacketFanout,
         loop: asyncio.AbstractEventLoop,
         queue_packets: int = 500,
-        max_gop_packets: int = 600,
+        max_gop_seconds: float = 35.0,
+        max_gop_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.camera_id = camera_id
         self.stream = stream
         self.fanout = fanout
         self.loop = loop
         self._queue: PacketQueue = fanout.subscribe(f"live-{stream}", queue_packets)
-        self._gop = GopCache(max_gop_packets)
+        self._gop = GopCache(max_gop_seconds, max_gop_bytes)
         self._lock = threading.Lock()
         self._seq = 0  # number of the last item received
         self._viewers: dict[RelayTrack, int] = {}  # track -> number of the last item it already has
@@ -80,7 +82,7 @@ class LiveRelay:
         # The queue was closed: we were closed, or the pipeline was stopped (camera removed/edited).
         self._call(self._ended)
 
-    def _call(self, callback, *args) -> None:
+    def _call(self, callback: Callable[..., object], *args: object) -> None:
         try:
             self.loop.call_soon_threadsafe(callback, *args)
         except RuntimeError:
@@ -140,7 +142,9 @@ class LiveRelay:
         return len(self._gop)
 
     def latest_keyframe(self) -> tuple[StreamInfo, MediaPacket] | None:
-        return self._gop.latest_keyframe
+        """The newest keyframe the camera stream sent, kept by the fan-out (whatever the GOP length,
+        and also from before this relay subscribed)."""
+        return self.fanout.latest_keyframe
 
     def touch(self) -> None:
         self.last_used = time.monotonic()

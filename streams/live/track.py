@@ -30,6 +30,12 @@ DEFAULT_STEP = VIDEO_CLOCK // 25
 # Keyframe requests (PLI/FIR) closer together than this are answered once.
 KEYFRAME_REQUEST_INTERVAL = 0.5
 PASSTHROUGH_CODECS = {"h264"}
+# WebRTC has no frame reordering: Chromium shows a B-frame stream at a few frames a second and
+# asks for keyframes all the time (each replaying the GOP), so passthrough refuses B-frames.
+B_FRAMES_REFUSED = (
+    "camera {camera} sends B-frames, which browsers cannot play over WebRTC; "
+    "turn B-frames off in the camera's encoder settings, or ask for ?transcode=1 to re-encode on the server"
+)
 
 
 class Timeline:
@@ -185,10 +191,16 @@ class RelayTrack(MediaStreamTrack):
 
 
 class PassthroughTrack(RelayTrack):
-    """Hands the camera's access units to aiortc as ``av.Packet``: packetized, never re-encoded."""
+    """Hands the camera's access units to aiortc as ``av.Packet``: packetized, never re-encoded.
+
+    A B-frame (pts != dts) ends the track with ``B_FRAMES_REFUSED``: the API refuses such a
+    camera up front once it has seen one, and this covers a viewer who came before that."""
 
     async def recv(self) -> av.Packet:
         packet, burst = await self._next()
+        if packet.pts != packet.dts:
+            self.end(B_FRAMES_REFUSED.format(camera=self.name))
+            raise MediaStreamError
         pts, dts = self.timeline.stamp(packet, burst)
         out = av.Packet(packet.data)
         out.pts, out.dts, out.time_base = pts, dts, VIDEO_TIME_BASE

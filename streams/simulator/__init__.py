@@ -8,7 +8,9 @@ server through ``gi``, and talks to it over pipes. Every ``SimulatedCamera`` is 
 * scenes: ``tunnel`` (dark lanes, lit vehicles moving at a steady speed), ``road`` (grey road,
   lane lines, coloured vehicles), ``ball`` (``videotestsrc pattern=ball``) and ``audio-only``
   (a tone and no video at all, to test clients against a stream without video). Every video
-  frame shows the label, the wall clock with milliseconds and a frame number;
+  frame shows the label, the wall clock with milliseconds and a frame number, and at the
+  bottom a machine-readable strip with its capture time in ms (``timecode.read_timecode``
+  reads it back from any decoded frame);
 * encoding: H.264 (x264, ultrafast, true CBR at ``bitrate_kbps`` thanks to filler NAL units)
   or H.265 (x265, at most ``bitrate_kbps``), a keyframe exactly every ``gop`` frames,
   optional B-frames, SPS/PPS in-band before every keyframe or, with
@@ -45,7 +47,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Callable
 from urllib.parse import quote
 
 __all__ = [
@@ -95,6 +97,7 @@ class SimulatedCamera:
     auth: str = "basic"
     shared: bool = True
     label: str | None = None
+    protocols: str = "any"  # "udp": refuses RTP over TCP with 461, as some cameras do; or "tcp"
 
     def __post_init__(self) -> None:
         if not CAMERA_ID.fullmatch(self.id or ""):
@@ -107,6 +110,8 @@ class SimulatedCamera:
             raise ValueError(f"auth must be basic or digest, not {self.auth!r}")
         if (self.username is None) != (self.password is None):
             raise ValueError("username and password go together")
+        if self.protocols not in ("any", "udp", "tcp"):
+            raise ValueError(f"protocols must be any, udp or tcp, not {self.protocols!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -189,7 +194,7 @@ class CameraSimulator:
         self.port = port
         self.python = python
         self._requested_port = port
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
         self._lines: deque[str] = deque()
         self._lines_ready = threading.Condition()
@@ -248,6 +253,7 @@ class CameraSimulator:
         if process.poll() is None:
             try:
                 with self._lock:
+                    assert process.stdin is not None  # started with stdin=PIPE
                     process.stdin.write("quit\n")
                     process.stdin.flush()
             except (OSError, ValueError):
@@ -272,7 +278,7 @@ class CameraSimulator:
             self.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __del__(self) -> None:  # last resort: never leave a server behind
@@ -336,6 +342,7 @@ class CameraSimulator:
             with self._lines_ready:
                 self._lines.clear()
             try:
+                assert process.stdin is not None  # started with stdin=PIPE
                 process.stdin.write(command + "\n")
                 process.stdin.flush()
             except (OSError, ValueError) as exc:
@@ -345,7 +352,7 @@ class CameraSimulator:
                 raise SimulatorError(f"{command!r}: {answer}")
             return answer
 
-    def _next_line(self, timeout: float, accept) -> str:
+    def _next_line(self, timeout: float, accept: Callable[[str], bool]) -> str:
         deadline = time.monotonic() + timeout
         with self._lines_ready:
             while True:
@@ -361,7 +368,7 @@ class CameraSimulator:
                     raise SimulatorError(f"simulator did not answer within {timeout:g} s{self._stderr_text()}")
                 self._lines_ready.wait(min(remaining, 0.2))
 
-    def _read_stdout(self, stream) -> None:
+    def _read_stdout(self, stream: IO[str]) -> None:
         for line in stream:
             with self._lines_ready:
                 self._lines.append(line.strip())
@@ -369,7 +376,7 @@ class CameraSimulator:
         with self._lines_ready:
             self._lines_ready.notify_all()
 
-    def _read_stderr(self, stream) -> None:
+    def _read_stderr(self, stream: IO[str]) -> None:
         for line in stream:
             line = line.rstrip()
             if line.startswith("gst_server: ") and ": ( " in line:

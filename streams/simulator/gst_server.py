@@ -14,7 +14,8 @@ Spec: a JSON list (or ``{"cameras": [...]}``) of cameras; every field but ``id``
      "fps": 25, "bitrate_kbps": 1000, "gop": <fps>, "bframes": 0, "codec": "h264|h265",
      "audio": false, "sdp_only_parameter_sets": false,
      "sub": {"width", "height", "fps", "bitrate_kbps", "gop", "bframes", "codec"} | null,
-     "username": null, "password": null, "auth": "basic|digest", "shared": true, "label": <id>}
+     "username": null, "password": null, "auth": "basic|digest", "shared": true, "label": <id>,
+     "protocols": "any|udp|tcp"}
 
 Sizes are rounded down to even numbers; a sub stream takes what it does not say from the main
 one, except ``gop``, which defaults to the sub's own fps.
@@ -27,7 +28,8 @@ Mounts: ``rtsp://HOST:PORT/<id>/main`` and, with ``sub``, ``/<id>/sub``.
   compositor ``xpos`` from the frame's clock time before each frame is composed, so main and
   sub (and pipelines rebuilt after a reconnect) show the same scene. One ``textoverlay`` shows
   the label, the wall clock with milliseconds and a frame counter, set by another per-frame
-  probe. That is all the per-frame Python: a few property sets, never a pixel.
+  probe; an ``overlaycomposition`` draws ``timecode.py``'s block strip with the frame's capture
+  time (one row of pixels made per frame, stretched by GStreamer's blender). That is all the per-frame Python: a few property sets, never a pixel.
 * Encoding: x264 ``ultrafast`` (``tune=zerolatency`` unless B-frames are asked for, then
   ``profile=main``) or x265 ``ultrafast`` (closed GOP), a keyframe exactly every ``gop``
   frames (scene-cut off). x264 runs true CBR (``nal-hrd=cbr:filler``): the simple scenes would
@@ -40,6 +42,9 @@ Mounts: ``rtsp://HOST:PORT/<id>/main`` and, with ``sub``, ``/<id>/sub``.
 * ``shared`` cameras run one pipeline for all their clients (each client still has its own
   RTSP session); the pipeline is built on the first DESCRIBE and released when the last
   client goes, so idle cameras cost nothing.
+* ``protocols`` restricts the RTP transports a mount accepts: ``udp`` mounts answer a SETUP
+  asking for RTP over the RTSP TCP connection with ``461 Unsupported transport``, as some
+  real cameras do.
 * Cameras with ``username``/``password`` answer 401 (with a Basic or Digest challenge as their
   ``auth`` says) to missing or wrong credentials, and to credentials of another camera.
 
@@ -74,7 +79,11 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+gi.require_version("GstVideo", "1.0")
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer, GstVideo  # noqa: E402
+
+# timecode.py sits beside this script (the script's folder is first on sys.path)
+from timecode import strip_pixels, strip_rows  # type: ignore[import-not-found]  # noqa: E402
 
 DEFAULTS = {
     "scene": "road",
@@ -93,8 +102,11 @@ DEFAULTS = {
     "auth": "basic",
     "shared": True,
     "label": None,
+    "protocols": "any",
 }
 SCENES = ("tunnel", "road", "ball", "audio-only")
+# RTP transports a mount accepts; a client asking for another gets 461 Unsupported transport
+PROTOCOLS = ("any", "udp", "tcp")
 CAMERA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 ANONYMOUS_ROLE = "anonymous"
 
@@ -139,6 +151,8 @@ def normalise_spec(raw: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"{cam_id}: unknown auth {spec['auth']!r}")
     if (spec["username"] is None) != (spec["password"] is None):
         raise ValueError(f"{cam_id}: username and password go together")
+    if spec["protocols"] not in PROTOCOLS:
+        raise ValueError(f"{cam_id}: unknown protocols {spec['protocols']!r} (one of {', '.join(PROTOCOLS)})")
     if spec["label"] is None:
         spec["label"] = cam_id
     main = stream_params(spec, {})
@@ -254,6 +268,7 @@ def launch_line(spec: dict[str, Any], params: dict[str, Any]) -> str:
     osd = (
         'textoverlay name=osd font-desc="Sans 10" auto-resize=true halignment=left valignment=top '
         f"shaded-background=true draw-shadow=false text={spec['id']}"
+        " ! overlaycomposition name=timecode"
     )
     parts = []
     if spec["scene"] == "ball":
@@ -283,6 +298,9 @@ def configure_scene(spec: dict[str, Any], params: dict[str, Any], bin_: Gst.Bin)
     osd = bin_.get_by_name("osd")
     if osd is not None:
         attach_osd(osd, spec["label"])
+    timecode = bin_.get_by_name("timecode")
+    if timecode is not None:
+        attach_timecode(timecode, params["width"], params["height"])
     comp = bin_.get_by_name("comp")
     if comp is None:
         return
@@ -340,6 +358,43 @@ def attach_osd(osd: Gst.Element, label: str) -> None:
         return Gst.PadProbeReturn.OK
 
     osd.get_static_pad("video_sink").add_probe(Gst.PadProbeType.BUFFER, on_buffer)
+
+
+def attach_timecode(element: Gst.Element, width: int, height: int) -> None:
+    """Draw the capture wall-clock time (ms) of every frame as timecode.py's block strip.
+
+    The capture time is the frame's clock time (base time + pts) plus the offset from the
+    pipeline clock (monotonic) to the wall clock, so frames are stamped at their true spacing.
+    The offset is measured at every frame, trusted only when the two clock reads around the
+    wall-clock read were close together (a thread preempted between them, on a loaded machine,
+    would add jitter), and changed only when the wall clock was stepped (more than 5 ms off).
+    One row of pixels is made per frame and stretched over the strip's height by the blender.
+    """
+    rows = strip_rows(height)
+    offset = {"ns": None, "tight": False}
+
+    def on_draw(overlay: Gst.Element, sample: Gst.Sample) -> GstVideo.VideoOverlayComposition | None:
+        buffer = sample.get_buffer()
+        clock = overlay.get_clock()
+        if buffer is None or buffer.pts == Gst.CLOCK_TIME_NONE or clock is None:
+            return None
+        before = clock.get_time()
+        wall = time.time_ns()
+        after = clock.get_time()
+        measured, tight = wall - (before + after) // 2, after - before < 500_000
+        if offset["ns"] is None or (tight and (not offset["tight"] or abs(measured - offset["ns"]) > 5_000_000)):
+            offset["ns"], offset["tight"] = measured, tight
+        captured_ms = (overlay.get_base_time() + buffer.pts + offset["ns"]) // 1_000_000
+        pixels = Gst.Buffer.new_wrapped(strip_pixels(captured_ms, width))
+        GstVideo.buffer_add_video_meta(
+            pixels, GstVideo.VideoFrameFlags.NONE, GstVideo.VideoFormat.BGRA, width, 1
+        )
+        rectangle = GstVideo.VideoOverlayRectangle.new_raw(
+            pixels, 0, height - rows, width, rows, GstVideo.VideoOverlayFormatFlags.NONE
+        )
+        return GstVideo.VideoOverlayComposition.new(rectangle)
+
+    element.connect("draw", on_draw)
 
 
 # --------------------------------------------------------------------------- auth
@@ -408,6 +463,10 @@ class Camera:
         factory.set_suspend_mode(GstRtspServer.RTSPSuspendMode.NONE)
         factory.set_eos_shutdown(False)
         factory.set_stop_on_disconnect(True)
+        if spec["protocols"] == "udp":
+            factory.set_protocols(GstRtsp.RTSPLowerTrans.UDP | GstRtsp.RTSPLowerTrans.UDP_MCAST)
+        elif spec["protocols"] == "tcp":
+            factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
         if self.role == ANONYMOUS_ROLE:
             factory.set_permissions(make_permissions({role: True for role in self.all_roles}))
         else:

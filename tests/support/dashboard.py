@@ -86,8 +86,9 @@ def dashboard_cameras() -> list[SimulatedCamera]:
 
 
 @contextmanager
-def dashboard_system(data_dir: Path) -> Iterator[Dashboard]:
-    """Simulator + vms (recording in 10 s segments, offline after 2 s, 4 s before an event)."""
+def dashboard_system(data_dir: Path, **settings) -> Iterator[Dashboard]:
+    """Simulator + vms (recording in 10 s segments, offline after 2 s, 4 s before an event);
+    ``settings`` adds settings (e.g. ``alarms``)."""
     with CameraSimulator(dashboard_cameras()).start() as sim:
         entries = []
         for camera_id in WALL_CAMERAS:
@@ -99,6 +100,7 @@ def dashboard_system(data_dir: Path) -> Iterator[Dashboard]:
         overrides = {
             "detection": {"offline_after_seconds": 2},
             "events": {"pre_event_seconds": 4, "post_event_seconds": 4},
+            **settings,
         }
         with live_system(data_dir, entries, **overrides) as system:
             yield Dashboard(system, sim)

@@ -64,6 +64,18 @@ def brightness_detector(path: Path, size: int = 32) -> Path:
     weights[:, 4] = -1 / 3  # "dark": 1 - mean
     weights[:, 5] = 1 / 3  # "bright": mean
     bias = np.array([0.25, 0.25, 0.75, 0.75, 1.0, 0.0], np.float32)
+    return _linear_model(path, weights, bias, (1, 1, 6), size)
+
+
+def fixed_output_model(path: Path, output: np.ndarray, size: int = 32) -> Path:
+    """A model that answers ``output`` (any shape, e.g. a YOLO or SSD head's) whatever the
+    picture: the layouts' parsing, decoding and NMS can then be checked against known values."""
+    values = output.astype(np.float32).reshape(-1)
+    return _linear_model(path, np.zeros((3, values.size), np.float32), values, tuple(output.shape), size)
+
+
+def _linear_model(path: Path, weights: np.ndarray, bias: np.ndarray, shape: tuple[int, ...], size: int) -> Path:
+    """image -> mean per channel -> @ weights + bias -> reshaped to ``shape``."""
     nodes = [
         _node("GlobalAveragePool", ["image"], ["pooled"]),
         _node("Flatten", ["pooled"], ["flat"], axis=1),
@@ -73,12 +85,12 @@ def brightness_detector(path: Path, size: int = 32) -> Path:
     ]
     graph = b"".join(_bytes(1, n) for n in nodes) + _bytes(2, "tiny")
     graph += _bytes(5, _tensor("weights", weights)) + _bytes(5, _tensor("bias", bias))
-    graph += _bytes(5, _tensor("shape", np.array([1, 1, 6], np.int64)))
+    graph += _bytes(5, _tensor("shape", np.array(shape, np.int64)))
     graph += _bytes(11, _value_info("image", (1, 3, size, size)))
-    graph += _bytes(12, _value_info("detections", (1, 1, 6)))
+    graph += _bytes(12, _value_info("detections", shape))
     model = _int(1, 7) + _bytes(2, "vms-tests") + _bytes(7, graph) + _bytes(8, _bytes(1, "") + _int(2, 13))
     path.write_bytes(model)
     return path
 
 
-__all__ = ["brightness_detector"]
+__all__ = ["brightness_detector", "fixed_output_model"]

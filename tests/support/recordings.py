@@ -29,3 +29,27 @@ def record(
     while len(queue) and time.monotonic() < deadline:
         time.sleep(0.01)
     recorder.stop()
+
+
+def closed_segments(db: Database, camera_id: str | None = None) -> list:
+    """Closed index rows (of one camera, or all), oldest first."""
+    from sqlalchemy import select
+
+    from vms.db import Segment
+
+    query = select(Segment).where(Segment.end.is_not(None)).order_by(Segment.start)
+    if camera_id is not None:
+        query = query.where(Segment.camera_id == camera_id)
+    with db.session() as session:
+        return list(session.scalars(query))
+
+
+def worst_gap(rows, since: float, until: float) -> float:
+    """The largest stretch (s) of [since, until] (epoch seconds) that no closed row covers."""
+    edge, worst = since, 0.0
+    for row in sorted((r for r in rows if r.end is not None), key=lambda r: r.start):
+        if row.end.timestamp() <= since:
+            continue
+        worst = max(worst, row.start.timestamp() - edge)
+        edge = max(edge, row.end.timestamp())
+    return max(worst, until - edge)

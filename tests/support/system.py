@@ -84,14 +84,18 @@ class StatusLog:
 
 
 @contextmanager
-def running_worker(settings: Settings) -> Iterator[tuple[StreamWorker, StatusLog]]:
+def running_worker(
+    settings: Settings, before_start: Callable[[StreamWorker], None] = lambda worker: None
+) -> Iterator[tuple[StreamWorker, StatusLog]]:
     db = Database(settings.effective_database_url)
     db.create_schema()
     CameraRegistry(db).sync_from_config(settings.groups, settings.cameras)
     bus = MemoryBus()
     statuses = StatusLog()
     bus.add_listener(STATUS_TOPIC, statuses)
-    worker = StreamWorker(settings, db, bus).start()
+    worker = StreamWorker(settings, db, bus)
+    before_start(worker)
+    worker.start()
     try:
         yield worker, statuses
     finally:

@@ -16,7 +16,13 @@ _COMMON = {
 
 
 class WeakPassword(ValueError):
-    """A password vms refuses, with the reason in plain words."""
+    """A password vms refuses: the reason in plain words, and as ``code`` + ``params`` for
+    clients that say it in their own language."""
+
+    def __init__(self, message: str, code: str, **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 def hash_password(password: str) -> str:
@@ -45,16 +51,16 @@ def burn_time(password: str) -> None:
 def check_strength(password: str, username: str = "", min_length: int = 10) -> None:
     """Raise WeakPassword unless ``password`` is long and varied enough."""
     if len(password) < min_length:
-        raise WeakPassword(f"password must be at least {min_length} characters long")
+        raise WeakPassword(f"password must be at least {min_length} characters long", "too-short", min=min_length)
     if len(password) > 1024:
-        raise WeakPassword("password must be at most 1024 characters long")
+        raise WeakPassword("password must be at most 1024 characters long", "too-long", max=1024)
     if password.strip() != password:
-        raise WeakPassword("password must not start or end with a space")
+        raise WeakPassword("password must not start or end with a space", "edge-space")
     lowered = password.lower()
     if lowered in _COMMON or len(set(password)) < 5:
-        raise WeakPassword("password is too easy to guess")
+        raise WeakPassword("password is too easy to guess", "too-common")
     if username and len(username) >= 3 and username.lower() in lowered:
-        raise WeakPassword("password must not contain the username")
+        raise WeakPassword("password must not contain the username", "contains-username")
     classes = sum(
         (any(c.islower() for c in password), any(c.isupper() for c in password),
          any(c.isdigit() for c in password), any(not c.isalnum() for c in password))
@@ -63,5 +69,5 @@ def check_strength(password: str, username: str = "", min_length: int = 10) -> N
     if len(password) < 16 and classes < 3:
         raise WeakPassword(
             "password needs three of: lowercase letters, uppercase letters, digits, symbols "
-            "(or use a passphrase of 16 characters or more)"
+            "(or use a passphrase of 16 characters or more)", "too-simple", passphrase=16
         )

@@ -33,6 +33,10 @@ class Capability(str, Enum):
     USER_MANAGE = "user.manage"  # users, roles, grants
     AUDIT_READ = "audit.read"
     METRICS_READ = "metrics.read"
+    ALARM_RULES = "alarm.rules"  # write the alarm rules (priority, SOP, escalation, wall action)
+    # Release an evidence lock (someone else's, or one an export made): admins only, since it
+    # lets retention delete what may be evidence.
+    EVIDENCE_RELEASE = "evidence.release"
 
 
 C = Capability

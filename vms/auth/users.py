@@ -166,7 +166,7 @@ class Users:
         if not verify_password(stored, old_password)[0]:
             raise LoginFailed("wrong current password")
         if old_password == new_password:
-            raise WeakPassword("the new password must differ from the current one")
+            raise WeakPassword("the new password must differ from the current one", "unchanged")
         return self.set_password(username, new_password)
 
     # --- signing in -----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""One small publish/subscribe interface; the backend is chosen by URL (``memory://``, ``redis://``).
+"""One small publish/subscribe interface; the backend is chosen by URL (``memory://``, ``local://``, ``redis://``).
 
 Publishing is synchronous and thread-safe because stream workers are threads; subscribing
 is either an async iterator (the API) or a callback run in a background thread (workers).
@@ -37,8 +37,12 @@ def bus_from_url(url: str, prefix: str = "vms:") -> Bus:
         from vms.bus.memory import MemoryBus
 
         return MemoryBus()
+    if scheme == "local":
+        from vms.bus.local import LocalBus
+
+        return LocalBus(url)
     if scheme in ("redis", "rediss", "unix"):
         from vms.bus.redis import RedisBus
 
         return RedisBus(url, prefix)
-    raise ValueError(f"unknown bus URL scheme '{scheme}://' (use memory:// or redis://)")
+    raise ValueError(f"unknown bus URL scheme '{scheme}://' (use memory://, local:///<socket> or redis://)")

@@ -16,13 +16,23 @@ log = logging.getLogger(__name__)
 SUBSCRIBER_QUEUE = 1000
 
 
-class MemoryBus(Bus):
-    def __init__(self) -> None:
+class Subscribers:
+    """Who hears each topic in this process: asyncio subscribers and listener callbacks.
+
+    ``on_first(topic)`` is called when a topic gets its first subscriber of either kind (a bus
+    that relays through a broker subscribes there then)."""
+
+    def __init__(self, on_first: Callable[[str], None] = lambda topic: None) -> None:
         self._lock = threading.Lock()
         self._queues: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]]] = defaultdict(list)
         self._listeners: dict[str, list[Listener]] = defaultdict(list)
+        self._on_first = on_first
 
-    def publish(self, topic: str, message: dict[str, Any]) -> None:
+    def topics(self) -> list[str]:
+        with self._lock:
+            return [t for t in set(self._queues) | set(self._listeners) if self._queues[t] or self._listeners[t]]
+
+    def deliver(self, topic: str, message: dict[str, Any]) -> None:
         with self._lock:
             queues = list(self._queues.get(topic, ()))
             listeners = list(self._listeners.get(topic, ()))
@@ -41,7 +51,10 @@ class MemoryBus(Bus):
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SUBSCRIBER_QUEUE)
         entry = (asyncio.get_running_loop(), queue)
         with self._lock:
+            first = not self._queues[topic] and not self._listeners[topic]
             self._queues[topic].append(entry)
+        if first:
+            self._on_first(topic)
         try:
             while True:
                 yield await queue.get()
@@ -51,7 +64,10 @@ class MemoryBus(Bus):
 
     def add_listener(self, topic: str, listener: Listener) -> Callable[[], None]:
         with self._lock:
+            first = not self._queues[topic] and not self._listeners[topic]
             self._listeners[topic].append(listener)
+        if first:
+            self._on_first(topic)
 
         def remove() -> None:
             with self._lock:
@@ -59,6 +75,20 @@ class MemoryBus(Bus):
                     self._listeners[topic].remove(listener)
 
         return remove
+
+
+class MemoryBus(Bus):
+    def __init__(self) -> None:
+        self._subscribers = Subscribers()
+
+    def publish(self, topic: str, message: dict[str, Any]) -> None:
+        self._subscribers.deliver(topic, message)
+
+    def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
+        return self._subscribers.subscribe(topic)
+
+    def add_listener(self, topic: str, listener: Listener) -> Callable[[], None]:
+        return self._subscribers.add_listener(topic, listener)
 
 
 def _offer(queue: asyncio.Queue[dict[str, Any]], message: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from typing import Any, AsyncIterator, Callable
 
 import redis
@@ -54,7 +55,7 @@ class RedisBus(Bus):
                 log.exception("bus listener for %s failed", topic)
 
         pubsub.subscribe(**{self._channel(topic): handle})
-        thread = pubsub.run_in_thread(sleep_time=0.5, daemon=True)
+        thread = pubsub.run_in_thread(sleep_time=0.5, daemon=True, exception_handler=_ride_out)
         entry = (pubsub, thread)
         self._threads.append(entry)
 
@@ -74,3 +75,13 @@ class RedisBus(Bus):
             pubsub.close()
         self._threads.clear()
         self._client.close()
+
+
+def _ride_out(exc: BaseException, pubsub: object, thread: object) -> None:
+    """A listener thread outlives a Redis outage: wait, then read again (redis-py reconnects and
+    subscribes the channels again), instead of the thread dying and the listener going deaf."""
+    if isinstance(exc, redis.RedisError):
+        log.warning("bus listener: %s; retrying in 1 s", exc)
+        time.sleep(1.0)
+        return
+    raise exc

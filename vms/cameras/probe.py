@@ -11,6 +11,10 @@ class ProbeResult:
     ok: bool
     url: str  # credential-free
     error: str | None = None
+    # The error and warnings as codes with parameters (streams.errors.StreamProblem), for the UI's own words.
+    error_code: str | None = None
+    error_params: dict[str, Any] = field(default_factory=dict)
+    warning_codes: list[dict[str, Any]] = field(default_factory=list)
     codec: str | None = None
     profile: str | None = None
     width: int | None = None
@@ -19,6 +23,7 @@ class ProbeResult:
     keyframe_interval_seconds: float | None = None
     bitrate_bps: float | None = None
     has_b_frames: bool = False
+    transport: str | None = None  # the RTP transport that worked: "tcp" or "udp"
     audio: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     snapshot_jpeg: bytes | None = None

@@ -34,6 +34,7 @@ def _apply(row: CameraRow, camera: CameraConfig) -> None:
     row.recording_enabled = camera.recording.enabled
     row.segment_seconds = camera.recording.segment_seconds
     row.record_stream = camera.recording.stream
+    row.transport = camera.transport
 
 
 class CameraRegistry:

@@ -87,10 +87,14 @@ _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 
 
 def mask_credentials(text: str, *secrets: str | None) -> str:
-    """Hide userinfo of any URL in ``text`` and every given secret (in plain and URL-quoted form)."""
+    """Hide userinfo of any URL in ``text`` and every given secret (in plain and URL-quoted form).
+
+    A secret is masked only as a whole token, never inside a longer word: with the username
+    ``cam`` the message "check the camera's username" stays readable.
+    """
     masked = _USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
     for secret in secrets:
         if secret:
-            for form in {secret, quote(secret, safe="")}:
-                masked = masked.replace(form, MASK)
+            for form in sorted({secret, quote(secret, safe="")}, key=len, reverse=True):
+                masked = re.sub(rf"(?<!\w){re.escape(form)}(?!\w)", MASK, masked)
     return masked

@@ -23,6 +23,7 @@ class CameraSpec:
     recording_enabled: bool
     segment_seconds: float
     record_stream: str
+    transport: str = "auto"  # RTP transport: "auto" (TCP, UDP on 461), "tcp" or "udp"
 
     @classmethod
     def from_row(cls, row: "CameraRow") -> "CameraSpec":
@@ -37,6 +38,7 @@ class CameraSpec:
             recording_enabled=row.recording_enabled,
             segment_seconds=row.segment_seconds,
             record_stream=row.record_stream,
+            transport=row.transport or "auto",
         )
 
     @property
@@ -55,6 +57,12 @@ class CameraSpec:
     def url(self, stream: str) -> str | None:
         """The RTSP URL of ``"main"`` or ``"sub"`` (None: no such stream)."""
         return self.main_url if stream == "main" else self.sub_url
+
+    def source(self) -> tuple[object, ...]:
+        """What the camera's pipeline is built from: a change here restarts it, any other (name,
+        group) does not (a rename cost 1.6 s of recording, issue 11)."""
+        return (self.main_url, self.sub_url, self.username, self.password, self.recording_enabled,
+                self.segment_seconds, self.record_stream)
 
     def __repr__(self) -> str:  # keep the password out of tracebacks and debug logs
         return f"CameraSpec(id={self.id!r}, main_url={self.main_url!r}, user={'set' if self.username else 'none'})"

@@ -12,6 +12,9 @@ class ClusterConfig(BaseModel):
     # worker's cameras are free after at most this long and recording again about one
     # renewal period and one RTSP connect later (6 s -> ~10 s).
     lease_seconds: float = Field(default=6.0, ge=1.0, le=120.0)
+    # A camera shed to another worker is still recorded here this long, so its next owner (one
+    # renewal period to claim it, one RTSP connect to start) begins before this one stops.
+    handover_seconds: float = Field(default=10.0, ge=0.0, le=120.0)
     # Most cameras this worker records however few workers are alive (None: no limit).
     capacity: int | None = Field(default=None, ge=0)
     # Every key and channel of one deployment starts with this (several deployments can share a Redis).

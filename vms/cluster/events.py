@@ -29,6 +29,7 @@ from vms.cluster.models import AppliedMessage
 from vms.config.detection import EventsConfig
 from vms.db import CameraRow, Database
 from vms.db.events import EventRow
+from vms.events.recorder import EventListener
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class QueuedEventSink:
             self.queue.add({"uid": key.split(":")[1], "op": "close", "end": now, "score": None})
         return len(rows)
 
-    def instant(self, camera_id: str, type: str, at: float, **kw) -> int:
+    def instant(self, camera_id: str, type: str, at: float, **kw: Any) -> int:
         """An event with no duration, such as "camera back online"."""
         event_id = self.open(camera_id, type, at, **kw)
         self.close(event_id, at)
@@ -104,12 +105,11 @@ class EventStoreConsumer:
     """Writes queued events to the database exactly once in effect, then publishes them."""
 
     def __init__(self, db: Database, queue: DurableQueue, consumer: str, config: EventsConfig = EventsConfig(),
-                 bus: Bus | None = None, listeners: list | None = None) -> None:
+                 bus: Bus | None = None, listeners: list[EventListener] | None = None) -> None:
         self.db = db
         self.config = config
         self.bus = bus
         self.listeners = list(listeners or [])  # e.g. the WebhookDispatcher: ``submit(message)``
-        AppliedMessage.__table__.create(db.engine, checkfirst=True)
         self.runner = QueueConsumer(queue, consumer, self.handle)
 
     def start(self) -> "EventStoreConsumer":

@@ -8,11 +8,18 @@ Redis a keeper thread, every third of the lease period:
 3. computes its fair share, ``ceil(cameras / live workers)`` (capped by ``capacity``), sheds the
    extras when a new worker appeared, and claims free cameras up to its share.
 
-Safety when Redis cannot be reached: each lease has a local deadline (send time of the last
-successful renewal + the lease period, measured on this host's monotonic clock, so it can only
-be earlier than Redis's). A camera is dropped ``guard`` seconds before that deadline, whether or
-not Redis answered, so a worker cut off from Redis has stopped recording before another
-worker can take the camera over.
+Recording never waits for Redis (issue 11: a 20 s Redis outage used to stop every camera).
+When Redis cannot be reached, a worker keeps every camera it holds, however long the outage;
+its leases are then *unconfirmed* (``describe()``): they may have lapsed in Redis. When Redis
+answers again each lease is renewed, or taken again if Redis lost it; a camera another worker
+took meanwhile (this worker was cut off, the others were not) is given up then. So a partition
+can make two workers record one camera for a while, never none: duplicates over loss
+(``docs/decisions.md``). Playback and export skip the duplicate (``vms.recordings.playback``).
+
+A camera this worker sheds (rebalance) is handed over without a gap: its lease is released at
+once so another worker can claim it, and its pipeline keeps recording until another worker
+holds the lease and ``handover_seconds`` more (``handing_over()``), so the next owner starts
+before this one stops.
 """
 
 from __future__ import annotations
@@ -60,9 +67,6 @@ class Ownership(abc.ABC):
         """The fencing token of this worker's lease on ``camera_id`` (None without leases)."""
         return None
 
-    def settle(self, running: set[str]) -> None:
-        """The worker runs pipelines for ``running`` only: shed leases of the others may go now."""
-
     def start(self) -> "Ownership":
         return self
 
@@ -106,6 +110,9 @@ class _Held:
     lease: Lease
     deadline: float  # monotonic: the lease may have expired in Redis from this moment on
 
+    def confirmed(self, now: float) -> bool:
+        return now < self.deadline
+
 
 class RedisOwnership(Ownership):
     def __init__(
@@ -127,27 +134,31 @@ class RedisOwnership(Ownership):
         self.config = config
         self.ttl = config.lease_seconds
         self.period = self.ttl / 3
-        self.guard = self.ttl / 6
+        self.handover = config.handover_seconds
         # Short timeouts and no hidden retries: a renewal that hangs must not outlive the lease.
         self.client = redis.Redis.from_url(
             redis_url,
-            socket_timeout=self.guard,
-            socket_connect_timeout=self.guard,
+            socket_timeout=self.ttl / 6,
+            socket_connect_timeout=self.ttl / 6,
             retry=Retry(NoBackoff(), 0),
         )
         self.leases = LeaseStore(self.client, config.key_prefix)
         self.members = Membership(self.client, config.key_prefix)
         self.live_workers: list[str] = []
         self.redis_ok = False
+        self.lost_to_others = 0  # cameras given up because another worker took them (a partition healed)
         self._cameras: set[str] = set()
         self._held: dict[str, _Held] = {}
-        self._shedding: dict[str, _Held] = {}
+        # Shed camera -> monotonic time its pipeline stops; None until another worker holds it.
+        self._handover: dict[str, float | None] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._changed = threading.Event()
         self._keeper = threading.Thread(target=self._keep, name="ownership-keeper", daemon=True)
         self._notifier = threading.Thread(target=self._notify_loop, name="ownership-notifier", daemon=True)
         self._last_error_log = 0.0
+        self._outage_seen = False
+        self._claim_after = 0.0  # monotonic: no free camera is claimed before this
 
     # -- the worker's side ----------------------------------------------------------------
 
@@ -157,26 +168,28 @@ class RedisOwnership(Ownership):
 
     def owned(self) -> set[str]:
         with self._lock:
-            return set(self._held)
+            return set(self._held) | set(self._handover)
 
     def holds(self, camera_id: str) -> bool:
+        # Whether or not Redis answers: a lease that may have lapsed is still recorded (duplicates over loss).
         with self._lock:
-            held = self._held.get(camera_id)
-            return held is not None and time.monotonic() < held.deadline - self.guard
+            return camera_id in self._held or camera_id in self._handover
 
     def token(self, camera_id: str) -> int | None:
         with self._lock:
             held = self._held.get(camera_id)
             return held.lease.token if held is not None else None
 
-    def settle(self, running: set[str]) -> None:
-        # A shed camera is released only once its pipeline is gone, so the next owner never
-        # records while this worker still does.
+    def handing_over(self) -> list[str]:
+        """Shed cameras still recorded here while their next owner starts."""
         with self._lock:
-            done = [c for c in self._shedding if c not in running]
-            released = [self._shedding.pop(c) for c in done]
-        for held in released:
-            self._release(held)
+            return sorted(self._handover)
+
+    def unconfirmed(self) -> list[str]:
+        """Held cameras whose lease may have lapsed in Redis (not renewed in time): maybe recorded twice."""
+        now = time.monotonic()
+        with self._lock:
+            return sorted(c for c, h in self._held.items() if not h.confirmed(now))
 
     def start(self) -> "RedisOwnership":
         self._tick()  # claim a first share before the worker starts its pipelines
@@ -190,9 +203,9 @@ class RedisOwnership(Ownership):
         self._keeper.join(self.ttl)
         self._notifier.join(self.ttl)
         with self._lock:
-            held = list(self._held.values()) + list(self._shedding.values())
+            held = list(self._held.values())
             self._held.clear()
-            self._shedding.clear()
+            self._handover.clear()
         for item in held:
             self._release(item)
         try:
@@ -202,13 +215,17 @@ class RedisOwnership(Ownership):
         self.client.close()
 
     def describe(self) -> dict[str, Any]:
+        unconfirmed = self.unconfirmed()
         with self._lock:
             return {
                 "mode": "redis",
                 "worker_id": self.worker_id,
-                "cameras": sorted(self._held),
+                "cameras": sorted(set(self._held) | set(self._handover)),
+                "unconfirmed": unconfirmed,
+                "handing_over": sorted(self._handover),
                 "live_workers": list(self.live_workers),
                 "redis_ok": self.redis_ok,
+                "lost_to_others": self.lost_to_others,
             }
 
     # -- the keeper -----------------------------------------------------------------------
@@ -216,11 +233,11 @@ class RedisOwnership(Ownership):
     def _keep(self) -> None:
         while not self._stop.is_set():
             with self._lock:
-                deadlines = [h.deadline - self.guard for h in self._held.values()]
+                ends = [end for end in self._handover.values() if end is not None]
             wait = self.period
-            if deadlines:
-                # Wake up in time to drop a lease we could not renew.
-                wait = min(wait, max(0.05, min(deadlines) - time.monotonic()))
+            if ends:
+                # Wake up in time to end a hand-over.
+                wait = min(wait, max(0.05, min(ends) - time.monotonic()))
             if self._stop.wait(wait):
                 return
             self._tick()
@@ -229,17 +246,23 @@ class RedisOwnership(Ownership):
         import redis
 
         changed = False
+        if not self.redis_ok and self._outage_seen:
+            # Perhaps back from an outage: the other workers' heartbeats and leases may have
+            # lapsed too. Claim nothing new for a lease period, so each first takes its own back.
+            self._claim_after = time.monotonic() + self.ttl
         try:
             changed = self._coordinate()
             self.redis_ok = True
         except redis.RedisError as exc:
             self.redis_ok = False
+            self._outage_seen = True
             if time.monotonic() - self._last_error_log > 5:
                 self._last_error_log = time.monotonic()
-                log.warning("worker %s cannot reach Redis (%s); leases lapse in at most %g s", self.worker_id, exc, self.ttl)
+                log.warning("worker %s cannot reach Redis (%s); it keeps recording its %d cameras",
+                            self.worker_id, exc, len(self._held))
         except Exception:
             log.exception("ownership tick failed")
-        changed |= self._drop_expired()
+        changed |= self._end_handovers()
         if changed:
             self._changed.set()
 
@@ -251,17 +274,27 @@ class RedisOwnership(Ownership):
         live = self.members.heartbeat(self.worker_id, ttl_ms, info)
         self.live_workers = live
         changed = self._renew(ttl_ms)
+        shed: list[_Held] = []
         with self._lock:
-            # Cameras disabled or removed, then the extras above our share, are shed.
+            # Cameras disabled or removed stop at once; the extras above our share are handed over.
             share = fair_share(len(cameras), len(live), self.config.capacity)
             gone = [c for c in self._held if c not in cameras]
             keep = sorted((c for c in self._held if c in cameras), key=lambda c: preference(c, self.worker_id), reverse=True)
-            for camera_id in gone + keep[share:]:
-                self._shedding[camera_id] = self._held.pop(camera_id)
+            for camera_id in gone:
+                shed.append(self._held.pop(camera_id))
                 changed = True
+            for camera_id in keep[share:]:
+                shed.append(self._held.pop(camera_id))
+                self._handover[camera_id] = None  # recorded here until another worker holds it
+            for camera_id in [c for c in self._handover if c not in cameras]:
+                del self._handover[camera_id]  # disabled or removed meanwhile
+                changed = True
+            waiting = [c for c, stop_at in self._handover.items() if stop_at is None]
             missing = share - len(self._held)
-            busy = set(self._held) | set(self._shedding)
-        if missing > 0:
+            busy = set(self._held) | set(self._handover)
+        for held in shed:
+            self._release(held)  # the next owner may claim it now; a hand-over keeps recording meanwhile
+        if missing > 0 and time.monotonic() >= self._claim_after:
             candidates = [c for c in cameras if c not in busy]
             holders = self.leases.holders(candidates)
             free = sorted((c for c, h in holders.items() if h is None), key=lambda c: preference(c, self.worker_id), reverse=True)
@@ -273,13 +306,14 @@ class RedisOwnership(Ownership):
                         self._held[camera_id] = _Held(lease, sent + self.ttl)
                     log.info("worker %s took camera %s (token %d)", self.worker_id, camera_id, lease.token)
                     changed = True
+        self._handed(waiting)
         return changed
 
     def _renew(self, ttl_ms: int) -> bool:
         from vms.cluster.leases import Renewal
 
         with self._lock:
-            items = list(self._held.items()) + list(self._shedding.items())
+            items = list(self._held.items())
         sent = time.monotonic()
         results = self.leases.renew_many([h.lease for _, h in items], ttl_ms)
         changed = False
@@ -288,30 +322,43 @@ class RedisOwnership(Ownership):
                 held.deadline = sent + self.ttl
                 continue
             if result is Renewal.GONE:
-                # Nobody holds it (Redis restarted empty): take it again, with a fresh token.
+                # Nobody holds it (it lapsed during an outage, or Redis restarted empty): take it again.
                 lease = self.leases.acquire(camera_id, self.worker_id, ttl_ms)
                 if lease is not None:
                     held.lease, held.deadline = lease, sent + self.ttl
-                    log.info("worker %s re-took camera %s after its lease vanished", self.worker_id, camera_id)
+                    log.info("worker %s re-took camera %s after its lease lapsed", self.worker_id, camera_id)
                     continue
-            log.warning("worker %s lost camera %s to another worker", self.worker_id, camera_id)
+            # Another worker holds it now (it took the camera while this one was cut off, or
+            # claimed it before this one was back after an outage): hand it over, recording on
+            # until that worker has surely started, rather than leave a hole.
+            log.warning("worker %s hands camera %s over: another worker holds it now", self.worker_id, camera_id)
             with self._lock:
                 if self._held.pop(camera_id, None) is not None:
-                    changed = True
-                self._shedding.pop(camera_id, None)
+                    self.lost_to_others += 1
+                    self._handover[camera_id] = time.monotonic() + self.handover
         return changed
 
-    def _drop_expired(self) -> bool:
+    def _handed(self, waiting: list[str]) -> None:
+        """Start the hand-over clock of shed cameras another worker now holds."""
+        if not waiting:
+            return
+        holders = self.leases.holders(waiting)
         now = time.monotonic()
         with self._lock:
-            expired = [c for c, h in self._held.items() if now >= h.deadline - self.guard]
-            for camera_id in expired:
-                del self._held[camera_id]
-            for camera_id in [c for c, h in self._shedding.items() if now >= h.deadline]:
-                del self._shedding[camera_id]
-        for camera_id in expired:
-            log.error("worker %s could not renew its lease on %s: stops recording it", self.worker_id, camera_id)
-        return bool(expired)
+            for camera_id, holder in holders.items():
+                if holder is not None and holder[1] != self.worker_id and camera_id in self._handover:
+                    if self._handover[camera_id] is None:
+                        self._handover[camera_id] = now + self.handover
+
+    def _end_handovers(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            ended = [c for c, stop_at in self._handover.items() if stop_at is not None and now >= stop_at]
+            for camera_id in ended:
+                del self._handover[camera_id]
+        for camera_id in ended:
+            log.info("worker %s handed camera %s over", self.worker_id, camera_id)
+        return bool(ended)
 
     def _release(self, held: _Held) -> None:
         try:

@@ -46,6 +46,9 @@ class CameraConfig(_Strict):
     location: Location | None = None
     recording: RecordingSettings = RecordingSettings()
     enabled: bool = True
+    # RTP transport: "auto" = TCP, then UDP once the camera answers 461 Unsupported transport;
+    # "tcp" = TCP only (a camera refusing it is a configuration error); "udp" = UDP only.
+    transport: Literal["auto", "tcp", "udp"] = "auto"
 
     @field_validator("main_url", "sub_url")
     @classmethod
@@ -75,8 +78,8 @@ DEFAULT_GROUPS = [
 def check_camera_references(groups: list[GroupConfig], cameras: list[CameraConfig]) -> None:
     """Raise ValueError when ids repeat or a camera names a group that does not exist."""
     group_ids = [g.id for g in groups]
-    _no_repeats("group", group_ids)
-    _no_repeats("camera", [c.id for c in cameras])
+    no_repeats("group", group_ids)
+    no_repeats("camera", [c.id for c in cameras])
     for camera in cameras:
         if camera.group not in group_ids:
             raise ValueError(
@@ -85,7 +88,8 @@ def check_camera_references(groups: list[GroupConfig], cameras: list[CameraConfi
             )
 
 
-def _no_repeats(kind: str, ids: list[str]) -> None:
+def no_repeats(kind: str, ids: list[str]) -> None:
+    """ValueError naming the first id that appears twice among ``ids`` (``kind``: "camera", "group"...)."""
     seen: set[str] = set()
     for item in ids:
         if item in seen:

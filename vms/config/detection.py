@@ -28,6 +28,9 @@ EVENT_TYPES = (
     "camera_offline",
     "camera_online",
     "object",
+    "slowdown",
+    "smoke",
+    "debris",
 )
 
 
@@ -103,6 +106,12 @@ class ZoneConfig(_Strict):
     # Fraction of the zone covered by vehicles above which, for congestion_seconds, it is congested.
     congestion_occupancy: float | None = Field(default=None, gt=0, lt=1)
     congestion_seconds: float = Field(default=10, gt=0, le=3600)
+    # A small new object (debris) standing on the road this long raises "debris"; None: off.
+    debris_seconds: float | None = Field(default=None, gt=0, le=3600)
+    # Vehicles in the zone slower than this (km/h, median over ``slowdown_seconds``) raise
+    # "slowdown"; needs a calibrated camera. None: off.
+    slowdown_kmh: float | None = Field(default=None, gt=0, le=200)
+    slowdown_seconds: float = Field(default=6, gt=0, le=600)
 
     @field_validator("direction")
     @classmethod
@@ -113,6 +122,32 @@ class ZoneConfig(_Strict):
         if length < 1e-6:
             raise ValueError("direction must be a non-zero vector such as [1, 0] (left to right)")
         return (value[0] / length, value[1] / length)
+
+
+class CalibrationConfig(_Strict):
+    """Ground-plane calibration: four points marked on a snapshot and where they lie on the road.
+
+    ``picture`` holds the four points as fractions of the picture; ``ground`` the same points
+    in metres on the road plane (any origin, e.g. X across the road, Y along it), measured or
+    read off lane markings (a lane is 3.5 m wide; a dashed line's dash and gap are standard
+    lengths). The homography between them makes sizes, distances and speeds metric.
+    """
+
+    picture: list[Point] = Field(min_length=4, max_length=4)
+    ground: list[tuple[float, float]] = Field(min_length=4, max_length=4)
+
+    @model_validator(mode="after")
+    def _usable(self) -> "CalibrationConfig":
+        for i, (x, y) in enumerate(self.picture):
+            if not (0 <= x <= 1 and 0 <= y <= 1):
+                raise ValueError(f"picture point {i} ({x:g}, {y:g}) is outside the picture (fractions 0..1)")
+        for name, points in (("picture", self.picture), ("ground", self.ground)):
+            for a in range(4):
+                for b in range(a + 1, 4):
+                    for c in range(b + 1, 4):
+                        if abs(_cross(points[a], points[b], points[c])) < 1e-9 * (1 + max(abs(v) for p in points for v in p)) ** 2:
+                            raise ValueError(f"{name} points {a}, {b} and {c} lie on one line: mark four corners of an area")
+        return self
 
 
 class MotionConfig(_Strict):
@@ -141,6 +176,17 @@ class TrafficConfig(_Strict):
     end_seconds: float = Field(default=2.0, ge=0, le=600)
     # Something standing unchanged this long becomes background (e.g. a parked car, new sign).
     absorb_seconds: float = Field(default=600, ge=10)
+    # With a calibrated camera, what counts as a vehicle and as a person, in metres and km/h.
+    vehicle_width_m: tuple[float, float] = (1.3, 3.8)
+    vehicle_min_height_m: float = Field(default=0.9, gt=0)
+    # A vehicle must have been followed over this distance before it can be stopped or wrong-way.
+    vehicle_travel_m: float = Field(default=8.0, ge=0)
+    wrong_way_m: float = Field(default=8.0, gt=0)
+    person_height_m: tuple[float, float] = (1.0, 2.4)
+    person_max_width_m: float = Field(default=1.2, gt=0)
+    person_max_kmh: float = Field(default=12.0, gt=0)
+    debris_width_m: tuple[float, float] = (0.25, 2.0)
+    debris_max_height_m: float = Field(default=1.0, gt=0)
 
     @model_validator(mode="after")
     def _sizes(self) -> "TrafficConfig":
@@ -172,26 +218,65 @@ class TamperConfig(_Strict):
 
 
 class ObjectModelConfig(_Strict):
-    """An ONNX object detector run through OpenCV's DNN module."""
+    """An object detector: an ONNX model run through OpenCV's DNN module, or OpenCV's built-in
+    HOG people detector (``detector: hog_people``, no model file, label "person").
 
-    model: Path
-    # "boxes": (1, N, 4 + classes) of [x1, y1, x2, y2] in 0..1 then class scores;
-    # "yolov8": (1, 4 + classes, N) of [cx, cy, w, h] in input pixels then class scores.
-    layout: Literal["boxes", "yolov8"] = "boxes"
+    ONNX output layouts (boxes are then filtered by ``min_score`` and non-maximum suppression
+    per label at ``nms_iou``):
+
+    - ``boxes``: (1, N, 4 + classes) of [x1, y1, x2, y2] in 0..1, then class scores;
+    - ``yolov8``: (1, 4 + classes, N) of [cx, cy, w, h] in input pixels, then class scores
+      (YOLOv8 and YOLO11 exports; e.g. [1, 84, 8400] for the 80 COCO classes at 640);
+    - ``yolov5``: (1, N, 5 + classes) of [cx, cy, w, h] in input pixels, objectness, class scores;
+    - ``yolox``: (1, N, 5 + classes) as yolov5; raw exports (N = the anchor points of strides
+      8, 16, 32) are decoded on the grid. YOLOX expects 0..255 BGR input: ``pixel_scale: 1``,
+      ``rgb: false``;
+    - ``ssd``: (1, 1, N, 7) of [image, class, score, x1, y1, x2, y2] in 0..1 (TensorFlow / Caffe
+      SSD exports); class indexes ``labels`` directly (include "background" at 0 if the model does).
+    """
+
+    detector: Literal["onnx", "hog_people"] = "onnx"
+    model: Path | None = None
+    layout: Literal["boxes", "yolov8", "yolov5", "yolox", "ssd"] = "boxes"
     input_size: int = Field(default=320, ge=16, le=2048)
-    labels: list[str] = Field(min_length=1)
+    pixel_scale: float = Field(default=1 / 255, gt=0, le=1)
+    rgb: bool = True
+    labels: list[str] = Field(default_factory=list)
     # Labels that raise "object" events; empty means all.
     detect: list[str] = Field(default_factory=list)
-    min_score: float = Field(default=0.5, gt=0, le=1)
+    min_score: float = Field(default=0.5, gt=0, le=10)
     nms_iou: float = Field(default=0.45, gt=0, le=1)
     every_seconds: float = Field(default=1.0, ge=0, le=60)
+    # HOG people detector: picture width it runs at (people must be at least 128 px tall there).
+    hog_width: int = Field(default=640, ge=128, le=1920)
 
     @model_validator(mode="after")
     def _known_labels(self) -> "ObjectModelConfig":
+        if self.detector == "hog_people":
+            self.labels = self.labels or ["person"]
+            if self.labels != ["person"]:
+                raise ValueError("the HOG people detector has one label: person")
+        else:
+            if self.model is None:
+                raise ValueError("an ONNX detector needs `model`, the path of its .onnx file")
+            if not self.labels:
+                raise ValueError("labels must name the model's classes in order")
         unknown = sorted(set(self.detect) - set(self.labels))
         if unknown:
             raise ValueError(f"detect names labels the model does not have: {', '.join(unknown)}")
         return self
+
+
+class SmokeConfig(_Strict):
+    """Smoke: the picture loses its edges (contrast) over a region, more than its brightness
+    change explains, and stays so."""
+
+    enabled: bool = False
+    # A cell is smoky when its edges fall below this share of what its brightness predicts.
+    edge_ratio: float = Field(default=0.45, gt=0, lt=1)
+    min_cells: int = Field(default=4, ge=1, le=500)
+    seconds: float = Field(default=8, gt=0, le=600)
+    learn_seconds: float = Field(default=5, ge=1, le=600)
 
 
 class CameraDetection(_Strict):
@@ -209,7 +294,9 @@ class CameraDetection(_Strict):
     motion: MotionConfig = MotionConfig()
     traffic: TrafficConfig = TrafficConfig()
     tamper: TamperConfig = TamperConfig()
+    smoke: SmokeConfig = SmokeConfig()
     objects: ObjectModelConfig | None = None
+    calibration: CalibrationConfig | None = None
 
     @model_validator(mode="after")
     def _zone_ids(self) -> "CameraDetection":

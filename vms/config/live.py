@@ -19,8 +19,13 @@ class LiveConfig(BaseModel):
     # Keep a relay (and so a GOP cache) on every camera's main stream from the start, so even
     # the first viewer starts at once. Costs one thread and one GOP of memory per camera.
     prewarm: bool = False
-    # GOPs longer than this many packets are not cached (viewers then wait for a keyframe).
-    max_gop_packets: int = Field(default=600, ge=1)
+    # Streams whose keyframes come further apart than this always keep a relay and its GOP
+    # cache (whatever ``prewarm`` says), so the first viewer of a 10-30 s GOP camera starts at once.
+    warm_gop_seconds: float = Field(default=3.0, gt=0)
+    # GOPs longer than this (seconds of the camera's clock) or heavier are not cached (viewers
+    # then wait for the next keyframe). By time, not packets: a 30 s GOP must still start at once.
+    max_gop_seconds: float = Field(default=35.0, gt=0)
+    max_gop_megabytes: int = Field(default=64, ge=1)
     # A viewer this many packets behind is restarted from the cached keyframe.
     viewer_queue_packets: int = Field(default=150, ge=2)
     # A session whose browser never completed ICE/DTLS within this time is dropped.
@@ -35,5 +40,8 @@ class LiveConfig(BaseModel):
     # multicast DNS. Off: the browser's address is learnt from its connectivity checks instead.
     resolve_mdns_candidates: bool = False
     snapshot_cache_seconds: float = Field(default=1.0, ge=0)
+    # How long a WHEP offer waits for a stream that has never answered (started on demand) to
+    # connect or fail, so a camera that refuses us is refused with its reason at once.
+    offer_wait_seconds: float = Field(default=3.0, ge=0)
     # How long a snapshot waits for a first keyframe of a stream that is connecting.
     snapshot_wait_seconds: float = Field(default=4.0, ge=0)

@@ -46,6 +46,10 @@ class SecurityConfig(BaseModel):
     exports_dir: Path = Path("exports")
     # Exports built at the same time; more wait in line.
     export_workers: int = Field(default=2, ge=1, le=16)
+    # The installation's Ed25519 key that signs every evidence package (made on first use,
+    # mode 0600), relative to data_dir unless absolute. Back it up: packages signed with a
+    # lost key still verify against its published public key, but no new ones can be.
+    evidence_key_file: Path = Path("keys/evidence-ed25519.pem")
 
 
 def security_of(settings: object) -> SecurityConfig:

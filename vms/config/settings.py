@@ -15,6 +15,7 @@ from pydantic_settings import (
 )
 
 from vms.cluster.config import ClusterConfig
+from vms.config.alarms import AlarmsConfig
 from vms.config.cameras import DEFAULT_GROUPS, CameraConfig, GroupConfig, check_camera_references
 from vms.config.detection import DetectionConfig, EventsConfig
 from vms.config.live import LiveConfig
@@ -26,8 +27,22 @@ _yaml_file: ContextVar[Path | None] = ContextVar("vms_yaml_file", default=None)
 
 
 class HttpConfig(BaseSettings):
+    """The web server's address and the limits that keep a flood of clients from hurting the rest.
+
+    Figures: a browser sends its request headers in one packet, so 10 s is generous; 5 s is
+    uvicorn's own keep-alive default; an SDP offer of a browser is 3–8 KiB (Chromium 120, one
+    video and one audio m-line), so 256 KiB leaves room for many codecs and candidates.
+    """
+
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    header_timeout_seconds: float = Field(default=10.0, gt=0, description="a request's headers must arrive within this")
+    keep_alive_seconds: float = Field(default=5.0, gt=0, description="an idle kept-alive connection is closed after this")
+    body_timeout_seconds: float = Field(default=60.0, gt=0, description="a request's body must arrive within this")
+    max_connections: int = Field(default=2000, ge=1, description="open connections; more are closed at once")
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="JSON and form bodies")
+    max_sdp_bytes: int = Field(default=256 * 1024, ge=1024, description="WHEP SDP offers (application/sdp)")
+    reserved_fds: int = Field(default=1024, ge=64, description="file descriptors kept free for recording and the database")
 
 
 class MetricsConfig(BaseSettings):
@@ -52,6 +67,9 @@ class Settings(BaseSettings):
     # redis://host:port/db switches the bus (and camera ownership) to Redis.
     redis_url: str | None = None
     worker_id: str | None = None
+    # The UNIX socket of the local bus between the API and worker processes of the embedded
+    # ``vms run`` (set by its supervisor for its children; unused with redis_url).
+    local_bus: Path | None = None
     cluster: ClusterConfig = ClusterConfig()
     http: HttpConfig = HttpConfig()
     metrics: MetricsConfig = MetricsConfig()
@@ -63,6 +81,7 @@ class Settings(BaseSettings):
     cameras: list[CameraConfig] = Field(default_factory=list)
     detection: DetectionConfig = DetectionConfig()
     events: EventsConfig = EventsConfig()
+    alarms: AlarmsConfig = AlarmsConfig()
 
     @model_validator(mode="after")
     def _references(self) -> "Settings":
@@ -80,7 +99,9 @@ class Settings(BaseSettings):
 
     @property
     def bus_url(self) -> str:
-        return self.redis_url or "memory://"
+        if self.redis_url:
+            return self.redis_url
+        return f"local://{self.local_bus.resolve()}" if self.local_bus else "memory://"
 
     @classmethod
     def settings_customise_sources(

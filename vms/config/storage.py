@@ -25,5 +25,8 @@ class IngestConfig(BaseModel):
     read_timeout_seconds: float = Field(default=10, gt=0)
     backoff_initial_seconds: float = Field(default=1, gt=0)
     backoff_max_seconds: float = Field(default=30, gt=0)
+    # RTSP sessions a worker opens at once; the others wait their turn (not counted in the open
+    # timeout), so 120 cameras starting together do not time out on a busy CPU.
+    concurrent_opens: int = Field(default=8, ge=1)
     # Packets a consumer may fall behind before packets are dropped for it.
     consumer_queue_packets: int = Field(default=500, ge=10)

@@ -7,3 +7,5 @@ from vms.db.events import CameraDetectionRow, EventRow  # noqa: F401  (registers
 from vms.db import layouts  # noqa: F401,E402  (registers the wall layouts table)
 
 __all__ = ["Base", "CameraRow", "Database", "EvidenceLock", "GroupRow", "Segment"]
+from vms.db import alarms  # noqa: F401,E402  (registers the alarm tables)
+from vms.db import evidence  # noqa: F401,E402  (registers bookmarks, cases and case exports)

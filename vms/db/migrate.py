@@ -25,6 +25,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 START_LOCK = 7265001  # pg_advisory_xact_lock key shared by every vms process of a deployment
 BASELINE = "0001"  # the first released schema (before segments.written_until)
 WRITTEN_UNTIL = "0002"
+ALARMS = "0003"  # alarm_rules and alarms (issue 14)
+CAMERA_TRANSPORT = "0004"
+BOOKMARKS_CASES = "0005"  # bookmarks, cases, case items, case packages (issue 15)
 
 
 def config(connection: Connection | None = None) -> Config:
@@ -71,5 +74,11 @@ def _revision_of_unversioned(connection: Connection) -> str | None:
     inspector = inspect(connection)
     if "segments" not in inspector.get_table_names():
         return None
+    if "bookmarks" in inspector.get_table_names():
+        return BOOKMARKS_CASES
+    if "transport" in {column["name"] for column in inspector.get_columns("cameras")}:
+        return CAMERA_TRANSPORT
+    if "alarms" in inspector.get_table_names():
+        return ALARMS
     columns = {column["name"] for column in inspector.get_columns("segments")}
     return WRITTEN_UNTIL if "written_until" in columns else BASELINE

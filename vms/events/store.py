@@ -51,6 +51,7 @@ class EventQuery:
     cameras: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
+    zones: list[str] = field(default_factory=list)  # detection zone names, e.g. "lane-2"
     # Events overlapping [since, until]: an event still going on at ``since`` is included.
     since: datetime | None = None
     until: datetime | None = None
@@ -93,6 +94,8 @@ class EventStore:
             statement = statement.where(EventRow.group_id.in_(query.groups))
         if query.types:
             statement = statement.where(EventRow.type.in_(query.types))
+        if query.zones:
+            statement = statement.where(EventRow.zone.in_(query.zones))
         if query.since is not None:
             statement = statement.where(or_(EventRow.end.is_(None), EventRow.end >= query.since))
         if query.until is not None:

@@ -6,6 +6,7 @@ the right implementation to the web application, which never imports the media s
 
 from vms.live.errors import (
     BadOffer,
+    CameraInError,
     CameraNotFound,
     CameraNotOwned,
     CodecNotSupported,
@@ -21,6 +22,7 @@ from vms.live.errors import (
 
 __all__ = [
     "BadOffer",
+    "CameraInError",
     "CameraNotFound",
     "CameraNotOwned",
     "CodecNotSupported",

@@ -19,6 +19,11 @@ class CodecNotSupported(LiveError):
     """The camera's codec cannot go to a browser as it is (H.265, MJPEG, ...)."""
 
 
+class CameraInError(LiveError):
+    """The camera's stream is in the ``error`` state (a configuration problem such as a wrong
+    password or a refused transport); ``str()`` carries the camera's reason."""
+
+
 class ViewerLimitReached(LiveError):
     """Too many viewers on this camera or on the whole server."""
 

@@ -17,18 +17,27 @@ import json
 import logging
 import os
 import threading
+from concurrent.futures import Future
 from collections import deque
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
 
 from vms.background import Periodic
 from vms.db import Database, Segment
-from vms.recordings.index import SegmentClosed, SegmentIndex, SegmentOpened
+from vms.recordings.index import (
+    SegmentClosed,
+    SegmentIndex,
+    SegmentOpened,
+    close_segment,
+    delete_segment,
+    insert_segment,
+    note_progress,
+)
+from vms.recordings.index_writer import IndexWriter, database_unavailable  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +49,6 @@ BATCH = 500
 
 class NotOwner(RuntimeError):
     """This worker no longer holds the camera's lease: it must not index new segments of it."""
-
-
-def database_unavailable(exc: BaseException) -> bool:
-    """True for failures that mean "the database cannot be reached now", not "bad data"."""
-    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 class BufferedSegmentIndex(SegmentIndex):
@@ -72,6 +74,7 @@ class BufferedSegmentIndex(SegmentIndex):
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._retry = _Retry(self)
+        self.writer = IndexWriter(db)  # every direct write of every recorder, group-committed
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -84,12 +87,14 @@ class BufferedSegmentIndex(SegmentIndex):
             if ops:
                 log.info("index journal holds %d operations from a previous run; replaying", len(ops))
                 self._down = True
+        self.writer.start()
         self.flush()
         self._retry.start()
         return self
 
     def stop(self, timeout: float = 5) -> None:
         self._retry.stop(timeout)
+        self.writer.stop(timeout)
         self.flush()
 
     @property
@@ -104,7 +109,7 @@ class BufferedSegmentIndex(SegmentIndex):
             raise NotOwner(f"camera {opened.camera_id} is no longer leased to worker {self.worker_id}")
         if not self._down:
             try:
-                segment_id = super().begin(opened)
+                segment_id = self.writer.call(lambda session: insert_segment(session, opened, self.worker_id))
                 with self._lock:
                     self._paths[segment_id] = opened.path
                 return segment_id
@@ -139,23 +144,29 @@ class BufferedSegmentIndex(SegmentIndex):
             "frames": closed.frames,
             "keyframes": closed.keyframes,
         }
-        self._write(segment_id, path, op, lambda: super(BufferedSegmentIndex, self).finish(segment_id, closed))
+        self._write(segment_id, path, op, lambda: self.writer.call(lambda session: close_segment(session, segment_id, closed)))
 
-    def progress(self, segment_id: int, written_until, size: int) -> None:
+    def progress(self, segment_id: int, written_until: datetime, size: int) -> None:
         # Only a hint for playback of the newest minute: skipped while the database is away.
         if self._down or segment_id < 0:
             return
-        try:
-            super().progress(segment_id, written_until, size)
-        except Exception as exc:
-            if not database_unavailable(exc):
-                raise
+        future = self.writer.submit(lambda session: note_progress(session, segment_id, written_until, size))
+        future.add_done_callback(self._progress_written)
+
+    def _progress_written(self, future: "Future[None]") -> None:
+        exc = future.exception()
+        if exc is None:
+            return
+        if database_unavailable(exc):
             self._went_down(exc)
+        else:
+            log.error("index: progress of a segment not written: %s", exc)
 
     def remove(self, segment_id: int) -> None:
         with self._lock:
             path = self._paths.pop(segment_id, None)
-        self._write(segment_id, path, {"op": "remove", "path": path}, lambda: super(BufferedSegmentIndex, self).remove(segment_id))
+        self._write(segment_id, path, {"op": "remove", "path": path},
+                    lambda: self.writer.call(lambda session: delete_segment(session, segment_id)))
 
     def _write(self, segment_id: int, path: str | None, op: dict[str, Any], direct: Callable[[], None]) -> None:
         if path is None and segment_id < 0:
@@ -246,7 +257,7 @@ class _Retry(Periodic):
             self.index.flush()
 
 
-def _apply(session, op: dict[str, Any]) -> None:
+def _apply(session: Session, op: dict[str, Any]) -> None:
     """Apply one journaled operation, idempotently (keyed by the segment's unique path)."""
     path = op["path"]
     if op["op"] == "begin":

@@ -1,4 +1,4 @@
-"""Evidence export: one MP4 of a time range, a manifest with its SHA-256, the range locked.
+"""Evidence export: one MP4 of a time range, a signed manifest with its SHA-256, the range locked.
 
 The recording is remuxed, never re-encoded, so the pictures are the camera's own bytes. The
 range is locked against retention before copying starts, so nothing it needs can be
@@ -7,8 +7,6 @@ deleted underneath it, and stays locked afterwards. Each step is written to the 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import secrets
 from concurrent.futures import ThreadPoolExecutor
@@ -24,14 +22,15 @@ from vms.auth.audit import audit
 from vms.db import CameraRow, Database
 from vms.db.exports import ExportRow
 from vms.db.types import utcnow
+from vms.evidence.keys import SigningKey
+from vms.evidence.package import MANIFEST_NAME, file_entries, sign_package, write_manifest  # noqa: F401  (MANIFEST_NAME: re-exported)
 from vms.recordings.locate import SegmentFiles
+from vms.recordings.manifest import build_manifest
 from vms.recordings.playback import NothingRecorded, plan_range, write_mp4
 from vms.recordings.retention import lock_range
 
 log = logging.getLogger(__name__)
 
-MANIFEST_NAME = "manifest.json"
-MANIFEST_FORMAT = "vms-evidence-export/1"
 EXPORT_ID_LENGTH = 32
 
 
@@ -46,14 +45,6 @@ def is_export_id(value: str) -> bool:
 
 def _stamp(moment: datetime) -> str:
     return f"{moment:%Y%m%dT%H%M%S}Z"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def tool_versions() -> dict[str, Any]:
@@ -98,16 +89,17 @@ def list_exports(db: Database, username: str | None = None, limit: int = 100) ->
         return list(session.scalars(query))
 
 
-def _set(db: Database, export_id: str, **values) -> None:
+def _set(db: Database, export_id: str, **values: Any) -> None:
     with db.session() as session:
         session.execute(update(ExportRow).where(ExportRow.id == export_id).values(**values))
 
 
 def run_export(
-    db: Database, files: SegmentFiles, export_id: str, progress: Callable[[float], None] | None = None,
-    role: str = "",
+    db: Database, files: SegmentFiles, export_id: str, key: SigningKey,
+    progress: Callable[[float], None] | None = None, role: str = "",
 ) -> ExportRow:
-    """Build the export's MP4 and manifest; the row ends ``done`` or ``failed`` (with a reason).
+    """Build the export's MP4 and manifest, signed with ``key``; the row ends ``done`` or ``failed``
+    (with a reason).
 
     ``files`` finds each segment's file, whichever worker recorded it (shared storage)."""
     row = get_export(db, export_id)
@@ -135,33 +127,20 @@ def run_export(
         name = f"{row.camera_id}_{_stamp(row.start)}_{_stamp(row.end)}.mp4"
         final = folder / name
         partial.replace(final)
-        sha256, size = _sha256(final), final.stat().st_size
+        (entry,) = file_entries(folder, [name])
+        sha256, size = entry["sha256"], entry["bytes"]
         exported_at = utcnow()
-        manifest = {
-            "format": MANIFEST_FORMAT,
-            "export_id": export_id,
-            "camera": camera_info,
-            "requested": {"start": row.start.isoformat(), "end": row.end.isoformat()},
-            "actual": {
-                "first_frame": result.first_frame.isoformat(),
-                "last_frame": result.last_frame.isoformat(),
-                "frames": result.frames,
-                "keyframes": result.keyframes,
-                # Media time t of the file shows the wall clock (UTC) media_start + t.
-                "media_start": plan.media_start.isoformat(),
-            },
-            "gaps": [[a.isoformat(), b.isoformat()] for a, b in plan.gaps],
-            "truncated_at": plan.truncated_at.isoformat() if plan.truncated_at else None,
-            "exported_at": exported_at.isoformat(),
-            "exported_by": {"username": row.requested_by, "role": role, "client_ip": row.client_ip},
-            "reason": row.reason,
-            "segments": result.segments,
-            "file": {"name": name, "bytes": size, "sha256": sha256},
-            "evidence_lock": {"id": lock_id, "start": lock_start.isoformat(), "end": row.end.isoformat()},
-            "method": "remux (no re-encoding): the camera's compressed pictures copied unchanged",
-            "tool": tool_versions(),
-        }
-        (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        manifest = build_manifest(
+            export_id=export_id, camera=camera_info, start=row.start, end=row.end, plan=plan, result=result,
+            exported_at=exported_at,
+            exported_by={"username": row.requested_by, "role": role, "client_ip": row.client_ip},
+            reason=row.reason, file={"name": name, "bytes": size, "sha256": sha256},
+            evidence_lock={"id": lock_id, "start": lock_start.isoformat(), "end": row.end.isoformat()},
+            tool=tool_versions(),
+        ).to_dict()
+        manifest["files"] = [entry]  # every file of the package with its hash: what `vms verify` checks
+        write_manifest(folder, manifest)
+        sign_package(folder, key)
         _set(db, export_id, state="done", percent=100.0, file_name=name, bytes=size, sha256=sha256,
              first_frame=result.first_frame, last_frame=result.last_frame, finished_at=exported_at)
         audit(db, actor, "export.done", row.camera_id,
@@ -184,9 +163,10 @@ class _Actor:
 class ExportQueue:
     """Runs exports in background threads, a few at a time."""
 
-    def __init__(self, db: Database, files: SegmentFiles, workers: int = 2) -> None:
+    def __init__(self, db: Database, files: SegmentFiles, key: SigningKey, workers: int = 2) -> None:
         self.db = db
         self.files = files
+        self.key = key
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="export")
         # Exports this process was running when it stopped cannot finish; say so.
         with db.session() as session:
@@ -197,7 +177,11 @@ class ExportQueue:
             )
 
     def submit(self, export_id: str, role: str = "") -> None:
-        self._pool.submit(run_export, self.db, self.files, export_id, None, role)
+        self._pool.submit(run_export, self.db, self.files, export_id, self.key, None, role)
+
+    def run(self, task: Callable[..., object], *args: object) -> None:
+        """Run another evidence job (a case package) on the same few threads."""
+        self._pool.submit(task, *args)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=False)

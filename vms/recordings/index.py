@@ -44,52 +44,22 @@ class SegmentIndex:
         """Insert the row of a segment being written; raises IndexInvariantError if it would
         start inside the camera's previous row or in the future."""
         with self.db.session() as session:
-            previous = _neighbour_end(session, opened.camera_id, opened.start)
-            enforce(opened.camera_id, opened.path, time_problems(opened.start, None, previous, None, _now()))
-            row = Segment(
-                camera_id=opened.camera_id,
-                start=opened.start,
-                end=None,
-                path=opened.path,
-                codec=opened.codec,
-                width=opened.width,
-                height=opened.height,
-                worker_id=self.worker_id,
-            )
-            session.add(row)
-            session.flush()
-            return row.id
+            return insert_segment(session, opened, self.worker_id)
 
     def finish(self, segment_id: int, closed: SegmentClosed) -> None:
         """Close a row; raises IndexInvariantError (row left open) if [start, end) would be
         negative, reach into the future or overlap the camera's next row."""
         with self.db.session() as session:
-            row = session.get(Segment, segment_id)
-            if row is not None:
-                following = session.scalar(
-                    select(func.min(Segment.start)).where(
-                        Segment.camera_id == row.camera_id, Segment.start > row.start, Segment.id != row.id
-                    )
-                )
-                enforce(row.camera_id, row.path, time_problems(row.start, closed.end, None, following, _now()))
-            session.execute(
-                update(Segment)
-                .where(Segment.id == segment_id)
-                .values(end=closed.end, bytes=closed.bytes, frames=closed.frames, keyframes=closed.keyframes)
-            )
+            close_segment(session, segment_id, closed)
 
     def progress(self, segment_id: int, written_until: datetime, size: int) -> None:
         """Record how far the open segment's whole fragments reach (a hint for playback)."""
         with self.db.session() as session:
-            session.execute(
-                update(Segment)
-                .where(Segment.id == segment_id, Segment.end.is_(None))
-                .values(written_until=written_until, bytes=size)
-            )
+            note_progress(session, segment_id, written_until, size)
 
     def remove(self, segment_id: int) -> None:
         with self.db.session() as session:
-            session.execute(delete(Segment).where(Segment.id == segment_id))
+            delete_segment(session, segment_id)
 
     def unfinished(self) -> list[Segment]:
         """Segments of this worker still marked as being written (left by a crash)."""
@@ -97,6 +67,15 @@ class SegmentIndex:
             return list(
                 session.scalars(
                     select(Segment).where(Segment.end.is_(None), Segment.worker_id == self.worker_id)
+                )
+            )
+
+    def unfinished_of_others(self) -> list[Segment]:
+        """Segments of other workers still marked as being written (theirs, or left by their crash)."""
+        with self.db.session() as session:
+            return list(
+                session.scalars(
+                    select(Segment).where(Segment.end.is_(None), Segment.worker_id != self.worker_id)
                 )
             )
 
@@ -121,6 +100,15 @@ class SegmentIndex:
                 row.end = row.written_until
         return rows
 
+    def bytes_by_camera(self, worker_id: str | None = None) -> dict[str, int]:
+        """Bytes of recordings in the index by camera (only ``worker_id``'s segments, if given)."""
+        query = select(Segment.camera_id, func.sum(Segment.bytes)).group_by(Segment.camera_id)
+        if worker_id is not None:
+            query = query.where(Segment.worker_id == worker_id)
+        with self.db.session() as session:
+            rows = session.execute(query).all()
+        return {camera_id: int(size or 0) for camera_id, size in rows}
+
     def of_camera(self, camera_id: str) -> list[Segment]:
         with self.db.session() as session:
             return list(
@@ -128,15 +116,73 @@ class SegmentIndex:
             )
 
 
+# -- the writes, each within a caller's session (one transaction may hold many) -------------
+
+
+def insert_segment(session: Session, opened: SegmentOpened, worker_id: str) -> int:
+    """Insert an open row; raises IndexInvariantError if it would start inside the camera's
+    previous row or in the future."""
+    previous = _neighbour_end(session, opened.camera_id, opened.start, worker_id)
+    enforce(opened.camera_id, opened.path, time_problems(opened.start, None, previous, None, _now()))
+    row = Segment(
+        camera_id=opened.camera_id,
+        start=opened.start,
+        end=None,
+        path=opened.path,
+        codec=opened.codec,
+        width=opened.width,
+        height=opened.height,
+        worker_id=worker_id,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def close_segment(session: Session, segment_id: int, closed: SegmentClosed) -> None:
+    """Close a row; raises IndexInvariantError (row left open) if [start, end) would be
+    negative, reach into the future or overlap the camera's next row."""
+    row = session.get(Segment, segment_id)
+    if row is not None:
+        following = session.scalar(
+            select(func.min(Segment.start)).where(
+                Segment.camera_id == row.camera_id, Segment.start > row.start, Segment.id != row.id,
+                Segment.worker_id == row.worker_id,
+            )
+        )
+        enforce(row.camera_id, row.path, time_problems(row.start, closed.end, None, following, _now()))
+    session.execute(
+        update(Segment)
+        .where(Segment.id == segment_id)
+        .values(end=closed.end, bytes=closed.bytes, frames=closed.frames, keyframes=closed.keyframes)
+    )
+
+
+def note_progress(session: Session, segment_id: int, written_until: datetime, size: int) -> None:
+    session.execute(
+        update(Segment)
+        .where(Segment.id == segment_id, Segment.end.is_(None))
+        .values(written_until=written_until, bytes=size)
+    )
+
+
+def delete_segment(session: Session, segment_id: int) -> None:
+    session.execute(delete(Segment).where(Segment.id == segment_id))
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _neighbour_end(session: Session, camera_id: str, start: datetime) -> datetime | None:
-    """Where the camera's latest row starting at or before ``start`` ends (closed rows, or how far
-    an open one is written)."""
+def _neighbour_end(session: Session, camera_id: str, start: datetime, worker_id: str) -> datetime | None:
+    """Where the camera's latest row of this worker starting at or before ``start`` ends (closed
+    rows, or how far an open one is written). Rows of one camera by two workers may overlap: a
+    hand-over or a Redis partition records it twice rather than not at all (docs/decisions.md)."""
     reach = func.coalesce(Segment.end, Segment.written_until)
     end: datetime | None = session.scalar(
-        select(reach).where(Segment.camera_id == camera_id, Segment.start <= start).order_by(Segment.start.desc()).limit(1)
+        select(reach)
+        .where(Segment.camera_id == camera_id, Segment.worker_id == worker_id, Segment.start <= start)
+        .order_by(Segment.start.desc())
+        .limit(1)
     )
     return end

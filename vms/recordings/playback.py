@@ -5,6 +5,11 @@ Its media time is the wall clock shifted: media time ``t`` shows what happened a
 ``RangePlan.media_start + t``. A gap in the recordings stays a gap in time (the last picture
 holds), so times in the file are always true times. The player seeks to ``RangePlan.offset``
 to begin exactly at the requested start.
+
+Two workers may record one camera at once for a while (a hand-over, a Redis partition: duplicates
+over loss). Playback uses one recording at any moment: a segment wholly inside what is already
+covered is skipped (``without_duplicates``), and one that overlaps it joins at its first keyframe
+after the covered part.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import av
 
 from vms.db import Database, Segment
 from vms.recordings.fmp4 import FRAGMENTED_MP4, PLAIN_MP4
+from vms.recordings.hvc1 import retag_hvc1, retag_hvc1_in
 from vms.recordings.index import SegmentIndex
 from vms.recordings.locate import SegmentFiles, UnsafePath, segment_file  # noqa: F401  (UnsafePath, segment_file: re-exported)
 
@@ -49,6 +55,8 @@ class RangePlan:
     lead: timedelta  # its presentation delay (B-frames); media time of the first picture
     first_keyframe_pts: int | None  # in the first segment's time base; None: the segment's first
     truncated_at: datetime | None = None  # the stream's format changed here; the rest is left out
+    # Rows wholly inside what earlier rows already cover (another worker's copy): left out, reported.
+    duplicates: list[Segment] = field(default_factory=list)
 
     @property
     def media_start(self) -> datetime:
@@ -74,7 +82,9 @@ def plan_range(db: Database, files: SegmentFiles, camera_id: str, start: datetim
     segment's file, whichever worker wrote it)."""
     if end <= start:
         raise ValueError("the range must end after it starts")
-    segments = SegmentIndex(db).covering(camera_id, start, end)
+    covering = SegmentIndex(db).covering(camera_id, start, end)
+    segments = without_duplicates(covering)
+    duplicates = [segment for segment in covering if segment not in segments]
     if not segments:
         raise NothingRecorded(f"camera '{camera_id}' has no recording between {start.isoformat()} and {end.isoformat()}")
     first = segments[0]
@@ -85,7 +95,22 @@ def plan_range(db: Database, files: SegmentFiles, camera_id: str, start: datetim
             break
         kept.append(segment)
     keyframe_wall, keyframe_pts, lead = _keyframe_before(files.path(first), first.start, start)
-    return RangePlan(camera_id, start, end, kept, keyframe_wall, lead, keyframe_pts, truncated)
+    return RangePlan(camera_id, start, end, kept, keyframe_wall, lead, keyframe_pts, truncated, duplicates)
+
+
+def without_duplicates(segments: list[Segment]) -> list[Segment]:
+    """Segments (sorted by start) minus those wholly inside the ones before them (another worker's copy)."""
+    kept: list[Segment] = []
+    edge: datetime | None = None
+    for segment in segments:
+        end = segment.end
+        if end is None:
+            continue  # covering() reports an open segment's reach as its end: never None here
+        if edge is not None and end <= edge + timedelta(seconds=JOIN_SECONDS):
+            continue
+        kept.append(segment)
+        edge = end if edge is None else max(edge, end)
+    return kept
 
 
 def _keyframe_before(path: Path, segment_start: datetime, start: datetime) -> tuple[datetime, int | None, timedelta]:
@@ -126,11 +151,18 @@ def _readable_packets(container, stream) -> Iterator:
 
 @dataclass
 class RemuxResult:
+    """What one remux actually wrote: frame times are wall-clock UTC of each picture's presentation."""
+
     first_frame: datetime | None = None
     last_frame: datetime | None = None
     frames: int = 0
     keyframes: int = 0
+    frame_interval: float | None = None  # seconds, the median spacing of the copied frames
     segments: list[dict[str, Any]] = field(default_factory=list)
+    # Holes in the copied pictures longer than JOIN_SECONDS, inside [first keyframe, requested end)
+    gaps: list[tuple[datetime, datetime]] = field(default_factory=list)
+    # Where the recorded time was not continuous: dicts with at, kind, seconds, what was done
+    discontinuities: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Sink:
@@ -151,14 +183,116 @@ class _Sink:
         return data
 
 
-def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict[str, Any], result: RemuxResult) -> Iterator[float]:
-    """Copy the plan's packets into ``target``; yields progress (0..1) after each packet."""
+def _scaled(value: int, num: int, den: int) -> int:
+    """``round(value * num / den)`` exactly (ties to even, as ``round`` of a Fraction)."""
+    quotient, remainder = divmod(value * num, den)
+    twice = 2 * remainder
+    if twice > den or (twice == den and quotient % 2):
+        quotient += 1
+    return quotient
+
+
+class _Cut:
+    """The rules every copied picture obeys, for playback and export alike.
+
+    * a picture is shown at ``segment.start + (pts - first pts)``: the index places the run;
+    * nothing at or after the requested end: copying stops at the first packet (in decode
+      order) presented at or after it, so no B-frame is left without its reference;
+    * no picture twice and time never going back: a packet not later than what was already
+      copied (overlapping index rows, a media clock that stepped back) is skipped, and copying
+      resumes at the next keyframe after it, so what follows decodes;
+    * each such event is a discontinuity, each hole longer than ``JOIN_SECONDS`` a gap.
+    """
+
+    def __init__(self, plan: RangePlan, result: RemuxResult) -> None:
+        self.plan = plan
+        self.result = result
+        self.end = _ticks(plan.end - plan.media_start)
+        self.last_dts: int | None = None
+        self.last_pts: int | None = None  # latest presentation time copied
+        self.steps: list[int] = []
+        self.resync = False
+
+    def wall(self, ticks: int) -> datetime:
+        return self.plan.media_start + timedelta(seconds=float(ticks * OUT_TIME_BASE))
+
+    def note(self, kind: str, ticks: int, seconds: float, action: str) -> None:
+        self.result.discontinuities.append(
+            {"at": self.wall(ticks).isoformat(), "kind": kind, "seconds": round(seconds, 3), "action": action}
+        )
+
+    def enter_segment(self, base: int) -> None:
+        if self.last_pts is not None and base <= self.last_pts:
+            overlap = float((self.last_pts - base) * OUT_TIME_BASE)
+            self.note("overlap", base, overlap, "index rows overlap: pictures already copied are skipped")
+            self.resync = True
+
+    def admit(self, pts: int, dts: int, keyframe: bool, same_segment: bool) -> bool | None:
+        """True: copy the packet; False: skip it; None: the requested end is reached."""
+        if pts >= self.end:
+            return None
+        if self.last_dts is not None and dts <= self.last_dts and not self.resync:
+            self.note("clock-backwards", dts, float((self.last_dts - dts) * OUT_TIME_BASE),
+                      "media clock stepped back: pictures up to the next keyframe skipped")
+            self.resync = True
+        if self.resync:
+            if not keyframe or (self.last_dts is not None and dts <= self.last_dts) or (
+                self.last_pts is not None and pts <= self.last_pts
+            ):
+                return False
+            self.resync = False
+        if self.last_dts is not None:
+            step = dts - self.last_dts
+            if step * OUT_TIME_BASE > JOIN_SECONDS:
+                hole_from = self.last_pts if self.last_pts is not None else self.last_dts
+                self.result.gaps.append((self.wall(hole_from), self.wall(pts)))
+                if same_segment:
+                    self.note("clock-jump", dts, float(step * OUT_TIME_BASE), "media clock jumped forward: kept as a gap")
+            else:
+                self.steps.append(step)
+        self.last_dts = dts
+        self.last_pts = pts if self.last_pts is None else max(self.last_pts, pts)
+        return True
+
+    def finish(self) -> None:
+        result, plan = self.result, self.plan
+        if self.steps:
+            result.frame_interval = float(sorted(self.steps)[len(self.steps) // 2] * OUT_TIME_BASE)
+        first, last = result.first_frame, result.last_frame
+        if first is None or last is None:
+            return
+        if (first - plan.start).total_seconds() > JOIN_SECONDS:
+            result.gaps.insert(0, (plan.start, first))
+        shown_until = last + timedelta(seconds=result.frame_interval or 0)
+        if (plan.end - shown_until).total_seconds() > JOIN_SECONDS:
+            result.gaps.append((shown_until, plan.end))
+        for duplicate in plan.duplicates:
+            assert duplicate.end is not None  # covering() reports an open row's reach as its end
+            result.discontinuities.append(
+                {"at": duplicate.start.isoformat(), "kind": "overlap",
+                 "seconds": round((duplicate.end - duplicate.start).total_seconds(), 3),
+                 "action": "a second recording of a span already copied (another worker's copy): left out"}
+            )
+        result.discontinuities.sort(key=lambda d: d["at"])
+        if plan.truncated_at is not None:
+            result.discontinuities.append(
+                {"at": plan.truncated_at.isoformat(), "kind": "format-change", "seconds": 0.0,
+                 "action": "codec or picture size changed: the rest of the range is left out"}
+            )
+
+
+def _remux_steps(plan: RangePlan, files: SegmentFiles, target: Any, options: dict[str, Any],
+                 result: RemuxResult) -> Iterator[float]:
+    """Copy the plan's packets into ``target`` under ``_Cut``'s rules; yields progress (0..1)."""
     out = av.open(target, "w", format="mp4", options=options)
+    cut = _Cut(plan, result)
     try:
         out_stream = None
-        last_dts: int | None = None
         total = max((plan.end - plan.first_keyframe).total_seconds(), 1e-3)
+        reached_end = False
         for number, segment in enumerate(plan.segments):
+            if reached_end:
+                break
             path = files.path(segment)
             if not path.is_file():
                 continue  # removed by retention while this ran: it becomes a gap
@@ -168,9 +302,11 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict[str
                     out_stream = out.add_stream_from_template(stream)
                     out_stream.time_base = OUT_TIME_BASE
                 scale = Fraction(stream.time_base) / OUT_TIME_BASE
+                # Integer arithmetic per packet: Fraction objects cost more than the muxing itself.
+                num, den = scale.numerator, scale.denominator
                 base = _ticks(segment.start - plan.media_start)
+                cut.enter_segment(base)
                 first_pts = None
-                shift = 0
                 copying = number > 0 or plan.first_keyframe_pts is None
                 used = False
                 for packet in _readable_packets(container, stream):
@@ -182,21 +318,21 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict[str
                         if not (packet.is_keyframe and packet.pts == plan.first_keyframe_pts):
                             continue
                         copying = True
-                    dts = base + round((packet.dts - first_pts) * scale)
-                    if dts >= _ticks(plan.end - plan.media_start):
+                    dts = base + _scaled(packet.dts - first_pts, num, den)
+                    pts = base + _scaled(packet.pts - first_pts, num, den)
+                    admitted = cut.admit(pts, dts, packet.is_keyframe, same_segment=used)
+                    if admitted is None:
+                        reached_end = True
                         break
-                    if last_dts is not None and dts + shift <= last_dts:
-                        # Overlapping recordings (the clock was re-anchored): keep time moving forward.
-                        shift = last_dts + 1 - dts
-                    pts = base + round((packet.pts - first_pts) * scale) + shift
+                    if not admitted:
+                        continue
                     packet.stream = out_stream
                     packet.time_base = OUT_TIME_BASE
-                    packet.dts, packet.pts = dts + shift, pts
-                    packet.duration = round((packet.duration or 0) * scale)
+                    packet.dts, packet.pts = dts, pts
+                    packet.duration = _scaled(packet.duration or 0, num, den)
                     out.mux(packet)
-                    last_dts = dts + shift
                     used = True
-                    wall = plan.media_start + timedelta(seconds=float(pts * OUT_TIME_BASE))
+                    wall = cut.wall(pts)
                     result.first_frame = wall if result.first_frame is None else min(result.first_frame, wall)
                     result.last_frame = wall if result.last_frame is None else max(result.last_frame, wall)
                     result.frames += 1
@@ -207,6 +343,7 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target, options: dict[str
                         {"path": segment.path, "worker_id": segment.worker_id, "start": segment.start.isoformat(),
                          "end": segment.end.isoformat(), "bytes": segment.bytes}
                     )
+        cut.finish()
     finally:
         out.close()
 
@@ -215,11 +352,19 @@ def stream_mp4(plan: RangePlan, files: SegmentFiles, chunk_bytes: int = 256 * 10
     """The range as fragmented MP4, chunk by chunk as it is made (for a streaming response)."""
     sink = _Sink()
     result = RemuxResult()
+    header_sent = False
     for _ in _remux_steps(plan, files, sink, FRAGMENTED_MP4, result):
         if sink.size >= chunk_bytes:
-            yield sink.take()
+            yield _first_chunk(sink.take()) if not header_sent else sink.take()
+            header_sent = True
     if sink.size:
-        yield sink.take()
+        yield _first_chunk(sink.take()) if not header_sent else sink.take()
+
+
+def _first_chunk(data: bytes) -> bytes:
+    """The header chunk with HEVC tagged ``hvc1`` (FFmpeg would write ``hev1``)."""
+    patched = bytearray(data)
+    return bytes(patched) if retag_hvc1_in(patched) else data
 
 
 def write_mp4(
@@ -234,6 +379,7 @@ def write_mp4(
             progress(fraction)
     if result.frames == 0:
         raise NothingRecorded(f"camera '{plan.camera_id}' has no picture in the requested range")
+    retag_hvc1(path)
     return result
 
 

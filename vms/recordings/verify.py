@@ -47,10 +47,11 @@ def verify(db: Database, file_of: Callable[[Segment], Path], camera_id: str | No
     with db.session() as session:
         rows = list(session.scalars(query))
         session.expunge_all()
-    previous: dict[str, Segment] = {}
+    # Per camera and worker: two workers may record one camera at once (hand-over, partition).
+    previous: dict[tuple[str, str], Segment] = {}
     for row in rows:
-        before = previous.get(row.camera_id)
-        previous[row.camera_id] = row
+        before = previous.get((row.camera_id, row.worker_id))
+        previous[(row.camera_id, row.worker_id)] = row
         if since is not None and row.start < since:
             continue
         report.segments += 1

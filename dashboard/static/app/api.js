@@ -1,7 +1,10 @@
 // fetch() for the vms API: JSON in and out, the session's CSRF token on unsafe methods, and
 // problem+json errors (RFC 9457) turned into plain words in the current language.
 
+import { fmtTime } from "./dom.js";
 import { has, t } from "./i18n.js";
+
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d/;
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 let csrfToken = null;
@@ -26,12 +29,28 @@ export class ApiError extends Error {
 /** A problem in plain words: our translation of its type when we have one, else the server's detail. */
 export function problemText(status, problem = {}) {
   const slug = String(problem.type || "").split("/").pop();
-  const detail = problem.detail || "";
+  const params = {};
+  for (const [key, value] of Object.entries(problem.params || {})) {
+    params[key] = typeof value === "string" && ISO_TIME.test(value) ? fmtTime(value) : value; // our clock and format
+  }
+  // A problem with a reason code (a weak password: too short, too common...) says the reason in our words.
+  const reasonKey = params.reason ? `problem.${slug}.${params.reason}` : null;
+  const detail = reasonKey && has(reasonKey) ? t(reasonKey, params) : problem.detail || "";
   const retry = problem.retryAfter || "";
-  if (slug && has(`problem.${slug}`)) return t(`problem.${slug}`, { detail, retry });
+  if (slug === "invalid-request" && Array.isArray(problem.errors)) {
+    return t("problem.invalid-request", { detail: problem.errors.slice(0, 5).map(fieldError).join("; ") });
+  }
+  if (slug && has(`problem.${slug}`)) return t(`problem.${slug}`, { ...params, detail, retry });
   if (detail) return detail;
   if (status === 0) return t("problem.network");
   return t("problem.http", { status, title: problem.title || "" });
+}
+
+/** One field's validation error in the current language when its code is known, else the server's words. */
+function fieldError(error) {
+  const where = String(error.where || "").replace(/^body\./, "");
+  const key = `validation.${error.code}`;
+  return `${where}: ${has(key) ? t(key, error.params || {}) : error.problem}`;
 }
 
 /**

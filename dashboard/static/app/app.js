@@ -1,9 +1,13 @@
 // The operators' dashboard: sign-in, the menu of screens (shown by role), the address bar's
 // #/screen?params routing, the user menu (password, sign out) and the language switch.
 
+import { alarmDock } from "./alarm-dock.js";
+import { alarmRulesScreen } from "./alarm-rules.js";
+import { alarmFeed } from "./alarms.js";
 import { api, setCsrf } from "./api.js";
 import { auditScreen } from "./audit.js";
 import { camerasScreen } from "./cameras.js";
+import { casesScreen } from "./cases.js";
 import { el, notify } from "./dom.js";
 import { events } from "./events.js";
 import { exportsScreen } from "./exports.js";
@@ -11,6 +15,7 @@ import { initI18n, lang, setLang, t, translate } from "./i18n.js";
 import { mapScreen } from "./map.js";
 import { playback } from "./playback.js";
 import { store } from "./store.js";
+import { sync } from "./sync.js";
 import { usersScreen } from "./users.js";
 import { wall } from "./wall.js";
 
@@ -19,9 +24,12 @@ const SCREENS = [
   { id: "wall", module: wall, needs: "live" },
   { id: "events", module: events, needs: "event.view" },
   { id: "playback", module: playback, needs: "playback" },
+  { id: "sync", module: sync, needs: "playback" },
   { id: "exports", module: exportsScreen, needs: "export" },
+  { id: "cases", module: casesScreen, needs: "export" },
   { id: "cameras", module: camerasScreen, needs: "camera.manage" },
   { id: "map", module: mapScreen, needs: "camera.view" },
+  { id: "alarmrules", module: alarmRulesScreen, needs: "alarm.rules" },
   { id: "users", module: usersScreen, needs: "user.manage" },
   { id: "audit", module: auditScreen, needs: "audit.read" },
 ];
@@ -96,6 +104,9 @@ async function enter(me) {
       el("span", { i18n: `nav.${screen.id}` }),
       el("span", { class: "badge", hidden: true }))));
   for (const screen of allowed()) screen.module.init($(`screen-${screen.id}`), ctx);
+  // Alarms are handled on the wall: the dock lives beside it, fed for the whole session.
+  if (store.can("live") && store.can("event.view")) alarmDock.init($("screen-wall"), ctx, wall);
+  alarmFeed.start().catch((error) => notify(error.message, "error"));
   store.notify(); // the screens subscribed after the first load
   started = true;
   route();
@@ -182,11 +193,13 @@ async function boot() {
   window.addEventListener("pagehide", () => {
     current?.module.hide(); // ends live sessions (WHEP DELETE) and streams
     events.disconnect();
+    alarmFeed.disconnect();
   });
   let me = null;
   try {
-    me = await api("/api/auth/me");
-  } catch { /* signed out */ }
+    // Answers 200 signed in or not: a signed-out page logs no 401 in the console.
+    me = (await api("/api/auth/session")).me;
+  } catch { /* the server is unreachable: show the sign-in form */ }
   if (me) {
     await enter(me);
   } else {

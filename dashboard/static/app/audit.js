@@ -2,12 +2,13 @@
 // selection as CSV (/api/audit, /api/audit.csv). Nothing here can change an entry.
 
 import { api, query } from "./api.js";
-import { clear, el, fmtTime, notify, option, zoneOffset } from "./dom.js";
+import { clear, el, fmtTime, iso, notify, option, parseStamp } from "./dom.js";
 import { t, translate } from "./i18n.js";
+import { actionText, detailText } from "./audit-text.js";
 
 const PAGE = 100;
-const FAMILIES = ["login.", "logout", "password.", "token.", "user.", "grant.", "camera.", "live.", "playback",
-                  "export.", "audit.export"];
+const FAMILIES = ["login.", "logout", "password.", "token.", "user.", "grant.", "camera.", "live.", "playback", "event.",
+                  "export.", "alarm.", "alarm_rule.", "audit.export"];
 
 export const auditScreen = {
   offset: 0,
@@ -15,10 +16,11 @@ export const auditScreen = {
   init(section) {
     this.user = el("input", { id: "audit-user", type: "text", maxLength: 64, placeholder: "audit.user" });
     this.action = el("select", { id: "audit-action" }, option("", "", "audit.all_actions"),
-      ...FAMILIES.map((a) => option(a, a.endsWith(".") ? `${a}*` : a)));
+      ...FAMILIES.map((a) => option(a, "", `audit.family.${a}`)));
     this.target = el("input", { id: "audit-target", type: "text", maxLength: 200, placeholder: "audit.target" });
-    this.since = el("input", { id: "audit-since", type: "datetime-local", step: 1 });
-    this.until = el("input", { id: "audit-until", type: "datetime-local", step: 1 });
+    // Text, not datetime-local: the browser would show its own locale's format (mm/dd, AM/PM).
+    this.since = el("input", { id: "audit-since", type: "text", class: "stamp", maxLength: 19, placeholder: "audit.stamp_format" });
+    this.until = el("input", { id: "audit-until", type: "text", class: "stamp", maxLength: 19, placeholder: "audit.stamp_format" });
     this.csv = el("a", { class: "button", id: "audit-csv", href: "/api/audit.csv", download: "vms-audit.csv", i18n: "audit.csv" });
     this.body = el("tbody", { id: "audit-rows" });
     this.page = el("span", { class: "muted" });
@@ -44,11 +46,19 @@ export const auditScreen = {
 
   hide() {},
 
+  /** The filters, or null (with the reason shown) when a typed time is not one. */
   filters() {
-    // datetime-local has no zone: it is the command centre's local time.
-    const zoned = (value) => (value ? `${value.length === 16 ? `${value}:00` : value}${zoneSuffix()}` : "");
-    return { user: this.user.value.trim(), action: this.action.value, target: this.target.value.trim(),
-             since: zoned(this.since.value), until: zoned(this.until.value) };
+    const times = {};
+    for (const [key, input] of [["since", this.since], ["until", this.until]]) {
+      const ms = parseStamp(input.value); // the command centre's local time
+      if (Number.isNaN(ms)) {
+        notify(t("audit.bad_stamp", { text: input.value }), "error");
+        input.focus();
+        return null;
+      }
+      times[key] = ms === null ? "" : iso(ms);
+    }
+    return { user: this.user.value.trim(), action: this.action.value, target: this.target.value.trim(), ...times };
   },
 
   go(direction) {
@@ -58,6 +68,7 @@ export const auditScreen = {
 
   async reload() {
     const filters = this.filters();
+    if (!filters) return;
     this.csv.href = "/api/audit.csv" + query(filters);
     try {
       const entries = await api("/api/audit" + query({ ...filters, limit: PAGE, offset: this.offset }));
@@ -65,9 +76,9 @@ export const auditScreen = {
         el("td", { text: fmtTime(entry.at) }),
         el("td", { class: "mono", text: entry.username }),
         el("td", { text: entry.role ? t(`role.${entry.role}`) : "" }),
-        el("td", { class: "mono", text: entry.action }),
+        el("td", { class: "audit-action", text: actionText(entry.action), dataset: { code: entry.action } }),
         el("td", { text: entry.target || "" }),
-        el("td", { class: "detail", text: entry.detail && Object.keys(entry.detail).length ? JSON.stringify(entry.detail) : "" }),
+        el("td", { class: "audit-detail", text: detailText(entry.detail) }),
         el("td", { class: "mono", text: entry.client_ip || "" }))));
       translate(this.page, "audit.page", { from: entries.length ? this.offset + 1 : 0, to: this.offset + entries.length });
       this.prev.disabled = this.offset === 0;
@@ -77,10 +88,3 @@ export const auditScreen = {
     }
   },
 };
-
-/** "+07:00": the zone's offset (the command centre's zone has no daylight saving). */
-function zoneSuffix() {
-  const minutes = Math.round(zoneOffset(Date.now()) / 60000);
-  const abs = Math.abs(minutes);
-  return `${minutes >= 0 ? "+" : "-"}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
-}

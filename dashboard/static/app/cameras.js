@@ -4,7 +4,8 @@
 import { api } from "./api.js";
 import { clear, confirmDialog, el, field, fill, fmtBitrate, fmtBytes, fmtTime, notify, option } from "./dom.js";
 import { t, translate } from "./i18n.js";
-import { cameraState, store } from "./store.js";
+import { cameraState, store, streamProblemText } from "./store.js";
+import { zoneEditor } from "./zone-editor.js";
 
 const ID_PATTERN = "[a-z0-9][a-z0-9_\\-]{0,63}";
 
@@ -90,7 +91,7 @@ export const camerasScreen = {
         el("span", { class: "stream-name", text: name }),
         el("span", { class: "dot", dataset: { state: status.state } }),
         el("span", { i18n: `camera.state.${status.state}` }),
-        status.error ? el("div", { class: "error-text", text: status.error }) : null));
+        status.error ? el("div", { class: "error-text", text: streamProblemText(status.error_code, status.error_params, status.error) }) : null));
     fill(cells.streams, streams.length ? streams : el("span", { class: "muted", text: "–" }));
     cells.fps.textContent = main.fps ? main.fps.toFixed(1) : "–";
     cells.bitrate.textContent = fmtBitrate(main.bitrate_bps);
@@ -104,6 +105,7 @@ export const camerasScreen = {
     const config = fromConfig ? { disabled: true, title: "cameras.from_config" } : {};
     fill(cells.actions, manage ? [
       el("button", { type: "button", class: "edit", i18n: "common.edit", ...config, on: { click: () => this.openForm(row.camera) } }),
+      el("button", { type: "button", class: "zones", i18n: "zones.open", on: { click: () => zoneEditor.open(row.camera.id) } }),
       el("button", { type: "button", class: camera.enabled ? "disable" : "enable", ...config,
                      i18n: camera.enabled ? "cameras.disable" : "cameras.enable",
                      on: { click: () => this.setEnabled(row.camera, !row.camera.enabled) } }),
@@ -148,7 +150,11 @@ export const camerasScreen = {
       lon: input("cam-lon", { type: "number", step: "any", min: -180, max: 180 }),
       place: input("cam-place", { maxLength: 1000 }),
       recording: el("input", { id: "cam-recording", type: "checkbox", checked: true }),
+      // RTP transport: auto = TCP, then UDP for cameras that answer 461 Unsupported transport
+      transport: el("select", { id: "cam-transport" },
+        option("auto", "", "cameras.transport.auto"), option("tcp", "TCP"), option("udp", "UDP")),
     };
+    f.transport.addEventListener("change", () => this.setProbed(false));
     f.main.addEventListener("input", () => this.setProbed(false));
     f.title = el("h2", { i18n: "cameras.add_title" });
     f.probeButton = el("button", { type: "button", id: "cam-probe", i18n: "cameras.probe", on: { click: () => this.probe() } });
@@ -164,6 +170,7 @@ export const camerasScreen = {
         field("cameras.field.main_url", f.main), field("cameras.field.sub_url", f.sub),
         field("cameras.field.username", f.username), field("cameras.field.password", f.password),
         field("cameras.field.lat", f.lat), field("cameras.field.lon", f.lon), field("cameras.field.place", f.place),
+        field("cameras.field.transport", f.transport),
         el("label", { class: "field check" }, f.recording, el("span", { i18n: "cameras.field.recording" }))),
       el("div", { class: "form-actions" }, f.probeButton, f.probeHint, el("span", { class: "grow" }), f.saveButton,
         el("button", { type: "button", i18n: "common.cancel", on: { click: () => this.closeForm() } })),
@@ -197,6 +204,7 @@ export const camerasScreen = {
     f.lon.value = camera?.location?.lon ?? "";
     f.place.value = camera?.location?.description || "";
     f.recording.checked = camera ? camera.recording?.enabled !== false : true;
+    f.transport.value = camera?.transport || "auto";
     f.error.textContent = "";
     f.result.hidden = true;
     clear(f.result);
@@ -220,7 +228,7 @@ export const camerasScreen = {
     translate(f.probeButton, "cameras.probing");
     f.error.textContent = "";
     try {
-      const body = { url: f.main.value.trim() };
+      const body = { url: f.main.value.trim(), transport: f.transport.value };
       if (f.username.value) body.username = f.username.value;
       if (f.password.value) body.password = f.password.value;
       const result = await api("/api/cameras/probe", { method: "POST", body });
@@ -240,7 +248,7 @@ export const camerasScreen = {
       ? null : [el("dt", { i18n: `cameras.probe.${key}` }), el("dd", { dataset: { fact: key }, text: String(value) })]);
     fill(f.result,
       el("h3", { i18n: r.ok ? "cameras.probe.ok" : "cameras.probe.failed", dataset: { ok: String(r.ok) } }),
-      r.error ? el("p", { class: "error-text", id: "probe-error", text: r.error }) : null,
+      r.error ? el("p", { class: "error-text", id: "probe-error", text: streamProblemText(r.error_code, r.error_params, r.error) }) : null,
       el("div", { class: "probe-body" },
         el("dl", { class: "facts" },
           fact("codec", r.codec ? `${r.codec}${r.profile ? ` (${r.profile})` : ""}` : null),
@@ -249,8 +257,9 @@ export const camerasScreen = {
           fact("keyframe_interval", r.keyframe_interval_seconds ? `${Number(r.keyframe_interval_seconds).toFixed(2)} s` : null),
           fact("bitrate", r.bitrate_bps ? fmtBitrate(r.bitrate_bps) : null),
           fact("b_frames", r.codec ? t(r.has_b_frames ? "common.yes" : "common.no") : null),
+          fact("transport", r.transport ? r.transport.toUpperCase() : null),
           fact("audio", (r.audio || []).join(", ")),
-          fact("warnings", (r.warnings || []).join("; "))),
+          fact("warnings", (r.warning_codes || []).map((w, i) => streamProblemText(w.code, w.params, r.warnings[i])).join("; "))),
         r.snapshot_jpeg_base64
           ? el("img", { class: "probe-snapshot", id: "probe-snapshot", alt: "", src: `data:image/jpeg;base64,${r.snapshot_jpeg_base64}` })
           : null));
@@ -270,6 +279,7 @@ export const camerasScreen = {
       sub_url: f.sub.value.trim() || null,
       // Keep the segment length and recorded stream of an edited camera; only the switch changes here.
       recording: { ...(this.mode === "edit" ? this.editing.recording : {}), enabled: f.recording.checked },
+      transport: f.transport.value,
     };
     if (location) body.location = location;
     if (f.username.value) body.username = f.username.value;

@@ -103,14 +103,20 @@ function toMs(value) {
   return typeof value === "number" ? value : value instanceof Date ? value.getTime() : Date.parse(value);
 }
 
-/** "YYYY-MM-DD HH:MM:SS" (and ".mmm" with withMs) in the command centre's zone. */
+/**
+ * "dd/mm/yyyy HH:MM:SS" (24 h; ".mmm" with withMs) in the command centre's zone, whatever the
+ * browser's locale: Vietnamese writing of dates, the same on every operator's screen.
+ */
 export function fmtTime(value, { withMs = false, date = true } = {}) {
-  const ms = toMs(value);
-  if (ms === null || Number.isNaN(ms)) return "–";
+  const raw = toMs(value);
+  if (raw === null || Number.isNaN(raw)) return "–";
+  // Whole milliseconds: a picture's time comes from currentTime (a float) and once showed as
+  // "03:05:00.306.10205078125". Rounded before splitting, so 59.9996 s shows as the next second.
+  const ms = Math.round(raw);
   const p = zoneParts(ms);
   let text = `${p.hour}:${p.minute}:${p.second}`;
   if (withMs) text += "." + String(((ms % 1000) + 1000) % 1000).padStart(3, "0");
-  return date ? `${p.year}-${p.month}-${p.day} ${text}` : text;
+  return date ? `${p.day}/${p.month}/${p.year} ${text}` : text;
 }
 
 /** "YYYY-MM-DD" of the zone's day at `ms`. */
@@ -130,6 +136,22 @@ export function dayStart(day) {
 export function zoneTime(day, time) {
   const [h = 0, mi = 0, s = 0] = time.split(":").map(Number);
   return dayStart(day) + ((h * 60 + mi) * 60 + s) * 1000;
+}
+
+/**
+ * Epoch ms of a command-centre time typed as "dd/mm/yyyy" or "dd/mm/yyyy HH:mm[:ss]" (24 h);
+ * null for an empty text; NaN for one that is not such a time (31/02, 25:00...).
+ */
+export function parseStamp(text) {
+  const value = (text || "").trim();
+  if (!value) return null;
+  const m = value.match(/^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$/);
+  if (!m) return NaN;
+  const [, d, mo, y, h = "0", mi = "0", sec = "0"] = m;
+  const day = `${y}-${mo.padStart(2, "0")}-${d.padStart(2, "0")}`;
+  const check = new Date(Date.UTC(+y, +mo - 1, +d));
+  if (check.getUTCDate() !== +d || check.getUTCMonth() !== +mo - 1 || +h > 23 || +mi > 59 || +sec > 59) return NaN;
+  return zoneTime(day, `${h}:${mi}:${sec}`);
 }
 
 export function iso(ms) {

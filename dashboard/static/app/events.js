@@ -8,7 +8,7 @@ import { store } from "./store.js";
 
 export const EVENT_TYPES = [
   "motion", "stopped_vehicle", "wrong_way", "pedestrian", "congestion", "tamper_covered",
-  "tamper_defocus", "tamper_moved", "camera_offline", "camera_online", "object",
+  "tamper_defocus", "tamper_moved", "camera_offline", "camera_online", "object", "slowdown", "smoke", "debris",
 ];
 const LIMIT = 200;
 

@@ -77,7 +77,8 @@ export const exportsScreen = {
     done
       ? el("div", { class: "links" },
         el("a", { class: "button download-file", href: item.file_url, download: item.file_name || "", i18n: "exports.download_mp4" }),
-        el("a", { class: "button download-manifest", href: item.manifest_url, download: "", i18n: "exports.download_manifest" }))
+        el("a", { class: "button download-manifest", href: item.manifest_url, download: "", i18n: "exports.download_manifest" }),
+        el("a", { class: "button download-package", href: item.package_url, download: "", i18n: "exports.download_package" }))
       : null);
   },
 };

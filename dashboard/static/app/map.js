@@ -1,6 +1,8 @@
 // Map: cameras placed by latitude and longitude on a plain grid drawn here (SVG, nothing from the
 // internet), coloured by state; a click opens the camera on the wall.
 
+import { alarmDock } from "./alarm-dock.js";
+import { alarmFeed } from "./alarms.js";
 import { clear, el } from "./dom.js";
 import { t } from "./i18n.js";
 import { cameraState, store } from "./store.js";
@@ -39,6 +41,7 @@ export const mapScreen = {
       el("h3", { i18n: "map.unplaced" }),
       this.unplaced);
     store.subscribe(() => this.active && this.render());
+    alarmFeed.subscribe(() => this.active && this.render());
   },
 
   show() {
@@ -97,19 +100,26 @@ export const mapScreen = {
     const [x, y] = project(camera.location.lat, camera.location.lon);
     const state = cameraState(camera);
     const label = camera.name || camera.id;
+    // An open alarm on the camera: the icon flashes while untaken, stays ringed while handled.
+    const alarm = alarmFeed.open().find((a) => a.camera_id === camera.id);
     const group = el("svg:g", {
-      class: "marker", tabIndex: 0, dataset: { camera: camera.id, state },
+      class: "marker", tabIndex: 0,
+      dataset: { camera: camera.id, state, alarm: alarm ? alarm.state : "none", alarmId: alarm ? String(alarm.id) : "" },
       attrs: { transform: `translate(${x.toFixed(1)} ${y.toFixed(1)})`, role: "button" },
       on: { click: () => this.open(camera.id), keydown: (e) => { if (e.key === "Enter") this.open(camera.id); } },
     },
     el("svg:title", { text: `${label} — ${t(`camera.state.${state}`)}${camera.location.description ? ` — ${camera.location.description}` : ""}` }),
+    alarm ? el("svg:circle", { class: "marker-alarm", attrs: { r: 15 } }) : null,
     el("svg:circle", { class: "marker-dot", attrs: { r: 9 } }),
     el("svg:text", { class: "marker-label", attrs: { x: 13, y: 4 }, text: label }));
     return group;
   },
 
+  /** The camera on the wall; with an open alarm, that alarm picked out in the dock beside it. */
   open(cameraId) {
+    const alarm = alarmFeed.open().find((a) => a.camera_id === cameraId);
     this.ctx.go("wall", { camera: cameraId });
+    if (alarm) alarmDock.focus(alarm.id);
   },
 };
 

@@ -6,12 +6,17 @@ import { api, query } from "./api.js";
 import { ZONE, dayStart, el, fmtTime, iso, notify, option, syncOptions, zoneDay, zoneTime } from "./dom.js";
 import { t, translate } from "./i18n.js";
 import { RecordingPlayer } from "./player.js";
+import { MotionSearchPanel } from "./motion.js";
+import { DragPreview } from "./preview.js";
 import { store } from "./store.js";
 import { Timeline } from "./timeline.js";
+import { timelineLegend, transportBar } from "./transport.js";
 
 const SPEEDS = [1, 2, 4, 8];
 const DAY_MS = 24 * 3600 * 1000;
 const TIMELINE_REFRESH_MS = 10000;
+const LOOKBACK_MARGIN_MS = 2000; // a request takes a moment to arrive; the window moves meanwhile
+const RECENT_MS = 60 * 1000; // Play with nothing loaded starts this far before the newest picture
 
 export const playback = {
   cameraId: null,
@@ -41,6 +46,16 @@ export const playback = {
       el("button", { type: "button", id: "pb-mark-in", i18n: "playback.mark_in", on: { click: () => this.setMark(0) } }),
       el("button", { type: "button", id: "pb-mark-out", i18n: "playback.mark_out", on: { click: () => this.setMark(1) } }),
       this.rangeText, this.reason, this.exportButton);
+    this.bookmarkTitle = el("input", { id: "pb-bookmark-title", type: "text", maxLength: 200, placeholder: "playback.bookmark_title" });
+    this.bookmarkLock = el("input", { id: "pb-bookmark-lock", type: "checkbox" });
+    this.caseSelect = el("select", { id: "pb-case" });
+    this.casePanel = el("div", { class: "export-panel", id: "pb-case-panel" },
+      this.bookmarkTitle,
+      el("label", { class: "inline" }, this.bookmarkLock, el("span", { i18n: "playback.bookmark_lock" })),
+      el("button", { type: "button", id: "pb-bookmark", i18n: "playback.bookmark", on: { click: () => this.bookmark() } }),
+      el("span", { class: "sep" }),
+      el("label", { class: "inline" }, el("span", { i18n: "playback.case" }), this.caseSelect),
+      el("button", { type: "button", id: "pb-add-to-case", i18n: "playback.add_to_case", on: { click: () => this.addToCase() } }));
     section.append(
       el("div", { class: "toolbar" },
         el("label", { class: "inline" }, el("span", { i18n: "playback.camera" }), this.cameraSelect),
@@ -52,25 +67,23 @@ export const playback = {
         el("button", { type: "button", text: "−", title: "playback.zoom_out", on: { click: () => this.timeline.zoom(4) } }),
         el("button", { type: "button", text: "+", title: "playback.zoom_in", on: { click: () => this.timeline.zoom(0.25) } }),
         el("button", { type: "button", i18n: "playback.whole_day", on: { click: () => this.timeline.zoom(1e9) } })),
-      el("div", { class: "pb-stage" }, this.video, this.message),
-      el("div", { class: "toolbar pb-controls" },
-        el("button", { type: "button", id: "pb-step-back", text: "◀|", title: "playback.step_back", on: { click: () => this.step(-1) } }),
-        this.playButton,
-        el("button", { type: "button", id: "pb-step-fwd", text: "|▶", title: "playback.step_forward", on: { click: () => this.step(1) } }),
-        el("label", { class: "inline" }, el("span", { i18n: "playback.speed" }), this.speed),
-        el("span", { class: "sep" }),
-        el("span", { class: "toolbar-label", i18n: "playback.picture_time" }), this.clock,
-        el("span", { class: "sep" }),
-        el("label", { class: "inline" }, el("span", { i18n: "playback.go_to" }), this.gotoInput),
-        el("button", { type: "button", id: "pb-goto-btn", i18n: "playback.go", on: { click: () => this.gotoTyped() } })),
+      this.stage = el("div", { class: "pb-stage" }, this.video, this.message),
+      transportBar("pb", { step: (d) => this.step(d), playButton: this.playButton, speed: this.speed, clock: this.clock,
+                              gotoInput: this.gotoInput, goto: () => this.gotoTyped() }),
       this.canvas,
-      el("div", { class: "legend" },
-        el("span", { class: "swatch recorded" }), el("span", { i18n: "playback.legend_recorded" }),
-        el("span", { class: "swatch gap" }), el("span", { i18n: "playback.legend_gap" }),
-        el("span", { class: "swatch event" }), el("span", { i18n: "playback.legend_event" })),
+      timelineLegend(),
       this.exportPanel,
+      this.casePanel,
     );
-    this.timeline = new Timeline(this.canvas, (ms) => this.seek(ms));
+    this.preview = new DragPreview(this.stage);
+    this.motion = new MotionSearchPanel(this.stage, {
+      cameraId: () => this.cameraId,
+      range: () => [this.timeline.viewStart, this.timeline.viewEnd],
+      seek: (ms) => this.seek(ms),
+    });
+    section.append(this.motion.node);
+    this.timeline = new Timeline(this.canvas, (ms) => this.seek(ms),
+                                 { onDrag: (ms) => this.preview.show(this.cameraId, ms) });
     this.player = new RecordingPlayer(this.video, {
       onError: (text) => this.showMessage(text),
       nextRecording: (ms) => this.nextRecording(ms),
@@ -114,6 +127,8 @@ export const playback = {
   async show(params = {}) {
     this.active = true;
     this.exportPanel.hidden = !store.can("export");
+    this.casePanel.hidden = !store.can("playback");
+    this.loadCases();
     clearTimeout(this.tickTimer);
     clearInterval(this.refreshTimer);
     this.tick();
@@ -174,6 +189,9 @@ export const playback = {
       const data = await api(`/api/cameras/${encodeURIComponent(camera)}/timeline` + query({ day: this.day, tz: ZONE }));
       if (camera !== this.cameraId) return;
       this.data = data;
+      // The look-back window slides with the clock: remember where it began and when we heard,
+      // so a seek made minutes later still asks for a moment the server will allow.
+      this.lookback = data.available_from ? { from: Date.parse(data.available_from), at: Date.now() } : null;
       this.timeline.setData(data, data.available_from ? Date.parse(data.available_from) : null);
     } catch (error) {
       this.showMessage(error.message);
@@ -188,8 +206,25 @@ export const playback = {
     return null;
   },
 
+  /** The earliest moment this user may play back now (null: no limit), with a margin for the trip. */
+  earliest() {
+    if (!this.lookback) return null;
+    return this.lookback.from + (Date.now() - this.lookback.at) + LOOKBACK_MARGIN_MS;
+  },
+
+  /** Where Play begins with nothing loaded: the last minute of the most recent recording. */
+  startOfPlay() {
+    const last = this.data?.recordings?.at(-1);
+    if (!last) return null;
+    const begin = Math.max(Date.parse(last[0]), Date.parse(last[1]) - RECENT_MS);
+    return Math.max(begin, this.earliest() ?? begin);
+  },
+
   async seek(ms) {
     if (!this.cameraId || ms === null || Number.isNaN(ms)) return;
+    this.preview.hide();
+    const earliest = this.earliest();
+    if (earliest !== null && ms < earliest) ms = earliest;
     this.hideMessage();
     this.timeline.setPlayhead(ms);
     if (zoneDay(ms) !== this.day) await this.choose(this.cameraId, zoneDay(ms));
@@ -207,8 +242,8 @@ export const playback = {
 
   togglePlay() {
     if (!this.player.loaded) {
-      const first = this.data?.recordings?.[0];
-      if (first) this.seek(Date.parse(first[0])).then(() => this.video.play().catch(() => {}));
+      const start = this.startOfPlay();
+      if (start !== null) this.seek(start).then(() => this.video.play().catch(() => {}));
       return;
     }
     if (this.video.paused) this.video.play().catch((error) => this.showMessage(String(error)));
@@ -279,6 +314,52 @@ export const playback = {
       notify(error.message, "error");
     } finally {
       this.exportButton.disabled = false;
+    }
+  },
+
+  async loadCases() {
+    if (!store.can("export")) {
+      this.caseSelect.parentElement.hidden = true;
+      return;
+    }
+    try {
+      const cases = await api("/api/cases");
+      syncOptions(this.caseSelect, cases.map((c) => [String(c.id), `${c.number} — ${c.title}`]));
+    } catch { /* no cases to offer */ }
+  },
+
+  /** A moment (the picture shown) or the marked range, titled; optionally locked. */
+  async bookmark() {
+    const [a, b] = this.mark;
+    const wall = this.player.wallTime();
+    const start = a !== null && b !== null && b > a ? a : wall;
+    if (start === null || !this.bookmarkTitle.value.trim()) {
+      notify(t(start === null ? "playback.nothing_shown" : "playback.bookmark_title"), "error");
+      return;
+    }
+    try {
+      await api("/api/bookmarks", { method: "POST", body: {
+        camera_id: this.cameraId, start: iso(start), end: a !== null && b !== null && b > a ? iso(b) : null,
+        title: this.bookmarkTitle.value.trim(), lock: this.bookmarkLock.checked } });
+      this.bookmarkTitle.value = "";
+      notify(t("playback.bookmarked"));
+    } catch (error) {
+      notify(error.message, "error");
+    }
+  },
+
+  async addToCase() {
+    const [a, b] = this.mark;
+    if (a === null || b === null || b <= a || !this.caseSelect.value) {
+      notify(t("playback.range_needed"), "error");
+      return;
+    }
+    try {
+      await api(`/api/cases/${Number(this.caseSelect.value)}/clips`, { method: "POST",
+        body: { camera_id: this.cameraId, start: iso(a), end: iso(b), note: this.reason.value.trim() } });
+      notify(t("playback.added_to_case"));
+    } catch (error) {
+      notify(error.message, "error");
     }
   },
 

@@ -44,7 +44,7 @@ export class RecordingPlayer {
 
   stop() {
     this.generation += 1;
-    this.controller?.abort();
+    this.controller?.abort(new DOMException("playback stopped", "AbortError"));
     this.video.pause();
     this.video.removeAttribute("src");
     this.video.load();
@@ -94,7 +94,7 @@ export class RecordingPlayer {
   /** Fetch a chunk from wallMs. continuing: append after what plays now, without seeking. */
   async load(wallMs, continuing) {
     const generation = ++this.generation;
-    this.controller?.abort();
+    this.controller?.abort(new DOMException("a newer request replaced this one", "AbortError"));
     const controller = (this.controller = new AbortController());
     this.fetching = true;
     try {
@@ -115,7 +115,7 @@ export class RecordingPlayer {
         if (done) break;
         head = concat(head, value);
       }
-      if (generation !== this.generation) return reader.cancel();
+      if (generation !== this.generation) return await quietCancel(reader);
       const mime = `video/mp4; codecs="${codecOf(head)}"`;
       if (!window.MediaSource || !MediaSource.isTypeSupported(mime)) {
         return await this.loadBlob(reader, head, mediaStart, wallMs, generation);
@@ -128,10 +128,10 @@ export class RecordingPlayer {
       let placed = continuing;
       if (!placed && this.isBuffered(target)) placed = await this.place(target);
       for (;;) {
-        if (generation !== this.generation) return reader.cancel();
+        if (generation !== this.generation) return await quietCancel(reader);
         while (this.bufferedEnd() - this.video.currentTime > AHEAD_MAX_S && placed) {
           await sleep(500);
-          if (generation !== this.generation) return reader.cancel();
+          if (generation !== this.generation) return await quietCancel(reader);
         }
         const { done, value } = await reader.read();
         if (done) break;
@@ -251,6 +251,14 @@ export class RecordingPlayer {
       }
     }
   }
+}
+
+/** Stop reading a superseded response. Awaited and quiet: an unawaited cancel() rejects later
+ * with the abort's DOMException ("signal is aborted without reason"), which reached the screen. */
+async function quietCancel(reader) {
+  try {
+    await reader.cancel();
+  } catch { /* already aborted: nothing more to stop */ }
 }
 
 function sleep(ms) {

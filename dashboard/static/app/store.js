@@ -2,6 +2,7 @@
 // may see, refreshed every few seconds while signed in. Screens subscribe to changes.
 
 import { api } from "./api.js";
+import { has, t } from "./i18n.js";
 
 const REFRESH_MS = 4000;
 
@@ -84,10 +85,15 @@ export function cameraState(camera) {
   return "connecting";
 }
 
-/** The reason a camera is down, in the server's plain words. */
+/** A stream problem (code + parameters from the server) in the current language; the server's words otherwise. */
+export function streamProblemText(code, params, fallback = "") {
+  return code && has(`stream.${code}`) ? t(`stream.${code}`, params || {}) : fallback || "";
+}
+
+/** The reason a camera is down, in the operator's language. */
 export function cameraProblem(camera) {
   for (const status of Object.values(camera?.status || {})) {
-    if (status.error) return status.error;
+    if (status.error) return streamProblemText(status.error_code, status.error_params, status.error);
   }
   return "";
 }

@@ -1,21 +1,35 @@
-// One day of a camera on a canvas: recorded runs, gaps, event markers, the playhead and the
-// range marked for export. Click or drag to seek; the wheel or the zoom buttons change the span.
+// One day of a camera on a canvas: recorded runs, gaps, time still to come (drawn apart from
+// gaps), event markers coloured by type (named on hover), the playhead and the range marked for
+// export. Click or drag to seek (onDrag follows the pointer while dragging, for a preview); the
+// wheel or the zoom buttons change the span.
 
 import { fmtTime } from "./dom.js";
 
 const COLORS = {
   background: "#1d232b", recorded: "#2e9d58", gap: "#3a2326", event: "#f0a020", eventAck: "#8c7440",
   playhead: "#ff4d4d", selection: "rgba(80, 160, 255, 0.30)", text: "#c8d0da", grid: "#3b4552", unavailable: "#101418",
+  future: "#161b22", futureStripe: "#232a33",
 };
+// Event types keep their colour wherever they are drawn.
+const EVENT_COLORS = ["#f0a020", "#e05d5d", "#5da9e9", "#b07be0", "#58c4a8", "#e0d35d"];
+const EVENT_HIT_PX = 5;
+
+export function eventColor(type) {
+  let hash = 0;
+  for (const c of String(type)) hash = (hash * 31 + c.charCodeAt(0)) >>> 0;
+  return EVENT_COLORS[hash % EVENT_COLORS.length];
+}
 const HEIGHT = 64;
 const BAR_TOP = 18;
 const BAR_HEIGHT = 26;
 
 export class Timeline {
   /** onSeek(ms) is called when the user clicks or drags to a moment. */
-  constructor(canvas, onSeek) {
+  constructor(canvas, onSeek, { onDrag = () => {}, height = HEIGHT } = {}) {
     this.canvas = canvas;
     this.onSeek = onSeek;
+    this.onDrag = onDrag;
+    this.height = height;
     this.dayStart = 0;
     this.dayEnd = 0;
     this.viewStart = 0;
@@ -25,19 +39,23 @@ export class Timeline {
     this.playhead = null;
     this.selection = null;
     this.dragging = false;
-    canvas.height = HEIGHT;
+    canvas.height = height;
     canvas.addEventListener("pointerdown", (e) => {
       this.dragging = true;
       canvas.setPointerCapture(e.pointerId);
       this.playhead = this.timeAt(e.offsetX);
+      this.onDrag(this.playhead);
       this.draw();
     });
     canvas.addEventListener("pointermove", (e) => {
       if (this.dragging) {
         this.playhead = this.timeAt(e.offsetX);
+        this.onDrag(this.playhead);
         this.draw();
       }
-      canvas.title = fmtTime(this.timeAt(e.offsetX));
+      const event = this.eventNear(e.offsetX);
+      canvas.title = event ? `${event.type}${event.zone ? ` (${event.zone})` : ""} ${fmtTime(event.start)}`
+        : fmtTime(this.timeAt(e.offsetX));
     });
     canvas.addEventListener("pointerup", (e) => {
       if (!this.dragging) return;
@@ -93,6 +111,10 @@ export class Timeline {
     this.draw();
   }
 
+  eventNear(x) {
+    return (this.data.events || []).find((event) => Math.abs(this.xOf(Date.parse(event.start)) - x) <= EVENT_HIT_PX) || null;
+  }
+
   timeAt(x) {
     const width = this.canvas.clientWidth || 1;
     return this.viewStart + (Math.max(0, Math.min(x, width)) / width) * (this.viewEnd - this.viewStart);
@@ -109,13 +131,15 @@ export class Timeline {
     if (!width || this.viewEnd <= this.viewStart) return;
     const ratio = window.devicePixelRatio || 1;
     canvas.width = Math.round(width * ratio);
-    canvas.height = Math.round(HEIGHT * ratio);
+    const height = this.height;
+    canvas.height = Math.round(height * ratio);
     const g = canvas.getContext("2d");
     g.setTransform(ratio, 0, 0, ratio, 0, 0);
     g.fillStyle = COLORS.background;
-    g.fillRect(0, 0, width, HEIGHT);
+    g.fillRect(0, 0, width, height);
     g.fillStyle = COLORS.gap;
     g.fillRect(0, BAR_TOP, width, BAR_HEIGHT);
+    this.drawFuture(g, width);
     if (this.availableFrom) {
       g.fillStyle = COLORS.unavailable;
       g.fillRect(0, BAR_TOP, Math.max(0, this.xOf(this.availableFrom)), BAR_HEIGHT);
@@ -130,24 +154,45 @@ export class Timeline {
     for (const event of this.data.events || []) {
       const x = this.xOf(Date.parse(event.start));
       if (x < 0 || x > width) continue;
-      g.fillStyle = COLORS.event;
+      g.fillStyle = eventColor(event.type);
       g.beginPath();
       g.moveTo(x, BAR_TOP + BAR_HEIGHT + 2);
-      g.lineTo(x - 4, HEIGHT - 2);
-      g.lineTo(x + 4, HEIGHT - 2);
+      g.lineTo(x - 4, height - 2);
+      g.lineTo(x + 4, height - 2);
       g.fill();
     }
     if (this.selection) {
       const x0 = this.xOf(this.selection[0]);
       const x1 = this.xOf(this.selection[1]);
       g.fillStyle = COLORS.selection;
-      g.fillRect(Math.min(x0, x1), 0, Math.max(2, Math.abs(x1 - x0)), HEIGHT);
+      g.fillRect(Math.min(x0, x1), 0, Math.max(2, Math.abs(x1 - x0)), height);
     }
     if (this.playhead !== null) {
       const x = this.xOf(this.playhead);
       g.fillStyle = COLORS.playhead;
-      g.fillRect(x - 1, 0, 2, HEIGHT);
+      g.fillRect(x - 1, 0, 2, height);
     }
+  }
+
+  /** Time that has not happened yet: striped, so it is never mistaken for a gap in recording. */
+  drawFuture(g, width) {
+    const x0 = Math.max(0, this.xOf(Date.now()));
+    if (x0 >= width) return;
+    g.fillStyle = COLORS.future;
+    g.fillRect(x0, BAR_TOP, width - x0, BAR_HEIGHT);
+    g.save();
+    g.beginPath();
+    g.rect(x0, BAR_TOP, width - x0, BAR_HEIGHT);
+    g.clip();
+    g.strokeStyle = COLORS.futureStripe;
+    g.lineWidth = 3;
+    for (let x = x0 - BAR_HEIGHT; x < width; x += 8) {
+      g.beginPath();
+      g.moveTo(x, BAR_TOP + BAR_HEIGHT);
+      g.lineTo(x + BAR_HEIGHT, BAR_TOP);
+      g.stroke();
+    }
+    g.restore();
   }
 
   drawTicks(g, width) {

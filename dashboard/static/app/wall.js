@@ -7,7 +7,8 @@ import { clear, el, syncOptions } from "./dom.js";
 import { t, translate } from "./i18n.js";
 import { cameraProblem, cameraState, hasSubStream, store } from "./store.js";
 import { layoutMethods } from "./layouts.js";
-import { WhepPlayer } from "./whep.js";
+import { TileReplay } from "./tile-replay.js";
+import { STALL_MS, WhepPlayer } from "./whep.js";
 
 const SIZES = [1, 4, 9, 16];
 const DRAG_TYPE = "application/x-vms-camera";
@@ -23,6 +24,7 @@ class Tile {
     this.stateEl = el("span", { class: "state" });
     this.detailEl = el("div", { class: "detail" });
     this.emptyEl = el("div", { class: "empty-hint", i18n: "wall.empty_tile" });
+    this.replay = new TileReplay(this);
     this.el = el(
       "div",
       {
@@ -53,6 +55,7 @@ class Tile {
         },
       },
       this.video,
+      ...this.replay.nodes(),
       this.emptyEl,
       this.detailEl,
       el("div", { class: "tile-label" }, this.nameEl, this.stateEl),
@@ -78,26 +81,54 @@ class Tile {
     }
   }
 
+  /** Many small tiles: the sub-stream when the camera has one; one big tile: the main stream. */
+  wantedStream() {
+    return this.wall.size >= 4 && hasSubStream(store.camera(this.cameraId)) ? "sub" : "main";
+  }
+
+  /**
+   * Take over another tile's running player (same camera, same stream): a tour or layout
+   * change keeps that picture playing instead of reconnecting it (about a second dark).
+   */
+  adopt(donor) {
+    this.assign(null);
+    this.cameraId = donor.cameraId;
+    this.el.dataset.camera = donor.cameraId;
+    this.nameEl.textContent = store.name(donor.cameraId);
+    this.emptyEl.hidden = true;
+    this.el.replaceChild(donor.video, this.video); // moved within one task: it keeps playing
+    this.video = donor.video;
+    this.player = donor.player;
+    this.requested = donor.requested;
+    donor.player = null;
+    this.player.onState = (state, detail) => this.showState(state, detail);
+    this.showState(this.player.state, this.player.detail);
+  }
+
   play() {
     if (!this.cameraId || this.player) return;
-    const camera = store.camera(this.cameraId);
-    // Many small tiles: the sub-stream when the camera has one; one big tile: the main stream.
-    const stream = this.wall.size >= 4 && hasSubStream(camera) ? "sub" : "main";
+    const stream = this.wantedStream();
+    this.requested = stream;
     this.video.poster = `/api/cameras/${encodeURIComponent(this.cameraId)}/snapshot.jpg?stream=${stream}&width=320`;
     this.player = new WhepPlayer(this.video, this.cameraId, stream, (state, detail) => this.showState(state, detail));
     this.player.start();
   }
 
   stop() {
+    this.replay.end("stopped");
     if (this.player) this.player.stop();
     this.player = null;
   }
 
   showState(state, detail = "") {
+    // Frames stopped and the server knows why (camera offline, in error): say that.
+    const known = cameraState(store.camera(this.cameraId));
+    if (state === "stalled" && (known === "offline" || known === "error")) state = known;
     this.el.dataset.state = state;
     translate(this.stateEl, `live.state.${state}`);
     const camera = store.camera(this.cameraId);
     if (!camera && this.cameraId) detail = t("wall.unknown_camera");
+    if (state === "stalled") detail = cameraProblem(camera) || t("wall.stalled", { seconds: STALL_MS / 1000 });
     this.detailEl.textContent = state === "live" ? "" : detail || (state === "connecting" ? "" : cameraProblem(camera));
   }
 
@@ -108,7 +139,8 @@ class Tile {
   }
 
   stats() {
-    return { index: this.index, camera: this.cameraId, stream: this.player?.stream || null,
+    return { index: this.index, camera: this.cameraId, stream: this.player?.stream || null, session: this.player?.location || null,
+             replay: this.replay.stats(), lastReplay: this.replay.lastReplay || null,
              state: this.player?.state || "stopped", ...(this.player?.stats || {}) };
   }
 }
@@ -175,7 +207,18 @@ export const wall = {
       const saved = JSON.parse(localStorage.getItem(this.storageKey()) || "null");
       if (saved && SIZES.includes(saved.size) && Array.isArray(saved.cameras)) return saved;
     } catch { /* a damaged entry is forgotten */ }
+    this.firstWall = true; // nothing saved yet: the first camera list fills a default wall
     return { size: 4, cameras: [] };
+  },
+
+  /** First sign-in: a wall of the user's own cameras rather than empty tiles. */
+  defaultWall() {
+    this.firstWall = false;
+    const cameras = store.cameras.filter((c) => c.enabled !== false).map((c) => c.id);
+    if (!cameras.length || this.cells.some(Boolean)) return;
+    const size = SIZES.find((n) => n >= Math.min(cameras.length, 9));
+    this.cells = cameras.slice(0, size);
+    this.build(size);
   },
 
   remember() {
@@ -183,16 +226,32 @@ export const wall = {
   },
 
   build(size) {
-    this.tiles.forEach((tile) => tile.stop());
+    const before = this.tiles;
     this.size = size;
     this.grid.style.setProperty("--cols", String(Math.sqrt(size)));
     this.grid.dataset.size = String(size);
     this.sizeButtons.forEach((b) => b.classList.toggle("active", Number(b.dataset.size) === size));
     this.tiles = Array.from({ length: size }, (_, i) => new Tile(i, this));
+    // Cameras in both the old and the new wall keep their running players.
+    this.tiles.forEach((tile, i) => {
+      const cameraId = this.cells[i] || null;
+      tile.cameraId = cameraId;
+      const donor = this.active && cameraId
+        && before.find((old) => old.player && old.cameraId === cameraId && old.requested === tile.wantedStream());
+      tile.cameraId = null;
+      if (donor) tile.adopt(donor);
+    });
+    before.forEach((tile) => tile.stop());
     clear(this.grid).append(...this.tiles.map((tile) => tile.el));
-    this.tiles.forEach((tile, i) => tile.assign(this.cells[i] || null));
+    this.tiles.forEach((tile, i) => { if (!tile.player) tile.assign(this.cells[i] || null); });
     if (this.selected !== null && this.selected >= size) this.select(null);
     this.remember();
+    this.changed();
+  },
+
+  /** Tell views drawn over the wall (the alarm dock's flashing tiles) that tiles changed. */
+  changed() {
+    this.section.dispatchEvent(new CustomEvent("vms:wallchange"));
   },
 
   setSize(size) {
@@ -208,6 +267,7 @@ export const wall = {
     this.cells[index] = cameraId;
     this.tiles[index]?.assign(cameraId);
     this.remember();
+    this.changed();
   },
 
   /** Click-to-assign: into the selected tile, else the first empty one; then select the next. */
@@ -235,6 +295,7 @@ export const wall = {
   },
 
   onCameras() {
+    if (this.firstWall && store.cameras.length) this.defaultWall();
     syncOptions(this.groupFilter, [["", "", "wall.all_groups"], ...store.groups.map((g) => [g.id, g.name || g.id])]);
     this.renderList();
     this.tiles.forEach((tile) => tile.refresh());
@@ -265,7 +326,11 @@ export const wall = {
       item.button.title = `${camera.name || camera.id} — ${t(`camera.state.${state}`)}`;
       if (this.list.children[index] !== item.li) this.list.insertBefore(item.li, this.list.children[index] || null);
     });
-    if (!cameras.length) this.list.append(el("li", { class: "hint", i18n: "wall.no_cameras" }));
+    if (!cameras.length) {
+      // An operator without any group grant sees no camera: say why, not just "none".
+      const noGrant = !store.error && Array.isArray(store.me?.groups) && store.me.groups.length === 0;
+      this.list.append(el("li", { class: "hint", id: "wall-no-cameras", i18n: noGrant ? "wall.no_grant" : "wall.no_cameras" }));
+    }
   },
 
   listItem(cameraId) {
@@ -313,6 +378,7 @@ export const wall = {
       translate(fs.state, `live.state.${state}`);
       fs.detail.textContent = state === "live" ? "" : detail || cameraProblem(store.camera(cameraId));
     }).start();
+    this.changed();
   },
 
   closeFullscreen() {

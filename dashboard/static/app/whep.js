@@ -1,15 +1,16 @@
 // A WHEP client (RFC 9725) for one <video>: recvonly H.264 over WebRTC, reconnecting on its own.
 // Used by the dashboard's video wall (one per tile) and by the minimal wall page /live.
 
-import { csrfHeaders } from "./api.js";
+import { csrfHeaders, problemText } from "./api.js";
 
-const STALL_MS = 3000; // no new frame for this long: the camera is offline
+export const STALL_MS = 3000; // no new frame for this long: the picture is frozen
 const DISCONNECTED_MS = 4000; // ICE "disconnected" for this long: reconnect
 const NO_MEDIA_MS = 10000;
 const RETRY_MS = [1000, 2000, 4000, 5000];
 
 export class WhepPlayer {
-  /** onState(state, detail): state is connecting, live, offline or error; detail is plain words. */
+  /** onState(state, detail): state is connecting, live, stalled (no new frame for STALL_MS),
+   *  offline or error; detail is plain words in the current language. */
   constructor(video, cameraId, stream = "main", onState = () => {}) {
     this.video = video;
     this.cameraId = cameraId;
@@ -24,10 +25,12 @@ export class WhepPlayer {
     this.stopped = false;
     this.generation = 0;
     this.state = null;
+    this.transcode = false; // true: ask the server to re-encode (H.265 or B-frame cameras)
   }
 
   url(resource) {
-    return `/api/cameras/${encodeURIComponent(this.cameraId)}/${resource}?stream=${this.stream}`;
+    const transcode = this.transcode ? "&transcode=1" : "";
+    return `/api/cameras/${encodeURIComponent(this.cameraId)}/${resource}?stream=${this.stream}${transcode}`;
   }
 
   start() {
@@ -95,8 +98,12 @@ export class WhepPlayer {
           this.connect();
           return;
         }
-        const offline = response.status === 503 || response.status === 404;
-        const detail = problem.detail || `HTTP ${response.status}`;
+        // 503: the camera or its worker is not ready, worth retrying soon; anything else (a
+        // camera unknown to the server, a codec browsers cannot play) will not fix itself. A
+        // camera in error (wrong password, refused transport) is a fault to fix, not an outage.
+        const cameraError = String(problem.type).endsWith("/camera-error");
+        const offline = response.status === 503 && !cameraError;
+        const detail = problemText(response.status, problem);
         this.setState(offline ? "offline" : "error", detail);
         this.retry(detail, !offline);
         return;
@@ -145,7 +152,10 @@ export class WhepPlayer {
     let inbound = null;
     report.forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") inbound = s; });
     if (!inbound) {
-      if (this.connectedAt && Date.now() - this.connectedAt > NO_MEDIA_MS) this.retry("no media after 10 s");
+      const waited = this.connectedAt ? Date.now() - this.connectedAt : 0;
+      // Answered but no picture comes: not "connecting" for ever; the tile says why (camera status).
+      if (waited > STALL_MS && this.state === "connecting") this.setState("offline", "");
+      if (waited > NO_MEDIA_MS) this.retry("no media after 10 s");
       return;
     }
     const codec = inbound.codecId ? report.get(inbound.codecId) : null;
@@ -165,8 +175,11 @@ export class WhepPlayer {
       this.lastProgress = now;
       this.attempt = 0;
       if (this.state !== "live") this.setState("live");
-    } else if (now - this.lastProgress > STALL_MS && this.state !== "offline") {
-      this.setState("offline", "");
+    } else if (now - this.lastProgress > STALL_MS) {
+      // No new frame: a live picture is frozen (say so rather than show it as live); one that
+      // never started is offline, and the tile shows the camera's reason.
+      if (this.state === "live") this.setState("stalled", "");
+      else if (this.state === "connecting") this.setState("offline", "");
     }
   }
 }

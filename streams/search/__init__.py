@@ -1,0 +1,1 @@
+"""Reading recordings for search: decode what a search needs, nothing more."""

@@ -1,0 +1,215 @@
+"""The bus between the processes of one machine: a broker on a UNIX socket, no server to install.
+
+The embedded ``vms run`` is a supervisor with an API process and a worker process
+(``vmsapp.supervisor``); the in-process bus cannot cross processes and Redis is not there, so
+the supervisor runs a ``LocalBroker`` and both children connect with ``LocalBus``
+(``local:///<path>``). It is pub/sub with Redis's semantics: fire and forget, nothing stored, a
+message published while a process is disconnected is lost (workers publish their state again
+periodically). Frames are one JSON object per line: ``{"op": "sub"|"unsub"|"pub", "topic", "message"}``.
+
+The broker lives in the supervisor, the process that never restarts; a child reconnects (and
+subscribes again) by itself when the broker comes back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+
+from vms.bus.base import Bus, Listener
+from vms.bus.memory import Subscribers
+
+log = logging.getLogger(__name__)
+
+SEND_TIMEOUT = 2.0  # a subscriber that cannot take a message within this is dropped, not waited for
+RECONNECT_SECONDS = 0.5
+
+
+def socket_path(url: str) -> Path:
+    """``local:///run/vms/bus.sock`` → ``/run/vms/bus.sock``."""
+    scheme, _, rest = url.partition("://")
+    if scheme != "local" or not rest.startswith("/"):
+        raise ValueError(f"a local bus URL is local:///absolute/path.sock, not '{url}'")
+    return Path(rest)
+
+
+class _Peer:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.topics: set[str] = set()
+        self.lock = threading.Lock()
+
+    def send(self, line: bytes) -> bool:
+        with self.lock:
+            try:
+                self.sock.sendall(line)
+                return True
+            except OSError:
+                return False
+
+
+class LocalBroker:
+    """Relays each published line to the connections subscribed to its topic."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._peers: set[_Peer] = set()
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+
+    def start(self) -> "LocalBroker":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.unlink(missing_ok=True)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(self.path))
+        os.chmod(self.path, 0o600)  # only this user's processes may join the bus
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, name="bus-broker", daemon=True).start()
+        return self
+
+    def close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        with self._lock:
+            peers, self._peers = list(self._peers), set()
+        for peer in peers:
+            peer.sock.close()
+        self.path.unlink(missing_ok=True)
+
+    def _accept(self) -> None:
+        while self._listener is not None:
+            try:
+                sock, _ = self._listener.accept()
+            except OSError:
+                return
+            sock.settimeout(None)
+            peer = _Peer(sock)
+            with self._lock:
+                self._peers.add(peer)
+            threading.Thread(target=self._serve, args=(peer,), name="bus-peer", daemon=True).start()
+
+    def _serve(self, peer: _Peer) -> None:
+        try:
+            with peer.sock.makefile("rb") as lines:
+                for line in lines:
+                    self._handle(peer, line)
+        except (OSError, ValueError):
+            pass
+        finally:
+            with self._lock:
+                self._peers.discard(peer)
+            peer.sock.close()
+
+    def _handle(self, peer: _Peer, line: bytes) -> None:
+        frame = json.loads(line)
+        op, topic = frame.get("op"), frame.get("topic")
+        if op == "sub":
+            peer.topics.add(topic)
+        elif op == "unsub":
+            peer.topics.discard(topic)
+        elif op == "pub":
+            with self._lock:
+                targets = [p for p in self._peers if topic in p.topics]
+            for target in targets:
+                target.sock.settimeout(SEND_TIMEOUT)
+                if not target.send(line if line.endswith(b"\n") else line + b"\n"):
+                    log.warning("bus subscriber too slow or gone; disconnected")
+                    target.sock.close()
+
+
+class LocalBus(Bus):
+    """A process's connection to the ``LocalBroker``; reconnects by itself."""
+
+    def __init__(self, url: str) -> None:
+        self.path = socket_path(url)
+        self._send_lock = threading.Lock()
+        self._subscribers = Subscribers(on_first=lambda topic: self._send({"op": "sub", "topic": topic}))
+        self._sock: socket.socket | None = None
+        self._connected = threading.Event()
+        self._closed = threading.Event()
+        self._reader = threading.Thread(target=self._run, name="bus-local", daemon=True)
+        self._reader.start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def publish(self, topic: str, message: dict[str, Any]) -> None:
+        self._send({"op": "pub", "topic": topic, "message": message})
+
+    def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
+        return self._subscribers.subscribe(topic)
+
+    def add_listener(self, topic: str, listener: Listener) -> Callable[[], None]:
+        return self._subscribers.add_listener(topic, listener)
+
+    def close(self) -> None:
+        self._closed.set()
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+        self._reader.join(2)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _send(self, frame: dict[str, Any]) -> None:
+        line = json.dumps(frame, default=str).encode() + b"\n"
+        with self._send_lock:
+            sock = self._sock
+            if sock is None:
+                if frame["op"] == "pub":
+                    log.debug("bus not connected; %s message dropped", frame["topic"])
+                return  # subscriptions are sent on (re)connection
+            try:
+                sock.sendall(line)
+            except OSError as exc:
+                log.warning("bus publish on %s failed: %s", frame.get("topic"), exc)
+
+    def _run(self) -> None:
+        while not self._closed.is_set():
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(str(self.path))
+            except OSError:
+                sock.close()
+                self._closed.wait(RECONNECT_SECONDS)
+                continue
+            sock.settimeout(SEND_TIMEOUT)
+            try:
+                for topic in self._subscribers.topics():
+                    sock.sendall(json.dumps({"op": "sub", "topic": topic}).encode() + b"\n")
+            except OSError:
+                sock.close()
+                continue
+            with self._send_lock:
+                self._sock = sock
+            self._connected.set()
+            try:
+                sock.settimeout(None)
+                with sock.makefile("rb") as lines:
+                    for line in lines:
+                        self._dispatch(json.loads(line))
+            except (OSError, ValueError):
+                pass
+            finally:
+                with self._send_lock:
+                    self._sock = None
+                self._connected.clear()
+                sock.close()
+            if not self._closed.is_set():
+                log.warning("bus broker at %s went away; reconnecting", self.path)
+
+    def _dispatch(self, frame: dict[str, Any]) -> None:
+        topic, message = frame.get("topic"), frame.get("message")
+        if isinstance(topic, str) and isinstance(message, dict):
+            self._subscribers.deliver(topic, message)

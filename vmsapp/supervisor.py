@@ -1,0 +1,127 @@
+"""The embedded ``vms run``: a supervisor with a worker process and an API process.
+
+Recording must not share a process with the web server: an overloaded, crashed or attacked API
+(descriptors exhausted, memory blown by a huge body, an exception in a C extension) would take
+recording down with it. So ``vms run`` starts
+
+* ``vms worker``: pulls, records, detects, serves live video over the bus (no HTTP at all);
+* ``vms api``: the web server, reaching the worker over the bus;
+
+and restarts either when it dies (backoff 1 s doubling to 30 s, reset once a child has run a
+minute). The two share SQLite (WAL) and a ``LocalBroker`` on a UNIX socket that the supervisor
+itself runs, because it is the one process that does not restart (``docs/decisions.md``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vms.bus.local import LocalBroker
+
+log = logging.getLogger(__name__)
+
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 30.0
+HEALTHY_AFTER = 60.0  # a child that ran this long starts again at the first backoff step
+STOP_SECONDS = 20.0
+
+
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    backoff: float = BACKOFF_FIRST
+    due: float = 0.0  # monotonic time of the next start, while dead
+    history: list[int] = field(default_factory=list)  # exit codes, newest last
+
+
+class Supervisor:
+    def __init__(self, config: Path | None, data_dir: Path, host: str, port: int, verbose: bool = False) -> None:
+        self.bus_path = (data_dir / "run" / "bus.sock").resolve()
+        base = [sys.executable, "-m", "vmsapp.cli"]
+        options = (["--config", str(config)] if config else []) + (["--verbose"] if verbose else [])
+        self.children = [
+            Child("worker", [*base, "worker", *options]),  # first: recording starts before the web
+            Child("api", [*base, "api", *options, "--host", host, "--port", str(port)]),
+        ]
+        self.broker = LocalBroker(self.bus_path)
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def child(self, name: str) -> Child:
+        return next(c for c in self.children if c.name == name)
+
+    def start(self) -> "Supervisor":
+        self.broker.start()
+        for child in self.children:
+            self._spawn(child)
+        return self
+
+    def run(self) -> None:
+        """Start the children and keep them running until SIGINT or SIGTERM."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: self._stop.set())
+        self.start()
+        try:
+            while not self._stop.wait(0.5):
+                self.check()
+        finally:
+            self.stop()
+
+    def check(self) -> None:
+        """Restart a dead child once its backoff has passed (called twice a second by ``run``)."""
+        now = time.monotonic()
+        with self._lock:
+            for child in self.children:
+                process = child.process
+                if process is not None and process.poll() is None:
+                    if now - child.started_at > HEALTHY_AFTER:
+                        child.backoff = BACKOFF_FIRST
+                    continue
+                if process is not None:
+                    child.history.append(process.returncode)
+                    child.process = None
+                    child.due = now + child.backoff
+                    log.error("%s process exited with %s; starting it again in %g s", child.name, process.returncode, child.backoff)
+                    child.backoff = min(BACKOFF_MAX, child.backoff * 2)
+                if now >= child.due and not self._stop.is_set():
+                    child.restarts += 1
+                    self._spawn(child)
+
+    def stop(self) -> None:
+        """The API first (no new requests), then the worker, which closes its segments."""
+        self._stop.set()
+        with self._lock:
+            for child in reversed(self.children):
+                _terminate(child.process)
+                child.process = None
+        self.broker.close()
+
+    def _spawn(self, child: Child) -> None:
+        env = {**os.environ, "VMS_LOCAL_BUS": str(self.bus_path)}
+        child.process = subprocess.Popen(child.command, env=env)
+        child.started_at = time.monotonic()
+        log.info("%s process started (pid %d)", child.name, child.process.pid)
+
+
+def _terminate(process: subprocess.Popen | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        log.error("process %d did not stop within %g s; killing it", process.pid, STOP_SECONDS)
+        process.kill()
+        process.wait(5)
