@@ -72,6 +72,15 @@ def count_frames(folder: Path, fps: int) -> tuple[int, int]:
     return frames, expected
 
 
+def wait_recording(folder: Path, cameras: int, timeout: float = 300.0) -> None:
+    """Wait until every camera has a file in ``folder`` (a loaded machine starts 240 streams slowly)."""
+    deadline = time.monotonic() + timeout
+    while sum(1 for d in folder.glob("*") if any(d.rglob("*.mp4"))) < cameras:
+        if time.monotonic() > deadline:
+            sys.exit(f"only some of {cameras} cameras recorded into {folder} within {timeout:g} s")
+        time.sleep(0.5)
+
+
 def measure(pids: list[int], warmup: float, seconds: float) -> tuple[float, int]:
     """CPU seconds used over ``seconds`` after ``warmup``, and the RSS at the end."""
     time.sleep(warmup)
@@ -105,7 +114,8 @@ def run_vms(urls: list[str], subs: list[str], seconds: float, fps: int, workdir:
     idle = subprocess.Popen([sys.executable, "-m", "bench.record_worker", str(empty)], stdout=subprocess.DEVNULL)
     worker = subprocess.Popen([sys.executable, "-m", "bench.record_worker", str(config)], stdout=subprocess.DEVNULL)
     try:
-        warmup = 8.0 + len(urls) / 20  # staggered starts of many cameras
+        wait_recording(data / "recordings", len(urls))
+        warmup = 5.0
         spy = _profiler(worker.pid, warmup, seconds, profile / f"flame-{len(urls)}.svg", native) if profile else None
         cpu, rss = measure([worker.pid], warmup, seconds)
         threads = _threads([worker.pid])
@@ -168,7 +178,8 @@ def run_ffmpeg(urls: list[str], subs: list[str], seconds: float, fps: int, workd
             )
         )
     try:
-        warmup = 8.0 + len(urls) / 20
+        wait_recording(workdir / "ffmpeg", len(urls))
+        warmup = 5.0
         cpu, rss = measure([p.pid for p in processes], warmup, seconds)
         threads = _threads([p.pid for p in processes])
     finally:
