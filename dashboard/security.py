@@ -38,7 +38,7 @@ SESSION_COOKIE = "vms_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Not API routes, served without a rule: the API description and the static files of the UI.
-PUBLIC_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/openapi.json"})
 PUBLIC_MOUNTS = frozenset({"/static"})
 
 _CAMERA_ID = re.compile(ID_PATTERN)
@@ -53,6 +53,7 @@ class Principal:
     session_id: str
     via: str  # "cookie" or "bearer"
     csrf_token: str
+    stage: str = "full"  # "enrol": may only set up two-factor sign-in (or sign out)
 
     @property
     def username(self) -> str:
@@ -97,13 +98,23 @@ def optional_user(connection: HTTPConnection) -> Principal | None:
             user_row, session_row = found
             user = User.from_row(user_row)
             access = Users(runtime.db, config).access(user, session_row.scopes)
-            principal = Principal(user, access, session_row.id, via, session_row.csrf_token)
+            principal = Principal(user, access, session_row.id, via, session_row.csrf_token, session_row.stage or "full")
     connection.state.principal = principal
     return principal
 
 
 def current_user(connection: HTTPConnection) -> Principal:
-    """The signed-in user; 401 without one, 403 for a cookie request lacking its CSRF token."""
+    """The signed-in user; 401 without one, 403 for a cookie request lacking its CSRF token, and
+    403 for a session that must set up two-factor sign-in before anything else."""
+    principal = enrolling_user(connection)
+    if principal.stage != "full":
+        raise Problem(403, "two-factor-enrolment-required",
+                      "your role signs in with a second factor: set it up first (POST /api/auth/two-factor/enrolment)")
+    return principal
+
+
+def enrolling_user(connection: HTTPConnection) -> Principal:
+    """As ``current_user``, but a session that still has to set up two-factor sign-in passes too."""
     principal = optional_user(connection)
     if principal is None:
         raise Problem(401, "sign-in-required", "sign in, or send 'Authorization: Bearer <token>'",
@@ -157,10 +168,26 @@ class _Public(Rule):
 
 
 class _SignedIn(Rule):
+    """Any signed-in session, also one that must still set up two-factor sign-in (who am I, sign out)."""
+
     def describe(self) -> str:
         return "signed-in"
 
-    def __call__(self, user: Principal = Depends(current_user)) -> Principal:
+    def __call__(self, user: Principal = Depends(enrolling_user)) -> Principal:
+        return user
+
+
+class _Enrolling(Rule):
+    """Your own account, even before two-factor enrolment is done: the enrolment routes, sign-out, who am I."""
+
+    capability = Capability.ACCOUNT
+
+    def describe(self) -> str:
+        return "account:enrolling"
+
+    def __call__(self, user: Principal = Depends(enrolling_user)) -> Principal:
+        if not user.access.has(Capability.ACCOUNT):
+            raise Problem(403, "not-allowed", "this token is limited to other scopes than 'account'")
         return user
 
 
@@ -210,6 +237,8 @@ def check_camera(connection: HTTPConnection, user: Principal, camera_id: str, ca
 
 PUBLIC = Depends(_Public())
 SIGNED_IN = Depends(_SignedIn())
+# Routes a user needing two-factor enrolment may already use (and a narrowed token may not).
+ENROLLING = Depends(_Enrolling())
 
 
 @cache

@@ -114,4 +114,5 @@ def serve(app, config: HttpConfig, host: str, port: int) -> None:
     """Run uvicorn in the calling thread until interrupted."""
     import uvicorn
 
-    uvicorn.Server(server_config(app, config, host, port, log_level="warning")).run()
+    # log_config=None: uvicorn's records go through our handler (credentials masked, control characters escaped).
+    uvicorn.Server(server_config(app, config, host, port, log_level="warning", log_config=None)).run()

@@ -55,6 +55,7 @@ DISCONTINUITY_MEANING = {
     "gap": "frames are missing; recording resumes at the next keyframe",
 }
 STATUS_INTERVAL_SECONDS = 2.0
+DRIFT_LOG_SECONDS = 60.0  # drift reports of one stream are logged at most this often (all counted)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class IngestSession:
             target=self._run, name=f"ingest-{source.camera_id}-{source.stream}", daemon=True
         )
         self._meter = RateMeter()
+        self._drift_logged_at = -DRIFT_LOG_SECONDS  # monotonic time of the last drift line logged
         self._last_status_at = 0.0
         self._transport = TransportChoice(source.transport, source.where)
         # Where the previous session's frames ended on our clock: the next one never overlaps it.
@@ -303,10 +305,17 @@ class IngestSession:
     def _discontinuity(self, info: StreamInfo, event: ClockEvent) -> None:
         counts = self.status.discontinuities
         counts[event.kind] = counts.get(event.kind, 0) + 1
-        log.warning(
-            "camera %s/%s: %s of %.3f s at %s (%s)", self.source.camera_id, self.source.stream, event.kind,
-            event.seconds, datetime.fromtimestamp(event.wall_time, timezone.utc).isoformat(), DISCONTINUITY_MEANING[event.kind],
-        )
+        # Drift is reported per second of accumulated correction: a clock a few per cent off
+        # would write a line every few seconds for ever. Counted each time, logged once a minute.
+        quiet = event.kind == "drift" and time.monotonic() - self._drift_logged_at < DRIFT_LOG_SECONDS
+        if not quiet:
+            if event.kind == "drift":
+                self._drift_logged_at = time.monotonic()
+            log.warning(
+                "camera %s/%s: %s of %.3f s at %s (%s)", self.source.camera_id, self.source.stream, event.kind,
+                event.seconds, datetime.fromtimestamp(event.wall_time, timezone.utc).isoformat(),
+                DISCONTINUITY_MEANING[event.kind],
+            )
         self.fanout.publish(
             Discontinuity(self.source.camera_id, self.source.stream, info.session, event.kind, event.seconds, event.wall_time)
         )

@@ -59,7 +59,8 @@ class Discontinuity:
     ``kind``: ``backward``, ``forward``, ``drift``, ``burst`` or ``gap`` (see streams.timeline);
     ``seconds``: its size; ``wall_time``: where on our clock it happened (UTC epoch seconds).
     The packets around it are already on the corrected timeline; consumers that keep files
-    (the recorder) end their run here, the others may ignore it.
+    (the recorder) end their run here (except at ``drift``, a slew within the run), the others
+    may ignore it.
     """
 
     camera_id: str

@@ -128,6 +128,12 @@ class Recorder:
             self._info = None
             self._last_end = None
         elif isinstance(item, Discontinuity) and self._info is not None and item.session == self._info.session:
+            if item.kind == "drift":
+                # A slew inside a run: the frames are already spaced on the corrected timeline and
+                # the file holds them as placed, so the run (and the segment) goes on. Cutting here
+                # gave a camera whose clock runs a few per cent off a new 1-3 s file every second
+                # of accumulated correction.
+                return
             if item.kind == "gap":
                 # Frames are missing: the segment ends at its last frame, the next one starts at
                 # the next keyframe (what comes before it references frames that never came).

@@ -74,12 +74,17 @@ class _Hub:
         "full": errors.ViewerLimitReached("camera full already has its limit of 1 live viewers"),
         "dark": errors.NoPicture("no picture from camera dark yet"),
         "broken": RuntimeError("boom"),
+        "connecting": errors.TooManyConnecting("4 still connecting"),
     }
 
-    async def create_session(self, camera_id, sdp, stream="main", transcode=False):
+    async def create_session(self, camera_id, sdp, stream="main", transcode=False, owner=""):
         if camera_id in self.REFUSALS:
             raise self.REFUSALS[camera_id]
+        self.owners.append(owner)
         return SimpleNamespace(id="s3ss10n_-x", answer=f"answer to {sdp}")
+
+    async def close_owner(self, owner):
+        return self.owners.count(owner)
 
     async def close_session(self, session_id, camera_id=None):
         if session_id != "s3ss10n_-x":
@@ -98,9 +103,11 @@ def test_remote_refusals_map_to_the_same_problems():
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     server = RpcServer(bus, worker_service("w.1"))
-    serve_live(server, _Hub(), loop)
+    hub = _Hub()
+    hub.owners = []
+    serve_live(server, hub, loop)
     server.start()
-    owners = {"ok": "w.1", "unknown": "w.1", "h265": "w.1", "full": "w.1", "dark": "w.1", "broken": "w.1", "gone": "w.2"}
+    owners = {"ok": "w.1", "unknown": "w.1", "h265": "w.1", "full": "w.1", "dark": "w.1", "broken": "w.1", "gone": "w.2", "connecting": "w.1"}
     leases = SimpleNamespace(holder=lambda camera_id: owners.get(camera_id))
     members = SimpleNamespace(live=lambda: ["w.1"])
     live = RemoteLive(bus, leases, members)
@@ -113,7 +120,10 @@ def test_remote_refusals_map_to_the_same_problems():
         return 200
 
     async def scenario():
-        assert await live.offer("ok", "v=0") == LiveAnswer("w.1.s3ss10n_-x", "answer to v=0")
+        assert await live.offer("ok", "v=0", owner="user:7") == LiveAnswer("w.1.s3ss10n_-x", "answer to v=0")
+        assert hub.owners == ["user:7"]  # the viewer travels to the worker's hub
+        assert await live.close_owner("user:7") == 1  # asked of every live worker
+        assert await status(live.offer("connecting", "v=0")) == 429
         assert await status(live.offer("unknown", "v=0")) == 404
         assert await status(live.offer("h265", "v=0")) == 422
         assert await status(live.offer("full", "v=0")) == 503
@@ -271,7 +281,7 @@ def test_live_view_through_the_api_reaches_the_worker(cluster):
 
     with cluster.db.session() as session:
         actions = list(session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("live.%")).order_by(AuditEntry.id)))
-    assert actions == ["live.start", "live.stop"]  # written by the API process
+    assert actions == ["live.start", "live.snapshot", "live.stop"]  # written by the API process
 
 
 @cluster_test

@@ -27,6 +27,7 @@ from tests.support.dashboard import (
     wait_until,
 )
 from tests.support.live_system import NOWHERE
+from tests.support.totp import Authenticator
 
 pytestmark = [
     pytest.mark.browser,
@@ -43,9 +44,21 @@ OFFLINE_CAMERA = "road-04"
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def dash(tmp_path_factory):
     with dashboard_system(tmp_path_factory.mktemp("dashboard")) as dashboard:
-        async with dashboard_browser(dashboard):
+        # A browser set to US English in New York: dates still read dd/mm/yyyy HH:mm, Ho Chi Minh City time.
+        async with dashboard_browser(dashboard, locale="en-US", timezone_id="America/New_York"):
             dashboard.state = {}
             yield dashboard
+
+
+class TotpPhone:
+    """The admin's authenticator app in this test: one seed, each code used once."""
+
+    def __init__(self, secret: str) -> None:
+        self.app = Authenticator()
+        self.app.add("admin", secret)
+
+    def code(self) -> str:
+        return self.app.code("admin")
 
 
 def parse(moment: str) -> datetime:
@@ -71,12 +84,42 @@ async def test_sign_in_through_the_form(dash):
     assert await page.text_content("#login-error") == "Sai tên đăng nhập hoặc mật khẩu."  # plain words, in Vietnamese
     await page.fill("#login-password", dash.password)
     await page.click("#login-submit")
+    # An admin's first sign-in: two-factor enrolment comes first (QR code drawn by the server).
+    await page.wait_for_selector("#enrol:not([hidden]) #enrol-form")
+    assert (await page.get_attribute("#enrol-qr", "src")).startswith("data:image/svg+xml")
+    await dash.wait_js("() => document.querySelector('#enrol-secret').textContent.length >= 16", "the enrolment key")
+    secret = (await page.text_content("#enrol-secret")).strip()
+    dash.state["totp"] = TotpPhone(secret)
+    await dash.shot("enrol")
+    await page.fill("#enrol-code", "000000")
+    await page.click("#enrol-submit")
+    await dash.wait_js("() => document.querySelector('#enrol-error').textContent.length > 0", "a wrong code refused")
+    await page.fill("#enrol-code", dash.state["totp"].code())
+    await page.click("#enrol-submit")
+    await page.wait_for_selector("#enrol-done:not([hidden])")
+    assert await page.locator("#enrol-codes li").count() == 10
+    await page.click("#enrol-continue")
     await page.wait_for_selector("#shell:not([hidden])")
     assert await page.text_content("#me-name") == dash.username
     assert await page.text_content("#me-role") == "Quản trị viên"
     assert await page.is_hidden("#login")
     # Signed in by the form: the session cookie is the browser's own.
     assert (await api_json(dash, "/api/auth/me"))["via"] == "cookie"
+
+
+async def test_sign_in_again_with_the_code_from_the_app(dash):
+    page = dash.page
+    await page.click("#logout")
+    await page.wait_for_selector("#login-form")
+    await page.fill("#login-username", dash.username)
+    await page.fill("#login-password", dash.password)
+    await page.click("#login-submit")
+    await page.wait_for_selector("#login-code-field:not([hidden])")
+    await page.fill("#login-code", dash.state["totp"].code())
+    await page.click("#login-submit")
+    await page.wait_for_selector("#shell:not([hidden])")
+    me = await api_json(dash, "/api/auth/me")
+    assert me["two_factor"] == {"enabled": True, "required": True, "enrolment_required": False}
 
 
 async def test_language_switches_and_is_remembered(dash):
@@ -200,6 +243,27 @@ async def test_playback_opens_at_the_events_moment_and_seeks_to_the_second(dash)
         " return s.shown && Math.abs(Date.parse(s.shown) - Date.parse(target)) <= 500 ? s : null; }",
         "the typed second", arg=target.isoformat())
     assert seeked["framesDecoded"] > 0
+    # The day field reads dd/mm/yyyy, not the browser's mm/dd/yyyy.
+    assert await page.get_attribute("#pb-day", "type") == "text"
+    assert await page.input_value("#pb-day") == clip_start.astimezone(HCMC).strftime("%d/%m/%Y")
+
+    # A full dd/mm/yyyy HH:mm:ss, typed digit by digit: the field puts in the separators.
+    target = (clip_start + timedelta(seconds=1)).replace(microsecond=0)
+    typed = target.astimezone(HCMC).strftime("%d/%m/%Y %H:%M:%S")
+    await page.fill("#pb-goto", "")
+    await page.type("#pb-goto", typed.replace("/", "").replace(" ", "").replace(":", ""))
+    assert await page.input_value("#pb-goto") == typed
+    await page.press("#pb-goto", "Enter")
+    await dash.wait_js(
+        "(target) => { const s = window.vmsPlayback.state();"
+        " return s.shown && Math.abs(Date.parse(s.shown) - Date.parse(target)) <= 500 ? s : null; }",
+        "the typed date and second", arg=target.isoformat())
+    assert (await page.text_content("#pb-clock")).startswith(typed[:16])
+
+    # A time that is not one (31st of February) is refused and marked, and nothing moves.
+    await page.fill("#pb-goto", "31/02/2026 10:00")
+    await page.press("#pb-goto", "Enter")
+    assert await page.get_attribute("#pb-goto", "aria-invalid") == "true"
 
     # Play at 4x: the picture time moves on, then pauses.
     await page.select_option("#pb-speed", "4")
@@ -215,6 +279,15 @@ async def test_playback_opens_at_the_events_moment_and_seeks_to_the_second(dash)
     after = await dash.wait_js(f"() => {{ const c = window.vmsPlayback.state().currentTime; return c !== {before} ? c : null; }}",
                                "a frame step")
     assert 0.025 <= after - before <= 0.06, (before, after)
+
+    # A day typed dd/mm/yyyy opens that day; the day before the event's is typed, then its own.
+    event_day = clip_start.astimezone(HCMC).date()
+    for day in (event_day - timedelta(days=1), event_day):
+        await page.fill("#pb-day", "")
+        await page.type("#pb-day", day.strftime("%d%m%Y"))
+        assert await page.input_value("#pb-day") == day.strftime("%d/%m/%Y")
+        await page.press("#pb-day", "Enter")
+        await dash.wait_js("(d) => window.vmsPlayback.state().day === d", "the typed day", arg=day.isoformat())
 
 
 async def test_export_a_clip_and_verify_its_sha256(dash):
@@ -324,6 +397,10 @@ async def test_users_and_audit_screens(dash):
     row = '#user-rows tr[data-username="truc-ban-01"]'
     await page.wait_for_selector(row)
     assert await page.locator(f"{row} select.role").input_value() == "operator"
+    # A lost phone: the admin resets the user's two-factor sign-in (confirmed, audited).
+    await page.click(f"{row} button.reset-two-factor")
+    await page.click("#confirm-yes")
+    await dash.wait_js("() => !document.querySelector('#notice').hidden", "the reset notice")
     await dash.shot("users")
     # Saved wall layouts are each user's own: another user neither sees nor deletes them.
     [mine] = await api_json(dash, "/api/layouts")
@@ -334,7 +411,8 @@ async def test_users_and_audit_screens(dash):
     await dash.screen("audit")
     await page.wait_for_selector('#audit-rows tr[data-action="user.add"]')
     actions = set(await page.locator("#audit-rows tr").evaluate_all("rows => rows.map(r => r.dataset.action)"))
-    assert {"login.ok", "login.failed", "user.add", "camera.add", "camera.probe", "export.request", "playback"} <= actions
+    assert {"login.ok", "login.failed", "user.add", "user.update", "camera.add", "camera.probe", "export.request",
+            "playback", "two_factor.enrol", "two_factor.enable"} <= actions
     await page.select_option("#audit-action", "camera.")
     await page.click('#screen-audit button[type="submit"]')
     await dash.wait_js("() => [...document.querySelectorAll('#audit-rows tr')].every(r => r.dataset.action.startsWith('camera.'))",

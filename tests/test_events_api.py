@@ -116,6 +116,10 @@ async def test_detection_settings_read_replace_reset(system):
     response = await system.client.put(url, json={"zones": [bad]}, headers=technician)
     assert response.status_code == 422
     assert "self-intersecting" in response.text
+    # A code with parameters the UI says in its own language (issue 14), not our English sentence.
+    [error] = response.json()["errors"]
+    assert (error["where"], error["code"]) == ("body.zones.0.polygon", "polygon_self_intersecting")
+    assert error["params"] == {"a": 0, "a_next": 1, "b": 2, "b_next": 3}
     assert (await system.client.put(url, json={"fps": 2}, headers=system.token("operator"))).status_code == 403
     assert (await system.client.get("/api/cameras/nope/detection", headers=technician)).status_code == 404
     response = await system.client.delete(url, headers=technician)
@@ -137,6 +141,8 @@ async def test_metric_calibration_is_set_through_the_detection_api(system):
     collinear = dict(calibration, ground=[[0, 0], [1, 1], [2, 2], [3, 0]])
     response = await system.client.put(url, json={"zones": [zone], "calibration": collinear}, headers=technician)
     assert response.status_code == 422 and "on one line" in response.text
+    [error] = response.json()["errors"]
+    assert error["code"] == "calibration_collinear" and error["params"] == {"plane": "ground", "a": 0, "b": 1, "c": 2}
 
 
 async def test_live_feed_delivers_events_over_sse(system):

@@ -64,6 +64,8 @@ async def test_export_is_signed_and_verify_says_exactly_what_fails(tmp_path):
         published = (await system.client.get("/api/evidence/public-key")).json()  # no sign-in needed
         key_file = tmp_path / "installation.pem"
         key_file.write_text(published["public_key_pem"])
+        answer_file = tmp_path / "public-key.json"  # the route's answer saved as it came
+        answer_file.write_bytes((await system.client.get("/api/evidence/public-key")).content)
         assert published["algorithm"] == "Ed25519" and published["key_id"] == system.app.state.evidence_key.key_id
 
     runner = CliRunner()
@@ -71,6 +73,8 @@ async def test_export_is_signed_and_verify_says_exactly_what_fails(tmp_path):
     assert zipped.exit_code == 0 and "VERIFIED" in zipped.output, zipped.output
     good = runner.invoke(cli, ["verify", str(folder), "--public-key", str(key_file)])
     assert good.exit_code == 0, good.output
+    as_saved = runner.invoke(cli, ["verify", str(folder), "--public-key", str(answer_file)])
+    assert as_saved.exit_code == 0 and "signed by the trusted key" in as_saved.output, as_saved.output
     assert "VERIFIED" in good.output and "signed by the trusted key" in good.output
     manifest = json.loads((folder / MANIFEST_NAME).read_text())
     clip = folder / manifest["file"]["name"]

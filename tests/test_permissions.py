@@ -39,6 +39,8 @@ ALLOWED = {
     "camera:event.view": ALL,
     "camera:event.ack": {"admin", "operator"},
     "event.ack": {"admin", "operator"},
+    "account": ALL,
+    "account:enrolling": ALL,
     "alarm.rules": {"admin"},
     "playback": {"admin", "operator", "investigator"},
     "evidence.release": {"admin"},
@@ -109,7 +111,7 @@ async def test_every_route_declares_one_rule_and_enforces_it(tmp_path):
 
 async def test_static_and_docs_are_the_only_public_non_api_paths(tmp_path):
     async with api_system(tmp_path, roles=False) as system:
-        for path in PUBLIC_PATHS - {"/docs/oauth2-redirect"}:
+        for path in PUBLIC_PATHS | {"/docs"}:
             assert (await system.client.get(path)).status_code == 200
         assert PUBLIC_MOUNTS == {"/static"}
 
@@ -176,3 +178,15 @@ async def test_every_answer_forbids_sniffing_and_framing(tmp_path):
             response = await system.client.get(path)
             assert response.headers["x-content-type-options"] == "nosniff"
             assert response.headers["x-frame-options"] == "DENY"
+
+
+async def test_a_too_long_export_says_its_limit_as_parameters(tmp_path):
+    """The limit comes as a reason code and a number the UI words in its language (issue 14)."""
+    async with api_system(tmp_path) as system:
+        system.add_camera("tun-1")
+        body = {"camera_id": "tun-1", "start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}
+        response = await system.client.post("/api/exports", json=body, headers=system.token("admin"))
+        assert response.status_code == 400, response.text
+        problem = response.json()
+        assert problem["type"] == "/problems/range-too-long"
+        assert problem["params"] == {"reason": "hours", "max": system.security.max_range_hours}

@@ -7,7 +7,7 @@ import av
 import pytest
 
 from streams.fanout import PacketFanout
-from streams.packets import StreamEnd
+from streams.packets import Discontinuity, StreamEnd
 from streams.recorder import Recorder, segment_path
 from tests.support.media import decode_all, media_packets
 from vms.recordings.index import SegmentIndex
@@ -69,3 +69,17 @@ def test_segment_path_layout():
 
     start = datetime(2026, 11, 24, 16, 5, 9, 123456, tzinfo=timezone.utc)
     assert segment_path("tunnel-01", start) == "tunnel-01/2026-11-24/20261124T160509.123Z.mp4"
+
+
+def test_a_drift_report_keeps_the_segment_going_and_a_clock_step_cuts_it(db, recordings_dir):
+    """Drift is slewed within a run (no cut); a step ends the run's segment at the next keyframe."""
+    info, packets = media_packets(frames=100, fps=25, gop=25)  # 4 s, keyframe every second
+    drift = Discontinuity("cam", "main", 1, "drift", 1.0, packets[30].wall_time)
+    index = record(db, recordings_dir, [info, *packets[:30], drift, *packets[30:], StreamEnd("cam", "main", 1, "t")], 60)
+    assert [s.frames for s in index.of_camera("cam")] == [100]
+
+    info, packets = media_packets(frames=100, fps=25, gop=25, start_wall=1_700_000_100.0)
+    step = Discontinuity("cam", "main", 1, "backward", 2.0, packets[30].wall_time)
+    index = record(db, recordings_dir, [info, *packets[:30], step, *packets[30:], StreamEnd("cam", "main", 1, "t")], 60)
+    later = [s for s in index.of_camera("cam") if s.start.timestamp() >= 1_700_000_100.0]
+    assert [s.frames for s in later] == [50, 50]  # cut at the keyframe after the step (frame 50)

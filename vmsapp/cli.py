@@ -42,12 +42,10 @@ def _settings(config: Optional[Path], **overrides) -> Settings:
 
 def open_database(config: Optional[Path]):
     """Settings and database of a command (schema created): the shared start of the sub-commands."""
-    from vms.db import Database
+    from vms.db.secure import open_private_database
 
     settings = _settings(config)
-    db = Database(settings.effective_database_url)
-    db.create_schema()
-    return settings, db
+    return settings, open_private_database(settings)
 
 
 def _logging(verbose: bool) -> None:
@@ -134,6 +132,8 @@ def demo(
         console.print(f"open http://{host}:{port}/ and sign in", highlight=False)
         if login:
             console.print(f"  username: {login[0]}\n  password: {login[1]}   (shown once; change it in the dashboard)")
+            if login[0] and "admin" in settings.security.two_factor.required_roles:
+                console.print("  at the first sign-in, set up two-factor sign-in with an authenticator app (QR code)")
         else:
             console.print("  with an existing account of this data folder (forgot it? vms user passwd admin -c config/demo.yaml)")
 
@@ -222,7 +222,8 @@ def export(
     from vms.auth.roles import Capability
     from vms.auth.users import UserNotFound, Users
     from vms.config.security import security_of
-    from vms.db import CameraRow, Database
+    from vms.db import CameraRow
+    from vms.db.secure import open_private_database
     from vms.evidence.keys import installation_key
     from vms.recordings.export import MANIFEST_NAME, request_export, run_export
     from vms.recordings.locate import SegmentFiles
@@ -243,8 +244,7 @@ def export(
         err.print(f"refused: {out} already holds an export; choose an empty folder")
         raise typer.Exit(2)
     security = security_of(settings)
-    db = Database(settings.effective_database_url)
-    db.create_schema()
+    db = open_private_database(settings)
     users = Users(db, security)
     with db.session() as session:
         camera = session.get(CameraRow, camera_id)

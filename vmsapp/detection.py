@@ -59,7 +59,7 @@ class DetectionManager(Periodic):
         self.recorder = recorder or EventRecorder(
             db, bus, config.data_dir, config.events, worker_id, listeners=[self.webhooks]
         )
-        self.settings = settings or DetectionSettings(db, config.detection, bus)
+        self.settings = settings or DetectionSettings(db, config.detection, bus, config.models_dir)
         self.health = CameraHealth(bus, self.recorder, config.detection.offline_after_seconds, worker_id)
         self.retention = EventRetention(db, config.data_dir, config.events)
         self.pipelines: dict[str, CameraPipeline] = {}  # attached camera pipelines, by camera id

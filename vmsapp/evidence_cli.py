@@ -17,7 +17,7 @@ def verify(
     package: Path = typer.Argument(..., help="Folder of an export or case package (holding manifest.json), "
                                    "or the zip of a package"),
     public_key: Optional[Path] = typer.Option(
-        None, "--public-key", help="The installation's public key (PEM, from GET /api/evidence/public-key); "
+        None, "--public-key", help="The installation's public key: the answer of GET /api/evidence/public-key saved as it is, or its PEM; "
         "without it the package's own key is used and the signer is not pinned"),
 ) -> None:
     """Check every file's SHA-256 and the manifest's Ed25519 signature; exit 0 only if all hold."""

@@ -39,7 +39,8 @@ DESCRIBE_SECONDS = 3.0
 _REFUSALS: dict[str, type[LiveError]] = {
     cls.__name__: cls
     for cls in (errors.CameraNotFound, errors.StreamNotFound, errors.SessionNotFound, errors.BadOffer,
-                errors.CodecNotSupported, errors.ViewerLimitReached, errors.NoPicture, errors.CameraInError)
+                errors.CodecNotSupported, errors.ViewerLimitReached, errors.TooManyConnecting, errors.NoPicture,
+                errors.CameraInError)
 }
 
 
@@ -96,9 +97,13 @@ def serve_live(rpc: RpcServer, hub: LiveHub, loop: asyncio.AbstractEventLoop) ->
 
     async def offer(params: dict) -> dict:
         session = await hub.create_session(
-            params["camera_id"], params["sdp"], params.get("stream", "main"), bool(params.get("transcode"))
+            params["camera_id"], params["sdp"], params.get("stream", "main"), bool(params.get("transcode")),
+            str(params.get("owner", "")),
         )
         return {"session_id": session.id, "answer": session.answer}
+
+    async def close_owner(params: dict) -> dict:
+        return {"closed": await hub.close_owner(str(params["owner"]))}
 
     async def close(params: dict) -> dict:
         await hub.close_session(params["session_id"], params["camera_id"])
@@ -112,7 +117,9 @@ def serve_live(rpc: RpcServer, hub: LiveHub, loop: asyncio.AbstractEventLoop) ->
     async def describe(params: dict) -> dict:
         return hub.describe()
 
-    for method, handler in (("offer", offer), ("close", close), ("snapshot", snapshot), ("describe", describe)):
+    handlers = (("offer", offer), ("close", close), ("close_owner", close_owner), ("snapshot", snapshot),
+                ("describe", describe))
+    for method, handler in handlers:
         rpc.register(f"live.{method}", handler, loop=loop)
 
 
@@ -157,8 +164,9 @@ class RemoteLive(LiveGateway):
             self._rpc.close()
             self._rpc = None
 
-    async def offer(self, camera_id: str, sdp: str, stream: str = "main", transcode: bool = False) -> LiveAnswer:
-        params = {"camera_id": camera_id, "sdp": sdp, "stream": stream, "transcode": transcode}
+    async def offer(self, camera_id: str, sdp: str, stream: str = "main", transcode: bool = False,
+                    owner: str = "") -> LiveAnswer:
+        params = {"camera_id": camera_id, "sdp": sdp, "stream": stream, "transcode": transcode, "owner": owner}
         worker, result = await self._on_owner(camera_id, "live.offer", params, OFFER_SECONDS)
         return LiveAnswer(f"{worker}.{result['session_id']}", result["answer"])
 
@@ -174,6 +182,14 @@ class RemoteLive(LiveGateway):
         params = {"camera_id": camera_id, "stream": stream, "width": width}
         _, result = await self._on_owner(camera_id, "live.snapshot", params, SNAPSHOT_SECONDS)
         return Snapshot(base64.b64decode(result["jpeg"]), result["width"], result["height"], result["captured_at"])
+
+    async def close_owner(self, owner: str) -> int:
+        """End ``owner``'s sessions on every live worker (a worker that does not answer is skipped)."""
+        workers = await self._lookup(self.members.live)
+        answers = await asyncio.gather(
+            *(self._call(w, "live.close_owner", {"owner": owner}, CLOSE_SECONDS) for w in workers), return_exceptions=True
+        )
+        return sum(a.get("closed", 0) for a in answers if isinstance(a, dict))
 
     async def describe(self) -> dict:
         """Every live worker's sessions and relays, each marked with its worker."""

@@ -31,6 +31,7 @@ from vms.cameras.status import StatusBoard
 from vms.cluster.events import EventStoreConsumer
 from vms.config import Settings
 from vms.db import Database
+from vms.db.secure import open_private_database
 from vms.live.gateway import LiveGateway, NoLive
 from vms.recordings.locate import SegmentFiles
 from vms.recordings.motion_search import MotionSearches
@@ -82,8 +83,7 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, with_worker: bool = True) -> "Runtime":
-        db = Database(settings.effective_database_url)
-        db.create_schema()
+        db = open_private_database(settings)
         CameraRegistry(db).sync_from_config(settings.groups, settings.cameras)
         bus = bus_from_url(settings.bus_url, settings.cluster.key_prefix)
         board = StatusBoard(bus).start()  # before the worker: it hears the first statuses too

@@ -20,12 +20,16 @@ err = Console(stderr=True)
 ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file")
 
 
-def _open(config: Optional[Path]):
+def _open(config: Optional[Path], with_groups: bool = False):
+    """Database and users; ``with_groups`` syncs the YAML's camera groups (and cameras) in, so grants can name them."""
     from vms.auth.users import Users
+    from vms.cameras.registry import CameraRegistry
     from vmsapp.cli import open_database
     from vms.config.security import security_of
 
     settings, db = open_database(config)
+    if with_groups:
+        CameraRegistry(db).sync_from_config(settings.groups, settings.cameras)
     return db, Users(db, security_of(settings))
 
 
@@ -126,6 +130,27 @@ def _set_disabled(username: str, disabled: bool, config: Optional[Path]) -> None
     console.print(f"user {username} {'disabled' if disabled else 'enabled'}")
 
 
+@user_app.command("reset-two-factor")
+def reset_two_factor(username: str, config: Optional[Path] = ConfigOption) -> None:
+    """Turn a user's two-factor sign-in off (lost phone and recovery codes); they enrol again at
+    their next sign-in, and their sessions and tokens end."""
+    from vms.auth.audit import audit
+    from vms.auth.sessions import revoke_user_sessions
+    from vms.auth.two_factor import TwoFactor
+    from vms.auth.users import UserNotFound
+
+    db, users = _open(config)
+    try:
+        user = users.get(username)
+    except UserNotFound as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from None
+    removed = TwoFactor(db, users.config.two_factor).remove(user.id)
+    ended = revoke_user_sessions(db, user.id)
+    audit(db, "cli", "user.update", username, {"reset_two_factor": removed, "sessions_ended": ended})
+    console.print(f"two-factor sign-in of {username} {'reset' if removed else 'was not on'}; {ended} session(s) ended")
+
+
 @user_app.command("disable")
 def disable(username: str, config: Optional[Path] = ConfigOption) -> None:
     """Disable a user (sign-in refused, sessions end). Users are never deleted: the audit log names them."""
@@ -150,7 +175,7 @@ def grant(
     from vms.auth.audit import audit
     from vms.auth.users import UserNotFound
 
-    db, users = _open(config)
+    db, users = _open(config, with_groups=True)
     try:
         granted = users.add_grant(group, [c.strip() for c in capabilities.split(",") if c.strip()], username, role, by="cli")
     except (ValueError, UserNotFound) as exc:

@@ -148,7 +148,8 @@ def list_alarms(
 async def stream_alarms(request: Request, user: Principal = VIEW, runtime: Services = Depends(get_runtime)) -> StreamingResponse:
     """Alarm changes as server-sent events: the alarm's JSON with ``phase`` "raised", "taken",
     "escalated" (with ``notify``: the roles to tell), "wall_action" or "closed"."""
-    return bus_stream(request, runtime.bus, ALARMS_TOPIC, lambda m: _may(user, m.get("group"), Capability.EVENT_VIEW))
+    return bus_stream(request, runtime.bus, ALARMS_TOPIC, lambda m: _may(user, m.get("group"), Capability.EVENT_VIEW),
+                      user_id=user.user.id)
 
 
 @router.get("/alarms/{alarm_id}", response_model=AlarmOut)

@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.params import offset_query
 from dashboard.api.responses import AuditEntryOut
 from dashboard.problems import Problem
 from dashboard.services import Services
@@ -25,7 +26,7 @@ def _query(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = Query(200, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = offset_query(),
 ) -> AuditQuery:
     for moment in (since, until):
         if moment is not None and moment.tzinfo is None:

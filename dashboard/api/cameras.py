@@ -16,9 +16,10 @@ from dashboard.api.deps import get_runtime
 from dashboard.api.responses import CameraOut, GroupOut, ProbeOut
 from dashboard.problems import Problem
 from dashboard.services import Services
-from dashboard.security import Principal, client_ip, require, require_camera
+from dashboard.security import Principal, client_ip, require, require_camera, security_config
 from vms.auth.audit import audit
 from vms.auth.roles import CAMERA_SCOPED, Capability
+from vms.cameras.addresses import CameraAddressRefused, policy_of
 from vms.cameras.registry import CameraExists, CameraNotFound, CameraRegistry
 from vms.cameras.rtsp_url import InvalidCameraUrl, mask_credentials, split_credentials
 from vms.config import CameraConfig
@@ -144,6 +145,18 @@ def _group_exists(runtime: Services, group_id: str) -> None:
         raise Problem(422, "unknown-group", f"group '{group_id}' does not exist (groups: {known})")
 
 
+def _check_addresses(request: Request, runtime: Services, *urls: str | None) -> None:
+    """422 when a URL points where cameras may not be (security.camera_addresses)."""
+    policy = policy_of(runtime.settings, security_config(request).camera_addresses)
+    for url in urls:
+        if not url:
+            continue
+        try:
+            policy.check_url(url)
+        except CameraAddressRefused as exc:
+            raise Problem(422, "camera-address-refused", str(exc)) from None
+
+
 def _owned_by_api(runtime: Services, camera_id: str) -> CameraRow:
     try:
         row = CameraRegistry(runtime.db).get(camera_id)
@@ -186,6 +199,7 @@ def add_camera(body: CameraIn, request: Request, user: Principal = require(MANAG
     _split(fields, body.model_fields_set, body.username, body.password)
     camera = _validated(fields)
     _group_exists(runtime, camera.group)
+    _check_addresses(request, runtime, camera.main_url, camera.sub_url)
     try:
         CameraRegistry(runtime.db).add(camera)
     except CameraExists as exc:
@@ -197,9 +211,15 @@ def add_camera(body: CameraIn, request: Request, user: Principal = require(MANAG
 
 
 @router.post("/cameras/probe", response_model=ProbeOut, response_model_exclude_unset=True)
-def probe_camera(body: ProbeIn, request: Request, user: Principal = require(MANAGE)) -> dict:
+def probe_camera(body: ProbeIn, request: Request, user: Principal = require(MANAGE),
+                 runtime: Services = Depends(get_runtime)) -> dict:
     """Connect to a camera and say what it sends, with a snapshot (base64 JPEG); nothing is saved."""
     bare, url_user, url_password = split_credentials(body.url)
+    try:
+        _check_addresses(request, runtime, bare)
+    except Problem as refused:
+        audit(runtime.db, user, "camera.probe.refused", bare, {"reason": refused.detail}, client_ip(request))
+        raise
     username, password = body.username or url_user, body.password or url_password
     try:
         result = request.app.state.runtime.probe(bare, username, password, body.seconds, body.transport)
@@ -231,6 +251,7 @@ def change_camera(camera_id: str, body: CameraChange, request: Request, user: Pr
     _split(fields, sent, username, password)
     camera = _validated(fields)
     _group_exists(runtime, camera.group)
+    _check_addresses(request, runtime, camera.main_url, camera.sub_url)
     CameraRegistry(runtime.db).update(camera_id, camera)
     changed = sorted(k for k in sent if k not in ("username", "password"))
     credentials = camera.credentials

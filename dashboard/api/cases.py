@@ -163,7 +163,8 @@ def add_clip(case_id: int, body: ClipIn, request: Request, user: Principal = INV
     aware(body.start, body.end)
     config = security_config(request)
     if (body.end - body.start).total_seconds() > config.max_range_hours * 3600:
-        raise Problem(400, "range-too-long", f"one clip covers at most {config.max_range_hours:g} hours")
+        raise Problem(400, "range-too-long", f"one clip covers at most {config.max_range_hours:g} hours",
+                      params={"reason": "hours", "max": config.max_range_hours})
     try:
         return ItemOut.of(domain.add_clip(runtime.db, user, case_id, body.camera_id, body.start, body.end, body.note,
                                           client_ip(request)))

@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 
 from dashboard.api import detection
 from dashboard.api.deps import get_runtime
+from dashboard.api.params import RowId, offset_query
 from dashboard.api.responses import EventOut
 from dashboard.api.sse import bus_stream
 from dashboard.problems import Problem
@@ -80,7 +81,7 @@ def list_events(
     until: datetime | None = Query(None, description="events that started at or before this time"),
     unacknowledged: bool = Query(False, description="only events nobody has acknowledged yet"),
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = offset_query(),
     user: Principal = VIEW,
     store: EventStore = Depends(get_store),
 ) -> list[dict]:
@@ -113,17 +114,17 @@ async def stream_events(
             and _may(user, message.get("group"), Capability.EVENT_VIEW)
         )
 
-    return bus_stream(request, runtime.bus, EVENTS_TOPIC, wanted)
+    return bus_stream(request, runtime.bus, EVENTS_TOPIC, wanted, user_id=user.user.id)
 
 
 @router.get("/events/{event_id}", response_model=EventOut, response_model_exclude_unset=True)
-def get_event(event_id: int, user: Principal = VIEW, store: EventStore = Depends(get_store)) -> dict:
+def get_event(event_id: RowId, user: Principal = VIEW, store: EventStore = Depends(get_store)) -> dict:
     return event_message(_visible_event(store, event_id, user))
 
 
 @router.post("/events/{event_id}/ack", response_model=EventOut, response_model_exclude_unset=True)
 def acknowledge_event(
-    event_id: int, request: Request, user: Principal = ACK, store: EventStore = Depends(get_store),
+    event_id: RowId, request: Request, user: Principal = ACK, store: EventStore = Depends(get_store),
     runtime: Services = Depends(get_runtime),
 ) -> dict:
     """Mark the event seen and handled; the first acknowledgement is kept (and audited)."""
@@ -137,7 +138,7 @@ def acknowledge_event(
 
 
 @router.get("/events/{event_id}/snapshot.jpg", response_class=FileResponse, responses={200: {"content": {"image/jpeg": {}}, "description": "a JPEG picture"}})
-def event_snapshot(event_id: int, user: Principal = VIEW, store: EventStore = Depends(get_store),
+def event_snapshot(event_id: RowId, user: Principal = VIEW, store: EventStore = Depends(get_store),
                    runtime: Services = Depends(get_runtime)) -> FileResponse:
     row = _visible_event(store, event_id, user)
     events_dir = (Path(runtime.settings.data_dir) / "events").resolve()

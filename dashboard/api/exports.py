@@ -94,7 +94,8 @@ def create_export(body: ExportIn, request: Request, user: Principal = EXPORTER,
     if body.end <= body.start:
         raise Problem(400, "bad-range", "end must be after start")
     if body.end - body.start > timedelta(hours=config.max_range_hours):
-        raise Problem(400, "range-too-long", f"one export covers at most {config.max_range_hours:g} hours")
+        raise Problem(400, "range-too-long", f"one export covers at most {config.max_range_hours:g} hours",
+                      params={"reason": "hours", "max": config.max_range_hours})
     exports_root = runtime.settings.data_dir / config.exports_dir
     row = request_export(runtime.db, exports_root, body.camera_id, body.start, body.end, user.username,
                          client_ip(request), body.reason)

@@ -12,15 +12,18 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.params import RowId
 from dashboard.api.responses import LayoutOut
 from dashboard.problems import Problem
 from dashboard.services import Services
-from dashboard.security import SIGNED_IN, Principal
+from dashboard.security import Principal, require
+from vms.auth.roles import Capability
 from vms.config.cameras import ID_PATTERN
 from vms.db.layouts import WallLayoutRow
 from vms.walls.layouts import LayoutNotFound, TooManyLayouts, WallLayouts
 
 router = APIRouter(tags=["layouts"])
+ACCOUNT = require(Capability.ACCOUNT)
 TILES = (1, 4, 9, 16)
 _CAMERA_ID = re.compile(ID_PATTERN)
 
@@ -50,13 +53,13 @@ def _layout(row: WallLayoutRow) -> dict:
 
 
 @router.get("/layouts", response_model=list[LayoutOut], response_model_exclude_unset=True)
-def list_layouts(user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> list[dict]:
+def list_layouts(user: Principal = ACCOUNT, runtime: Services = Depends(get_runtime)) -> list[dict]:
     """Your saved wall layouts, by name."""
     return [_layout(row) for row in WallLayouts(runtime.db).of_user(user.user.id)]
 
 
 @router.put("/layouts", response_model=LayoutOut, response_model_exclude_unset=True)
-def save_layout(body: LayoutIn, user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> dict:
+def save_layout(body: LayoutIn, user: Principal = ACCOUNT, runtime: Services = Depends(get_runtime)) -> dict:
     """Save a layout under its name; a layout of yours with that name is replaced."""
     cameras = body.cameras + [None] * (body.tiles - len(body.cameras))
     try:
@@ -66,7 +69,7 @@ def save_layout(body: LayoutIn, user: Principal = SIGNED_IN, runtime: Services =
 
 
 @router.delete("/layouts/{layout_id}", status_code=204)
-def delete_layout(layout_id: int, user: Principal = SIGNED_IN, runtime: Services = Depends(get_runtime)) -> Response:
+def delete_layout(layout_id: RowId, user: Principal = ACCOUNT, runtime: Services = Depends(get_runtime)) -> Response:
     try:
         WallLayouts(runtime.db).delete(user.user.id, layout_id)
     except LayoutNotFound as exc:

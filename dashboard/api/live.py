@@ -8,6 +8,7 @@ in the API process, either way.
 
 from __future__ import annotations
 
+import re
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from email.utils import format_datetime
@@ -36,6 +37,7 @@ from vms.live import (
     NoPicture,
     SessionNotFound,
     StreamNotFound,
+    TooManyConnecting,
     ViewerLimitReached,
     WorkerFailed,
     WorkerUnavailable,
@@ -54,6 +56,7 @@ _LIVE_PROBLEMS: dict[type[LiveError], tuple[int, str, str, dict]] = {
     BadOffer: (400, "bad-offer", "SDP offer not usable", {}),
     CodecNotSupported: (422, "codec-not-supported", "Camera codec not playable in browsers", {}),
     ViewerLimitReached: (503, "viewer-limit", "Viewer limit reached", {"Retry-After": "10"}),
+    TooManyConnecting: (429, "too-many-connecting", "Too many sessions still connecting", {"Retry-After": "5"}),
     NoPicture: (503, "no-picture", "No picture yet", {"Retry-After": "2"}),
     CameraInError: (503, "camera-error", "Camera in error", {"Retry-After": "30"}),
     LiveUnavailable: (503, "live-unavailable", "Live video unavailable", {}),
@@ -98,6 +101,30 @@ def get_live(runtime: Services = Depends(get_runtime)) -> LiveGateway:
     return runtime.gateway
 
 
+# An SDP offer is a few kilobytes of printable text lines (RFC 8866 section 5); anything else
+# is refused here, before it reaches the WebRTC stack or a worker.
+MAX_OFFER_BYTES = 64 * 1024
+_SDP_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _offer_text(body: bytes) -> str:
+    """The offer as text, or 400 bad-offer when too large, not UTF-8 or holding control characters."""
+    if len(body) > MAX_OFFER_BYTES:
+        raise Problem(400, "bad-offer", f"the SDP offer is larger than {MAX_OFFER_BYTES} bytes", "SDP offer not usable")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Problem(400, "bad-offer", "the SDP offer is not UTF-8 text", "SDP offer not usable") from None
+    if _SDP_FORBIDDEN.search(text):
+        raise Problem(400, "bad-offer", "the SDP offer holds control characters", "SDP offer not usable")
+    return text
+
+
+def viewer_of(user_id: int) -> str:
+    """The owner name of a user's live sessions in the hubs."""
+    return f"user:{user_id}"
+
+
 def _stream(stream: str) -> str:
     if stream not in STREAMS:
         detail = f"stream must be one of {', '.join(STREAMS)}, not '{stream}'"
@@ -127,8 +154,8 @@ async def start_live(
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != SDP:
         raise Problem(415, "unsupported-media-type", f"send the SDP offer as {SDP}")
-    offer = (await request.body()).decode("utf-8", errors="replace")
-    answer = await live.offer(camera_id, offer, _stream(stream), transcode)
+    offer = _offer_text(await request.body())
+    answer = await live.offer(camera_id, offer, _stream(stream), transcode, owner=viewer_of(user.user.id))
     await run_in_threadpool(audit, runtime.db, user, "live.start", camera_id, {"session": answer.session, "stream": stream, "transcode": transcode}, client_ip(request))
     request.app.state.live_audit.started(answer.session, user, camera_id, client_ip(request))
     location = request.url_for("stop_live", camera_id=camera_id, session_id=answer.session).path
@@ -160,12 +187,17 @@ def patch_live(camera_id: str, session_id: str) -> Response:
 @router.get("/cameras/{camera_id}/snapshot.jpg", response_class=Response, dependencies=[require_camera(Capability.LIVE)],
             responses={200: {"content": {"image/jpeg": {}}, "description": "a JPEG picture"}})
 async def snapshot(
-    camera_id: str, stream: str = "main", width: int | None = None, live: LiveGateway = Depends(get_live)
+    camera_id: str, request: Request, stream: str = "main", width: int | None = None,
+    live: LiveGateway = Depends(get_live), user: Principal = Depends(current_user), runtime: Services = Depends(get_runtime),
 ) -> Response:
-    """The newest keyframe as JPEG, scaled to ``width`` pixels (aspect ratio kept)."""
+    """The newest keyframe as JPEG, scaled to ``width`` pixels (aspect ratio kept).
+
+    A picture is a live view: audited, once per user and camera per ``security.snapshot_audit_seconds``."""
     if width is not None and not MIN_WIDTH <= width <= MAX_WIDTH:
         raise Problem(400, "bad-width", f"width must be between {MIN_WIDTH} and {MAX_WIDTH}", "Width out of range")
     picture = await live.snapshot(camera_id, _stream(stream), width)
+    await run_in_threadpool(request.app.state.snapshot_audit.record, runtime.db, user, "live.snapshot", camera_id,
+                            client_ip(request))
     captured = datetime.fromtimestamp(picture.captured_at, timezone.utc)
     return Response(
         picture.jpeg,

@@ -59,7 +59,8 @@ def camera_timeline(
     if start is None or end is None or end <= start:
         raise Problem(400, "bad-range", "give day=YYYY-MM-DD, or start and end with end after start")
     if end - start > timedelta(days=31):
-        raise Problem(400, "range-too-long", "a timeline covers at most 31 days")
+        raise Problem(400, "range-too-long", "a timeline covers at most 31 days",
+                      params={"reason": "days", "max": 31})
     config = security_config(request)
     earliest = playback_earliest(user.role, config, utcnow())
     result = timeline(runtime.db, camera_id, start, end, earliest)
@@ -83,7 +84,8 @@ def playback(
     if end <= start:
         raise Problem(400, "bad-range", "end must be after start")
     if end - start > timedelta(hours=config.max_range_hours):
-        raise Problem(400, "range-too-long", f"one playback covers at most {config.max_range_hours:g} hours")
+        raise Problem(400, "range-too-long", f"one playback covers at most {config.max_range_hours:g} hours",
+                      params={"reason": "hours", "max": config.max_range_hours})
     earliest = playback_earliest(user.role, config, utcnow())
     if earliest is not None and start < earliest:
         raise Problem(403, "beyond-lookback",

@@ -27,7 +27,15 @@ class LoginOut(BaseModel):
     user: UserOut
     csrf_token: str | None = Field(description="send back as X-CSRF-Token on changes (cookie sessions)")
     expires_at: Timestamp | None
+    two_factor_enrolment_required: bool = Field(
+        default=False, description="this session may only set up two-factor sign-in (and sign out)")
     token: str | None = Field(default=None, description="the bearer token (bearer sign-in only; shown once)")
+
+
+class TwoFactorState(BaseModel):
+    enabled: bool
+    required: bool = Field(description="your role must sign in with a second factor")
+    enrolment_required: bool = Field(description="this session may only set up two-factor sign-in")
 
 
 class MeOut(BaseModel):
@@ -37,6 +45,7 @@ class MeOut(BaseModel):
     playback_lookback_minutes: float | None
     csrf_token: str | None
     via: str
+    two_factor: TwoFactorState
 
 
 class TokenCreated(BaseModel):

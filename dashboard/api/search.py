@@ -78,7 +78,8 @@ def start_motion_search(camera_id: str, body: MotionSearchIn, request: Request,
     aware(body.start, body.end)
     config = security_config(request)
     if (body.end - body.start).total_seconds() > config.max_range_hours * 3600:
-        raise Problem(400, "range-too-long", f"one search covers at most {config.max_range_hours:g} hours")
+        raise Problem(400, "range-too-long", f"one search covers at most {config.max_range_hours:g} hours",
+                      params={"reason": "hours", "max": config.max_range_hours})
     start = body.start
     earliest = playback_earliest(user.role, config, utcnow())
     if earliest is not None:

@@ -6,7 +6,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard.api.deps import get_runtime
+from dashboard.api.params import RowId
 from dashboard.api.responses import GrantOut, UserOut
+from dashboard.api.revocation import end_user_activity
 from dashboard.problems import Problem
 from dashboard.services import Services
 from dashboard.security import Principal, client_ip, require, security_config
@@ -14,6 +16,7 @@ from vms.auth.audit import audit
 from vms.auth.passwords import WeakPassword
 from vms.auth.roles import Capability, Role
 from vms.auth.sessions import revoke_user_sessions
+from vms.auth.two_factor import TwoFactor
 from vms.auth.users import UserExists, UserNotFound, Users
 
 router = APIRouter(tags=["users"])
@@ -36,6 +39,8 @@ class UserChange(BaseModel):
     unlock: bool = False
     # A new password set by the admin (the user's sessions end).
     password: str | None = Field(default=None, max_length=1024)
+    # Lost phone: turn the user's two-factor off; they enrol again at their next sign-in.
+    reset_two_factor: bool = False
 
 
 class NewGrant(BaseModel):
@@ -89,8 +94,11 @@ def change_user(username: str, body: UserChange, request: Request, user: Princip
     changes = body.model_dump(exclude_unset=True, exclude={"password"})
     if body.password is not None:
         changes["password_reset"] = True
-    if body.password is not None or body.disabled or (body.role is not None and body.role != before.role):
+    if body.reset_two_factor:
+        changes["reset_two_factor"] = TwoFactor(runtime.db, security_config(request).two_factor).remove(after.id)
+    if body.password is not None or body.disabled or body.reset_two_factor or (body.role is not None and body.role != before.role):
         changes["sessions_ended"] = revoke_user_sessions(runtime.db, after.id)
+        changes["live_sessions_ended"] = end_user_activity(runtime, [after.id])
     audit(runtime.db, user, "user.update", username, changes, client_ip(request))
     return after.to_dict()
 
@@ -113,10 +121,15 @@ def add_grant(body: NewGrant, request: Request, user: Principal = ADMIN, runtime
 
 
 @router.delete("/grants/{grant_id}", status_code=204)
-def remove_grant(grant_id: int, request: Request, user: Principal = ADMIN, runtime: Services = Depends(get_runtime)) -> Response:
+def remove_grant(grant_id: RowId, request: Request, user: Principal = ADMIN, runtime: Services = Depends(get_runtime)) -> Response:
+    users = _users(request, runtime)
     try:
-        grant = _users(request, runtime).remove_grant(grant_id)
+        grant = users.remove_grant(grant_id)
     except LookupError as exc:
         raise Problem(404, "grant-not-found", str(exc)) from None
-    audit(runtime.db, user, "grant.remove", grant["user"] or f"role:{grant['role']}", grant, client_ip(request))
+    # Who held it: their live video and event streams end now (new ones are checked afresh).
+    holders = [users.get(grant["user"])] if grant["user"] else [u for u in users.all() if u.role.value == grant["role"]]
+    ended = end_user_activity(runtime, [holder.id for holder in holders])
+    audit(runtime.db, user, "grant.remove", grant["user"] or f"role:{grant['role']}", {**grant, "live_sessions_ended": ended},
+          client_ip(request))
     return Response(status_code=204)

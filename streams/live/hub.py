@@ -28,6 +28,7 @@ from vms.live.errors import (
     NoPicture,
     SessionNotFound,
     StreamNotFound,
+    TooManyConnecting,
     ViewerLimitReached,
 )
 from streams.fanout import PacketFanout
@@ -85,6 +86,7 @@ class LiveSession:
     connected_at: float | None = None
     last_rtcp_at: float | None = None
     answer: str = ""
+    owner: str = ""  # who asked for it (e.g. "user:5"): per-viewer limits, and ending them all at once
 
     def describe(self) -> dict[str, Any]:
         track = self.track
@@ -157,12 +159,13 @@ class LiveHub:
     # -- sessions -------------------------------------------------------------------------
 
     async def create_session(
-        self, camera_id: str, offer_sdp: str, stream: str = "main", transcode: bool = False
+        self, camera_id: str, offer_sdp: str, stream: str = "main", transcode: bool = False, owner: str = ""
     ) -> LiveSession:
         """Answer a browser's offer with a sendonly H.264 track of ``camera_id``'s ``stream``."""
         await self.start()
         self._pipeline(camera_id)  # an unknown camera is a 404 before it is a full server
         self._check_limits(camera_id, transcode)
+        self._check_connecting(camera_id, owner)
         relay, pipeline = self._relay(camera_id, stream)
         await self._first_answer(pipeline, stream)
         self._check_codec(camera_id, stream, relay, pipeline, transcode)
@@ -172,7 +175,7 @@ class LiveHub:
         # Explicit ICE servers: aiortc's default would ask Google's STUN server, which a closed
         # command-centre network cannot reach (gathering then stalls for 5 s).
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[RTCIceServer(url) for url in self.config.ice_servers]))
-        session = LiveSession(session_id, camera_id, stream, transcode, pc, track, relay)
+        session = LiveSession(session_id, camera_id, stream, transcode, pc, track, relay, owner=owner)
         self._sessions[session_id] = session  # counted against the limits from now on
         try:
             await self._negotiate(session, offer_sdp)
@@ -190,6 +193,12 @@ class LiveHub:
         if session is None or (camera_id is not None and session.camera_id != camera_id):
             raise SessionNotFound(f"no live session '{session_id}'" + (f" of camera {camera_id}" if camera_id else ""))
         await self._close(session, VIEWER_ENDED)
+
+    async def close_owner(self, owner: str) -> int:
+        """End every session of ``owner`` now; returns how many."""
+        mine = [s for s in self._sessions.values() if owner and s.owner == owner]
+        await asyncio.gather(*(self._close(s, "the viewer's rights ended") for s in mine))
+        return len(mine)
 
     def session(self, session_id: str) -> LiveSession | None:
         return self._sessions.get(session_id)
@@ -338,6 +347,23 @@ class LiveHub:
         if transcode and sum(s.transcoded for s in sessions) >= config.max_transcoded_viewers:
             raise ViewerLimitReached(
                 f"the server already re-encodes its limit of {config.max_transcoded_viewers} live viewers"
+            )
+
+    def _check_connecting(self, camera_id: str, owner: str) -> None:
+        """Offers that never connect hold viewer slots until connect_timeout_seconds: one viewer
+        may hold only a few such sessions, so nobody can fill a camera's slots alone."""
+        if not owner:
+            return
+        connecting = [s for s in self._sessions.values() if s.owner == owner and s.connected_at is None]
+        config = self.config
+        if len(connecting) >= config.max_connecting_per_viewer:
+            raise TooManyConnecting(
+                f"you already have {len(connecting)} live sessions still connecting; wait for them or close some"
+            )
+        if sum(s.camera_id == camera_id for s in connecting) >= config.max_connecting_per_viewer_camera:
+            raise TooManyConnecting(
+                f"you already have {config.max_connecting_per_viewer_camera} live sessions of camera {camera_id} "
+                "still connecting"
             )
 
     # -- snapshots ------------------------------------------------------------------------

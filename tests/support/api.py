@@ -12,6 +12,7 @@ import httpx
 import vms.db.auth  # noqa: F401  (registers the tables before the runtime creates them)
 import vms.db.exports  # noqa: F401
 from dashboard.app import create_app
+from tests.support.totp import Authenticator, sign_in
 from vmsapp.runtime import Runtime
 from vms.auth.roles import Role
 from vms.auth.sessions import create_session
@@ -35,6 +36,7 @@ class ApiSystem:
     app: object
     client: httpx.AsyncClient
     users: dict[str, int] = field(default_factory=dict)  # username -> id
+    phone: Authenticator = field(default_factory=Authenticator)  # the users' authenticator app
 
     @property
     def db(self):
@@ -62,16 +64,15 @@ class ApiSystem:
         CameraRegistry(self.db).add(CameraConfig(**fields))
 
     async def login(self, username: str, client: httpx.AsyncClient | None = None) -> str:
-        """Sign in with the cookie; returns the CSRF token."""
-        response = await (client or self.client).post(
-            "/api/auth/login", json={"username": username, "password": password_of(username)}
-        )
-        assert response.status_code == 200, response.text
-        return response.json()["csrf_token"]
+        """Sign in with the cookie (second factor and first enrolment included); returns the CSRF token."""
+        answer = await sign_in(client or self.client, username, password_of(username), self.phone)
+        return answer["csrf_token"]
 
 
 def make_settings(data_dir: Path, **overrides) -> Settings:
-    values = {"data_dir": data_dir, "storage": {"min_free": 0}}
+    # Simulated cameras run on 127.0.0.1; vms denies loopback cameras unless told (test_attacks_probe).
+    values = {"data_dir": data_dir, "storage": {"min_free": 0},
+              "security": {"camera_addresses": {"allow": ["127.0.0.0/8"]}}}
     values.update(overrides)
     return Settings(**values)
 

@@ -107,14 +107,19 @@ def dashboard_system(data_dir: Path, **settings) -> Iterator[Dashboard]:
 
 
 @asynccontextmanager
-async def dashboard_browser(dashboard: Dashboard, width: int = 1366, height: int = 800) -> AsyncIterator[object]:
-    """One Chromium page for the module; console lines are kept on ``dashboard.console``."""
+async def dashboard_browser(dashboard: Dashboard, width: int = 1366, height: int = 800,
+                            locale: str | None = None, timezone_id: str | None = None) -> AsyncIterator[object]:
+    """One Chromium page for the module; console lines are kept on ``dashboard.console``.
+
+    ``locale`` and ``timezone_id`` (e.g. "en-US", "America/New_York") set the browser's own, to
+    show the UI writes and reads the command centre's dd/mm/yyyy HH:mm whatever they are."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            context = await browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+            context = await browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True,
+                                                locale=locale, timezone_id=timezone_id)
             page = await context.new_page()
             page.on("console", lambda m: dashboard.console.append(f"{m.type}: {m.text}"))
             page.on("pageerror", lambda e: dashboard.console.append(f"pageerror: {e}"))

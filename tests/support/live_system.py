@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -11,6 +11,7 @@ from dashboard.app import create_app
 from vmsapp.runtime import Runtime
 from streams.live import LiveHub
 from tests.support.server import ServedApp, serve_app
+from tests.support.totp import Authenticator
 from tests.support.whep_client import WhepViewer
 from vms.auth.roles import Role
 from vms.auth.sessions import create_session
@@ -30,16 +31,28 @@ class LiveSystem:
     served: ServedApp
     auth: dict[str, str]  # bearer-token headers of an admin, who may watch every camera
     password: str
+    phone: Authenticator = field(default_factory=Authenticator)  # the admin's authenticator app
 
     def viewer(self, camera_id: str, **options) -> WhepViewer:
         return WhepViewer(self.url, camera_id, headers=self.auth, **options)
 
     async def login(self, page) -> None:
-        """Sign the browser page in with the session cookie, as a person would."""
-        response = await page.request.post(
-            self.url + "/api/auth/login", data={"username": ADMIN, "password": self.password}
-        )
+        """Sign the browser page in with the session cookie, as a person would (an admin's first
+        sign-in enrols two-factor with the test's authenticator; later ones send its code)."""
+        body = {"username": ADMIN, "password": self.password}
+        if ADMIN in self.phone.seeds:
+            body["code"] = self.phone.code(ADMIN)
+        response = await page.request.post(self.url + "/api/auth/login", data=body)
         assert response.ok, await response.text()
+        answer = await response.json()
+        if answer["two_factor_enrolment_required"]:
+            csrf = {"X-CSRF-Token": answer["csrf_token"]}
+            started = await page.request.post(self.url + "/api/auth/two-factor/enrolment", headers=csrf)
+            assert started.ok, await started.text()
+            self.phone.add(ADMIN, (await started.json())["secret"])
+            confirmed = await page.request.post(self.url + "/api/auth/two-factor/confirm", headers=csrf,
+                                                data={"code": self.phone.code(ADMIN)})
+            assert confirmed.ok, await confirmed.text()
 
     @property
     def url(self) -> str:

@@ -40,6 +40,8 @@ def make_settings(data_dir: Path, cameras: list[dict], **overrides) -> Settings:
         "data_dir": data_dir,
         "ingest": FAST_INGEST,
         "storage": {"min_free": 0},
+        # Simulated cameras run on 127.0.0.1; vms denies loopback cameras unless told (test_attacks_probe).
+        "security": {"camera_addresses": {"allow": ["127.0.0.0/8"]}},
         "cameras": cameras,
     }
     values.update(overrides)

@@ -37,6 +37,9 @@ class Capability(str, Enum):
     # Release an evidence lock (someone else's, or one an export made): admins only, since it
     # lets retention delete what may be evidence.
     EVIDENCE_RELEASE = "evidence.release"
+    # Your own account: password, API tokens, two-factor, saved layouts. Every role has it; a
+    # token narrowed to other scopes has not, so a leaked viewing token cannot take the account.
+    ACCOUNT = "account"
 
 
 C = Capability
@@ -48,9 +51,9 @@ _IMPLIED_BY_GRANT = frozenset({C.CAMERA_VIEW, C.EVENT_VIEW})
 
 ROLE_CAPABILITIES: Mapping[Role, frozenset[Capability]] = {
     Role.ADMIN: frozenset(Capability),
-    Role.TECHNICIAN: frozenset({C.CAMERA_VIEW, C.LIVE, C.EVENT_VIEW, C.CAMERA_MANAGE, C.METRICS_READ}),
-    Role.OPERATOR: frozenset({C.CAMERA_VIEW, C.LIVE, C.PLAYBACK, C.EVENT_VIEW, C.EVENT_ACK}),
-    Role.INVESTIGATOR: frozenset({C.CAMERA_VIEW, C.LIVE, C.PLAYBACK, C.EXPORT, C.EVENT_VIEW}),
+    Role.TECHNICIAN: frozenset({C.CAMERA_VIEW, C.LIVE, C.EVENT_VIEW, C.CAMERA_MANAGE, C.METRICS_READ, C.ACCOUNT}),
+    Role.OPERATOR: frozenset({C.CAMERA_VIEW, C.LIVE, C.PLAYBACK, C.EVENT_VIEW, C.EVENT_ACK, C.ACCOUNT}),
+    Role.INVESTIGATOR: frozenset({C.CAMERA_VIEW, C.LIVE, C.PLAYBACK, C.EXPORT, C.EVENT_VIEW, C.ACCOUNT}),
 }
 ALL_GROUP_ROLES = frozenset({Role.ADMIN, Role.TECHNICIAN})
 # Roles whose playback reaches only security.operator_lookback_minutes into the past.

@@ -44,6 +44,7 @@ def create_session(
     name: str = "",
     scopes: list[str] | None = None,
     days: float | None = None,
+    stage: str = "full",
 ) -> IssuedSession:
     """A browser session (expires after ``config.session_hours``) or an API token (``days``, or never)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -66,6 +67,7 @@ def create_session(
         last_seen_at=now,
         client_ip=client_ip[:64],
         user_agent=user_agent[:300],
+        stage=stage,
     )
     with db.session() as session:
         session.add(row)
@@ -99,18 +101,26 @@ def resolve_session(db: Database, token: str, config: SecurityConfig) -> tuple[U
         return user, row
 
 
+def complete_session(db: Database, session_id: str) -> None:
+    """An enrolment-only session becomes a full one (the user has just switched two-factor on)."""
+    with db.session() as session:
+        session.execute(update(SessionRow).where(SessionRow.id == session_id).values(stage="full"))
+
+
 def revoke_session(db: Database, session_id: str) -> bool:
     """End one session or token; False when there was none with that id."""
     with db.session() as session:
         return rows_affected(session.execute(delete(SessionRow).where(SessionRow.id == session_id))) > 0
 
 
-def revoke_user_sessions(db: Database, user_id: int, keep: str | None = None) -> int:
-    """End every session and token of a user (except ``keep``); returns how many."""
+def revoke_user_sessions(db: Database, user_id: int, keep: str | None = None, kind: str | None = None) -> int:
+    """End every session and token of a user (except ``keep``; only of ``kind`` if given); returns how many."""
     with db.session() as session:
         query = delete(SessionRow).where(SessionRow.user_id == user_id)
         if keep is not None:
             query = query.where(SessionRow.id != keep)
+        if kind is not None:
+            query = query.where(SessionRow.kind == kind)
         return rows_affected(session.execute(query))
 
 

@@ -1,20 +1,20 @@
-"""Users: add, change, sign in (with lockout), grants to camera groups, and the demo admin."""
+"""Users: add, change, grants to camera groups, and the demo admin (signing in: ``vms.auth.signin``)."""
 
 from __future__ import annotations
 
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from vms.auth.passwords import WeakPassword, burn_time, check_strength, hash_password, verify_password
+from vms.auth.passwords import WeakPassword, check_strength, hash_password, verify_password
 from vms.auth.roles import GRANTABLE, Access, Role, build_access, parse_capabilities
 from vms.config.security import SecurityConfig
-from vms.db import Database
+from vms.db import Database, GroupRow
 from vms.db.auth import AddressThrottle, GrantRow, UserRow
 from vms.db.types import utcnow
 
@@ -32,10 +32,11 @@ class UserNotFound(LookupError):
 class LoginFailed(Exception):
     """Sign-in refused. ``reason`` is for the audit log only; people see one generic message."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, lockouts: list[dict[str, Any]] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after  # seconds, when locked
+        self.lockouts = lockouts or []  # locks this failure started: {"scope", "minutes", "address"}
 
     @property
     def locked(self) -> bool:
@@ -87,7 +88,7 @@ class Users:
     # --- accounts -------------------------------------------------------------------------
 
     def check_password(self, password: str, username: str = "") -> None:
-        check_strength(password, username, self.config.password_min_length)
+        check_strength(password, username, self.config.password_min_length, self.config.password_min_score)
 
     def add(self, username: str, password: str, role: Role | str, display_name: str = "") -> User:
         check_username(username)
@@ -141,6 +142,7 @@ class Users:
                 row.disabled = disabled
             if unlock:
                 row.failed_logins, row.locked_until = 0, None
+                session.execute(delete(AddressThrottle).where(AddressThrottle.address.startswith(AddressThrottle.pair_prefix(row.id))))
             session.flush()
             return User.from_row(row)
 
@@ -169,66 +171,6 @@ class Users:
             raise WeakPassword("the new password must differ from the current one", "unchanged")
         return self.set_password(username, new_password)
 
-    # --- signing in -----------------------------------------------------------------------
-
-    def authenticate(self, username: str, password: str, address: str = "") -> User:
-        """The user, or LoginFailed. Locks the username and the client address after repeated failures."""
-        now = utcnow()
-        with self.db.session() as session:
-            throttle = session.get(AddressThrottle, address) if address else None
-            if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
-                raise LoginFailed("address locked", (throttle.locked_until - now).total_seconds())
-            row = session.scalar(select(UserRow).where(UserRow.username == username[:64]))
-            if row is not None and row.locked_until is not None and row.locked_until > now:
-                raise LoginFailed("user locked", (row.locked_until - now).total_seconds())
-            # Unknown usernames are counted and locked the same way, so a lock reveals nothing.
-            ghost = session.get(AddressThrottle, _ghost_key(username)) if row is None else None
-            if ghost is not None and ghost.locked_until is not None and ghost.locked_until > now:
-                raise LoginFailed("user locked", (ghost.locked_until - now).total_seconds())
-        if row is None:
-            burn_time(password)
-            self._failed(None, address, now, ghost=_ghost_key(username))
-            raise LoginFailed("unknown user")
-        ok, rehashed = verify_password(row.password_hash, password)
-        if not ok:
-            locked = self._failed(row.id, address, now)
-            raise LoginFailed("wrong password" + (", user now locked" if locked else ""))
-        if row.disabled:
-            raise LoginFailed("user disabled")
-        with self.db.session() as session:
-            values: dict[str, Any] = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
-            if rehashed:
-                values["password_hash"] = rehashed
-            session.execute(update(UserRow).where(UserRow.id == row.id).values(**values))
-        return self.get_by_id(row.id)
-
-    def _failed(self, user_id: int | None, address: str, now: datetime, ghost: str | None = None) -> bool:
-        lockout = self.config.lockout
-        locked = False
-        with self.db.session() as session:
-            # Forget windows long over, so guessed usernames do not pile up.
-            session.execute(
-                delete(AddressThrottle).where(
-                    AddressThrottle.window_start < now - timedelta(minutes=lockout.ip_window_minutes + lockout.lock_minutes),
-                    or_(AddressThrottle.locked_until.is_(None), AddressThrottle.locked_until < now),
-                )
-            )
-            if ghost is not None:
-                locked = _count(session, ghost, now, lockout.max_failures, lockout.ip_window_minutes, lockout.lock_minutes)
-            if user_id is not None:
-                session.execute(update(UserRow).where(UserRow.id == user_id).values(failed_logins=UserRow.failed_logins + 1))
-                failures = session.scalar(select(UserRow.failed_logins).where(UserRow.id == user_id)) or 0
-                if failures >= lockout.max_failures:
-                    locked = True
-                    session.execute(
-                        update(UserRow).where(UserRow.id == user_id).values(
-                            failed_logins=0, locked_until=now + timedelta(minutes=lockout.lock_minutes)
-                        )
-                    )
-            if address:
-                _count(session, address, now, lockout.ip_max_failures, lockout.ip_window_minutes, lockout.lock_minutes)
-        return locked
-
     # --- grants ---------------------------------------------------------------------------
 
     def add_grant(self, group_id: str, capabilities: list[str], username: str | None = None,
@@ -239,6 +181,9 @@ class Users:
         if not caps:
             raise ValueError(f"a grant needs at least one capability ({', '.join(sorted(c.value for c in GRANTABLE))})")
         with self.db.session() as session:
+            if session.get(GroupRow, group_id) is None:  # a grant to a typo would silently grant nothing
+                known = ", ".join(session.scalars(select(GroupRow.id).order_by(GroupRow.id)))
+                raise ValueError(f"group '{group_id}' does not exist (groups: {known})")
             user_id = self._row(session, username).id if username is not None else None
             row = GrantRow(user_id=user_id, role=Role(role).value if role is not None else None, group_id=group_id,
                            capabilities=sorted(c.value for c in caps), created_by=by)
@@ -277,26 +222,6 @@ class Users:
                 )
             ).all()
         return build_access(user.role, self.config, [(g, caps) for g, caps in rows], scopes)
-
-
-def _ghost_key(username: str) -> str:
-    return "user:" + username[:59]
-
-
-def _count(session: Session, key: str, now: datetime, limit: int, window_minutes: float, lock_minutes: float) -> bool:
-    """Count one failure against ``key``; lock it when ``limit`` is reached. Returns True when locked."""
-    throttle = session.get(AddressThrottle, key)
-    if throttle is None:
-        throttle = AddressThrottle(address=key, failures=0, window_start=now)
-        session.add(throttle)
-    if now - throttle.window_start > timedelta(minutes=window_minutes):
-        throttle.failures, throttle.window_start = 0, now
-    throttle.failures += 1
-    if throttle.failures >= limit:
-        throttle.failures, throttle.window_start = 0, now
-        throttle.locked_until = now + timedelta(minutes=lock_minutes)
-        return True
-    return False
 
 
 def random_password() -> str:

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from vms.config.cameras import ID_PATTERN
 
@@ -55,14 +56,21 @@ def _segments_cross(p1: Point, p2: Point, q1: Point, q2: Point) -> bool:
 
 
 def check_polygon(points: list[Point]) -> list[Point]:
-    """A simple polygon inside the picture, or ValueError saying what is wrong with it."""
+    """A simple polygon inside the picture.
+
+    Raises PydanticCustomError (code + parameters, so the UI can say it in the user's language)
+    saying what is wrong with it.
+    """
     if len(points) < 3:
-        raise ValueError(f"a polygon needs at least 3 points, got {len(points)}")
+        raise PydanticCustomError("polygon_too_few_points", "a polygon needs at least 3 points, got {count}",
+                                  {"count": len(points)})
     for i, (x, y) in enumerate(points):
         if not (0 <= x <= 1 and 0 <= y <= 1):
-            raise ValueError(
-                f"point {i} ({x:g}, {y:g}) is outside the picture: coordinates are fractions of "
-                "the width and height, from 0 to 1"
+            raise PydanticCustomError(
+                "polygon_point_outside",
+                "point {index} ({x}, {y}) is outside the picture: coordinates are fractions of "
+                "the width and height, from 0 to 1",
+                {"index": i, "x": f"{x:g}", "y": f"{y:g}"},
             )
     n = len(points)
     for i in range(n):
@@ -70,13 +78,15 @@ def check_polygon(points: list[Point]) -> list[Point]:
             if j == i + 1 or (i == 0 and j == n - 1):
                 continue  # neighbouring edges share a corner
             if _segments_cross(points[i], points[(i + 1) % n], points[j], points[(j + 1) % n]):
-                raise ValueError(
-                    f"polygon is self-intersecting: edge {i}-{i + 1} crosses edge {j}-{(j + 1) % n}; "
-                    "list the points in order around the area"
+                raise PydanticCustomError(
+                    "polygon_self_intersecting",
+                    "polygon is self-intersecting: edge {a}-{a_next} crosses edge {b}-{b_next}; "
+                    "list the points in order around the area",
+                    {"a": i, "a_next": i + 1, "b": j, "b_next": (j + 1) % n},
                 )
     area = sum(points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1] for i in range(n)) / 2
     if abs(area) < 1e-6:
-        raise ValueError("polygon has no area (its points are on one line or repeated)")
+        raise PydanticCustomError("polygon_no_area", "polygon has no area (its points are on one line or repeated)")
     return points
 
 
@@ -120,7 +130,8 @@ class ZoneConfig(_Strict):
             return None
         length = (value[0] ** 2 + value[1] ** 2) ** 0.5
         if length < 1e-6:
-            raise ValueError("direction must be a non-zero vector such as [1, 0] (left to right)")
+            raise PydanticCustomError("direction_zero",
+                                      "direction must be a non-zero vector such as [1, 0] (left to right)")
         return (value[0] / length, value[1] / length)
 
 
@@ -140,13 +151,18 @@ class CalibrationConfig(_Strict):
     def _usable(self) -> "CalibrationConfig":
         for i, (x, y) in enumerate(self.picture):
             if not (0 <= x <= 1 and 0 <= y <= 1):
-                raise ValueError(f"picture point {i} ({x:g}, {y:g}) is outside the picture (fractions 0..1)")
+                raise PydanticCustomError("calibration_point_outside",
+                                          "picture point {index} ({x}, {y}) is outside the picture (fractions 0..1)",
+                                          {"index": i, "x": f"{x:g}", "y": f"{y:g}"})
         for name, points in (("picture", self.picture), ("ground", self.ground)):
             for a in range(4):
                 for b in range(a + 1, 4):
                     for c in range(b + 1, 4):
                         if abs(_cross(points[a], points[b], points[c])) < 1e-9 * (1 + max(abs(v) for p in points for v in p)) ** 2:
-                            raise ValueError(f"{name} points {a}, {b} and {c} lie on one line: mark four corners of an area")
+                            raise PydanticCustomError(
+                                "calibration_collinear",
+                                "{plane} points {a}, {b} and {c} lie on one line: mark four corners of an area",
+                                {"plane": name, "a": a, "b": b, "c": c})
         return self
 
 
@@ -191,9 +207,10 @@ class TrafficConfig(_Strict):
     @model_validator(mode="after")
     def _sizes(self) -> "TrafficConfig":
         if self.object_min_area >= self.vehicle_min_area:
-            raise ValueError(
-                f"object_min_area ({self.object_min_area:g}) must be smaller than "
-                f"vehicle_min_area ({self.vehicle_min_area:g})"
+            raise PydanticCustomError(
+                "object_area_not_below_vehicle",
+                "object_min_area ({object_min_area}) must be smaller than vehicle_min_area ({vehicle_min_area})",
+                {"object_min_area": f"{self.object_min_area:g}", "vehicle_min_area": f"{self.vehicle_min_area:g}"},
             )
         return self
 
@@ -303,7 +320,7 @@ class CameraDetection(_Strict):
         seen: set[str] = set()
         for zone in self.zones:
             if zone.id in seen:
-                raise ValueError(f"zone id '{zone.id}' is defined twice")
+                raise PydanticCustomError("zone_id_twice", "zone id '{zone}' is defined twice", {"zone": zone.id})
             seen.add(zone.id)
         return self
 
@@ -315,6 +332,9 @@ class DetectionConfig(_Strict):
     cameras: dict[Annotated[str, Field(pattern=ID_PATTERN)], CameraDetection] = Field(default_factory=dict)
     # A stream down longer than this raises "camera_offline".
     offline_after_seconds: float = Field(default=30, gt=0, le=86400)
+    # The only folder object models set through the API may come from (relative to data_dir
+    # unless absolute); the API names a model by its path inside this folder.
+    models_dir: Path = Path("models")
 
     def for_camera(self, camera_id: str) -> CameraDetection | None:
         if not self.enabled:

@@ -28,8 +28,13 @@ class LiveConfig(BaseModel):
     max_gop_megabytes: int = Field(default=64, ge=1)
     # A viewer this many packets behind is restarted from the cached keyframe.
     viewer_queue_packets: int = Field(default=150, ge=2)
-    # A session whose browser never completed ICE/DTLS within this time is dropped.
-    connect_timeout_seconds: float = Field(default=15, gt=0)
+    # A session whose browser never completed ICE/DTLS within this time is dropped. On a LAN a
+    # browser connects in well under a second; a longer wait only lets unanswered offers hold slots.
+    connect_timeout_seconds: float = Field(default=8, gt=0)
+    # Sessions one viewer (user) may have that have not connected yet: in all, and of one camera.
+    # A 16-tile wall opens 16 at once; one camera is rarely on more than a tile and full screen.
+    max_connecting_per_viewer: int = Field(default=20, ge=1)
+    max_connecting_per_viewer_camera: int = Field(default=4, ge=1)
     # A connected session from which no RTCP arrived this long is treated as gone (tab closed,
     # network lost): browsers send receiver reports about every second.
     viewer_timeout_seconds: float = Field(default=6, gt=0)

@@ -6,7 +6,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # redis://host:port/db switches the bus (and camera ownership) to Redis.
     redis_url: str | None = None
     worker_id: str | None = None
+    # Fernet key sealing camera passwords and two-factor seeds in the database (vms.sealing);
+    # default: data_dir/secret.key, made at first start. Scale-out: the same on every host.
+    secret_key: SecretStr | None = None
     # The UNIX socket of the local bus between the API and worker processes of the embedded
     # ``vms run`` (set by its supervisor for its children; unused with redis_url).
     local_bus: Path | None = None
@@ -95,6 +98,11 @@ class Settings(BaseSettings):
     @property
     def recordings_dir(self) -> Path:
         path = self.storage.recordings_dir
+        return path if path.is_absolute() else (self.data_dir / path)
+
+    @property
+    def models_dir(self) -> Path:
+        path = self.detection.models_dir
         return path if path.is_absolute() else (self.data_dir / path)
 
     @property

@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vms.db.models import Base
-from vms.db.types import UTCDateTime, utcnow
+from vms.db.types import SealedText, UTCDateTime, utcnow
 
 
 class UserRow(Base):
@@ -78,10 +78,14 @@ class SessionRow(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     client_ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
+    # "full", or "enrol": signed in with the password by a user whose role needs two-factor
+    # sign-in and who has not set it up yet; such a session may only enrol (or sign out).
+    stage: Mapped[str] = mapped_column(String(16), default="full")
 
 
 class AddressThrottle(Base):
-    """Failed sign-ins from one client address (or of one unknown username, "user:<name>") in the current window."""
+    """Failed sign-ins in the current window of one key: a client address, a (user, address) pair
+    ("pair:<user id>|<address>") or an unknown username ("user:<name>")."""
 
     __tablename__ = "login_throttle"
 
@@ -89,6 +93,42 @@ class AddressThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Locks of this key so far (the next lasts twice as long); forgotten a day after the last one ends.
+    locks: Mapped[int] = mapped_column(Integer, default=0)
+
+    @staticmethod
+    def pair_prefix(user_id: int) -> str:
+        """Keys of one user's (user, address) counters start so."""
+        return f"pair:{user_id}|"
+
+    @classmethod
+    def pair_key(cls, user_id: int, address: str) -> str:
+        return (cls.pair_prefix(user_id) + address)[:64]
+
+
+class KnownAddress(Base):
+    """An address a user signed in from successfully: a username lock does not apply there."""
+
+    __tablename__ = "login_addresses"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_ok_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TwoFactorRow(Base):
+    """A user's TOTP seed (sealed, vms.sealing) and the hashes of their unused recovery codes."""
+
+    __tablename__ = "two_factor"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret: Mapped[str] = mapped_column(SealedText)
+    # None while enrolling: the user has seen the QR code but not yet typed a code from it.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The newest 30-second step a code was accepted for: a code is never accepted twice (RFC 6238 5.2).
+    last_step: Mapped[int] = mapped_column(Integer, default=0)
+    recovery_hashes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AuditEntry(Base):

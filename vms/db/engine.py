@@ -10,6 +10,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import CursorResult, Engine, Result, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from vms.sealing import Sealer
+
 
 def _normalise(url: str) -> str:
     # Let operators write the familiar postgresql:// and still get the psycopg 3 driver.
@@ -21,7 +23,8 @@ def _normalise(url: str) -> str:
 class Database:
     """An engine plus a session factory; ``create_schema()`` migrates the schema to the newest revision."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, sealer: Sealer | None = None) -> None:
+        """``sealer`` (``vms.sealing.Sealer``) seals the ``SealedText`` columns (camera passwords, two-factor seeds)."""
         self.url = _normalise(url)
         parsed = make_url(self.url)
         if parsed.get_backend_name() == "sqlite":
@@ -33,6 +36,9 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # Column types reach the sealer through the engine's dialect (each engine its own key).
+        setattr(self.engine.dialect, "vms_sealer", sealer)  # noqa: B010 (an attribute of our own on a library object)
+        self.sealed = sealer is not None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:

@@ -28,6 +28,7 @@ WRITTEN_UNTIL = "0002"
 ALARMS = "0003"  # alarm_rules and alarms (issue 14)
 CAMERA_TRANSPORT = "0004"
 BOOKMARKS_CASES = "0005"  # bookmarks, cases, case items, case packages (issue 15)
+SECURITY = "0006"  # two-factor, known addresses, session stage, lock counts (issue 13)
 
 
 def config(connection: Connection | None = None) -> Config:
@@ -74,6 +75,8 @@ def _revision_of_unversioned(connection: Connection) -> str | None:
     inspector = inspect(connection)
     if "segments" not in inspector.get_table_names():
         return None
+    if "two_factor" in inspector.get_table_names():
+        return SECURITY
     if "bookmarks" in inspector.get_table_names():
         return BOOKMARKS_CASES
     if "transport" in {column["name"] for column in inspector.get_columns("cameras")}:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from vms.db.types import UTCDateTime, utcnow
+from vms.db.types import SealedText, UTCDateTime, utcnow
 
 
 class Base(DeclarativeBase):
@@ -33,7 +33,8 @@ class CameraRow(Base):
     main_url: Mapped[str] = mapped_column(Text)
     sub_url: Mapped[str | None] = mapped_column(Text)
     username: Mapped[str | None] = mapped_column(String(200))
-    password: Mapped[str | None] = mapped_column(String(200))
+    # Sealed with the key outside the database (vms.sealing): a copied database holds no camera password.
+    password: Mapped[str | None] = mapped_column(SealedText)
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     location_description: Mapped[str] = mapped_column(Text, default="")

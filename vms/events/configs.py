@@ -5,6 +5,8 @@ A change is announced on the bus so the worker owning the camera restarts its de
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from vms.bus import Bus
 from vms.config.detection import CameraDetection, DetectionConfig
 from vms.db import Database
@@ -13,13 +15,44 @@ from vms.db.events import CameraDetectionRow
 CONFIG_TOPIC = "detection.config"
 
 
+class ModelNotAllowed(ValueError):
+    """An object model outside the models folder (or not there at all)."""
+
+
 class DetectionSettings:
-    def __init__(self, db: Database, base: DetectionConfig, bus: Bus | None = None) -> None:
+    def __init__(self, db: Database, base: DetectionConfig, bus: Bus | None = None, models_dir: Path | None = None) -> None:
         self.db = db
         self.base = base
         self.bus = bus
+        self.models_dir = Path(models_dir if models_dir is not None else base.models_dir)
+
+    def model_path(self, name: Path | str) -> Path:
+        """The file a model name stands for, inside the models folder; ModelNotAllowed otherwise.
+
+        Names are relative, end in .onnx and, once links are followed, stay inside the folder, so
+        the API can never make a worker parse another file of the server (the database, say)."""
+        name = Path(name)
+        if name.is_absolute() or ".." in name.parts or name.suffix.lower() != ".onnx":
+            raise ModelNotAllowed(f"name a .onnx file inside the models folder ({self.models_dir}), e.g. 'people.onnx'")
+        folder = self.models_dir.resolve()
+        path = (folder / name).resolve()
+        if folder not in path.parents or not path.is_file():
+            raise ModelNotAllowed(f"no model '{name}' in the models folder ({self.models_dir})")
+        return path
 
     def override(self, camera_id: str) -> CameraDetection | None:
+        """The API's settings, with the object model's name turned into its file in the models folder."""
+        stored = self.stored(camera_id)
+        if stored is None or stored.objects is None or stored.objects.model is None:
+            return stored  # no object model, or the one vms ships
+        try:
+            path = self.model_path(stored.objects.model)
+        except ModelNotAllowed:  # removed since, or written before the folder rule: run without it
+            return stored.model_copy(update={"objects": None})
+        return stored.model_copy(update={"objects": stored.objects.model_copy(update={"model": path})})
+
+    def stored(self, camera_id: str) -> CameraDetection | None:
+        """The API's settings as stored (model names relative to the models folder)."""
         with self.db.session() as session:
             row = session.get(CameraDetectionRow, camera_id)
             return CameraDetection.model_validate(row.config) if row is not None else None
@@ -39,6 +72,9 @@ class DetectionSettings:
         return config if config is not None and config.enabled else None
 
     def replace(self, camera_id: str, config: CameraDetection, by: str = "system") -> CameraDetection:
+        """Store the API's settings (ModelNotAllowed for a model outside the models folder)."""
+        if config.objects is not None and config.objects.model is not None:
+            self.model_path(config.objects.model)
         data = config.model_dump(mode="json")
         with self.db.session() as session:
             row = session.get(CameraDetectionRow, camera_id)

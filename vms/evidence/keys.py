@@ -7,6 +7,8 @@ first 16 hex digits of the SHA-256 of the raw 32-byte public key, short enough t
 
 from __future__ import annotations
 
+import json
+
 import base64
 import hashlib
 import logging
@@ -49,7 +51,14 @@ def public_from_base64(value: str) -> Ed25519PublicKey:
 
 
 def load_public_pem(data: bytes) -> Ed25519PublicKey:
-    """A public key from PEM (SubjectPublicKeyInfo); ValueError if it is not an Ed25519 key."""
+    """A public key from PEM (SubjectPublicKeyInfo), or from the JSON answer of
+    ``GET /api/evidence/public-key`` saved as it came (its ``public_key_pem``); ValueError if it
+    is neither or not an Ed25519 key."""
+    if data.lstrip().startswith(b"{"):
+        try:
+            data = json.loads(data)["public_key_pem"].encode()
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError("JSON without a public_key_pem field (save GET /api/evidence/public-key)") from exc
     key = serialization.load_pem_public_key(data)
     if not isinstance(key, Ed25519PublicKey):
         raise ValueError("not an Ed25519 public key")

@@ -28,6 +28,10 @@ class ViewerLimitReached(LiveError):
     """Too many viewers on this camera or on the whole server."""
 
 
+class TooManyConnecting(LiveError):
+    """One viewer (user) already has too many sessions that have not connected yet."""
+
+
 class NoPicture(LiveError):
     """No keyframe has been received yet (camera offline or still connecting)."""
 

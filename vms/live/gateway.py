@@ -44,12 +44,17 @@ class LiveGateway(abc.ABC):
         """The web server is stopping."""
 
     @abc.abstractmethod
-    async def offer(self, camera_id: str, sdp: str, stream: str = "main", transcode: bool = False) -> LiveAnswer:
-        """Answer a viewer's SDP offer for a camera stream."""
+    async def offer(self, camera_id: str, sdp: str, stream: str = "main", transcode: bool = False,
+                    owner: str = "") -> LiveAnswer:
+        """Answer a viewer's SDP offer for a camera stream; ``owner`` names the viewer (per-viewer limits)."""
 
     @abc.abstractmethod
     async def close(self, camera_id: str, session: str) -> None:
         """End a session ``offer`` created (``SessionNotFound`` if there is none)."""
+
+    @abc.abstractmethod
+    async def close_owner(self, owner: str) -> int:
+        """End every session of ``owner`` at once (user disabled, rights changed); how many ended."""
 
     @abc.abstractmethod
     async def snapshot(self, camera_id: str, stream: str = "main", width: int | None = None) -> Snapshot:
@@ -65,11 +70,15 @@ class NoLive(LiveGateway):
 
     REASON = "this server runs no stream worker and has no Redis to reach one (set VMS_REDIS_URL)"
 
-    async def offer(self, camera_id: str, sdp: str, stream: str = "main", transcode: bool = False) -> LiveAnswer:
+    async def offer(self, camera_id: str, sdp: str, stream: str = "main", transcode: bool = False,
+                    owner: str = "") -> LiveAnswer:
         raise LiveUnavailable(self.REASON)
 
     async def close(self, camera_id: str, session: str) -> None:
         raise LiveUnavailable(self.REASON)
+
+    async def close_owner(self, owner: str) -> int:
+        return 0  # no sessions here to end
 
     async def snapshot(self, camera_id: str, stream: str = "main", width: int | None = None) -> Snapshot:
         raise LiveUnavailable(self.REASON)

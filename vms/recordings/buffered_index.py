@@ -19,24 +19,29 @@ import os
 import threading
 from concurrent.futures import Future
 from collections import deque
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from vms.background import Periodic
 from vms.db import Database, Segment
+from vms.db.types import utcnow
 from vms.recordings.index import (
     SegmentClosed,
     SegmentIndex,
     SegmentOpened,
+    allowed_end,
     close_segment,
     delete_segment,
     insert_segment,
+    neighbour_end,
     note_progress,
 )
+from vms.recordings.invariants import IndexInvariantError
 from vms.recordings.index_writer import IndexWriter, database_unavailable  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
@@ -258,29 +263,35 @@ class _Retry(Periodic):
 
 
 def _apply(session: Session, op: dict[str, Any]) -> None:
-    """Apply one journaled operation, idempotently (keyed by the segment's unique path)."""
+    """Apply one journaled operation, idempotently (keyed by the segment's unique path).
+
+    Replayed rows obey the index invariants like live ones (``insert_segment``/``close_segment``
+    enforce them). A replayed row that would break one is not lost: as the recorder does at write
+    time, its start moves to where the camera's previous row ends, or its end back to where the
+    next row starts (never before its start), and the correction is logged."""
     path = op["path"]
     if op["op"] == "begin":
         if session.scalar(select(Segment.id).where(Segment.path == path)) is None:
-            session.add(
-                Segment(
-                    camera_id=op["camera_id"],
-                    start=datetime.fromisoformat(op["start"]),
-                    end=None,
-                    path=path,
-                    codec=op["codec"],
-                    width=op["width"],
-                    height=op["height"],
-                    worker_id=op["worker_id"],
-                )
-            )
-            session.flush()
+            opened = SegmentOpened(op["camera_id"], datetime.fromisoformat(op["start"]), path, op["codec"],
+                                   op["width"], op["height"])
+            try:  # a refused row raises before anything is written: nothing to roll back
+                insert_segment(session, opened, op["worker_id"])
+            except IndexInvariantError as exc:
+                previous = neighbour_end(session, opened.camera_id, opened.start, op["worker_id"])
+                moved = max(opened.start, previous) if previous is not None else opened.start
+                log.error("index replay: %s; indexing the segment at %s instead", exc, moved.isoformat())
+                insert_segment(session, replace(opened, start=min(moved, utcnow())), op["worker_id"])
     elif op["op"] == "finish":
-        session.execute(
-            update(Segment)
-            .where(Segment.path == path)
-            .values(end=datetime.fromisoformat(op["end"]), bytes=op["bytes"], frames=op["frames"], keyframes=op["keyframes"])
-        )
+        segment_id = session.scalar(select(Segment.id).where(Segment.path == path))
+        if segment_id is None:
+            return
+        closed = SegmentClosed(datetime.fromisoformat(op["end"]), op["bytes"], op["frames"], op["keyframes"])
+        try:
+            close_segment(session, segment_id, closed)
+        except IndexInvariantError as exc:
+            end = allowed_end(session, segment_id, closed.end)
+            log.error("index replay: %s; closing the segment at %s instead", exc, end.isoformat())
+            close_segment(session, segment_id, replace(closed, end=end))
     elif op["op"] == "remove":
         session.execute(delete(Segment).where(Segment.path == path))
     else:

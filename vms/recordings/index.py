@@ -122,7 +122,7 @@ class SegmentIndex:
 def insert_segment(session: Session, opened: SegmentOpened, worker_id: str) -> int:
     """Insert an open row; raises IndexInvariantError if it would start inside the camera's
     previous row or in the future."""
-    previous = _neighbour_end(session, opened.camera_id, opened.start, worker_id)
+    previous = neighbour_end(session, opened.camera_id, opened.start, worker_id)
     enforce(opened.camera_id, opened.path, time_problems(opened.start, None, previous, None, _now()))
     row = Segment(
         camera_id=opened.camera_id,
@@ -144,18 +144,37 @@ def close_segment(session: Session, segment_id: int, closed: SegmentClosed) -> N
     negative, reach into the future or overlap the camera's next row."""
     row = session.get(Segment, segment_id)
     if row is not None:
-        following = session.scalar(
-            select(func.min(Segment.start)).where(
-                Segment.camera_id == row.camera_id, Segment.start > row.start, Segment.id != row.id,
-                Segment.worker_id == row.worker_id,
-            )
-        )
+        following = _next_start(session, row)
         enforce(row.camera_id, row.path, time_problems(row.start, closed.end, None, following, _now()))
     session.execute(
         update(Segment)
         .where(Segment.id == segment_id)
         .values(end=closed.end, bytes=closed.bytes, frames=closed.frames, keyframes=closed.keyframes)
     )
+
+
+def allowed_end(session: Session, segment_id: int, end: datetime) -> datetime:
+    """``end`` moved back as little as the invariants need: not past the camera's next row of the
+    same worker, nor past now, and never before the row's start. Raises LookupError for no row."""
+    row = session.get(Segment, segment_id)
+    if row is None:
+        raise LookupError(f"no segment {segment_id}")
+    limits = [end, _now()]
+    following = _next_start(session, row)
+    if following is not None:
+        limits.append(following)
+    return max(min(limits), row.start)
+
+
+def _next_start(session: Session, row: Segment) -> datetime | None:
+    """Where the camera's next row of the same worker starts (None: it has none)."""
+    following: datetime | None = session.scalar(
+        select(func.min(Segment.start)).where(
+            Segment.camera_id == row.camera_id, Segment.start > row.start, Segment.id != row.id,
+            Segment.worker_id == row.worker_id,
+        )
+    )
+    return following
 
 
 def note_progress(session: Session, segment_id: int, written_until: datetime, size: int) -> None:
@@ -174,7 +193,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _neighbour_end(session: Session, camera_id: str, start: datetime, worker_id: str) -> datetime | None:
+def neighbour_end(session: Session, camera_id: str, start: datetime, worker_id: str) -> datetime | None:
     """Where the camera's latest row of this worker starting at or before ``start`` ends (closed
     rows, or how far an open one is written). Rows of one camera by two workers may overlap: a
     hand-over or a Redis partition records it twice rather than not at all (docs/decisions.md)."""

@@ -16,6 +16,7 @@ import { mapScreen } from "./map.js";
 import { playback } from "./playback.js";
 import { store } from "./store.js";
 import { sync } from "./sync.js";
+import { askForCode, enrol, typedCode } from "./two_factor.js";
 import { usersScreen } from "./users.js";
 import { wall } from "./wall.js";
 
@@ -90,8 +91,12 @@ function showLogin(messageKey) {
 }
 
 async function enter(me) {
-  store.me = me;
   if (me.csrf_token) setCsrf(me.csrf_token);
+  if (me.two_factor?.enrolment_required) {
+    await enrol(); // this session may do nothing else until two-factor sign-in is set up
+    me = await api("/api/auth/me");
+  }
+  store.me = me;
   $("login").hidden = true;
   $("boot").hidden = true;
   $("shell").hidden = false;
@@ -121,11 +126,13 @@ async function signIn(event) {
   button.disabled = true;
   try {
     const answer = await api("/api/auth/login", { method: "POST",
-      body: { username: $("login-username").value.trim(), password: $("login-password").value } });
+      body: { username: $("login-username").value.trim(), password: $("login-password").value, code: typedCode() } });
     setCsrf(answer.csrf_token);
     $("login-password").value = "";
+    $("login-code").value = "";
     await enter(await api("/api/auth/me"));
   } catch (failure) {
+    if (failure.slug === "second-factor-required") askForCode();
     error.textContent = failure.message;
   } finally {
     button.disabled = false;

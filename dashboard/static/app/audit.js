@@ -2,7 +2,8 @@
 // selection as CSV (/api/audit, /api/audit.csv). Nothing here can change an entry.
 
 import { api, query } from "./api.js";
-import { clear, el, fmtTime, iso, notify, option, parseStamp } from "./dom.js";
+import { clear, el, fmtTime, iso, notify, option } from "./dom.js";
+import { dateTimeField, readField } from "./datetime-field.js";
 import { t, translate } from "./i18n.js";
 import { actionText, detailText } from "./audit-text.js";
 
@@ -18,9 +19,9 @@ export const auditScreen = {
     this.action = el("select", { id: "audit-action" }, option("", "", "audit.all_actions"),
       ...FAMILIES.map((a) => option(a, "", `audit.family.${a}`)));
     this.target = el("input", { id: "audit-target", type: "text", maxLength: 200, placeholder: "audit.target" });
-    // Text, not datetime-local: the browser would show its own locale's format (mm/dd, AM/PM).
-    this.since = el("input", { id: "audit-since", type: "text", class: "stamp", maxLength: 19, placeholder: "audit.stamp_format" });
-    this.until = el("input", { id: "audit-until", type: "text", class: "stamp", maxLength: 19, placeholder: "audit.stamp_format" });
+    // The shared field, not datetime-local: the browser would show its own locale's format (mm/dd, AM/PM).
+    this.since = dateTimeField({ id: "audit-since" });
+    this.until = dateTimeField({ id: "audit-until" });
     this.csv = el("a", { class: "button", id: "audit-csv", href: "/api/audit.csv", download: "vms-audit.csv", i18n: "audit.csv" });
     this.body = el("tbody", { id: "audit-rows" });
     this.page = el("span", { class: "muted" });
@@ -50,7 +51,7 @@ export const auditScreen = {
   filters() {
     const times = {};
     for (const [key, input] of [["since", this.since], ["until", this.until]]) {
-      const ms = parseStamp(input.value); // the command centre's local time
+      const ms = readField(input); // the command centre's local time
       if (Number.isNaN(ms)) {
         notify(t("audit.bad_stamp", { text: input.value }), "error");
         input.focus();

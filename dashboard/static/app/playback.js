@@ -3,7 +3,8 @@
 // and marking a range for an evidence export (POST /api/exports).
 
 import { api, query } from "./api.js";
-import { ZONE, dayStart, el, fmtTime, iso, notify, option, syncOptions, zoneDay, zoneTime } from "./dom.js";
+import { ZONE, dayStart, el, fmtTime, iso, notify, option, syncOptions, zoneDay } from "./dom.js";
+import { dateTimeField, readField, writeField } from "./datetime-field.js";
 import { t, translate } from "./i18n.js";
 import { RecordingPlayer } from "./player.js";
 import { MotionSearchPanel } from "./motion.js";
@@ -28,14 +29,15 @@ export const playback = {
   init(section, ctx) {
     this.ctx = ctx;
     this.cameraSelect = el("select", { id: "pb-camera", on: { change: () => this.choose(this.cameraSelect.value, this.day) } });
-    this.dayInput = el("input", { id: "pb-day", type: "date", on: { change: () => this.choose(this.cameraId, this.dayInput.value) } });
+    this.dayInput = dateTimeField({ id: "pb-day", kind: "date" });
+    this.dayInput.addEventListener("change", () => this.chooseTypedDay());
     this.video = el("video", { id: "pb-video", muted: true, playsInline: true });
     this.message = el("div", { class: "pb-message", id: "pb-message", hidden: true });
     this.clock = el("output", { id: "pb-clock", class: "clock", text: "–" });
     this.playButton = el("button", { type: "button", id: "pb-play", i18n: "playback.play", on: { click: () => this.togglePlay() } });
     this.speed = el("select", { id: "pb-speed", on: { change: () => this.player.setRate(Number(this.speed.value)) } },
       ...SPEEDS.map((s) => option(String(s), `${s}×`)));
-    this.gotoInput = el("input", { id: "pb-goto", type: "time", step: 1 });
+    this.gotoInput = dateTimeField({ id: "pb-goto" });
     this.canvas = el("canvas", { id: "pb-timeline", class: "timeline" });
     this.rangeText = el("span", { id: "pb-range", class: "range-text" });
     this.reason = el("input", { id: "pb-reason", type: "text", maxLength: 2000, placeholder: "playback.reason_hint" });
@@ -103,6 +105,7 @@ export const playback = {
     const quality = this.video.getVideoPlaybackQuality ? this.video.getVideoPlaybackQuality() : {};
     return {
       camera: this.cameraId,
+      day: this.day,
       wallTime: wall === null ? null : new Date(wall).toISOString(),
       shown: this.clock.dataset.time || null,
       currentTime: this.video.currentTime,
@@ -170,7 +173,7 @@ export const playback = {
     this.cameraId = cameraId;
     this.day = day || zoneDay(Date.now());
     this.cameraSelect.value = cameraId;
-    this.dayInput.value = this.day;
+    writeField(this.dayInput, this.day);
     const start = dayStart(this.day);
     this.timeline.setDay(start, dayStart(zoneDay(start + DAY_MS + 3600e3)));
     this.hideMessage();
@@ -236,8 +239,26 @@ export const playback = {
     this.tick(true);
   },
 
+  /** The day typed as dd/mm/yyyy; a text that is not one is said so and the shown day stays. */
+  chooseTypedDay() {
+    const ms = readField(this.dayInput);
+    if (ms === null) return;
+    if (Number.isNaN(ms)) {
+      notify(t("field.bad_date", { text: this.dayInput.value }), "error");
+      return;
+    }
+    this.choose(this.cameraId, zoneDay(ms));
+  },
+
+  /** Go to dd/mm/yyyy HH:mm[:ss], or HH:mm[:ss] on the day shown. */
   gotoTyped() {
-    if (this.gotoInput.value && this.day) this.seek(zoneTime(this.day, this.gotoInput.value));
+    const ms = readField(this.gotoInput, { day: this.day });
+    if (ms === null) return;
+    if (Number.isNaN(ms)) {
+      notify(t("field.bad_stamp", { text: this.gotoInput.value }), "error");
+      return;
+    }
+    this.seek(ms);
   },
 
   togglePlay() {

@@ -9,8 +9,9 @@
 // currentTime is set exactly. While a tile still loads, the clock holds, so nobody runs ahead.
 
 import { api, query } from "./api.js";
-import { ZONE, el, fmtTime, option, syncOptions, zoneDay, dayStart, zoneTime } from "./dom.js";
-import { translate } from "./i18n.js";
+import { ZONE, el, fmtTime, notify, option, syncOptions, zoneDay, dayStart } from "./dom.js";
+import { dateTimeField, readField } from "./datetime-field.js";
+import { t, translate } from "./i18n.js";
 import { RecordingPlayer } from "./player.js";
 import { DragPreview, ThumbnailStrip } from "./preview.js";
 import { store } from "./store.js";
@@ -112,7 +113,7 @@ export const sync = {
     this.speedSelect = el("select", { id: "sync-speed", on: { change: () => this.setSpeed(Number(this.speedSelect.value)) } },
       ...SPEEDS.map((s) => option(String(s), `${s}×`)));
     this.speedSelect.value = "1";
-    this.gotoInput = el("input", { id: "sync-goto", type: "time", step: 1 });
+    this.gotoInput = dateTimeField({ id: "sync-goto" });
     this.canvas = el("canvas", { id: "sync-timeline", class: "timeline" });
     this.strip = new ThumbnailStrip();
     section.append(
@@ -331,8 +332,15 @@ export const sync = {
     this.align();
   },
 
+  /** Go to dd/mm/yyyy HH:mm[:ss], or HH:mm[:ss] on the day shown. */
   gotoTyped() {
-    if (this.gotoInput.value && this.day) this.seek(zoneTime(this.day, this.gotoInput.value));
+    const ms = readField(this.gotoInput, { day: this.day });
+    if (ms === null) return;
+    if (Number.isNaN(ms)) {
+      notify(t("field.bad_stamp", { text: this.gotoInput.value }), "error");
+      return;
+    }
+    this.seek(ms);
   },
 
   /** Paused: put every loaded tile exactly on the clock. */

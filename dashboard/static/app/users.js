@@ -1,5 +1,6 @@
-// Users (admins): list, add, change role, disable/enable, unlock, set a new password, and the
-// group grants that open camera groups to a user or a whole role (/api/users, /api/grants).
+// Users (admins): list, add, change role, disable/enable, unlock, set a new password, reset
+// two-factor sign-in (lost phone), and the group grants that open camera groups to a user or a
+// whole role (/api/users, /api/grants).
 
 import { api } from "./api.js";
 import { clear, confirmDialog, el, field, fmtTime, notify, option } from "./dom.js";
@@ -85,7 +86,14 @@ export const usersScreen = {
         locked ? el("button", { type: "button", i18n: "users.unlock", on: { click: () => this.change(user, { unlock: true }) } }) : null,
         password,
         el("button", { type: "button", i18n: "users.set_password",
-                       on: { click: () => password.value && this.change(user, { password: password.value }, "users.password_set") } })));
+                       on: { click: () => password.value && this.change(user, { password: password.value }, "users.password_set") } }),
+        el("button", { type: "button", class: "reset-two-factor", disabled: me, i18n: "users.reset_two_factor",
+                       on: { click: () => this.resetTwoFactor(user) } })));
+  },
+
+  async resetTwoFactor(user) {
+    if (!(await confirmDialog(t("users.confirm_reset_two_factor", { name: user.username })))) return;
+    this.change(user, { reset_two_factor: true }, "users.two_factor_reset");
   },
 
   async toggleDisabled(user) {
