@@ -30,3 +30,20 @@ def shared_mounts(args: argparse.Namespace) -> list[SimulatedCamera]:
         )
         for m in range(args.mounts)
     ]
+
+
+def sub_stream_mounts(args: argparse.Namespace) -> list[SimulatedCamera]:
+    """The sub-streams of the shared mounts: 640x360 at ~500 kb/s, as cameras ship them for detection."""
+    return [
+        SimulatedCamera(
+            id=f"mount-{m}-sub",
+            scene="road" if m % 2 else "tunnel",
+            width=640,
+            height=360,
+            fps=args.fps,
+            gop=args.fps,
+            bitrate_kbps=500,
+            shared=True,
+        )
+        for m in range(args.mounts)
+    ]

@@ -1,7 +1,8 @@
 """Record one camera continuously into fragmented-MP4 segments, cut at keyframes.
 
-The recorder consumes the ingest fan-out in its own thread, so a slow disk costs dropped
-packets for the recorder alone (counted), never a stalled camera or other consumers.
+The recorder consumes the ingest fan-out on a thread of a ``MuxPool`` (streams.mux_pool), never
+on the ingest thread, so a slow disk costs dropped packets for the recorders alone (counted),
+never a stalled camera or other consumers.
 Storage errors (disk full, unwritable folder) end the current segment and recording resumes
 at the next keyframe once space or the folder is back.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from streams.fanout import PacketQueue
+from streams.mux_pool import Lane, MuxPool
 from streams.packets import Discontinuity, MediaPacket, StreamEnd, StreamInfo, StreamItem
 from streams.segment_writer import SegmentWriter
 from vms.recordings.fmp4 import playable_length
@@ -27,8 +29,6 @@ log = logging.getLogger(__name__)
 
 # How often (media seconds) an open segment tells the index how much of it is playable.
 PROGRESS_SECONDS = 5.0
-# How long the recorder lets packets gather before writing them.
-DRAIN_SECONDS = 0.25
 # A segment is cut at the first keyframe after this fraction of segment_seconds.
 CUT_SLACK = 0.99
 # Storage errors are retried at keyframes, but not more often than this.
@@ -77,26 +77,42 @@ class Recorder:
         self.last_error: str | None = None  # cleared once a segment opens again
         self.storage_errors = 0
         self.last_storage_error: str | None = None  # kept, for the health board and tests
-        self._thread = threading.Thread(target=self._run, name=f"recorder-{camera_id}", daemon=True)
+        self.name = camera_id
+        self._finished = threading.Event()
+        self._lane: Lane | None = None
 
-    def start(self) -> "Recorder":
-        self._thread.start()
+    def start(self, pool: MuxPool | None = None) -> "Recorder":
+        """Record on a lane of ``pool`` (the worker's); alone, on a pool of its own."""
+        self._lane = (pool or MuxPool(lanes=1)).add(self)
         return self
 
     def stop(self, timeout: float = 10) -> None:
-        """Finish the current segment and end the thread (the queue is closed by its owner)."""
+        """Finish the current segment and wait for it (the queue is closed by its owner)."""
         self.queue.close()
-        self._thread.join(timeout)
+        if self._lane is not None:
+            self._lane.wake()
+        self._finished.wait(timeout)
 
-    def _run(self) -> None:
-        # Packets are taken in batches: a recording is not latency-sensitive, thread wake-ups are.
-        while True:
-            items = self.queue.drain(wait=DRAIN_SECONDS)
-            for item in items:
-                self._handle(item)
-            if not items and self.queue.closed:
-                break
+    @property
+    def finished(self) -> bool:
+        """True once the queue was closed and the last segment finished and indexed."""
+        return self._finished.is_set()
+
+    def service(self) -> bool:
+        """Mux what the queue gathered (called by the pool); True once finished for good.
+
+        Packets are taken in batches: a recording is not latency-sensitive, thread wake-ups are.
+        """
+        if self._finished.is_set():
+            return True
+        closed = self.queue.closed  # read before draining: nothing arrives after a close
+        for item in self.queue.drain(wait=0):
+            self._handle(item)
+        if not closed:
+            return False
         self._close_segment()
+        self._finished.set()
+        return True
 
     def _handle(self, item: StreamItem) -> None:
         if isinstance(item, MediaPacket):

@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, TYPE_CHECKING
 
+from streams.mux_pool import MUX_LANES, MuxPool
 from streams.recorder import Recorder
 from vms.recordings.index import SegmentIndex
 
@@ -26,6 +27,8 @@ NORMAL_AFTER_SECONDS = 600.0
 class Recording:
     """Records every attached pipeline whose camera has recording enabled.
 
+    The recorders share ``mux_lanes`` threads (streams.mux_pool), not one thread per camera.
+
     ``on_storage_error(camera_id, message)`` is told when a segment cannot be written (disk full,
     folder gone); the recorder itself resumes at the next keyframe.
     """
@@ -36,6 +39,7 @@ class Recording:
         recordings_dir: Path,
         queue_packets: int,
         on_storage_error: Callable[[str, str], None] = lambda camera_id, message: None,
+        mux_lanes: int = MUX_LANES,
     ) -> None:
         self.index = index
         self.recordings_dir = recordings_dir
@@ -45,6 +49,7 @@ class Recording:
         self._samples: dict[str, deque[tuple[float, int]]] = {}  # camera -> (time, bytes written)
         self._started_at: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._pool = MuxPool(mux_lanes)
 
     def attach(self, pipeline: CameraPipeline) -> None:
         """Start a recorder on the camera's recorded stream (nothing when its recording is off)."""
@@ -58,7 +63,7 @@ class Recording:
             self._recorders[spec.id] = (pipeline, recorder)
             self._samples[spec.id] = deque()
             self._started_at[spec.id] = time.time()
-        recorder.start()
+        recorder.start(self._pool)
 
     def detach(self, pipeline: CameraPipeline) -> None:
         """Stop the camera's recorder: it finishes and indexes the open segment."""
