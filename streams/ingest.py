@@ -176,6 +176,8 @@ class IngestSession:
                 )
             if not video.codec_context.width or not video.codec_context.height:
                 raise StreamUnusable(f"camera at {self.source.where} sends video without a known picture size", "stream-no-size")
+            if video.time_base is None:  # FFmpeg's RTSP demuxer always sets one (90 kHz); say so if not
+                raise StreamUnusable(f"camera at {self.source.where} sends video without a time base", "stream-no-time-base")
             session = self.status.session + 1
             info = StreamInfo(
                 camera_id=self.source.camera_id,
@@ -346,10 +348,13 @@ class IngestSession:
         """
         pending: _Unit | None = None
         for packet in container.demux(video):
-            if packet.dts is None and packet.pts is None:
+            if packet.dts is not None:
+                dts = packet.dts
+                pts = packet.pts if packet.pts is not None else dts
+            elif packet.pts is not None:
+                dts = pts = packet.pts
+            else:
                 continue  # parameter sets before the first picture, or the flush packet at the end
-            dts = packet.dts if packet.dts is not None else packet.pts
-            pts = packet.pts if packet.pts is not None else dts
             if pending is not None and pending.dts == dts and pending.pts == pts:
                 pending.data += bytes(packet)
                 pending.keyframe = pending.keyframe or packet.is_keyframe
