@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from abc import ABC, abstractmethod
 
 log = logging.getLogger(__name__)
 
 
-class Periodic:
+class Periodic(ABC):
     """Calls ``tick()`` every ``interval`` seconds (or sooner when woken) on thread ``name``."""
 
     def __init__(self, name: str, interval: float, first_tick: bool = False) -> None:
@@ -25,9 +26,9 @@ class Periodic:
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
+    @abstractmethod
     def tick(self) -> None:
-        """One round of the work; subclasses implement it."""
-        raise NotImplementedError
+        """One round of the work; each subclass defines it."""
 
     def start(self) -> "Periodic":
         """Start the thread (once)."""
