@@ -7,7 +7,7 @@ in seconds after the kill:
 
 * ``lease``  — the camera's lease no longer names w0 (Redis polled every 20 ms);
 * ``taken``  — w1 holds the lease;
-* ``online`` — w1's ingest reports the stream online (its first packet; status over the bus);
+* ``status`` — w1 reports the stream online over the bus (heard here; the bus adds its latency);
 * ``first``  — wall time of the first frame of w1's first segment (the index row's start);
 * ``gap``    — ``first`` minus the end of w0's last segment, once a live worker repaired it.
 
@@ -43,7 +43,7 @@ from vms.cluster.leases import LeaseStore
 from vms.db import Database, Segment
 
 PREFIX = "failover:"
-PHASES = ("lease", "taken", "online", "first", "gap")
+PHASES = ("lease", "taken", "first", "gap", "status")
 
 
 def worker(config: Path, name: str, log: Path) -> subprocess.Popen:
@@ -120,7 +120,7 @@ def one_round(db: Database, watch: Watch, processes: dict, config: Path, workdir
         timeline[camera] = {
             "lease": next((t for t, c, h in watch.changes if c == camera and t > killed and h != "w0"), float("nan")) - killed,
             "taken": next((t for t, c, h in watch.changes if c == camera and t > killed and h == "w1"), float("nan")) - killed,
-            "online": next((t for t, c, w in watch.online if c == camera and w == "w1" and t > killed), float("nan")) - killed,
+            "status": next((t for t, c, w in watch.online if c == camera and w == "w1" and t > killed), float("nan")) - killed,
             "first": first[camera].start.timestamp() - killed,
             "gap": first[camera].start.timestamp() - last_end,
         }

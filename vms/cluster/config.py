@@ -15,7 +15,7 @@ class ClusterConfig(BaseModel):
     # A worker whose process died (its presence subscription in Redis closed, vms.cluster.presence)
     # is declared gone after this long without it, and its cameras are taken at once instead of
     # when their leases expire. 0 turns presence off: failover waits for the lease TTL.
-    presence_grace_seconds: float = Field(default=1.0, ge=0.0, le=60.0)
+    presence_grace_seconds: float = Field(default=0.5, ge=0.0, le=60.0)
     # A camera shed to another worker is still recorded here this long, so its next owner (one
     # renewal period to claim it, one RTSP connect to start) begins before this one stops.
     handover_seconds: float = Field(default=10.0, ge=0.0, le=120.0)
