@@ -343,8 +343,9 @@ def main() -> None:
         print("  violation:", line)
     for result in results:
         for start, seconds in result[5]:
-            # A hole belongs to the latest fault it began in (or up to 30 s after); else to none.
-            during = [f for f in faults if f.started - 1 <= start <= f.ended + 30]
+            # A hole belongs to the latest fault that began before it ended and ended at most 30 s
+            # before it began (a killed worker's last GOP is lost from just before the kill).
+            during = [f for f in faults if f.started - 1 <= start + seconds and start <= f.ended + 30]
             cause = max(during, key=lambda f: f.started).name if during else "no fault"
             lost[cause] = lost.get(cause, 0.0) + seconds
     for fault in faults:
