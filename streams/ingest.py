@@ -46,6 +46,8 @@ DISCONTINUITY_MEANING = {
     "drift": "camera clock drifts against ours; slewed, no gap",
     "burst": "nothing arrived for a while, then a burst; frames keep their camera spacing",
     "gap": "frames are missing; recording resumes at the next keyframe",
+    "lost": "a picture came without timestamps (FFmpeg's RTSP demuxer, after a burst); it and the "
+            "pictures depending on it are left out, recording resumes at the next keyframe",
 }
 STATUS_INTERVAL_SECONDS = 2.0
 DRIFT_LOG_SECONDS = 60.0  # drift reports of one stream are logged at most this often (all counted)
@@ -325,12 +327,9 @@ class IngestSession:
         )
 
     def _lost_picture(self, info: StreamInfo, lost: LostPicture, wall_time: float) -> None:
-        log.warning(
-            "camera %s/%s: a picture of %d bytes came without timestamps (FFmpeg's RTSP demuxer, "
-            "after a burst); it and the pictures depending on it, up to the next keyframe, are left out",
-            self.source.camera_id, self.source.stream, lost.size,
-        )
-        self._discontinuity(info, ClockEvent("gap", 1 / (info.fps or 25.0), wall_time))
+        # The size reported is the one picture known lost; what depends on it up to the next
+        # keyframe shows as the hole between the index rows.
+        self._discontinuity(info, ClockEvent("lost", 1 / (info.fps or 25.0), wall_time))
 
     def _describe_again(self, info: StreamInfo, parameter_sets: bytes, keyframe: bytes) -> StreamInfo:
         """A new description (and session number) for a camera that changed its parameter sets."""

@@ -79,7 +79,7 @@ class FakeVideo:
         has_b_frames = True
 
 
-def test_ingest_leaves_out_what_depends_on_a_lost_picture_and_reports_a_gap(tmp_path):
+def test_ingest_leaves_out_what_depends_on_a_lost_picture_and_reports_it(tmp_path):
     stream = b_frame_stream(100)
     # The P-frame right after the second keyframe loses its timestamps, as FFmpeg did.
     second_key = [i for i, p in enumerate(stream) if p.is_keyframe][1]
@@ -94,8 +94,8 @@ def test_ingest_leaves_out_what_depends_on_a_lost_picture_and_reports_a_gap(tmp_
 
     items = queue.drain(wait=0)
     gaps = [i for i, item in enumerate(items) if isinstance(item, Discontinuity)]
-    assert len(gaps) == 1 and items[gaps[0]].kind == "gap"
-    assert session.status.discontinuities == {"gap": 1}
+    assert len(gaps) == 1 and items[gaps[0]].kind == "lost"
+    assert session.status.discontinuities == {"lost": 1}
     before = [item for item in items[: gaps[0]] if isinstance(item, MediaPacket)]
     after = [item for item in items[gaps[0]:] if isinstance(item, MediaPacket)]
     # Everything before the loss is kept; after it, delivery resumes at the next keyframe.
