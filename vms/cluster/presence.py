@@ -43,6 +43,12 @@ def connected(client: redis.Redis, prefix: str, worker_ids: list[str]) -> dict[s
     return {w: by_channel.get(channel(prefix, w), 0) > 0 for w in worker_ids}
 
 
+def _open_pubsub(client: redis.Redis) -> redis.client.PubSub:
+    """``client.pubsub()``, typed (redis-py leaves ``Redis.pubsub`` unannotated)."""
+    factory: Callable[..., redis.client.PubSub] = client.pubsub
+    return factory()
+
+
 class Presence:
     """Holds this worker's presence subscription open, taking it again after any loss.
 
@@ -74,7 +80,7 @@ class Presence:
     def _run(self) -> None:
         lost_before = False
         while not self._stop.is_set():
-            pubsub: redis.client.PubSub = self.client.pubsub()
+            pubsub = _open_pubsub(self.client)
             try:
                 pubsub.subscribe(self.channel)
                 # The confirmation proves Redis registered the subscription.
