@@ -75,17 +75,26 @@ class Supervisor:
     def run(self) -> None:
         """Start the children and keep them running until SIGINT or SIGTERM."""
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: self._stop.set())
+            signal.signal(sig, lambda *_: self.request_stop())
         self.start()
         try:
-            while not self._stop.is_set():
-                self._died.wait(self._next_wait())
-                self._died.clear()
-                if self._stop.is_set():
-                    break
-                self.check()
+            self.keep()
         finally:
             self.stop()
+
+    def keep(self) -> None:
+        """Restart children as they die until ``request_stop`` (``run``'s loop, callable from a thread)."""
+        while not self._stop.is_set():
+            self._died.wait(self._next_wait())
+            self._died.clear()
+            if self._stop.is_set():
+                break
+            self.check()
+
+    def request_stop(self) -> None:
+        """Make ``keep`` return (the children keep running until ``stop``)."""
+        self._stop.set()
+        self._died.set()
 
     def _next_wait(self) -> float:
         """Seconds until the run loop must look again: the next due restart, at most ``POLL_SECONDS``."""
