@@ -280,6 +280,93 @@ async def test_motion_search_drawn_on_the_picture_finds_the_scripted_movement(tm
                     "the moment found, played", at(29).isoformat())
 
 
+async def test_event_search_across_cameras_by_zone_type_and_time(tmp_path):
+    """The events screen offers the detection zones of the cameras chosen, and finds events
+    across cameras by zone, type and a typed time range (dd/mm/yyyy HH:mm:ss, the centre's zone)."""
+    from zoneinfo import ZoneInfo
+
+    from vms.config.detection import CameraDetection, EventsConfig
+    from vms.events.configs import DetectionSettings
+    from vms.events.recorder import EventRecorder
+
+    def zones(*ids: str) -> CameraDetection:
+        return CameraDetection.model_validate({"zones": [{"id": z, "polygon": [[0, 0.3], [1, 0.3], [1, 0.8], [0, 0.8]]}
+                                                         for z in ids]})
+
+    async with investigation(tmp_path) as (system, served, page):
+        settings = DetectionSettings(system.db, system.runtime.settings.detection)
+        settings.replace("tun-1", zones("lane-1", "lane-2"))
+        settings.replace("tun-3", zones("exit", "lane-1"))
+        recorder = EventRecorder(system.db, system.runtime.bus, tmp_path, EventsConfig())
+        ids = {
+            "stop-1": recorder.open("tun-1", "stopped_vehicle", T0 + 100, zone="lane-1"),
+            "wrong-1": recorder.open("tun-1", "wrong_way", T0 + 200, zone="lane-2"),
+            "stop-3": recorder.open("tun-3", "stopped_vehicle", T0 + 300, zone="lane-1"),
+            "exit-3": recorder.open("tun-3", "stopped_vehicle", T0 + 350, zone="exit"),
+            "cover-2": recorder.open("tun-2", "tamper_covered", T0 + 400),
+            "late-1": recorder.open("tun-1", "stopped_vehicle", T0 + 600, zone="lane-1"),
+        }
+        for key in ("stop-1", "wrong-1", "stop-3", "exit-3", "late-1"):
+            recorder.close(ids[key], T0 + {"stop-1": 110, "wrong-1": 205, "stop-3": 320, "exit-3": 360, "late-1": 610}[key])
+
+        async def listed(expected: list[str], what: str) -> None:
+            want = [ids[k] for k in expected]
+            try:
+                await page.wait_for_function("(want) => JSON.stringify([...document.querySelectorAll('#event-list .event')]"
+                                             ".map((e) => Number(e.dataset.id))) === JSON.stringify(want)",
+                                             arg=want, timeout=15000, polling=100)
+            except Exception:
+                shown = await page.eval_on_selector_all("#event-list .event", "(es) => es.map((e) => Number(e.dataset.id))")
+                raise AssertionError(f"{what}: listed {shown}, expected {want} ({expected})") from None
+
+        async def zone_options(expected: list[str]) -> None:
+            await page.wait_for_function("(want) => JSON.stringify([...document.querySelector('#events-zone').options]"
+                                         ".map((o) => o.value)) === JSON.stringify(want)", arg=expected, timeout=15000)
+
+        await page.goto(served.url + "/#/events")
+        await listed(["late-1", "cover-2", "exit-3", "stop-3", "wrong-1", "stop-1"], "every event, newest first")
+        await zone_options(["", "exit", "lane-1", "lane-2"])  # the zones of every camera shown
+        await page.select_option("#events-camera", "tun-1")
+        await zone_options(["", "lane-1", "lane-2"])  # the chosen camera's zones only
+        await listed(["late-1", "wrong-1", "stop-1"], "tun-1's events")
+
+        # Across cameras: one zone name used on two cameras.
+        await page.select_option("#events-camera", "")
+        await zone_options(["", "exit", "lane-1", "lane-2"])
+        await page.select_option("#events-zone", "lane-1")
+        await listed(["late-1", "stop-3", "stop-1"], "zone lane-1 on every camera")
+        await page.select_option("#events-type", "wrong_way")
+        await listed([], "no wrong-way event in lane-1")
+        await page.select_option("#events-type", "stopped_vehicle")
+        await page.select_option("#events-zone", "")
+        await listed(["late-1", "exit-3", "stop-3", "stop-1"], "stopped vehicles in every zone")
+
+        # A time range typed in the command centre's writing: events overlapping it.
+        centre = ZoneInfo("Asia/Ho_Chi_Minh")
+        await page.fill("#events-since", at(315).astimezone(centre).strftime("%d/%m/%Y %H:%M:%S"))
+        await page.fill("#events-until", at(500).astimezone(centre).strftime("%d/%m/%Y %H:%M:%S"))
+        await page.press("#events-until", "Enter")
+        await listed(["exit-3", "stop-3"], "stopped vehicles between 315 s and 500 s")  # stop-3 still going on at 315 s
+        await page.select_option("#events-zone", "exit")
+        await listed(["exit-3"], "in zone exit between 315 s and 500 s")
+
+        # A live event is held to the same filters as the list.
+        live = await page.evaluate("""async ([inside, outside]) => {
+            const { events } = await import('/static/app/events.js');
+            const e = (start, zone, type) => ({ camera_id: 'tun-3', type, zone, start, end: null });
+            return [events.matches(e(inside, 'exit', 'stopped_vehicle')), events.matches(e(inside, 'lane-1', 'stopped_vehicle')),
+                    events.matches(e(inside, 'exit', 'wrong_way')), events.matches(e(outside, 'exit', 'stopped_vehicle'))]; }""",
+                                   [at(400).isoformat(), at(700).isoformat()])
+        assert live == [True, False, False, False], live
+
+        # A time that is not one is said so; the list stays as it was.
+        await page.fill("#events-since", "31/02/2026 08:00")
+        await page.press("#events-since", "Enter")
+        assert await page.get_attribute("#events-since", "aria-invalid") == "true"
+        await listed(["exit-3"], "the list after a bad time")
+        await page.screenshot(path=str(artifact("event-search.png")))
+
+
 async def test_playback_faults_an_operator_met_are_gone(tmp_path):
     """The look-back window moves while the page is open: Play still asks for an allowed moment.
     The picture clock shows whole milliseconds."""
