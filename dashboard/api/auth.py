@@ -68,6 +68,8 @@ def _me(principal: Principal, request: Request) -> dict:
         "playback_lookback_minutes": config.operator_lookback_minutes if earliest is not None else None,
         "csrf_token": principal.csrf_token if principal.via == "cookie" else None,
         "via": principal.via,
+        # the dock offers take-over and close of others' alarms to these (alarms.supervisor_roles)
+        "alarm_supervisor": principal.role.value in request.app.state.runtime.settings.alarms.supervisor_roles,
         "two_factor": {
             "enabled": status.enabled,
             "required": factor.required_for(principal.role),

@@ -45,6 +45,7 @@ class MeOut(BaseModel):
     playback_lookback_minutes: float | None
     csrf_token: str | None
     via: str
+    alarm_supervisor: bool = Field(False, description="may take over and close alarms others took")
     two_factor: TwoFactorState
 
 

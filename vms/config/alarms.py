@@ -69,7 +69,8 @@ class AlarmsConfig(_Strict):
     rules: list[AlarmRuleConfig] = Field(default_factory=list)
     # How often the escalation task looks for overdue alarms.
     escalation_check_seconds: float = Field(default=1.0, gt=0, le=60)
-    # Roles told about an escalation on the dashboard (the alarm feed marks them).
+    # Roles told about an escalation on the dashboard (the alarm feed marks them), and who may
+    # take over or close an alarm another operator took (audited with whose it was).
     supervisor_roles: list[str] = Field(default_factory=lambda: ["admin"])
     # Receivers of escalations (and of raised alarms when ``webhook_on_raise``), signed like event webhooks.
     webhooks: list[WebhookConfig] = Field(default_factory=list)

@@ -17,6 +17,7 @@ function valueText(key, value) {
   if (key === "outcome" && has(`alarm.outcome.${value}`)) return t(`alarm.outcome.${value}`);
   if ((key === "priority" || key === "from") && has(`alarm.priority.${value}`)) return t(`alarm.priority.${value}`);
   if (key === "type" && has(`event.${value}`)) return t(`event.${value}`);
+  if (key === "ended_by" && has(`audit.ended_by.${value}`)) return t(`audit.ended_by.${value}`);
   if (key === "role" && has(`role.${value}`)) return t(`role.${value}`);
   if (Array.isArray(value)) return value.map((v) => valueText(key, v)).join(", ");
   if (typeof value === "object") return Object.entries(value).map(([k, v]) => `${keyText(k)} ${valueText(k, v)}`).join("; ");
