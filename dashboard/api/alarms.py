@@ -107,7 +107,7 @@ def _visible(store: AlarmStore, alarm_id: int, user: Principal, capability: Capa
         raise Problem(404, "alarm-not-found", f"alarm {alarm_id} does not exist", params={"id": alarm_id})
     if not _may(user, row.group_id, capability):
         raise Problem(403, "not-allowed", f"your role ({user.role.value}) may not handle this alarm",
-                      params={"role": user.role.value, "capability": capability.value})
+                      params={"reason": "capability", "role": user.role.value, "capability": capability.value})
     return row
 
 

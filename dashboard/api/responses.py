@@ -219,6 +219,8 @@ class ExportOut(BaseModel):
     state: str
     percent: float | None
     error: str | None
+    error_code: str | None = Field(default=None, description="why it failed, as a code (vms.recordings.export_failure)")
+    error_params: dict[str, Any] = Field(default_factory=dict, description="the code's parameters")
     file_name: str | None
     bytes: int | None
     sha256: str | None

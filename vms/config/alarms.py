@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic_core import PydanticCustomError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vms.config.cameras import ID_PATTERN, no_repeats
@@ -55,7 +56,8 @@ class AlarmRuleConfig(_Strict):
     def _types(cls, types: list[str]) -> list[str]:
         unknown = sorted(set(types) - set(EVENT_TYPES))
         if unknown:
-            raise ValueError(f"unknown event types {', '.join(unknown)} (known: {', '.join(EVENT_TYPES)})")
+            raise PydanticCustomError("unknown_event_types", "unknown event types {unknown} (known: {known})",
+                                      {"unknown": ", ".join(unknown), "known": ", ".join(EVENT_TYPES)})
         return types
 
     @property
