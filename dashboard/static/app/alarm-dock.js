@@ -81,7 +81,7 @@ export const alarmDock = {
       return;
     }
     if (phase === "raised" && isNew) this.sound.play();
-    const last = (alarm.history || []).at(-1);
+    const last = (alarm?.history || []).at(-1);
     if (phase === "taken" && last?.action === "take_over" && last.taken_from === store.me?.user?.username) {
       notify(t("alarm.taken_over_notice", { user: last.by, id: alarm.id }), "error"); // no longer yours
     }
