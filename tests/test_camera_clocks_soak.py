@@ -73,7 +73,10 @@ def test_four_cameras_with_random_clock_faults_verify_clean(tmp_path, capsys):
         rows, gaps = check_recording(worker, camera.id, FPS, stopped, spacing_tolerance=0.3, ragged_ends=True)
         worst = max(worst, abs(rows[-1].end.timestamp() - stopped))
         real_gaps = [size for _, size in gaps if size > 0.1]
-        assert len(real_gaps) <= injected[camera.id].get("gap", 0), (camera.id, gaps, injected[camera.id])
+        # Every hole is explained: a gap injected, or a picture FFmpeg's demuxer handed over
+        # without timestamps after a burst (``lost``: left out with its dependants, counted).
+        explained = injected[camera.id].get("gap", 0) + detected[camera.id].get("lost", 0)
+        assert len(real_gaps) <= explained, (camera.id, gaps, injected[camera.id], detected[camera.id])
         for kind in ("backward", "forward", "burst", "gap"):
             assert detected[camera.id].get(kind, 0) >= injected[camera.id].get(kind, 0), (seed, camera.id, injected, detected)
     env = {**os.environ, "VMS_DATA_DIR": str(tmp_path)}
