@@ -25,6 +25,7 @@ from sqlalchemy import delete, select, update
 from vms.db import Database, Segment
 from vms.db.searches import MotionSearchRow
 from vms.db.types import utcnow
+from vms.errors import CodedError
 from vms.recordings.index import SegmentIndex
 from vms.recordings.locate import SegmentFiles
 from vms.recordings.playback import JOIN_SECONDS
@@ -55,7 +56,8 @@ class Region:
 
     def __post_init__(self) -> None:
         if not (0 <= self.x < 1 and 0 <= self.y < 1 and 0 < self.w <= 1 - self.x + 1e-9 and 0 < self.h <= 1 - self.y + 1e-9):
-            raise ValueError("the region must lie inside the picture: 0 <= x, y < 1 and 0 < w, h with x+w, y+h <= 1")
+            raise CodedError("the region must lie inside the picture: 0 <= x, y < 1 and 0 < w, h with x+w, y+h <= 1",
+                             "bad-region")
 
     def as_tuple(self) -> tuple[float, float, float, float]:
         return self.x, self.y, self.w, self.h
@@ -130,11 +132,11 @@ class MotionSearches:
 
     def submit(self, camera_id: str, region: Region, start: datetime, end: datetime, sensitivity: float,
                username: str) -> MotionSearch:
-        """Queue a search; ValueError for an empty range or a sensitivity outside (0, 1]."""
+        """Queue a search; CodedError (bad-range, bad-sensitivity; a bad region: bad-region) for an empty range or a sensitivity outside (0, 1]."""
         if end <= start:
-            raise ValueError("the range must end after it starts")
+            raise CodedError("the range must end after it starts", "bad-range")
         if not 0 < sensitivity <= 1:
-            raise ValueError("sensitivity is the share of the region that must change, in (0, 1]")
+            raise CodedError("sensitivity is the share of the region that must change, in (0, 1]", "bad-sensitivity")
         search = MotionSearch(secrets.token_hex(16), camera_id, region, start, end, sensitivity, username)
         self._save(search)
         with self._lock:
