@@ -12,6 +12,13 @@ no longer decode: the recorded file is corrupt, though every hash matches. So su
 reported as ``LostPicture`` and ingest drops what depends on it, up to the next keyframe, as a
 counted gap (streams.ingest). Packets without timestamps that hold no picture (parameter sets
 before the first picture, FFmpeg's flush packet at the end) are not losses and are skipped.
+
+The loss comes from FFmpeg's H.264/H.265 parser (its timestamp bookkeeping), so ingest opens
+B-frame streams without it (``fflags=+noparse``): packets then come one per RTP packet, each
+with its RTP timestamp, and are joined here by equal timestamps; the keyframe flag is read from
+the NAL unit types. I/P-only streams keep the parser (several times fewer packets to handle
+in Python); no loss was seen on them in the clock soak, and should one come, the lost-picture
+path above still keeps every file decodable.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Protocol
 
-from streams.nal import is_annex_b, nal_types
+from streams.nal import is_annex_b, is_random_access, nal_types
 
 # NAL unit types that carry picture data (VCL): H.264 1-5, H.265 0-31 (ITU-T H.264 table 7-1,
 # H.265 table 7-1).
@@ -78,7 +85,7 @@ def access_units(packets: Iterable[DemuxedPacket], codec: str) -> Iterator[Acces
             data = bytes(packet)
             if holds_picture(data, codec):
                 if pending is not None:
-                    yield pending
+                    yield _flagged(pending, codec)
                     pending = None
                 yield LostPicture(len(data))
             continue
@@ -87,7 +94,14 @@ def access_units(packets: Iterable[DemuxedPacket], codec: str) -> Iterator[Acces
             pending.keyframe = pending.keyframe or packet.is_keyframe
             continue
         if pending is not None:
-            yield pending
+            yield _flagged(pending, codec)
         pending = AccessUnit(bytes(packet), pts, dts, packet.is_keyframe)
     # The stream ended under us: the last access unit may have been cut mid-picture, and a
     # recorded half picture is a corrupt frame. One frame is the cheaper loss.
+
+
+def _flagged(unit: AccessUnit, codec: str) -> AccessUnit:
+    """Without FFmpeg's parser no packet is flagged a keyframe: read it from the NAL types."""
+    if not unit.keyframe:
+        unit.keyframe = is_random_access(unit.data, codec)
+    return unit

@@ -104,6 +104,7 @@ class IngestSession:
         self._transport = TransportChoice(source.transport, source.where)
         # Where the previous session's frames ended on our clock: the next one never overlaps it.
         self._placed_until = 0.0
+        self._without_parser = False  # see _parser_loses_timestamps
 
     def start(self) -> "IngestSession":
         self._thread.start()
@@ -158,6 +159,9 @@ class IngestSession:
     def _pull_once(self) -> None:
         with self._open_gate:
             container = self._open()
+            if self._parser_loses_timestamps(container):
+                container.close()
+                container = self._open()
         session_started = False
         try:
             if not container.streams.video:
@@ -196,6 +200,22 @@ class IngestSession:
                 self.fanout.publish(StreamEnd(self.source.camera_id, self.source.stream, self.status.session, reason))
             container.close()
 
+    def _parser_loses_timestamps(self, container: av.container.InputContainer) -> bool:
+        """True, once per session object, for a B-frame stream opened with FFmpeg's parser.
+
+        The parser hands over an occasional picture of a B-frame stream without timestamps
+        after a burst (streams.access_units); such a stream is reopened without it, and stays
+        so across reconnects.
+        """
+        if self._without_parser or not container.streams.video:
+            return False
+        if not container.streams.video[0].codec_context.has_b_frames:
+            return False
+        log.info("camera %s/%s sends B-frames: reading it without FFmpeg's parser, which loses "
+                 "timestamps after bursts", self.source.camera_id, self.source.stream)
+        self._without_parser = True
+        return True
+
     def _open(self, video_only: bool = True) -> av.container.InputContainer:
         """Open the RTSP session; audio is not even set up, as nothing here records it."""
         try:
@@ -210,6 +230,8 @@ class IngestSession:
         options = {**transport, "timeout": str(int(self.config.read_timeout_seconds * 1_000_000))}
         if video_only:
             options["allowed_media_types"] = "video"
+        if self._without_parser:
+            options["fflags"] = "+noparse+nofillin"  # timestamps of every RTP packet, as sent
         started = time.monotonic()
         try:
             return av.open(

@@ -15,7 +15,7 @@ import pytest
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
 from tests.support.clock_checks import check_recording
 from tests.support.rtsp_proxy import rtsp_proxy
-from tests.support.system import camera_entry, make_settings, running_worker
+from tests.support.system import STALL_TOLERANT_INGEST, camera_entry, make_settings, running_worker
 
 pytestmark = [
     pytest.mark.slow,
@@ -49,7 +49,7 @@ def test_four_cameras_with_random_clock_faults_verify_clean(tmp_path, capsys):
             entry = camera_entry(sim, camera.id, segment_seconds=10)
             entry["main_url"] = proxies[camera.id].url(sim.url(camera.id))
             entries.append(entry)
-        with running_worker(make_settings(tmp_path, entries)) as (worker, statuses):
+        with running_worker(make_settings(tmp_path, entries, ingest=STALL_TOLERANT_INGEST)) as (worker, statuses):
             for camera in cameras:
                 statuses.wait_state(camera.id, "online", timeout=60)
             began = time.monotonic()
