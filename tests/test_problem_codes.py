@@ -232,3 +232,14 @@ def test_every_audit_action_has_words():
     for lang in ("en", "vi"):
         missing = sorted(a for a in actions if f"audit.action.{a}" not in locale(lang))
         assert not missing, f"{lang}: {missing}"
+
+
+def test_every_role_and_right_has_words_in_both_languages():
+    """'Not allowed' messages name the missing right; a right without words showed its code."""
+    from vms.auth.roles import Capability, Role
+
+    for lang in ("en", "vi"):
+        words = json.loads((ROOT / f"dashboard/static/app/locales/{lang}.json").read_text(encoding="utf-8"))
+        missing = [f"capability.{c.value}" for c in Capability if f"capability.{c.value}" not in words]
+        missing += [f"role.{r.value}" for r in Role if f"role.{r.value}" not in words]
+        assert not missing, (lang, missing)
