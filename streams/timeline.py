@@ -28,15 +28,23 @@ STALL_SECONDS = 1.0
 # least-delayed frame, the one that tells where the camera's clock really is.
 LEAD_WINDOW_SECONDS = 5.0
 # Slewing: the lead is removed over this horizon, never faster than MAX_SLEW (fraction).
-SLEW_HORIZON_SECONDS = 10.0
-MAX_SLEW = 0.02
-# Frames placed ahead of their arrival are pulled back faster (the index must not run ahead).
+# Behind our clock is slewed as fast as ahead of it: a line left behind places pictures
+# before their capture (up to 0.74 s in a loaded demo), as wrong as after their arrival.
+SLEW_HORIZON_SECONDS = 2.0
+MAX_SLEW = 0.05
+# Frames placed ahead of their arrival (the index must not run ahead).
 SLEW_AHEAD_HORIZON_SECONDS = 2.0
 MAX_SLEW_AHEAD = 0.05
 # The camera's rate is estimated from one least-delayed point per bucket over this window.
 RATE_BUCKET_SECONDS = 2.0
 RATE_WINDOW_SECONDS = 60.0
 RATE_MIN_SPAN_SECONDS = 10.0
+# A rate read from the two halves of the window that differ by more than this is not a clock
+# (a crystal's rate is steady for minutes) but queueing: a backlog building or draining under
+# load. Such an estimate is refused and the previous one kept.
+RATE_AGREEMENT = 0.005
+# No camera clock runs this far from ours; a larger apparent rate is queueing as well.
+MAX_CLOCK_RATE_ERROR = 0.05
 # Every this many seconds of accumulated drift correction in a run is reported once.
 DRIFT_REPORT_SECONDS = 1.0
 # A new run's first packets that arrive faster than real time (FFmpeg's probe buffer, a
@@ -101,15 +109,35 @@ class _Run:
             self.buckets.popleft()
 
     def camera_rate(self) -> float | None:
-        """Our seconds per camera second (least squares over least-delayed points), or None."""
-        if len(self.buckets) < 3 or self.buckets[-1][1] - self.buckets[0][1] < RATE_MIN_SPAN_SECONDS:
+        """Our seconds per camera second (least squares over least-delayed points), or None.
+
+        None also when the window's two halves disagree (``RATE_AGREEMENT``) or the rate is
+        implausible for a clock (``MAX_CLOCK_RATE_ERROR``): the least-delayed arrivals then
+        trace a backlog draining or building under load, and taking that for the camera's
+        rate placed pictures up to a second before their capture (docs/decisions.md).
+        """
+        points = list(self.buckets)
+        if len(points) < 6 or points[-1][1] - points[0][1] < RATE_MIN_SPAN_SECONDS:
             return None
-        n = len(self.buckets)
-        mm = sum(m for _, m, _ in self.buckets) / n
-        ma = sum(a for _, _, a in self.buckets) / n
-        var = sum((m - mm) ** 2 for _, m, _ in self.buckets)
-        cov = sum((m - mm) * (a - ma) for _, m, a in self.buckets)
-        return min(2.0, max(0.5, cov / var)) if var > 0 else None
+        middle = (points[0][1] + points[-1][1]) / 2
+        rates = [_slope(points), _slope([p for p in points if p[1] <= middle]),
+                 _slope([p for p in points if p[1] > middle])]
+        whole, first, second = rates
+        if whole is None or first is None or second is None or abs(first - second) > RATE_AGREEMENT:
+            return None
+        return whole if abs(whole - 1) <= MAX_CLOCK_RATE_ERROR else None
+
+
+def _slope(points: list[tuple[float, float, float]]) -> float | None:
+    """Least-squares d(arrival)/d(media) of (bucket start, media s, arrival s) points, or None."""
+    n = len(points)
+    if n < 3:
+        return None
+    mm = sum(m for _, m, _ in points) / n
+    ma = sum(a for _, _, a in points) / n
+    var = sum((m - mm) ** 2 for _, m, _ in points)
+    cov = sum((m - mm) * (a - ma) for _, m, a in points)
+    return cov / var if var > 0 else None
 
 
 class MediaTimeline:
@@ -130,7 +158,7 @@ class MediaTimeline:
         self._last: tuple[int, float, float] | None = None  # raw dts, arrival, placed wall (dts)
         self._last_out_dts = -1
         self._end = not_before  # wall time just past the newest presented frame
-        self._leads: deque[tuple[float, float]] = deque()  # (arrival, lead), decreasing leads
+        self._arrivals: deque[tuple[float, int]] = deque()  # (arrival, raw dts) of the run's last 5 s
         self.events: list[ClockEvent] = []  # every event of the session, for tests and status
 
     # -- public ---------------------------------------------------------------------------
@@ -199,6 +227,7 @@ class MediaTimeline:
             w_first = floor  # the clock stepped while frames kept coming: continue seamlessly
         w_first = max(w_first, floor)
         self._run = _Run(first_x, w_first, self.tb)
+        self._arrivals.clear()  # another run's media times do not carry forward
         out = []
         for item, pts, dts, arrival, events in held:
             self._run.note_arrival(dts, arrival)
@@ -214,7 +243,7 @@ class MediaTimeline:
     def _slew(self, dts: int, arrival: float, events: list[ClockEvent]) -> None:
         run = self._run
         assert run is not None
-        lead = self._lead_max(arrival)
+        lead = self._lead_max(dts, arrival)
         run.base_rate = run.camera_rate() or run.base_rate
         rate = run.base_rate
         if lead > 0:  # ahead of our clock is worse than behind it: catch up faster
@@ -228,10 +257,23 @@ class MediaTimeline:
             run.reported_drift = steps
             events.append(ClockEvent("drift", drift, run.wall(dts)))
 
-    def _lead_max(self, now: float) -> float:
-        while self._leads and now - self._leads[0][0] > LEAD_WINDOW_SECONDS:
-            self._leads.popleft()
-        return self._leads[0][1] if self._leads else 0.0
+    def _lead_max(self, dts: int, now: float) -> float:
+        """How far the run's line, where it is now, lies ahead of the least-delayed arrival of
+        the last ``LEAD_WINDOW_SECONDS`` (each carried forward to ``dts`` at the camera's rate).
+
+        Measured against the line as it is now, not as each frame was placed: the lead a frame
+        had when placed still counted the correction made since, so the slew went on for up to
+        the window's length past zero (an overshoot of a few hundred ms after a backlog drained).
+        """
+        run = self._run
+        assert run is not None
+        while self._arrivals and now - self._arrivals[0][0] > LEAD_WINDOW_SECONDS:
+            self._arrivals.popleft()
+        if not self._arrivals:
+            return 0.0
+        step = float(self.tb) * run.base_rate
+        earliest = min(arrival + (dts - x) * step for arrival, x in self._arrivals)
+        return run.wall(dts) - earliest
 
     def _place(self, pts: int, dts: int, arrival: float, events: list[ClockEvent]) -> Placement:
         run = self._run
@@ -244,10 +286,7 @@ class MediaTimeline:
         w_pts = max(w_dts, run.wall(pts))
         if self.epoch is None:
             self.epoch = w_dts
-        lead = w_dts - arrival
-        while self._leads and self._leads[-1][1] <= lead:
-            self._leads.pop()
-        self._leads.append((arrival, lead))
+        self._arrivals.append((arrival, dts))
         self._last = (dts, arrival, w_dts)
         for event in events:
             if event not in self.events:

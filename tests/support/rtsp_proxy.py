@@ -9,6 +9,9 @@ unchanged; the video RTP packets (interleaved channel 0) from the camera are rew
 * ``hold(seconds)``: nothing reaches the client for ``seconds``, then everything held arrives
   at once (a network stall and burst);
 * ``drop(seconds)``: whole frames are lost for ``seconds``;
+* ``lag(peak, build, drain)``: a backlog (what an overloaded camera encoder or a busy machine
+  does): the delay of everything sent grows from 0 to ``peak`` seconds over ``build`` seconds,
+  then drains back to 0 over ``drain`` seconds, order kept, nothing lost;
 * ``switch_to(url)``: from the next keyframe of another mount on, its video is sent instead,
   with sequence numbers, timestamps and SSRC continued (a camera changing its resolution).
 
@@ -18,6 +21,7 @@ picture is split between two clocks. Every change is counted in ``injected``.
 
 from __future__ import annotations
 
+import queue
 import socket
 import struct
 import threading
@@ -106,6 +110,9 @@ class _Connection:
         self.lock = threading.Lock()
         self.send_lock = threading.Lock()
         self.alive = True
+        self.late: queue.Queue[tuple[float, bytes]] = queue.Queue()  # (when to send, message)
+        self.late_pending = 0  # messages in ``late`` not sent yet (guarded by send_lock)
+        threading.Thread(target=self._send_late, daemon=True).start()
 
     def run(self) -> None:
         threading.Thread(target=self._client_to_upstream, daemon=True).start()
@@ -150,6 +157,12 @@ class _Connection:
 
     def _send(self, message: bytes) -> None:
         with self.send_lock:
+            delay = self.proxy.lag_at(time.monotonic())
+            if delay > 0 or self.late_pending:
+                # Behind a backlog: queued in order, sent when due (never before what is queued).
+                self.late_pending += 1
+                self.late.put((time.monotonic() + delay, message))
+                return
             if time.monotonic() < self.proxy.hold_until:
                 self.held.append(message)
                 return
@@ -157,6 +170,22 @@ class _Connection:
                 message = b"".join(self.held) + message
                 self.held = []
             self.client.sendall(message)
+
+    def _send_late(self) -> None:
+        while self.alive:
+            try:
+                due, message = self.late.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)  # the backlog's pacing itself: wall-clock delay is the fault
+            with self.send_lock:
+                self.late_pending -= 1
+                try:
+                    self.client.sendall(message)
+                except OSError:
+                    return
 
     def _video(self, frame: bytes, spliced: bool = False) -> bytes | None:
         """Rewrite one interleaved RTP packet of the camera; None when it is dropped."""
@@ -222,6 +251,7 @@ class RtspProxy:
         self.pending: dict[_Connection, list[tuple[str, float]]] = {}
         self.connections: list[_Connection] = []
         self.hold_until = 0.0
+        self.lag_profile: tuple[float, float, float, float] | None = None  # (start, peak, build, drain)
         self.switched: str | None = None
         self.injected: list[tuple[str, float, float]] = []  # (kind, size, wall time)
         self._listener = socket.socket()
@@ -273,6 +303,24 @@ class RtspProxy:
     def hold(self, seconds: float) -> None:
         self.hold_until = time.monotonic() + seconds
         self.injected.append(("burst", seconds, time.time()))
+
+    def lag(self, peak: float, build: float, drain: float) -> None:
+        """From now on, delay what is sent by 0 rising to ``peak`` s over ``build`` s, then falling
+        to 0 over ``drain`` s (slopes below 1, so the order of sending is the order received)."""
+        if not (0 < peak < build and peak < drain):
+            raise ValueError("the delay must change slower than time passes (peak < build, peak < drain)")
+        self.lag_profile = (time.monotonic(), peak, build, drain)
+        self.injected.append(("lag", peak, time.time()))
+
+    def lag_at(self, now: float) -> float:
+        """The delay (s) ``lag`` adds to a message received at monotonic time ``now``."""
+        if self.lag_profile is None:
+            return 0.0
+        start, peak, build, drain = self.lag_profile
+        into = now - start
+        if into < build:
+            return peak * into / build
+        return max(0.0, peak * (1 - (into - build) / drain))
 
     def drop(self, seconds: float) -> None:
         self._change("drop", 1)
