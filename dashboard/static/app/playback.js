@@ -1,6 +1,6 @@
 // Playback: a camera's day on a timeline (GET /api/cameras/{id}/timeline), the recording at any
 // moment (player.js), play/pause, 1x-8x, frame steps, the wall-clock time of the picture shown,
-// and marking a range for an evidence export (POST /api/exports).
+// the camera's bookmarks as markers, and marking a range for an evidence export (POST /api/exports).
 
 import { api, query } from "./api.js";
 import { ZONE, dayStart, el, fmtTime, iso, notify, option, syncOptions, zoneDay } from "./dom.js";
@@ -113,6 +113,7 @@ export const playback = {
       readyState: this.video.readyState,
       paused: this.video.paused,
       message: this.message.hidden ? null : this.message.textContent,
+      bookmarks: this.timeline.bookmarks.map((b) => b.id),
     };
   },
 
@@ -198,7 +199,22 @@ export const playback = {
       this.timeline.setData(data, data.available_from ? Date.parse(data.available_from) : null);
     } catch (error) {
       this.showMessage(error.message);
+      return;
     }
+    await this.loadBookmarks();
+  },
+
+  /** The camera's bookmarks on the day shown, as markers on the timeline. */
+  async loadBookmarks() {
+    const camera = this.cameraId;
+    const day = this.day;
+    try {
+      const found = await api("/api/bookmarks" + query({ camera_id: camera, start: iso(dayStart(day)),
+                                                        end: iso(dayStart(zoneDay(dayStart(day) + DAY_MS + 3600e3))) }));
+      if (camera !== this.cameraId || day !== this.day) return;
+      this.timeline.setBookmarks(found.map((b) => ({ id: b.id, title: b.title, start: Date.parse(b.start),
+                                                     end: b.end ? Date.parse(b.end) : null })));
+    } catch { /* the timeline stays without bookmark markers; playback itself is not affected */ }
   },
 
   nextRecording(ms) {
@@ -364,6 +380,7 @@ export const playback = {
         title: this.bookmarkTitle.value.trim(), lock: this.bookmarkLock.checked } });
       this.bookmarkTitle.value = "";
       notify(t("playback.bookmarked"));
+      this.loadBookmarks();
     } catch (error) {
       notify(error.message, "error");
     }
