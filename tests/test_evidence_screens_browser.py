@@ -103,6 +103,9 @@ async def test_bookmarks_searched_played_marked_on_the_timeline_and_added_to_a_c
                             " return s && s.camera === 'tun-1' && s.shown && Math.abs(Date.parse(s.shown) - Date.parse(t)) <= 500"
                             " && s.bookmarks.length ? s : null; }", "playback at the bookmark", at(30).isoformat())
         assert state["bookmarks"] == [made["truck"]], state
+        # Its range arrives marked, ready for an export or a case clip.
+        marked = await page.text_content("#pb-range")
+        assert typed(at(30)) in marked and at(45).astimezone(CENTRE).strftime("%H:%M:%S") in marked, marked
         x = await page.evaluate("async (t) => (await import('/static/app/playback.js')).playback.timeline.xOf(Date.parse(t))",
                                 at(30).isoformat())
         # Inside the flag above the bar (the bar's top is 18 px down; the flag's tip 11 px down), the

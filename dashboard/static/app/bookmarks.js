@@ -1,6 +1,7 @@
 // Bookmarks: search them (words in title or note, camera, a typed time range) on every camera you
-// may play back (GET /api/bookmarks); a row opens playback at its moment; "add to case" puts it
-// in a case (POST /api/cases/{id}/bookmarks). Bookmarks are made on the playback screen.
+// may play back (GET /api/bookmarks); a row opens playback at its moment (a range arrives marked);
+// "add to case" puts it in a case (POST /api/cases/{id}/bookmarks). Bookmarks are made on the
+// playback screen.
 
 import { api, query } from "./api.js";
 import { clear, el, fmtTime, iso, notify, syncOptions } from "./dom.js";
@@ -93,7 +94,7 @@ export const bookmarksScreen = {
   },
 
   open(bookmark) {
-    this.ctx.go("playback", { camera: bookmark.camera_id, t: bookmark.start });
+    this.ctx.go("playback", { camera: bookmark.camera_id, t: bookmark.start, ...(bookmark.end ? { end: bookmark.end } : {}) });
   },
 
   async loadCases() {

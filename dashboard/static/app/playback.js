@@ -143,6 +143,11 @@ export const playback = {
       const at = params.t ? Date.parse(params.t) : null;
       await this.choose(params.camera, at !== null ? zoneDay(at) : zoneDay(Date.now()));
       if (params.event) this.markEvent(params.event);
+      // A bookmarked range arrives marked, ready for an export or a case clip.
+      if (at !== null && params.end) {
+        this.mark = [at, Date.parse(params.end)];
+        this.updateRange();
+      }
       if (at !== null) {
         this.timeline.frame(at, 20 * 60 * 1000); // twenty minutes around the moment
         await this.seek(at);
