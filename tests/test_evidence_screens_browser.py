@@ -118,6 +118,7 @@ async def test_bookmarks_searched_played_marked_on_the_timeline_and_added_to_a_c
         title = await _wait(page, "() => { const t = document.querySelector('#pb-timeline').title;"
                             " return t.includes('★') ? t : null; }", "the bookmark named on hover")
         assert "xe tải dừng" in title, title
+        await page.locator("#pb-timeline").screenshot(path=str(artifact("bookmark-marker.png")))
 
 
 async def test_evidence_locks_listed_made_extended_and_released_by_an_admin_only(tmp_path):
