@@ -6,7 +6,9 @@
     units as streams/ingest.py does (FFmpeg's RTSP demuxer, what ingest runs today);
 (b) ``own``: streams/rtsp, one asyncio loop for every stream, reads paced by ``--read-interval``
     (0 reads as data comes), RTP depacketized into the same access units;
-(c) ``ffmpeg``: one ``ffmpeg -rtsp_transport tcp -i URL -c copy -f null -`` per stream.
+(c) ``ffmpeg``: one ``ffmpeg -rtsp_transport tcp -i URL -c copy -f null -`` per stream;
+(b') ``own-threads`` (only when named in ``--variants``): our client as ingest runs it, a thread
+    per stream that sets up and waits, packets handled on one shared loop (streams/rtsp/pull.py).
 
 (a) and (b) run in a child process each (``--child``), and report the access units they got, so
 a variant that falls behind shows as fewer frames per second. CPU is user+system of the process
@@ -34,7 +36,7 @@ from bench.procstat import usage
 from streams.rtsp.session import RtspSession
 from streams.simulator import CameraSimulator
 
-VARIANTS = ("pyav", "own", "ffmpeg")
+VARIANTS = ("pyav", "own", "ffmpeg", "own-threads")
 
 
 class Counter:
@@ -82,9 +84,9 @@ def child_pyav(urls: list[str]) -> None:
 
 
 def child_own(urls: list[str], read_interval: float) -> None:
-    async def run() -> None:
-        counter = Counter()
+    counter = Counter()
 
+    async def run() -> None:
         def sink(data: bytes, pts: int, keyframe: bool) -> None:
             counter.units += 1
             counter.bytes += len(data)
@@ -101,6 +103,37 @@ def child_own(urls: list[str], read_interval: float) -> None:
             await session.close()
 
     asyncio.run(run())
+
+
+def child_own_threads(urls: list[str], read_interval: float) -> None:
+    """(b'): our client as ingest runs it: a thread per stream that sets up and waits, the
+    packets handled on the one shared loop (streams/rtsp/pull.py)."""
+    from streams.rtsp.pull import RtspPull
+
+    counter, lock = Counter(), threading.Lock()
+    stop = threading.Event()
+
+    def sink(data: bytes, pts: int, keyframe: bool) -> None:
+        with lock:
+            counter.units += 1
+            counter.bytes += len(data)
+            counter.keyframes += keyframe
+
+    def pull(url: str) -> None:
+        puller = RtspPull(url, timeout=20, read_interval=read_interval)
+        puller.open(sink)
+        try:
+            puller.wait(stop, 20)
+        finally:
+            puller.close()
+
+    for url in urls:
+        threading.Thread(target=pull, args=(url,), daemon=True).start()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGTERM})
+    while signal.sigwait({signal.SIGUSR1, signal.SIGTERM}) == signal.SIGUSR1:
+        with lock:
+            print(counter.line(), flush=True)
+    stop.set()
 
 
 @dataclass
@@ -160,9 +193,9 @@ def main() -> None:
     parser.add_argument("--cameras", default="32", help="comma-separated stream counts")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--warmup", type=float, default=8, help="seconds for every stream to connect before measuring")
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--variants", default=",".join(VARIANTS[:3]))
     parser.add_argument("--read-interval", type=float, default=0.05, help="(b): seconds between paced reads, 0 for none")
-    parser.add_argument("--child", choices=("pyav", "own"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("pyav", "own", "own-threads"), help=argparse.SUPPRESS)
     parser.add_argument("urls", nargs="*", help=argparse.SUPPRESS)
     add_stream_arguments(parser)
     args = parser.parse_args()
@@ -170,6 +203,8 @@ def main() -> None:
         return child_pyav(args.urls)
     if args.child == "own":
         return child_own(args.urls, args.read_interval)
+    if args.child == "own-threads":
+        return child_own_threads(args.urls, args.read_interval)
 
     results: list[Result] = []
     with CameraSimulator(shared_mounts(args)).start() as sim:
@@ -193,7 +228,7 @@ def main() -> None:
     by_key = {(r.streams, r.variant): r for r in results}
     print("\nratios (CPU per stream):")
     for count in sorted({r.streams for r in results}):
-        pyav_result, own, ffmpeg = (by_key.get((count, v)) for v in VARIANTS)
+        pyav_result, own, ffmpeg, _ = (by_key.get((count, v)) for v in VARIANTS)
         if own and pyav_result:
             print(f"  {count:4d} streams: own / pyav x{own.cpu_percent_per_stream / max(pyav_result.cpu_percent_per_stream, 1e-9):.2f}")
         if own and ffmpeg:

@@ -86,9 +86,9 @@ class RtspSession:
         self._keep_alive = asyncio.get_running_loop().create_task(self._keep_alive_loop(base, session_timeout))
         return track
 
-    async def wait_closed(self) -> None:
-        """Until the server ends the stream (returns) or it fails (raises what ended it)."""
-        await self._live_connection().closed
+    def connection_closed(self) -> asyncio.Future[None]:
+        """Done when the server ends the stream (None) or it fails (the exception that ended it)."""
+        return self._live_connection().closed
 
     async def close(self) -> None:
         """TEARDOWN (best effort, briefly) and close the connection."""
