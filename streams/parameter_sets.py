@@ -50,6 +50,21 @@ def picture_size(codec: str, keyframe: bytes) -> tuple[int, int] | None:
     return (frames[0].width, frames[0].height) if frames else None
 
 
+def describe_keyframe(codec: str, keyframe: bytes) -> tuple[int, int, bool] | None:
+    """(width, height, reorders) of a keyframe that carries its parameter sets, or None.
+
+    ``reorders``: the parameter sets allow B-frames (frames out of presentation order), as the
+    decoder reads it from the SPS (H.264 VUI ``max_num_reorder_frames``, H.265
+    ``sps_max_num_reorder_pics``). Costs one picture's decode.
+    """
+    try:
+        context: Any = av.CodecContext.create(codec, "r")
+        frames = context.decode(av.Packet(keyframe)) + context.decode(None)
+    except (av.FFmpegError, ValueError):
+        return None
+    return (frames[0].width, frames[0].height, bool(context.has_b_frames)) if frames else None
+
+
 class ParameterSetWatch:
     """Compares each keyframe's parameter sets with the previous keyframe's."""
 

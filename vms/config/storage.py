@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ByteSize, ConfigDict, Field
 
@@ -28,5 +29,12 @@ class IngestConfig(BaseModel):
     # RTSP sessions a worker opens at once; the others wait their turn (not counted in the open
     # timeout), so 120 cameras starting together do not time out on a busy CPU.
     concurrent_opens: int = Field(default=8, ge=1)
+    # Who speaks RTSP: "ffmpeg" (PyAV's demuxer) or "builtin" (streams/rtsp, about half the CPU,
+    # decision 63); cameras the built-in client cannot serve (UDP only, TLS, other codecs) fall
+    # back to FFmpeg by themselves.
+    rtsp_client: Literal["ffmpeg", "builtin"] = "ffmpeg"
+    # Built-in client: seconds between reads of a stream; each read takes everything that arrived.
+    # Longer is cheaper (decision 63) and adds as much to live latency.
+    read_interval_seconds: float = Field(default=0.05, ge=0, le=0.5)
     # Packets a consumer may fall behind before packets are dropped for it.
     consumer_queue_packets: int = Field(default=500, ge=10)
