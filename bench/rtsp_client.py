@@ -87,7 +87,7 @@ def child_own(urls: list[str], read_interval: float) -> None:
     counter = Counter()
 
     async def run() -> None:
-        def sink(data: bytes, pts: int, keyframe: bool) -> None:
+        def sink(data: bytes, pts: int, keyframe: bool, arrival: float) -> None:
             counter.units += 1
             counter.bytes += len(data)
             counter.keyframes += keyframe
@@ -113,7 +113,7 @@ def child_own_threads(urls: list[str], read_interval: float) -> None:
     counter, lock = Counter(), threading.Lock()
     stop = threading.Event()
 
-    def sink(data: bytes, pts: int, keyframe: bool) -> None:
+    def sink(data: bytes, pts: int, keyframe: bool, arrival: float) -> None:
         with lock:
             counter.units += 1
             counter.bytes += len(data)

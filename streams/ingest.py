@@ -235,9 +235,9 @@ class IngestSession:
         finish: Callable[[], None] | None = None
         session = 0
 
-        def sink(data: bytes, pts: int, keyframe: bool) -> None:
+        def sink(data: bytes, pts: int, keyframe: bool, arrival: float) -> None:
             nonlocal feed, finish, session
-            unit = _Unit(data, pts, pts, keyframe, time.time())
+            unit = _Unit(data, pts, pts, keyframe, arrival)
             if feed is not None:
                 feed(unit)
                 return

@@ -44,9 +44,10 @@ def fu_a(nal: bytes, size: int) -> list[bytes]:
 
 def assemble(codec: str, packets: list[bytes]) -> tuple[list[tuple[bytes, int, bool]], AccessUnitAssembler]:
     units: list[tuple[bytes, int, bool]] = []
-    assembler = AccessUnitAssembler(codec, 96, lambda data, pts, key: units.append((data, pts, key)))
+    assembler = AccessUnitAssembler(codec, 96, lambda data, pts, key, arrival: units.append((data, pts, key)))
     for packet in packets:
         assembler.push(packet)
+    assembler.read_done(1000.0, 0.05)
     return units, assembler
 
 
@@ -170,3 +171,16 @@ def test_udp_only_camera_falls_back_to_ffmpeg_and_records(tmp_path, caplog):
     assert not built_in_used(caplog, camera.id)
     assert "built-in RTSP client cannot take this stream" in caplog.text
     assert check_segments(worker.index, worker.recordings_dir, camera.id)
+
+
+def test_units_of_one_paced_read_get_arrivals_spread_over_the_read_window():
+    arrivals: list[float] = []
+    assembler = AccessUnitAssembler("h264", 96, lambda data, pts, key, arrival: arrivals.append(arrival))
+    assembler.push(rtp(1, 0, SLICE, True))
+    assembler.read_done(1000.0, 0.05)  # first read: the window is one interval back
+    for i in range(2, 6):
+        assembler.push(rtp(i, 3600 * i, SLICE, True))
+    assembler.read_done(1000.04, 0.05)  # four units since the previous read, 40 ms ago
+    assembler.push(rtp(6, 3600 * 6, SLICE, True))
+    assembler.read_done(1003.0, 0.05)  # after a stall: it arrived within the last interval
+    assert arrivals == pytest.approx([1000.0, 1000.01, 1000.02, 1000.03, 1000.04, 1003.0])

@@ -9,12 +9,14 @@ everything that arrived meanwhile (many packets) instead of waking the loop for 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from typing import Callable
 
 from streams.rtsp.messages import Response, RtspProtocolError, build_request, parse_response
 
 FrameSink = Callable[[int, bytes], None]  # (channel, payload)
+ReadSink = Callable[[float, float], None]  # (UTC epoch seconds of the read, read interval in s)
 
 
 class RtspConnection(asyncio.Protocol):
@@ -26,6 +28,7 @@ class RtspConnection(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.on_frame: FrameSink = lambda channel, payload: None
+        self.on_read_done: ReadSink = lambda now, interval: None  # after a read's frames
         self.read_interval = 0.0  # seconds between reads once playing; 0 reads as data comes
         self.bytes_received = 0
         self._buffer = b""
@@ -85,6 +88,7 @@ class RtspConnection(asyncio.Protocol):
                         waiting = self._waiting.popleft()
                         if not waiting.done():
                             waiting.set_result(response)
+            self.on_read_done(time.time(), self.read_interval)
         except Exception as exc:  # a protocol error or a depacketizer's: this session is over
             self._fail(exc)
             return
@@ -116,4 +120,4 @@ class RtspConnection(asyncio.Protocol):
             self._transport.close()
 
 
-__all__ = ["FrameSink", "RtspConnection", "RtspProtocolError"]
+__all__ = ["FrameSink", "ReadSink", "RtspConnection", "RtspProtocolError"]

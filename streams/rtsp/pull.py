@@ -41,9 +41,9 @@ class RtspPull:
         Raises what RtspSession.play raises; TimeoutError when the whole set-up takes longer
         than four answers would.
         """
-        def counted(data: bytes, pts: int, keyframe: bool) -> None:
+        def counted(data: bytes, pts: int, keyframe: bool, arrival: float) -> None:
             self.last_unit_at = time.monotonic()
-            sink(data, pts, keyframe)
+            sink(data, pts, keyframe, arrival)
 
         async def play() -> VideoTrack:
             track = await self._session.play(counted)

@@ -17,8 +17,9 @@ from streams.rtsp.payload import DepacketizeError, Depacketizer
 _HEADER = Struct("!BBHI")  # V/P/X/CC, M/PT, sequence number, timestamp
 _DEPACKETIZERS: dict[str, type[Depacketizer]] = {"h264": H264Depacketizer, "hevc": H265Depacketizer}
 
-# (Annex B access unit, timestamp in clock-rate ticks from the session's first packet, keyframe)
-UnitSink = Callable[[bytes, int, bool], None]
+# (Annex B access unit, timestamp in clock-rate ticks from the session's first packet, keyframe,
+# arrival: UTC epoch seconds)
+UnitSink = Callable[[bytes, int, bool, float], None]
 
 
 def depacketizer(codec: str) -> Depacketizer:
@@ -29,7 +30,12 @@ def depacketizer(codec: str) -> Depacketizer:
 class AccessUnitAssembler:
     """Feeds RTP packets of one payload type to a depacketizer and hands whole units to ``sink``.
 
-    Counters: ``packets``, ``lost_packets`` (sequence gaps), ``dropped_units`` (damaged).
+    Units completed by one read are handed over at ``read_done``, each with its arrival time:
+    a paced read takes everything that arrived since the previous one, so the units of one
+    read are spread evenly over the window they can have arrived in (never before the
+    previous read, never more than one read interval back), instead of all sharing the read's
+    time, which the time model would take for a burst. Counters: ``packets``,
+    ``lost_packets`` (sequence gaps), ``dropped_units`` (damaged).
     """
 
     def __init__(self, codec: str, payload_type: int, sink: UnitSink) -> None:
@@ -41,6 +47,8 @@ class AccessUnitAssembler:
         self._last_ts = 0  # 32-bit RTP timestamp of the unit being built
         self._extended = 0  # its 64-bit value since the first packet
         self._damaged = False
+        self._completed: list[tuple[bytes, int, bool]] = []
+        self._read_at = 0.0
         self.packets = self.lost_packets = self.dropped_units = 0
 
     def push(self, packet: bytes) -> None:
@@ -84,5 +92,17 @@ class AccessUnitAssembler:
         if damaged or self._damaged:
             self.dropped_units += 1
         else:
-            self._sink(data, self._extended, keyframe)
+            self._completed.append((data, self._extended, keyframe))
         self._damaged = False
+
+    def read_done(self, now: float, interval: float) -> None:
+        """Hand the units completed by the read at ``now`` (UTC epoch s) to the sink.
+
+        ``interval``: seconds between paced reads (0: unpaced, every unit gets ``now``).
+        """
+        completed, self._completed = self._completed, []
+        since = max(self._read_at, now - interval)
+        self._read_at = now
+        count = len(completed)
+        for i, (data, pts, keyframe) in enumerate(completed, 1):
+            self._sink(data, pts, keyframe, since + (now - since) * i / count)

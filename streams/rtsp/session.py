@@ -80,6 +80,7 @@ class RtspSession:
 
         connection = self._live_connection()
         connection.on_frame = on_frame
+        connection.on_read_done = assembler.read_done
         await self._request("PLAY", self._session_url(base), {"Range": "npt=0.000-"})
         connection.read_interval = self.read_interval
         self.track = track

@@ -24,6 +24,7 @@ FAST_INGEST = {
     # VMS_TEST_RTSP_CLIENT=builtin runs every worker test through the built-in RTSP client
     # (the camera-quirk suite: tests/test_recording_rtsp.py, test_camera_clocks.py, ...).
     "rtsp_client": os.environ.get("VMS_TEST_RTSP_CLIENT", "ffmpeg"),
+    "read_interval_seconds": float(os.environ.get("VMS_TEST_READ_INTERVAL", "0.05")),
 }
 
 

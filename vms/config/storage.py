@@ -34,7 +34,8 @@ class IngestConfig(BaseModel):
     # back to FFmpeg by themselves.
     rtsp_client: Literal["ffmpeg", "builtin"] = "ffmpeg"
     # Built-in client: seconds between reads of a stream; each read takes everything that arrived.
-    # Longer is cheaper (decision 63) and adds as much to live latency.
+    # Longer is cheaper (decision 63) and adds as much to live latency; the frames of one read
+    # get arrival times spread over the interval (decision 65).
     read_interval_seconds: float = Field(default=0.05, ge=0, le=0.5)
     # Packets a consumer may fall behind before packets are dropped for it.
     consumer_queue_packets: int = Field(default=500, ge=10)
