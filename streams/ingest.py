@@ -237,6 +237,8 @@ class IngestSession:
 
         def sink(data: bytes, pts: int, keyframe: bool, arrival: float) -> None:
             nonlocal feed, finish, session
+            if self._stop.is_set():
+                return  # stopping: nothing after the stop is ours to publish (the thread notices soon)
             unit = _Unit(data, pts, pts, keyframe, arrival)
             if feed is not None:
                 feed(unit)
