@@ -184,3 +184,14 @@ def test_units_of_one_paced_read_get_arrivals_spread_over_the_read_window():
     assembler.push(rtp(6, 3600 * 6, SLICE, True))
     assembler.read_done(1003.0, 0.05)  # after a stall: it arrived within the last interval
     assert arrivals == pytest.approx([1000.0, 1000.01, 1000.02, 1000.03, 1000.04, 1003.0])
+
+
+def test_repeated_parameter_sets_in_a_keyframe_are_not_a_change():
+    from streams.parameter_sets import ParameterSetWatch
+
+    watch = ParameterSetWatch("h264")
+    idr = START + IDR
+    assert watch.changed(START + SPS + START + PPS + idr) is None  # sets from the SDP, once each
+    assert watch.changed(START + SPS + START + PPS + START + SPS + START + PPS + idr) is None  # repeated in-band
+    other = b"\x67\x64\x00\x28\xac"
+    assert watch.changed(START + other + START + PPS + idr) == START + other + START + PPS
