@@ -17,11 +17,12 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from fractions import Fraction
-from typing import Any, Callable, ContextManager, Iterator, cast
+from typing import Any, Callable, ContextManager, cast
 from urllib.parse import urlsplit
 
 import av
 
+from streams.access_units import AccessUnit, LostPicture, access_units
 from streams.errors import RECORDABLE_CODECS, StreamUnusable, classify_stream_error
 from streams.fanout import PacketFanout
 from streams.nal import has_parameter_sets, is_annex_b
@@ -42,15 +43,6 @@ from vms.config.storage import IngestConfig
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class _Unit:
-    data: bytes
-    pts: int
-    dts: int
-    keyframe: bool
-    arrival: float = 0.0  # UTC epoch seconds it arrived, when it is processed later (0: now)
-
-
 def _as_annex_b(extradata: bytes) -> bytes:
     # RTSP gives Annex B extradata; anything else (avcC from a file) is not ours to fix here.
     return extradata if is_annex_b(extradata) else b""
@@ -61,6 +53,8 @@ DISCONTINUITY_MEANING = {
     "drift": "camera clock drifts against ours; slewed, no gap",
     "burst": "nothing arrived for a while, then a burst; frames keep their camera spacing",
     "gap": "frames are missing; recording resumes at the next keyframe",
+    "lost": "a picture came without timestamps (FFmpeg's RTSP demuxer, after a burst); it and the "
+            "pictures depending on it are left out, recording resumes at the next keyframe",
 }
 STATUS_INTERVAL_SECONDS = 2.0
 DRIFT_LOG_SECONDS = 60.0  # drift reports of one stream are logged at most this often (all counted)
@@ -115,9 +109,10 @@ class IngestSession:
         self._drift_logged_at = -DRIFT_LOG_SECONDS  # monotonic time of the last drift line logged
         self._last_status_at = 0.0
         self._transport = TransportChoice(source.transport, source.where)
-        self._builtin_refused = False  # the built-in client met something only FFmpeg does
         # Where the previous session's frames ended on our clock: the next one never overlaps it.
         self._placed_until = 0.0
+        self._without_parser = False  # see _parser_loses_timestamps
+        self._builtin_refused = False  # the built-in client met something only FFmpeg does
 
     def start(self) -> "IngestSession":
         self._thread.start()
@@ -183,6 +178,9 @@ class IngestSession:
                     raise  # mid-session: the retry loop reconnects, with FFmpeg
         with self._open_gate:
             container = self._open()
+            if self._parser_loses_timestamps(container):
+                container.close()
+                container = self._open()
         session_started = False
         try:
             if not container.streams.video:
@@ -221,6 +219,22 @@ class IngestSession:
                 self.fanout.publish(StreamEnd(self.source.camera_id, self.source.stream, self.status.session, reason))
             container.close()
 
+    def _parser_loses_timestamps(self, container: av.container.InputContainer) -> bool:
+        """True, once per session object, for a B-frame stream opened with FFmpeg's parser.
+
+        The parser hands over an occasional picture of a B-frame stream without timestamps
+        after a burst (streams.access_units); such a stream is reopened without it, and stays
+        so across reconnects.
+        """
+        if self._without_parser or not container.streams.video:
+            return False
+        if not container.streams.video[0].codec_context.has_b_frames:
+            return False
+        log.info("camera %s/%s sends B-frames: reading it without FFmpeg's parser, which loses "
+                 "timestamps after bursts", self.source.camera_id, self.source.stream)
+        self._without_parser = True
+        return True
+
     def _builtin_wanted(self) -> bool:
         return (self.config.rtsp_client == "builtin" and not self._builtin_refused
                 and self._transport.current == "tcp")
@@ -230,8 +244,8 @@ class IngestSession:
         published on the shared RTSP loop's thread while this thread waits for the end."""
         pull = RtspPull(self.source.url, self.source.username, self.source.password,
                         timeout=self._answer_timeout, read_interval=self.config.read_interval_seconds)
-        probe: list[_Unit] = []
-        feed: Callable[[_Unit], None] | None = None
+        probe: list[tuple[AccessUnit, float]] = []
+        feed: Callable[[AccessUnit | LostPicture, float | None], None] | None = None
         finish: Callable[[], None] | None = None
         session = 0
 
@@ -239,15 +253,15 @@ class IngestSession:
             nonlocal feed, finish, session
             if self._stop.is_set():
                 return  # stopping: nothing after the stop is ours to publish (the thread notices soon)
-            unit = _Unit(data, pts, pts, keyframe, arrival)
+            unit = AccessUnit(data, pts, pts, keyframe)
             if feed is not None:
-                feed(unit)
+                feed(unit, arrival)
                 return
             if keyframe or probe:
-                probe.append(unit)
+                probe.append((unit, arrival))
             if len(probe) < PROBE_UNITS or pull.track is None:
                 return
-            described = describe(pull.track, [(u.data, u.pts) for u in probe], self.source.where)
+            described = describe(pull.track, [(u.data, u.pts) for u, _ in probe], self.source.where)
             session = self.status.session + 1
             info = StreamInfo(self.source.camera_id, self.source.stream, session, pull.track.codec,
                               described.width, described.height, described.time_base, described.fps,
@@ -258,8 +272,8 @@ class IngestSession:
             log.info("camera %s/%s: built-in RTSP client, %s %dx%d", self.source.camera_id, self.source.stream,
                      info.codec, info.width, info.height)
             feed, finish = self._placing(info, described.reorders)
-            for held in probe:
-                feed(held)
+            for held, held_arrival in probe:
+                feed(held, held_arrival)
             probe.clear()
 
         try:
@@ -288,6 +302,8 @@ class IngestSession:
         options = {**transport, "timeout": str(int(self.config.read_timeout_seconds * 1_000_000))}
         if video_only:
             options["allowed_media_types"] = "video"
+        if self._without_parser:
+            options["fflags"] = "+noparse+nofillin"  # timestamps of every RTP packet, as sent
         started = time.monotonic()
         try:
             return av.open(
@@ -320,16 +336,18 @@ class IngestSession:
     def _pump(self, container: av.container.InputContainer, video: av.video.stream.VideoStream, info: StreamInfo) -> None:
         feed, finish = self._placing(info, bool(video.codec_context.has_b_frames))
         try:
-            for unit in self._access_units(container, video, info):
+            for unit in access_units(container.demux(video), info.codec):
                 if self._stop.is_set():
                     return
-                feed(unit)
+                feed(unit, None)
         finally:
             finish()
 
-    def _placing(self, info: StreamInfo, reorders: bool) -> tuple[Callable[[_Unit], None], Callable[[], None]]:
-        """(feed, finish) of one session: ``feed`` takes each access unit in arrival order and
-        publishes it placed on our clock; ``finish`` publishes what is still held back."""
+    def _placing(self, info: StreamInfo, reorders: bool
+                 ) -> tuple[Callable[[AccessUnit | LostPicture, float | None], None], Callable[[], None]]:
+        """(feed, finish) of one session: ``feed`` takes each access unit in arrival order, with
+        its arrival time (UTC epoch s, None: now), and publishes it placed on our clock;
+        ``finish`` publishes what is still held back."""
         timeline = MediaTimeline(info.time_base, info.fps, not_before=self._placed_until)
         frame_ticks = round(1 / ((info.fps or 25.0) * info.time_base))
         depth = B_FRAME_DEPTH if reorders else 0
@@ -343,11 +361,20 @@ class IngestSession:
         def place(ready_units: list[Ready]) -> None:
             for ready, pts, arrival, step in ready_units:
                 pts, dts = order.dts(pts)
-                keyframe = cast(_Unit, ready).keyframe
+                keyframe = cast(AccessUnit, ready).keyframe
                 self._publish_placed(info, timeline.push(ready, pts, dts, keyframe, arrival, step))
 
-        def feed(unit: _Unit) -> None:
+        def feed(unit: AccessUnit | LostPicture, arrival: float | None) -> None:
             nonlocal started, info
+            if isinstance(unit, LostPicture):
+                if started:
+                    # What is placed so far goes out before the gap; what depends on the
+                    # lost picture (up to the next keyframe) is left out for every consumer.
+                    place(splicer.flush())
+                    self._publish_placed(info, timeline.flush())
+                    self._lost_picture(info, unit, timeline.last_wall or time.time())
+                    started = False
+                return
             if not started and not unit.keyframe:
                 return  # start every session at a keyframe so it decodes from its first packet
             started = True
@@ -356,7 +383,7 @@ class IngestSession:
                 # Cameras that send SPS/PPS only in the SDP would leave every consumer's
                 # keyframes undecodable; repeat the SDP's parameter sets in-band.
                 data = _as_annex_b(info.extradata) + data
-            now = unit.arrival or time.time()
+            now = arrival or time.time()
             if unit.keyframe:
                 new_sets = watch.changed(data)
                 if new_sets is not None:
@@ -408,6 +435,11 @@ class IngestSession:
             Discontinuity(self.source.camera_id, self.source.stream, info.session, event.kind, event.seconds, event.wall_time)
         )
 
+    def _lost_picture(self, info: StreamInfo, lost: LostPicture, wall_time: float) -> None:
+        # The size reported is the one picture known lost; what depends on it up to the next
+        # keyframe shows as the hole between the index rows.
+        self._discontinuity(info, ClockEvent("lost", 1 / (info.fps or 25.0), wall_time))
+
     def _describe_again(self, info: StreamInfo, parameter_sets: bytes, keyframe: bytes) -> StreamInfo:
         """A new description (and session number) for a camera that changed its parameter sets."""
         size = picture_size(info.codec, keyframe) or (info.width, info.height)
@@ -422,34 +454,6 @@ class IngestSession:
         self.fanout.publish(info)
         self._publish_status(time.time())
         return info
-
-    @staticmethod
-    def _access_units(container: av.container.InputContainer, video: av.video.stream.VideoStream,
-                      info: StreamInfo) -> Iterator[_Unit]:
-        """Demuxed packets joined into whole access units (one picture each).
-
-        RTSP demuxing can hand one picture over as several packets with the same timestamps
-        (e.g. one per slice, with parameter sets before each); the recorder and browsers want
-        one access unit per frame, so consecutive packets with equal PTS and DTS are joined.
-        """
-        pending: _Unit | None = None
-        for packet in container.demux(video):
-            if packet.dts is not None:
-                dts = packet.dts
-                pts = packet.pts if packet.pts is not None else dts
-            elif packet.pts is not None:
-                dts = pts = packet.pts
-            else:
-                continue  # parameter sets before the first picture, or the flush packet at the end
-            if pending is not None and pending.dts == dts and pending.pts == pts:
-                pending.data += bytes(packet)
-                pending.keyframe = pending.keyframe or packet.is_keyframe
-                continue
-            if pending is not None:
-                yield pending
-            pending = _Unit(bytes(packet), pts, dts, packet.is_keyframe)
-        # The stream ended under us: the last access unit may have been cut mid-picture, and
-        # a recorded half picture is a corrupt frame. One frame is the cheaper loss.
 
     # -- status ---------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The one event loop every built-in RTSP session of the process runs on, in its own thread.
 
-Measured (bench/rtsp_client.py, decision 64): an event loop per stream thread costs more CPU
+Measured (bench/rtsp_client.py, decision 76): an event loop per stream thread costs more CPU
 than FFmpeg's demuxer (GIL hand-offs of hundreds of threads each waking 20 times a second),
 while one loop for all streams costs half of it. Ingest threads only set sessions up, then wait.
 """

@@ -26,6 +26,9 @@ FAST_INGEST = {
     "rtsp_client": os.environ.get("VMS_TEST_RTSP_CLIENT", "ffmpeg"),
     "read_interval_seconds": float(os.environ.get("VMS_TEST_READ_INTERVAL", "0.05")),
 }
+# For tests that stall a camera on purpose (up to 4 s) and expect a burst, not a reconnect:
+# FFmpeg enforces the read timeout strictly on streams read without its parser (B-frames).
+STALL_TOLERANT_INGEST = {**FAST_INGEST, "read_timeout_seconds": 8}
 
 
 def camera_entry(simulator, camera_id: str, group: str = "tunnel", segment_seconds: float = 60, **extra) -> dict:
