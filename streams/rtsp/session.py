@@ -175,3 +175,8 @@ class RtspSession:
                 await self._request(method, self._session_url(base), {})
             except RtspStatusError:
                 method = "OPTIONS"  # a camera without GET_PARAMETER (405/501)
+            except Exception:
+                # No answer or a closed connection: the stream's own end (or silence) is what
+                # ingest acts on; a camera that streams but ignores keep-alives goes on.
+                if self._live_connection().closed.done():
+                    return
