@@ -20,6 +20,12 @@ function valueText(key, value) {
   if (key === "ended_by" && has(`audit.ended_by.${value}`)) return t(`audit.ended_by.${value}`);
   if (key === "error_code" && has(`exports.failure.${value}`)) return t(`exports.failure.${value}`);
   if (key === "role" && has(`role.${value}`)) return t(`role.${value}`);
+  // Wall actions store the tile 0-based; the rule form and the wall number tiles from 1.
+  if (key === "tile" && typeof value === "number") return String(value + 1);
+  if (key === "mode" && has(`rules.action.${value}`)) return t(`rules.action.${value}`);
+  if (key === "wall_action" && value && typeof value === "object") {
+    return value.mode === "tile" ? t("rules.action.tile_n", { tile: Number(value.tile ?? 0) + 1 }) : valueText("mode", value.mode);
+  }
   if (Array.isArray(value)) return value.map((v) => valueText(key, v)).join(", ");
   if (typeof value === "object") return Object.entries(value).map(([k, v]) => `${keyText(k)} ${valueText(k, v)}`).join("; ");
   return String(value);

@@ -227,8 +227,12 @@ export const playback = {
     if (!this.cameraId || ms === null || Number.isNaN(ms)) return;
     this.preview.hide();
     const earliest = this.earliest();
-    if (earliest !== null && ms < earliest) ms = earliest;
     this.hideMessage();
+    if (earliest !== null && ms < earliest) {
+      ms = earliest;
+      // Moved, and told why: otherwise the playhead jumps to another moment without a word.
+      notify(t("playback.moved_to_limit", { minutes: store.me?.playback_lookback_minutes ?? "", from: fmtTime(ms) }));
+    }
     this.timeline.setPlayhead(ms);
     if (zoneDay(ms) !== this.day) await this.choose(this.cameraId, zoneDay(ms));
     try {
