@@ -3,6 +3,7 @@
 
 import { fmtTime } from "./dom.js";
 import { has, t } from "./i18n.js";
+import { store } from "./store.js";
 
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d/;
 
@@ -16,7 +17,8 @@ function valueText(key, value) {
   if (typeof value === "string" && ISO_TIME.test(value)) return fmtTime(value);
   if (key === "outcome" && has(`alarm.outcome.${value}`)) return t(`alarm.outcome.${value}`);
   if ((key === "priority" || key === "from") && has(`alarm.priority.${value}`)) return t(`alarm.priority.${value}`);
-  if (key === "type" && has(`event.${value}`)) return t(`event.${value}`);
+  if ((key === "type" || key === "event_types") && has(`event.${value}`)) return t(`event.${value}`);
+  if ((key === "group" || key === "groups") && typeof value === "string") return store.groupName(value);
   if (key === "ended_by" && has(`audit.ended_by.${value}`)) return t(`audit.ended_by.${value}`);
   if (key === "error_code" && has(`exports.failure.${value}`)) return t(`exports.failure.${value}`);
   if (key === "role" && has(`role.${value}`)) return t(`role.${value}`);

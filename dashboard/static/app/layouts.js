@@ -62,15 +62,15 @@ export const layoutMethods = {
       this.tourButton.classList.remove("active");
       return;
     }
-    if (this.layouts.length < 1) {
-      notify(t("wall.tour_needs_layouts"), "error");
-      return;
-    }
     // Refused, not silently raised to the minimum: the operator would think the tour runs at 2 s.
     const problem = numberProblem(this.tourSeconds, "wall.tour_seconds");
     if (problem) {
       notify(problem, "error");
       this.tourSeconds.focus();
+      return;
+    }
+    if (this.layouts.length < 1) {
+      notify(t("wall.tour_needs_layouts"), "error");
       return;
     }
     const seconds = Number(this.tourSeconds.value) || 30;

@@ -113,6 +113,7 @@ export const playback = {
       readyState: this.video.readyState,
       paused: this.video.paused,
       message: this.message.hidden ? null : this.message.textContent,
+      availableFrom: this.lookback ? new Date(this.lookback.from).toISOString() : null,  // the role's look-back limit
     };
   },
 
