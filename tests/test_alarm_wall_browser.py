@@ -526,6 +526,7 @@ async def test_an_invalid_zone_is_refused_in_vietnamese(dash):
     assert bow_tie and bow_tie[0]["params"] == {"a": 0, "a_next": 1, "b": 2, "b_next": 3}, problem
     await dash.wait_js("() => document.querySelector('#zone-error').textContent.length > 0", "the refusal")
     text = await page.text_content("#zone-error")
+    # Numbered from 1 as on the screen: lane-2 (saved before) is zone 1, the bow tie zone 2.
     assert "Vùng 2, đa giác: đường viền tự cắt (cạnh 0-1 cắt cạnh 2-3)" in text, text
     assert "zones.0" not in text, text
     assert "self-intersecting" not in text and "Value error" not in text, text
@@ -538,7 +539,7 @@ async def test_an_invalid_zone_is_refused_in_vietnamese(dash):
 async def test_grants_name_the_camera_group(dash):
     page = dash.page
     await dash.screen("users")
-    cell = page.locator(f'#grant-rows td.grant-group[data-group="tunnel"]').first
+    cell = page.locator('#grant-rows td.grant-group[data-group="tunnel"]').first
     await cell.wait_for()
     assert await cell.inner_text() == "Hầm Thủ Thiêm"
 
