@@ -113,7 +113,11 @@ export const playback = {
       readyState: this.video.readyState,
       paused: this.video.paused,
       message: this.message.hidden ? null : this.message.textContent,
+<<<<<<< HEAD
       bookmarks: this.timeline.bookmarks.map((b) => b.id),
+=======
+      availableFrom: this.lookback ? new Date(this.lookback.from).toISOString() : null,  // the role's look-back limit
+>>>>>>> issue-14b
     };
   },
 
@@ -248,8 +252,12 @@ export const playback = {
     if (!this.cameraId || ms === null || Number.isNaN(ms)) return;
     this.preview.hide();
     const earliest = this.earliest();
-    if (earliest !== null && ms < earliest) ms = earliest;
     this.hideMessage();
+    if (earliest !== null && ms < earliest) {
+      ms = earliest;
+      // Moved, and told why: otherwise the playhead jumps to another moment without a word.
+      notify(t("playback.moved_to_limit", { minutes: store.me?.playback_lookback_minutes ?? "", from: fmtTime(ms) }));
+    }
     this.timeline.setPlayhead(ms);
     if (zoneDay(ms) !== this.day) await this.choose(this.cameraId, zoneDay(ms));
     try {
