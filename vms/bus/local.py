@@ -170,6 +170,7 @@ class LocalBus(Bus):
         self._sock: socket.socket | None = None
         self._outbox: deque[bytes] = deque(maxlen=OUTBOX_FRAMES)  # published while disconnected
         self.connections = 0  # connections made so far (1 while the broker never went away)
+        self.lost = 0  # messages pushed out of a full outbox
         self._connected = threading.Event()
         self._closed = threading.Event()
         self._reader = threading.Thread(target=self._run, name="bus-local", daemon=True)
@@ -220,7 +221,9 @@ class LocalBus(Bus):
 
     def _keep(self, line: bytes) -> None:
         if len(self._outbox) == self._outbox.maxlen:
-            log.error("bus disconnected too long; the oldest unsent message is lost")
+            self.lost += 1
+            if self.lost % 1000 == 1:  # the first, then every thousandth: the log must not flood
+                log.error("bus disconnected too long; %d unsent messages lost so far (oldest first)", self.lost)
         self._outbox.append(line)
 
     def _run(self) -> None:
