@@ -55,7 +55,7 @@ class SmokeDetector(Detector):
         judged = (ref_edges >= MIN_REFERENCE_EDGES) & self._watched(frame.size)
         predicted = ref_edges * np.clip(brightness / np.maximum(ref_brightness, 1.0), 0.3, 3.0)
         smoky = judged & (edges < self.config.edge_ratio * predicted)
-        since = self.smoky_since if self.smoky_since is not None else np.full(smoky.shape, np.nan, np.float32)
+        since = self.smoky_since if self.smoky_since is not None else np.full(smoky.shape, np.nan, np.float64)
         since = np.where(smoky, np.where(np.isnan(since), t, since), np.nan)
         self.smoky_since = since
         lasting = smoky & (t - np.nan_to_num(since, nan=t) >= self.config.seconds)
@@ -77,7 +77,9 @@ class SmokeDetector(Detector):
         if t - self._learn_start >= self.config.learn_seconds and len(self._learning) >= 3:
             self.reference = (np.median([b for b, _ in self._learning], axis=0).astype(np.float32),
                               np.median([e for _, e in self._learning], axis=0).astype(np.float32))
-            self.smoky_since = np.full(self.reference[0].shape, np.nan, np.float32)
+            # Epoch seconds need float64: float32 steps by 128 s at today's wall times, which
+            # made a cell smoky for a moment "last" 128 s at each step and real smoke none.
+            self.smoky_since = np.full(self.reference[0].shape, np.nan, np.float64)
             self._learning.clear()
 
     def _watched(self, size: tuple[int, int]) -> np.ndarray:
