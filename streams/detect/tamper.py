@@ -39,8 +39,6 @@ REFERENCE_RATE = 0.02
 BASELINE_RATE = 0.01
 END_SECONDS = 1.0
 MOVED_DEGREES = 3.0
-# Weight of the newest picture in the average sharpness is measured on (5 fps: ~1 s).
-RECENT_RATE = 0.3
 # Grey levels at which a pixel is clipped (no detail left to be sharp).
 CLIPPED = (3, 252)
 # Feature matching costs a few milliseconds: the view is checked at most this often.
@@ -172,7 +170,6 @@ class TamperDetector(Detector):
         self._refreshed_at = 0.0
         self._moved_now = False
         self._previous: np.ndarray | None = None
-        self._recent: np.ndarray | None = None  # running average of the pictures (float32)
         self.last: dict[str, float] = {}
         self.last_view: ViewCheck | None = None
 
@@ -195,14 +192,7 @@ class TamperDetector(Detector):
         mean, std = (float(v[0][0]) for v in cv2.meanStdDev(grey))
         covered = mean < c.covered_brightness and std < c.covered_contrast
         small = _small(grey)
-        # Sharpness of a ~1 s average: sensor noise comes after the lens, so on single
-        # pictures it dominates the measure and changes with gain (a lighting step, the IR
-        # switch), not with focus; averaged out, what is left is the view's structure.
-        if self._recent is None or self._recent.shape != grey.shape:
-            self._recent = grey.astype(np.float32)
-        else:
-            cv2.accumulateWeighted(grey.astype(np.float32), self._recent, RECENT_RATE)
-        sharp = sharpness(self._recent)
+        sharp = sharpness(grey)
         reference, baseline = self.reference, self.baseline  # both set once learning ends
         if reference is None or baseline is None:
             if not covered:
