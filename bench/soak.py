@@ -15,7 +15,10 @@ The clock starts once every camera has recorded a segment (warm-up). Afterwards,
 from the first segment of every camera to the end:
 
 * recorded ÷ expected seconds per camera (union of all workers' segments; expected excludes
-  the camera's own downtime plus ``--reconnect-grace`` seconds to reconnect);
+  the camera's own downtime plus ``--reconnect-grace`` seconds to reconnect; rows less than
+  ``--join-seconds`` apart count as one run, every longer hole is lost time), printed for every
+  camera; in aggregate both camera-seconds (Σ recorded ÷ Σ expected) and the mean and lowest
+  of the per-camera ratios;
 * corrupt segments: unreadable by PyAV, or fewer frames in the file than the row says;
 * index invariant violations: rows of one camera and worker overlapping, ending before they
   start or in the future, ``bytes`` different from the file, rows left open after a clean stop;
@@ -23,6 +26,7 @@ from the first segment of every camera to the end:
 
     nice -n 10 python -m bench.soak --cameras 16 --minutes 3
 
+The load average (1 min) is printed at the start and the end: the machine is shared.
 This is not a test: it prints figures (README "Recording never stops" quotes a run).
 """
 
@@ -49,7 +53,6 @@ from vms.db import Database, Segment
 from vms.recordings.locate import SegmentFiles
 from vms.recordings.repair import measure
 
-LEASE_SECONDS = 6.0
 
 
 @dataclass
@@ -164,16 +167,16 @@ def inject(fault: Fault, run: Run, sim: CameraSimulator) -> None:
     fault.ended = time.time()
 
 
-def coverage(rows: list[Segment], since: float, until: float,
-             excluded: list[tuple[float, float]]) -> tuple[float, float, float, float, list[tuple[float, float]]]:
+def coverage(rows: list[Segment], since: float, until: float, excluded: list[tuple[float, float]],
+             join: float = 0.1) -> tuple[float, float, float, float, list[tuple[float, float]]]:
     """(recorded s, expected s, worst gap s, when it began, every hole as (start, seconds)) of one
-    camera in [since, until] outside ``excluded``."""
+    camera in [since, until] (epoch s) outside ``excluded``; rows at most ``join`` s apart are one run."""
     intervals = sorted((max(since, r.start.timestamp()), min(until, r.end.timestamp())) for r in rows if r.end)
     merged: list[list[float]] = []
     for start, end in intervals:
         if end <= start:
             continue
-        if merged and start <= merged[-1][1] + 0.5:  # segments closer than 0.5 s are one run
+        if merged and start <= merged[-1][1] + join:  # a segment cut: next row starts at the same keyframe
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
@@ -227,6 +230,26 @@ def check_segments(rows: list[Segment], files: SegmentFiles, now: float) -> tupl
     return corrupt, violations
 
 
+def report(results: list[tuple], dropping: set[str], began: float, since: float, ended: float, segments: int,
+           corrupt: int, violations: list[str], load: tuple[float, float]) -> None:
+    """Every camera's recorded ÷ expected seconds, then the aggregate both ways."""
+    print(f"\nwindow {since - began:.0f}..{ended - began:.0f} s (0: every camera had recorded); {segments} segments; "
+          f"load average (1 min) {load[0]:.2f} at the start, {load[1]:.2f} at the end (2 cores, shared)\n")
+    print("| camera | recorded ÷ expected s | ratio | worst gap s | gap began at s |")
+    print("|---|---:|---:|---:|---:|")
+    for camera_id, recorded, expected, gap, at, _ in sorted(results):
+        note = " (dropped)" if camera_id in dropping else ""
+        print(f"| {camera_id}{note} | {recorded:.1f} ÷ {expected:.1f} | {100 * recorded / max(expected, 1e-9):.2f} % "
+              f"| {gap:.1f} | {at - began:.0f} |")
+    ratios = [r[1] / r[2] for r in results if r[2] > 0]
+    worst = max(results, key=lambda r: r[3])
+    recorded, expected = sum(r[1] for r in results), sum(r[2] for r in results)
+    print(f"\naggregate: {recorded:.1f} of {expected:.1f} camera-seconds = {100 * recorded / expected:.3f} % recorded; "
+          f"per camera: mean {100 * sum(ratios) / len(ratios):.3f} %, lowest {100 * min(ratios):.2f} %; "
+          f"worst gap {worst[3]:.1f} s ({worst[0]}), corrupt segments {corrupt}, "
+          f"index invariant violations {len(violations)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cameras", type=int, default=120)
@@ -239,6 +262,8 @@ def main() -> None:
     parser.add_argument("--segment-seconds", type=float, default=10)
     parser.add_argument("--keep", type=Path, help="copy the processes' logs here")
     parser.add_argument("--reconnect-grace", type=float, default=5, help="seconds after a camera's own downtime not counted")
+    parser.add_argument("--join-seconds", type=float, default=0.1, help="rows closer than this count as one run")
+    parser.add_argument("--lease-seconds", type=float, help="cluster.lease_seconds (default: the configuration's default)")
     args = parser.parse_args()
 
     total = args.minutes * 60
@@ -252,7 +277,8 @@ def main() -> None:
         config = workdir / "vms.yaml"
         config.write_text(yaml.safe_dump({
             "data_dir": str(workdir / "data"), "database_url": database_url, "redis_url": redis.url,
-            "cluster": {"lease_seconds": LEASE_SECONDS, "key_prefix": "soak:"}, "storage": {"min_free": 0},
+            "cluster": {"key_prefix": "soak:", **({"lease_seconds": args.lease_seconds} if args.lease_seconds else {})},
+            "storage": {"min_free": 0},
             "ingest": {"backoff_initial_seconds": 0.5, "backoff_max_seconds": 2},
             "http": {"header_timeout_seconds": 5}, "cameras": entries,
         }))
@@ -265,6 +291,7 @@ def main() -> None:
             db = Database(database_url)
             warm_up(db, len(entries))
             began = time.time()
+            load_before = os.getloadavg()[0]
             print(f"soak: {args.cameras} cameras, {args.minutes:g} min, {args.width}x{args.height}@{args.fps} "
                   f"{args.bitrate} kb/s on {args.mounts}+1 mounts, 2 workers + API, "
                   f"{'PostgreSQL' if admin else 'SQLite'}", flush=True)
@@ -283,6 +310,7 @@ def main() -> None:
             if remaining > 0:
                 time.sleep(remaining)
             ended = time.time()
+            load_after = os.getloadavg()[0]
         finally:
             run.stop_all()
         with db.session() as session:
@@ -298,7 +326,7 @@ def main() -> None:
             camera_id = entry["id"]
             mine = [r for r in rows if r.camera_id == camera_id]
             excluded = [(drop.started, drop.ended + args.reconnect_grace)] if camera_id in dropping else []
-            results.append((camera_id, *coverage(mine, since, ended, excluded)))
+            results.append((camera_id, *coverage(mine, since, ended, excluded, args.join_seconds)))
         corrupt, violations = check_segments(rows, files, time.time())
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)
@@ -309,26 +337,15 @@ def main() -> None:
         if database:
             database.__exit__(None, None, None)
 
-    ratios = [r[1] / r[2] for r in results if r[2] > 0]
-    worst = max(results, key=lambda r: r[3])
-    print(f"\nwindow {since - began:.0f}..{ended - began:.0f} s (0: every camera had recorded); "
-          f"{len(rows)} segments\n")
-    print("| camera | recorded ÷ expected s | ratio | worst gap s | gap began at s |")
-    print("|---|---:|---:|---:|---:|")
-    for camera_id, recorded, expected, gap, at, _ in sorted(results, key=lambda r: r[1] / max(r[2], 1e-9))[:8]:
-        note = " (dropped)" if camera_id in dropping else ""
-        print(f"| {camera_id}{note} | {recorded:.1f} ÷ {expected:.1f} | {100 * recorded / max(expected, 1e-9):.2f} % "
-              f"| {gap:.1f} | {at - began:.0f} |")
-    print(f"\nall cameras: {100 * sum(r[1] for r in results) / sum(r[2] for r in results):.3f} % recorded "
-          f"(lowest camera {100 * min(ratios):.2f} %), worst gap {worst[3]:.1f} s ({worst[0]}), "
-          f"corrupt segments {corrupt}, index invariant violations {len(violations)}")
+    report(results, dropping, began, since, ended, len(rows), corrupt, violations, (load_before, load_after))
+    lost: dict[str, float] = {}
     for line in violations[:10]:
         print("  violation:", line)
-    lost: dict[str, float] = {}
     for result in results:
         for start, seconds in result[5]:
-            # A hole belongs to the latest fault it began in (or up to 30 s after); else to none.
-            during = [f for f in faults if f.started - 1 <= start <= f.ended + 30]
+            # A hole belongs to the latest fault that began before it ended and ended at most 30 s
+            # before it began (a killed worker's last GOP is lost from just before the kill).
+            during = [f for f in faults if f.started - 1 <= start + seconds and start <= f.ended + 30]
             cause = max(during, key=lambda f: f.started).name if during else "no fault"
             lost[cause] = lost.get(cause, 0.0) + seconds
     for fault in faults:

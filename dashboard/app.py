@@ -23,6 +23,7 @@ from dashboard.security import PUBLIC, gatekeeper, matched_route, report_unruled
 from vms.auth.audit import CoalescedAudit
 from vms.config.security import security_of
 from vms.evidence.case_export import fail_interrupted as fail_interrupted_case_exports
+from vms.recordings.motion_search import fail_interrupted as fail_interrupted_motion_searches
 from vms.evidence.keys import installation_key
 from vms.metrics import HTTP_LATENCY, RuntimeCollector, runtime_registry
 from vms.recordings.export import ExportQueue
@@ -50,6 +51,7 @@ def create_app(runtime: Services) -> FastAPI:
     app.state.snapshot_audit = CoalescedAudit(app.state.security.snapshot_audit_seconds)
     app.state.evidence_key = installation_key(runtime.settings)
     fail_interrupted_case_exports(runtime.db)
+    fail_interrupted_motion_searches(runtime.db)
     app.state.exports = ExportQueue(runtime.db, runtime.files, app.state.evidence_key, app.state.security.export_workers)
     app.state.metrics_registry = runtime_registry(_collector(runtime))
     app.state.live_audit = LiveStopAudit(runtime.db, runtime.bus).start()

@@ -7,11 +7,14 @@ unexpected errors say nothing about the inside of the server.
 from __future__ import annotations
 
 import logging
+from typing import Any, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vms.errors import CodedError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,13 @@ class Problem(Exception):
         self.extra = extra
 
 
+def coded(status: int, slug: str, exc: Exception, **extra) -> Problem:
+    """A problem for a refusal: a ``CodedError``'s code and parameters become ``params`` (the
+    dashboard words them from ``problem.<slug>.<reason>``); any other error says ``reason: other``."""
+    params = exc.problem_params() if isinstance(exc, CodedError) else {"reason": "other"}
+    return Problem(status, slug, str(exc), params=params, **extra)
+
+
 def problem_response(status: int, slug: str, title: str, detail: str, headers: dict | None = None, **extra) -> JSONResponse:
     body = {"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
@@ -55,21 +65,28 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
 
 
 async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [
-        {"where": ".".join(str(part) for part in error.get("loc", ())), "problem": str(error.get("msg", "")),
-         # pydantic's error type and its limits (never the submitted value), for the UI's own words
-         "code": str(error.get("type", "")), "params": _limits(error.get("ctx"))}
-        for error in exc.errors()
-    ]
+    errors = field_errors(exc.errors())
     detail = "; ".join(f"{e['where']}: {e['problem']}" for e in errors[:5])
     return problem_response(422, "invalid-request", "Invalid request", detail, errors=errors)
+
+
+def field_errors(raw: Sequence[Any]) -> list[dict]:
+    """pydantic's errors as ``[{"where", "problem", "code", "params"}]``: the error type and its
+    limits (never the submitted value), for the UI's own words (``validation.<code>``)."""
+    return [
+        {"where": ".".join(str(part) for part in error.get("loc", ())),
+         "problem": str(error.get("msg", "")).removeprefix("Value error, "),
+         "code": str(error.get("type", "")), "params": _limits(error.get("ctx"))}
+        for error in raw
+    ]
 
 
 def _limits(ctx) -> dict:
     """The plain limits of a validation error (max_length, ge, pattern, expected...)."""
     if not isinstance(ctx, dict):
         return {}
-    return {k: v for k, v in ctx.items() if isinstance(v, (str, int, float)) and k != "error"}
+    # "message" is the English sentence of a coded refusal; the UI has its own words
+    return {k: v for k, v in ctx.items() if isinstance(v, (str, int, float)) and k not in ("error", "message")}
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

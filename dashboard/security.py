@@ -187,7 +187,8 @@ class _Enrolling(Rule):
 
     def __call__(self, user: Principal = Depends(enrolling_user)) -> Principal:
         if not user.access.has(Capability.ACCOUNT):
-            raise Problem(403, "not-allowed", "this token is limited to other scopes than 'account'")
+            raise Problem(403, "not-allowed", "this token is limited to other scopes than 'account'",
+                          params={"reason": "token-scope", "capability": "account"})
         return user
 
 
@@ -200,7 +201,8 @@ class _Global(Rule):
 
     def __call__(self, user: Principal = Depends(current_user)) -> Principal:
         if not user.access.has(self.capability):
-            raise Problem(403, "not-allowed", f"your role ({user.role.value}) may not use '{self.capability.value}'")
+            raise Problem(403, "not-allowed", f"your role ({user.role.value}) may not use '{self.capability.value}'",
+                          params={"reason": "capability", "role": user.role.value, "capability": self.capability.value})
         return user
 
 
@@ -231,7 +233,9 @@ def check_camera(connection: HTTPConnection, user: Principal, camera_id: str, ca
     if group_id is None or not user.access.sees(group_id):
         raise Problem(404, "camera-not-found", f"camera '{camera_id}' does not exist")
     if not user.access.on_group(group_id, capability):
-        raise Problem(403, "not-allowed", f"your role ({user.role.value}) may not use '{capability.value}' on camera '{camera_id}'")
+        raise Problem(403, "not-allowed", f"your role ({user.role.value}) may not use '{capability.value}' on camera '{camera_id}'",
+                      params={"reason": "capability", "role": user.role.value, "capability": capability.value,
+                              "camera": camera_id})
     return group_id
 
 

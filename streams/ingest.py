@@ -14,11 +14,12 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from fractions import Fraction
-from typing import Any, Callable, ContextManager, Iterator, cast
+from typing import Any, Callable, ContextManager, cast
 from urllib.parse import urlsplit
 
 import av
 
+from streams.access_units import AccessUnit, LostPicture, access_units
 from streams.errors import RECORDABLE_CODECS, StreamUnusable, classify_stream_error
 from streams.fanout import PacketFanout
 from streams.nal import has_parameter_sets, is_annex_b
@@ -35,14 +36,6 @@ from vms.config.storage import IngestConfig
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class _Unit:
-    data: bytes
-    pts: int
-    dts: int
-    keyframe: bool
-
-
 def _as_annex_b(extradata: bytes) -> bytes:
     # RTSP gives Annex B extradata; anything else (avcC from a file) is not ours to fix here.
     return extradata if is_annex_b(extradata) else b""
@@ -53,6 +46,8 @@ DISCONTINUITY_MEANING = {
     "drift": "camera clock drifts against ours; slewed, no gap",
     "burst": "nothing arrived for a while, then a burst; frames keep their camera spacing",
     "gap": "frames are missing; recording resumes at the next keyframe",
+    "lost": "a picture came without timestamps (FFmpeg's RTSP demuxer, after a burst); it and the "
+            "pictures depending on it are left out, recording resumes at the next keyframe",
 }
 STATUS_INTERVAL_SECONDS = 2.0
 DRIFT_LOG_SECONDS = 60.0  # drift reports of one stream are logged at most this often (all counted)
@@ -109,6 +104,7 @@ class IngestSession:
         self._transport = TransportChoice(source.transport, source.where)
         # Where the previous session's frames ended on our clock: the next one never overlaps it.
         self._placed_until = 0.0
+        self._without_parser = False  # see _parser_loses_timestamps
 
     def start(self) -> "IngestSession":
         self._thread.start()
@@ -163,6 +159,9 @@ class IngestSession:
     def _pull_once(self) -> None:
         with self._open_gate:
             container = self._open()
+            if self._parser_loses_timestamps(container):
+                container.close()
+                container = self._open()
         session_started = False
         try:
             if not container.streams.video:
@@ -201,6 +200,22 @@ class IngestSession:
                 self.fanout.publish(StreamEnd(self.source.camera_id, self.source.stream, self.status.session, reason))
             container.close()
 
+    def _parser_loses_timestamps(self, container: av.container.InputContainer) -> bool:
+        """True, once per session object, for a B-frame stream opened with FFmpeg's parser.
+
+        The parser hands over an occasional picture of a B-frame stream without timestamps
+        after a burst (streams.access_units); such a stream is reopened without it, and stays
+        so across reconnects.
+        """
+        if self._without_parser or not container.streams.video:
+            return False
+        if not container.streams.video[0].codec_context.has_b_frames:
+            return False
+        log.info("camera %s/%s sends B-frames: reading it without FFmpeg's parser, which loses "
+                 "timestamps after bursts", self.source.camera_id, self.source.stream)
+        self._without_parser = True
+        return True
+
     def _open(self, video_only: bool = True) -> av.container.InputContainer:
         """Open the RTSP session; audio is not even set up, as nothing here records it."""
         try:
@@ -215,6 +230,8 @@ class IngestSession:
         options = {**transport, "timeout": str(int(self.config.read_timeout_seconds * 1_000_000))}
         if video_only:
             options["allowed_media_types"] = "video"
+        if self._without_parser:
+            options["fflags"] = "+noparse+nofillin"  # timestamps of every RTP packet, as sent
         started = time.monotonic()
         try:
             return av.open(
@@ -258,13 +275,22 @@ class IngestSession:
         def place(ready_units: list[Ready]) -> None:
             for ready, pts, arrival, step in ready_units:
                 pts, dts = order.dts(pts)
-                keyframe = cast(_Unit, ready).keyframe
+                keyframe = cast(AccessUnit, ready).keyframe
                 self._publish_placed(info, timeline.push(ready, pts, dts, keyframe, arrival, step))
 
         try:
-            for unit in self._access_units(container, video, info):
+            for unit in access_units(container.demux(video), info.codec):
                 if self._stop.is_set():
                     return
+                if isinstance(unit, LostPicture):
+                    if started:
+                        # What is placed so far goes out before the gap; what depends on the
+                        # lost picture (up to the next keyframe) is left out for every consumer.
+                        place(splicer.flush())
+                        self._publish_placed(info, timeline.flush())
+                        self._lost_picture(info, unit, timeline.last_wall or time.time())
+                        started = False
+                    continue
                 if not started and not unit.keyframe:
                     continue  # start every session at a keyframe so it decodes from its first packet
                 started = True
@@ -322,6 +348,11 @@ class IngestSession:
             Discontinuity(self.source.camera_id, self.source.stream, info.session, event.kind, event.seconds, event.wall_time)
         )
 
+    def _lost_picture(self, info: StreamInfo, lost: LostPicture, wall_time: float) -> None:
+        # The size reported is the one picture known lost; what depends on it up to the next
+        # keyframe shows as the hole between the index rows.
+        self._discontinuity(info, ClockEvent("lost", 1 / (info.fps or 25.0), wall_time))
+
     def _describe_again(self, info: StreamInfo, parameter_sets: bytes, keyframe: bytes) -> StreamInfo:
         """A new description (and session number) for a camera that changed its parameter sets."""
         size = picture_size(info.codec, keyframe) or (info.width, info.height)
@@ -336,34 +367,6 @@ class IngestSession:
         self.fanout.publish(info)
         self._publish_status(time.time())
         return info
-
-    @staticmethod
-    def _access_units(container: av.container.InputContainer, video: av.video.stream.VideoStream,
-                      info: StreamInfo) -> Iterator[_Unit]:
-        """Demuxed packets joined into whole access units (one picture each).
-
-        RTSP demuxing can hand one picture over as several packets with the same timestamps
-        (e.g. one per slice, with parameter sets before each); the recorder and browsers want
-        one access unit per frame, so consecutive packets with equal PTS and DTS are joined.
-        """
-        pending: _Unit | None = None
-        for packet in container.demux(video):
-            if packet.dts is not None:
-                dts = packet.dts
-                pts = packet.pts if packet.pts is not None else dts
-            elif packet.pts is not None:
-                dts = pts = packet.pts
-            else:
-                continue  # parameter sets before the first picture, or the flush packet at the end
-            if pending is not None and pending.dts == dts and pending.pts == pts:
-                pending.data += bytes(packet)
-                pending.keyframe = pending.keyframe or packet.is_keyframe
-                continue
-            if pending is not None:
-                yield pending
-            pending = _Unit(bytes(packet), pts, dts, packet.is_keyframe)
-        # The stream ended under us: the last access unit may have been cut mid-picture, and
-        # a recorded half picture is a corrupt frame. One frame is the cheaper loss.
 
     # -- status ---------------------------------------------------------------------------
 

@@ -34,3 +34,17 @@ def has_parameter_sets(data: bytes, codec: str) -> bool:
 def is_annex_b(data: bytes) -> bool:
     """Whether ``data`` starts with an Annex B start code (00 00 01 or 00 00 00 01) rather than a length prefix."""
     return data.startswith(b"\x00\x00\x01") or data.startswith(b"\x00\x00\x00\x01")
+
+
+# Pictures a decoder can start from: H.264 IDR (5); H.265 IRAP (BLA, IDR, CRA: 16-23).
+_RANDOM_ACCESS = {"h264": range(5, 6), "hevc": range(16, 24)}
+
+
+def is_random_access(data: bytes, codec: str) -> bool:
+    """True when an Annex B access unit holds an IDR (H.265: IRAP) picture, i.e. a keyframe.
+
+    FFmpeg's parser sets the keyframe flag; without the parser (streams.ingest opens B-frame
+    streams so, see streams.access_units) the flag is ours to set.
+    """
+    wanted = _RANDOM_ACCESS.get(codec)
+    return wanted is not None and any(kind in wanted for kind in nal_types(data, codec))

@@ -134,9 +134,10 @@ class Recorder:
                 # gave a camera whose clock runs a few per cent off a new 1-3 s file every second
                 # of accumulated correction.
                 return
-            if item.kind == "gap":
-                # Frames are missing: the segment ends at its last frame, the next one starts at
-                # the next keyframe (what comes before it references frames that never came).
+            if item.kind in ("gap", "lost"):
+                # Frames are missing (or were left out by ingest, streams.access_units): the
+                # segment ends at its last frame, the next one starts at the next keyframe
+                # (what comes before it references frames that never came).
                 self._close_segment()
             else:
                 # The clock broke but frames kept coming on the corrected timeline: keep them

@@ -48,7 +48,8 @@ MAX_HELD_PACKETS = 250
 class ClockEvent:
     """A discontinuity of the camera clock, or a gap in what arrived.
 
-    ``kind``: ``backward``, ``forward``, ``drift``, ``burst``, ``gap``; ``seconds``: its size
+    ``kind``: ``backward``, ``forward``, ``drift``, ``burst``, ``gap`` (and ``lost``, reported by
+    ingest, see streams.access_units); ``seconds``: its size
     (how far the clock stepped, drifted, stalled, or how long the gap is); ``wall_time``: where
     on our clock it happened (UTC epoch seconds).
     """

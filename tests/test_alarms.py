@@ -246,3 +246,47 @@ def test_two_processes_on_postgresql_raise_and_escalate_once(tmp_path):
         finally:
             for db in databases:
                 db.dispose()
+
+
+async def test_a_supervisor_takes_over_and_closes_an_alarm_another_operator_took(system):
+    """Operators handle only the alarms they took; a supervisor (alarms.supervisor_roles: admin)
+    takes over or closes anyone's, and the audit says whose it was."""
+    system.recorder.open("t-01", "stopped_vehicle", time.time())
+    [alarm] = wait_for(lambda: [m for m in system.heard if m["phase"] == "raised"], "the alarm")
+    path = f"/api/alarms/{alarm['id']}"
+    system.add_user("operator2", "operator")
+    assert (await system.client.post(path + "/take", headers=system.token("operator"))).status_code == 200
+    me = await system.client.get("/api/auth/me", headers=system.token("admin"))
+    assert me.json()["alarm_supervisor"] is True
+    assert (await system.client.get("/api/auth/me", headers=system.token("operator"))).json()["alarm_supervisor"] is False
+    # Another operator may neither close it nor take it over.
+    close = {"outcome": "false_alarm", "comment": "Bóng đèn hắt"}
+    refused = await system.client.post(path + "/close", json=close, headers=system.token("operator2"))
+    assert refused.status_code == 409 and refused.json()["params"] == {"user": "operator"}
+    refused = await system.client.post(path + "/take", headers=system.token("operator2"))
+    assert refused.status_code == 409 and refused.json()["type"] == "/problems/alarm-taken"
+    # The supervisor takes it over: it is theirs now, and the operator may no longer close it.
+    over = await system.client.post(path + "/take", headers=system.token("admin"))
+    assert over.status_code == 200, over.text
+    assert over.json()["taken_by"] == "admin"
+    assert over.json()["history"][-1] == {**over.json()["history"][-1], "action": "take_over", "by": "admin",
+                                          "taken_from": "operator"}
+    refused = await system.client.post(path + "/close", json=close, headers=system.token("operator"))
+    assert refused.status_code == 409 and refused.json()["params"] == {"user": "admin"}
+    closed = await system.client.post(path + "/close", json=close, headers=system.token("admin"))
+    assert closed.status_code == 200 and closed.json()["closed_by"] == "admin"
+    entries = query_audit(system.db, AuditQuery(target=f"alarm:{alarm['id']}"))
+    [taken_over] = [e for e in entries if e.action == "alarm.take_over"]
+    assert (taken_over.username, taken_over.detail["taken_from"]) == ("admin", "operator")
+
+    # A supervisor may also close an alarm straight away while an operator has it.
+    system.recorder.open("t-01", "stopped_vehicle", time.time() + 1)
+    [second] = wait_for(lambda: [m for m in system.heard if m["phase"] == "raised" and m["id"] != alarm["id"]],
+                        "the second alarm")
+    second_path = f"/api/alarms/{second['id']}"
+    assert (await system.client.post(second_path + "/take", headers=system.token("operator2"))).status_code == 200
+    closed = await system.client.post(second_path + "/close", json=close, headers=system.token("admin"))
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["history"][-1]["taken_by"] == "operator2"
+    [entry] = query_audit(system.db, AuditQuery(target=f"alarm:{second['id']}", action="alarm.close"))
+    assert (entry.username, entry.detail["taken_by"]) == ("admin", "operator2")

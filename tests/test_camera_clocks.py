@@ -15,7 +15,7 @@ import pytest
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
 from tests.support.clock_checks import check_recording
 from tests.support.rtsp_proxy import rtsp_proxy
-from tests.support.system import camera_entry, make_settings, running_worker
+from tests.support.system import STALL_TOLERANT_INGEST, camera_entry, make_settings, running_worker
 
 pytestmark = pytest.mark.skipif(not simulator_available(), reason="GStreamer RTSP server (Debian packages) missing")
 
@@ -42,7 +42,7 @@ def record_with_fault(tmp_path, fault, camera: SimulatedCamera, before_s: float 
     with CameraSimulator([camera]).start() as sim, rtsp_proxy(sim.url(camera.id)) as proxy:
         entry = camera_entry(sim, camera.id, segment_seconds=segment_seconds)
         entry["main_url"] = proxy.url(sim.url(camera.id))
-        with running_worker(make_settings(tmp_path, [entry])) as (worker, statuses):
+        with running_worker(make_settings(tmp_path, [entry], ingest=STALL_TOLERANT_INGEST)) as (worker, statuses):
             statuses.wait_state(camera.id, "online", timeout=30)
             wait_packets(worker, camera.id, int(before_s * camera.fps))
             fault(proxy)
@@ -115,7 +115,7 @@ def test_resolution_change_mid_session_starts_a_new_segment_with_the_real_size(t
     with CameraSimulator([before, after]).start() as sim, rtsp_proxy(sim.url(before.id)) as proxy:
         entry = camera_entry(sim, before.id, segment_seconds=60)
         entry["main_url"] = proxy.url(sim.url(before.id))
-        with running_worker(make_settings(tmp_path, [entry])) as (worker, statuses):
+        with running_worker(make_settings(tmp_path, [entry], ingest=STALL_TOLERANT_INGEST)) as (worker, statuses):
             statuses.wait_state(before.id, "online", timeout=30)
             wait_packets(worker, before.id, 4 * FPS)
             proxy.switch_to(sim.url(after.id))

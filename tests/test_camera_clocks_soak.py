@@ -15,7 +15,7 @@ import pytest
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
 from tests.support.clock_checks import check_recording
 from tests.support.rtsp_proxy import rtsp_proxy
-from tests.support.system import camera_entry, make_settings, running_worker
+from tests.support.system import STALL_TOLERANT_INGEST, camera_entry, make_settings, running_worker
 
 pytestmark = [
     pytest.mark.slow,
@@ -49,7 +49,7 @@ def test_four_cameras_with_random_clock_faults_verify_clean(tmp_path, capsys):
             entry = camera_entry(sim, camera.id, segment_seconds=10)
             entry["main_url"] = proxies[camera.id].url(sim.url(camera.id))
             entries.append(entry)
-        with running_worker(make_settings(tmp_path, entries)) as (worker, statuses):
+        with running_worker(make_settings(tmp_path, entries, ingest=STALL_TOLERANT_INGEST)) as (worker, statuses):
             for camera in cameras:
                 statuses.wait_state(camera.id, "online", timeout=60)
             began = time.monotonic()
@@ -73,7 +73,10 @@ def test_four_cameras_with_random_clock_faults_verify_clean(tmp_path, capsys):
         rows, gaps = check_recording(worker, camera.id, FPS, stopped, spacing_tolerance=0.3, ragged_ends=True)
         worst = max(worst, abs(rows[-1].end.timestamp() - stopped))
         real_gaps = [size for _, size in gaps if size > 0.1]
-        assert len(real_gaps) <= injected[camera.id].get("gap", 0), (camera.id, gaps, injected[camera.id])
+        # Every hole is explained: a gap injected, or a picture FFmpeg's demuxer handed over
+        # without timestamps after a burst (``lost``: left out with its dependants, counted).
+        explained = injected[camera.id].get("gap", 0) + detected[camera.id].get("lost", 0)
+        assert len(real_gaps) <= explained, (camera.id, gaps, injected[camera.id], detected[camera.id])
         for kind in ("backward", "forward", "burst", "gap"):
             assert detected[camera.id].get(kind, 0) >= injected[camera.id].get(kind, 0), (seed, camera.id, injected, detected)
     env = {**os.environ, "VMS_DATA_DIR": str(tmp_path)}

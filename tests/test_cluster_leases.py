@@ -94,6 +94,58 @@ def test_cameras_spread_evenly_shed_on_join_and_move_when_a_worker_dies(prefix):
             worker.stop()
 
 
+def _die(worker: RedisOwnership) -> None:
+    """As ``kill -9``: nothing released, the keeper stops and the process's connections close."""
+    worker._stop.set()
+    worker._wake.set()
+    worker._keeper.join(5)
+    worker._watcher.join(5)
+    worker.presence.stop()
+    worker.client.close()
+
+
+def test_a_dead_workers_cameras_move_long_before_its_leases_expire(prefix):
+    # A long lease: only presence can explain a move within a few seconds.
+    config = ClusterConfig(lease_seconds=12, key_prefix=prefix, handover_seconds=1, presence_grace_seconds=1)
+    cameras = [f"cam-{i}" for i in range(4)]
+    first, second = RedisOwnership(REDIS_URL, "w1", config), RedisOwnership(REDIS_URL, "w2", config)
+    try:
+        for worker in (first, second):
+            worker.set_cameras(cameras)
+            worker.start()
+        wait_for(lambda: len(first.owned()) == 2 and len(second.owned()) == 2 and not first.handing_over(), 30, "no 2/2 spread")
+        lost = set(first.owned())
+        _die(first)
+        died = time.monotonic()
+        wait_for(lambda: second.owned() == set(cameras), 10, "the dead worker's cameras did not move")
+        moved_after = time.monotonic() - died
+        print(f"cameras of a dead worker taken {moved_after:.2f} s after it died (lease 12 s)")
+        assert moved_after < 6, f"moved only after {moved_after:.1f} s"
+        assert second.gone_workers == 1 and second.live_workers == ["w2"] and lost <= second.owned()
+    finally:
+        second.stop()
+        first.stop()
+
+
+def test_a_worker_without_presence_is_not_declared_gone(prefix):
+    # A worker of an older version (or with presence off) keeps no subscription: only its lease counts.
+    config = ClusterConfig(lease_seconds=12, key_prefix=prefix, handover_seconds=1, presence_grace_seconds=0.5)
+    old = RedisOwnership(REDIS_URL, "old", config.model_copy(update={"presence_grace_seconds": 0}))
+    new = RedisOwnership(REDIS_URL, "new", config)
+    try:
+        for worker in (old, new):
+            worker.set_cameras(["cam-a", "cam-b"])
+            worker.start()
+        wait_for(lambda: len(old.owned()) == 1 and len(new.owned()) == 1 and not old.handing_over(), 30, "no 1/1 spread")
+        deadline = time.monotonic() + 3  # several watch rounds and grace periods
+        while time.monotonic() < deadline:
+            assert new.gone_workers == 0 and len(old.owned()) == 1
+            time.sleep(0.1)
+    finally:
+        old.stop()
+        new.stop()
+
+
 def test_a_shed_camera_is_recorded_by_both_workers_for_a_moment_then_by_the_new_one(prefix):
     config = ClusterConfig(lease_seconds=3, key_prefix=prefix, handover_seconds=4)
     first = RedisOwnership(REDIS_URL, "w1", config)

@@ -99,8 +99,12 @@ async def test_a_viewer_that_vanishes_is_dropped(tmp_path):
             await viewer.wait_frames(5)
             await viewer.stop(delete=False)
             await wait_until(lambda: not system.hub.sessions(), 8, "the closed viewer to be dropped")
-            # Both ends are in the audit log though no DELETE came: the server ended them.
-            stops = query_audit(system.runtime.db, AuditQuery(action="live.stop"))
+            # Both ends are in the audit log though no DELETE came: the server ended them. The
+            # entry is written when the API hears the hub's bus message, just after the hub forgot it.
+            def stops_written():
+                return query_audit(system.runtime.db, AuditQuery(action="live.stop"))
+            await wait_until(lambda: len(stops_written()) >= 2, 8, "both live.stop entries")
+            stops = stops_written()
             assert len(stops) == 2 and all(e.detail["ended_by"] == "server" and e.target == "cam1" for e in stops), stops
             assert "no receiver report" in stops[-1].detail["reason"]
         finally:

@@ -83,3 +83,15 @@ def test_a_drift_report_keeps_the_segment_going_and_a_clock_step_cuts_it(db, rec
     index = record(db, recordings_dir, [info, *packets[:30], step, *packets[30:], StreamEnd("cam", "main", 1, "t")], 60)
     later = [s for s in index.of_camera("cam") if s.start.timestamp() >= 1_700_000_100.0]
     assert [s.frames for s in later] == [50, 50]  # cut at the keyframe after the step (frame 50)
+
+
+def test_a_lost_picture_ends_the_segment_at_its_last_frame_like_a_gap(db, recordings_dir):
+    """Ingest left out a picture and its dependants (streams.access_units): a hole, not a squeeze."""
+    info, packets = media_packets(frames=100, fps=25, gop=25)
+    lost = Discontinuity("cam", "main", 1, "lost", 0.04, packets[30].wall_time)
+    items = [info, *packets[:30], lost, *packets[50:], StreamEnd("cam", "main", 1, "t")]
+    segments = record(db, recordings_dir, items, 60).of_camera("cam")
+    assert [s.frames for s in segments] == [30, 50]
+    assert (segments[1].start - segments[0].end).total_seconds() == pytest.approx(0.8, abs=0.001)
+    for segment in segments:
+        assert decode_all(recordings_dir / segment.path) == segment.frames

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from streams.recording import Recording
 from vms.bus.memory import MemoryBus
-from vms.cameras.status import RECORDING_TOPIC, STATUS_TOPIC, StatusBoard, recording_state
+from vms.cameras.status import LIVE_TOPIC, RECORDING_TOPIC, STATUS_TOPIC, StatusBoard, recording_state
 from vms.metrics import RuntimeCollector
 
 T0 = 1_780_000_000.0
@@ -71,6 +71,24 @@ def test_metrics_read_the_board():
     assert samples[("vms_camera_up", ("t-02", "main"))] == 0
     assert samples[("vms_recording_seconds_since_segment", ("t-01",))] == 200
     assert samples[("vms_recording_ok", ("t-01",))] == 0  # stalled
+
+
+def test_live_viewers_of_every_worker_reach_the_board_and_its_metrics():
+    bus, clock = MemoryBus(), Clock()
+    board = StatusBoard(bus, expire_seconds=30, clock=clock).start()
+    bus.publish(LIVE_TOPIC, {"worker_id": "w1", "viewers": {"t-01": 2, "t-02": 0}})
+    bus.publish(LIVE_TOPIC, {"worker_id": "w2", "viewers": {"t-01": 1}})
+    assert board.viewers() == {"t-01": 3, "t-02": 0}
+    assert board.viewers("w2") == {"t-01": 1}
+    collector = RuntimeCollector(board.streams, dict, board.viewers, board.recording)
+    samples = {(s.name, tuple(s.labels.values())): s.value for m in collector.collect() for s in m.samples}
+    assert samples[("vms_live_viewers", ("t-01",))] == 3
+    # The newest heartbeat of a worker replaces its counts; a worker not heard from is forgotten.
+    bus.publish(LIVE_TOPIC, {"worker_id": "w1", "viewers": {}})
+    clock.now += 20
+    bus.publish(LIVE_TOPIC, {"worker_id": "w1", "viewers": {"t-02": 1}})
+    clock.now += 15
+    assert board.viewers() == {"t-02": 1}
 
 
 def test_recording_rates_per_minute_and_normal_after_ten_minutes(tmp_path):

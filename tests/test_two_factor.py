@@ -34,6 +34,8 @@ async def test_first_sign_in_of_an_admin_can_only_enrol_then_everything_works(tm
         me = (await system.client.get("/api/auth/me")).json()
         assert me["two_factor"] == {"enabled": False, "required": True, "enrolment_required": True}
 
+        early = await system.client.post("/api/auth/two-factor/confirm", json={"code": "000000"}, headers=csrf)
+        assert early.status_code == 409 and early.json()["type"] == "/problems/two-factor-not-enrolling"
         started = await system.client.post("/api/auth/two-factor/enrolment", headers=csrf)
         assert started.status_code == 200 and started.headers["cache-control"] == "no-store"
         enrolment = started.json()
@@ -58,7 +60,8 @@ async def test_first_sign_in_of_an_admin_can_only_enrol_then_everything_works(tm
         with system.db.session() as session:
             row = session.scalar(select(TwoFactorRow))
             assert not any(c in str(row.recovery_hashes) for c in codes)
-        assert _actions(system.db) == ["two_factor.enrol", "two_factor.confirm.failed", "two_factor.enable"]
+        assert _actions(system.db) == ["two_factor.confirm.failed", "two_factor.enrol", "two_factor.confirm.failed",
+                                       "two_factor.enable"]
         assert enrolment["secret"] not in str([e for e in _all_audit(system.db)])
 
 

@@ -135,7 +135,8 @@ def camera_probe(
     bare, url_user, url_password = split_credentials(url)
     try:
         if transport not in ("auto", "tcp", "udp"):
-            raise InvalidCameraUrl(f"transport must be auto, tcp or udp, not {transport!r}")
+            raise InvalidCameraUrl(f"transport must be auto, tcp or udp, not {transport!r}", "bad-transport",
+                                   transport=transport)
         source = StreamSource("probe", "main", bare, username or url_user, password or url_password, transport)
     except InvalidCameraUrl as exc:
         err.print(f"refused: {exc}")

@@ -56,6 +56,14 @@ class OneWorker:
         return [self.worker_id]
 
 
+def hub_viewers(hub: LiveHub) -> dict[str, int]:
+    """Live viewers of ``hub`` by camera, summed over its streams (main, sub)."""
+    counts: dict[str, int] = {}
+    for relay in hub.describe().get("relays", []):
+        counts[relay["camera_id"]] = counts.get(relay["camera_id"], 0) + int(relay.get("viewers", 0))
+    return counts
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -89,8 +97,9 @@ class Runtime:
         board = StatusBoard(bus).start()  # before the worker: it hears the first statuses too
         worker = StreamWorker(settings, db, bus) if with_worker else None
         live = LiveHub(settings.live, settings.ingest.consumer_queue_packets, bus) if worker is not None else None
-        if worker is not None:
+        if worker is not None and live is not None:
             worker.add_output(live)
+            worker.live_viewers = lambda: hub_viewers(live)  # heartbeats carry them to every API's board
         runtime = cls(settings, db, bus, worker, live, board=board)
         AlarmRules(db).sync_from_config(settings.alarms.rules)
         if settings.alarms.enabled:
@@ -138,12 +147,12 @@ class Runtime:
         return probe_url(url, username, password, seconds=seconds, snapshot=True, transport=transport)
 
     def viewers(self) -> dict[str, int]:
-        """Live viewers of this process's hub by camera (``dashboard.services.Services.viewers``)."""
-        counts: dict[str, int] = {}
+        """Live viewers by camera (``dashboard.services.Services.viewers``): this process's hub when it
+        has one, else what the workers' heartbeats told the status board (an API process of ``vms
+        run`` or of scale-out has no hub; its /metrics showed 0 viewers before)."""
         if self.live is not None:
-            for relay in self.live.describe().get("relays", []):
-                counts[relay["camera_id"]] = counts.get(relay["camera_id"], 0) + int(relay.get("viewers", 0))
-        return counts
+            return hub_viewers(self.live)
+        return self.board.viewers()
 
     def start(self) -> "Runtime":
         if self.alarms is not None:

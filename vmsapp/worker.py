@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from streams.pipeline import CameraPipeline, PipelineOutput
 from streams.recording import Recording
@@ -68,6 +69,8 @@ class StreamWorker:
         self.recording = Recording(self.index, self.recordings_dir, settings.ingest.consumer_queue_packets,
                                    on_storage_error=self._storage_error)
         self._outputs: list[PipelineOutput] = [self.recording]
+        # Live viewers by camera of the hub fed by this worker (set by the runtime that attaches one).
+        self.live_viewers: Callable[[], dict[str, int]] | None = None
         self.heartbeat = StatusHeartbeat(self)
         self._open_gate = threading.BoundedSemaphore(settings.ingest.concurrent_opens)
         self._lock = threading.Lock()

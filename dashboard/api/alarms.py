@@ -89,6 +89,11 @@ def _may(user: Principal, group_id: str | None, capability: Capability) -> bool:
     return user.access.on_group(group_id, capability) if group_id is not None else user.access.all_groups
 
 
+def is_supervisor(user: Principal, runtime: Services) -> bool:
+    """Whether the user's role may take over and close alarms others took (``alarms.supervisor_roles``)."""
+    return user.role.value in runtime.settings.alarms.supervisor_roles
+
+
 def _refused(refusal: AlarmRefused) -> Problem:
     return Problem(409, refusal.code, f"{refusal.code}: {refusal.params}", params=refusal.params)
 
@@ -102,7 +107,7 @@ def _visible(store: AlarmStore, alarm_id: int, user: Principal, capability: Capa
         raise Problem(404, "alarm-not-found", f"alarm {alarm_id} does not exist", params={"id": alarm_id})
     if not _may(user, row.group_id, capability):
         raise Problem(403, "not-allowed", f"your role ({user.role.value}) may not handle this alarm",
-                      params={"role": user.role.value, "capability": capability.value})
+                      params={"reason": "capability", "role": user.role.value, "capability": capability.value})
     return row
 
 
@@ -160,17 +165,21 @@ def get_alarm(alarm_id: int, user: Principal = VIEW, store: AlarmStore = Depends
 @router.post("/alarms/{alarm_id}/take", response_model=AlarmOut)
 def take_alarm(alarm_id: int, request: Request, user: Principal = HANDLE, store: AlarmStore = Depends(_store),
                runtime: Services = Depends(get_runtime)) -> dict:
-    """Take the alarm: it is yours to handle (409 ``alarm-taken`` when someone else has it)."""
+    """Take the alarm: it is yours to handle (409 ``alarm-taken`` when someone else has it). A
+    supervisor (``alarms.supervisor_roles``) takes over an alarm someone else has, audited as
+    ``alarm.take_over`` with whose it was."""
     _visible(store, alarm_id, user, Capability.EVENT_ACK)
-    return _step(runtime, "taken", lambda: store.take(alarm_id, user.username, user, client_ip(request)))
+    supervisor = is_supervisor(user, runtime)
+    return _step(runtime, "taken", lambda: store.take(alarm_id, user.username, user, client_ip(request), supervisor))
 
 
 @router.post("/alarms/{alarm_id}/close", response_model=AlarmOut)
 def close_alarm(alarm_id: int, body: CloseIn, request: Request, user: Principal = HANDLE,
                 store: AlarmStore = Depends(_store), runtime: Services = Depends(get_runtime)) -> dict:
-    """Close an alarm you took, with the outcome and a comment (both required)."""
+    """Close an alarm you took, with the outcome and a comment (both required); a supervisor
+    may close anyone's (the audit entry then names who had taken it)."""
     _visible(store, alarm_id, user, Capability.EVENT_ACK)
-    supervisor = user.role.value in runtime.settings.alarms.supervisor_roles
+    supervisor = is_supervisor(user, runtime)
     return _step(runtime, "closed", lambda: store.close(alarm_id, user.username, body.outcome, body.comment, supervisor,
                                                         user, client_ip(request)))
 

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from dashboard.api.deps import get_runtime
 from dashboard.api.responses import LoginOut, MeOut, TokenCreated, TokenOut
-from dashboard.problems import Problem
+from dashboard.problems import Problem, coded
 from dashboard.services import Services
 from dashboard.security import (
     PUBLIC,
@@ -68,6 +68,8 @@ def _me(principal: Principal, request: Request) -> dict:
         "playback_lookback_minutes": config.operator_lookback_minutes if earliest is not None else None,
         "csrf_token": principal.csrf_token if principal.via == "cookie" else None,
         "via": principal.via,
+        # the dock offers take-over and close of others' alarms to these (alarms.supervisor_roles)
+        "alarm_supervisor": principal.role.value in request.app.state.runtime.settings.alarms.supervisor_roles,
         "two_factor": {
             "enabled": status.enabled,
             "required": factor.required_for(principal.role),
@@ -187,9 +189,9 @@ def create_token(body: TokenBody, request: Request, user: Principal = ACCOUNT,
     try:
         scopes = parse_capabilities(body.scopes) if body.scopes is not None else None
     except ValueError as exc:
-        raise Problem(422, "bad-scope", str(exc)) from None
+        raise coded(422, "bad-scope", exc) from None
     if scopes is not None and not all(user.access.has(c) for c in scopes):
-        raise Problem(403, "not-allowed", "a token cannot do more than its user")
+        raise Problem(403, "not-allowed", "a token cannot do more than its user", params={"reason": "token-wider"})
     if user.access.scopes is not None:  # a narrowed token cannot mint a wider one
         scopes = (scopes or user.access.scopes) & user.access.scopes
     names = sorted(c.value for c in scopes) if scopes is not None else None

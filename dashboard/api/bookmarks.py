@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dashboard.api.access import cameras_with
 from dashboard.api.deps import get_runtime
 from dashboard.api.locks import aware
-from dashboard.problems import Problem
+from dashboard.problems import Problem, coded
 from dashboard.services import Services
 from dashboard.security import Principal, check_camera, client_ip, require
 from vms.auth.roles import Capability, Role
@@ -57,7 +57,7 @@ def bookmark(body: BookmarkIn, request: Request, user: Principal = BOOKMARKER,
         row = create_bookmark(runtime.db, user, body.camera_id, body.start, body.end, body.title, body.note,
                               body.lock, client_ip(request))
     except ValueError as exc:
-        raise Problem(400, "bad-bookmark", str(exc)) from None
+        raise coded(400, "bad-bookmark", exc) from None
     return BookmarkOut.of(row)
 
 

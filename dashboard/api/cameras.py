@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dashboard.api.deps import get_runtime
 from dashboard.api.responses import CameraOut, GroupOut, ProbeOut
-from dashboard.problems import Problem
+from dashboard.problems import Problem, coded, field_errors
 from dashboard.services import Services
 from dashboard.security import Principal, client_ip, require, require_camera, security_config
 from vms.auth.audit import audit
@@ -132,17 +132,16 @@ def _validated(fields: dict) -> CameraConfig:
     try:
         return CameraConfig(**fields)
     except ValidationError as exc:
-        errors = [
-            {"where": ".".join(map(str, e["loc"])), "problem": e["msg"].removeprefix("Value error, ")} for e in exc.errors()
-        ]
+        errors = field_errors(exc.errors())  # each with its code and parameters, worded by the UI
         raise Problem(422, "invalid-camera", "; ".join(f"{e['where']}: {e['problem']}" for e in errors), errors=errors) from None
 
 
 def _group_exists(runtime: Services, group_id: str) -> None:
     known = [group.id for group in CameraRegistry(runtime.db).groups()]
     if group_id not in known:
-        known = ", ".join(known)
-        raise Problem(422, "unknown-group", f"group '{group_id}' does not exist (groups: {known})")
+        names = ", ".join(known)
+        raise Problem(422, "unknown-group", f"group '{group_id}' does not exist (groups: {names})",
+                      params={"group": group_id, "known": names})
 
 
 def _check_addresses(request: Request, runtime: Services, *urls: str | None) -> None:
@@ -154,7 +153,7 @@ def _check_addresses(request: Request, runtime: Services, *urls: str | None) -> 
         try:
             policy.check_url(url)
         except CameraAddressRefused as exc:
-            raise Problem(422, "camera-address-refused", str(exc)) from None
+            raise coded(422, "camera-address-refused", exc) from None
 
 
 def _owned_by_api(runtime: Services, camera_id: str) -> CameraRow:
@@ -224,7 +223,7 @@ def probe_camera(body: ProbeIn, request: Request, user: Principal = require(MANA
     try:
         result = request.app.state.runtime.probe(bare, username, password, body.seconds, body.transport)
     except InvalidCameraUrl as exc:
-        raise Problem(422, "invalid-url", str(exc)) from None
+        raise coded(422, "invalid-url", exc) from None
     answer = result.to_dict()
     if answer.get("error"):
         answer["error"] = mask_credentials(answer["error"], password, username)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
@@ -94,6 +95,8 @@ class CaseExportOut(BaseModel):
     state: str
     percent: float
     error: str | None
+    error_code: str | None = None  # why it failed, as a code (vms.recordings.export_failure)
+    error_params: dict[str, Any] = Field(default_factory=dict)
     requested_by: str
     created_at: datetime
     finished_at: datetime | None
@@ -103,6 +106,7 @@ class CaseExportOut(BaseModel):
     def of(cls, row: CaseExportRow) -> "CaseExportOut":
         url = f"/api/cases/{row.case_id}/exports/{row.id}/package" if row.state == "done" else None
         return cls(id=row.id, case_id=row.case_id, state=row.state, percent=row.percent, error=row.error,
+                   error_code=row.error_code, error_params=row.error_params or {},
                    requested_by=row.requested_by, created_at=row.created_at, finished_at=row.finished_at,
                    package_url=url)
 

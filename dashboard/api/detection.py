@@ -62,7 +62,7 @@ def put_detection(camera_id: str, config: CameraDetection, request: Request, use
     try:
         settings.replace(camera_id, config, by=user.username)
     except ModelNotAllowed as exc:
-        raise Problem(422, "model-not-allowed", str(exc)) from None
+        raise Problem(422, "model-not-allowed", str(exc), params=exc.problem_params()) from None
     after = _describe(camera_id, settings)
     audit(runtime.db, user, "detection.update", camera_id,
           {"zones": [zone.id for zone in config.zones], "masks": len(config.masks), "before": before, "after": after},

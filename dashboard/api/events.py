@@ -57,7 +57,8 @@ def _visible_event(store: EventStore, event_id: int, user: Principal, capability
     if not _may(user, row.group_id, Capability.EVENT_VIEW):
         raise Problem(404, "event-not-found", f"event {event_id} does not exist")
     if not _may(user, row.group_id, capability):
-        raise Problem(403, "not-allowed", f"your role ({user.role.value}) may not use '{capability.value}' on this event")
+        raise Problem(403, "not-allowed", f"your role ({user.role.value}) may not use '{capability.value}' on this event",
+                      params={"reason": "capability", "role": user.role.value, "capability": capability.value})
     return row
 
 

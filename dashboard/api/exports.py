@@ -49,6 +49,8 @@ def _describe(row: ExportRow) -> dict:
         "state": row.state,
         "percent": row.percent,
         "error": row.error,
+        "error_code": row.error_code,
+        "error_params": row.error_params or {},
         "file_name": row.file_name,
         "bytes": row.bytes,
         "sha256": row.sha256,

@@ -8,6 +8,7 @@ in the API process, either way.
 
 from __future__ import annotations
 
+import logging
 import re
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
@@ -46,6 +47,8 @@ from vms.live.gateway import MAX_WIDTH, MIN_WIDTH, LiveGateway
 
 SDP = "application/sdp"
 STREAMS = ("main", "sub")
+
+log = logging.getLogger(__name__)
 
 
 # Each refusal of the gateway (a hub here or on a worker): (status, type slug, title, extra headers)
@@ -90,6 +93,11 @@ class LiveRoute(APIRoute):
 async def lifespan(app: FastAPI):
     gateway: LiveGateway = app.state.runtime.gateway
     await gateway.start()
+    # Sessions an earlier API process left open (killed outright) get their live.stop now.
+    try:
+        await app.state.live_audit.reconcile(gateway)
+    except Exception:  # the audit log's tidying never keeps the dashboard from starting
+        log.exception("settling live sessions left open by an earlier API process failed")
     yield
     await gateway.aclose()
 

@@ -45,6 +45,7 @@ class MeOut(BaseModel):
     playback_lookback_minutes: float | None
     csrf_token: str | None
     via: str
+    alarm_supervisor: bool = Field(False, description="may take over and close alarms others took")
     two_factor: TwoFactorState
 
 
@@ -218,6 +219,8 @@ class ExportOut(BaseModel):
     state: str
     percent: float | None
     error: str | None
+    error_code: str | None = Field(default=None, description="why it failed, as a code (vms.recordings.export_failure)")
+    error_params: dict[str, Any] = Field(default_factory=dict, description="the code's parameters")
     file_name: str | None
     bytes: int | None
     sha256: str | None

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard.api.deps import get_runtime
 from dashboard.api.locks import aware
-from dashboard.problems import Problem
+from dashboard.problems import Problem, coded
 from dashboard.services import Services
 from dashboard.security import Principal, client_ip, require, require_camera, security_config
 from vms.auth.audit import audit
@@ -88,7 +88,7 @@ def start_motion_search(camera_id: str, body: MotionSearchIn, request: Request,
         region = Region(body.region.x, body.region.y, body.region.w, body.region.h)
         search = runtime.searches.submit(camera_id, region, start, body.end, body.sensitivity, user.username)
     except ValueError as exc:
-        raise Problem(400, "bad-search", str(exc)) from None
+        raise coded(400, "bad-search", exc) from None
     audit(runtime.db, user, "search.motion", camera_id,
           {"search": search.id, "start": start, "end": body.end, "region": region.as_tuple()}, client_ip(request))
     return MotionSearchOut.of(search)

@@ -78,6 +78,8 @@ def confirm_enrolment(body: CodeBody, request: Request, response: Response, user
         codes = factor.confirm(user.user.id, body.code)
     except TwoFactorError as exc:
         audit(runtime.db, user, "two_factor.confirm.failed", user.username, {"reason": str(exc)}, client_ip(request))
+        if exc.code == "not-enrolling":
+            raise Problem(409, "two-factor-not-enrolling", str(exc)) from None
         raise Problem(400, "bad-code", str(exc)) from None
     complete_session(runtime.db, user.session_id)
     ended = revoke_user_sessions(runtime.db, user.user.id, keep=user.session_id, kind="browser")

@@ -9,7 +9,7 @@ from dashboard.api.deps import get_runtime
 from dashboard.api.params import RowId
 from dashboard.api.responses import GrantOut, UserOut
 from dashboard.api.revocation import end_user_activity
-from dashboard.problems import Problem
+from dashboard.problems import Problem, coded
 from dashboard.services import Services
 from dashboard.security import Principal, client_ip, require, security_config
 from vms.auth.audit import audit
@@ -69,7 +69,7 @@ def add_user(body: NewUser, request: Request, user: Principal = ADMIN, runtime: 
     except WeakPassword as exc:
         raise Problem(422, "weak-password", str(exc), params={"reason": exc.code, **exc.params}) from None
     except ValueError as exc:
-        raise Problem(422, "invalid-user", str(exc)) from None
+        raise coded(422, "invalid-user", exc) from None
     audit(runtime.db, user, "user.add", created.username, {"role": created.role.value}, client_ip(request))
     return created.to_dict()
 
@@ -81,7 +81,7 @@ def change_user(username: str, body: UserChange, request: Request, user: Princip
     try:
         before = users.get(username)
     except UserNotFound as exc:
-        raise Problem(404, "user-not-found", str(exc)) from None
+        raise Problem(404, "user-not-found", str(exc), params={"user": username}) from None
     demoting = body.role is not None and body.role != Role.ADMIN
     if before.role == Role.ADMIN and not before.disabled and (demoting or body.disabled) and users.active_admins() <= 1:
         raise Problem(409, "last-admin", "this is the last active admin; add another admin first")
@@ -113,9 +113,9 @@ def add_grant(body: NewGrant, request: Request, user: Principal = ADMIN, runtime
     try:
         grant = _users(request, runtime).add_grant(body.group, body.capabilities, body.user, body.role, by=user.username)
     except UserNotFound as exc:
-        raise Problem(404, "user-not-found", str(exc)) from None
+        raise Problem(404, "user-not-found", str(exc), params={"user": body.user}) from None
     except ValueError as exc:
-        raise Problem(422, "invalid-grant", str(exc)) from None
+        raise coded(422, "invalid-grant", exc) from None
     audit(runtime.db, user, "grant.add", body.user or f"role:{body.role.value}", grant, client_ip(request))
     return grant
 

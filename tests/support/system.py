@@ -21,6 +21,9 @@ FAST_INGEST = {
     "backoff_initial_seconds": 0.5,
     "backoff_max_seconds": 2,
 }
+# For tests that stall a camera on purpose (up to 4 s) and expect a burst, not a reconnect:
+# FFmpeg enforces the read timeout strictly on streams read without its parser (B-frames).
+STALL_TOLERANT_INGEST = {**FAST_INGEST, "read_timeout_seconds": 8}
 
 
 def camera_entry(simulator, camera_id: str, group: str = "tunnel", segment_seconds: float = 60, **extra) -> dict:

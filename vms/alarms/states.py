@@ -34,11 +34,12 @@ class AlarmRefused(Exception):
         self.params = params
 
 
-def check_take(state: str, taken_by: str | None, username: str) -> None:
-    """Taking is allowed once, from new; taking your own alarm again is harmless."""
+def check_take(state: str, taken_by: str | None, username: str, supervisor: bool = False) -> None:
+    """Taking is allowed once, from new; taking your own alarm again is harmless. A supervisor
+    (``alarms.supervisor_roles``) may take over an alarm someone else is handling."""
     if state == AlarmState.NEW.value:
         return
-    if state == AlarmState.IN_PROGRESS.value and taken_by == username:
+    if state == AlarmState.IN_PROGRESS.value and (taken_by == username or supervisor):
         return
     if state == AlarmState.IN_PROGRESS.value:
         raise AlarmRefused("alarm-taken", user=taken_by)

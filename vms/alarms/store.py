@@ -120,33 +120,50 @@ class AlarmStore:
         with self.db.session() as session:
             return list(session.scalars(statement))
 
-    def take(self, alarm_id: int, username: str, actor: Actor | None = None, client_ip: str = "") -> AlarmRow:
-        """new → in progress, by ``username``; AlarmRefused when someone else has it or it is closed."""
+    def take(self, alarm_id: int, username: str, actor: Actor | None = None, client_ip: str = "",
+             supervisor: bool = False) -> AlarmRow:
+        """new → in progress, by ``username``; AlarmRefused when someone else has it or it is closed.
+
+        A ``supervisor`` takes over an alarm in progress with someone else: the history step is
+        ``take_over`` and the audit entry ``alarm.take_over``, both naming who had it (``taken_from``)."""
         now = utcnow()
         with self.db.session() as session:
             row = self._locked(session, alarm_id)
-            check_take(row.state, row.taken_by, username)
-            if row.state == AlarmState.IN_PROGRESS.value:
+            check_take(row.state, row.taken_by, username, supervisor)
+            if row.state == AlarmState.IN_PROGRESS.value and row.taken_by == username:
                 return row  # already yours
+            previous = row.taken_by if row.state == AlarmState.IN_PROGRESS.value else None
+            # Conditional on the state seen: of two people taking (or taking over) at once, one wins.
+            seen = (AlarmRow.state == AlarmState.NEW.value if previous is None
+                    else (AlarmRow.state == AlarmState.IN_PROGRESS.value) & (AlarmRow.taken_by == previous))
             done = _rowcount(session.execute(
-                update(AlarmRow).where(AlarmRow.id == alarm_id, AlarmRow.state == AlarmState.NEW.value)
+                update(AlarmRow).where(AlarmRow.id == alarm_id, seen)
                 .values(state=AlarmState.IN_PROGRESS.value, taken_by=username, taken_at=now)
             ))
             session.refresh(row)
             if not done:
-                check_take(row.state, row.taken_by, username)
+                check_take(row.state, row.taken_by, username)  # someone was faster: say who
                 return row
-            row.history = [*row.history, {"at": now.isoformat(), "by": username, "action": "take"}]
-        audit(self.db, actor or username, "alarm.take", f"alarm:{alarm_id}", {"camera": row.camera_id}, client_ip)
+            step: dict[str, Any] = {"at": now.isoformat(), "by": username, "action": "take"}
+            if previous is not None:
+                step.update(action="take_over", taken_from=previous)
+            row.history = [*row.history, step]
+        detail: dict[str, Any] = {"camera": row.camera_id}
+        if previous is not None:
+            detail["taken_from"] = previous
+        audit(self.db, actor or username, "alarm.take_over" if previous else "alarm.take", f"alarm:{alarm_id}", detail,
+              client_ip)
         return row
 
     def close(self, alarm_id: int, username: str, outcome: str, comment: str, supervisor: bool = False,
               actor: Actor | None = None, client_ip: str = "") -> AlarmRow:
-        """in progress → closed with an outcome and a comment; AlarmRefused otherwise."""
+        """in progress → closed with an outcome and a comment; AlarmRefused otherwise. Only the
+        one who took it closes it, or a ``supervisor`` (then the history and audit say ``taken_by``)."""
         now = utcnow()
         with self.db.session() as session:
             row = self._locked(session, alarm_id)
             check_close(row.state, row.taken_by, username, supervisor, comment, outcome)
+            taken_by = row.taken_by
             done = _rowcount(session.execute(
                 update(AlarmRow).where(AlarmRow.id == alarm_id, AlarmRow.state == AlarmState.IN_PROGRESS.value)
                 .values(state=AlarmState.CLOSED.value, closed_by=username, closed_at=now, outcome=outcome,
@@ -155,9 +172,12 @@ class AlarmStore:
             session.refresh(row)
             if not done:
                 raise AlarmRefused("alarm-closed")
-            row.history = [*row.history, {"at": now.isoformat(), "by": username, "action": "close", "outcome": outcome}]
-        audit(self.db, actor or username, "alarm.close", f"alarm:{alarm_id}",
-              {"camera": row.camera_id, "outcome": outcome, "comment": comment.strip()}, client_ip)
+            step: dict[str, Any] = {"at": now.isoformat(), "by": username, "action": "close", "outcome": outcome}
+            detail: dict[str, Any] = {"camera": row.camera_id, "outcome": outcome, "comment": comment.strip()}
+            if taken_by != username:  # a supervisor closed someone else's alarm: say whose
+                step["taken_by"] = detail["taken_by"] = taken_by
+            row.history = [*row.history, step]
+        audit(self.db, actor or username, "alarm.close", f"alarm:{alarm_id}", detail, client_ip)
         return row
 
     def escalate_due(self, now: datetime | None = None) -> list[AlarmRow]:

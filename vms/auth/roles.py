@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Iterable, Mapping
 
 from vms.config.security import SecurityConfig
+from vms.errors import CodedError
 
 
 class Role(str, Enum):
@@ -61,15 +62,20 @@ LOOKBACK_LIMITED_ROLES = frozenset({Role.OPERATOR})
 
 
 def parse_capabilities(names: Iterable[str], allowed: frozenset[Capability] = frozenset(Capability)) -> frozenset[Capability]:
-    """Capabilities from their names, or ValueError naming the unknown or not allowed ones."""
+    """Capabilities from their names, or CodedError (a ValueError: ``unknown-capability``,
+    ``capability-not-allowed``) naming the unknown or not allowed ones."""
     result = set()
     for name in names:
         try:
             capability = Capability(name)
         except ValueError:
-            raise ValueError(f"unknown capability '{name}' (known: {', '.join(c.value for c in Capability)})") from None
+            known = ", ".join(c.value for c in Capability)
+            raise CodedError(f"unknown capability '{name}' (known: {known})", "unknown-capability",
+                             capability=str(name), known=known) from None
         if capability not in allowed:
-            raise ValueError(f"capability '{name}' cannot be given here (allowed: {', '.join(sorted(c.value for c in allowed))})")
+            names = ", ".join(sorted(c.value for c in allowed))
+            raise CodedError(f"capability '{name}' cannot be given here (allowed: {names})", "capability-not-allowed",
+                             capability=str(name), allowed=names)
         result.add(capability)
     return frozenset(result)
 

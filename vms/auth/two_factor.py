@@ -24,6 +24,7 @@ from vms.db import Database
 from vms.db.auth import TwoFactorRow
 from vms.db.engine import rows_affected
 from vms.db.types import utcnow
+from vms.errors import CodedError
 
 # One step each side of now: a phone clock up to 30 s off still works (RFC 6238 section 5.2).
 VALID_WINDOW = 1
@@ -31,8 +32,9 @@ _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misre
 _RECOVERY_LENGTH = 10  # 10 characters of 31: about 50 bits
 
 
-class TwoFactorError(ValueError):
-    """A two-factor step refused, in plain words."""
+class TwoFactorError(CodedError):
+    """A two-factor step refused, in plain words; ``code``: ``already-on``, ``not-enrolling``,
+    ``code-mismatch`` or ``not-on``."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ class TwoFactor:
         with self.db.session() as session:
             row = session.get(TwoFactorRow, user_id)
             if row is not None and row.confirmed_at is not None:
-                raise TwoFactorError("two-factor sign-in is already on; turn it off (or ask an admin to reset it) first")
+                raise TwoFactorError("two-factor sign-in is already on; turn it off (or ask an admin to reset it) first", "already-on")
             if row is None:
                 row = TwoFactorRow(user_id=user_id)
                 session.add(row)
@@ -100,10 +102,10 @@ class TwoFactor:
         with self.db.session() as session:
             row = session.get(TwoFactorRow, user_id)
             if row is None or row.confirmed_at is not None:
-                raise TwoFactorError("start enrolment first")
+                raise TwoFactorError("start enrolment first", "not-enrolling")
             step = _matching_step(row.secret, code, row.last_step, now)
             if step is None:
-                raise TwoFactorError("the code does not match; check the phone's clock and type the newest code")
+                raise TwoFactorError("the code does not match; check the phone's clock and type the newest code", "code-mismatch")
             codes = [_recovery_code() for _ in range(self.config.recovery_codes)]
             row.confirmed_at, row.last_step, row.recovery_hashes = utcnow(), step, [_hash(c) for c in codes]
             return codes
@@ -133,7 +135,7 @@ class TwoFactor:
         with self.db.session() as session:
             row = session.get(TwoFactorRow, user_id)
             if row is None or row.confirmed_at is None:
-                raise TwoFactorError("two-factor sign-in is not on")
+                raise TwoFactorError("two-factor sign-in is not on", "not-on")
             row.recovery_hashes = [_hash(c) for c in codes]
         return codes
 

@@ -17,6 +17,7 @@ from vms.config.security import SecurityConfig
 from vms.db import Database, GroupRow
 from vms.db.auth import AddressThrottle, GrantRow, UserRow
 from vms.db.types import utcnow
+from vms.errors import CodedError
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
@@ -74,9 +75,11 @@ class User:
 
 
 def check_username(username: str) -> str:
-    """``username`` if it is 2-64 of ``a-z0-9._-``; raises ``ValueError`` with the rule otherwise."""
+    """``username`` if it is 2-64 of ``a-z0-9._-``; raises ``CodedError`` (a ValueError, code
+    ``bad-username``) with the rule otherwise."""
     if not USERNAME_PATTERN.match(username or ""):
-        raise ValueError("username must be 2-64 characters: lowercase letters, digits, '.', '_' or '-'")
+        raise CodedError("username must be 2-64 characters: lowercase letters, digits, '.', '_' or '-'",
+                         "bad-username", min=2, max=64)
     return username
 
 
@@ -176,14 +179,16 @@ class Users:
     def add_grant(self, group_id: str, capabilities: list[str], username: str | None = None,
                   role: Role | str | None = None, by: str = "system") -> dict[str, Any]:
         if (username is None) == (role is None):
-            raise ValueError("a grant is for either a user or a role")
+            raise CodedError("a grant is for either a user or a role", "user-or-role")
         caps = parse_capabilities(capabilities, GRANTABLE)
         if not caps:
-            raise ValueError(f"a grant needs at least one capability ({', '.join(sorted(c.value for c in GRANTABLE))})")
+            allowed = ", ".join(sorted(c.value for c in GRANTABLE))
+            raise CodedError(f"a grant needs at least one capability ({allowed})", "no-capability", allowed=allowed)
         with self.db.session() as session:
             if session.get(GroupRow, group_id) is None:  # a grant to a typo would silently grant nothing
                 known = ", ".join(session.scalars(select(GroupRow.id).order_by(GroupRow.id)))
-                raise ValueError(f"group '{group_id}' does not exist (groups: {known})")
+                raise CodedError(f"group '{group_id}' does not exist (groups: {known})", "unknown-group",
+                                 group=group_id, known=known)
             user_id = self._row(session, username).id if username is not None else None
             row = GrantRow(user_id=user_id, role=Role(role).value if role is not None else None, group_id=group_id,
                            capabilities=sorted(c.value for c in caps), created_by=by)

@@ -16,12 +16,14 @@ from urllib.parse import urlsplit
 
 from vms.config import Settings
 from vms.config.security import CameraAddressConfig
+from vms.errors import CodedError
 
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
 
 
-class CameraAddressRefused(ValueError):
-    """The URL points at an address cameras may not have; the message says which rule."""
+class CameraAddressRefused(CodedError):
+    """The URL points at an address cameras may not have; the message says which rule, the code
+    is own-service (``address``, ``port``) or denied (``address``, ``network``)."""
 
 
 @dataclass(frozen=True)
@@ -49,13 +51,15 @@ class CameraAddressPolicy:
             ip = ip.ipv4_mapped
         shown = f"{host} ({ip})" if host and host != str(ip) else str(ip)
         if (str(ip), port) in self.services:
-            raise CameraAddressRefused(f"{shown}:{port} is one of vms's own services, not a camera")
+            raise CameraAddressRefused(f"{shown}:{port} is one of vms's own services, not a camera", "own-service",
+                                       address=shown, port=port)
         if any(ip in network for network in self.config.allow if network.version == ip.version):
             return
         for network in self.config.deny:
             if network.version == ip.version and ip in network:
                 raise CameraAddressRefused(
-                    f"cameras may not be at {shown}: {network} is denied (security.camera_addresses)"
+                    f"cameras may not be at {shown}: {network} is denied (security.camera_addresses)", "denied",
+                    address=shown, network=str(network),
                 )
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+from vms.errors import CodedError
+
 ALLOWED_SCHEMES = ("rtsp", "rtsps")
 MASK = "***"
 
@@ -18,41 +20,43 @@ MASK = "***"
 _FORBIDDEN = re.compile(r"[\x00-\x20\x7f\\]")
 
 
-class InvalidCameraUrl(ValueError):
-    """A camera URL that vms refuses to open, with the reason in plain words."""
+class InvalidCameraUrl(CodedError):
+    """A camera URL that vms refuses to open, with the reason in plain words and as a code:
+    empty, bad-characters, option-like, bad-scheme (``scheme``), no-host, credentials-in-url,
+    bad-port, port-zero, pipe."""
 
 
 def validate_rtsp_url(url: str) -> str:
     """Return ``url`` unchanged if it is a credential-free RTSP URL to a host, else raise."""
     if not isinstance(url, str) or not url:
-        raise InvalidCameraUrl("camera URL is empty")
+        raise InvalidCameraUrl("camera URL is empty", "empty")
     if _FORBIDDEN.search(url):
-        raise InvalidCameraUrl("camera URL contains spaces, control characters or backslashes")
+        raise InvalidCameraUrl("camera URL contains spaces, control characters or backslashes", "bad-characters")
     if url.startswith("-"):
-        raise InvalidCameraUrl("camera URL must not start with '-' (it would be read as an option)")
+        raise InvalidCameraUrl("camera URL must not start with '-' (it would be read as an option)", "option-like")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
         shown = f"'{scheme}:'" if scheme else "no scheme"
         raise InvalidCameraUrl(
             f"camera URL must start with rtsp:// or rtsps:// (got {shown}); "
-            "files, pipes and other FFmpeg protocols are not cameras"
+            "files, pipes and other FFmpeg protocols are not cameras", "bad-scheme", scheme=scheme or "-",
         )
     if not parts.netloc or not parts.hostname:
-        raise InvalidCameraUrl("camera URL has no host (expected rtsp://host[:port]/path)")
+        raise InvalidCameraUrl("camera URL has no host (expected rtsp://host[:port]/path)", "no-host")
     if parts.username is not None or parts.password is not None:
         raise InvalidCameraUrl(
             "camera URL contains credentials; give them as the camera's username and password "
-            "so they are stored apart and never shown"
+            "so they are stored apart and never shown", "credentials-in-url",
         )
     try:
         port = parts.port
     except ValueError as exc:
-        raise InvalidCameraUrl(f"camera URL has an invalid port: {exc}") from None
+        raise InvalidCameraUrl(f"camera URL has an invalid port: {exc}", "bad-port") from None
     if port == 0:
-        raise InvalidCameraUrl("camera URL has port 0")
+        raise InvalidCameraUrl("camera URL has port 0", "port-zero")
     if "|" in url:
-        raise InvalidCameraUrl("camera URL contains '|'")
+        raise InvalidCameraUrl("camera URL contains '|'", "pipe")
     return url
 
 

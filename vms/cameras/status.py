@@ -1,8 +1,8 @@
 """The status board: the last known status of every camera stream, fed from the bus.
 
 Workers publish each stream's ingest state on ``camera.status`` (on every change and every few
-seconds while online, plus a heartbeat of all their streams) and each camera's recording health on
-``camera.recording``. The board keeps the newest message of each (camera, stream) for
+seconds while online, plus a heartbeat of all their streams), each camera's recording health on
+``camera.recording`` and their live hub's viewers on ``live.viewers``. The board keeps the newest message of each (camera, stream) for
 ``expire_seconds``: a worker that died stops refreshing its cameras, and they read as unknown
 instead of staying "online" for ever. API camera lists, ``/healthz`` and ``/metrics`` read this
 board and nothing else, so the API shows the same thing whether the worker runs in its own
@@ -23,6 +23,8 @@ STATUS_TOPIC = "camera.status"
 # segments_written, bytes_per_minute (recent), normal_bytes_per_minute (the camera's longer-run
 # rate, None until known), storage_error (the last one, None if none).
 RECORDING_TOPIC = "camera.recording"
+# Messages: worker_id, viewers ({camera_id: live viewers on that worker's hub}), every heartbeat.
+LIVE_TOPIC = "live.viewers"
 # Workers repeat every stream's status this often (seconds) so the board can tell them alive.
 HEARTBEAT_SECONDS = 5.0
 # A status not refreshed for this long (6 heartbeats) is forgotten: its worker is gone.
@@ -45,6 +47,7 @@ class StatusBoard:
         self.clock = clock
         self._streams: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}  # (camera, stream) -> (received, message)
         self._recording: dict[str, tuple[float, dict[str, Any]]] = {}  # camera -> (received, message)
+        self._viewers: dict[str, tuple[float, dict[str, Any]]] = {}  # worker -> (received, message)
         self._lock = threading.Lock()
         self._removers: list[Callable[[], None]] = []
 
@@ -52,7 +55,8 @@ class StatusBoard:
         """Listen on the bus (nothing to listen to without one: feed ``record`` directly)."""
         if self.bus is not None:
             self._removers = [self.bus.add_listener(STATUS_TOPIC, self.record),
-                              self.bus.add_listener(RECORDING_TOPIC, self.record)]
+                              self.bus.add_listener(RECORDING_TOPIC, self.record),
+                              self.bus.add_listener(LIVE_TOPIC, self.record)]
         return self
 
     def stop(self) -> None:
@@ -62,7 +66,14 @@ class StatusBoard:
         self._removers = []
 
     def record(self, topic: str, message: dict[str, Any]) -> None:
-        """Keep ``message`` (of ``STATUS_TOPIC`` or ``RECORDING_TOPIC``) as the newest of its stream."""
+        """Keep ``message`` (of ``STATUS_TOPIC``, ``RECORDING_TOPIC`` or ``LIVE_TOPIC``) as the newest
+        of its stream (of its worker, for ``LIVE_TOPIC``)."""
+        if topic == LIVE_TOPIC:
+            worker_id = message.get("worker_id")
+            if worker_id and isinstance(message.get("viewers"), dict):
+                with self._lock:
+                    self._viewers[str(worker_id)] = (self.clock(), dict(message))
+            return
         camera_id = message.get("camera_id")
         if not camera_id:
             return
@@ -99,6 +110,16 @@ class StatusBoard:
                 continue
             health[camera_id] = {**message, **recording_state(message, now)}
         return dict(sorted(health.items()))
+
+    def viewers(self, worker_id: str | None = None) -> dict[str, int]:
+        """Live viewers by camera, summed over the workers heard from lately (or of ``worker_id`` only)."""
+        counts: dict[str, int] = {}
+        for worker, message in self._fresh(self._viewers).items():
+            if worker_id is not None and worker != worker_id:
+                continue
+            for camera_id, viewers in message["viewers"].items():
+                counts[camera_id] = counts.get(camera_id, 0) + int(viewers)
+        return dict(sorted(counts.items()))
 
     def _fresh(self, table: dict[Any, tuple[float, dict[str, Any]]]) -> dict[Any, dict[str, Any]]:
         limit = self.clock() - self.expire_seconds

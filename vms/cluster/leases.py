@@ -6,7 +6,8 @@ A lease is the key ``<prefix>lease:<camera>`` holding ``<token>:<worker>`` with 
   at least the Redis clock in milliseconds, so tokens keep growing even across a Redis that
   lost its data;
 * renew: a Lua compare-and-extend (``PEXPIRE`` only if the value is still ours);
-* release: a Lua compare-and-delete.
+* release: a Lua compare-and-delete;
+* break: a Lua delete of every listed lease a given (dead) worker holds, whatever its token.
 
 Every call is one round trip; ``renew_many`` pipelines a worker's leases into one.
 """
@@ -48,6 +49,22 @@ end
 return 0
 """
 
+# Delete the leases among KEYS whose holder is the worker ARGV[1]; returns how many.
+_BREAK = """
+local freed = 0
+for _, key in ipairs(KEYS) do
+  local value = redis.call('GET', key)
+  if value then
+    local sep = string.find(value, ':', 1, true)
+    if sep and string.sub(value, sep + 1) == ARGV[1] then
+      redis.call('DEL', key)
+      freed = freed + 1
+    end
+  end
+end
+return freed
+"""
+
 
 class Renewal(enum.Enum):
     RENEWED = 1
@@ -82,6 +99,7 @@ class LeaseStore:
         self._next_token = client.register_script(_NEXT_TOKEN)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
+        self._break = client.register_script(_BREAK)
 
     def key(self, camera_id: str) -> str:
         return f"{self.prefix}lease:{camera_id}"
@@ -109,6 +127,15 @@ class LeaseStore:
 
     def release(self, lease: Lease) -> bool:
         return bool(self._release(keys=[self.key(lease.camera_id)], args=[lease.value]))
+
+    def break_worker(self, camera_ids: list[str], worker_id: str) -> int:
+        """Free every camera of ``camera_ids`` that ``worker_id`` holds (it is known dead); how many.
+
+        One atomic script: a lease taken by another worker meanwhile is left alone.
+        """
+        if not camera_ids:
+            return 0
+        return int(self._break(keys=[self.key(c) for c in camera_ids], args=[worker_id]))
 
     def holders(self, camera_ids: list[str]) -> dict[str, tuple[int, str] | None]:
         """Who holds each camera (token, worker), None for free cameras; one MGET."""

@@ -16,6 +16,14 @@ took meanwhile (this worker was cut off, the others were not) is given up then. 
 can make two workers record one camera for a while, never none: duplicates over loss
 (``docs/decisions.md``). Playback and export skip the duplicate (``vms.recordings.playback``).
 
+A worker whose process died is noticed faster than its leases expire: every worker keeps a
+presence subscription open in Redis (``vms.cluster.presence``), and a watcher thread checks
+the other live workers' subscriptions every ``WATCH_SECONDS``. One gone for
+``presence_grace_seconds`` while this worker's own subscription was up is removed from the
+worker set and its leases are broken, and the keeper claims the freed cameras at once. After a
+Redis outage (or a lost subscription of its own) a worker breaks nothing and claims nothing
+for a lease period, so a restart of Redis does not move cameras.
+
 A camera this worker sheds (rebalance) is handed over without a gap: its lease is released at
 once so another worker can claim it, and its pipeline keeps recording until another worker
 holds the lease and ``handover_seconds`` more (``handing_over()``), so the next owner starts
@@ -42,6 +50,8 @@ if TYPE_CHECKING:
     from vms.config import Settings
 
 log = logging.getLogger(__name__)
+
+WATCH_SECONDS = 0.25  # how often the other workers' presence is checked (one PUBSUB NUMSUB)
 
 OnChange = Callable[[], None]
 
@@ -128,6 +138,7 @@ class RedisOwnership(Ownership):
 
         from vms.cluster.leases import LeaseStore
         from vms.cluster.members import Membership
+        from vms.cluster.presence import Presence
 
         super().__init__(on_change)
         self.worker_id = worker_id
@@ -144,6 +155,12 @@ class RedisOwnership(Ownership):
         )
         self.leases = LeaseStore(self.client, config.key_prefix)
         self.members = Membership(self.client, config.key_prefix)
+        self.grace = config.presence_grace_seconds
+        self.presence = (Presence(self.client, config.key_prefix, worker_id, on_reconnect=self._presence_back)
+                         if self.grace > 0 else None)
+        self.gone_workers = 0  # workers declared gone by presence (their cameras taken before their leases expired)
+        self._absent: dict[str, float] = {}  # other worker -> monotonic time its presence was first missed
+        self._uses_presence: dict[str, bool] = {}  # whether a worker advertises a presence subscription
         self.live_workers: list[str] = []
         self.redis_ok = False
         self.lost_to_others = 0  # cameras given up because another worker took them (a partition healed)
@@ -154,7 +171,9 @@ class RedisOwnership(Ownership):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._changed = threading.Event()
+        self._wake = threading.Event()  # the keeper ticks now (a gone worker's cameras are free)
         self._keeper = threading.Thread(target=self._keep, name="ownership-keeper", daemon=True)
+        self._watcher = threading.Thread(target=self._watch, name="ownership-watcher", daemon=True)
         self._notifier = threading.Thread(target=self._notify_loop, name="ownership-notifier", daemon=True)
         self._last_error_log = 0.0
         self._outage_seen = False
@@ -192,16 +211,23 @@ class RedisOwnership(Ownership):
             return sorted(c for c, h in self._held.items() if not h.confirmed(now))
 
     def start(self) -> "RedisOwnership":
+        if self.presence is not None:
+            self.presence.start()  # before the first heartbeat: nobody may see this worker without it
         self._tick()  # claim a first share before the worker starts its pipelines
         self._keeper.start()
         self._notifier.start()
+        if self.presence is not None:
+            self._watcher.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self._changed.set()
+        self._wake.set()
         self._keeper.join(self.ttl)
         self._notifier.join(self.ttl)
+        if self._watcher.is_alive():
+            self._watcher.join(self.ttl)
         with self._lock:
             held = list(self._held.values())
             self._held.clear()
@@ -212,6 +238,8 @@ class RedisOwnership(Ownership):
             self.members.leave(self.worker_id)
         except Exception as exc:
             log.warning("could not leave the worker set: %s", exc)
+        if self.presence is not None:
+            self.presence.stop()  # last: the leases are released already, nothing left to break
         self.client.close()
 
     def describe(self) -> dict[str, Any]:
@@ -226,6 +254,7 @@ class RedisOwnership(Ownership):
                 "live_workers": list(self.live_workers),
                 "redis_ok": self.redis_ok,
                 "lost_to_others": self.lost_to_others,
+                "gone_workers": self.gone_workers,
             }
 
     # -- the keeper -----------------------------------------------------------------------
@@ -238,7 +267,9 @@ class RedisOwnership(Ownership):
             if ends:
                 # Wake up in time to end a hand-over.
                 wait = min(wait, max(0.05, min(ends) - time.monotonic()))
-            if self._stop.wait(wait):
+            self._wake.wait(wait)
+            self._wake.clear()
+            if self._stop.is_set():
                 return
             self._tick()
 
@@ -270,7 +301,8 @@ class RedisOwnership(Ownership):
         ttl_ms = int(self.ttl * 1000)
         with self._lock:
             cameras = set(self._cameras)
-            info = {"host": socket.gethostname(), "pid": os.getpid(), "capacity": self.config.capacity, "cameras": len(self._held)}
+            info = {"host": socket.gethostname(), "pid": os.getpid(), "capacity": self.config.capacity,
+                    "cameras": len(self._held), "presence": self.presence is not None}
         live = self.members.heartbeat(self.worker_id, ttl_ms, info)
         self.live_workers = live
         changed = self._renew(ttl_ms)
@@ -365,6 +397,74 @@ class RedisOwnership(Ownership):
             self.leases.release(held.lease)
         except Exception as exc:
             log.warning("could not release %s (it expires by itself): %s", held.lease, exc)
+
+    # -- the watcher: dead processes, before their leases expire ---------------------------
+
+    def _presence_back(self) -> None:
+        """This worker's own subscription was lost and is back: Redis restarted or the link
+        was reset, so everybody's subscription is being taken again. Break and claim nothing
+        for a lease period."""
+        self._claim_after = max(self._claim_after, time.monotonic() + self.ttl)
+
+    def _watch(self) -> None:
+        import redis
+
+        while not self._stop.wait(WATCH_SECONDS):
+            try:
+                gone = self._gone()
+                if gone:
+                    self._free(gone)
+                    self._wake.set()
+            except redis.RedisError:
+                self._absent.clear()  # the keeper reports the outage; absences seen now mean nothing
+            except Exception:
+                log.exception("presence watch failed")
+
+    def _gone(self) -> list[str]:
+        """Other workers whose presence subscription has been missing ``grace`` seconds."""
+        from vms.cluster.presence import connected
+
+        assert self.presence is not None
+        now = time.monotonic()
+        mine = self.presence.up_since
+        if mine is None or not self.redis_ok or now < self._claim_after:
+            self._absent.clear()
+            return []
+        others = [w for w in self.live_workers if w != self.worker_id and self._advertises_presence(w)]
+        up = connected(self.client, self.config.key_prefix, others)
+        self._absent = {w: since for w, since in self._absent.items() if w in up and not up[w]}
+        gone = []
+        for worker_id, present in up.items():
+            if present:
+                continue
+            # Only an absence seen while this worker's own subscription was up counts.
+            since = max(self._absent.setdefault(worker_id, now), mine)
+            if now - since >= self.grace:
+                gone.append(worker_id)
+        return gone
+
+    def _advertises_presence(self, worker_id: str) -> bool:
+        """Whether ``worker_id`` keeps a presence subscription (a worker of an older version does not)."""
+        known = self._uses_presence.get(worker_id)
+        if known is None:
+            info = self.members.info(worker_id)
+            if info is None:
+                return False  # not advertised (yet): ask again next time
+            known = self._uses_presence[worker_id] = bool(info.get("presence"))
+        return known
+
+    def _free(self, gone: list[str]) -> None:
+        with self._lock:
+            cameras = sorted(self._cameras)
+        for worker_id in gone:
+            freed = self.leases.break_worker(cameras, worker_id)
+            self.members.leave(worker_id)  # out of the fair share: the survivors' shares grow now
+            self._absent.pop(worker_id, None)
+            self._uses_presence.pop(worker_id, None)
+            self.gone_workers += 1
+            log.warning("worker %s is gone (its Redis connection closed); %d of its cameras are free now",
+                        worker_id, freed)
+        self.live_workers = [w for w in self.live_workers if w not in gone]
 
     def _notify_loop(self) -> None:
         while not self._stop.is_set():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic_core import PydanticCustomError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vms.config.cameras import ID_PATTERN, no_repeats
@@ -55,7 +56,8 @@ class AlarmRuleConfig(_Strict):
     def _types(cls, types: list[str]) -> list[str]:
         unknown = sorted(set(types) - set(EVENT_TYPES))
         if unknown:
-            raise ValueError(f"unknown event types {', '.join(unknown)} (known: {', '.join(EVENT_TYPES)})")
+            raise PydanticCustomError("unknown_event_types", "unknown event types {unknown} (known: {known})",
+                                      {"unknown": ", ".join(unknown), "known": ", ".join(EVENT_TYPES)})
         return types
 
     @property
@@ -69,7 +71,8 @@ class AlarmsConfig(_Strict):
     rules: list[AlarmRuleConfig] = Field(default_factory=list)
     # How often the escalation task looks for overdue alarms.
     escalation_check_seconds: float = Field(default=1.0, gt=0, le=60)
-    # Roles told about an escalation on the dashboard (the alarm feed marks them).
+    # Roles told about an escalation on the dashboard (the alarm feed marks them), and who may
+    # take over or close an alarm another operator took (audited with whose it was).
     supervisor_roles: list[str] = Field(default_factory=lambda: ["admin"])
     # Receivers of escalations (and of raised alarms when ``webhook_on_raise``), signed like event webhooks.
     webhooks: list[WebhookConfig] = Field(default_factory=list)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_core import PydanticCustomError
 
 from vms.cameras.rtsp_url import InvalidCameraUrl, validate_rtsp_url
 
@@ -58,7 +59,8 @@ class CameraConfig(_Strict):
         try:
             return validate_rtsp_url(url)
         except InvalidCameraUrl as exc:
-            raise ValueError(str(exc)) from None
+            # "camera_url.<reason>": the dashboard words it (validation.camera_url.no-host ...)
+            raise PydanticCustomError(f"camera_url.{exc.code}", "{message}", {"message": str(exc), **exc.params}) from None
 
 
 class GroupConfig(_Strict):

@@ -272,15 +272,16 @@ class ObjectModelConfig(_Strict):
         if self.detector == "hog_people":
             self.labels = self.labels or ["person"]
             if self.labels != ["person"]:
-                raise ValueError("the HOG people detector has one label: person")
+                raise PydanticCustomError("hog_labels", "the HOG people detector has one label: person")
         else:
             if self.model is None:
-                raise ValueError("an ONNX detector needs `model`, the path of its .onnx file")
+                raise PydanticCustomError("onnx_model_missing", "an ONNX detector needs `model`, the path of its .onnx file")
             if not self.labels:
-                raise ValueError("labels must name the model's classes in order")
+                raise PydanticCustomError("onnx_labels_missing", "labels must name the model's classes in order")
         unknown = sorted(set(self.detect) - set(self.labels))
         if unknown:
-            raise ValueError(f"detect names labels the model does not have: {', '.join(unknown)}")
+            raise PydanticCustomError("detect_unknown_labels", "detect names labels the model does not have: {unknown}",
+                                      {"unknown": ", ".join(unknown), "labels": ", ".join(self.labels)})
         return self
 
 
@@ -362,7 +363,8 @@ class WebhookConfig(_Strict):
     def _http(cls, url: str) -> str:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"webhook URL must be http:// or https:// with a host, got '{url}'")
+            raise PydanticCustomError("webhook_url", "webhook URL must be http:// or https:// with a host, got '{scheme}:'",
+                                      {"scheme": parts.scheme or "-"})
         return url
 
     @field_validator("types")
@@ -370,7 +372,8 @@ class WebhookConfig(_Strict):
     def _types(cls, types: list[str]) -> list[str]:
         unknown = sorted(set(types) - set(EVENT_TYPES))
         if unknown:
-            raise ValueError(f"unknown event types {', '.join(unknown)} (known: {', '.join(EVENT_TYPES)})")
+            raise PydanticCustomError("unknown_event_types", "unknown event types {unknown} (known: {known})",
+                                      {"unknown": ", ".join(unknown), "known": ", ".join(EVENT_TYPES)})
         return types
 
 

@@ -9,3 +9,4 @@ from vms.db import layouts  # noqa: F401,E402  (registers the wall layouts table
 __all__ = ["Base", "CameraRow", "Database", "EvidenceLock", "GroupRow", "Segment"]
 from vms.db import alarms  # noqa: F401,E402  (registers the alarm tables)
 from vms.db import evidence  # noqa: F401,E402  (registers bookmarks, cases and case exports)
+from vms.db import searches  # noqa: F401,E402  (registers motion searches)

@@ -12,6 +12,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vms.sealing import Sealer
 
+# libpq waits for a connection as long as TCP does: a blackholed database host costs minutes of
+# SYN retries, and every caller of the pool waits with it (the index writer, hence recording).
+# These bound it; a ``database_url`` query parameter of the same name overrides each one.
+POSTGRES_CONNECT_ARGS: dict[str, int] = {
+    "connect_timeout": 3,  # s, the whole attempt (TCP, TLS, start-up, authentication)
+    # An established connection whose peer went silent: sent data unacknowledged this long
+    # (ms) closes it, and an idle one is probed after 5 s, then every 2 s, 3 times.
+    "tcp_user_timeout": 5000,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+}
+
 
 def _normalise(url: str) -> str:
     # Let operators write the familiar postgresql:// and still get the psycopg 3 driver.
@@ -35,7 +49,11 @@ class Database:
             )
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
-            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            connect_args = {k: v for k, v in POSTGRES_CONNECT_ARGS.items() if k not in parsed.query}
+            if not parsed.get_backend_name().startswith("postgresql"):
+                connect_args = {}
+            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                                        connect_args=connect_args)
         # Column types reach the sealer through the engine's dialect (each engine its own key).
         setattr(self.engine.dialect, "vms_sealer", sealer)  # noqa: B010 (an attribute of our own on a library object)
         self.sealed = sealer is not None

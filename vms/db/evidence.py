@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vms.db.models import Base
@@ -68,6 +69,9 @@ class CaseExportRow(Base):
     state: Mapped[str] = mapped_column(String(16), default="queued")  # queued, running, done, failed
     percent: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(Text)
+    # why it failed as a code and parameters (vms.recordings.export_failure), for the UI's words
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     folder: Mapped[str] = mapped_column(Text, default="")
     requested_by: Mapped[str] = mapped_column(String(64))
     client_ip: Mapped[str] = mapped_column(String(64), default="")

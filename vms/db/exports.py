@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Float, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vms.db.models import Base
@@ -24,6 +25,9 @@ class ExportRow(Base):
     state: Mapped[str] = mapped_column(String(16), default="queued")  # queued, running, done, failed
     percent: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(Text)
+    # why it failed as a code and parameters (vms.recordings.export_failure), for the UI's words
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Folder holding the MP4 and manifest.json; absolute, because the CLI may export anywhere.
     folder: Mapped[str] = mapped_column(Text, default="")
     file_name: Mapped[str | None] = mapped_column(String(200))

@@ -29,6 +29,8 @@ ALARMS = "0003"  # alarm_rules and alarms (issue 14)
 CAMERA_TRANSPORT = "0004"
 BOOKMARKS_CASES = "0005"  # bookmarks, cases, case items, case packages (issue 15)
 SECURITY = "0006"  # two-factor, known addresses, session stage, lock counts (issue 13)
+MOTION_SEARCHES = "0007"  # motion searches kept across restarts (issue 15)
+EXPORT_FAILURES = "0008"  # exports' and case packages' failure codes (issue 14)
 
 
 def config(connection: Connection | None = None) -> Config:
@@ -75,6 +77,10 @@ def _revision_of_unversioned(connection: Connection) -> str | None:
     inspector = inspect(connection)
     if "segments" not in inspector.get_table_names():
         return None
+    if "error_code" in {column["name"] for column in inspector.get_columns("exports")}:
+        return EXPORT_FAILURES
+    if "motion_searches" in inspector.get_table_names():
+        return MOTION_SEARCHES
     if "two_factor" in inspector.get_table_names():
         return SECURITY
     if "bookmarks" in inspector.get_table_names():

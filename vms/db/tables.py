@@ -7,6 +7,7 @@ import vms.db.auth  # noqa: F401  (users, sessions, tokens, audit)
 import vms.db.events  # noqa: F401
 import vms.db.exports  # noqa: F401
 import vms.db.layouts  # noqa: F401
+import vms.db.searches  # noqa: F401  (motion searches)
 from vms.db.models import Base
 
 metadata = Base.metadata

@@ -11,12 +11,14 @@ from vms.bus import Bus
 from vms.config.detection import CameraDetection, DetectionConfig
 from vms.db import Database
 from vms.db.events import CameraDetectionRow
+from vms.errors import CodedError
 
 CONFIG_TOPIC = "detection.config"
 
 
-class ModelNotAllowed(ValueError):
-    """An object model outside the models folder (or not there at all)."""
+class ModelNotAllowed(CodedError):
+    """An object model outside the models folder (code ``not-onnx-in-folder``) or not there at
+    all (``missing``); ``params`` name the model as given, never the server's folder."""
 
 
 class DetectionSettings:
@@ -33,11 +35,12 @@ class DetectionSettings:
         the API can never make a worker parse another file of the server (the database, say)."""
         name = Path(name)
         if name.is_absolute() or ".." in name.parts or name.suffix.lower() != ".onnx":
-            raise ModelNotAllowed(f"name a .onnx file inside the models folder ({self.models_dir}), e.g. 'people.onnx'")
+            raise ModelNotAllowed(f"name a .onnx file inside the models folder ({self.models_dir}), e.g. 'people.onnx'",
+                                  "not-onnx-in-folder", model=str(name))
         folder = self.models_dir.resolve()
         path = (folder / name).resolve()
         if folder not in path.parents or not path.is_file():
-            raise ModelNotAllowed(f"no model '{name}' in the models folder ({self.models_dir})")
+            raise ModelNotAllowed(f"no model '{name}' in the models folder ({self.models_dir})", "missing", model=str(name))
         return path
 
     def override(self, camera_id: str) -> CameraDetection | None:

@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select
 from vms.auth.audit import Actor, audit
 from vms.db import Database
 from vms.db.evidence import BookmarkRow
+from vms.errors import CodedError
 from vms.evidence.locks import create_lock
 
 MOMENT_LOCK_MARGIN = timedelta(seconds=1)
@@ -29,11 +30,11 @@ def _detail(row: BookmarkRow) -> dict[str, Any]:
 
 def create_bookmark(db: Database, actor: Actor, camera_id: str, start: datetime, end: datetime | None, title: str,
                     note: str = "", lock: bool = False, client_ip: str = "") -> BookmarkRow:
-    """A bookmark; ValueError for an empty title or a range ending before it starts."""
+    """A bookmark; CodedError (a ValueError: title-required, bad-range) for an empty title or a range ending before it starts."""
     if not title.strip():
-        raise ValueError("a bookmark needs a title")
+        raise CodedError("a bookmark needs a title", "title-required")
     if end is not None and end < start:
-        raise ValueError("a bookmark's range must end after it starts")
+        raise CodedError("a bookmark's range must end after it starts", "bad-range")
     lock_id = None
     if lock:
         lock_start, lock_end = (start, end) if end is not None and end > start else \

@@ -29,6 +29,7 @@ from vms.db.types import utcnow
 from vms.evidence.cases import Case, case_target, custody, load_case
 from vms.evidence.keys import SigningKey
 from vms.evidence.package import MANIFEST_NAME, file_entries, sign_package, write_manifest
+from vms.recordings.export_failure import INTERRUPTED, NoClipRecorded, failure_of
 from vms.recordings.locate import SegmentFiles
 from vms.recordings.manifest import clip_contents
 from vms.recordings.playback import NothingRecorded, plan_range, write_mp4
@@ -110,7 +111,7 @@ def run_case_export(db: Database, files: SegmentFiles, export_id: str, key: Sign
                     progress(overall)
             described.append(_clip(db, files, case, item, number + 1, folder, export_id, row.requested_by, report))
         if not any("file" in clip for clip in described):
-            raise NothingRecorded("no clip of the case has any recording")
+            raise NoClipRecorded("no clip of the case has any recording")
         exported_at = utcnow()
         manifest = _manifest(db, case, row, role, described, exported_at)
         _write_player(folder, case, described)
@@ -123,12 +124,11 @@ def run_case_export(db: Database, files: SegmentFiles, export_id: str, key: Sign
               {"number": case.row.number, "package": export_id, "clips": len(described),
                "manifest_sha256": file_entries(folder, [MANIFEST_NAME])[0]["sha256"]}, row.client_ip)
     except Exception as exc:
-        message = str(exc) if isinstance(exc, (NothingRecorded, ValueError, OSError, LookupError)) else \
-            "case export failed unexpectedly"
+        failure = failure_of(exc, "case export failed unexpectedly")
         log.exception("case export %s failed", export_id)
-        _set(db, export_id, state="failed", error=message, finished_at=utcnow())
-        audit(db, actor, "case.export_failed", case_target(row.case_id), {"package": export_id, "error": message},
-              row.client_ip)
+        _set(db, export_id, state="failed", finished_at=utcnow(), **failure.columns())
+        audit(db, actor, "case.export_failed", case_target(row.case_id),
+              {"package": export_id, "error": failure.message, "error_code": failure.code}, row.client_ip)
     return get_case_export(db, row.case_id, export_id)
 
 
@@ -212,5 +212,5 @@ def fail_interrupted(db: Database) -> None:
         session.execute(
             update(CaseExportRow)
             .where(CaseExportRow.state.in_(("queued", "running")), CaseExportRow.created_at < utcnow() - timedelta(seconds=1))
-            .values(state="failed", error="interrupted: vms restarted before it finished; request it again")
+            .values(state="failed", **INTERRUPTED.columns())
         )

@@ -24,6 +24,7 @@ from vms.db.exports import ExportRow
 from vms.db.types import utcnow
 from vms.evidence.keys import SigningKey
 from vms.evidence.package import MANIFEST_NAME, file_entries, sign_package, write_manifest  # noqa: F401  (MANIFEST_NAME: re-exported)
+from vms.recordings.export_failure import INTERRUPTED, failure_of
 from vms.recordings.locate import SegmentFiles
 from vms.recordings.manifest import build_manifest
 from vms.recordings.playback import NothingRecorded, plan_range, write_mp4
@@ -146,12 +147,13 @@ def run_export(
         audit(db, actor, "export.done", row.camera_id,
               {"export": export_id, "sha256": sha256, "bytes": size, "start": row.start, "end": row.end}, row.client_ip)
     except Exception as exc:
-        message = str(exc) if isinstance(exc, (NothingRecorded, ValueError, OSError)) else "export failed unexpectedly"
+        failure = failure_of(exc)
         if not isinstance(exc, NothingRecorded):
             log.exception("export %s failed", export_id)
         partial.unlink(missing_ok=True)
-        _set(db, export_id, state="failed", error=message, finished_at=utcnow())
-        audit(db, actor, "export.failed", row.camera_id, {"export": export_id, "error": message}, row.client_ip)
+        _set(db, export_id, state="failed", finished_at=utcnow(), **failure.columns())
+        audit(db, actor, "export.failed", row.camera_id,
+              {"export": export_id, "error": failure.message, "error_code": failure.code}, row.client_ip)
     return get_export(db, export_id)
 
 
@@ -173,7 +175,7 @@ class ExportQueue:
             session.execute(
                 update(ExportRow)
                 .where(ExportRow.state.in_(("queued", "running")), ExportRow.created_at < utcnow() - timedelta(seconds=1))
-                .values(state="failed", error="interrupted: vms restarted before it finished; request it again")
+                .values(state="failed", **INTERRUPTED.columns())
             )
 
     def submit(self, export_id: str, role: str = "") -> None:

@@ -3,8 +3,9 @@
 Runs in the background over the recorded segments, a few at a time, with progress. The media
 work (decoding keyframes, comparing them) is done by an ``Analyzer`` given by the composition
 root (``streams.search.keyframes.KeyframeMotion``); this module plans the segments, keeps the
-analyzer's comparison honest across gaps, and turns scores into moments. Results live in memory
-(the last ``KEEP`` searches): they are a finding aid, not evidence.
+analyzer's comparison honest across gaps, and turns scores into moments. Searches are kept in the
+database (the newest ``KEEP``), so a result outlives an API restart; a search running in this
+process is read from memory, with its progress of the moment. They are a finding aid, not evidence.
 """
 
 from __future__ import annotations
@@ -12,15 +13,19 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections import OrderedDict
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
+from sqlalchemy import delete, select, update
+
 from vms.db import Database, Segment
+from vms.db.searches import MotionSearchRow
 from vms.db.types import utcnow
+from vms.errors import CodedError
 from vms.recordings.index import SegmentIndex
 from vms.recordings.locate import SegmentFiles
 from vms.recordings.playback import JOIN_SECONDS
@@ -30,6 +35,10 @@ log = logging.getLogger(__name__)
 KEEP = 100
 # Changes closer than this are one moment (a vehicle passing takes a few keyframes).
 MERGE = timedelta(seconds=3)
+# Progress is written to the database at most this often (seconds): another API process polled
+# for the search sees it move, without a write per keyframe.
+SAVE_EVERY = 1.0
+INTERRUPTED = "interrupted: vms restarted before it finished; start the search again"
 
 
 class SearchNotFound(LookupError):
@@ -47,7 +56,8 @@ class Region:
 
     def __post_init__(self) -> None:
         if not (0 <= self.x < 1 and 0 <= self.y < 1 and 0 < self.w <= 1 - self.x + 1e-9 and 0 < self.h <= 1 - self.y + 1e-9):
-            raise ValueError("the region must lie inside the picture: 0 <= x, y < 1 and 0 < w, h with x+w, y+h <= 1")
+            raise CodedError("the region must lie inside the picture: 0 <= x, y < 1 and 0 < w, h with x+w, y+h <= 1",
+                             "bad-region")
 
     def as_tuple(self) -> tuple[float, float, float, float]:
         return self.x, self.y, self.w, self.h
@@ -83,6 +93,29 @@ class MotionSearch:
     created_at: datetime = field(default_factory=utcnow)
     finished_at: datetime | None = None
 
+    def row(self) -> MotionSearchRow:
+        return MotionSearchRow(
+            id=self.id, camera_id=self.camera_id, region=list(self.region.as_tuple()), start=self.start, end=self.end,
+            sensitivity=self.sensitivity, requested_by=self.requested_by, state=self.state, progress=self.progress,
+            keyframes=self.keyframes, error=self.error, created_at=self.created_at, finished_at=self.finished_at,
+            moments=[[m.start.isoformat(), m.end.isoformat(), float(m.peak)] for m in list(self.moments)])
+
+    @classmethod
+    def of(cls, row: MotionSearchRow) -> "MotionSearch":
+        return cls(row.id, row.camera_id, Region(*row.region), row.start, row.end, row.sensitivity, row.requested_by,
+                   state=row.state, progress=row.progress, keyframes=row.keyframes,
+                   moments=[Moment(datetime.fromisoformat(a), datetime.fromisoformat(b), peak) for a, b, peak in row.moments],
+                   error=row.error, created_at=row.created_at, finished_at=row.finished_at)
+
+
+def fail_interrupted(db: Database) -> None:
+    """Searches this installation was running when it stopped cannot finish; say so (at API start)."""
+    with db.session() as session:
+        session.execute(
+            update(MotionSearchRow)
+            .where(MotionSearchRow.state.in_(("queued", "running")), MotionSearchRow.created_at < utcnow() - timedelta(seconds=1))
+            .values(state="failed", error=INTERRUPTED, finished_at=utcnow()))
+
 
 class MotionSearches:
     """Runs searches on a background thread; ``get`` returns one with its progress so far."""
@@ -91,35 +124,42 @@ class MotionSearches:
                  workers: int = 1,
                  parallel: int = 2) -> None:
         self.db, self.files, self.analyzer, self.parallel = db, files, analyzer, parallel
-        self._searches: OrderedDict[str, MotionSearch] = OrderedDict()
+        self._running: dict[str, MotionSearch] = {}  # queued or running here: their live progress
+        self._saved_at: dict[str, float] = {}  # monotonic time of each running search's last save
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="motion-search")
         self._parts = ThreadPoolExecutor(max_workers=workers * parallel, thread_name_prefix="motion-search-part")
 
     def submit(self, camera_id: str, region: Region, start: datetime, end: datetime, sensitivity: float,
                username: str) -> MotionSearch:
-        """Queue a search; ValueError for an empty range or a sensitivity outside (0, 1]."""
+        """Queue a search; CodedError (bad-range, bad-sensitivity; a bad region: bad-region) for an empty range or a sensitivity outside (0, 1]."""
         if end <= start:
-            raise ValueError("the range must end after it starts")
+            raise CodedError("the range must end after it starts", "bad-range")
         if not 0 < sensitivity <= 1:
-            raise ValueError("sensitivity is the share of the region that must change, in (0, 1]")
+            raise CodedError("sensitivity is the share of the region that must change, in (0, 1]", "bad-sensitivity")
         search = MotionSearch(secrets.token_hex(16), camera_id, region, start, end, sensitivity, username)
+        self._save(search)
         with self._lock:
-            self._searches[search.id] = search
-            while len(self._searches) > KEEP:
-                self._searches.popitem(last=False)
+            self._running[search.id] = search
+        self._forget_old()
         self._pool.submit(self.run, search)
         return search
 
     def get(self, search_id: str) -> MotionSearch:
+        """The search (SearchNotFound when unknown or no longer among the newest ``KEEP``)."""
         with self._lock:
-            search = self._searches.get(search_id)
-        if search is None:
-            raise SearchNotFound(f"motion search '{search_id}' does not exist (or is too old)")
-        return search
+            search = self._running.get(search_id)
+        if search is not None:
+            return search
+        with self.db.session() as session:
+            row = session.get(MotionSearchRow, search_id)
+            if row is None:
+                raise SearchNotFound(f"motion search '{search_id}' does not exist (or is too old)")
+            return MotionSearch.of(row)
 
     def run(self, search: MotionSearch) -> MotionSearch:
         search.state = "running"
+        self._try_save(search)
         try:
             self._analyse(search)
             search.state = "done"
@@ -128,7 +168,43 @@ class MotionSearches:
             search.state, search.error = "failed", str(exc) or "motion search failed"
         search.progress = 1.0 if search.state == "done" else search.progress
         search.finished_at = utcnow()
+        # First the row, then out of memory: a poll in between still finds it. A result that
+        # could not be saved stays in memory, readable until this process stops.
+        if self._try_save(search):
+            with self._lock:
+                self._running.pop(search.id, None)
+                self._saved_at.pop(search.id, None)
         return search
+
+    def _save(self, search: MotionSearch) -> None:
+        with self.db.session() as session:
+            session.merge(search.row())
+        with self._lock:
+            self._saved_at[search.id] = time.monotonic()
+
+    def _try_save(self, search: MotionSearch) -> bool:
+        """Save; a database that fails is logged (the search goes on, in memory)."""
+        try:
+            self._save(search)
+            return True
+        except Exception:
+            log.exception("motion search %s: cannot save its state", search.id)
+            return False
+
+    def _checkpoint(self, search: MotionSearch) -> None:
+        """Save the progress if the last save is older than ``SAVE_EVERY``."""
+        with self._lock:
+            due = time.monotonic() - self._saved_at.get(search.id, 0.0) >= SAVE_EVERY
+            if due:
+                self._saved_at[search.id] = time.monotonic()  # one part saves; the others go on
+        if due:
+            self._try_save(search)
+
+    def _forget_old(self) -> None:
+        """Only the newest ``KEEP`` searches are kept."""
+        with self.db.session() as session:
+            keep = select(MotionSearchRow.id).order_by(MotionSearchRow.created_at.desc()).limit(KEEP).scalar_subquery()
+            session.execute(delete(MotionSearchRow).where(MotionSearchRow.id.not_in(keep)))
 
     def _analyse(self, search: MotionSearch) -> None:
         """Split the segments into ``parallel`` runs analysed side by side (decoding releases the
@@ -163,6 +239,7 @@ class MotionSearches:
                     done[number] += (min(previous_end, search.end) - max(segment.start, search.start)).total_seconds()
                     search.progress = min(1.0, max(0.0, sum(done) / total))
                     search.keyframes = sum(counted)
+                    self._checkpoint(search)
             return moments
 
         futures = [self._parts.submit(analyse, n, first, owned, part) for n, (first, owned, part) in enumerate(runs)]

@@ -81,6 +81,10 @@ export const alarmDock = {
       return;
     }
     if (phase === "raised" && isNew) this.sound.play();
+    const last = (alarm?.history || []).at(-1);
+    if (phase === "taken" && last?.action === "take_over" && last.taken_from === store.me?.user?.username) {
+      notify(t("alarm.taken_over_notice", { user: last.by, id: alarm.id }), "error"); // no longer yours
+    }
     if (phase === "escalated" && (alarm.notify || []).includes(store.me?.user?.role)) {
       this.sound.play();
       notify(t("alarm.escalation_notice", this.vars(alarm)), "error");
@@ -125,6 +129,8 @@ export const alarmDock = {
   row(alarm) {
     const mine = alarm.taken_by === store.me?.user?.username;
     const canHandle = store.can("event.ack");
+    // Supervisors (alarms.supervisor_roles) may take over or close an alarm someone else took.
+    const supervisor = Boolean(store.me?.alarm_supervisor);
     const thumb = alarm.snapshot
       ? el("img", { class: "alarm-thumb", src: alarm.snapshot, alt: "" })
       : el("div", { class: "alarm-thumb placeholder", dataset: { type: alarm.type } });
@@ -132,8 +138,11 @@ export const alarmDock = {
       canHandle && alarm.state === "new"
         ? el("button", { type: "button", class: "primary alarm-take", i18n: "alarm.take",
                          on: { click: () => this.take(alarm) } }) : null,
+      canHandle && alarm.state === "in_progress" && !mine && supervisor
+        ? el("button", { type: "button", class: "alarm-take-over", i18n: "alarm.take_over",
+                         on: { click: () => this.take(alarm) } }) : null,
       el("button", { type: "button", class: "alarm-show", i18n: "alarm.show", on: { click: () => this.show(alarm) } }),
-      canHandle && alarm.state === "in_progress" && mine
+      canHandle && alarm.state === "in_progress" && (mine || supervisor)
         ? el("button", { type: "button", class: "alarm-close", i18n: "alarm.close", on: { click: () => this.askClose(alarm) } })
         : null);
     return el("li", {

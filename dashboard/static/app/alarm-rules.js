@@ -96,7 +96,8 @@ export const alarmRulesScreen = {
       el("td", { text: rule.escalate_after_seconds ? t("rules.after_seconds", { seconds: rule.escalate_after_seconds }) : t("rules.never") }),
       el("td", { text: action }),
       el("td", {}, el("span", { i18n: `rules.source.${rule.source}` }),
-        el("div", { class: "muted", text: `${rule.updated_by} · ${fmtTime(rule.updated_at)}` })),
+        el("div", { class: "muted",  // a YAML rule's "updated_by" is the word "config": its source column says it
+                     text: rule.source === "config" ? fmtTime(rule.updated_at) : `${rule.updated_by} · ${fmtTime(rule.updated_at)}` })),
       el("td", { class: "actions" }, editable ? [
         el("button", { type: "button", class: "edit", i18n: "common.edit", on: { click: () => this.edit(rule) } }),
         el("button", { type: "button", class: "danger remove", i18n: "common.delete", on: { click: () => this.remove(rule) } }),

@@ -32,18 +32,27 @@ export function problemText(status, problem = {}) {
   const params = {};
   for (const [key, value] of Object.entries(problem.params || {})) {
     params[key] = typeof value === "string" && ISO_TIME.test(value) ? fmtTime(value) : value; // our clock and format
+    // Roles and rights by their names in our language (the server sends their codes).
+    if ((key === "role" || key === "capability") && has(`${key}.${value}`)) params[key] = t(`${key}.${value}`);
   }
   // A problem with a reason code (a weak password: too short, too common...) says the reason in our words.
   const reasonKey = params.reason ? `problem.${slug}.${params.reason}` : null;
   const detail = reasonKey && has(reasonKey) ? t(reasonKey, params) : problem.detail || "";
   const retry = problem.retryAfter || "";
-  if (slug === "invalid-request" && Array.isArray(problem.errors)) {
-    return t("problem.invalid-request", { detail: problem.errors.slice(0, 5).map(fieldError).join("; ") });
+  // Field errors (the request's, or a camera's settings) are worded one by one from their codes.
+  if ((slug === "invalid-request" || slug === "invalid-camera") && Array.isArray(problem.errors)) {
+    return t(`problem.${slug}`, { detail: problem.errors.slice(0, 5).map(fieldError).join("; ") });
   }
   if (slug && has(`problem.${slug}`)) return t(`problem.${slug}`, { ...params, detail, retry });
   if (detail) return detail;
   if (status === 0) return t("problem.network");
   return t("problem.http", { status, title: problem.title || "" });
+}
+
+/** Why an export or case package failed, in our words when its code is known (older rows: the server's sentence). */
+export function failureText(item) {
+  const key = `exports.failure.${item.error_code}`;
+  return item.error_code && has(key) ? t(key, item.error_params || {}) : item.error || "";
 }
 
 /** One field's validation error in the current language when its code is known, else the server's words. */

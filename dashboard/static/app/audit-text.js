@@ -17,6 +17,8 @@ function valueText(key, value) {
   if (key === "outcome" && has(`alarm.outcome.${value}`)) return t(`alarm.outcome.${value}`);
   if ((key === "priority" || key === "from") && has(`alarm.priority.${value}`)) return t(`alarm.priority.${value}`);
   if (key === "type" && has(`event.${value}`)) return t(`event.${value}`);
+  if (key === "ended_by" && has(`audit.ended_by.${value}`)) return t(`audit.ended_by.${value}`);
+  if (key === "error_code" && has(`exports.failure.${value}`)) return t(`exports.failure.${value}`);
   if (key === "role" && has(`role.${value}`)) return t(`role.${value}`);
   if (Array.isArray(value)) return value.map((v) => valueText(key, v)).join(", ");
   if (typeof value === "object") return Object.entries(value).map(([k, v]) => `${keyText(k)} ${valueText(k, v)}`).join("; ");
@@ -29,5 +31,8 @@ function keyText(key) {
 
 /** "Label: value · Label: value" of an entry's details. */
 export function detailText(detail) {
-  return Object.entries(detail || {}).map(([key, value]) => `${keyText(key)}: ${valueText(key, value)}`).join(" · ");
+  // A failure worded from its code needs no English sentence beside it.
+  const worded = detail?.error_code && has(`exports.failure.${detail.error_code}`);
+  return Object.entries(detail || {}).filter(([key]) => !(worded && key === "error"))
+    .map(([key, value]) => `${keyText(key)}: ${valueText(key, value)}`).join(" · ");
 }

@@ -2,7 +2,7 @@
 // one signed package to download (clips, manifest, signature, offline player). Clips and
 // bookmarks are added from the playback screen (mark a range, "add to case").
 
-import { api } from "./api.js";
+import { api, failureText } from "./api.js";
 import { clear, el, fmtTime, notify } from "./dom.js";
 import { t } from "./i18n.js";
 import { store } from "./store.js";
@@ -77,7 +77,7 @@ export const casesScreen = {
         el("span", { i18n: `exports.state.${x.state}` }),
         el("span", { text: ` ${fmtTime(x.created_at)} · ${x.requested_by} ` }),
         x.package_url ? el("a", { class: "button case-download", href: x.package_url, download: "", i18n: "cases.download" }) : null,
-        x.error ? el("span", { class: "error-text", text: x.error }) : null))),
+        x.error ? el("span", { class: "error-text", text: failureText(x) }) : null))),
       el("h3", { i18n: "cases.custody" }),
       el("table", { class: "custody" }, ...custody.map((entry) => el("tr", {},
         el("td", { text: fmtTime(entry.at) }), el("td", { text: entry.username }),

@@ -1,8 +1,10 @@
 // Events: the newest events (GET /api/events) kept current by server-sent events
-// (/api/events/stream), with filters, acknowledgement, and a click to play back the moment.
+// (/api/events/stream), with filters (camera, detection zone, type, time range,
+// unacknowledged), acknowledgement, and a click to play back the moment.
 
 import { api, query } from "./api.js";
-import { clear, el, fmtTime, notify, option, syncOptions } from "./dom.js";
+import { clear, el, fmtTime, iso, notify, option, syncOptions, zoneDay } from "./dom.js";
+import { dateTimeField, readField } from "./datetime-field.js";
 import { t, translate } from "./i18n.js";
 import { store } from "./store.js";
 
@@ -15,10 +17,19 @@ const LIMIT = 200;
 export const events = {
   items: new Map(), // id -> event message
   source: null,
+  zonesOf: new Map(), // camera id -> Promise of its detection zones' ids (asked once per screen visit)
 
   init(section, ctx) {
     this.ctx = ctx;
-    this.camera = el("select", { id: "events-camera", on: { change: () => this.reload() } });
+    this.camera = el("select", { id: "events-camera", on: { change: () => { this.loadZones(); this.reload(); } } });
+    this.zone = el("select", { id: "events-zone", on: { change: () => this.reload() } });
+    syncOptions(this.zone, [["", "", "events.all_zones"]]);
+    this.since = dateTimeField({ id: "events-since" });
+    this.until = dateTimeField({ id: "events-until" });
+    for (const input of [this.since, this.until]) {
+      input.addEventListener("change", () => this.reload());
+      input.addEventListener("keydown", (e) => { if (e.key === "Enter") this.reload(); });
+    }
     this.type = el("select", { id: "events-type", on: { change: () => this.reload() } },
       option("", "", "events.all_types"), ...EVENT_TYPES.map((type) => option(type, "", `event.${type}`)));
     this.unacked = el("input", { type: "checkbox", id: "events-unacked", on: { change: () => this.reload() } });
@@ -29,7 +40,10 @@ export const events = {
     section.append(
       el("div", { class: "toolbar" },
         el("label", { class: "inline" }, el("span", { i18n: "events.camera" }), this.camera),
+        el("label", { class: "inline" }, el("span", { i18n: "events.zone" }), this.zone),
         el("label", { class: "inline" }, el("span", { i18n: "events.type" }), this.type),
+        el("label", { class: "inline" }, el("span", { i18n: "events.since" }), this.since),
+        el("label", { class: "inline" }, el("span", { i18n: "events.until_field" }), this.until),
         el("label", { class: "inline check" }, this.unacked, el("span", { i18n: "events.unacknowledged_only" })),
         el("span", { class: "grow" }),
         this.liveState),
@@ -41,29 +55,75 @@ export const events = {
     this.reload();
   },
 
-  show() {},
-  hide() {},
+  show() {
+    this.active = true;
+    this.zonesOf.clear(); // zones may have been edited since the last visit
+    this.loadZones();
+  },
+
+  hide() {
+    this.active = false;
+  },
 
   onCameras() {
     syncOptions(this.camera, [["", "", "events.all_cameras"], ...store.cameras.map((c) => [c.id, c.name || c.id])]);
+    if (this.active) this.loadZones();
     for (const row of this.list.children) {
       const name = row.querySelector(".event-camera");
       if (name) name.textContent = store.name(row.dataset.camera);
     }
   },
 
+  /** The zone list offers the detection zones of the chosen camera, or of every camera shown. */
+  async loadZones() {
+    const cameras = this.camera.value ? [this.camera.value] : store.cameras.map((c) => c.id);
+    const lists = await Promise.all(cameras.map((id) => this.zonesOfCamera(id)));
+    const zones = [...new Set(lists.flat())].sort();
+    // A zone chosen before stays offered (its events may be older than the zone's last edit).
+    if (this.zone.value && !zones.includes(this.zone.value)) zones.push(this.zone.value);
+    syncOptions(this.zone, [["", "", "events.all_zones"], ...zones.map((z) => [z, z])]);
+  },
+
+  zonesOfCamera(cameraId) {
+    if (!this.zonesOf.has(cameraId)) {
+      this.zonesOf.set(cameraId, api(`/api/cameras/${encodeURIComponent(cameraId)}/detection`)
+        .then((d) => (d.config?.zones || []).map((z) => z.id), () => []));
+    }
+    return this.zonesOf.get(cameraId);
+  },
+
+  /** The filters as query values; null when a typed time is not one (said so next to it). */
   filters() {
-    return { camera: this.camera.value, type: this.type.value, unacknowledged: this.unacked.checked };
+    const today = zoneDay(Date.now()); // a bare HH:mm means today
+    const range = [];
+    for (const input of [this.since, this.until]) {
+      const ms = readField(input, { day: today });
+      if (Number.isNaN(ms)) {
+        notify(t("field.bad_stamp", { text: input.value }), "error");
+        return null;
+      }
+      range.push(ms);
+    }
+    const [since, until] = range;
+    return { camera: this.camera.value, zone: this.zone.value, type: this.type.value,
+             since: since === null ? "" : iso(since), until: until === null ? "" : iso(until),
+             unacknowledged: this.unacked.checked };
   },
 
   matches(event) {
-    const f = this.filters();
+    const f = this.applied;
+    if (!f) return false;
     return (!f.camera || event.camera_id === f.camera) && (!f.type || event.type === f.type)
+      && (!f.zone || event.zone === f.zone)
+      && (!f.since || !event.end || Date.parse(event.end) >= Date.parse(f.since))
+      && (!f.until || Date.parse(event.start) <= Date.parse(f.until))
       && (!f.unacknowledged || !event.acknowledged_by);
   },
 
   async reload() {
     const f = this.filters();
+    if (!f) return;
+    this.applied = f; // what the list shows; live events are held to the same filters
     try {
       const found = await api("/api/events" + query({ ...f, limit: LIMIT }));
       this.items = new Map(found.map((event) => [event.id, event]));

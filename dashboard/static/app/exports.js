@@ -1,7 +1,7 @@
 // Evidence exports: yours (admins: everyone's), with progress while they run, then the MP4 and
 // its manifest to download and the SHA-256 that proves the file is the one exported.
 
-import { api } from "./api.js";
+import { api, failureText } from "./api.js";
 import { clear, el, fmtBytes, fmtTime, notify } from "./dom.js";
 import { store } from "./store.js";
 
@@ -70,7 +70,7 @@ export const exportsScreen = {
               el("dd", { text: `${fmtTime(item.first_frame, { withMs: true })} → ${fmtTime(item.last_frame, { withMs: true, date: false })}` }),
               el("dt", { i18n: "exports.size" }), el("dd", { text: fmtBytes(item.bytes) }),
               el("dt", { text: "SHA-256" }), el("dd", { class: "sha256", text: item.sha256 || "" })] : null,
-      item.error ? [el("dt", { i18n: "exports.error" }), el("dd", { class: "error-text", text: item.error })] : null),
+      item.error ? [el("dt", { i18n: "exports.error" }), el("dd", { class: "error-text", text: failureText(item) })] : null),
     !done && item.state !== "failed"
       ? el("progress", { max: 100, value: percent, attrs: { "aria-label": `${percent}%` } })
       : null,

@@ -105,7 +105,9 @@ export class MotionSearchPanel {
       notify(error.message, "error");
       return;
     }
-    translate(this.status, "motion.progress", { percent: Math.round(found.progress * 100), count: found.moments.length });
+    // A failed search (the server restarted during it, or a recording could not be read) says so.
+    translate(this.status, found.state === "failed" ? "motion.failed" : "motion.progress",
+              { percent: Math.round(found.progress * 100), count: found.moments.length });
     this.results.replaceChildren(...found.moments.map((m) => el("li", {},
       el("button", { type: "button", class: "motion-moment", dataset: { start: m.start },
                      text: `${fmtTime(m.start, { date: false })} → ${fmtTime(m.end, { date: false })}`,

@@ -55,7 +55,11 @@ export class RecordingPlayer {
     this.cameraId = null;
   }
 
-  /** Show camera's picture at wall time `wallMs`; resolves once it is on screen. */
+  /**
+   * Show camera's picture at wall time `wallMs`; resolves once it is placed there (or the
+   * response ended short of it, or a newer seek replaced this one), while reading ahead goes
+   * on in the background. Rejects when the recording cannot be fetched (an ApiError).
+   */
   async seek(cameraId, wallMs, { play = false } = {}) {
     if (cameraId !== this.cameraId) this.stop();
     this.cameraId = cameraId;
@@ -64,9 +68,21 @@ export class RecordingPlayer {
     if (target !== null && this.isBuffered(target)) {
       await this.setTime(target);
     } else {
-      await this.load(wallMs, false);
+      await this.loadUntilPlaced(wallMs);
     }
     if (play) this.video.play().catch(() => {});
+  }
+
+  /**
+   * Start a response at wallMs; resolves when its picture is placed. Waiting for the whole
+   * response instead never ended on a paused video: reading stops a minute ahead of the
+   * playhead until it moves (a seek on the playback screen hung, and Play after a seek never
+   * started).
+   */
+  loadUntilPlaced(wallMs) {
+    return new Promise((resolve, reject) => {
+      this.load(wallMs, false, resolve).then(resolve, reject);
+    });
   }
 
   isBuffered(seconds) {
@@ -91,8 +107,11 @@ export class RecordingPlayer {
     });
   }
 
-  /** Fetch a chunk from wallMs. continuing: append after what plays now, without seeking. */
-  async load(wallMs, continuing) {
+  /**
+   * Fetch a chunk from wallMs. continuing: append after what plays now, without seeking.
+   * onPlaced() is called once the picture at wallMs is placed (not when continuing).
+   */
+  async load(wallMs, continuing, onPlaced = () => {}) {
     const generation = ++this.generation;
     this.controller?.abort(new DOMException("a newer request replaced this one", "AbortError"));
     const controller = (this.controller = new AbortController());
@@ -126,7 +145,7 @@ export class RecordingPlayer {
       await this.append(head, generation);
       const target = (wallMs - this.origin) / 1000;
       let placed = continuing;
-      if (!placed && this.isBuffered(target)) placed = await this.place(target);
+      if (!placed && this.isBuffered(target)) placed = await this.place(target, onPlaced);
       for (;;) {
         if (generation !== this.generation) return await quietCancel(reader);
         while (this.bufferedEnd() - this.video.currentTime > AHEAD_MAX_S && placed) {
@@ -136,12 +155,12 @@ export class RecordingPlayer {
         const { done, value } = await reader.read();
         if (done) break;
         await this.append(value, generation);
-        if (!placed && this.isBuffered(target)) placed = await this.place(target);
+        if (!placed && this.isBuffered(target)) placed = await this.place(target, onPlaced);
       }
       if (!placed) {
         // The recording begins after the moment asked for: show its first picture.
         const b = this.video.buffered;
-        await this.place(b.length ? Math.max(target, b.start(0)) : target);
+        await this.place(b.length ? Math.max(target, b.start(0)) : target, onPlaced);
       }
     } catch (error) {
       if (error.name === "AbortError" || generation !== this.generation) return;
@@ -157,8 +176,9 @@ export class RecordingPlayer {
     }
   }
 
-  async place(target) {
+  async place(target, onPlaced) {
     await this.setTime(target);
+    onPlaced();
     return true;
   }
 

@@ -272,8 +272,8 @@ export const sync = {
     }
     tile.gap.hidden = true;
     tile.loading = true;
-    // The player keeps reading ahead after the picture is up, so its promise may settle much
-    // later: the tile counts as placed as soon as the picture at ms is on screen.
+    // The player's promise settles once it has placed the picture (it goes on reading ahead);
+    // the tile counts as placed as soon as the picture at ms is decoded on screen, if sooner.
     const loading = tile.player.seek(tile.cameraId, ms, { play: false }).then(() => null, (error) => error);
     const error = await Promise.race([loading, onScreen(tile, ms)]);
     tile.loading = false;

@@ -2,6 +2,7 @@
 // Used by the dashboard's video wall (one per tile) and by the minimal wall page /live.
 
 import { csrfHeaders, problemText } from "./api.js";
+import { cameraProblem, store } from "./store.js";
 
 export const STALL_MS = 3000; // no new frame for this long: the picture is frozen
 const DISCONNECTED_MS = 4000; // ICE "disconnected" for this long: reconnect
@@ -103,7 +104,8 @@ export class WhepPlayer {
         // camera in error (wrong password, refused transport) is a fault to fix, not an outage.
         const cameraError = String(problem.type).endsWith("/camera-error");
         const offline = response.status === 503 && !cameraError;
-        const detail = problemText(response.status, problem);
+        // A camera in error: its own reason in our words (the camera list's status), when known.
+        const detail = (cameraError && cameraProblem(store.camera(this.cameraId))) || problemText(response.status, problem);
         this.setState(offline ? "offline" : "error", detail);
         this.retry(detail, !offline);
         return;
