@@ -48,6 +48,8 @@ MIN_INLIERS = 10
 STAYED_ENOUGH = 0.4
 # With less than this share in place and no displacement found, the view is another one.
 STAYED_GONE = 0.1
+# Low-frequency similarity above which the view is the same one, whatever its features say.
+SAME_VIEW = 0.85
 # A reference feature whose descriptor differs by at most this many bits (of 256) is still there.
 STAY_HAMMING = 64
 # While nothing is suspected the reference view's features are refreshed this often.
@@ -249,8 +251,10 @@ class TamperDetector(Detector):
             return True  # once moved, only the reference view clearly back ends it
         if check.shift is not None and check.angle is not None:  # found together
             return check.shift > self.config.moved_shift or abs(check.angle) > MOVED_DEGREES
-        # Nothing recognisable: a different view if hardly anything stayed or it looks unlike the reference.
-        return check.stayed < STAYED_GONE or match < self.config.moved_similarity
+        # Nothing recognisable: a different view if it looks unlike the reference, or if hardly
+        # any feature stayed and the low frequencies do not say it is the same view (sensor
+        # noise and heavy compression change the descriptors of every feature in place).
+        return match < self.config.moved_similarity or (check.stayed < STAYED_GONE and match < SAME_VIEW)
 
     def _signals(self, mean: float, std: float, match: float, sharp: float) -> list[EventSignal]:
         signals = []
