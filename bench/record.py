@@ -7,6 +7,9 @@ camera is its own RTSP session, exactly as with real cameras.
     python -m bench.record --cameras 8,32,120 --seconds 60
     python -m bench.record --cameras 4,16,60,120 --streams-per-camera 2 --profile /tmp/flames
 
+vms runs once per ``--rtsp-clients`` value (default both: FFmpeg's RTSP demuxer and the built-in
+client of streams/rtsp), then ffmpeg, all on the same simulated cameras.
+
 With ``--streams-per-camera 2`` every camera also has a sub-stream (640x360, ~500 kb/s) that is
 pulled and fanned out but not recorded, as detection and live use it; ffmpeg then runs a second
 ``-c copy`` process per camera into the null muxer. ``--profile DIR`` samples the vms worker with
@@ -19,6 +22,8 @@ frames lost (main streams), and the ratio vms / ffmpeg for each.
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import shutil
 import subprocess
 import sys
@@ -26,6 +31,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import av
 import yaml
@@ -91,7 +97,7 @@ def measure(pids: list[int], warmup: float, seconds: float) -> tuple[float, int]
 
 
 def run_vms(urls: list[str], subs: list[str], seconds: float, fps: int, workdir: Path, profile: Path | None,
-            native: bool = False) -> Result:
+            native: bool = False, rtsp_client: str = "ffmpeg") -> Result:
     data = workdir / "vms"
     config = workdir / "vms.yaml"
     config.write_text(
@@ -99,6 +105,7 @@ def run_vms(urls: list[str], subs: list[str], seconds: float, fps: int, workdir:
             {
                 "data_dir": str(data),
                 "storage": {"min_free": 0},
+                "ingest": {"rtsp_client": rtsp_client},
                 "cameras": [
                     {"id": f"cam-{i:03d}", "name": f"cam {i}", "group": "rented", "main_url": url,
                      **({"sub_url": subs[i]} if subs else {}), "recording": {"segment_seconds": 60}}
@@ -128,7 +135,8 @@ def run_vms(urls: list[str], subs: list[str], seconds: float, fps: int, workdir:
         for process in (worker, idle):
             process.wait(30)
     recorded, expected = count_frames(data / "recordings", fps)
-    return Result("vms (one process)", len(urls), len(urls) + len(subs), 100 * cpu / seconds / len(urls), (rss - idle_rss) / len(urls) / 1e6, expected, recorded,
+    name = "vms, built-in RTSP" if rtsp_client == "builtin" else "vms, FFmpeg RTSP"
+    return Result(name, len(urls), len(urls) + len(subs), 100 * cpu / seconds / len(urls), (rss - idle_rss) / len(urls) / 1e6, expected, recorded,
                   threads)
 
 
@@ -199,6 +207,8 @@ def main() -> None:
                         help="2: each camera also has a sub-stream, pulled but not recorded")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="write a py-spy flame graph of each vms run into DIR")
     parser.add_argument("--native", action="store_true", help="with --profile: native frames too (pauses the worker)")
+    parser.add_argument("--rtsp-clients", default="ffmpeg,builtin",
+                        help="vms runs, one per ingest.rtsp_client value (ffmpeg: PyAV's demuxer; builtin: streams/rtsp)")
     add_stream_arguments(parser)
     args = parser.parse_args()
     if shutil.which("ffmpeg") is None:
@@ -213,10 +223,18 @@ def main() -> None:
         for count in [int(c) for c in args.cameras.split(",")]:
             urls = [sim.url(mounts[i % len(mounts)].id) for i in range(count)]
             subs = [sim.url(sub_mounts[i % len(sub_mounts)].id) for i in range(count)] if sub_mounts else []
-            for runner in (run_vms, run_ffmpeg):
+            runs: list[Callable[[Path], Result]] = [
+                functools.partial(run_vms, urls, subs, args.seconds, args.fps, profile=args.profile, native=args.native,
+                                  rtsp_client=client)
+                for client in args.rtsp_clients.split(",")
+            ]
+            runs.append(functools.partial(run_ffmpeg, urls, subs, args.seconds, args.fps, profile=None))
+            for run in runs:
+                load = os.getloadavg()[0]
                 with tempfile.TemporaryDirectory(prefix="vms-bench-") as workdir:
-                    result = runner(urls, subs, args.seconds, args.fps, Path(workdir), args.profile, args.native)
+                    result = run(Path(workdir))
                 results.append(result)
+                print(f"  (load average {load:.2f} before the run)", flush=True)
                 print(f"  {result.name:28s} {count:4d} cameras ({result.streams} streams): "
                       f"{result.cpu_percent_per_camera:6.2f} % CPU/camera, "
                       f"{result.rss_mb_per_camera:6.1f} MB RSS/camera, {result.lost_percent:5.2f} % frames lost", flush=True)
@@ -229,10 +247,11 @@ def main() -> None:
         print(f"| {r.cameras} | {r.streams} | {r.name} | {r.cpu_percent_per_camera:.2f} | "
               f"{r.cpu_percent_per_camera * r.cameras / r.streams:.2f} | {r.cpu_percent_per_camera * r.cameras:.1f} | "
               f"{r.rss_mb_per_camera:.1f} | {r.lost_percent:.2f} % | {r.threads} |")
-    print("\nratios (vms / ffmpeg; the goal is CPU <= 0.5):")
-    for vms_result, ff in zip(results[::2], results[1::2]):
-        print(f"  {vms_result.cameras:4d} cameras: CPU x{vms_result.cpu_percent_per_camera / max(ff.cpu_percent_per_camera, 1e-9):.2f}, "
-              f"RSS x{vms_result.rss_mb_per_camera / max(ff.rss_mb_per_camera, 1e-9):.2f}")
+    print(f"\nratios (vms / ffmpeg; the goal is CPU <= 0.5); load average now {os.getloadavg()[0]:.2f}:")
+    for ff in [r for r in results if r.name.startswith("ffmpeg")]:
+        for vms_result in [r for r in results if r.cameras == ff.cameras and r.name.startswith("vms")]:
+            print(f"  {vms_result.cameras:4d} cameras, {vms_result.name}: CPU x{vms_result.cpu_percent_per_camera / max(ff.cpu_percent_per_camera, 1e-9):.2f}, "
+                  f"RSS x{vms_result.rss_mb_per_camera / max(ff.rss_mb_per_camera, 1e-9):.2f}")
 
 
 if __name__ == "__main__":

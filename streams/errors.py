@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import av.error
 
+from streams.rtsp.session import RtspStatusError
 from streams.transport import refused_tcp
 from vms.cameras.rtsp_url import mask_credentials
 
@@ -50,20 +51,21 @@ def classify_stream_error(exc: BaseException, where: str, timeout: float) -> Str
             f"camera at {where} refuses RTSP over TCP (461 Unsupported transport): set the camera's transport to udp or auto",
             True,
         )
-    if isinstance(exc, av.error.HTTPUnauthorizedError):
+    status = exc.status if isinstance(exc, RtspStatusError) else None  # the built-in client's refusals
+    if isinstance(exc, av.error.HTTPUnauthorizedError) or status == 401:
         return problem("stream-auth-failed", f"authentication failed at {where} (401): check the camera's username and password", True)
-    if isinstance(exc, av.error.HTTPForbiddenError):
+    if isinstance(exc, av.error.HTTPForbiddenError) or status == 403:
         return problem("stream-forbidden", f"access forbidden at {where} (403): the account may lack permission for this stream", True)
-    if isinstance(exc, av.error.HTTPNotFoundError):
+    if isinstance(exc, av.error.HTTPNotFoundError) or status == 404:
         return problem("stream-path-not-found", f"stream path not found at {where} (404): check the URL path", True)
-    if isinstance(exc, av.error.ConnectionRefusedError):
+    if isinstance(exc, ConnectionRefusedError):  # FFmpeg's (av.error) subclasses the built-in one
         return problem("stream-refused", f"connection refused at {where}: nothing listens there (camera off or wrong port)", False)
     if isinstance(exc, (av.error.ExitError, av.error.TimeoutError, TimeoutError)):
         return problem("stream-timeout", f"no answer from {where} within {timeout:g} s (camera unreachable or not streaming)",
                        False, seconds=round(timeout, 1))
-    if isinstance(exc, av.error.EOFError):
+    if isinstance(exc, EOFError):
         return problem("stream-closed", f"camera at {where} closed the stream", False)
-    if isinstance(exc, av.error.ConnectionResetError):
+    if isinstance(exc, ConnectionResetError):
         return problem("stream-reset", f"connection reset by {where}", False)
     text = mask_credentials(str(exc))
     lowered = text.lower()

@@ -1,4 +1,7 @@
-"""Pull one RTSP stream of one camera with PyAV and publish its packets, never decoding.
+"""Pull one RTSP stream of one camera and publish its packets, never decoding.
+
+The RTSP client is FFmpeg's (PyAV) or, with ``ingest.rtsp_client: builtin``, our own
+(streams/rtsp), which hands over to FFmpeg for any camera it cannot serve.
 
 The ingest session owns the connection and its retry: it reconnects with capped exponential
 backoff and jitter, and tells consumers only "stream started", "packet" and "stream ended".
@@ -29,6 +32,10 @@ from streams.status import RateMeter, StreamState, StreamStatus
 from streams.clock_steps import Ready, StepSplicer
 from streams.decode_order import B_FRAME_DEPTH, DecodeOrder
 from streams.timeline import JUMP_SECONDS, ClockEvent, MediaTimeline, Placement
+from streams.rtsp.describe import PROBE_UNITS, describe
+from streams.rtsp.payload import DepacketizeError
+from streams.rtsp.pull import RtspPull
+from streams.rtsp.session import Unsupported
 from streams.transport import TransportChoice
 from vms.cameras.rtsp_url import mask_credentials, validate_rtsp_url, with_credentials
 from vms.config.storage import IngestConfig
@@ -105,6 +112,7 @@ class IngestSession:
         # Where the previous session's frames ended on our clock: the next one never overlaps it.
         self._placed_until = 0.0
         self._without_parser = False  # see _parser_loses_timestamps
+        self._builtin_refused = False  # the built-in client met something only FFmpeg does
 
     def start(self) -> "IngestSession":
         self._thread.start()
@@ -157,6 +165,17 @@ class IngestSession:
         self._set_state(StreamState.STOPPED)
 
     def _pull_once(self) -> None:
+        if self._builtin_wanted():
+            try:
+                self._pull_builtin()
+                return
+            except (Unsupported, DepacketizeError) as exc:
+                # Not a camera fault: this client lacks something FFmpeg has. FFmpeg from now on.
+                self._builtin_refused = True
+                log.warning("camera %s/%s: the built-in RTSP client cannot take this stream (%s); using FFmpeg",
+                            self.source.camera_id, self.source.stream, self.source.mask(str(exc)))
+                if isinstance(exc, DepacketizeError):
+                    raise  # mid-session: the retry loop reconnects, with FFmpeg
         with self._open_gate:
             container = self._open()
             if self._parser_loses_timestamps(container):
@@ -216,6 +235,59 @@ class IngestSession:
         self._without_parser = True
         return True
 
+    def _builtin_wanted(self) -> bool:
+        return (self.config.rtsp_client == "builtin" and not self._builtin_refused
+                and self._transport.current == "tcp")
+
+    def _pull_builtin(self) -> None:
+        """One session with the built-in client (streams/rtsp). Its units are placed and
+        published on the shared RTSP loop's thread while this thread waits for the end."""
+        pull = RtspPull(self.source.url, self.source.username, self.source.password,
+                        timeout=self._answer_timeout, read_interval=self.config.read_interval_seconds)
+        probe: list[tuple[AccessUnit, float]] = []
+        feed: Callable[[AccessUnit | LostPicture, float | None], None] | None = None
+        finish: Callable[[], None] | None = None
+        session = 0
+
+        def sink(data: bytes, pts: int, keyframe: bool, arrival: float) -> None:
+            nonlocal feed, finish, session
+            if self._stop.is_set():
+                return  # stopping: nothing after the stop is ours to publish (the thread notices soon)
+            unit = AccessUnit(data, pts, pts, keyframe)
+            if feed is not None:
+                feed(unit, arrival)
+                return
+            if keyframe or probe:
+                probe.append((unit, arrival))
+            if len(probe) < PROBE_UNITS or pull.track is None:
+                return
+            described = describe(pull.track, [(u.data, u.pts) for u, _ in probe], self.source.where)
+            session = self.status.session + 1
+            info = StreamInfo(self.source.camera_id, self.source.stream, session, pull.track.codec,
+                              described.width, described.height, described.time_base, described.fps,
+                              described.extradata)
+            self.status.session = session
+            self.status.codec, self.status.width, self.status.height = info.codec, info.width, info.height
+            self.fanout.publish(info)
+            log.info("camera %s/%s: built-in RTSP client, %s %dx%d", self.source.camera_id, self.source.stream,
+                     info.codec, info.width, info.height)
+            feed, finish = self._placing(info, described.reorders)
+            for held, held_arrival in probe:
+                feed(held, held_arrival)
+            probe.clear()
+
+        try:
+            with self._open_gate:
+                pull.open(sink)
+            pull.wait(self._stop, self.config.read_timeout_seconds)
+        finally:
+            pull.close()  # from here on the loop calls sink no more
+            if finish is not None:
+                finish()
+            if session:
+                reason = "stopped" if self._stop.is_set() else "connection lost"
+                self.fanout.publish(StreamEnd(self.source.camera_id, self.source.stream, session, reason))
+
     def _open(self, video_only: bool = True) -> av.container.InputContainer:
         """Open the RTSP session; audio is not even set up, as nothing here records it."""
         try:
@@ -262,9 +334,23 @@ class IngestSession:
             return False
 
     def _pump(self, container: av.container.InputContainer, video: av.video.stream.VideoStream, info: StreamInfo) -> None:
+        feed, finish = self._placing(info, bool(video.codec_context.has_b_frames))
+        try:
+            for unit in access_units(container.demux(video), info.codec):
+                if self._stop.is_set():
+                    return
+                feed(unit, None)
+        finally:
+            finish()
+
+    def _placing(self, info: StreamInfo, reorders: bool
+                 ) -> tuple[Callable[[AccessUnit | LostPicture, float | None], None], Callable[[], None]]:
+        """(feed, finish) of one session: ``feed`` takes each access unit in arrival order, with
+        its arrival time (UTC epoch s, None: now), and publishes it placed on our clock;
+        ``finish`` publishes what is still held back."""
         timeline = MediaTimeline(info.time_base, info.fps, not_before=self._placed_until)
         frame_ticks = round(1 / ((info.fps or 25.0) * info.time_base))
-        depth = B_FRAME_DEPTH if video.codec_context.has_b_frames else 0
+        depth = B_FRAME_DEPTH if reorders else 0
         splicer = StepSplicer(info.time_base, frame_ticks, depth)
         order = DecodeOrder(depth, frame_ticks,
                             round(JUMP_SECONDS / info.time_base))
@@ -278,41 +364,42 @@ class IngestSession:
                 keyframe = cast(AccessUnit, ready).keyframe
                 self._publish_placed(info, timeline.push(ready, pts, dts, keyframe, arrival, step))
 
-        try:
-            for unit in access_units(container.demux(video), info.codec):
-                if self._stop.is_set():
-                    return
-                if isinstance(unit, LostPicture):
-                    if started:
-                        # What is placed so far goes out before the gap; what depends on the
-                        # lost picture (up to the next keyframe) is left out for every consumer.
-                        place(splicer.flush())
-                        self._publish_placed(info, timeline.flush())
-                        self._lost_picture(info, unit, timeline.last_wall or time.time())
-                        started = False
-                    continue
-                if not started and not unit.keyframe:
-                    continue  # start every session at a keyframe so it decodes from its first packet
-                started = True
-                data = unit.data
-                if unit.keyframe and info.extradata and not has_parameter_sets(data, info.codec):
-                    # Cameras that send SPS/PPS only in the SDP would leave every consumer's
-                    # keyframes undecodable; repeat the SDP's parameter sets in-band.
-                    data = _as_annex_b(info.extradata) + data
-                now = time.time()
-                if unit.keyframe:
-                    new_sets = watch.changed(data)
-                    if new_sets is not None:
-                        place(splicer.flush())
-                        self._publish_placed(info, timeline.flush())
-                        info = self._describe_again(info, new_sets, data)
-                unit.data = data
-                place(splicer.push(unit, unit.pts, now))
-                self._count(now, len(data))
-        finally:
+        def feed(unit: AccessUnit | LostPicture, arrival: float | None) -> None:
+            nonlocal started, info
+            if isinstance(unit, LostPicture):
+                if started:
+                    # What is placed so far goes out before the gap; what depends on the
+                    # lost picture (up to the next keyframe) is left out for every consumer.
+                    place(splicer.flush())
+                    self._publish_placed(info, timeline.flush())
+                    self._lost_picture(info, unit, timeline.last_wall or time.time())
+                    started = False
+                return
+            if not started and not unit.keyframe:
+                return  # start every session at a keyframe so it decodes from its first packet
+            started = True
+            data = unit.data
+            if unit.keyframe and info.extradata and not has_parameter_sets(data, info.codec):
+                # Cameras that send SPS/PPS only in the SDP would leave every consumer's
+                # keyframes undecodable; repeat the SDP's parameter sets in-band.
+                data = _as_annex_b(info.extradata) + data
+            now = arrival or time.time()
+            if unit.keyframe:
+                new_sets = watch.changed(data)
+                if new_sets is not None:
+                    place(splicer.flush())
+                    self._publish_placed(info, timeline.flush())
+                    info = self._describe_again(info, new_sets, data)
+            unit.data = data
+            place(splicer.push(unit, unit.pts, now))
+            self._count(now, len(data))
+
+        def finish() -> None:
             place(splicer.flush())
             self._publish_placed(info, timeline.flush())
             self._placed_until = timeline.last_wall or self._placed_until
+
+        return feed, finish
 
     def _publish_placed(self, info: StreamInfo, placed: list[tuple[Any, Placement]]) -> None:
         for unit, placement in placed:

@@ -20,6 +20,7 @@ import av
 log = logging.getLogger(__name__)
 
 _START_CODE = re.compile(b"\x00\x00\x00\x01|\x00\x00\x01")
+_FOUR_BYTE_START = b"\x00\x00\x00\x01"
 # VPS, SPS, PPS of H.265; SPS, PPS of H.264.
 _PARAMETER_SET_TYPES = {"h264": {7, 8}, "hevc": {32, 33, 34}}
 
@@ -50,6 +51,21 @@ def picture_size(codec: str, keyframe: bytes) -> tuple[int, int] | None:
     return (frames[0].width, frames[0].height) if frames else None
 
 
+def describe_keyframe(codec: str, keyframe: bytes) -> tuple[int, int, bool] | None:
+    """(width, height, reorders) of a keyframe that carries its parameter sets, or None.
+
+    ``reorders``: the parameter sets allow B-frames (frames out of presentation order), as the
+    decoder reads it from the SPS (H.264 VUI ``max_num_reorder_frames``, H.265
+    ``sps_max_num_reorder_pics``). Costs one picture's decode.
+    """
+    try:
+        context: Any = av.CodecContext.create(codec, "r")
+        frames = context.decode(av.Packet(keyframe)) + context.decode(None)
+    except (av.FFmpegError, ValueError):
+        return None
+    return (frames[0].width, frames[0].height, bool(context.has_b_frames)) if frames else None
+
+
 class ParameterSetWatch:
     """Compares each keyframe's parameter sets with the previous keyframe's."""
 
@@ -59,7 +75,11 @@ class ParameterSetWatch:
 
     def changed(self, keyframe: bytes) -> bytes | None:
         """The new parameter sets when they differ from the last keyframe's, else None."""
-        sets = parameter_sets(keyframe, self.codec)
+        # Unique units in first-seen order: encoders and payloaders may repeat SPS/PPS within one
+        # keyframe (x264's headers plus the payloader's), and a keyframe given the SDP's sets
+        # (its own were lost before we joined) holds each once; neither is a change.
+        found = parameter_sets(keyframe, self.codec).split(_FOUR_BYTE_START)
+        sets = b"".join(_FOUR_BYTE_START + unit for unit in dict.fromkeys(found) if unit)
         if not sets:
             return None  # this keyframe repeats none: nothing to compare
         previous, self._current = self._current, sets

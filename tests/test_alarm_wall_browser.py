@@ -43,6 +43,8 @@ OTHER_CAMERA = "tunnel-03"  # not on the wall
 ALARM_TILE = 2  # where the rule's wall action puts the camera
 ESCALATE_SECONDS = 3
 HCMC = ZoneInfo("Asia/Ho_Chi_Minh")
+END_BEFORE_START = ("Thời điểm kết thúc trước thời điểm bắt đầu nên không có kết quả nào: "
+                    "hãy chọn thời điểm kết thúc sau thời điểm bắt đầu.")
 
 
 def alarm_settings(webhook_url: str) -> dict:
@@ -275,6 +277,21 @@ async def test_the_map_flashes_cameras_with_open_alarms_and_opens_the_alarm(dash
     assert await page.get_attribute(f'.marker[data-camera="{INCIDENT_CAMERA}"]', "data-alarm") == "in_progress"
     assert await page.get_attribute('.marker[data-camera="road-02"]', "data-alarm") == "none"
     assert await page.get_attribute('.marker[data-camera="road-02"]', "data-state") == "online"
+    # An alarm is not "offline": its ring has its own colour and pulse, the dot keeps the state colour.
+    looks = await page.evaluate("""(camera) => {
+      const css = (selector, property) => getComputedStyle(document.querySelector(selector))[property];
+      const marker = `.marker[data-camera="${camera}"]`;
+      return { ring: css(`${marker} .marker-alarm`, "stroke"), pulse: css(`${marker} .marker-alarm`, "animationName"),
+               dot: css(`${marker} .marker-dot`, "fill"), state: document.querySelector(marker).dataset.state,
+               online: css('.legend .dot[data-state="online"]', "backgroundColor"),
+               offline: css('.legend .dot[data-state="offline"]', "backgroundColor"),
+               legendRing: css('.legend .ring[data-alarm="new"]', "borderTopStyle") };
+    }""", OTHER_CAMERA)
+    assert looks["ring"] not in (looks["offline"], looks["online"]) and looks["pulse"] != "none", looks
+    assert looks["state"] == "online" and looks["dot"] == looks["online"], looks
+    assert looks["legendRing"] == "solid", looks
+    legend = await page.locator(".legend-alarm").all_inner_texts()
+    assert legend == ["cảnh báo mới, chưa ai nhận", "cảnh báo đang xử lý"], legend
     await dash.shot("alarm-map")
     await page.click(f'.marker[data-camera="{OTHER_CAMERA}"] .marker-dot')
     await page.wait_for_selector(f'#screen-wall:not([hidden]) #wall-fullscreen[data-camera="{OTHER_CAMERA}"]:not([hidden])')
@@ -344,6 +361,12 @@ async def test_the_audit_shows_each_step(dash):
     await page.click('#screen-audit button[type="submit"]')
     await dash.wait_js("() => document.querySelectorAll('#audit-rows tr').length === 0", "no entries after that time")
     assert (await page.get_attribute("#audit-csv", "href")).find("since=") > 0
+    # An end before the start is said, not answered with an empty list.
+    await page.fill("#audit-until", (ahead - timedelta(hours=1)).strftime("%d/%m/%Y %H:%M"))
+    await page.click('#screen-audit button[type="submit"]')
+    await dash.wait_js("() => document.querySelector('#notice').textContent.includes('kết thúc trước')", "the refusal")
+    assert await page.text_content("#notice") == END_BEFORE_START
+    await page.fill("#audit-until", "")
     await page.fill("#audit-since", "")
     await page.click('#screen-audit button[type="submit"]')
     await dash.shot("alarm-audit")
@@ -400,6 +423,13 @@ async def test_admin_writes_a_rule_on_the_rules_screen(dash):
     await page.select_option("#rule-groups", ["gateway"])
     await page.select_option("#rule-priority", "critical")
     await page.fill("#rule-instruction", "Cử tổ kỹ thuật kiểm tra camera")
+    # A number out of range: our words, not the browser's ("Value must be greater than or equal to 1.").
+    await page.fill("#rule-escalate", "-5")
+    await page.click("#rule-save")
+    await dash.wait_js("() => document.querySelector('#notice').textContent.includes('86400')", "the refusal")
+    assert await page.text_content("#notice") == "Báo cấp trên sau (giây, để trống: không): phải từ 1 đến 86400"
+    assert await page.evaluate("() => document.querySelector('#rule-escalate').matches(':focus')")
+    assert await page.evaluate("() => document.querySelector('#rule-form').noValidate")
     await page.fill("#rule-escalate", "300")
     await page.select_option("#rule-action", "popup")
     await page.click("#rule-save")
@@ -411,9 +441,22 @@ async def test_admin_writes_a_rule_on_the_rules_screen(dash):
         ["tamper_covered", "tamper_moved"], ["gateway"], "critical", 300, {"mode": "popup", "tile": 0})
     assert made["updated_by"] == dash.username
     await dash.shot("alarm-rules")
+    # Tile 5 on the form is tile 5 in the audit log (stored 0-based), in words.
+    await page.click(f"{row} .edit")
+    await page.select_option("#rule-action", "tile")
+    await page.fill("#rule-tile", "5")
+    await page.click("#rule-save")
+    await dash.wait_js("() => document.querySelector('#rule-rows tr[data-rule=\"gate-covered\"]').textContent.includes('vào ô 5')",
+                       "the rule with its tile")
     await page.click(f"{row} .remove")
     await page.click("#confirm-yes")
     await page.wait_for_selector(row, state="detached")
+    await dash.screen("audit")
+    edited = page.locator('#audit-rows tr[data-action="alarm_rule.edit"]').first
+    await edited.wait_for()
+    detail = await edited.locator(".audit-detail").inner_text()
+    assert "thao tác trên tường: vào ô 5" in detail and "nhóm camera: Cửa ngõ" in detail, detail
+    assert "tile" not in detail and "ô: 4" not in detail and "wall_action" not in detail, detail
 
 
 def flat(points) -> list[float]:
@@ -483,12 +526,67 @@ async def test_an_invalid_zone_is_refused_in_vietnamese(dash):
     assert bow_tie and bow_tie[0]["params"] == {"a": 0, "a_next": 1, "b": 2, "b_next": 3}, problem
     await dash.wait_js("() => document.querySelector('#zone-error').textContent.length > 0", "the refusal")
     text = await page.text_content("#zone-error")
-    assert "đường viền tự cắt (cạnh 0-1 cắt cạnh 2-3)" in text, text
+    # Numbered from 1 as on the screen: lane-2 (saved before) is zone 1, the bow tie zone 2.
+    assert "Vùng 2, đa giác: đường viền tự cắt (cạnh 0-1 cắt cạnh 2-3)" in text, text
+    assert "zones.0" not in text, text
     assert "self-intersecting" not in text and "Value error" not in text, text
     await dash.shot("zone-refused-vi")
     await page.click("#zone-cancel")
     saved = await (await page.request.get(dash.url + f"/api/cameras/{INCIDENT_CAMERA}/detection")).json()
     assert [zone["id"] for zone in saved["config"]["zones"]] == ["lane-2"]  # nothing of the refused shape was kept
+
+
+async def test_grants_name_the_camera_group(dash):
+    page = dash.page
+    await dash.screen("users")
+    cell = page.locator('#grant-rows td.grant-group[data-group="tunnel"]').first
+    await cell.wait_for()
+    assert await cell.inner_text() == "Hầm Thủ Thiêm"
+
+
+async def test_case_custody_in_words_without_a_view_per_refresh(dash):
+    page = dash.page
+    made = await page.request.post(dash.url + "/api/cases", headers=dash.system.auth,
+                                   data={"number": "CA-14B", "title": "Xe dừng trong hầm"})
+    assert made.status == 201, await made.text()
+    case_id = (await made.json())["id"]
+    await dash.screen("cases")
+    for _ in range(2):  # opened twice: one access
+        await page.click(f'.case-item[data-id="{case_id}"]')
+        await page.wait_for_selector(".custody .custody-action")
+    await page.fill("#case-note", "camera 3 thấy xe rời hầm")
+    await page.press("#case-note", "Enter")
+    await dash.wait_js("() => document.querySelectorAll('.custody .custody-action').length >= 2", "the note in the custody")
+    codes = await page.locator(".custody .custody-action").evaluate_all("cells => cells.map(c => c.dataset.code)")
+    texts = await page.locator(".custody .custody-action").all_inner_texts()
+    # The API token created it; the browser (same user and address) viewing it and adding a note right after is one access.
+    assert codes == ["case.create", "case.add_note"], codes
+    assert texts == ["Mở hồ sơ vụ việc", "Thêm ghi chú vào hồ sơ"], texts
+
+
+async def test_an_end_before_the_start_is_said_on_the_events_screen(dash):
+    page = dash.page
+    await dash.screen("events")
+    now = datetime.now(HCMC)
+    await page.fill("#events-since", now.strftime("%d/%m/%Y %H:%M"))
+    await page.fill("#events-until", (now - timedelta(hours=1)).strftime("%d/%m/%Y %H:%M"))
+    await page.press("#events-until", "Enter")
+    await dash.wait_js("() => document.querySelector('#notice').textContent.includes('kết thúc trước')", "the refusal")
+    assert await page.text_content("#notice") == END_BEFORE_START
+    await page.fill("#events-until", "")
+    await page.fill("#events-since", "")
+    await page.press("#events-since", "Enter")
+
+
+async def test_a_tour_faster_than_its_minimum_is_refused(dash):
+    page = dash.page
+    await dash.screen("wall")
+    await page.fill("#tour-seconds", "2")
+    await page.click("#tour-toggle")
+    await dash.wait_js("() => document.querySelector('#notice').textContent.includes('3600')", "the refusal")
+    assert await page.text_content("#notice") == "Thời gian tự chuyển (giây): phải từ 5 đến 3600"
+    assert await page.get_attribute("#tour-toggle", "class") in (None, "")  # not started
+    await page.fill("#tour-seconds", "30")
 
 
 async def test_long_camera_names_with_one_prefix_stay_distinct(dash):
@@ -549,3 +647,17 @@ async def test_report_the_measured_latencies(dash):
     problems = [line for line in dash.console if line.startswith("pageerror") or "Content Security Policy" in line
                 or "listener failed" in line]
     assert not problems, "\n".join(problems)
+
+
+async def test_playback_beyond_the_operators_limit_says_why_it_moved(dash):
+    page = dash.page
+    await sign_in_as(dash, OPERATOR, dash.operator_password, signed_in=False)
+    await dash.screen("playback")
+    await dash.wait_js("() => window.vmsPlayback.state().availableFrom", "the look-back limit")
+    asked = (datetime.now(HCMC) - timedelta(minutes=31)).replace(microsecond=0)
+    await page.fill("#pb-goto", asked.strftime("%d/%m/%Y %H:%M:%S"))
+    await page.press("#pb-goto", "Enter")
+    await dash.wait_js("() => document.querySelector('#notice').textContent.includes('30 phút')", "the reason")
+    notice = await page.text_content("#notice")
+    assert notice.startswith("Vai trò của bạn chỉ được xem lại 30 phút gần nhất: đã chuyển đến thời điểm sớm nhất"), notice
+    assert "T" not in notice.split("(")[1], notice  # our dd/mm/yyyy HH:mm, not a raw UTC stamp

@@ -7,11 +7,12 @@ import asyncio
 import json
 import time
 import zipfile
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from typer.testing import CliRunner
 
 from tests.support.api import api_system
+from vms.evidence.cases import VIEW_QUIET_SECONDS, create_case, custody, view_case
 from tests.support.recordings import record
 from vmsapp.cli import app as cli
 
@@ -72,7 +73,8 @@ async def test_case_package_holds_every_clip_signed_with_player_and_custody(tmp_
 
     actions = [(e["username"], e["action"]) for e in custody]
     assert actions == [("investigator", a) for a in (
-        "case.create", "case.add_clip", "case.add_clip", "case.add_bookmark", "case.add_note", "case.view",
+        "case.create", "case.add_clip", "case.add_clip", "case.add_bookmark", "case.add_note",
+        # The GET right after the note continues the same access: no view row of its own.
         "case.export_request", "case.export", "case.download")]
     archive = tmp_path / "case.zip"
     archive.write_bytes(package.content)
@@ -107,3 +109,26 @@ async def test_case_package_holds_every_clip_signed_with_player_and_custody(tmp_
     bad = runner.invoke(cli, ["verify", str(tampered), "--public-key", str(key_file)])
     assert bad.exit_code == 1 and f"FAIL {clips[1]}: SHA-256 differs" in bad.output, bad.output
     assert f"ok   {clips[0]}" in bad.output
+
+
+class _User:
+    def __init__(self, username: str) -> None:
+        self.username, self.role = username, "investigator"
+
+
+def test_case_views_recorded_once_per_distinct_access(db):
+    """Refreshes and the reload after one's own change are one access; another user's access in
+    between, another address, or a view after the quiet window are distinct and recorded."""
+    an, binh = _User("an"), _User("binh")
+    case_id = create_case(db, an, "CA-1", "hầm", client_ip="10.0.0.1").id
+    now = datetime.now(timezone.utc)
+    for _ in range(3):  # the screen reloading after creating, then two refreshes
+        view_case(db, an, case_id, "10.0.0.1", now=now)
+    view_case(db, an, case_id, "10.0.0.2", now=now)  # another workstation
+    view_case(db, binh, case_id, "10.0.0.3", now=now)
+    view_case(db, an, case_id, "10.0.0.2", now=now)  # after binh's access
+    later = now + timedelta(seconds=VIEW_QUIET_SECONDS + 1)
+    view_case(db, an, case_id, "10.0.0.2", now=later)
+    assert [(e.username, e.action, e.client_ip) for e in custody(db, case_id)] == [
+        ("an", "case.create", "10.0.0.1"), ("an", "case.view", "10.0.0.2"), ("binh", "case.view", "10.0.0.3"),
+        ("an", "case.view", "10.0.0.2"), ("an", "case.view", "10.0.0.2")]

@@ -80,8 +80,22 @@ async def test_export_is_signed_and_verify_says_exactly_what_fails(tmp_path):
     clip = folder / manifest["file"]["name"]
     assert [f["name"] for f in manifest["files"]] == [clip.name]
 
-    # One byte of the clip flipped: the clip is named, the signature still holds.
+    # One byte flipped inside the zip itself (stored, so the clip's bytes are there as they are):
+    # the zip's CRC-32 and the manifest's SHA-256 both name the clip; no traceback.
     original = clip.read_bytes()
+    archive = bytearray((tmp_path / "export.zip").read_bytes())
+    at_clip = bytes(archive).find(original[len(original) // 2:len(original) // 2 + 64])
+    assert at_clip > 0
+    archive[at_clip] ^= 0x01
+    (tmp_path / "damaged.zip").write_bytes(bytes(archive))
+    damaged = runner.invoke(cli, ["verify", str(tmp_path / "damaged.zip"), "--public-key", str(key_file)])
+    assert damaged.exit_code == 1 and "NOT VERIFIED" in damaged.output, damaged.output
+    assert damaged.exception is None or isinstance(damaged.exception, SystemExit), damaged.exception
+    said = " ".join(damaged.output.split())  # the console wraps long lines
+    assert f"FAIL {clip.name}: the zip's CRC-32" in said and f"FAIL {clip.name}: SHA-256 differs" in said, said
+    assert "Traceback" not in said
+
+    # One byte of the clip flipped: the clip is named, the signature still holds.
     flipped = bytearray(original)
     flipped[len(flipped) // 2] ^= 0x01
     clip.write_bytes(bytes(flipped))

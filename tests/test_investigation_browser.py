@@ -240,7 +240,8 @@ async def test_bookmark_lock_case_package_verifies_and_a_flipped_byte_fails(tmp_
         code = await _wait(page, "() => { const c = document.querySelector('.timecode'); const v = document.querySelector('video');"
                            " return v && v.readyState >= 2 && v.currentTime > 0.5 && c.textContent ? c.textContent : null; }",
                            "the offline player to play")
-        shown = datetime.strptime(code[:23], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone(timedelta(hours=7)))
+        # dd/mm/yyyy, as everywhere in vms
+        shown = datetime.strptime(code[:23], "%d/%m/%Y %H:%M:%S.%f").replace(tzinfo=timezone(timedelta(hours=7)))
         assert at(29) <= shown <= at(45) and "(UTC+7" in code, code
 
     runner = CliRunner()

@@ -112,13 +112,24 @@ def demo(
     width: int = typer.Option(1280, help="Main-stream width of the simulated cameras"),
     height: int = typer.Option(720),
     fps: int = typer.Option(25),
+    metrics_port: Optional[int] = typer.Option(
+        None, "--metrics-port", min=1, max=65535,
+        help="Port of the stream worker's Prometheus /metrics (default: metrics.port of the config, 9108)"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Everything on this machine: simulated cameras, recording, events and the dashboard."""
+    """Everything on this machine: simulated cameras, recording, events and the dashboard.
+
+    stdin: "stop <id>" / "start <id>" cut and restore a simulated camera (an offline alarm)."""
+    import os
+
     from vms.auth.users import ensure_demo_admin
     from vmsapp.demo import DemoConfigError, start_simulator
+    from vmsapp.simulator_console import run_commands
 
     _logging(verbose)
+    if metrics_port is not None:
+        # Through the environment: the supervisor's worker processes read their settings themselves.
+        os.environ["VMS_METRICS__PORT"] = str(metrics_port)
     settings = _settings(config)
     try:
         simulator = start_simulator(settings, width=width, height=height, fps=fps)
@@ -141,6 +152,9 @@ def demo(
         db = open_database(config)[1]
         announce(db)
         db.dispose()
+        console.print("type 'stop <id>' (e.g. stop tunnel-02) to cut a camera and raise an alarm, 'start <id>' to restore it")
+        threading.Thread(target=run_commands, args=(simulator, sys.stdin, console.print), name="demo-console",
+                         daemon=True).start()
         _supervise(settings, config, host, port, verbose)
 
 

@@ -31,11 +31,20 @@ def verify(
         except (OSError, ValueError) as exc:
             console.print(f"refused: {public_key} is not a usable public key: {exc}")
             raise typer.Exit(2) from None
+    damaged: list[str] = []
     if package.is_file() and zipfile.is_zipfile(package):
         with tempfile.TemporaryDirectory(prefix="vms-verify-") as scratch:
-            result = verify_package(_unzipped(package, Path(scratch)), trusted)
+            try:
+                folder, damaged = _unzipped(package, Path(scratch))
+            except (zipfile.BadZipFile, OSError) as exc:
+                console.print(f"NOT VERIFIED: {package} is not a readable zip: {exc}")
+                raise typer.Exit(1) from None
+            result = verify_package(folder, trusted)
     else:
         result = verify_package(package, trusted)
+    for name in damaged:
+        # The zip's own CRC-32 caught the change first; the manifest check below names it too.
+        result.add(False, name, "the zip's CRC-32 of this file does not match: it was changed or damaged")
     for finding in result.findings:
         console.print(f"{'ok  ' if finding.ok else 'FAIL'} {finding.subject}: {finding.message}")
     if result.ok:
@@ -48,10 +57,20 @@ def verify(
     raise typer.Exit(1)
 
 
-def _unzipped(archive: Path, scratch: Path) -> Path:
-    """The zip's files under ``scratch`` (extractall drops absolute paths and '..'); the folder
-    holding manifest.json."""
+def _unzipped(archive: Path, scratch: Path) -> tuple[Path, list[str]]:
+    """The zip's files under ``scratch`` (extract drops absolute paths and '..'), the folder
+    holding manifest.json, and the members whose CRC-32 failed (extracted as they are, so the
+    manifest's SHA-256 check reports them as well). Raises zipfile.BadZipFile for a zip whose
+    directory cannot be read."""
+    damaged = []
     with zipfile.ZipFile(archive) as package:
-        package.extractall(scratch)
+        for member in package.infolist():
+            try:
+                package.extract(member, scratch)
+            except zipfile.BadZipFile:
+                damaged.append(member.filename)
     manifests = sorted(scratch.rglob("manifest.json"), key=lambda p: len(p.parts))
-    return manifests[0].parent if manifests else scratch
+    folder = manifests[0].parent if manifests else scratch
+    # Named as the manifest names them: relative to the package's folder inside the zip.
+    named = [str((scratch / name).relative_to(folder)) if (scratch / name).is_relative_to(folder) else name for name in damaged]
+    return folder, named

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from contextlib import contextmanager
@@ -20,6 +21,10 @@ FAST_INGEST = {
     "read_timeout_seconds": 3,
     "backoff_initial_seconds": 0.5,
     "backoff_max_seconds": 2,
+    # VMS_TEST_RTSP_CLIENT=builtin runs every worker test through the built-in RTSP client
+    # (the camera-quirk suite: tests/test_recording_rtsp.py, test_camera_clocks.py, ...).
+    "rtsp_client": os.environ.get("VMS_TEST_RTSP_CLIENT", "ffmpeg"),
+    "read_interval_seconds": float(os.environ.get("VMS_TEST_READ_INTERVAL", "0.05")),
 }
 # For tests that stall a camera on purpose (up to 4 s) and expect a burst, not a reconnect:
 # FFmpeg enforces the read timeout strictly on streams read without its parser (B-frames).

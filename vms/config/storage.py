@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ByteSize, ConfigDict, Field
 
@@ -30,5 +31,13 @@ class IngestConfig(BaseModel):
     # waits for the camera (a keyframe, its parameters), so a small gate serialises waiting:
     # 120 cameras were all online 31.6 s after start with 8, 9.6 s with 32 (decision 74).
     concurrent_opens: int = Field(default=32, ge=1)
+    # Who speaks RTSP: "ffmpeg" (PyAV's demuxer) or "builtin" (streams/rtsp, about half the CPU,
+    # decision 75); cameras the built-in client cannot serve (UDP only, TLS, other codecs) fall
+    # back to FFmpeg by themselves.
+    rtsp_client: Literal["ffmpeg", "builtin"] = "ffmpeg"
+    # Built-in client: seconds between reads of a stream; each read takes everything that arrived.
+    # Longer is cheaper (decision 75) and adds as much to live latency; the frames of one read
+    # get arrival times spread over the interval (decision 77).
+    read_interval_seconds: float = Field(default=0.05, ge=0, le=0.5)
     # Packets a consumer may fall behind before packets are dropped for it.
     consumer_queue_packets: int = Field(default=500, ge=10)

@@ -8,7 +8,7 @@ created, viewed, changed, exported, downloaded, by whom and when. The audit log 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select
@@ -81,10 +81,32 @@ def load_case(db: Database, case_id: int) -> Case:
     return Case(row, items, bookmarks)
 
 
-def view_case(db: Database, actor: Actor, case_id: int, client_ip: str = "") -> Case:
-    """The case, its viewing written to the chain of custody."""
+# A view by the user (and address) whose access is the case's latest custody entry, less than this
+# long after it, is the same access continued (the screen reloading after their own change, a
+# refresh) and gets no row of its own: a court reads each row as one distinct access.
+VIEW_QUIET_SECONDS = 300
+
+
+def _same_access(db: Database, actor: Actor, case_id: int, client_ip: str, now: datetime) -> bool:
+    """True when the case's latest custody entry is ``actor``'s, from ``client_ip``, under
+    ``VIEW_QUIET_SECONDS`` before ``now`` (UTC)."""
+    latest = query_audit(db, AuditQuery(target=case_target(case_id), limit=1))
+    if not latest:
+        return False
+    entry = latest[0]
+    at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=timezone.utc)
+    return (entry.username == actor.username and entry.client_ip == (client_ip or "")[:64]
+            and 0 <= (now - at).total_seconds() < VIEW_QUIET_SECONDS)
+
+
+def view_case(db: Database, actor: Actor, case_id: int, client_ip: str = "",
+              now: datetime | None = None) -> Case:
+    """The case, its viewing written to the chain of custody, unless it continues the same user's
+    access from the same address (see ``VIEW_QUIET_SECONDS``); any other user's entry in between
+    makes the next view a distinct access again. ``now`` (UTC) is for tests."""
     case = load_case(db, case_id)
-    audit(db, actor, "case.view", case_target(case_id), {"number": case.row.number}, client_ip)
+    if not _same_access(db, actor, case_id, client_ip, now or datetime.now(timezone.utc)):
+        audit(db, actor, "case.view", case_target(case_id), {"number": case.row.number}, client_ip)
     return case
 
 

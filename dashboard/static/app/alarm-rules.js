@@ -2,7 +2,7 @@
 // escalation time limit and wall action. Rules from the configuration file are shown read-only.
 
 import { api } from "./api.js";
-import { confirmDialog, el, field, fill, fmtTime, notify, option } from "./dom.js";
+import { confirmDialog, el, field, fill, fmtTime, notify, numberProblem, option } from "./dom.js";
 import { EVENT_TYPES } from "./events.js";
 import { t } from "./i18n.js";
 import { store } from "./store.js";
@@ -57,7 +57,8 @@ export const alarmRulesScreen = {
       option("", "", "rules.action.none"), option("tile", "", "rules.action.tile"), option("popup", "", "rules.action.popup"));
     f.tile = el("input", { id: "rule-tile", type: "number", min: 1, max: 16, value: 1 });
     f.enabled = el("input", { id: "rule-enabled", type: "checkbox", checked: true });
-    f.root = el("form", { class: "panel camera-form", id: "rule-form", on: { submit: (event) => this.save(event) } },
+    // noValidate: the number fields are checked by us (numberProblem), in the operator's language.
+    f.root = el("form", { class: "panel camera-form", id: "rule-form", noValidate: true, on: { submit: (event) => this.save(event) } },
       el("div", { class: "form-grid" },
         field("rules.id", f.id), field("rules.name", f.name),
         field("rules.types", f.types), field("rules.groups", f.groups),
@@ -123,6 +124,15 @@ export const alarmRulesScreen = {
     event.preventDefault();
     const f = this.form;
     const id = f.id.value.trim();
+    const checks = [[f.escalate, "rules.escalate_after"], ...(f.action.value === "tile" ? [[f.tile, "rules.tile"]] : [])];
+    for (const [input, label] of checks) {
+      const problem = numberProblem(input, label);
+      if (problem) {
+        notify(problem, "error");
+        input.focus();
+        return;
+      }
+    }
     const body = {
       id, name: f.name.value.trim(),
       event_types: [...f.types.selectedOptions].map((o) => o.value),

@@ -57,9 +57,28 @@ export function failureText(item) {
 
 /** One field's validation error in the current language when its code is known, else the server's words. */
 function fieldError(error) {
-  const where = String(error.where || "").replace(/^body\./, "");
   const key = `validation.${error.code}`;
-  return `${where}: ${has(key) ? t(key, error.params || {}) : error.problem}`;
+  return `${fieldPath(error.where)}: ${has(key) ? t(key, error.params || {}) : error.problem}`;
+}
+
+/** A field path in words: "zones.0.polygon" → "Vùng 1, đa giác" (list items numbered from 1, as
+ * the screens number them). A part without words (a rule's "id") stays as it is. */
+export function fieldPath(where) {
+  const parts = String(where || "").replace(/^body\./, "").split(".").filter(Boolean);
+  const words = [];
+  for (let i = 0; i < parts.length; i += 1) {
+    const part = parts[i];
+    const next = parts[i + 1];
+    if (next !== undefined && /^\d+$/.test(next) && has(`path.${part}`)) {
+      words.push(t(`path.${part}`, { n: Number(next) + 1 }));
+      i += 1;
+    } else if (/^\d+$/.test(part)) {
+      words.push(String(Number(part) + 1));
+    } else {
+      words.push(has(`path.${part}`) ? t(`path.${part}`, { n: "" }).trim() : part);
+    }
+  }
+  return words.join(", ");
 }
 
 /**

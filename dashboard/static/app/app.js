@@ -6,12 +6,14 @@ import { alarmRulesScreen } from "./alarm-rules.js";
 import { alarmFeed } from "./alarms.js";
 import { api, setCsrf } from "./api.js";
 import { auditScreen } from "./audit.js";
+import { bookmarksScreen } from "./bookmarks.js";
 import { camerasScreen } from "./cameras.js";
 import { casesScreen } from "./cases.js";
 import { el, notify } from "./dom.js";
 import { events } from "./events.js";
 import { exportsScreen } from "./exports.js";
 import { initI18n, lang, setLang, t, translate } from "./i18n.js";
+import { locksScreen } from "./locks.js";
 import { mapScreen } from "./map.js";
 import { playback } from "./playback.js";
 import { store } from "./store.js";
@@ -27,7 +29,9 @@ const SCREENS = [
   { id: "playback", module: playback, needs: "playback" },
   { id: "sync", module: sync, needs: "playback" },
   { id: "exports", module: exportsScreen, needs: "export" },
+  { id: "bookmarks", module: bookmarksScreen, needs: "playback" },
   { id: "cases", module: casesScreen, needs: "export" },
+  { id: "locks", module: locksScreen, needs: "export" },
   { id: "cameras", module: camerasScreen, needs: "camera.manage" },
   { id: "map", module: mapScreen, needs: "camera.view" },
   { id: "alarmrules", module: alarmRulesScreen, needs: "alarm.rules" },

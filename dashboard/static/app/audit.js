@@ -59,6 +59,11 @@ export const auditScreen = {
       }
       times[key] = ms === null ? "" : iso(ms);
     }
+    if (times.since && times.until && Date.parse(times.until) < Date.parse(times.since)) {  // else an empty list, unexplained
+      notify(t("field.end_before_start"), "error");
+      this.until.focus();
+      return null;
+    }
     return { user: this.user.value.trim(), action: this.action.value, target: this.target.value.trim(), ...times };
   },
 

@@ -6,6 +6,7 @@ import { api, failureText } from "./api.js";
 import { clear, el, fmtTime, notify } from "./dom.js";
 import { t } from "./i18n.js";
 import { store } from "./store.js";
+import { actionText } from "./audit-text.js";
 
 const POLL_MS = 1000;
 
@@ -81,7 +82,8 @@ export const casesScreen = {
       el("h3", { i18n: "cases.custody" }),
       el("table", { class: "custody" }, ...custody.map((entry) => el("tr", {},
         el("td", { text: fmtTime(entry.at) }), el("td", { text: entry.username }),
-        el("td", { text: entry.action }), el("td", { text: entry.client_ip })))));
+        el("td", { class: "custody-action", text: actionText(entry.action), dataset: { code: entry.action } }),
+        el("td", { text: entry.client_ip })))));
     const running = found.exports.find((x) => x.state === "queued" || x.state === "running");
     if (running && this.active) this.timer = setTimeout(() => this.watch(caseId, running.id), POLL_MS);
   },

@@ -61,6 +61,25 @@ export function field(labelKey, control) {
   return el("label", { class: "field" }, el("span", { i18n: labelKey }), control);
 }
 
+/**
+ * Our words for a number field whose value the browser would refuse in its own language (put
+ * noValidate on the form): "" when it is empty or within its min/max (and whole unless
+ * step="any"), else "<label>: must be from <min> to <max>" in the current language.
+ */
+export function numberProblem(input, labelKey) {
+  const text = input.value.trim();
+  const label = t(labelKey);
+  if (input.validity.badInput) return t("form.not_a_number", { field: label });
+  if (text === "") return "";
+  const value = Number(text);
+  const min = input.min === "" ? -Infinity : Number(input.min);
+  const max = input.max === "" ? Infinity : Number(input.max);
+  if (!Number.isFinite(value)) return t("form.not_a_number", { field: label });
+  if (value < min || value > max) return t("form.number_range", { field: label, min: input.min, max: input.max });
+  if (input.step !== "any" && !Number.isInteger(value)) return t("form.whole_number", { field: label });
+  return "";
+}
+
 export function option(value, text, i18nKey) {
   return el("option", i18nKey ? { value, i18n: i18nKey } : { value, text });
 }

@@ -105,6 +105,11 @@ export const events = {
       range.push(ms);
     }
     const [since, until] = range;
+    if (since !== null && until !== null && until < since) {  // the server would answer an empty list
+      notify(t("field.end_before_start"), "error");
+      this.until.focus();
+      return null;
+    }
     return { camera: this.camera.value, zone: this.zone.value, type: this.type.value,
              since: since === null ? "" : iso(since), until: until === null ? "" : iso(until),
              unacknowledged: this.unacked.checked };

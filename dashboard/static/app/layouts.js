@@ -2,7 +2,7 @@
 // These are methods of the wall (wall.js mixes them in): `this` is the wall.
 
 import { api } from "./api.js";
-import { notify, syncOptions } from "./dom.js";
+import { notify, numberProblem, syncOptions } from "./dom.js";
 import { t, translate } from "./i18n.js";
 
 export const layoutMethods = {
@@ -62,11 +62,18 @@ export const layoutMethods = {
       this.tourButton.classList.remove("active");
       return;
     }
+    // Refused, not silently raised to the minimum: the operator would think the tour runs at 2 s.
+    const problem = numberProblem(this.tourSeconds, "wall.tour_seconds");
+    if (problem) {
+      notify(problem, "error");
+      this.tourSeconds.focus();
+      return;
+    }
     if (this.layouts.length < 1) {
       notify(t("wall.tour_needs_layouts"), "error");
       return;
     }
-    const seconds = Math.max(5, Number(this.tourSeconds.value) || 30);
+    const seconds = Number(this.tourSeconds.value) || 30;
     this.tour = { position: 0, timer: null };
     const step = () => {
       if (!this.layouts.length) return;

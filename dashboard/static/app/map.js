@@ -34,7 +34,10 @@ export const mapScreen = {
         el("span", { class: "legend" },
           ...["online", "connecting", "offline", "error", "disabled"].map((state) =>
             el("span", { class: "legend-item" }, el("span", { class: "dot", dataset: { state } }),
-              el("span", { i18n: `camera.state.${state}` })))),
+              el("span", { i18n: `camera.state.${state}` }))),
+          ...["new", "taken"].map((alarm) =>
+            el("span", { class: "legend-item legend-alarm" }, el("span", { class: "ring", dataset: { alarm } }),
+              el("span", { i18n: `map.legend.alarm_${alarm}` })))),
         el("span", { class: "grow" }),
         el("span", { class: "hint", i18n: "map.hint" })),
       el("div", { class: "map-wrap" }, this.svg),

@@ -1,6 +1,6 @@
 // Playback: a camera's day on a timeline (GET /api/cameras/{id}/timeline), the recording at any
 // moment (player.js), play/pause, 1x-8x, frame steps, the wall-clock time of the picture shown,
-// and marking a range for an evidence export (POST /api/exports).
+// the camera's bookmarks as markers, and marking a range for an evidence export (POST /api/exports).
 
 import { api, query } from "./api.js";
 import { ZONE, dayStart, el, fmtTime, iso, notify, option, syncOptions, zoneDay } from "./dom.js";
@@ -113,6 +113,11 @@ export const playback = {
       readyState: this.video.readyState,
       paused: this.video.paused,
       message: this.message.hidden ? null : this.message.textContent,
+<<<<<<< HEAD
+      bookmarks: this.timeline.bookmarks.map((b) => b.id),
+=======
+      availableFrom: this.lookback ? new Date(this.lookback.from).toISOString() : null,  // the role's look-back limit
+>>>>>>> issue-14b
     };
   },
 
@@ -142,6 +147,11 @@ export const playback = {
       const at = params.t ? Date.parse(params.t) : null;
       await this.choose(params.camera, at !== null ? zoneDay(at) : zoneDay(Date.now()));
       if (params.event) this.markEvent(params.event);
+      // A bookmarked range arrives marked, ready for an export or a case clip.
+      if (at !== null && params.end) {
+        this.mark = [at, Date.parse(params.end)];
+        this.updateRange();
+      }
       if (at !== null) {
         this.timeline.frame(at, 20 * 60 * 1000); // twenty minutes around the moment
         await this.seek(at);
@@ -198,7 +208,22 @@ export const playback = {
       this.timeline.setData(data, data.available_from ? Date.parse(data.available_from) : null);
     } catch (error) {
       this.showMessage(error.message);
+      return;
     }
+    await this.loadBookmarks();
+  },
+
+  /** The camera's bookmarks on the day shown, as markers on the timeline. */
+  async loadBookmarks() {
+    const camera = this.cameraId;
+    const day = this.day;
+    try {
+      const found = await api("/api/bookmarks" + query({ camera_id: camera, start: iso(dayStart(day)),
+                                                        end: iso(dayStart(zoneDay(dayStart(day) + DAY_MS + 3600e3))) }));
+      if (camera !== this.cameraId || day !== this.day) return;
+      this.timeline.setBookmarks(found.map((b) => ({ id: b.id, title: b.title, start: Date.parse(b.start),
+                                                     end: b.end ? Date.parse(b.end) : null })));
+    } catch { /* the timeline stays without bookmark markers; playback itself is not affected */ }
   },
 
   nextRecording(ms) {
@@ -227,8 +252,12 @@ export const playback = {
     if (!this.cameraId || ms === null || Number.isNaN(ms)) return;
     this.preview.hide();
     const earliest = this.earliest();
-    if (earliest !== null && ms < earliest) ms = earliest;
     this.hideMessage();
+    if (earliest !== null && ms < earliest) {
+      ms = earliest;
+      // Moved, and told why: otherwise the playhead jumps to another moment without a word.
+      notify(t("playback.moved_to_limit", { minutes: store.me?.playback_lookback_minutes ?? "", from: fmtTime(ms) }));
+    }
     this.timeline.setPlayhead(ms);
     if (zoneDay(ms) !== this.day) await this.choose(this.cameraId, zoneDay(ms));
     try {
@@ -364,6 +393,7 @@ export const playback = {
         title: this.bookmarkTitle.value.trim(), lock: this.bookmarkLock.checked } });
       this.bookmarkTitle.value = "";
       notify(t("playback.bookmarked"));
+      this.loadBookmarks();
     } catch (error) {
       notify(error.message, "error");
     }

@@ -1,6 +1,6 @@
 // One day of a camera on a canvas: recorded runs, gaps, time still to come (drawn apart from
-// gaps), event markers coloured by type (named on hover), the playhead and the range marked for
-// export. Click or drag to seek (onDrag follows the pointer while dragging, for a preview); the
+// gaps), event markers coloured by type and bookmarks (named on hover), the playhead and the range
+// marked for export. Click or drag to seek (onDrag follows the pointer while dragging, for a preview); the
 // wheel or the zoom buttons change the span.
 
 import { fmtTime } from "./dom.js";
@@ -8,7 +8,7 @@ import { fmtTime } from "./dom.js";
 const COLORS = {
   background: "#1d232b", recorded: "#2e9d58", gap: "#3a2326", event: "#f0a020", eventAck: "#8c7440",
   playhead: "#ff4d4d", selection: "rgba(80, 160, 255, 0.30)", text: "#c8d0da", grid: "#3b4552", unavailable: "#101418",
-  future: "#161b22", futureStripe: "#232a33",
+  future: "#161b22", futureStripe: "#232a33", bookmark: "#4da3ff",
 };
 // Event types keep their colour wherever they are drawn.
 const EVENT_COLORS = ["#f0a020", "#e05d5d", "#5da9e9", "#b07be0", "#58c4a8", "#e0d35d"];
@@ -38,6 +38,7 @@ export class Timeline {
     this.availableFrom = null;
     this.playhead = null;
     this.selection = null;
+    this.bookmarks = []; // [{id, start, end (ms or null: a moment), title}]
     this.dragging = false;
     canvas.height = height;
     canvas.addEventListener("pointerdown", (e) => {
@@ -54,8 +55,9 @@ export class Timeline {
         this.draw();
       }
       const event = this.eventNear(e.offsetX);
+      const bookmark = event ? null : this.bookmarkNear(e.offsetX);
       canvas.title = event ? `${event.type}${event.zone ? ` (${event.zone})` : ""} ${fmtTime(event.start)}`
-        : fmtTime(this.timeAt(e.offsetX));
+        : bookmark ? `★ ${bookmark.title} ${fmtTime(bookmark.start)}` : fmtTime(this.timeAt(e.offsetX));
     });
     canvas.addEventListener("pointerup", (e) => {
       if (!this.dragging) return;
@@ -115,6 +117,20 @@ export class Timeline {
     return (this.data.events || []).find((event) => Math.abs(this.xOf(Date.parse(event.start)) - x) <= EVENT_HIT_PX) || null;
   }
 
+  /** The bookmark whose flag (or range) is under x, or null. */
+  bookmarkNear(x) {
+    return this.bookmarks.find((b) => {
+      const x0 = this.xOf(b.start);
+      const x1 = b.end === null ? x0 : this.xOf(b.end);
+      return x >= x0 - EVENT_HIT_PX && x <= x1 + EVENT_HIT_PX;
+    }) || null;
+  }
+
+  setBookmarks(bookmarks) {
+    this.bookmarks = bookmarks;
+    this.draw();
+  }
+
   timeAt(x) {
     const width = this.canvas.clientWidth || 1;
     return this.viewStart + (Math.max(0, Math.min(x, width)) / width) * (this.viewEnd - this.viewStart);
@@ -161,6 +177,7 @@ export class Timeline {
       g.lineTo(x + 4, height - 2);
       g.fill();
     }
+    this.drawBookmarks(g, width);
     if (this.selection) {
       const x0 = this.xOf(this.selection[0]);
       const x1 = this.xOf(this.selection[1]);
@@ -171,6 +188,23 @@ export class Timeline {
       const x = this.xOf(this.playhead);
       g.fillStyle = COLORS.playhead;
       g.fillRect(x - 1, 0, 2, height);
+    }
+  }
+
+  /** Bookmarks above the bar: a flag at the start, a line along a range (drawn apart from events below). */
+  drawBookmarks(g, width) {
+    g.fillStyle = COLORS.bookmark;
+    for (const b of this.bookmarks) {
+      const x0 = this.xOf(b.start);
+      const x1 = b.end === null ? x0 : this.xOf(b.end);
+      if (x1 < 0 || x0 > width) continue;
+      g.fillRect(x0, BAR_TOP - 4, Math.max(2, x1 - x0), 3);
+      g.fillRect(x0 - 1, BAR_TOP - 4, 2, BAR_HEIGHT + 4);
+      g.beginPath();
+      g.moveTo(x0, BAR_TOP - 10);
+      g.lineTo(x0 + 7, BAR_TOP - 7);
+      g.lineTo(x0, BAR_TOP - 4);
+      g.fill();
     }
   }
 

@@ -146,7 +146,7 @@ export const usersScreen = {
     const subject = grant.user ? grant.user : t("grants.every_role", { role: t(`role.${grant.role}`) });
     return el("tr", { dataset: { grant: String(grant.id) } },
       el("td", { text: subject }),
-      el("td", { text: grant.group }),
+      el("td", { class: "grant-group", text: store.groupName(grant.group), dataset: { group: grant.group } }),
       el("td", { text: grant.capabilities.map((c) => t(`capability.${c}`)).join(", ") }),
       el("td", { text: grant.created_by || "" }),
       el("td", { class: "actions" }, el("button", { type: "button", class: "danger", i18n: "common.delete",

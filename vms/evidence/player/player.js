@@ -22,7 +22,8 @@
   // "2026-05-01 08:00:03.120 (UTC+7)": milliseconds rounded, never a raw float.
   function format(ms) {
     const local = new Date(Math.round(ms) + 7 * 3600 * 1000);
-    return `${local.getUTCFullYear()}-${pad(local.getUTCMonth() + 1, 2)}-${pad(local.getUTCDate(), 2)} ` +
+    // dd/mm/yyyy HH:mm:ss.mmm, 24 h, as everywhere in vms (issue 14), whatever the viewer's locale.
+    return `${pad(local.getUTCDate(), 2)}/${pad(local.getUTCMonth() + 1, 2)}/${local.getUTCFullYear()} ` +
       `${pad(local.getUTCHours(), 2)}:${pad(local.getUTCMinutes(), 2)}:${pad(local.getUTCSeconds(), 2)}.` +
       `${pad(local.getUTCMilliseconds(), 3)} (UTC+7, ${zone})`;
   }

@@ -1,0 +1,123 @@
+"""One TCP connection to an RTSP server: requests, their responses in order, interleaved frames.
+
+After PLAY the server sends RTP and RTCP framed as ``$``, channel, 16-bit length (RFC 2326
+section 10.12) on the same connection as the responses. ``read_interval`` paces the reads: the
+transport pauses after each read and resumes that many seconds later, so one ``recv`` takes
+everything that arrived meanwhile (many packets) instead of waking the loop for each burst.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import Callable
+
+from streams.rtsp.messages import Response, RtspProtocolError, build_request, parse_response
+
+FrameSink = Callable[[int, bytes], None]  # (channel, payload)
+ReadSink = Callable[[float, float], None]  # (UTC epoch seconds of the read, read interval in s)
+
+
+class RtspConnection(asyncio.Protocol):
+    """An asyncio protocol; make one with ``await RtspConnection.open(host, port, timeout)``.
+
+    ``closed`` completes when the connection ends: with None on a clean close, or with the
+    exception that ended it (the server's, or one raised by ``on_frame``).
+    """
+
+    def __init__(self) -> None:
+        self.on_frame: FrameSink = lambda channel, payload: None
+        self.on_read_done: ReadSink = lambda now, interval: None  # after a read's frames
+        self.read_interval = 0.0  # seconds between reads once playing; 0 reads as data comes
+        self.bytes_received = 0
+        self._buffer = b""
+        self._waiting: deque[asyncio.Future[Response]] = deque()
+        self._transport: asyncio.Transport | None = None
+        self._loop = asyncio.get_running_loop()
+        self.closed: asyncio.Future[None] = self._loop.create_future()
+        self._cseq = 0
+
+    @classmethod
+    async def open(cls, host: str, port: int, timeout: float) -> "RtspConnection":
+        loop = asyncio.get_running_loop()
+        _, connection = await asyncio.wait_for(loop.create_connection(cls, host, port), timeout)
+        return connection
+
+    def send(self, method: str, url: str, headers: dict[str, str]) -> asyncio.Future[Response]:
+        """Send a request; the future completes with its response (responses come in order)."""
+        if self._transport is None or self._transport.is_closing():
+            raise ConnectionError("RTSP connection is closed")
+        self._cseq += 1
+        answer: asyncio.Future[Response] = self._loop.create_future()
+        self._waiting.append(answer)
+        self._transport.write(build_request(method, url, self._cseq, headers))
+        return answer
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    # -- asyncio.Protocol -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.bytes_received += len(data)
+        buffer = self._buffer + data if self._buffer else data
+        pos, size = 0, len(buffer)
+        on_frame = self.on_frame
+        try:
+            while pos < size:
+                if buffer[pos] == 0x24:  # '$': an interleaved frame
+                    if size - pos < 4:
+                        break
+                    end = pos + 4 + ((buffer[pos + 2] << 8) | buffer[pos + 3])
+                    if end > size:
+                        break
+                    on_frame(buffer[pos + 1], buffer[pos + 4:end])
+                    pos = end
+                else:
+                    response, pos_after = parse_response(buffer, pos)
+                    if response is None:
+                        break
+                    pos = pos_after
+                    if response.status and self._waiting:  # status 0: a server's request, ignored
+                        waiting = self._waiting.popleft()
+                        if not waiting.done():
+                            waiting.set_result(response)
+            self.on_read_done(time.time(), self.read_interval)
+        except Exception as exc:  # a protocol error or a depacketizer's: this session is over
+            self._fail(exc)
+            return
+        self._buffer = buffer[pos:]
+        if self.read_interval > 0 and self._transport is not None:
+            self._transport.pause_reading()
+            self._loop.call_later(self.read_interval, self._resume)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(exc)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _resume(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.resume_reading()
+
+    def _fail(self, exc: Exception | None) -> None:
+        for waiting in self._waiting:
+            if not waiting.done():
+                waiting.set_exception(exc or ConnectionError("RTSP connection closed"))
+        self._waiting.clear()
+        if not self.closed.done():
+            if exc is None:
+                self.closed.set_result(None)
+            else:
+                self.closed.set_exception(exc)
+        if self._transport is not None:
+            self._transport.close()
+
+
+__all__ = ["FrameSink", "ReadSink", "RtspConnection", "RtspProtocolError"]
