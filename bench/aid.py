@@ -52,6 +52,7 @@ class ClipResult:
     events: list[tuple[str, str | None, float]]  # (type, zone, seconds into the clip when raised)
     incidents: list[tuple[str, str | None, float]] = field(default_factory=list)
     disturbances: list[str] = field(default_factory=list)
+    causes: list[list[str]] = field(default_factory=list)  # per event: disturbances just before it
 
 
 def analyse_clip(scene: AidScene, calibrated: bool, folder: str, config=None) -> ClipResult:
@@ -80,7 +81,8 @@ def analyse_clip(scene: AidScene, calibrated: bool, folder: str, config=None) ->
     path.unlink()
     events = [(e.type, e.zone, e.detected_at - START_WALL) for e in log.events if e.type not in NOT_ALARMS]
     return ClipResult(scene.name, scene.view.kind, scene.duration, cpu, events,
-                      [(i.type, i.zone, i.start) for i in scene.incidents], scene.disturbances())
+                      [(i.type, i.zone, i.start) for i in scene.incidents], scene.disturbances(),
+                      [scene.disturbances_at(t) for _, _, t in events])
 
 
 def _incident_job(args) -> ClipResult:
@@ -123,7 +125,7 @@ def incident_table(results: list[ClipResult]) -> None:
             print(f"{kind:16s} {view:8s} {len(rows):3d} {share:8.0f}% {TIME_LIMITS[kind]:5.0f}s {target:>7s} {mean:>9s} {high:>8s}  {missed[:60]}")
 
 
-def false_alarm_table(results: list[ClipResult]) -> None:
+def false_alarm_table(results: list[ClipResult], explain: bool = False) -> None:
     print(f"\n{'view':8s} {'camera-hours':>12s} {'false alarms':>12s} {'per camera-day':>15s} {'target':>7s}  by type")
     for view in VIEWS:
         rows = [r for r in results if r.view == view]
@@ -137,6 +139,13 @@ def false_alarm_table(results: list[ClipResult]) -> None:
     culprits = Counter(d for r in results for d in r.disturbances for _ in r.events)
     if culprits:
         print("   disturbances present in clips with false alarms (alarm-weighted):", dict(culprits.most_common()))
+    moments = Counter((e[0], cause) for r in results for e, causes in zip(r.events, r.causes) for cause in causes or ["none"])
+    if moments:
+        print("   (type, disturbance in the 15 s before it) of each false alarm:", dict(moments.most_common()))
+    if explain:
+        for r in sorted(results, key=lambda r: r.name):
+            for (kind, zone, t), causes in zip(r.events, r.causes):
+                print(f"   {r.name:22s} {t:7.1f} s  {kind:16s} {zone or '-':6s} {', '.join(causes) or '-':40s} clip: {' '.join(r.disturbances)}")
 
 
 def cpu_table(results: list[ClipResult]) -> None:
@@ -162,18 +171,25 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="processes (the machine is shared: keep it small)")
     parser.add_argument("--uncalibrated", action="store_true", help="run without the cameras' ground-plane calibration")
     parser.add_argument("--no-people", action="store_true")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seed of the first clip (check changes on seeds other than the reported ones)")
+    parser.add_argument("--views", default=",".join(VIEWS), help="comma-separated views to run (tunnel, gateway)")
+    parser.add_argument("--types", default=",".join(INCIDENT_TYPES), help="comma-separated incident types to run")
+    parser.add_argument("--explain", action="store_true", help="list every false alarm with the disturbances before it")
     args = parser.parse_args()
     calibrated = not args.uncalibrated
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="vms-aid-") as folder:
         print(f"AID benchmark: {args.seeds} clips per incident type and view; {args.hours:g} incident-free camera-hours per view "
               f"in {args.clip_minutes:g}-minute clips; 320x180 at 5 fps; {'calibrated' if calibrated else 'uncalibrated'}")
-        incidents = run([(k, v, s, calibrated, folder) for k in INCIDENT_TYPES for v in VIEWS for s in range(args.seeds)],
+        views, first = [v for v in VIEWS if v in args.views.split(",")], args.first_seed
+        incidents = run([(k, v, s, calibrated, folder) for k in INCIDENT_TYPES if k in args.types.split(",") for v in views for s in range(first, first + args.seeds)],
                         _incident_job, args.jobs)
         incident_table(incidents)
         clips = int(round(args.hours * 60 / args.clip_minutes))
-        quiet = run([(v, s, args.clip_minutes, calibrated, folder) for v in VIEWS for s in range(clips)], _quiet_job, args.jobs)
-        false_alarm_table(quiet)
+        quiet = run([(v, s, args.clip_minutes, calibrated, folder) for v in views for s in range(first, first + clips)],
+                    _quiet_job, args.jobs)
+        false_alarm_table(quiet, args.explain)
         cpu_table(incidents + quiet)
     if not args.no_people:
         from bench.people import people_table

@@ -3,7 +3,8 @@
 A body larger than the limit of its kind is refused as soon as its ``Content-Length`` (or, when
 streamed, its running size) shows it, so it is never held in memory: two 300 MB JSON bodies
 to ``/api/auth/login`` took the process to 2.2 GB before this (issue 11). JSON and forms get a
-small limit; only an SDP offer (WHEP) may be larger.
+small limit; only an SDP offer (WHEP) may be larger. The deadline covers the body only: once it
+is in, the app's wait for the client to leave (a long SSE feed) is not bounded.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class BodyLimit:
             return
         deadline = time.monotonic() + self.body_timeout
         received = 0
-        state = {"started": False, "refused": False}
+        state = {"started": False, "refused": False, "body_done": False}
 
         async def refuse(status: int, slug: str, title: str, detail: str) -> dict:
             # Answered here, not raised: FastAPI turns any error while parsing a body into a 400.
@@ -55,6 +56,10 @@ class BodyLimit:
             nonlocal received
             if state["refused"]:
                 return {"type": "http.disconnect"}
+            if state["body_done"]:
+                # The body is in; what is awaited now is the client leaving, which a long response
+                # (an SSE feed) awaits for hours. The deadline here cut every feed after it.
+                return await receive()
             remaining = deadline - time.monotonic()
             try:
                 message = await asyncio.wait_for(receive(), max(0.001, remaining))
@@ -65,6 +70,7 @@ class BodyLimit:
                 received += len(message.get("body", b""))
                 if received > limit:
                     return await refuse(413, "body-too-large", "Too large", _too_large_detail(limit))
+                state["body_done"] = not message.get("more_body", False)
             return message
 
         async def watched_send(message) -> None:

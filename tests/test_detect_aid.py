@@ -120,9 +120,10 @@ def test_ir_switch_raises_no_tamper(tmp_path, back):
     assert not result.events, result.events
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: in this seeded gateway scene a vehicle fragment shaken by "
-                   "vibration in rain passes for a walking person at 13 s (a pedestrian false alarm)")
 def test_vibration_rain_and_heavy_compression_raise_nothing(tmp_path):
+    # (Was a strict xfail: a shaken vehicle fragment passed for a person at 13 s. Since vehicles
+    # enter with the follow rule's gap this scene's traffic differs and raises nothing; the
+    # fragment-as-person weakness itself is not shown fixed by it.)
     built = scene("gateway", 10, 50, rain=250, crf=42, noise=6, vibration=[(10, 16), (30, 34)], sun=0.6)
     result = run(built, tmp_path)
     assert not result.events, result.events

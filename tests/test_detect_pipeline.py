@@ -152,3 +152,57 @@ def test_a_failing_detector_does_not_stop_the_pipeline():
     assert pipeline.wait_stream_ends()
     pipeline.stop()
     assert len(detector.frames) == 20
+
+
+class Unreliable(Detector):
+    """Says the picture cannot be trusted on the frames listed (as tampering checks do)."""
+
+    name = "unreliable"
+
+    def __init__(self, bad_frames: set[int]) -> None:
+        self.bad_frames = bad_frames
+        self.frame = -1
+
+    def process(self, frame: Frame) -> list[EventSignal]:
+        self.frame += 1
+        return []
+
+    @property
+    def picture_unreliable(self) -> bool:
+        return self.frame in self.bad_frames
+
+
+class Latched(Detector):
+    """Motion from the second frame after a (re)start, with the onset a latch would report."""
+
+    name = "latched"
+
+    def __init__(self) -> None:
+        self.on_gap()
+
+    def on_gap(self) -> None:
+        self.seen = 0
+        self.onset: float | None = None
+
+    def process(self, frame: Frame) -> list[EventSignal]:
+        self.seen += 1
+        if self.seen < 2:
+            return []
+        if self.onset is None:
+            self.onset = frame.wall_time
+        return [EventSignal("motion", "road", since=self.onset)]
+
+
+def test_a_detector_back_from_an_unreliable_picture_does_not_reopen_its_old_event():
+    """The demo stored every motion event twice (same start, ends 0.4-1 s apart): a detector
+    skipped while tampering made the picture unreliable was reset only after it had analysed
+    the first good frame, so its stale latch reopened the event just closed."""
+    from streams.detect.pipeline import Analysis
+
+    sink = EventLog()
+    analysis = Analysis("cam", [Unreliable(bad_frames={5, 6}), Latched()], sink)
+    for n in range(12):
+        analysis.analyse(Frame("cam", 1000.0 + n * 0.2, np.zeros((8, 8), np.uint8), (8, 8)))
+    starts = [event.start for event in sink.of("motion")]
+    assert len(starts) == len(set(starts)), f"events reopened with the same start: {starts}"
+    assert len(starts) == 2  # before the unreliable frames, and afresh once the picture is back

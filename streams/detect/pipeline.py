@@ -140,6 +140,10 @@ class Analysis:
             if any(d.picture_unreliable for d in self.detectors[: self.detectors.index(detector)]):
                 skipped.append(detector)
                 continue
+            if detector in self._suspended:
+                # The picture is back, perhaps changed: learn it afresh *before* analysing it. Reset
+                # after, the stale latch reopened the event just closed (same start: a duplicate).
+                self._reset(detector)
             started = time.perf_counter()
             try:
                 signals.extend(detector.process(frame))
@@ -148,21 +152,21 @@ class Analysis:
             spent = time.perf_counter() - started
             self.stats.detect_seconds += spent
             self.stats.per_detector[detector.name] = self.stats.per_detector.get(detector.name, 0.0) + spent
-        for detector in self._suspended:
-            if detector not in skipped:
-                detector.on_gap()  # the picture is back, perhaps changed: learn it afresh
         self._suspended = skipped
         self.stats.frames += 1
         self.stats.events += self.lifecycle.update(frame, signals)
+
+    def _reset(self, detector: Detector) -> None:
+        try:
+            detector.on_gap()
+        except Exception:
+            log.exception("camera %s: detector %s failed to reset", self.camera_id, detector.name)
 
     def gap(self) -> None:
         """The stream ended: close open events and let every detector start afresh."""
         self.lifecycle.close_all()
         for detector in self.detectors:
-            try:
-                detector.on_gap()
-            except Exception:
-                log.exception("camera %s: detector %s failed to reset", self.camera_id, detector.name)
+            self._reset(detector)
 
 
 class DetectionPipeline:

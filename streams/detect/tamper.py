@@ -39,6 +39,8 @@ REFERENCE_RATE = 0.02
 BASELINE_RATE = 0.01
 END_SECONDS = 1.0
 MOVED_DEGREES = 3.0
+# Grey levels at which a pixel is clipped (no detail left to be sharp).
+CLIPPED = (3, 252)
 # Feature matching costs a few milliseconds: the view is checked at most this often.
 VIEW_CHECK_SECONDS = 0.4
 MIN_INLIERS = 10
@@ -46,6 +48,8 @@ MIN_INLIERS = 10
 STAYED_ENOUGH = 0.4
 # With less than this share in place and no displacement found, the view is another one.
 STAYED_GONE = 0.1
+# Low-frequency similarity above which the view is the same one, whatever its features say.
+SAME_VIEW = 0.85
 # A reference feature whose descriptor differs by at most this many bits (of 256) is still there.
 STAY_HAMMING = 64
 # While nothing is suspected the reference view's features are refreshed this often.
@@ -53,12 +57,18 @@ REFRESH_SECONDS = 60.0
 
 
 def sharpness(grey: np.ndarray) -> float:
-    """Variance of the Laplacian of the picture scaled to mean 1: independent of lighting level."""
+    """Variance of the Laplacian of the picture scaled to mean 1: independent of lighting level.
+
+    Clipped pixels (and their neighbours) are left out: a lighting step that saturates part of
+    the picture flattens it there, which is exposure, not focus."""
     picture = grey.astype(np.float32)
     mean = float(picture.mean())
     if mean < 1:
         return 0.0
-    return float(cv2.Laplacian(picture / mean, cv2.CV_32F).var())
+    laplacian = cv2.Laplacian(picture / mean, cv2.CV_32F)
+    clipped = cv2.dilate(((picture >= CLIPPED[1]) | (picture <= CLIPPED[0])).astype(np.uint8), np.ones((3, 3), np.uint8))
+    usable = laplacian[clipped == 0]
+    return float(usable.var()) if usable.size > 0.2 * laplacian.size else 0.0
 
 
 def _small(grey: np.ndarray) -> np.ndarray:
@@ -241,8 +251,10 @@ class TamperDetector(Detector):
             return True  # once moved, only the reference view clearly back ends it
         if check.shift is not None and check.angle is not None:  # found together
             return check.shift > self.config.moved_shift or abs(check.angle) > MOVED_DEGREES
-        # Nothing recognisable: a different view if hardly anything stayed or it looks unlike the reference.
-        return check.stayed < STAYED_GONE or match < self.config.moved_similarity
+        # Nothing recognisable: a different view if it looks unlike the reference, or if hardly
+        # any feature stayed and the low frequencies do not say it is the same view (sensor
+        # noise and heavy compression change the descriptors of every feature in place).
+        return match < self.config.moved_similarity or (check.stayed < STAYED_GONE and match < SAME_VIEW)
 
     def _signals(self, mean: float, std: float, match: float, sharp: float) -> list[EventSignal]:
         signals = []

@@ -94,6 +94,24 @@ class AidScene:
                 used.append(name)
         return used
 
+    def disturbances_at(self, t: float, before: float = 15.0) -> list[str]:
+        """The disturbances that changed the picture between ``t - before`` and ``t`` (seconds
+        into the clip): lighting steps, vibration bursts, the IR switch and back, a lorry in
+        view. An alarm raised at ``t`` by a rule that waits (stopped, debris) may have been
+        set off by something some seconds earlier, hence ``before``."""
+        since = t - before
+        moments = [f"step x{gain:g} {region}" for at, gain, region in self.steps if since <= at <= t]
+        moments += ["vibration" for start, end in self.vibration if start <= t and end >= since]
+        if self.ir_at is not None and since <= self.ir_at <= t:
+            moments.append("ir_switch")
+        if self.ir_back is not None and since <= self.ir_back <= t:
+            moments.append("ir_back")
+        frames = range(max(0, int(since * self.fps)), int(t * self.fps) + 1)
+        if any(v.kind == "lorry" and v.track is not None and any(i < len(v.track) and not np.isnan(v.track[i]) for i in frames)
+               for v in self.vehicles):
+            moments.append("lorry in view")
+        return moments
+
     def prepare(self) -> "AidScene":
         """Drive the traffic (once; again only if vehicles were added since)."""
         if any(v.track is None for v in self.vehicles):

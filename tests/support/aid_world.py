@@ -184,10 +184,16 @@ def simulate(view: View, vehicles: list[Vehicle], duration: float, fps: float,
     active: list[Vehicle] = []
     for i in range(frames):
         t = i * dt
+        held = []
         while waiting and waiting[0].enter <= t:
             v = waiting.pop(0)
-            state[id(v)] = (0.0, v.speed * lane_speed_factor(list(slowdowns), v.lane, t))
+            entry = _entry_speed(view, v, active, state, v.speed * lane_speed_factor(list(slowdowns), v.lane, t))
+            if entry is None:
+                held.append(v)  # no room yet: it waits upstream, as real traffic would
+                continue
+            state[id(v)] = (0.0, entry)
             active.append(v)
+        waiting[:0] = held
         gone = []
         for lane in range(view.lanes):
             for direction in (-1, 1):
@@ -222,6 +228,23 @@ def simulate(view: View, vehicles: list[Vehicle], duration: float, fps: float,
             active.remove(v)
 
 
+def _entry_speed(view: View, v: Vehicle, active: list[Vehicle], state: dict[int, tuple[float, float]],
+                 wanted: float) -> float | None:
+    """The speed at which ``v`` comes into the simulated stretch behind the last vehicle of its
+    lane, or None while there is no room. Upstream it already kept the follow rule's gap, so it
+    never appears closer than the rule allows (which would make it brake to a halt at the
+    picture's bottom edge: a jam that no real traffic has)."""
+    ahead = [state[id(o)] for o in active if o.lane == v.lane and _dir(view, o) == _dir(view, v)]
+    if not ahead:
+        return wanted
+    rear, speed = min(ahead)  # the vehicle ahead nearest the entry
+    gap = rear - v.size[1]
+    allowed = (gap - MIN_GAP) / HEADWAY
+    if allowed < min(wanted, speed):
+        return None
+    return min(wanted, allowed)
+
+
 def _dir(view: View, v: Vehicle) -> int:
     return v.direction or view.flow
 
@@ -238,7 +261,11 @@ def traffic(view: View, rng: random.Random, duration: float, lanes=None, every: 
         t = start + rng.uniform(0, every)
         while t < duration:
             kind = "lorry" if rng.random() < lorries else ("van" if rng.random() < 0.15 else "car")
-            vehicles.append(Vehicle(lane, t, rng.uniform(*speed_kmh) / 3.6 * (0.8 if kind == "lorry" else 1.0), kind, paint=rng.choice(PAINTS)))
+            # Lorries drive 20 % slower, but never below the traffic's lowest speed: slow dense
+            # traffic (35-50 km/h) is "not a slowdown yet" only if no lorry leads it under 30.
+            kmh = rng.uniform(*speed_kmh)
+            kmh = max(0.8 * kmh, speed_kmh[0]) if kind == "lorry" else kmh
+            vehicles.append(Vehicle(lane, t, kmh / 3.6, kind, paint=rng.choice(PAINTS)))
             t += rng.expovariate(1 / every) + 0.8
     return vehicles
 

@@ -3,9 +3,15 @@
 The embedded ``vms run`` is a supervisor with an API process and a worker process
 (``vmsapp.supervisor``); the in-process bus cannot cross processes and Redis is not there, so
 the supervisor runs a ``LocalBroker`` and both children connect with ``LocalBus``
-(``local:///<path>``). It is pub/sub with Redis's semantics: fire and forget, nothing stored, a
-message published while a process is disconnected is lost (workers publish their state again
-periodically). Frames are one JSON object per line: ``{"op": "sub"|"unsub"|"pub", "topic", "message"}``.
+(``local:///<path>``). It is pub/sub with Redis's semantics, nothing stored in the broker, with
+one exception: a message a process publishes while it is disconnected waits in that process (at
+most ``OUTBOX_FRAMES``, oldest lost first) and is sent once it is connected again, after its
+subscriptions, because an alarm must not be lost to a reconnection. Frames are one JSON object per
+line: ``{"op": "sub"|"unsub"|"pub", "topic", "message"}``.
+
+Sends on either side give up after ``SEND_TIMEOUT`` (``SO_SNDTIMEO``), reads wait forever: a
+quiet connection is a healthy one. A subscriber that cannot take a message in time is cut off
+(shut down, so it notices and reconnects) rather than holding up the publisher.
 
 The broker lives in the supervisor, the process that never restarts; a child reconnects (and
 subscribes again) by itself when the broker comes back.
@@ -17,7 +23,9 @@ import json
 import logging
 import os
 import socket
+import struct
 import threading
+from collections import deque
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
@@ -28,6 +36,25 @@ log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 2.0  # a subscriber that cannot take a message within this is dropped, not waited for
 RECONNECT_SECONDS = 0.5
+OUTBOX_FRAMES = 10_000  # messages published while disconnected, kept for the next connection
+
+
+def _send_timeout(sock: socket.socket, seconds: float) -> None:
+    """Bound each send of ``sock`` to ``seconds`` without touching its reads.
+
+    ``socket.settimeout`` would govern reads too: the broker used to set it before relaying, and
+    the connection's reader then gave up after ``seconds`` of quiet, cutting healthy processes off."""
+    whole = int(seconds)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", whole, int((seconds - whole) * 1e6)))
+
+
+def _shut(sock: socket.socket) -> None:
+    """End the connection now, waking its reader (``close`` alone leaves the descriptor open while
+    the reader's file object holds it, so neither end would notice)."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 def socket_path(url: str) -> Path:
@@ -74,22 +101,30 @@ class LocalBroker:
         return self
 
     def close(self) -> None:
+        """Stop accepting, then end every connection (their processes reconnect to the next broker)."""
         listener, self._listener = self._listener, None
+        self.path.unlink(missing_ok=True)  # first: a peer reconnecting at once must not reach this broker
         if listener is not None:
+            _shut(listener)  # wakes the accepting thread (close alone leaves it blocked, still accepting)
             listener.close()
         with self._lock:
             peers, self._peers = list(self._peers), set()
         for peer in peers:
-            peer.sock.close()
-        self.path.unlink(missing_ok=True)
+            _shut(peer.sock)
 
     def _accept(self) -> None:
         while self._listener is not None:
+            listener = self._listener
             try:
-                sock, _ = self._listener.accept()
+                sock, _ = listener.accept() if listener is not None else (None, None)
             except OSError:
                 return
-            sock.settimeout(None)
+            if sock is None or self._listener is None:  # closed meanwhile
+                if sock is not None:
+                    sock.close()
+                return
+            sock.settimeout(None)  # reads wait for as long as the peer is quiet
+            _send_timeout(sock, SEND_TIMEOUT)
             peer = _Peer(sock)
             with self._lock:
                 self._peers.add(peer)
@@ -118,10 +153,11 @@ class LocalBroker:
             with self._lock:
                 targets = [p for p in self._peers if topic in p.topics]
             for target in targets:
-                target.sock.settimeout(SEND_TIMEOUT)
                 if not target.send(line if line.endswith(b"\n") else line + b"\n"):
                     log.warning("bus subscriber too slow or gone; disconnected")
-                    target.sock.close()
+                    with self._lock:
+                        self._peers.discard(target)
+                    _shut(target.sock)
 
 
 class LocalBus(Bus):
@@ -132,6 +168,9 @@ class LocalBus(Bus):
         self._send_lock = threading.Lock()
         self._subscribers = Subscribers(on_first=lambda topic: self._send({"op": "sub", "topic": topic}))
         self._sock: socket.socket | None = None
+        self._outbox: deque[bytes] = deque(maxlen=OUTBOX_FRAMES)  # published while disconnected
+        self.connections = 0  # connections made so far (1 while the broker never went away)
+        self.lost = 0  # messages pushed out of a full outbox
         self._connected = threading.Event()
         self._closed = threading.Event()
         self._reader = threading.Thread(target=self._run, name="bus-local", daemon=True)
@@ -153,12 +192,11 @@ class LocalBus(Bus):
         self._closed.set()
         sock = self._sock
         if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            _shut(sock)
             sock.close()
         self._reader.join(2)
+        if self._outbox:
+            log.warning("bus closed with %d messages never sent", len(self._outbox))
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -168,12 +206,25 @@ class LocalBus(Bus):
             sock = self._sock
             if sock is None:
                 if frame["op"] == "pub":
-                    log.debug("bus not connected; %s message dropped", frame["topic"])
+                    self._keep(line)
                 return  # subscriptions are sent on (re)connection
             try:
                 sock.sendall(line)
             except OSError as exc:
-                log.warning("bus publish on %s failed: %s", frame.get("topic"), exc)
+                # Perhaps half sent: the connection is unusable. Send it again on the next one
+                # (a duplicate rather than a loss) and make the reader reconnect.
+                log.warning("bus send on %s failed (%s); reconnecting", frame.get("topic"), exc)
+                if frame["op"] == "pub":
+                    self._keep(line)
+                self._sock = None
+                _shut(sock)
+
+    def _keep(self, line: bytes) -> None:
+        if len(self._outbox) == self._outbox.maxlen:
+            self.lost += 1
+            if self.lost % 1000 == 1:  # the first, then every thousandth: the log must not flood
+                log.error("bus disconnected too long; %d unsent messages lost so far (oldest first)", self.lost)
+        self._outbox.append(line)
 
     def _run(self) -> None:
         while not self._closed.is_set():
@@ -184,18 +235,24 @@ class LocalBus(Bus):
                 sock.close()
                 self._closed.wait(RECONNECT_SECONDS)
                 continue
-            sock.settimeout(SEND_TIMEOUT)
+            _send_timeout(sock, SEND_TIMEOUT)  # reads stay blocking: a quiet broker is not a dead one
             try:
-                for topic in self._subscribers.topics():
-                    sock.sendall(json.dumps({"op": "sub", "topic": topic}).encode() + b"\n")
+                with self._send_lock:
+                    # Subscriptions first, so this process hears its own messages sent below; then
+                    # what was published meanwhile, before any new message (order kept).
+                    for topic in self._subscribers.topics():
+                        sock.sendall(json.dumps({"op": "sub", "topic": topic}).encode() + b"\n")
+                    while self._outbox:
+                        sock.sendall(self._outbox[0])
+                        self._outbox.popleft()
+                    self._sock = sock
             except OSError:
                 sock.close()
+                self._closed.wait(RECONNECT_SECONDS)
                 continue
-            with self._send_lock:
-                self._sock = sock
+            self.connections += 1
             self._connected.set()
             try:
-                sock.settimeout(None)
                 with sock.makefile("rb") as lines:
                     for line in lines:
                         self._dispatch(json.loads(line))

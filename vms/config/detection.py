@@ -294,7 +294,7 @@ class SmokeConfig(_Strict):
     edge_ratio: float = Field(default=0.45, gt=0, lt=1)
     min_cells: int = Field(default=4, ge=1, le=500)
     seconds: float = Field(default=8, gt=0, le=600)
-    learn_seconds: float = Field(default=5, ge=1, le=600)
+    learn_seconds: float = Field(default=10, ge=1, le=600)
 
 
 class CameraDetection(_Strict):

@@ -1,0 +1,35 @@
+"""Slowdown (calibrated cameras): a queue, not one stopped vehicle. Two or more vehicles some
+metres apart crawl within ``slowdown_seconds``, and the zone's median speed over that window
+is below ``slowdown_kmh``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from streams.detect.base import EventSignal
+from streams.detect.classify import Classifier
+from streams.detect.traffic.zone import ZoneState
+
+# Crawling vehicles at least this far apart (m) are two vehicles of a queue, not one seen twice.
+QUEUE_SPACING_M = 5.0
+
+
+def slowdown(state: ZoneState, classifier: Classifier, t: float) -> list[EventSignal]:
+    """The zone's slowdown signal at ``t``, from what ``watch_speeds`` noted."""
+    zone = state.zone
+    if zone.slowdown_kmh is None or not classifier.metric:
+        return []
+    speeds = [speed for _, _, speed in state.speeds]
+    apart = any(a[1] != b[1] and np.hypot(a[2] - b[2], a[3] - b[3]) >= QUEUE_SPACING_M
+                for a in state.crawling for b in state.crawling)
+    slow = apart and bool(speeds) and float(np.median(speeds)) < zone.slowdown_kmh
+    if not state.slowdown.update(t, slow):
+        return []
+    median = round(float(np.median(speeds)), 1) if speeds else None
+    return [EventSignal("slowdown", zone.id, since=state.slowdown.onset,
+                        details={"speed_kmh": median, "vehicles": len({i for _, i, _ in state.speeds})})]
+
+
+def in_queue(state: ZoneState) -> bool:
+    """A queue stands by nature: slowed down, or two vehicles crawling in the window."""
+    return state.slowdown.active or len({c[1] for c in state.crawling}) >= 2

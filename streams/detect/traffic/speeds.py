@@ -1,0 +1,42 @@
+"""Speeds of confirmed vehicles per zone (calibrated cameras): the zone's recent speeds, which
+vehicles crawl now, and where vehicles halted (remembered so that a stopped vehicle or debris
+can be told from a vehicle that was seen arriving)."""
+
+from __future__ import annotations
+
+from streams.detect.classify import Classifier
+from streams.detect.traffic.geometry import track_box
+from streams.detect.traffic.zone import ZoneState
+from streams.detect.tracker import Track
+
+# A confirmed vehicle slower than this (km/h) has halted; where it halted is remembered this long (s).
+HALT_KMH, HALT_MEMORY_SECONDS = 6.0, 120.0
+HALTS_KEPT = 50
+
+
+def watch_speeds(state: ZoneState, classifier: Classifier, tracks: list[Track], t: float, size: tuple[int, int]) -> None:
+    """Note the speeds (km/h) of ``tracks`` in the zone at ``t``; forget what left the window
+    (the zone's ``slowdown_seconds``; halts after ``HALT_MEMORY_SECONDS``)."""
+    if not classifier.metric:
+        return
+    for track in tracks:
+        # Queued vehicles merge into blobs whose tracks are new: a vehicle-sized blob followed
+        # for a second counts for speed; halts need a confirmed vehicle.
+        if not classifier.vehicle_blob(track.blob) or track.hits < 5 or track.blob.touches_border(size):
+            continue  # (cut by the picture's edge, a blob's foot is not where it touches the road)
+        speed = classifier.speed_kmh(track)
+        if speed is None:
+            continue
+        state.speeds.append((t, track.id, speed))
+        limit = state.zone.slowdown_kmh
+        if limit is not None and speed < limit and classifier.vehicle(track) and (classifier.speed_kmh(track, 3.0) or 0.0) < limit:
+            state.crawling.append((t, track.id, *track.ground[-1][1:]))
+        if speed < HALT_KMH and classifier.vehicle(track):
+            state.halts.append((t, track_box(track)))
+    window = state.zone.slowdown_seconds
+    while state.speeds and state.speeds[0][0] < t - window:
+        state.speeds.popleft()
+    while state.crawling and state.crawling[0][0] < t - window:
+        state.crawling.popleft()
+    while state.halts and (state.halts[0][0] < t - HALT_MEMORY_SECONDS or len(state.halts) > HALTS_KEPT):
+        state.halts.popleft()
