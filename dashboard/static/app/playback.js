@@ -113,11 +113,8 @@ export const playback = {
       readyState: this.video.readyState,
       paused: this.video.paused,
       message: this.message.hidden ? null : this.message.textContent,
-<<<<<<< HEAD
       bookmarks: this.timeline.bookmarks.map((b) => b.id),
-=======
       availableFrom: this.lookback ? new Date(this.lookback.from).toISOString() : null,  // the role's look-back limit
->>>>>>> issue-14b
     };
   },
 
