@@ -13,7 +13,7 @@ import av
 import pytest
 
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
-from tests.support.clock_checks import check_recording
+from tests.support.clock_checks import check_recording, wait_packets
 from tests.support.rtsp_proxy import rtsp_proxy
 from tests.support.system import STALL_TOLERANT_INGEST, camera_entry, make_settings, running_worker
 
@@ -21,19 +21,6 @@ pytestmark = pytest.mark.skipif(not simulator_available(), reason="GStreamer RTS
 
 FPS = 25
 SMALL = {"width": 320, "height": 180, "fps": FPS, "gop": FPS, "bitrate_kbps": 300}
-
-
-def packets_received(worker, camera_id: str) -> int:
-    return sum(s.packets for s in worker.statuses() if s.camera_id == camera_id)
-
-
-def wait_packets(worker, camera_id: str, more: int, timeout: float = 60) -> None:
-    """Wait until ingest has received ``more`` packets beyond what it has now."""
-    target = packets_received(worker, camera_id) + more
-    deadline = time.monotonic() + timeout
-    while packets_received(worker, camera_id) < target:
-        assert time.monotonic() < deadline, f"{camera_id}: fewer than {more} packets within {timeout} s"
-        time.sleep(0.05)
 
 
 def record_with_fault(tmp_path, fault, camera: SimulatedCamera, before_s: float = 5, after_s: float = 7, segment_seconds=4,

@@ -17,6 +17,7 @@ import pytest
 
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
 from streams.simulator.timecode import read_timecode
+from tests.support.clock_checks import wait_packets
 from tests.support.rtsp_proxy import rtsp_proxy
 from tests.support.system import STALL_TOLERANT_INGEST, camera_entry, make_settings, running_worker
 
@@ -28,18 +29,6 @@ FPS = 25
 ROUNDING_MS = 2
 # The backlog: the delay grows to PEAK s over BUILD s, then drains over DRAIN s.
 PEAK, BUILD, DRAIN = 1.5, 5.0, 15.0
-
-
-def packets_received(worker, camera_id: str) -> int:
-    return sum(s.packets for s in worker.statuses() if s.camera_id == camera_id)
-
-
-def wait_packets(worker, camera_id: str, more: int, timeout: float = 90) -> None:
-    target = packets_received(worker, camera_id) + more
-    deadline = time.monotonic() + timeout
-    while packets_received(worker, camera_id) < target:
-        assert time.monotonic() < deadline, f"{camera_id}: fewer than {more} packets within {timeout} s"
-        time.sleep(0.05)
 
 
 def placement_errors(worker, camera_id: str) -> list[tuple[float, float]]:
@@ -68,11 +57,11 @@ def test_a_backlog_that_drains_never_places_a_picture_before_its_capture(tmp_pat
         entry["main_url"] = proxy.url(sim.url(camera.id))
         with running_worker(make_settings(tmp_path, [entry], ingest=STALL_TOLERANT_INGEST)) as (worker, statuses):
             statuses.wait_state(camera.id, "online", timeout=30)
-            wait_packets(worker, camera.id, 8 * FPS)
+            wait_packets(worker, camera.id, 8 * FPS, timeout=90)
             fault_at = time.time()
             proxy.lag(PEAK, BUILD, DRAIN)
             # the backlog, then long enough after it for a late line to show
-            wait_packets(worker, camera.id, int((BUILD + DRAIN + 15) * FPS))
+            wait_packets(worker, camera.id, int((BUILD + DRAIN + 15) * FPS), timeout=90)
     errors = placement_errors(worker, camera.id)
     before = [e for t, e in errors if t < fault_at]
     after = [e for t, e in errors if t > fault_at + BUILD + DRAIN]

@@ -20,7 +20,7 @@ from streams.rtsp.sdp import SdpUnsupported, video_track
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
 from tests.support.clock_checks import check_recording
 from tests.support.system import FAST_INGEST, camera_entry, make_settings, running_worker
-from tests.test_camera_clocks import wait_packets
+from tests.support.clock_checks import wait_packets
 from tests.test_recording_rtsp import SMALL, check_segments
 
 needs_simulator = pytest.mark.skipif(not simulator_available(), reason="GStreamer RTSP server (Debian packages) missing")

@@ -4,24 +4,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
-import sys
 
 import httpx
 import pytest
 
 import vms.db.auth  # noqa: F401  (registers the users and sessions tables)
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
-from tests.support.cluster import ROOT, free_port, stop_process, write_config
-from tests.support.system import FAST_INGEST
+from tests.support.cluster import stop_process
+from tests.support.supervised import start_run
 from tests.support.whep_client import WhepViewer
-from vms.auth.roles import Role
-from vms.auth.sessions import create_session
-from vms.auth.users import Users, random_password
-from vms.config import Settings
-from vms.db import Database
 
 pytestmark = [
     pytest.mark.skipif(not simulator_available(), reason="GStreamer RTSP server (Debian packages) missing"),
@@ -70,28 +62,9 @@ async def wait_viewers(url: str, auth: dict, expected: float, timeout: float) ->
 async def test_api_metrics_count_the_worker_processs_live_viewers(tmp_path):
     mount = SimulatedCamera(id="cam-1", width=320, height=180, fps=25, gop=25, bitrate_kbps=250)
     with CameraSimulator([mount]).start() as sim:
-        port = free_port()
-        data = tmp_path / "data"
-        config = write_config(
-            tmp_path / "vms.yaml", data_dir=str(data), ingest=FAST_INGEST, storage={"min_free": 0},
-            cameras=[{"id": "cam-1", "name": "cam-1", "group": "tunnel", "main_url": sim.url("cam-1"),
-                      "recording": {"segment_seconds": 2}}],
-        )
-        settings = Settings(data_dir=data)
-        data.mkdir()
-        db = Database(settings.effective_database_url)
-        db.create_schema()
-        admin = Users(db, settings.security).add("admin", random_password(), Role.ADMIN)
-        auth = {"Authorization": f"Bearer {create_session(db, admin.id, settings.security, kind='api', name='t').token}"}
-        db.dispose()
-        url = f"http://127.0.0.1:{port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VMS_")}
-        env["VMS_METRICS__PORT"] = str(free_port())  # the worker's own endpoint: never a fixed port in tests
-        log = tmp_path / "vms.log"
-        supervisor = subprocess.Popen(
-            [sys.executable, "-m", "vmsapp.cli", "run", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT, env=env,
-        )
+        run = start_run(tmp_path, sim.url("cam-1"))
+        url, auth, db, log, supervisor = run.url, run.auth, run.db, run.log, run.process
+        db.dispose()  # only the token was needed
         viewer = None
         try:
             await wait_online(url, auth, 90)

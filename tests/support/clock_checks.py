@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import av
 
 from vms.recordings.verify import verify
+
+
+def packets_received(worker, camera_id: str) -> int:
+    """Packets ingest has received of one camera (all its streams) so far."""
+    return sum(s.packets for s in worker.statuses() if s.camera_id == camera_id)
+
+
+def wait_packets(worker, camera_id: str, more: int, timeout: float = 60) -> None:
+    """Wait until ingest has received ``more`` packets beyond what it has now."""
+    target = packets_received(worker, camera_id) + more
+    deadline = time.monotonic() + timeout
+    while packets_received(worker, camera_id) < target:
+        assert time.monotonic() < deadline, f"{camera_id}: fewer than {more} packets within {timeout} s"
+        time.sleep(0.05)
 
 
 def frame_times(path: Path) -> list[float]:
