@@ -102,13 +102,15 @@ class LocalBroker:
 
     def close(self) -> None:
         """Stop accepting, then end every connection (their processes reconnect to the next broker)."""
-        listener, self._listener = self._listener, None
+        # Under the lock the accepting thread takes to register a peer: a connection accepted
+        # just now is either in this snapshot or refused by that thread, never left open.
+        with self._lock:
+            listener, self._listener = self._listener, None
+            peers, self._peers = list(self._peers), set()
         self.path.unlink(missing_ok=True)  # first: a peer reconnecting at once must not reach this broker
         if listener is not None:
             _shut(listener)  # wakes the accepting thread (close alone leaves it blocked, still accepting)
             listener.close()
-        with self._lock:
-            peers, self._peers = list(self._peers), set()
         for peer in peers:
             _shut(peer.sock)
 
@@ -127,7 +129,13 @@ class LocalBroker:
             _send_timeout(sock, SEND_TIMEOUT)
             peer = _Peer(sock)
             with self._lock:
-                self._peers.add(peer)
+                closed = self._listener is None
+                if not closed:
+                    self._peers.add(peer)
+            if closed:  # close() ran between accept and here: its snapshot did not see this peer
+                _shut(sock)
+                sock.close()
+                return
             threading.Thread(target=self._serve, args=(peer,), name="bus-peer", daemon=True).start()
 
     def _serve(self, peer: _Peer) -> None:
