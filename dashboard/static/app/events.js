@@ -129,8 +129,12 @@ export const events = {
     const f = this.filters();
     if (!f) return;
     this.applied = f; // what the list shows; live events are held to the same filters
+    // Filters changed twice in a row: answers may come back in either order, and only the
+    // answer to the newest filters may fill the list (an older one showed the wrong events).
+    const asked = (this.asked = (this.asked || 0) + 1);
     try {
       const found = await api("/api/events" + query({ ...f, limit: LIMIT }));
+      if (asked !== this.asked) return;
       this.items = new Map(found.map((event) => [event.id, event]));
       this.render();
     } catch (error) {
