@@ -33,16 +33,16 @@ class _Playing(LiveGateway):
         self.silent = silent
 
     async def offer(self, *args: Any, **kwargs: Any):
-        raise NotImplementedError("not used by the restart")
+        raise AssertionError("the restart must not call this")  # a fake: any call is a test failure
 
     async def close(self, camera_id: str, session: str) -> None:
-        raise NotImplementedError("not used by the restart")
+        raise AssertionError("the restart must not call this")  # a fake: any call is a test failure
 
     async def close_owner(self, owner: str) -> int:
         return 0
 
     async def snapshot(self, *args: Any, **kwargs: Any):
-        raise NotImplementedError("not used by the restart")
+        raise AssertionError("the restart must not call this")  # a fake: any call is a test failure
 
     async def describe(self) -> dict[str, Any]:
         workers = [{"worker_id": "w1", "error": None}]
