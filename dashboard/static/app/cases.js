@@ -13,6 +13,7 @@ const POLL_MS = 1000;
 export const casesScreen = {
   cases: [],
   selected: null,
+  opening: 0, // counts open() calls: only the newest one's answer is drawn
 
   init(section) {
     this.number = el("input", { id: "case-number", type: "text", maxLength: 64, placeholder: "cases.number" });
@@ -52,15 +53,24 @@ export const casesScreen = {
   async open(caseId) {
     clearTimeout(this.timer);
     this.selected = caseId;
+    const opening = ++this.opening;
     let found;
     let custody;
     try {
       [found, custody] = await Promise.all([api(`/api/cases/${caseId}`), api(`/api/cases/${caseId}/custody`)]);
     } catch (error) {
-      notify(error.message, "error");
+      if (opening === this.opening) notify(error.message, "error");
       return;
     }
+    // Answers can come back out of order (a click, a finished package, a note): an older answer
+    // drawn last would show a custody without the newest entry.
+    if (opening !== this.opening) return;
+    // Drawing the same case again keeps a note being typed (and its focus): it is the user's work.
+    const typed = this.detail.dataset.caseId === String(caseId) ? this.detail.querySelector("#case-note") : null;
     const note = el("input", { id: "case-note", type: "text", maxLength: 10000, placeholder: "cases.note_hint" });
+    if (typed) note.value = typed.value;
+    const refocus = typed !== null && document.activeElement === typed;
+    this.detail.dataset.caseId = String(caseId);
     const busy = found.exports.some((x) => x.state === "queued" || x.state === "running");
     clear(this.detail).append(
       el("h2", { text: `${found.number} — ${found.title}` }),
@@ -69,7 +79,7 @@ export const casesScreen = {
         item.camera_id ? el("span", { text: ` ${store.name(item.camera_id)} ` }) : null,
         item.start ? el("span", { text: `${fmtTime(item.start)}${item.end ? ` → ${fmtTime(item.end, { date: false })}` : ""} ` }) : null,
         el("span", { text: item.text })))),
-      el("form", { class: "toolbar", on: { submit: (e) => { e.preventDefault(); this.addNote(caseId, note.value); } } },
+      el("form", { class: "toolbar", on: { submit: (e) => { e.preventDefault(); this.addNote(caseId, note); } } },
         note, el("button", { type: "submit", i18n: "cases.add_note" })),
       el("div", { class: "toolbar" },
         el("button", { type: "button", class: "primary", id: "case-export", i18n: "cases.export", disabled: busy,
@@ -84,6 +94,7 @@ export const casesScreen = {
         el("td", { text: fmtTime(entry.at) }), el("td", { text: entry.username }),
         el("td", { class: "custody-action", text: actionText(entry.action), dataset: { code: entry.action } }),
         el("td", { text: entry.client_ip })))));
+    if (refocus) note.focus();
     const running = found.exports.find((x) => x.state === "queued" || x.state === "running");
     if (running && this.active) this.timer = setTimeout(() => this.watch(caseId, running.id), POLL_MS);
   },
@@ -111,10 +122,14 @@ export const casesScreen = {
     }
   },
 
-  async addNote(caseId, text) {
+  async addNote(caseId, input) {
+    const text = input.value;
     if (!text.trim()) return;
     try {
       await api(`/api/cases/${caseId}/notes`, { method: "POST", body: { text } });
+      // The note is kept: clear the field that is on screen now (the case may have been drawn again).
+      const current = this.detail.querySelector("#case-note");
+      if (current && current.value === text) current.value = "";
       await this.open(caseId);
     } catch (error) {
       notify(error.message, "error");
