@@ -10,7 +10,9 @@ and the median sharpness. Then, per frame:
   estimated with RANSAC (partial affine, vehicles are outliers): moved when shifted by more
   than ``moved_shift`` of the picture or rotated by more than ``MOVED_DEGREES``. With nothing
   recognisable, a different view when hardly any feature stayed or the low frequencies differ
-  (similarity below ``moved_similarity``). Phase correlation alone was tried and rejected:
+  (similarity below ``moved_similarity``). A reference view with too few features to judge by
+  (a plain scene, or one whose only corners lie in the border ORB leaves out) is judged by the
+  low frequencies alone: no feature "staying" there says nothing. Phase correlation alone was tried and rejected:
   tunnel walls are periodic (lights, tiles, lane dashes) and it locks onto the wrong period;
 - defocus: sharpness (variance of the Laplacian of the brightness-normalised picture) below
   ``defocus_ratio`` of the learned baseline while the view still matches.
@@ -103,9 +105,12 @@ class ViewMatcher:
         check = ViewCheck()
         reference = self.descriptors
         if reference is None or len(self.keypoints) < MIN_INLIERS:
+            # Too few features to say anything (a plain scene, or its only corners lie in the
+            # border ORB leaves out): "none stayed" would be read as "moved".
+            check.stayed = None
             return check
-        check.stayed = self._stayed(grey, reference)
-        if check.stayed >= STAYED_ENOUGH:
+        check.stayed = stayed = self._stayed(grey, reference)
+        if stayed >= STAYED_ENOUGH:
             return check  # no need to look further (and cheaper)
         keypoints, descriptors = self.orb.detectAndCompute(grey, still)
         if descriptors is None or len(keypoints) < MIN_INLIERS:
@@ -147,7 +152,9 @@ class ViewMatcher:
 
 @dataclass
 class ViewCheck:
-    stayed: float = 0.0  # share of reference features still in place
+    # Share of reference features still in place; None when the reference view has too few
+    # features to judge by (then only the low frequencies can tell).
+    stayed: float | None = 0.0
     shift: float | None = None  # displacement found by matching features, fraction of the picture
     angle: float | None = None
     inliers: int = 0
@@ -245,6 +252,8 @@ class TamperDetector(Detector):
             still = (1 - moving) * 255
         check = self.view.displacement(grey, still)
         self.last_view = check
+        if check.stayed is None:
+            return match < self.config.moved_similarity  # nothing to recognise: the low frequencies alone
         if check.stayed >= STAYED_ENOUGH:
             return False  # enough of the reference view is where it was
         if self.moved.active:
@@ -263,7 +272,8 @@ class TamperDetector(Detector):
                                        details={"brightness": round(mean, 1), "contrast": round(std, 1)}))
         if self.moved.active:
             view = self.last_view
-            details = {"similarity": round(match, 3), "features_in_place": round(view.stayed, 3) if view else None}
+            details = {"similarity": round(match, 3),
+                       "features_in_place": round(view.stayed, 3) if view and view.stayed is not None else None}
             if view is not None and view.shift is not None and view.angle is not None:
                 details.update(shift=round(view.shift, 3), angle=round(view.angle, 1))
             signals.append(EventSignal("tamper_moved", since=self.moved.onset, details=details))
