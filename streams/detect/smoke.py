@@ -14,8 +14,9 @@ still is the known weak spot.
 Edges are measured on a short running average of the picture (about a second), and the
 reference on the median of the learning pictures: sensor noise and compression artefacts
 average out, so a cell's edges are its structure (tiles, markings, windows), not noise whose
-strength changes with the encoder, the IR switch or the light. Flat cells (asphalt) then have
-too little structure to be judged, which is right: there is nothing for smoke to hide there.
+strength changes with the encoder, the IR switch or the light. Flat cells (asphalt, even with a
+shadow's soft edge on it) then have too little structure to be judged, which is right: there is
+nothing of their own for smoke to hide there, and the light's edges move with the sun.
 The reference follows the scene (sun, clouds, slow light changes) cell by cell, only where the
 cell is clearly clear (edges near what its brightness predicts).
 """
@@ -44,8 +45,11 @@ RELEASE = 1.3
 MOVING_LEVEL = 3.0
 # Pictures sampled over the learning time for the reference's median.
 LEARN_SAMPLES = 15
-# Cells this flat in the reference cannot lose edges; they are not judged.
-MIN_REFERENCE_EDGES = 2.0
+# Cells this flat in the reference (mean edge strength, grey levels per pixel) have no structure
+# of their own to lose; they are not judged. Plain asphalt measures 1-2, with the soft edge of a
+# building's shadow on it 3-5: in sun that edge creeps away and the cell, brighter and without
+# it, looked smoky (gateway false alarms). Walls, lights and windows measure 8-50.
+MIN_REFERENCE_EDGES = 6.0
 
 
 class SmokeDetector(Detector):
