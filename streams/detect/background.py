@@ -118,9 +118,7 @@ class ReferenceBackground:
             return picture
         self.steadied = (dx, dy)
         height, width = picture.shape
-        back = np.array([[1, 0, -dx], [0, 1, -dy]], np.float32)
-        steadied: np.ndarray = cv2.warpAffine(picture, back, (width, height), borderMode=cv2.BORDER_REPLICATE)
-        return steadied
+        return cv2.warpAffine(picture, np.float32([[1, 0, -dx], [0, 1, -dy]]), (width, height), borderMode=cv2.BORDER_REPLICATE)
 
     def _blank_unseen(self, raw: np.ndarray) -> None:
         """No foreground in the strips a steadied picture was filled in at (not seen there)."""
