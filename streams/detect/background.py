@@ -19,9 +19,8 @@ SCENE_CHANGE_FRACTION = 0.6
 SCENE_CHANGE_RELEARN_SECONDS = 3.0
 # A whole-picture shift (pixels of the analysed picture) between these is a shaking camera and
 # is undone; a larger one is a moved camera or a scene change (tamper's business), and phase
-# correlation's peak must stand out this much to be trusted (a shaken AID tunnel scene: 0.4-0.8;
-# traffic crossing a plain scene that stands still "moves" it at 0.11-0.16).
-MIN_SHAKE, MAX_SHAKE, MIN_SHAKE_RESPONSE = 0.3, 4.0, 0.3
+# correlation's peak must stand out this much to be trusted.
+MIN_SHAKE, MAX_SHAKE, MIN_SHAKE_RESPONSE = 0.3, 4.0, 0.05
 # Seconds of standing age an area loses per second in which it changed while still foreground.
 UNSTEADY_COST = 3.0
 
