@@ -50,7 +50,7 @@ class ClipResult:
     media_seconds: float
     cpu_seconds: float  # decode + detection, this process
     events: list[tuple[str, str | None, float]]  # (type, zone, seconds into the clip when raised)
-    incidents: list[tuple[str, str | None, float, float | None]] = field(default_factory=list)  # (type, zone, start, visible from)
+    incidents: list[tuple[str, str | None, float]] = field(default_factory=list)
     disturbances: list[str] = field(default_factory=list)
     causes: list[list[str]] = field(default_factory=list)  # per event: disturbances just before it
 
@@ -81,7 +81,7 @@ def analyse_clip(scene: AidScene, calibrated: bool, folder: str, config=None) ->
     path.unlink()
     events = [(e.type, e.zone, e.detected_at - START_WALL) for e in log.events if e.type not in NOT_ALARMS]
     return ClipResult(scene.name, scene.view.kind, scene.duration, cpu, events,
-                      [(i.type, i.zone, i.start, i.visible_from) for i in scene.incidents], scene.disturbances(),
+                      [(i.type, i.zone, i.start) for i in scene.incidents], scene.disturbances(),
                       [scene.disturbances_at(t) for _, _, t in events])
 
 
@@ -97,9 +97,8 @@ def _quiet_job(args) -> ClipResult:
 
 def time_to_detect(result: ClipResult) -> float | None:
     """Seconds from the incident's start to the first matching alarm, or None if none came."""
-    kind, zone, start, visible_from = result.incidents[0]
-    earliest = min(start, visible_from) if visible_from is not None else start
-    times = [t - start for type_, z, t in result.events if type_ == kind and (zone is None or z == zone) and t >= earliest - EARLY]
+    kind, zone, start = result.incidents[0]
+    times = [t - start for type_, z, t in result.events if type_ == kind and (zone is None or z == zone) and t >= start - EARLY]
     return max(0.0, min(times)) if times else None
 
 

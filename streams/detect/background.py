@@ -17,10 +17,6 @@ import numpy as np
 # A picture this different from the background is a scene change (lights, tampering), not traffic.
 SCENE_CHANGE_FRACTION = 0.6
 SCENE_CHANGE_RELEARN_SECONDS = 3.0
-# A whole-picture shift (pixels of the analysed picture) between these is a shaking camera and
-# is undone; a larger one is a moved camera or a scene change (tamper's business), and phase
-# correlation's peak must stand out this much to be trusted.
-MIN_SHAKE, MAX_SHAKE, MIN_SHAKE_RESPONSE = 0.3, 4.0, 0.05
 # Seconds of standing age an area loses per second in which it changed while still foreground.
 UNSTEADY_COST = 3.0
 
@@ -39,9 +35,6 @@ class ReferenceBackground:
         self.learn_rate = learn_rate
         self._open = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
         self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-        self._window: np.ndarray | None = None
-        self.shake = (0.0, 0.0)  # the last picture's shift against the background (pixels)
-        self.steadied = (0.0, 0.0)  # the shift undone on the last picture (pixels)
         self.reset()
 
     def reset(self) -> None:
@@ -68,9 +61,8 @@ class ReferenceBackground:
             return None
         dt = min(max(t - (self._last_time or t), 0.0), 2.0)
         self._last_time = t
-        picture = self._steady(self._match_brightness(picture, background), background)
+        picture = self._match_brightness(picture, background)
         raw = (cv2.absdiff(picture, background) > self.threshold).astype(np.uint8) * 255
-        self._blank_unseen(raw)
         foreground = cv2.morphologyEx(cv2.morphologyEx(raw, cv2.MORPH_OPEN, self._open), cv2.MORPH_CLOSE, self._close)
         if cv2.countNonZero(foreground) > SCENE_CHANGE_FRACTION * foreground.size:
             self._changed_for += dt
@@ -97,40 +89,6 @@ class ReferenceBackground:
         cv2.accumulateWeighted(picture, background, self.learn_rate, mask=empty)
         self.picture, self.foreground = picture, foreground
         return foreground
-
-    def _steady(self, picture: np.ndarray, background: np.ndarray) -> np.ndarray:
-        """The picture moved back onto the background when the camera shook.
-
-        A camera shaken by passing lorries moves the whole picture by a pixel or two; every
-        edge of the scene (lane markings, wall joints, lamps) then differs from the background
-        in place, which made fragments tracked as pedestrians and debris, and blurred the
-        background learned from shaken pictures. The shift is measured by phase correlation
-        against the background (whole picture: traffic is a small part of it) and undone when
-        it is between ``MIN_SHAKE`` and ``MAX_SHAKE`` pixels; a still camera is left as it is."""
-        if self._window is None or self._window.shape != picture.shape:
-            self._window = cv2.createHanningWindow((picture.shape[1], picture.shape[0]), cv2.CV_32F)
-        # Copies: with a window, phaseCorrelate writes the windowed pictures into its inputs.
-        (dx, dy), response = cv2.phaseCorrelate(background.copy(), picture.copy(), self._window)
-        self.shake, self.steadied = (dx, dy), (0.0, 0.0)
-        distance = float(np.hypot(dx, dy))
-        if distance < MIN_SHAKE or distance > MAX_SHAKE or response < MIN_SHAKE_RESPONSE:
-            return picture
-        self.steadied = (dx, dy)
-        height, width = picture.shape
-        return cv2.warpAffine(picture, np.float32([[1, 0, -dx], [0, 1, -dy]]), (width, height), borderMode=cv2.BORDER_REPLICATE)
-
-    def _blank_unseen(self, raw: np.ndarray) -> None:
-        """No foreground in the strips a steadied picture was filled in at (not seen there)."""
-        dx, dy = self.steadied
-        x, y = int(np.ceil(abs(dx))) + 1, int(np.ceil(abs(dy))) + 1
-        if dx > 0:
-            raw[:, -x:] = 0
-        elif dx < 0:
-            raw[:, :x] = 0
-        if dy > 0:
-            raw[-y:] = 0
-        elif dy < 0:
-            raw[:y] = 0
 
     def absorb(self, mask: np.ndarray) -> None:
         """Take the picture under ``mask`` into the background now (a ghost, a relearned area)."""

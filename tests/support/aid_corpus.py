@@ -107,9 +107,8 @@ def incident_scene(kind: str, view_kind: str, seed: int) -> AidScene:
         culprit = Vehicle(lane, start - 1.0, speed, "car", direction=-view.flow, paint=rng.choice(PAINTS))
         scene.vehicles.append(culprit)
         scene.prepare()
-        seen = ~np.isnan(culprit.track) & (culprit.track >= view.near + 2)
-        visible = np.where(seen & (culprit.track <= 50))[0]
-        scene.incidents = [Incident(kind, float(visible[0]) / scene.fps, zone, float(np.argmax(seen)) / scene.fps)] if len(visible) else []
+        visible = np.where(~np.isnan(culprit.track) & (culprit.track <= 50) & (culprit.track >= view.near + 2))[0]
+        scene.incidents = [Incident(kind, float(visible[0]) / scene.fps, zone)] if len(visible) else []
         return scene
     if kind == "pedestrian":
         outer = rng.choice([0, view.lanes - 1])

@@ -53,9 +53,6 @@ class Incident:
     type: str
     start: float  # seconds into the clip at which it became true
     zone: str | None = None  # lane zone ("lane1"...), None when not tied to a lane (smoke)
-    # Seconds into the clip from which what the incident is about is already in the picture
-    # (a wrong-way car far off, before ``start``'s 50 m): raised from then, it counts as at start.
-    visible_from: float | None = None
 
 
 @dataclass
