@@ -64,7 +64,6 @@ class RtspSession:
         self._public: set[str] | None = None  # methods the server's Public header lists (None: no header)
         self._rtcp_channel = 1
         self.reports = ReceiverReports()
-        self.keep_alives = 0  # keep-alive requests answered
         self.track: VideoTrack | None = None
         self.assembler: AccessUnitAssembler | None = None
 
@@ -154,6 +153,7 @@ class RtspSession:
         for _ in range(MAX_REDIRECTS + 1):
             await self._connect(url)
             answer = await self._request("OPTIONS", url, {}, accept={200, 301, 302, 303, 305, 307, 404, 405, 501})
+            self._public = None  # the server answering now is the one that counts (redirects)
             if answer.status == 200 and answer.header("public"):
                 self._public = {method.strip().upper() for method in answer.header("public").split(",")}
             if answer.status not in (301, 302, 303, 305, 307):
@@ -210,7 +210,6 @@ class RtspSession:
             await asyncio.sleep(max(1.0, session_timeout * KEEP_ALIVE_SHARE))
             try:
                 await self._request(method, self._session_url(base), {})
-                self.keep_alives += 1
             except RtspStatusError:
                 method = "OPTIONS"  # a camera refusing GET_PARAMETER (405/501) without saying so in Public
             except Exception:

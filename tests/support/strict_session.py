@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from tests.support.rtsp_proxy import read_message
 
+_PUBLIC = re.compile(rb"(\r\nPublic:[ \t]*)[^\r]*", re.IGNORECASE)
 _SESSION_TIMEOUT = re.compile(rb"(\r\nSession:[^\r;]*)(;\s*timeout=\d+)?", re.IGNORECASE)
 
 
@@ -37,12 +38,17 @@ class ClientLog:
 
 
 class StrictSessionProxy:
-    """Serve the upstream server's paths at ``url(upstream_url)`` with a ``timeout`` s session timeout."""
+    """Serve the upstream server's paths at ``url(upstream_url)`` with a ``timeout`` s session timeout.
 
-    def __init__(self, upstream_url: str, timeout: int) -> None:
+    ``public``: the Public header to answer OPTIONS with instead of the server's (a camera
+    that lists fewer methods); None keeps the server's.
+    """
+
+    def __init__(self, upstream_url: str, timeout: int, public: str | None = None) -> None:
         parts = urlsplit(upstream_url)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 554)
         self.timeout = timeout
+        self.public = public
         self.clients: list[ClientLog] = []
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -101,6 +107,8 @@ class StrictSessionProxy:
                 kind, message = read_message(reader)
                 if kind == "text":
                     message = _SESSION_TIMEOUT.sub(rb"\g<1>;timeout=" + str(self.timeout).encode(), message)
+                    if self.public is not None:
+                        message = _PUBLIC.sub(rb"\g<1>" + self.public.encode(), message)
                     if log.playing_since is None and b"RTP-Info" in message:  # the answer to PLAY
                         log.playing_since = time.monotonic()
                 elif message[1] == 0 and log.media_ssrc is None:
@@ -130,8 +138,8 @@ def _shut(*sockets: socket.socket) -> None:
 
 
 @contextmanager
-def strict_session_proxy(upstream_url: str, timeout: int) -> Iterator[StrictSessionProxy]:
-    proxy = StrictSessionProxy(upstream_url, timeout)
+def strict_session_proxy(upstream_url: str, timeout: int, public: str | None = None) -> Iterator[StrictSessionProxy]:
+    proxy = StrictSessionProxy(upstream_url, timeout, public)
     try:
         yield proxy
     finally:
