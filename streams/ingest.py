@@ -1,7 +1,8 @@
 """Pull one RTSP stream of one camera and publish its packets, never decoding.
 
-The RTSP client is FFmpeg's (PyAV) or, with ``ingest.rtsp_client: builtin``, our own
-(streams/rtsp), which hands over to FFmpeg for any camera it cannot serve.
+The RTSP client is FFmpeg's (PyAV) or, with ``rtsp_client: builtin`` (the camera's, else
+``ingest.rtsp_client``), our own (streams/ingest_builtin, streams/rtsp), which hands over to
+FFmpeg for any camera it cannot serve.
 
 The ingest session owns the connection and its retry: it reconnects with capped exponential
 backoff and jitter, and tells consumers only "stream started", "packet" and "stream ended".
@@ -32,10 +33,8 @@ from streams.status import RateMeter, StreamState, StreamStatus
 from streams.clock_steps import Ready, StepSplicer
 from streams.decode_order import B_FRAME_DEPTH, DecodeOrder
 from streams.timeline import JUMP_SECONDS, ClockEvent, MediaTimeline, Placement
-from streams.rtsp.describe import PROBE_UNITS, describe
-from streams.rtsp.payload import DepacketizeError
-from streams.rtsp.pull import RtspPull
-from streams.rtsp.session import Unsupported
+from streams.ingest_builtin import BuiltinIngest, Feed
+from streams.rtsp.describe import Described
 from streams.transport import TransportChoice
 from vms.cameras.rtsp_url import mask_credentials, validate_rtsp_url, with_credentials
 from vms.config.storage import IngestConfig
@@ -70,6 +69,7 @@ class StreamSource:
     username: str | None = None
     password: str | None = None
     transport: str = "auto"  # "auto" (TCP, then UDP on 461), "tcp" or "udp": see streams.transport
+    rtsp_client: str | None = None  # "ffmpeg", "builtin"; None: ingest.rtsp_client (streams.ingest_builtin)
 
     def __post_init__(self) -> None:
         validate_rtsp_url(self.url)
@@ -112,7 +112,7 @@ class IngestSession:
         # Where the previous session's frames ended on our clock: the next one never overlaps it.
         self._placed_until = 0.0
         self._without_parser = False  # see _parser_loses_timestamps
-        self._builtin_refused = False  # the built-in client met something only FFmpeg does
+        self._builtin = BuiltinIngest(source, config, self._stop, self._answer_timeout)
 
     def start(self) -> "IngestSession":
         self._thread.start()
@@ -165,17 +165,9 @@ class IngestSession:
         self._set_state(StreamState.STOPPED)
 
     def _pull_once(self) -> None:
-        if self._builtin_wanted():
-            try:
-                self._pull_builtin()
+        if self._builtin.wanted(self._transport.current):
+            if self._builtin.pull(self._open_gate, self._begin_builtin, self._end):
                 return
-            except (Unsupported, DepacketizeError) as exc:
-                # Not a camera fault: this client lacks something FFmpeg has. FFmpeg from now on.
-                self._builtin_refused = True
-                log.warning("camera %s/%s: the built-in RTSP client cannot take this stream (%s); using FFmpeg",
-                            self.source.camera_id, self.source.stream, self.source.mask(str(exc)))
-                if isinstance(exc, DepacketizeError):
-                    raise  # mid-session: the retry loop reconnects, with FFmpeg
         with self._open_gate:
             container = self._open()
             if self._parser_loses_timestamps(container):
@@ -196,27 +188,15 @@ class IngestSession:
                 raise StreamUnusable(f"camera at {self.source.where} sends video without a known picture size", "stream-no-size")
             if video.time_base is None:  # FFmpeg's RTSP demuxer always sets one (90 kHz); say so if not
                 raise StreamUnusable(f"camera at {self.source.where} sends video without a time base", "stream-no-time-base")
-            session = self.status.session + 1
-            info = StreamInfo(
-                camera_id=self.source.camera_id,
-                stream=self.source.stream,
-                session=session,
-                codec=codec,
-                width=video.codec_context.width,
-                height=video.codec_context.height,
-                time_base=Fraction(video.time_base),
-                fps=float(video.average_rate) if video.average_rate else None,
-                extradata=bytes(video.codec_context.extradata or b""),
-            )
-            self.status.session = session
-            self.status.codec, self.status.width, self.status.height = codec, info.width, info.height
-            self.fanout.publish(info)
+            info = self._begin(codec, video.codec_context.width, video.codec_context.height,
+                               Fraction(video.time_base),
+                               float(video.average_rate) if video.average_rate else None,
+                               bytes(video.codec_context.extradata or b""))
             session_started = True
             self._pump(container, video, info)
         finally:
             if session_started:
-                reason = "stopped" if self._stop.is_set() else "connection lost"
-                self.fanout.publish(StreamEnd(self.source.camera_id, self.source.stream, self.status.session, reason))
+                self._end(self.status.session)
             container.close()
 
     def _parser_loses_timestamps(self, container: av.container.InputContainer) -> bool:
@@ -235,58 +215,28 @@ class IngestSession:
         self._without_parser = True
         return True
 
-    def _builtin_wanted(self) -> bool:
-        return (self.config.rtsp_client == "builtin" and not self._builtin_refused
-                and self._transport.current == "tcp")
+    def _begin(self, codec: str, width: int, height: int, time_base: Fraction, fps: float | None,
+               extradata: bytes) -> StreamInfo:
+        """Number and publish a new session's description."""
+        session = self.status.session + 1
+        info = StreamInfo(self.source.camera_id, self.source.stream, session, codec, width, height,
+                          time_base, fps, extradata)
+        self.status.session = session
+        self.status.codec, self.status.width, self.status.height = codec, width, height
+        self.fanout.publish(info)
+        return info
 
-    def _pull_builtin(self) -> None:
-        """One session with the built-in client (streams/rtsp). Its units are placed and
-        published on the shared RTSP loop's thread while this thread waits for the end."""
-        pull = RtspPull(self.source.url, self.source.username, self.source.password,
-                        timeout=self._answer_timeout, read_interval=self.config.read_interval_seconds)
-        probe: list[tuple[AccessUnit, float]] = []
-        feed: Callable[[AccessUnit | LostPicture, float | None], None] | None = None
-        finish: Callable[[], None] | None = None
-        session = 0
+    def _end(self, session: int) -> None:
+        reason = "stopped" if self._stop.is_set() else "connection lost"
+        self.fanout.publish(StreamEnd(self.source.camera_id, self.source.stream, session, reason))
 
-        def sink(data: bytes, pts: int, keyframe: bool, arrival: float) -> None:
-            nonlocal feed, finish, session
-            if self._stop.is_set():
-                return  # stopping: nothing after the stop is ours to publish (the thread notices soon)
-            unit = AccessUnit(data, pts, pts, keyframe)
-            if feed is not None:
-                feed(unit, arrival)
-                return
-            if keyframe or probe:
-                probe.append((unit, arrival))
-            if len(probe) < PROBE_UNITS or pull.track is None:
-                return
-            described = describe(pull.track, [(u.data, u.pts) for u, _ in probe], self.source.where)
-            session = self.status.session + 1
-            info = StreamInfo(self.source.camera_id, self.source.stream, session, pull.track.codec,
-                              described.width, described.height, described.time_base, described.fps,
-                              described.extradata)
-            self.status.session = session
-            self.status.codec, self.status.width, self.status.height = info.codec, info.width, info.height
-            self.fanout.publish(info)
-            log.info("camera %s/%s: built-in RTSP client, %s %dx%d", self.source.camera_id, self.source.stream,
-                     info.codec, info.width, info.height)
-            feed, finish = self._placing(info, described.reorders)
-            for held, held_arrival in probe:
-                feed(held, held_arrival)
-            probe.clear()
-
-        try:
-            with self._open_gate:
-                pull.open(sink)
-            pull.wait(self._stop, self.config.read_timeout_seconds)
-        finally:
-            pull.close()  # from here on the loop calls sink no more
-            if finish is not None:
-                finish()
-            if session:
-                reason = "stopped" if self._stop.is_set() else "connection lost"
-                self.fanout.publish(StreamEnd(self.source.camera_id, self.source.stream, session, reason))
+    def _begin_builtin(self, codec: str, described: Described) -> tuple[int, Feed, Callable[[], None]]:
+        info = self._begin(codec, described.width, described.height, described.time_base, described.fps,
+                           described.extradata)
+        log.info("camera %s/%s: built-in RTSP client, %s %dx%d", self.source.camera_id, self.source.stream,
+                 info.codec, info.width, info.height)
+        feed, finish = self._placing(info, described.reorders)
+        return info.session, feed, finish
 
     def _open(self, video_only: bool = True) -> av.container.InputContainer:
         """Open the RTSP session; audio is not even set up, as nothing here records it."""
@@ -344,7 +294,7 @@ class IngestSession:
             finish()
 
     def _placing(self, info: StreamInfo, reorders: bool
-                 ) -> tuple[Callable[[AccessUnit | LostPicture, float | None], None], Callable[[], None]]:
+                 ) -> tuple[Feed, Callable[[], None]]:
         """(feed, finish) of one session: ``feed`` takes each access unit in arrival order, with
         its arrival time (UTC epoch s, None: now), and publishes it placed on our clock;
         ``finish`` publishes what is still held back."""

@@ -67,7 +67,8 @@ class CameraPipeline:
                 raise LookupError(f"camera '{self.spec.id}' has no {stream} stream")
             fanout = PacketFanout(self.spec.id, stream)
             source = StreamSource(
-                self.spec.id, stream, url, self.spec.username, self.spec.password, self.spec.transport
+                self.spec.id, stream, url, self.spec.username, self.spec.password, self.spec.transport,
+                self.spec.rtsp_client,
             )
             ingest = IngestSession(source, fanout, self._ingest_config, self._on_status, self._open_gate)
             self._fanouts[stream] = fanout

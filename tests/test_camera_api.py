@@ -180,3 +180,28 @@ async def test_the_rtp_transport_is_set_changed_and_checked(tmp_path):
         assert kept.json()["transport"] == "tcp"
         bad = await system.client.patch("/api/cameras/udp-cam", json={"transport": "http"}, headers=tech)
         assert bad.status_code == 422
+
+
+async def test_the_rtsp_client_is_set_changed_cleared_and_checked(tmp_path):
+    from vms.cameras.registry import CameraRegistry
+
+    async with api_system(tmp_path) as system:
+        tech = system.token("technician")
+        body = {"id": "odd-cam", "name": "Odd", "group": "gateway", "main_url": "rtsp://10.1.1.9/s", "rtsp_client": "builtin"}
+        created = await system.client.post("/api/cameras", json=body, headers=tech)
+        assert created.status_code == 201 and created.json()["rtsp_client"] == "builtin"
+        assert CameraRegistry(system.db).get("odd-cam").rtsp_client == "builtin"
+        changed = await system.client.patch("/api/cameras/odd-cam", json={"rtsp_client": "ffmpeg"}, headers=tech)
+        assert changed.status_code == 200 and changed.json()["rtsp_client"] == "ffmpeg"
+        kept = await system.client.patch("/api/cameras/odd-cam", json={"name": "O"}, headers=tech)
+        assert kept.json()["rtsp_client"] == "ffmpeg"
+        cleared = await system.client.patch("/api/cameras/odd-cam", json={"rtsp_client": None}, headers=tech)
+        assert cleared.status_code == 200 and cleared.json()["rtsp_client"] is None  # the global choice again
+        assert CameraRegistry(system.db).get("odd-cam").rtsp_client is None
+        for bad_value in ("gstreamer", ""):
+            bad = await system.client.patch("/api/cameras/odd-cam", json={"rtsp_client": bad_value}, headers=tech)
+            assert bad.status_code == 422
+        refused = await system.client.post("/api/cameras", json={**body, "id": "bad-cam", "rtsp_client": "live555"},
+                                           headers=tech)
+        assert refused.status_code == 422
+        assert (await system.client.get("/api/cameras/bad-cam", headers=tech)).status_code == 404

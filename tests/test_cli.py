@@ -64,6 +64,16 @@ def test_add_takes_the_rtp_transport_and_refuses_an_unknown_one():
     assert camera["id"] == "udp-1" and camera["transport"] == "udp"
 
 
+def test_add_takes_the_rtsp_client_and_refuses_an_unknown_one():
+    assert runner.invoke(app, ["camera", "add", "own-1", "--url", "rtsp://h/x", "--rtsp-client", "builtin"]).exit_code == 0
+    assert runner.invoke(app, ["camera", "add", "own-2", "--url", "rtsp://h/y"]).exit_code == 0
+    bad = runner.invoke(app, ["camera", "add", "bad-1", "--url", "rtsp://h/z", "--rtsp-client", "vlc"])
+    assert bad.exit_code == 2 and "rtsp_client" in bad.output
+    cameras = {c["id"]: c for c in json.loads(runner.invoke(app, ["camera", "list", "--json"]).output)}
+    assert sorted(cameras) == ["own-1", "own-2"]
+    assert (cameras["own-1"]["rtsp_client"], cameras["own-2"]["rtsp_client"]) == ("builtin", None)
+
+
 def test_simulate_console_stops_and_starts_cameras_named_on_stdin():
     from vmsapp.simulator_console import run_commands
 

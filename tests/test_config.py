@@ -1,3 +1,4 @@
+import dataclasses
 import textwrap
 from pathlib import Path
 
@@ -62,6 +63,13 @@ def test_environment_overrides_the_file(tmp_path, monkeypatch):
             """,
             "cameras[0] (id=cam-1).location.lat: Input should be less than or equal to 90",
         ),
+        (
+            """
+            cameras:
+              - {id: cam-1, name: A, group: tunnel, main_url: "rtsp://h/x", rtsp_client: gstreamer}
+            """,
+            "cameras[0] (id=cam-1).rtsp_client: Input should be 'ffmpeg' or 'builtin'",
+        ),
         ("storage:\n  quota: lots\n", "storage.quota: could not parse value and unit"),
         ("camera:\n  - x\n", "camera: Extra inputs are not permitted"),
         ("cameras: [\n", "not valid YAML"),
@@ -79,3 +87,26 @@ def test_invalid_config_names_file_key_and_reason(tmp_path, yaml_text, expected)
 def test_missing_file_is_reported(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_settings(tmp_path / "nope.yaml")
+
+
+def test_a_camera_may_choose_its_rtsp_client_and_none_means_the_global_one(tmp_path):
+    from vms.cameras.spec import CameraSpec
+    from vms.db import CameraRow
+
+    path = write(tmp_path, """
+        ingest: {rtsp_client: builtin}
+        cameras:
+          - {id: odd, name: A, group: tunnel, main_url: "rtsp://h/a", rtsp_client: ffmpeg}
+          - {id: plain, name: B, group: tunnel, main_url: "rtsp://h/b"}
+        """)
+    settings = load_settings(path)
+    odd, plain = settings.cameras
+    assert settings.ingest.rtsp_client == "builtin"
+    assert (odd.rtsp_client, plain.rtsp_client) == ("ffmpeg", None)
+    row = CameraRow(id="odd", name="A", group_id="tunnel", main_url="rtsp://h/a", sub_url=None, username=None,
+                    password=None, recording_enabled=True, segment_seconds=60, record_stream="main",
+                    transport="auto", rtsp_client="ffmpeg")
+    spec = CameraSpec.from_row(row)
+    assert spec.rtsp_client == "ffmpeg"
+    # A changed client restarts the camera's pipeline (the worker compares source()).
+    assert spec.source() != dataclasses.replace(spec, rtsp_client="builtin").source()

@@ -195,3 +195,23 @@ def test_repeated_parameter_sets_in_a_keyframe_are_not_a_change():
     assert watch.changed(START + SPS + START + PPS + START + SPS + START + PPS + idr) is None  # repeated in-band
     other = b"\x67\x64\x00\x28\xac"
     assert watch.changed(START + other + START + PPS + idr) == START + other + START + PPS
+
+
+@needs_simulator
+@pytest.mark.parametrize("global_client", ["ffmpeg", "builtin"])
+def test_each_camera_is_pulled_by_its_own_rtsp_client_in_one_worker(tmp_path, caplog, global_client):
+    """A camera's ``rtsp_client`` wins over ``ingest.rtsp_client`` either way; both record."""
+    cameras = [SimulatedCamera(id="own-builtin", **SMALL), SimulatedCamera(id="own-ffmpeg", **SMALL)]
+    with CameraSimulator(cameras).start() as sim, caplog.at_level(logging.INFO, logger="streams"):
+        entries = [camera_entry(sim, "own-builtin", segment_seconds=3, rtsp_client="builtin"),
+                   camera_entry(sim, "own-ffmpeg", segment_seconds=3, rtsp_client="ffmpeg")]
+        settings = make_settings(tmp_path, entries, ingest={**FAST_INGEST, "rtsp_client": global_client})
+        with running_worker(settings) as (worker, statuses):
+            for camera in cameras:
+                statuses.wait_state(camera.id, "online", timeout=30)
+                wait_packets(worker, camera.id, 50)
+    assert built_in_used(caplog, "own-builtin")
+    assert not built_in_used(caplog, "own-ffmpeg")
+    assert "cannot take this stream" not in caplog.text  # chosen, not fallen back
+    for camera in cameras:
+        assert check_segments(worker.index, worker.recordings_dir, camera.id)

@@ -43,6 +43,8 @@ def camera_add(
     lat: Optional[float] = typer.Option(None),
     lon: Optional[float] = typer.Option(None),
     transport: str = typer.Option("auto", help="RTP transport: auto (TCP, then UDP if the camera answers 461), tcp or udp"),
+    rtsp_client: Optional[str] = typer.Option(None, "--rtsp-client",
+                                              help="ffmpeg or builtin; unset: the configuration's ingest.rtsp_client"),
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """Register a camera (it is recorded by running workers within seconds)."""
@@ -60,6 +62,8 @@ def camera_add(
     fields = {"id": camera_id, "name": name or camera_id, "group": group, "main_url": bare, "transport": transport}
     if sub_url:
         fields["sub_url"] = split_credentials(sub_url)[0]
+    if rtsp_client is not None:
+        fields["rtsp_client"] = rtsp_client
     if username:
         fields["credentials"] = {"username": username, "password": password or ""}
     if lat is not None and lon is not None:
@@ -95,7 +99,7 @@ def camera_list(config: Optional[Path] = ConfigOption, as_json: bool = typer.Opt
     rows = registry.all()
     if as_json:
         print(json.dumps([{"id": r.id, "name": r.name, "group": r.group_id, "main_url": r.main_url, "enabled": r.enabled,
-                           "transport": r.transport} for r in rows]))
+                           "transport": r.transport, "rtsp_client": r.rtsp_client} for r in rows]))
         return
     table = Table("id", "name", "group", "main URL", "enabled")
     for row in rows:

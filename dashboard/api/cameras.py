@@ -43,6 +43,7 @@ class CameraIn(BaseModel):
     recording: RecordingSettings | None = None
     enabled: bool = True
     transport: Literal["auto", "tcp", "udp"] = "auto"
+    rtsp_client: Literal["ffmpeg", "builtin"] | None = None  # None: the global ingest.rtsp_client
 
 
 class CameraChange(BaseModel):
@@ -59,6 +60,7 @@ class CameraChange(BaseModel):
     recording: RecordingSettings | None = None
     enabled: bool | None = None
     transport: Literal["auto", "tcp", "udp"] | None = None
+    rtsp_client: Literal["ffmpeg", "builtin"] | None = None  # sent as null: back to the global choice
 
 
 class ProbeIn(BaseModel):
@@ -90,6 +92,7 @@ def _camera(row: CameraRow, user: Principal, statuses: dict, storage: dict) -> d
         "recording": {"enabled": row.recording_enabled, "segment_seconds": row.segment_seconds, "stream": row.record_stream},
         "source": row.source,
         "transport": row.transport,
+        "rtsp_client": row.rtsp_client,
         "status": statuses.get(row.id, {}),
         "storage": storage.get(row.id, {"bytes": 0, "segments": 0, "oldest": None, "newest": None}),
         "capabilities": sorted(c.value for c in CAMERA_SCOPED if user.can(c, row.group_id)),
@@ -103,7 +106,7 @@ def _camera(row: CameraRow, user: Principal, statuses: dict, storage: dict) -> d
 def _config_of(row: CameraRow) -> dict:
     fields: dict = {
         "id": row.id, "name": row.name, "group": row.group_id, "main_url": row.main_url, "sub_url": row.sub_url,
-        "enabled": row.enabled, "transport": row.transport or "auto",
+        "enabled": row.enabled, "transport": row.transport or "auto", "rtsp_client": row.rtsp_client,
         "recording": {"enabled": row.recording_enabled, "segment_seconds": row.segment_seconds, "stream": row.record_stream},
     }
     if row.username:

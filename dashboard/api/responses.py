@@ -144,6 +144,8 @@ class CameraOut(BaseModel):
     source: str = Field(description="config: kept in step with the YAML file; api: owned by the database")
     transport: Literal["auto", "tcp", "udp"] = Field(
         default="auto", description="RTP transport: auto (TCP, then UDP when the camera answers 461), tcp or udp")
+    rtsp_client: Literal["ffmpeg", "builtin"] | None = Field(
+        default=None, description="RTSP client for this camera: ffmpeg or builtin; null: the global ingest.rtsp_client")
     status: dict[str, StreamStatusOut] = Field(description="by stream (main, sub); empty: no live worker reports it")
     storage: StorageOut
     capabilities: list[str]

@@ -54,6 +54,13 @@ class RtspConnection(asyncio.Protocol):
         self._transport.write(build_request(method, url, self._cseq, headers))
         return answer
 
+    def send_frame(self, channel: int, payload: bytes) -> bool:
+        """Send one interleaved frame (RTCP to the camera); False when the connection is closing."""
+        if self._transport is None or self._transport.is_closing():
+            return False
+        self._transport.write(b"$" + bytes([channel]) + len(payload).to_bytes(2, "big") + payload)
+        return True
+
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()

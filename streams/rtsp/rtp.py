@@ -13,6 +13,7 @@ from typing import Callable
 from streams.rtsp.h264 import H264Depacketizer
 from streams.rtsp.h265 import H265Depacketizer
 from streams.rtsp.payload import DepacketizeError, Depacketizer
+from streams.rtsp.rtcp import Reception
 
 _HEADER = Struct("!BBHI")  # V/P/X/CC, M/PT, sequence number, timestamp
 _DEPACKETIZERS: dict[str, type[Depacketizer]] = {"h264": H264Depacketizer, "hevc": H265Depacketizer}
@@ -34,8 +35,9 @@ class AccessUnitAssembler:
     a paced read takes everything that arrived since the previous one, so the units of one
     read are spread evenly over the window they can have arrived in (never before the
     previous read, never more than one read interval back), instead of all sharing the read's
-    time, which the time model would take for a burst. Counters: ``packets``,
-    ``lost_packets`` (sequence gaps), ``dropped_units`` (damaged).
+    time, which the time model would take for a burst. Counters: ``packets`` (taken in, in
+    sequence), ``lost_packets`` (sequence gaps), ``dropped_units`` (damaged); ``reception()``
+    gives them to RTCP receiver reports.
     """
 
     def __init__(self, codec: str, payload_type: int, sink: UnitSink) -> None:
@@ -43,6 +45,8 @@ class AccessUnitAssembler:
         self._payload_type = payload_type
         self._sink = sink
         self._next_seq = -1
+        self._first_seq = 0
+        self._ssrc = 0
         self._first_ts = -1
         self._last_ts = 0  # 32-bit RTP timestamp of the unit being built
         self._extended = 0  # its 64-bit value since the first packet
@@ -58,15 +62,9 @@ class AccessUnitAssembler:
         flags, marker_type, seq, ts = _HEADER.unpack_from(packet)
         if flags >> 6 != 2 or marker_type & 0x7F != self._payload_type:
             return  # not RTP version 2, or another track's payload type on this channel
-        self.packets += 1
-        start = 12 + 4 * (flags & 0x0F)
-        if flags & 0x10:  # header extension: 16-bit profile, 16-bit length in 32-bit words
-            start += 4 + 4 * ((packet[start + 2] << 8) | packet[start + 3])
-        end = len(packet) - (packet[-1] if flags & 0x20 else 0)
-        if start >= end:
-            return  # padding only, or a keep-alive packet with no payload
         if self._first_ts < 0:
-            self._first_ts, self._last_ts, self._next_seq = ts, ts, seq
+            self._first_ts, self._last_ts, self._next_seq, self._first_seq = ts, ts, seq, seq
+            self._ssrc = int.from_bytes(packet[8:12], "big")
         lost = seq != self._next_seq
         if lost:
             gap = (seq - self._next_seq) & 0xFFFF
@@ -75,6 +73,15 @@ class AccessUnitAssembler:
             self.lost_packets += gap
             self._damaged = True
         self._next_seq = (seq + 1) & 0xFFFF
+        self.packets += 1
+        start = 12 + 4 * (flags & 0x0F)
+        if flags & 0x10:  # header extension: 16-bit profile, 16-bit length in 32-bit words
+            start += 4 + 4 * ((packet[start + 2] << 8) | packet[start + 3])
+        end = len(packet) - (packet[-1] if flags & 0x20 else 0)
+        if start >= end:
+            # Padding only, or a keep-alive packet with no payload: it still takes a sequence
+            # number (counted above), so the next packet is not taken for a loss.
+            return
         if ts != self._last_ts:
             if not self._payload.empty:
                 self._emit()  # the previous unit's marker was lost
@@ -94,6 +101,12 @@ class AccessUnitAssembler:
         else:
             self._completed.append((data, self._extended, keyframe))
         self._damaged = False
+
+    def reception(self) -> Reception | None:
+        """What RTCP reports of this source: None before its first packet."""
+        if self._first_ts < 0:
+            return None
+        return Reception(self._ssrc, self._first_seq, self.packets, self.lost_packets)
 
     def read_done(self, now: float, interval: float) -> None:
         """Hand the units completed by the read at ``now`` (UTC epoch s) to the sink.

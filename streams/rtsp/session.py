@@ -1,5 +1,10 @@
 """One RTSP session over TCP: OPTIONS, DESCRIBE, SETUP (interleaved), PLAY, keep-alive, TEARDOWN.
 
+While playing, two timers keep the session alive the ways cameras expect: RTCP receiver
+reports on the interleaved RTCP channel at RFC 3550's interval (streams.rtsp.rtcp), and an
+RTSP keep-alive request well within the Session header's ``timeout=`` (RFC 2326 12.37):
+GET_PARAMETER when the server's Public header lists it (or lists nothing), else OPTIONS.
+
 Everything the server might ask that this client does not do (TLS, UDP only, another codec,
 another authentication scheme) raises ``Unsupported`` so the caller can hand the camera to
 FFmpeg; answers that are the camera's or the configuration's fault raise ``RtspStatusError``.
@@ -9,16 +14,21 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from urllib.parse import urljoin, urlsplit
 
 from streams.rtsp.auth import AuthUnsupported, Credentials
 from streams.rtsp.connection import RtspConnection
 from streams.rtsp.messages import Response
+from streams.rtsp.rtcp import Reception, ReceiverReports, report_interval
 from streams.rtsp.rtp import AccessUnitAssembler, UnitSink
 from streams.rtsp.sdp import SdpUnsupported, VideoTrack, video_track
 
 MAX_REDIRECTS = 3
 DEFAULT_SESSION_TIMEOUT = 60.0  # seconds, RFC 2326 12.37 when the server names none
+# A keep-alive goes out after this share of the session timeout: its answer (bounded by the
+# answer timeout) and a busy loop still land well inside the timeout.
+KEEP_ALIVE_SHARE = 0.5
 
 
 class Unsupported(Exception):
@@ -50,6 +60,10 @@ class RtspSession:
         self._connection: RtspConnection | None = None
         self._session_id = ""
         self._keep_alive: asyncio.Task[None] | None = None
+        self._reporting: asyncio.Task[None] | None = None
+        self._public: set[str] | None = None  # methods the server's Public header lists (None: no header)
+        self._rtcp_channel = 1
+        self.reports = ReceiverReports()
         self.track: VideoTrack | None = None
         self.assembler: AccessUnitAssembler | None = None
 
@@ -67,16 +81,20 @@ class RtspSession:
         setup = await self._request("SETUP", track.control, {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})
         session = setup.header("session")
         self._session_id = session.split(";")[0].strip()
-        match = re.search(r"interleaved=(\d+)", setup.header("transport"))
+        match = re.search(r"interleaved=(\d+)(?:-(\d+))?", setup.header("transport"))
         rtp_channel = int(match.group(1)) if match else 0
+        rtcp_channel = self._rtcp_channel = int(match.group(2)) if match and match.group(2) else rtp_channel + 1
         timeout = re.search(r"timeout=(\d+)", session)
         session_timeout = float(timeout.group(1)) if timeout else DEFAULT_SESSION_TIMEOUT
         self.assembler = assembler = AccessUnitAssembler(track.codec, track.payload_type, sink)
         push = assembler.push
+        reports = self.reports
 
         def on_frame(channel: int, payload: bytes) -> None:
-            if channel == rtp_channel:  # the odd channel is RTCP: reports we do not need
+            if channel == rtp_channel:
                 push(payload)
+            elif channel == rtcp_channel:  # the camera's sender reports: a few a second at most
+                reports.sender_report(payload, time.monotonic())
 
         connection = self._live_connection()
         connection.on_frame = on_frame
@@ -84,7 +102,9 @@ class RtspSession:
         await self._request("PLAY", self._session_url(base), {"Range": "npt=0.000-"})
         connection.read_interval = self.read_interval
         self.track = track
-        self._keep_alive = asyncio.get_running_loop().create_task(self._keep_alive_loop(base, session_timeout))
+        loop = asyncio.get_running_loop()
+        self._keep_alive = loop.create_task(self._keep_alive_loop(base, session_timeout))
+        self._reporting = loop.create_task(self._report_loop())
         return track
 
     def connection_closed(self) -> asyncio.Future[None]:
@@ -92,12 +112,15 @@ class RtspSession:
         return self._live_connection().closed
 
     async def close(self) -> None:
-        """TEARDOWN (best effort, briefly) and close the connection."""
-        if self._keep_alive is not None:
-            self._keep_alive.cancel()
+        """RTCP BYE and TEARDOWN (best effort, briefly), and close the connection."""
+        for task in (self._keep_alive, self._reporting):
+            if task is not None:
+                task.cancel()
         connection = self._connection
         if connection is None:
             return
+        if self._reporting is not None and not connection.closed.done():
+            connection.send_frame(self._rtcp_channel, self.reports.goodbye(self._reception(), time.monotonic()))
         if self._session_id and not connection.closed.done():
             try:
                 await asyncio.wait_for(self._request("TEARDOWN", self._session_url(self.url), {}), 1.0)
@@ -130,6 +153,9 @@ class RtspSession:
         for _ in range(MAX_REDIRECTS + 1):
             await self._connect(url)
             answer = await self._request("OPTIONS", url, {}, accept={200, 301, 302, 303, 305, 307, 404, 405, 501})
+            self._public = None  # the server answering now is the one that counts (redirects)
+            if answer.status == 200 and answer.header("public"):
+                self._public = {method.strip().upper() for method in answer.header("public").split(",")}
             if answer.status not in (301, 302, 303, 305, 307):
                 answer = await self._request("DESCRIBE", url, {"Accept": "application/sdp"},
                                              accept={200, 301, 302, 303, 305, 307})
@@ -165,16 +191,27 @@ class RtspSession:
             return answer
         raise RtspStatusError(method, 401, "Unauthorized")
 
+    def _reception(self) -> Reception | None:
+        return self.assembler.reception() if self.assembler is not None else None
+
+    async def _report_loop(self) -> None:
+        """Send a receiver report at RFC 3550's randomised interval until the session ends."""
+        connection = self._live_connection()
+        first = True
+        while not connection.closed.done():
+            await asyncio.sleep(report_interval(first))
+            first = False
+            connection.send_frame(self._rtcp_channel, self.reports.report(self._reception(), time.monotonic()))
+
     async def _keep_alive_loop(self, base: str, session_timeout: float) -> None:
-        # Servers end a session that sends nothing for its timeout; RTCP receiver reports would
-        # also do, GET_PARAMETER is what cameras answer most reliably (OPTIONS on some).
-        method = "GET_PARAMETER"
+        """An RTSP request every ``KEEP_ALIVE_SHARE`` of the session timeout."""
+        method = "GET_PARAMETER" if self._public is None or "GET_PARAMETER" in self._public else "OPTIONS"
         while True:
-            await asyncio.sleep(max(1.0, session_timeout / 2))
+            await asyncio.sleep(max(1.0, session_timeout * KEEP_ALIVE_SHARE))
             try:
                 await self._request(method, self._session_url(base), {})
             except RtspStatusError:
-                method = "OPTIONS"  # a camera without GET_PARAMETER (405/501)
+                method = "OPTIONS"  # a camera refusing GET_PARAMETER (405/501) without saying so in Public
             except Exception:
                 # No answer or a closed connection: the stream's own end (or silence) is what
                 # ingest acts on; a camera that streams but ignores keep-alives goes on.

@@ -35,6 +35,7 @@ def _apply(row: CameraRow, camera: CameraConfig) -> None:
     row.segment_seconds = camera.recording.segment_seconds
     row.record_stream = camera.recording.stream
     row.transport = camera.transport
+    row.rtsp_client = camera.rtsp_client
 
 
 class CameraRegistry:

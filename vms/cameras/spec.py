@@ -24,6 +24,7 @@ class CameraSpec:
     segment_seconds: float
     record_stream: str
     transport: str = "auto"  # RTP transport: "auto" (TCP, UDP on 461), "tcp" or "udp"
+    rtsp_client: str | None = None  # "ffmpeg", "builtin"; None: the global ingest.rtsp_client
 
     @classmethod
     def from_row(cls, row: "CameraRow") -> "CameraSpec":
@@ -39,6 +40,7 @@ class CameraSpec:
             segment_seconds=row.segment_seconds,
             record_stream=row.record_stream,
             transport=row.transport or "auto",
+            rtsp_client=row.rtsp_client,
         )
 
     @property
@@ -62,7 +64,7 @@ class CameraSpec:
         """What the camera's pipeline is built from: a change here restarts it, any other (name,
         group) does not (a rename cost 1.6 s of recording, issue 11)."""
         return (self.main_url, self.sub_url, self.username, self.password, self.recording_enabled,
-                self.segment_seconds, self.record_stream)
+                self.segment_seconds, self.record_stream, self.transport, self.rtsp_client)
 
     def __repr__(self) -> str:  # keep the password out of tracebacks and debug logs
         return f"CameraSpec(id={self.id!r}, main_url={self.main_url!r}, user={'set' if self.username else 'none'})"

@@ -50,6 +50,9 @@ class CameraConfig(_Strict):
     # RTP transport: "auto" = TCP, then UDP once the camera answers 461 Unsupported transport;
     # "tcp" = TCP only (a camera refusing it is a configuration error); "udp" = UDP only.
     transport: Literal["auto", "tcp", "udp"] = "auto"
+    # Who speaks RTSP to this camera: "ffmpeg" or "builtin" (streams/rtsp); None = the global
+    # ingest.rtsp_client. Lets one odd camera stay on FFmpeg (or one try the built-in client).
+    rtsp_client: Literal["ffmpeg", "builtin"] | None = None
 
     @field_validator("main_url", "sub_url")
     @classmethod

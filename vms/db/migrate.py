@@ -31,6 +31,7 @@ BOOKMARKS_CASES = "0005"  # bookmarks, cases, case items, case packages (issue 1
 SECURITY = "0006"  # two-factor, known addresses, session stage, lock counts (issue 13)
 MOTION_SEARCHES = "0007"  # motion searches kept across restarts (issue 15)
 EXPORT_FAILURES = "0008"  # exports' and case packages' failure codes (issue 14)
+CAMERA_RTSP_CLIENT = "0009"  # cameras.rtsp_client: a camera's own choice of RTSP client (issue 12)
 
 
 def config(connection: Connection | None = None) -> Config:
@@ -77,6 +78,8 @@ def _revision_of_unversioned(connection: Connection) -> str | None:
     inspector = inspect(connection)
     if "segments" not in inspector.get_table_names():
         return None
+    if "rtsp_client" in {column["name"] for column in inspector.get_columns("cameras")}:
+        return CAMERA_RTSP_CLIENT
     if "error_code" in {column["name"] for column in inspector.get_columns("exports")}:
         return EXPORT_FAILURES
     if "motion_searches" in inspector.get_table_names():

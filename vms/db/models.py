@@ -43,6 +43,7 @@ class CameraRow(Base):
     segment_seconds: Mapped[float] = mapped_column(Float, default=60)
     record_stream: Mapped[str] = mapped_column(String(8), default="main")
     transport: Mapped[str] = mapped_column(String(8), default="auto", server_default="auto")
+    rtsp_client: Mapped[str | None] = mapped_column(String(8), default=None)  # None: ingest.rtsp_client
     # "config" rows are kept in step with the YAML file; "api" rows are owned by the database.
     source: Mapped[str] = mapped_column(String(16), default="api")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
