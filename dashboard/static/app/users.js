@@ -110,7 +110,7 @@ export const usersScreen = {
         locked ? el("button", { type: "button", i18n: "users.unlock", on: { click: () => this.change(user, { unlock: true }) } }) : null,
         password,
         el("button", { type: "button", i18n: "users.set_password",
-                       on: { click: () => password.value && this.change(user, { password: password.value }, "users.password_set") } }),
+                       on: { click: () => this.setPassword(user, password.value) } }),
         el("button", { type: "button", class: "reset-two-factor", disabled: me, i18n: "users.reset_two_factor",
                        on: { click: () => this.resetTwoFactor(user) } })));
   },
@@ -125,14 +125,28 @@ export const usersScreen = {
     this.change(user, { disabled: !user.disabled });
   },
 
+  /** Set a new password; once taken, the field on screen now is emptied (the rows are redrawn
+   * keeping what is typed, so the row the click came from may be gone). */
+  async setPassword(user, password) {
+    if (!password) return;
+    if (!(await this.change(user, { password }, "users.password_set"))) return;
+    const field = [...this.userBody.querySelectorAll("tr")].find((row) => row.dataset.username === user.username)
+      ?.querySelector("input.new-password");
+    if (field && field.value === password) field.value = "";
+  },
+
+  /** PATCH the user; true when the server took it. The list is reloaded either way. */
   async change(user, body, doneKey = "users.saved") {
+    let done = false;
     try {
       await api(`/api/users/${encodeURIComponent(user.username)}`, { method: "PATCH", body });
       notify(t(doneKey, { name: user.username }));
+      done = true;
     } catch (error) {
       notify(error.message, "error");
     }
     this.reload();
+    return done;
   },
 
   buildAddForm() {
