@@ -77,7 +77,10 @@ export const events = {
   /** The zone list offers the detection zones of the chosen camera, or of every camera shown. */
   async loadZones() {
     const cameras = this.camera.value ? [this.camera.value] : store.cameras.map((c) => c.id);
+    // One camera chosen, then all cameras: only the zones of the newest choice may be offered.
+    const asked = (this.zonesAsked = (this.zonesAsked || 0) + 1);
     const lists = await Promise.all(cameras.map((id) => this.zonesOfCamera(id)));
+    if (asked !== this.zonesAsked) return;
     const zones = [...new Set(lists.flat())].sort();
     // A zone chosen before stays offered (its events may be older than the zone's last edit).
     if (this.zone.value && !zones.includes(this.zone.value)) zones.push(this.zone.value);
