@@ -135,12 +135,19 @@ export const events = {
     // Filters changed twice in a row: answers may come back in either order, and only the
     // answer to the newest filters may fill the list (an older one showed the wrong events).
     const asked = (this.asked = (this.asked || 0) + 1);
+    const heard = (this.heard = []);
     try {
       const found = await api("/api/events" + query({ ...f, limit: LIMIT }));
       if (asked !== this.asked) return;
+      this.heard = null;
       this.items = new Map(found.map((event) => [event.id, event]));
       this.render();
+      // What the stream said while the answer was on its way may be newer than the answer (an
+      // event raised or acknowledged meanwhile was lost from the list): applied again on top.
+      for (const event of heard) this.upsert(event);
     } catch (error) {
+      if (asked !== this.asked) return;
+      this.heard = null;
       notify(error.message, "error");
     }
   },
@@ -162,6 +169,7 @@ export const events = {
       } catch {
         return;
       }
+      this.heard?.push(event); // a list is being asked for: see reload()
       this.upsert(event);
     };
   },
