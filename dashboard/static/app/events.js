@@ -187,6 +187,11 @@ export const events = {
   upsert(event) {
     const known = this.items.get(event.id);
     const merged = { ...(known || {}), ...event };
+    // An event ends once and is acknowledged once: a message written before that (the answer
+    // to an acknowledgement crossing the stream's "end", or the reverse) never takes it back.
+    for (const key of ["end", "acknowledged_by", "acknowledged_at"]) {
+      if (known?.[key] && !merged[key]) merged[key] = known[key];
+    }
     if (!this.matches(merged)) {
       if (known) {
         this.items.delete(event.id);
