@@ -93,6 +93,7 @@ export class MotionSearchPanel {
     // Searched again (another region, another span) before the first search ended: its
     // progress, answered late, overwrote the new search's moments and kept its own poll going.
     const current = this.searches.take();
+    delete this.status.dataset.state; // "done" belongs to the search before: this one has not ended
     try {
       const started = await api(`/api/cameras/${encodeURIComponent(cameraId)}/motion-search`, { method: "POST",
         body: { start: iso(start), end: iso(Math.min(end, Date.now())), region: this.region } });
