@@ -46,6 +46,17 @@ async def _rows(page, selector: str, expected: list, what: str, attribute: str =
         raise AssertionError(f"{what}: shown {shown}, expected {expected}") from None
 
 
+async def _searched(page, action, *params: str) -> None:
+    """Run ``action`` and wait for the answer to the bookmark search it makes (one whose query
+    has every one of ``params``): a list equal to the one before then proves nothing by itself."""
+    def wanted(response) -> bool:
+        return "/api/bookmarks" in response.url and all(param in response.url for param in params)
+
+    async with page.expect_response(wanted) as answer:
+        await action()
+    assert (await answer.value).ok
+
+
 async def _notice(page, text: str, what: str) -> None:
     await _wait(page, "(t) => document.querySelector('#notice').textContent.includes(t)", what, text, timeout=15)
 
@@ -72,12 +83,13 @@ async def test_bookmarks_searched_played_marked_on_the_timeline_and_added_to_a_c
         await page.press("#bm-q", "Enter")
         await _rows(page, "#bm-rows tr", [made["smoke"]], "words in the note")
         await page.fill("#bm-q", "")
-        await page.select_option("#bm-camera", "tun-3")
+        await _searched(page, lambda: page.select_option("#bm-camera", "tun-3"), "camera_id=tun-3")
         await _rows(page, "#bm-rows tr", [made["moto"]], "one camera")
-        await page.select_option("#bm-camera", "")
+        await _searched(page, lambda: page.select_option("#bm-camera", ""))
         await page.fill("#bm-since", typed(at(200)))
         await page.fill("#bm-until", typed(at(400)))
-        await page.press("#bm-until", "Enter")
+        # The same row as for the camera: only the answer to this search shows the range works.
+        await _searched(page, lambda: page.press("#bm-until", "Enter"), "start=", "end=")
         await _rows(page, "#bm-rows tr", [made["moto"]], "a typed time range")
         await page.fill("#bm-since", "31/02/2026 08:00")
         await page.click("#bm-search")
