@@ -220,9 +220,10 @@ async def test_bookmark_lock_case_package_verifies_and_a_flipped_byte_fails(tmp_
         await page.click(".case-item")
         await page.wait_for_selector("#case-export:not([disabled])")
         await page.click("#case-export")
-        link = await page.wait_for_selector(".case-download", timeout=60000)
+        await page.wait_for_selector(".case-download", timeout=60000)
         async with page.expect_download() as waiting:
-            await link.click()
+            # By selector, not by the element found above: a redraw of the case replaces it.
+            await page.click(".case-download")
         package = tmp_path / "case.zip"
         await (await waiting.value).save_as(package)
         await page.screenshot(path=str(artifact("case-package.png")))
@@ -387,7 +388,9 @@ async def test_playback_faults_an_operator_met_are_gone(tmp_path):
                                                     data={"username": "operator", "password": password_of("operator")})
                     assert login.ok
                     await page.goto(served.url + "/#/playback?camera=tun-1")
-                    await page.wait_for_function("() => window.vmsPlayback && document.querySelector('#pb-camera').value")
+                    # The timeline's answer, not just the camera chosen (which shows before it): it
+                    # says where the look-back window began and what Play starts from.
+                    await page.wait_for_function("() => window.vmsPlayback && window.vmsPlayback.state().availableFrom")
                     opened = await page.evaluate("Date.now()")
                     # Let the window slide on by three seconds, then press Play with nothing loaded.
                     await page.wait_for_function("(t) => Date.now() > t + 3000", arg=opened, timeout=20000)
