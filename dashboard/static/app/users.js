@@ -63,7 +63,7 @@ export const usersScreen = {
 
   render() {
     // A redraw (after any change, to any user) keeps a new password being typed in a row, and
-    // the focus in it: the rows are built again, the user's typing is not theirs to drop.
+    // the focus in it: the rows are built again, but what was typed is the user's work.
     const typed = new Map();
     let focused = null;
     for (const input of this.userBody.querySelectorAll("input.new-password")) {
