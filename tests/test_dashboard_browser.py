@@ -275,10 +275,18 @@ async def test_playback_opens_at_the_events_moment_and_seeks_to_the_second(dash)
     await dash.wait_js("() => window.vmsPlayback.state().paused", "pause")
     await page.select_option("#pb-speed", "1")
     # One frame forward is about 1/25 s later (the step follows the camera's measured frame rate).
-    before = (await page.evaluate("window.vmsPlayback.state()"))["currentTime"]
+    # Measured from where the video is at the click itself: just after a pause at 4x, Chromium
+    # may still move currentTime back to the frame it shows (under two CPU burners: 4.8109 s read
+    # before the click, 4.7178 s after a step of 0.04 s), so a position read earlier is not the
+    # one the step starts from.
+    await page.evaluate("""() => document.addEventListener('click', (e) => {
+        if (e.target.closest('#pb-step-fwd')) window.stepFrom = document.querySelector('#pb-video').currentTime;
+    }, { capture: true })""")
     await page.click("#pb-step-fwd")
-    after = await dash.wait_js(f"() => {{ const c = window.vmsPlayback.state().currentTime; return c !== {before} ? c : null; }}",
-                               "a frame step")
+    [before] = await dash.wait_js("() => typeof window.stepFrom === 'number' ? [window.stepFrom] : null",
+                                  "the click on the step button")
+    after = await dash.wait_js("(before) => { const c = window.vmsPlayback.state().currentTime; return c !== before ? c : null; }",
+                               "a frame step", arg=before)
     assert 0.025 <= after - before <= 0.06, (before, after)
 
     # A day typed dd/mm/yyyy opens that day; the day before the event's is typed, then its own.
