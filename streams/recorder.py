@@ -10,6 +10,7 @@ at the next keyframe once space or the folder is back.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -21,7 +22,7 @@ from streams.mux_pool import Lane, MuxPool
 from streams.packets import Discontinuity, MediaPacket, StreamEnd, StreamInfo, StreamItem
 from streams.segment_writer import SegmentWriter
 from vms.recordings.fmp4 import playable_length
-from vms.recordings.index import SegmentClosed, SegmentIndex, SegmentOpened
+from vms.recordings.index import SegmentClosed, SegmentIndex, SegmentOpened, SegmentPathTaken
 from vms.recordings.invariants import IndexInvariantError
 from vms.recordings.repair import MediaSpan, measure
 
@@ -33,12 +34,27 @@ PROGRESS_SECONDS = 5.0
 CUT_SLACK = 0.99
 # Storage errors are retried at keyframes, but not more often than this.
 STORAGE_RETRY_SECONDS = 2.0
+# Names tried for one segment start before giving up: <start>Z.mp4, then <start>Z-2.mp4 ...
+NAME_ATTEMPTS = 9
 
 
-def segment_path(camera_id: str, start: datetime) -> str:
-    """``<camera>/<YYYY-MM-DD>/<start>.mp4`` in UTC, relative to the recordings directory."""
+def segment_path(camera_id: str, start: datetime, copy: int = 1) -> str:
+    """``<camera>/<YYYY-MM-DD>/<start>Z.mp4`` in UTC, relative to the recordings directory;
+    ``copy`` 2, 3 ... gives ``<start>Z-2.mp4``: another recording of the camera (another worker
+    during a partition) already holds the plain name."""
     start = start.astimezone(timezone.utc)
-    return f"{camera_id}/{start:%Y-%m-%d}/{start:%Y%m%dT%H%M%S}.{start.microsecond // 1000:03d}Z.mp4"
+    suffix = "" if copy == 1 else f"-{copy}"
+    return f"{camera_id}/{start:%Y-%m-%d}/{start:%Y%m%dT%H%M%S}.{start.microsecond // 1000:03d}Z{suffix}.mp4"
+
+
+def claim_file(path: Path) -> bool:
+    """Create ``path`` empty if no file has that name (atomically: O_EXCL); False if one has."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        return False
+    return True
 
 
 class _OpenSegment:
@@ -201,6 +217,7 @@ class Recorder:
         except Exception as exc:
             self._storage_failed(f"creating {self.recordings_dir / relative}", exc)
             self.index.remove(segment_id)
+            (self.recordings_dir / relative).unlink(missing_ok=True)  # the name claimed for it
             return
         self._segment = _OpenSegment(segment_id, start, writer)
         self.last_error = None
@@ -209,17 +226,40 @@ class Recorder:
         """Index a new segment at ``start``; if the index refuses that time (a fault of the time
         model, never expected), index it at the nearest time it accepts rather than lose the
         recording: now for a start in the future, the previous row's end for an overlap."""
-        assert self._info is not None
-        info = self._info
         try:
-            relative = segment_path(self.camera_id, start)
-            return self.index.begin(SegmentOpened(self.camera_id, start, relative, info.codec, info.width, info.height)), start, relative
+            return self._begin_at(start)
         except IndexInvariantError as exc:
             now = datetime.now(timezone.utc)
             moved = min(start, now) if self._last_end is None else max(min(start, now), self._last_end)
             log.error("camera %s: %s; indexing the segment at %s instead", self.camera_id, exc, moved.isoformat())
-            relative = segment_path(self.camera_id, moved)
-            return self.index.begin(SegmentOpened(self.camera_id, moved, relative, info.codec, info.width, info.height)), moved, relative
+            return self._begin_at(moved)
+
+    def _begin_at(self, start: datetime) -> tuple[int, datetime, str]:
+        """Index a segment at ``start`` under a name no other recording holds, in the index or on
+        disk. Two workers recording one camera (a partition: duplicates over loss) can place a
+        keyframe at the same millisecond; the second takes ``<start>Z-2.mp4``, never the first's file."""
+        assert self._info is not None
+        info = self._info
+        for copy in range(1, NAME_ATTEMPTS + 1):
+            relative = segment_path(self.camera_id, start, copy)
+            try:
+                segment_id = self.index.begin(SegmentOpened(self.camera_id, start, relative, info.codec, info.width, info.height))
+            except SegmentPathTaken:
+                continue
+            # The row is ours; the file may still be another's whose row this index has not seen
+            # (its database writes were buffered while the database was away).
+            try:
+                claimed = claim_file(self.recordings_dir / relative)
+            except OSError:  # a full disk or an unwritable folder: no row without its file
+                self.index.remove(segment_id)
+                raise
+            if claimed:
+                if copy > 1:
+                    log.warning("camera %s: %s is another recording's; this one is %s",
+                                self.camera_id, segment_path(self.camera_id, start), relative)
+                return segment_id, start, relative
+            self.index.remove(segment_id)
+        raise SegmentPathTaken(f"no free name for {segment_path(self.camera_id, start)} after {NAME_ATTEMPTS} tries")
 
     def _close_segment(self, failed: bool = False) -> None:
         """Finish the open segment and its row; after a failed write keep only whole fragments."""

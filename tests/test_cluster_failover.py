@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
 from tests.support.cluster import (
+    PROCESS_START_SECONDS,
     REDIS_URL,
     postgres_admin_url,
     redis_available,
@@ -89,7 +90,7 @@ def test_workers_share_cameras_and_take_over_a_killed_one(tmp_path):
                 counts = sorted(list(owners.values()).count(n) for n in names)
                 return owners if counts == [2, 2, 2] else None
 
-            owners = wait_for(spread, 40, "cameras were not spread 2/2/2")
+            owners = wait_for(spread, PROCESS_START_SECONDS, "cameras were not spread 2/2/2")
             assert all(p.poll() is None for p in processes.values()), "a worker died starting on the shared database"
             wait_for(lambda: {s.camera_id for s in segments(db)} >= set(CAMERAS), 30, "not every camera is recording")
             time.sleep(7)  # steady state: every owner has at least one complete segment
@@ -129,7 +130,7 @@ def test_workers_share_cameras_and_take_over_a_killed_one(tmp_path):
             print(f"open segments of the killed worker repaired {repaired_after:.1f} s after the kill")
             # The killed worker comes back under its name and rejoins.
             processes[victim] = start_worker(configs[victim], victim, tmp_path / f"{victim}.log")
-            wait_for(spread, 40, "no even spread after the worker rejoined")
+            wait_for(spread, PROCESS_START_SECONDS, "no even spread after the worker rejoined")
             time.sleep(3)
         finally:
             for process in processes.values():

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
+from tests.support.cluster import PROCESS_START_SECONDS, wait_for
 from tests.support.media import decode_all
 from tests.support.system import FAST_INGEST
 from vms.db import Database
@@ -29,16 +30,6 @@ def start_worker(config: Path, log: Path) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         cwd=config.parent,
     )
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise TimeoutError(what)
 
 
 def frames_readable(path: Path) -> int:
@@ -81,7 +72,7 @@ def test_kill_9_mid_segment_leaves_it_playable_and_restart_repairs(tmp_path):
         worker = start_worker(config, log)
         try:
             recordings = tmp_path / "data" / "recordings" / camera.id
-            segment = wait_for(lambda: next(recordings.rglob("*.mp4"), None) if recordings.exists() else None, 30, "no segment file")
+            segment = wait_for(lambda: next(recordings.rglob("*.mp4"), None) if recordings.exists() else None, PROCESS_START_SECONDS, "no segment file")
             time.sleep(4.5)  # mid-segment: several fragments written, the current one not
             os.kill(worker.pid, signal.SIGKILL)
             worker.wait(10)
@@ -95,7 +86,7 @@ def test_kill_9_mid_segment_leaves_it_playable_and_restart_repairs(tmp_path):
 
         worker = start_worker(config, log)
         try:
-            wait_for(lambda: len(index.of_camera(camera.id)) >= 2, 30, "recording did not resume after restart")
+            wait_for(lambda: len(index.of_camera(camera.id)) >= 2, PROCESS_START_SECONDS, "recording did not resume after restart")
             time.sleep(2)
         finally:
             worker.send_signal(signal.SIGTERM)

@@ -1,6 +1,7 @@
 """The recorder, fed generated H.264 through a real fan-out queue (no network)."""
 
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import av
@@ -13,8 +14,8 @@ from tests.support.media import decode_all, media_packets
 from vms.recordings.index import SegmentIndex
 
 
-def record(db, recordings_dir: Path, items, segment_seconds: float) -> SegmentIndex:
-    index = SegmentIndex(db)
+def record(db, recordings_dir: Path, items, segment_seconds: float, worker_id: str = "local") -> SegmentIndex:
+    index = SegmentIndex(db, worker_id)
     fanout = PacketFanout("cam", "main")
     queue = fanout.subscribe("recorder", max_packets=10_000)
     recorder = Recorder("cam", queue, index, recordings_dir, segment_seconds).start()
@@ -65,10 +66,9 @@ def test_a_gap_ends_the_segment_and_the_next_session_starts_a_new_one(db, record
 
 
 def test_segment_path_layout():
-    from datetime import datetime, timezone
-
     start = datetime(2026, 11, 24, 16, 5, 9, 123456, tzinfo=timezone.utc)
     assert segment_path("tunnel-01", start) == "tunnel-01/2026-11-24/20261124T160509.123Z.mp4"
+    assert segment_path("tunnel-01", start, copy=2) == "tunnel-01/2026-11-24/20261124T160509.123Z-2.mp4"
 
 
 def test_a_drift_report_keeps_the_segment_going_and_a_clock_step_cuts_it(db, recordings_dir):
@@ -95,3 +95,35 @@ def test_a_lost_picture_ends_the_segment_at_its_last_frame_like_a_gap(db, record
     assert (segments[1].start - segments[0].end).total_seconds() == pytest.approx(0.8, abs=0.001)
     for segment in segments:
         assert decode_all(recordings_dir / segment.path) == segment.frames
+
+
+def test_a_second_recording_of_the_camera_at_the_same_instant_gets_its_own_files(db, recordings_dir):
+    """Two workers recording one camera during a partition (duplicates over loss) can place its
+    keyframes at the same millisecond: the second must write its own files, not fail to index
+    (UNIQUE path) nor write over the first's."""
+    info, packets = media_packets(frames=100, fps=25, gop=25)
+    items = [info, *packets, StreamEnd("cam", "main", 1, "test")]
+    first = record(db, recordings_dir, items, 60, "worker-a")
+    first_rows = first.of_camera("cam")
+    before = {row.path: (recordings_dir / row.path).read_bytes() for row in first_rows}
+    second = record(db, recordings_dir, items, 60, "worker-b")
+    rows = second.of_camera("cam")
+    theirs = [row for row in rows if row.worker_id == "worker-b"]
+    assert [row.start for row in theirs] == [row.start for row in first_rows]
+    assert all(row.path.endswith("Z-2.mp4") for row in theirs), [row.path for row in theirs]
+    assert sum(decode_all(recordings_dir / row.path) for row in theirs) == 100
+    assert {path: (recordings_dir / path).read_bytes() for path in before} == before  # the first's files untouched
+
+
+def test_a_file_without_its_row_is_not_written_over(db, recordings_dir):
+    """Another worker's file whose row is still buffered (database away) holds the plain name."""
+    info, packets = media_packets(frames=50, fps=25, gop=25)
+    start = datetime.fromtimestamp(packets[0].wall_time, timezone.utc)
+    theirs = recordings_dir / segment_path("cam", start)
+    theirs.parent.mkdir(parents=True)
+    theirs.write_bytes(b"another worker's fragments")
+    (row,) = record(db, recordings_dir, [info, *packets, StreamEnd("cam", "main", 1, "test")], 60, "worker-a").of_camera("cam")
+    assert row.path == segment_path("cam", start, copy=2)
+    assert theirs.read_bytes() == b"another worker's fragments"
+    assert decode_all(recordings_dir / row.path) == 50
+

@@ -131,7 +131,7 @@ def test_records_through_the_builtin_client_and_verifies_clean(tmp_path, caplog,
         with running_worker(settings) as (worker, statuses):
             online = statuses.wait_state(camera.id, "online", timeout=30)
             wait_packets(worker, camera.id, camera.fps * 7)
-            stopped = time.time()
+    stopped = time.time()  # recording goes on until the worker has stopped the camera
     assert built_in_used(caplog, camera.id), "the camera fell back to FFmpeg"
     assert (online["width"], online["height"]) == (SMALL["width"], SMALL["height"])
     check_recording(worker, camera.id, camera.fps, stopped)

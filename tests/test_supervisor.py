@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 import vms.db.auth  # noqa: F401  (registers the users and sessions tables)
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
-from tests.support.cluster import stop_process, wait_for
+from tests.support.cluster import PROCESS_START_SECONDS, stop_process, wait_for
 from tests.support.recordings import closed_segments, worst_gap
 from tests.support.supervised import start_run
 from vms.db import Segment
@@ -79,8 +79,11 @@ def test_killing_the_api_costs_no_recording_and_both_processes_come_back(tmp_pat
             os.kill(first["worker"], signal.SIGKILL)
             worker_killed = time.time()
             wait_for(lambda: children(supervisor.pid).get("worker") not in (None, first["worker"]), 30, "no new worker")
-            wait_for(lambda: any(s.start.timestamp() > worker_killed for s in closed_segments(db)), 60,
-                     "the restarted worker does not record")
+            try:
+                wait_for(lambda: any(s.start.timestamp() > worker_killed for s in closed_segments(db)), PROCESS_START_SECONDS,
+                         "the restarted worker does not record")
+            except TimeoutError as exc:
+                raise AssertionError(f"{exc}; vms run said:\n{log.read_text()[-3000:]}") from None
             resumed_after = min(s.start.timestamp() for s in closed_segments(db) if s.start.timestamp() > worker_killed) - worker_killed
         finally:
             stop_process(supervisor)

@@ -38,7 +38,8 @@ def check_recording(worker, camera_id: str, fps: float, stopped_at: float, spaci
 
     Frames in every file come out in presentation order with the camera's spacing (within
     ``spacing_tolerance`` of one frame: slewing a drifting clock changes it by up to 5 %); no
-    row ends after ``stopped_at`` (plus the index's tolerance). ``ragged_ends``: frames were
+    row ends after ``stopped_at`` (plus the index's tolerance): a moment after the worker stopped,
+    since it records until then. ``ragged_ends``: frames were
     lost on purpose or by a loaded camera (the simulator drops a late frame under load), so a
     row may miss frames: steps must then be whole multiples of a frame.
     """

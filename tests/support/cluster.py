@@ -21,6 +21,10 @@ import yaml
 PG_ADMIN_URLS = ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("VMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parents[2]
+# Bound on a `vms worker` / `vms api` process coming up and recording: its imports alone take
+# 7-11 s on a quiet 2-core machine, several times that when the machine is loaded. A bound, not
+# a wait: the tests poll for the state itself.
+PROCESS_START_SECONDS = 90
 
 
 def wait_for(predicate: Callable, timeout: float, what: str, interval: float = 0.2):

@@ -34,12 +34,14 @@ from vms.recordings.index import (
     SegmentClosed,
     SegmentIndex,
     SegmentOpened,
+    SegmentPathTaken,
     allowed_end,
     close_segment,
     delete_segment,
     insert_segment,
     neighbour_end,
     note_progress,
+    refused_for_its_path,
 )
 from vms.recordings.invariants import IndexInvariantError
 from vms.recordings.index_writer import IndexWriter, database_unavailable  # noqa: F401  (re-exported)
@@ -119,6 +121,8 @@ class BufferedSegmentIndex(SegmentIndex):
                     self._paths[segment_id] = opened.path
                 return segment_id
             except Exception as exc:
+                if refused_for_its_path(exc, self.db, opened.path):
+                    raise SegmentPathTaken(opened.path) from exc
                 if not database_unavailable(exc):
                     raise
                 self._went_down(exc)

@@ -7,12 +7,32 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vms.db import Database, Segment
 from vms.recordings.invariants import enforce, time_problems
 
 log = logging.getLogger(__name__)
+
+
+class SegmentPathTaken(ValueError):
+    """Another row already holds this segment's path; nothing was written.
+
+    Two workers record one camera during a Redis partition (duplicates over loss, decision 43),
+    and on the same host their placements of a keyframe can agree to the millisecond: the file
+    name, made of the start time, is then the same. The recorder takes another name."""
+
+
+def path_taken(db: Database, path: str) -> bool:
+    """Whether a row of the index holds ``path`` (relative to the recordings directory)."""
+    with db.session() as session:
+        return session.scalar(select(Segment.id).where(Segment.path == path)) is not None
+
+
+def refused_for_its_path(exc: BaseException, db: Database, path: str) -> bool:
+    """Whether ``exc``, raised inserting a row for ``path``, is the path's unique constraint."""
+    return isinstance(exc, IntegrityError) and path_taken(db, path)
 
 
 @dataclass(frozen=True)
@@ -42,9 +62,15 @@ class SegmentIndex:
 
     def begin(self, opened: SegmentOpened) -> int:
         """Insert the row of a segment being written; raises IndexInvariantError if it would
-        start inside the camera's previous row or in the future."""
-        with self.db.session() as session:
-            return insert_segment(session, opened, self.worker_id)
+        start inside the camera's previous row or in the future, SegmentPathTaken if another
+        row holds its path."""
+        try:
+            with self.db.session() as session:
+                return insert_segment(session, opened, self.worker_id)
+        except IntegrityError as exc:
+            if refused_for_its_path(exc, self.db, opened.path):
+                raise SegmentPathTaken(opened.path) from exc
+            raise
 
     def finish(self, segment_id: int, closed: SegmentClosed) -> None:
         """Close a row; raises IndexInvariantError (row left open) if [start, end) would be
