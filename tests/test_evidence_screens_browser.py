@@ -209,7 +209,7 @@ async def test_an_older_search_answered_last_does_not_replace_the_newer_one(tmp_
     """Answers can come back in another order than asked (a slow link, a busy server): the
     first search's answer is held until the second search is shown, then let through. The list
     keeps the second search's rows."""
-    async with investigation(tmp_path) as (system, served, page):
+    async with investigation(tmp_path, recorded=False) as (system, served, page):
         truck = create_bookmark(system.db, INVESTIGATOR, "tun-1", at(30), at(45), "xe tải dừng").id
         moto = create_bookmark(system.db, INVESTIGATOR, "tun-3", at(300), None, "Xe máy ngược chiều").id
         await page.goto(served.url + "/#/bookmarks")
