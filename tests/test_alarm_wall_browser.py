@@ -552,7 +552,11 @@ async def test_case_custody_in_words_without_a_view_per_refresh(dash):
     case_id = (await made.json())["id"]
     await dash.screen("cases")
     for _ in range(2):  # opened twice: one access
-        await page.click(f'.case-item[data-id="{case_id}"]')
+        # The custody drawn by the first click already satisfies a selector: wait for this
+        # click's own answer.
+        async with page.expect_response(lambda r: r.url.endswith(f"/api/cases/{case_id}/custody")) as opened:
+            await page.click(f'.case-item[data-id="{case_id}"]')
+        assert (await opened.value).ok
         await page.wait_for_selector(".custody .custody-action")
     await page.fill("#case-note", "camera 3 thấy xe rời hầm")
     await page.press("#case-note", "Enter")

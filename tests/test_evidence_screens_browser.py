@@ -8,6 +8,7 @@ Helpers and the recorded cameras come from ``tests.test_investigation_browser``.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -46,6 +47,17 @@ async def _rows(page, selector: str, expected: list, what: str, attribute: str =
         raise AssertionError(f"{what}: shown {shown}, expected {expected}") from None
 
 
+async def _searched(page, action, *params: str) -> None:
+    """Run ``action`` and wait for the answer to the bookmark search it makes (one whose query
+    has every one of ``params``): a list equal to the one before then proves nothing by itself."""
+    def wanted(response) -> bool:
+        return "/api/bookmarks" in response.url and all(param in response.url for param in params)
+
+    async with page.expect_response(wanted) as answer:
+        await action()
+    assert (await answer.value).ok
+
+
 async def _notice(page, text: str, what: str) -> None:
     await _wait(page, "(t) => document.querySelector('#notice').textContent.includes(t)", what, text, timeout=15)
 
@@ -72,12 +84,13 @@ async def test_bookmarks_searched_played_marked_on_the_timeline_and_added_to_a_c
         await page.press("#bm-q", "Enter")
         await _rows(page, "#bm-rows tr", [made["smoke"]], "words in the note")
         await page.fill("#bm-q", "")
-        await page.select_option("#bm-camera", "tun-3")
+        await _searched(page, lambda: page.select_option("#bm-camera", "tun-3"), "camera_id=tun-3")
         await _rows(page, "#bm-rows tr", [made["moto"]], "one camera")
-        await page.select_option("#bm-camera", "")
+        await _searched(page, lambda: page.select_option("#bm-camera", ""))
         await page.fill("#bm-since", typed(at(200)))
         await page.fill("#bm-until", typed(at(400)))
-        await page.press("#bm-until", "Enter")
+        # The same row as for the camera: only the answer to this search shows the range works.
+        await _searched(page, lambda: page.press("#bm-until", "Enter"), "start=", "end=")
         await _rows(page, "#bm-rows tr", [made["moto"]], "a typed time range")
         await page.fill("#bm-since", "31/02/2026 08:00")
         await page.click("#bm-search")
@@ -177,3 +190,47 @@ async def test_evidence_locks_listed_made_extended_and_released_by_an_admin_only
         release = next(e for e in audit if e["action"] == "lock.release")
         assert "vụ việc đã đóng" in str(release), release
 
+
+
+# Counts every JSON answer the page has read, by address: once an address is in the list, the
+# code that awaited it has run on (drawn or dropped it) in the microtasks after, before any poll.
+READ_ANSWERS = """() => {
+  const json = Response.prototype.json;
+  window.readAnswers = [];
+  Response.prototype.json = async function () {
+    const value = await json.call(this);
+    window.readAnswers.push(this.url);
+    return value;
+  };
+}"""
+
+
+async def test_an_older_search_answered_last_does_not_replace_the_newer_one(tmp_path):
+    """Answers can come back in another order than asked (a slow link, a busy server): the
+    first search's answer is held until the second search is shown, then let through. The list
+    keeps the second search's rows."""
+    async with investigation(tmp_path, recorded=False) as (system, served, page):
+        truck = create_bookmark(system.db, INVESTIGATOR, "tun-1", at(30), at(45), "xe tải dừng").id
+        moto = create_bookmark(system.db, INVESTIGATOR, "tun-3", at(300), None, "Xe máy ngược chiều").id
+        await page.goto(served.url + "/#/bookmarks")
+        await _rows(page, "#bm-rows tr", [moto, truck], "every bookmark")
+        await page.evaluate(READ_ANSWERS)
+
+        asked, release = asyncio.Event(), asyncio.Event()
+
+        async def hold(route) -> None:
+            asked.set()
+            await release.wait()
+            await route.continue_()
+
+        await page.route(lambda url: "/api/bookmarks" in url and "camera_id=tun-1" in url, hold)
+        await page.select_option("#bm-camera", "tun-1")  # the first search: its answer is held
+        await asyncio.wait_for(asked.wait(), 15)
+        await _searched(page, lambda: page.select_option("#bm-camera", "tun-3"), "camera_id=tun-3")
+        await _rows(page, "#bm-rows tr", [moto], "the second search")
+        release.set()
+        await _wait(page, "() => window.readAnswers.some((url) => url.includes('camera_id=tun-1'))",
+                    "the first search's answer read by the page")
+        shown = await page.eval_on_selector_all("#bm-rows tr", "(rows) => rows.map((r) => Number(r.dataset.id))")
+        assert shown == [moto], f"the older answer replaced the newer one: {shown}"
+        assert await page.input_value("#bm-camera") == "tun-3"

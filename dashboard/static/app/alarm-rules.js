@@ -5,12 +5,14 @@ import { api } from "./api.js";
 import { confirmDialog, el, field, fill, fmtTime, notify, numberProblem, option } from "./dom.js";
 import { EVENT_TYPES } from "./events.js";
 import { t } from "./i18n.js";
+import { Turns } from "./newest.js";
 import { store } from "./store.js";
 
 const PRIORITIES = ["low", "medium", "high", "critical"];
 
 export const alarmRulesScreen = {
   rules: [],
+  turns: new Turns(),
 
   init(section) {
     this.body = el("tbody", { id: "rule-rows" });
@@ -32,12 +34,18 @@ export const alarmRulesScreen = {
   hide() {},
 
   async reload() {
+    // Opening the screen and saving a rule each reload: the list asked before the save, answered
+    // last, showed the rules without the one just saved.
+    const current = this.turns.take();
+    let rules;
     try {
-      this.rules = await api("/api/alarm-rules");
+      rules = await api("/api/alarm-rules");
     } catch (error) {
-      notify(error.message, "error");
+      if (current()) notify(error.message, "error");
       return;
     }
+    if (!current()) return;
+    this.rules = rules;
     this.fillGroups();
     fill(this.body, ...this.rules.map((rule) => this.row(rule)));
   },

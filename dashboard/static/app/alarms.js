@@ -3,13 +3,22 @@
 // subscribe; this module draws nothing.
 
 import { api, query } from "./api.js";
+import { Turns } from "./newest.js";
 import { store } from "./store.js";
+
+/** How far an alarm has gone: every change (take, wall action, escalation, close) adds a step
+ * to its history, so of two messages about one alarm the one with more steps is the newer. */
+function steps(alarm) {
+  return alarm.history?.length ?? 0;
+}
 
 export const alarmFeed = {
   items: new Map(), // id -> alarm message
   listeners: new Set(),
   source: null,
   state: "connecting",
+  turns: new Turns(),
+  heard: null, // alarms heard over the stream while a list is being asked for (see reload)
 
   subscribe(fn) {
     this.listeners.add(fn);
@@ -47,8 +56,25 @@ export const alarmFeed = {
   },
 
   async reload() {
-    const found = await api("/api/alarms" + query({ limit: 500 }));
-    this.items = new Map(found.map((alarm) => [alarm.id, alarm]));
+    // The list and the stream cross: an alarm raised (or taken) between the request and its
+    // answer came over the stream, then the older list replaced it and the dock lost it until
+    // the next reconnection. What was heard meanwhile is kept when newer; only the newest list
+    // counts (the first load and a reconnection's can cross too).
+    const current = this.turns.take();
+    const heard = (this.heard = new Map());
+    let found;
+    try {
+      found = await api("/api/alarms" + query({ limit: 500 }));
+    } finally {
+      if (current()) this.heard = null;
+    }
+    if (!current()) return;
+    const items = new Map(found.map((alarm) => [alarm.id, alarm]));
+    for (const [id, alarm] of heard) {
+      const listed = items.get(id);
+      if (!listed || steps(alarm) >= steps(listed)) items.set(id, alarm);
+    }
+    this.items = items;
     this.emit({ phase: "reload" });
   },
 
@@ -83,9 +109,14 @@ export const alarmFeed = {
   },
 
   upsert(alarm, phase) {
-    const isNew = !this.items.has(alarm.id);
+    const before = this.heard?.get(alarm.id);
+    if (this.heard && (!before || steps(alarm) >= steps(before))) this.heard.set(alarm.id, alarm);
+    const known = this.items.get(alarm.id);
+    // The answer to "take" and the stream's message of a later step (another operator closed
+    // it) can come in either order: an older state never replaces a newer one.
+    if (known && steps(known) > steps(alarm)) return;
     this.items.set(alarm.id, alarm);
-    this.emit({ phase, alarm, isNew });
+    this.emit({ phase, alarm, isNew: !known });
   },
 
   async take(id) {

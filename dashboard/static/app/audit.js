@@ -6,6 +6,7 @@ import { clear, el, fmtTime, iso, notify, option } from "./dom.js";
 import { dateTimeField, readField } from "./datetime-field.js";
 import { t, translate } from "./i18n.js";
 import { actionText, detailText } from "./audit-text.js";
+import { Turns } from "./newest.js";
 
 const PAGE = 100;
 const FAMILIES = ["login.", "logout", "password.", "token.", "user.", "grant.", "camera.", "live.", "playback", "event.",
@@ -13,6 +14,7 @@ const FAMILIES = ["login.", "logout", "password.", "token.", "user.", "grant.", 
 
 export const auditScreen = {
   offset: 0,
+  turns: new Turns(),
 
   init(section) {
     this.user = el("input", { id: "audit-user", type: "text", maxLength: 64, placeholder: "audit.user" });
@@ -76,8 +78,13 @@ export const auditScreen = {
     const filters = this.filters();
     if (!filters) return;
     this.csv.href = "/api/audit.csv" + query(filters);
+    // Filter, next, next again: only the page asked last may fill the table (an older answer
+    // drawn last showed another page, or entries the filters leave out, under the new filters).
+    const current = this.turns.take();
+    const offset = this.offset;
     try {
-      const entries = await api("/api/audit" + query({ ...filters, limit: PAGE, offset: this.offset }));
+      const entries = await api("/api/audit" + query({ ...filters, limit: PAGE, offset }));
+      if (!current()) return;
       clear(this.body).append(...entries.map((entry) => el("tr", { dataset: { action: entry.action } },
         el("td", { text: fmtTime(entry.at) }),
         el("td", { class: "mono", text: entry.username }),
@@ -86,11 +93,11 @@ export const auditScreen = {
         el("td", { text: entry.target || "" }),
         el("td", { class: "audit-detail", text: detailText(entry.detail) }),
         el("td", { class: "mono", text: entry.client_ip || "" }))));
-      translate(this.page, "audit.page", { from: entries.length ? this.offset + 1 : 0, to: this.offset + entries.length });
-      this.prev.disabled = this.offset === 0;
+      translate(this.page, "audit.page", { from: entries.length ? offset + 1 : 0, to: offset + entries.length });
+      this.prev.disabled = offset === 0;
       this.next.disabled = entries.length < PAGE;
     } catch (error) {
-      notify(error.message, "error");
+      if (current()) notify(error.message, "error");
     }
   },
 };

@@ -7,10 +7,13 @@ import { api, query } from "./api.js";
 import { clear, el, fmtTime, iso, notify, syncOptions } from "./dom.js";
 import { dateTimeField, readField } from "./datetime-field.js";
 import { t } from "./i18n.js";
+import { Turns } from "./newest.js";
 import { store } from "./store.js";
 
 export const bookmarksScreen = {
   items: [],
+  searches: new Turns(),
+  caseLists: new Turns(),
 
   init(section, ctx) {
     this.ctx = ctx;
@@ -67,12 +70,18 @@ export const bookmarksScreen = {
   async reload() {
     const filters = this.filters();
     if (!filters) return;
+    // A camera chosen, then a search typed: only the newest search may fill the table (the
+    // older answer drawn last showed bookmarks the shown filters leave out).
+    const current = this.searches.take();
+    let items;
     try {
-      this.items = await api("/api/bookmarks" + query(filters));
+      items = await api("/api/bookmarks" + query(filters));
     } catch (error) {
-      notify(error.message, "error");
+      if (current()) notify(error.message, "error");
       return;
     }
+    if (!current()) return;
+    this.items = items;
     this.render();
   },
 
@@ -99,8 +108,10 @@ export const bookmarksScreen = {
 
   async loadCases() {
     if (!store.can("export")) return;
+    const current = this.caseLists.take(); // an older list would lack a case made since
     try {
       const cases = await api("/api/cases");
+      if (!current()) return;
       syncOptions(this.caseSelect, cases.map((c) => [String(c.id), `${c.number} — ${c.title}`]));
     } catch (error) {
       notify(error.message, "error");

@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { clear, confirmDialog, el, field, fill, fmtBitrate, fmtBytes, fmtTime, notify, option } from "./dom.js";
 import { t, translate } from "./i18n.js";
+import { Turns } from "./newest.js";
 import { cameraState, store, streamProblemText } from "./store.js";
 import { zoneEditor } from "./zone-editor.js";
 
@@ -13,6 +14,7 @@ export const camerasScreen = {
   mode: null, // "add" or "edit"
   editing: null,
   probed: false,
+  probes: new Turns(),
 
   init(section) {
     this.addButton = el("button", { type: "button", id: "camera-add", class: "primary", i18n: "cameras.add",
@@ -154,8 +156,8 @@ export const camerasScreen = {
       transport: el("select", { id: "cam-transport" },
         option("auto", "", "cameras.transport.auto"), option("tcp", "TCP"), option("udp", "UDP")),
     };
-    f.transport.addEventListener("change", () => this.setProbed(false));
-    f.main.addEventListener("input", () => this.setProbed(false));
+    f.transport.addEventListener("change", () => this.unprobed());
+    f.main.addEventListener("input", () => this.unprobed());
     f.title = el("h2", { i18n: "cameras.add_title" });
     f.probeButton = el("button", { type: "button", id: "cam-probe", i18n: "cameras.probe", on: { click: () => this.probe() } });
     f.saveButton = el("button", { type: "submit", id: "cam-save", class: "primary", i18n: "common.save" });
@@ -176,6 +178,12 @@ export const camerasScreen = {
         el("button", { type: "button", i18n: "common.cancel", on: { click: () => this.closeForm() } })),
       f.error, f.result);
     return f;
+  },
+
+  /** The address or transport changed: a probe still on its way was of the old one. */
+  unprobed() {
+    this.probes.drop();
+    this.setProbed(false);
   },
 
   setProbed(value) {
@@ -208,12 +216,13 @@ export const camerasScreen = {
     f.error.textContent = "";
     f.result.hidden = true;
     clear(f.result);
-    this.setProbed(false);
+    this.unprobed();
     f.root.hidden = false;
     (camera ? f.name : f.id).focus();
   },
 
   closeForm() {
+    this.probes.drop();
     this.form.root.hidden = true;
     this.mode = null;
   },
@@ -227,15 +236,19 @@ export const camerasScreen = {
     f.probeButton.disabled = true;
     translate(f.probeButton, "cameras.probing");
     f.error.textContent = "";
+    // The address edited (or the form closed) while the camera answered: the old address's
+    // result enabled "save" for an address nobody probed. Only the newest probe may show.
+    const current = this.probes.take();
     try {
       const body = { url: f.main.value.trim(), transport: f.transport.value };
       if (f.username.value) body.username = f.username.value;
       if (f.password.value) body.password = f.password.value;
       const result = await api("/api/cameras/probe", { method: "POST", body });
+      if (!current()) return;
       this.showProbe(result);
       this.setProbed(true);
     } catch (error) {
-      f.error.textContent = error.message;
+      if (current()) f.error.textContent = error.message;
     } finally {
       f.probeButton.disabled = false;
       translate(f.probeButton, "cameras.probe");

@@ -14,6 +14,7 @@ export const casesScreen = {
   cases: [],
   selected: null,
   opening: 0, // counts open() calls: only the newest one's answer is drawn
+  listing: 0, // counts reload() calls: only the newest list is drawn
 
   init(section) {
     this.number = el("input", { id: "case-number", type: "text", maxLength: 64, placeholder: "cases.number" });
@@ -38,9 +39,15 @@ export const casesScreen = {
   },
 
   async reload(selected = null) {
+    // Opening the screen and making a case both reload: the list asked before the case was
+    // made, answered last, hid the new case (and opened the case selected before).
+    const listing = ++this.listing;
     try {
-      this.cases = await api("/api/cases");
+      const cases = await api("/api/cases");
+      if (listing !== this.listing) return;
+      this.cases = cases;
     } catch (error) {
+      if (listing !== this.listing) return;
       notify(error.message, "error");
     }
     clear(this.list).append(...this.cases.map((item) => el("button", {

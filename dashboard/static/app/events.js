@@ -77,7 +77,10 @@ export const events = {
   /** The zone list offers the detection zones of the chosen camera, or of every camera shown. */
   async loadZones() {
     const cameras = this.camera.value ? [this.camera.value] : store.cameras.map((c) => c.id);
+    // One camera chosen, then all cameras: only the zones of the newest choice may be offered.
+    const asked = (this.zonesAsked = (this.zonesAsked || 0) + 1);
     const lists = await Promise.all(cameras.map((id) => this.zonesOfCamera(id)));
+    if (asked !== this.zonesAsked) return;
     const zones = [...new Set(lists.flat())].sort();
     // A zone chosen before stays offered (its events may be older than the zone's last edit).
     if (this.zone.value && !zones.includes(this.zone.value)) zones.push(this.zone.value);
@@ -132,12 +135,19 @@ export const events = {
     // Filters changed twice in a row: answers may come back in either order, and only the
     // answer to the newest filters may fill the list (an older one showed the wrong events).
     const asked = (this.asked = (this.asked || 0) + 1);
+    const heard = (this.heard = []);
     try {
       const found = await api("/api/events" + query({ ...f, limit: LIMIT }));
       if (asked !== this.asked) return;
+      this.heard = null;
       this.items = new Map(found.map((event) => [event.id, event]));
       this.render();
+      // What the stream said while the answer was on its way may be newer than the answer (an
+      // event raised or acknowledged meanwhile was lost from the list): applied again on top.
+      for (const event of heard) this.upsert(event);
     } catch (error) {
+      if (asked !== this.asked) return;
+      this.heard = null;
       notify(error.message, "error");
     }
   },
@@ -159,6 +169,7 @@ export const events = {
       } catch {
         return;
       }
+      this.heard?.push(event); // a list is being asked for: see reload()
       this.upsert(event);
     };
   },
@@ -176,6 +187,11 @@ export const events = {
   upsert(event) {
     const known = this.items.get(event.id);
     const merged = { ...(known || {}), ...event };
+    // An event ends once and is acknowledged once: a message written before that (the answer
+    // to an acknowledgement crossing the stream's "end", or the reverse) never takes it back.
+    for (const key of ["end", "acknowledged_by", "acknowledged_at"]) {
+      if (known?.[key] && !merged[key]) merged[key] = known[key];
+    }
     if (!this.matches(merged)) {
       if (known) {
         this.items.delete(event.id);

@@ -3,6 +3,7 @@
 
 import { api, failureText } from "./api.js";
 import { clear, el, fmtBytes, fmtTime, notify } from "./dom.js";
+import { Turns } from "./newest.js";
 import { store } from "./store.js";
 
 const POLL_MS = 1000;
@@ -10,6 +11,7 @@ const POLL_MS = 1000;
 export const exportsScreen = {
   items: [],
   active: false,
+  turns: new Turns(),
 
   init(section) {
     this.list = el("div", { class: "export-list", id: "export-list" });
@@ -35,9 +37,15 @@ export const exportsScreen = {
 
   async reload() {
     clearTimeout(this.timer);
+    // The poll and a click on "refresh" can cross: the older answer drawn last showed a finished
+    // export as still running, and each answer started its own poll (two loops, then more).
+    const current = this.turns.take();
     try {
-      this.items = await api("/api/exports");
+      const items = await api("/api/exports");
+      if (!current()) return;
+      this.items = items;
     } catch (error) {
+      if (!current()) return;
       notify(error.message, "error");
     }
     this.render();

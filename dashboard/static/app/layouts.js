@@ -4,15 +4,24 @@
 import { api } from "./api.js";
 import { notify, numberProblem, syncOptions } from "./dom.js";
 import { t, translate } from "./i18n.js";
+import { Turns } from "./newest.js";
+
+const layoutLists = new Turns();
 
 export const layoutMethods = {
   async refreshLayouts() {
+    // Two layouts saved in a row (or a save while the wall opens): the list asked before the
+    // second save, answered last, left the new layout out of the list until the next visit.
+    const current = layoutLists.take();
+    let layouts;
     try {
-      this.layouts = await api("/api/layouts");
+      layouts = await api("/api/layouts");
     } catch (error) {
-      notify(error.message, "error");
+      if (current()) notify(error.message, "error");
       return;
     }
+    if (!current()) return;
+    this.layouts = layouts;
     syncOptions(this.layoutSelect, [["", "", "wall.choose_layout"],
       ...this.layouts.map((layout) => [String(layout.id), `${layout.name} (${layout.tiles})`])]);
   },

@@ -7,11 +7,14 @@ import { api, query } from "./api.js";
 import { clear, el, fmtTime, iso, notify, syncOptions } from "./dom.js";
 import { dateTimeField, readField, writeField } from "./datetime-field.js";
 import { t } from "./i18n.js";
+import { Turns } from "./newest.js";
 import { store } from "./store.js";
 
 export const locksScreen = {
   items: [],
   editing: null, // {id, kind: "extend" | "release"}
+  editorRow: null, // {id, kind, node}: the editor on screen, kept across redraws
+  turns: new Turns(),
 
   init(section) {
     this.filter = el("select", { id: "lock-filter", on: { change: () => this.reload() } });
@@ -51,12 +54,18 @@ export const locksScreen = {
   hide() {},
 
   async reload() {
+    // Opening the screen, a camera chosen, a lock made: only the newest list may be drawn (an
+    // older one drawn last showed another camera's locks, or lacked the lock just made).
+    const current = this.turns.take();
+    let items;
     try {
-      this.items = await api("/api/evidence/locks" + query({ camera_id: this.filter.value }));
+      items = await api("/api/evidence/locks" + query({ camera_id: this.filter.value }));
     } catch (error) {
-      notify(error.message, "error");
+      if (current()) notify(error.message, "error");
       return;
     }
+    if (!current()) return;
+    this.items = items;
     this.render();
   },
 
@@ -75,15 +84,33 @@ export const locksScreen = {
           store.can("evidence.release")
             ? el("button", { type: "button", class: "lock-release danger", i18n: "locks.release",
                              on: { click: () => this.edit(lock.id, "release") } }) : null)));
-      if (this.editing?.id === lock.id) rows.push(this.editor(lock, this.editing.kind));
+      if (this.editing?.id === lock.id) rows.push(this.keptEditor(lock, this.editing.kind));
     }
+    // A redraw (the list answered while a reason or a wider range was being typed) keeps the
+    // editor row itself, so what was typed and where the cursor was stay: it is the user's work.
+    const typing = this.editorRow?.node.contains(document.activeElement) ? document.activeElement : null;
     clear(this.body).append(...rows);
+    if (typing?.isConnected) typing.focus();
     this.empty.hidden = this.items.length > 0;
   },
 
   edit(id, kind) {
     this.editing = this.editing?.id === id && this.editing.kind === kind ? null : { id, kind };
+    this.editorRow = null; // opened again: a fresh editor
     this.render();
+  },
+
+  /** The editor row shown under this lock: the one on screen when it is for the same lock and kind. */
+  keptEditor(lock, kind) {
+    const kept = this.editorRow;
+    if (kept && kept.id === lock.id && kept.kind === kind) return kept.node;
+    this.editorRow = { id: lock.id, kind, node: this.editor(lock, kind) };
+    return this.editorRow.node;
+  },
+
+  /** The lock as the list shows it now (it may have been changed since its editor was built). */
+  latest(lock) {
+    return this.items.find((item) => item.id === lock.id) || lock;
   },
 
   /** The row under a lock: a wider range to save, or the reason to release it. */
@@ -91,7 +118,7 @@ export const locksScreen = {
     if (kind === "release") {
       const why = el("input", { type: "text", class: "lock-why", maxLength: 2000, placeholder: "locks.release_hint" });
       return el("tr", { class: "lock-editor" }, el("td", { colSpan: 7 },
-        el("form", { class: "toolbar", on: { submit: (e) => { e.preventDefault(); this.release(lock, why.value); } } },
+        el("form", { class: "toolbar", on: { submit: (e) => { e.preventDefault(); this.release(this.latest(lock), why.value); } } },
           why, el("button", { type: "submit", class: "danger lock-release-confirm", i18n: "locks.release" }))));
     }
     const start = dateTimeField({});
@@ -101,7 +128,7 @@ export const locksScreen = {
     start.classList.add("lock-new-start");
     end.classList.add("lock-new-end");
     return el("tr", { class: "lock-editor" }, el("td", { colSpan: 7 },
-      el("form", { class: "toolbar", on: { submit: (e) => { e.preventDefault(); this.extend(lock, start, end); } } },
+      el("form", { class: "toolbar", on: { submit: (e) => { e.preventDefault(); this.extend(this.latest(lock), start, end); } } },
         el("span", { class: "hint", i18n: "locks.extend_hint" }),
         el("label", { class: "inline" }, el("span", { i18n: "locks.from" }), start),
         el("label", { class: "inline" }, el("span", { i18n: "locks.to" }), end),
@@ -155,6 +182,7 @@ export const locksScreen = {
     }
     notify(t(doneKey));
     this.editing = null;
+    this.editorRow = null;
     await this.reload();
     return true;
   },

@@ -5,6 +5,7 @@
 import { api } from "./api.js";
 import { el, fmtTime, iso, notify } from "./dom.js";
 import { t, translate } from "./i18n.js";
+import { Turns } from "./newest.js";
 
 const POLL_MS = 500;
 
@@ -27,6 +28,7 @@ export class MotionSearchPanel {
                      on: { click: () => this.search() } }),
       this.status, this.results);
     this.region = null;
+    this.searches = new Turns();
     this.layer.addEventListener("pointerdown", (e) => this.begin(e));
     this.layer.addEventListener("pointermove", (e) => this.move(e));
     this.layer.addEventListener("pointerup", (e) => this.end(e));
@@ -88,23 +90,29 @@ export class MotionSearchPanel {
     }
     const [start, end] = this.range();
     clearTimeout(this.timer);
+    // Searched again (another region, another span) before the first search ended: its
+    // progress, answered late, overwrote the new search's moments and kept its own poll going.
+    const current = this.searches.take();
+    delete this.status.dataset.state; // "done" belongs to the search before: this one has not ended
     try {
       const started = await api(`/api/cameras/${encodeURIComponent(cameraId)}/motion-search`, { method: "POST",
         body: { start: iso(start), end: iso(Math.min(end, Date.now())), region: this.region } });
-      this.follow(started.id);
+      if (current()) this.follow(started.id, current);
     } catch (error) {
-      notify(error.message, "error");
+      if (current()) notify(error.message, "error");
     }
   }
 
-  async follow(id) {
+  /** current(): whether this search is still the newest (see search). */
+  async follow(id, current) {
     let found;
     try {
       found = await api(`/api/motion-searches/${id}`);
     } catch (error) {
-      notify(error.message, "error");
+      if (current()) notify(error.message, "error");
       return;
     }
+    if (!current()) return;
     // A failed search (the server restarted during it, or a recording could not be read) says so.
     translate(this.status, found.state === "failed" ? "motion.failed" : "motion.progress",
               { percent: Math.round(found.progress * 100), count: found.moments.length });
@@ -112,7 +120,7 @@ export class MotionSearchPanel {
       el("button", { type: "button", class: "motion-moment", dataset: { start: m.start },
                      text: `${fmtTime(m.start, { date: false })} → ${fmtTime(m.end, { date: false })}`,
                      on: { click: () => this.seek(Date.parse(m.start)) } }))));
-    if (found.state === "queued" || found.state === "running") this.timer = setTimeout(() => this.follow(id), POLL_MS);
+    if (found.state === "queued" || found.state === "running") this.timer = setTimeout(() => this.follow(id, current), POLL_MS);
     else this.status.dataset.state = found.state;
   }
 }

@@ -8,6 +8,7 @@ import { dateTimeField, readField, writeField } from "./datetime-field.js";
 import { t, translate } from "./i18n.js";
 import { RecordingPlayer } from "./player.js";
 import { MotionSearchPanel } from "./motion.js";
+import { Turns } from "./newest.js";
 import { DragPreview } from "./preview.js";
 import { store } from "./store.js";
 import { Timeline } from "./timeline.js";
@@ -25,6 +26,14 @@ export const playback = {
   data: null,
   active: false,
   mark: [null, null],
+  // Newest answer wins (newest.js), one sequence per kind of request.
+  showings: new Turns(),
+  seeks: new Turns(),
+  timelines: new Turns(),
+  bookmarkLists: new Turns(),
+  markings: new Turns(),
+  caseLists: new Turns(),
+  timelineLoad: null, // the timeline answer on its way, if any
 
   init(section, ctx) {
     this.ctx = ctx;
@@ -138,18 +147,24 @@ export const playback = {
     clearInterval(this.refreshTimer);
     this.tick();
     this.refreshTimer = setInterval(() => {
-      if (this.day === zoneDay(Date.now())) this.loadTimeline();
+      if (this.day === zoneDay(Date.now()) && !this.timelineLoad) this.loadTimeline();
     }, TIMELINE_REFRESH_MS);
+    // Opened again (another event clicked) while the timeline of the first came: only the newest
+    // opening goes on. A seek the user made meanwhile wins over the address's moment (it came
+    // later): the picture jumped back to the address's moment after the user's click.
+    const showing = this.showings.take();
+    const sought = this.seeks.count;
     if (params.camera) {
       const at = params.t ? Date.parse(params.t) : null;
       await this.choose(params.camera, at !== null ? zoneDay(at) : zoneDay(Date.now()));
+      if (!showing()) return;
       if (params.event) this.markEvent(params.event);
       // A bookmarked range arrives marked, ready for an export or a case clip.
       if (at !== null && params.end) {
         this.mark = [at, Date.parse(params.end)];
         this.updateRange();
       }
-      if (at !== null) {
+      if (at !== null && this.seeks.count === sought) {
         this.timeline.frame(at, 20 * 60 * 1000); // twenty minutes around the moment
         await this.seek(at);
       }
@@ -157,6 +172,7 @@ export const playback = {
       const first = this.playableCameras()[0];
       if (first) {
         await this.choose(first.id, zoneDay(Date.now()));
+        if (!showing()) return;
         const last = this.data?.recordings?.at(-1);
         if (last) this.timeline.frame(Date.parse(last[1]), 3600 * 1000); // the last hour
       }
@@ -192,19 +208,29 @@ export const playback = {
     this.choose(this.cameraId, zoneDay(dayStart(this.day) + delta * DAY_MS + 3600e3));
   },
 
-  async loadTimeline() {
-    if (!this.cameraId) return;
+  loadTimeline() {
+    if (!this.cameraId) return Promise.resolve();
+    const load = (this.timelineLoad = this.fetchTimeline().finally(() => {
+      if (this.timelineLoad === load) this.timelineLoad = null;
+    }));
+    return load;
+  },
+
+  async fetchTimeline() {
     const camera = this.cameraId;
+    // Day before, then the event's day (or the 10-s refresh crossing a day change): the older
+    // day's answer, drawn last, put another day's recordings on the timeline shown.
+    const current = this.timelines.take();
     try {
       const data = await api(`/api/cameras/${encodeURIComponent(camera)}/timeline` + query({ day: this.day, tz: ZONE }));
-      if (camera !== this.cameraId) return;
+      if (!current() || camera !== this.cameraId) return;
       this.data = data;
       // The look-back window slides with the clock: remember where it began and when we heard,
       // so a seek made minutes later still asks for a moment the server will allow.
       this.lookback = data.available_from ? { from: Date.parse(data.available_from), at: Date.now() } : null;
       this.timeline.setData(data, data.available_from ? Date.parse(data.available_from) : null);
     } catch (error) {
-      this.showMessage(error.message);
+      if (current()) this.showMessage(error.message);
       return;
     }
     await this.loadBookmarks();
@@ -214,10 +240,13 @@ export const playback = {
   async loadBookmarks() {
     const camera = this.cameraId;
     const day = this.day;
+    // A bookmark saved while the timeline refreshed: the list asked before it, answered last,
+    // took its marker off the timeline.
+    const current = this.bookmarkLists.take();
     try {
       const found = await api("/api/bookmarks" + query({ camera_id: camera, start: iso(dayStart(day)),
                                                         end: iso(dayStart(zoneDay(dayStart(day) + DAY_MS + 3600e3))) }));
-      if (camera !== this.cameraId || day !== this.day) return;
+      if (!current() || camera !== this.cameraId || day !== this.day) return;
       this.timeline.setBookmarks(found.map((b) => ({ id: b.id, title: b.title, start: Date.parse(b.start),
                                                      end: b.end ? Date.parse(b.end) : null })));
     } catch { /* the timeline stays without bookmark markers; playback itself is not affected */ }
@@ -247,6 +276,9 @@ export const playback = {
 
   async seek(ms) {
     if (!this.cameraId || ms === null || Number.isNaN(ms)) return;
+    // A seek to another day waits for that day's timeline; a click on the timeline meanwhile
+    // is newer and must not be undone when the first one goes on.
+    const current = this.seeks.take();
     this.preview.hide();
     const earliest = this.earliest();
     this.hideMessage();
@@ -257,6 +289,7 @@ export const playback = {
     }
     this.timeline.setPlayhead(ms);
     if (zoneDay(ms) !== this.day) await this.choose(this.cameraId, zoneDay(ms));
+    if (!current()) return;
     try {
       await this.player.seek(this.cameraId, ms, { play: !this.video.paused });
     } catch (error) {
@@ -287,8 +320,11 @@ export const playback = {
     this.seek(ms);
   },
 
-  togglePlay() {
+  async togglePlay() {
     if (!this.player.loaded) {
+      // Play pressed before the timeline answered did nothing (no recording known yet to
+      // start from): wait for the answer on its way, then start.
+      while (this.startOfPlay() === null && this.timelineLoad) await this.timelineLoad;
       const start = this.startOfPlay();
       if (start !== null) this.seek(start).then(() => this.video.play().catch(() => {}));
       return;
@@ -317,8 +353,13 @@ export const playback = {
   },
 
   async markEvent(eventId) {
+    // The event's range arrives after the screen opened: a mark set by hand meanwhile, or
+    // another event opened, is newer and stays.
+    const current = this.markings.take();
+    const camera = this.cameraId;
     try {
       const event = await api(`/api/events/${Number(eventId)}`);
+      if (!current() || camera !== this.cameraId) return;
       const start = Date.parse(event.clip?.start || event.start);
       const end = event.clip?.end ? Date.parse(event.clip.end) : start + 30 * 1000;
       this.mark = [start, Math.min(end, Date.now())];
@@ -332,6 +373,7 @@ export const playback = {
       notify(t("playback.nothing_shown"), "error");
       return;
     }
+    this.markings.drop(); // an event's range still on its way must not replace this mark
     this.mark[which] = Math.round(wall);
     this.updateRange();
   },
@@ -369,8 +411,10 @@ export const playback = {
       this.caseSelect.parentElement.hidden = true;
       return;
     }
+    const current = this.caseLists.take(); // an older list would lack a case made since
     try {
       const cases = await api("/api/cases");
+      if (!current()) return;
       syncOptions(this.caseSelect, cases.map((c) => [String(c.id), `${c.number} — ${c.title}`]));
     } catch { /* no cases to offer */ }
   },

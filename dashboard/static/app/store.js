@@ -3,6 +3,7 @@
 
 import { api } from "./api.js";
 import { has, t } from "./i18n.js";
+import { Turns } from "./newest.js";
 
 const REFRESH_MS = 4000;
 
@@ -13,6 +14,8 @@ export const store = {
   error: null,
   listeners: new Set(),
   timer: null,
+  turns: new Turns(),
+  asking: 0, // refreshes on their way
 
   can(capability) {
     return Boolean(this.me?.capabilities?.includes(capability));
@@ -38,13 +41,25 @@ export const store = {
   },
 
   async refresh() {
+    // The 4-second refresh and one after a change (a camera added, disabled) can cross: an
+    // answer asked before the change, drawn last, took the new camera off every screen until
+    // the next tick.
+    const current = this.turns.take();
+    this.asking += 1;
+    let cameras;
+    let groups;
     try {
-      const [cameras, groups] = await Promise.all([api("/api/cameras"), api("/api/groups")]);
+      [cameras, groups] = await Promise.all([api("/api/cameras"), api("/api/groups")]);
+    } catch (error) {
+      if (current()) this.error = error;
+    } finally {
+      this.asking -= 1;
+    }
+    if (!current()) return;
+    if (cameras) {
       this.cameras = cameras;
       this.groups = groups;
       this.error = null;
-    } catch (error) {
-      this.error = error;
     }
     this.notify();
   },
@@ -61,7 +76,9 @@ export const store = {
 
   start() {
     this.stop();
-    this.timer = setInterval(() => this.refresh(), REFRESH_MS);
+    // A tick while an answer is still on its way waits for it: on a slow link each tick would
+    // otherwise make the answer before it stale, and none would ever be drawn.
+    this.timer = setInterval(() => { if (!this.asking) this.refresh(); }, REFRESH_MS);
     return this.refresh();
   },
 

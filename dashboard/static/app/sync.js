@@ -12,6 +12,7 @@ import { api, query } from "./api.js";
 import { ZONE, el, fmtTime, notify, option, syncOptions, zoneDay, dayStart } from "./dom.js";
 import { dateTimeField, readField } from "./datetime-field.js";
 import { t, translate } from "./i18n.js";
+import { Turns } from "./newest.js";
 import { RecordingPlayer } from "./player.js";
 import { DragPreview, ThumbnailStrip } from "./preview.js";
 import { store } from "./store.js";
@@ -33,6 +34,8 @@ class Tile {
     this.cameraId = cameraId;
     this.data = { recordings: [], gaps: [], events: [] };
     this.loading = false;
+    this.timelines = new Turns(); // only the newest day asked for is drawn
+    this.placings = new Turns(); // only the newest move of the tile ends its loading
     this.video = el("video", { muted: true, playsInline: true });
     this.code = el("output", { class: "tile-timecode" });
     this.gap = el("div", { class: "tile-gap", i18n: "sync.no_recording", hidden: true });
@@ -57,12 +60,20 @@ class Tile {
   async loadTimeline(day) {
     const start = dayStart(day);
     this.timeline.setDay(start, dayStart(zoneDay(start + DAY_MS + 3600e3)));
+    // Two seeks across midnight (or a tile added while the day changes): the older day's
+    // answer, drawn last, showed that day's recordings and put the tile in a wrong gap.
+    const current = this.timelines.take();
+    let data = null;
     try {
-      this.data = await api(`/api/cameras/${encodeURIComponent(this.cameraId)}/timeline` + query({ day, tz: ZONE }));
-      this.timeline.setData(this.data, this.data.available_from ? Date.parse(this.data.available_from) : null);
-    } catch (error) {
+      data = await api(`/api/cameras/${encodeURIComponent(this.cameraId)}/timeline` + query({ day, tz: ZONE }));
+    } catch { /* no timeline: the tile counts as not recorded */ }
+    if (!current()) return;
+    if (!data) {
       this.data = { recordings: [], gaps: [], events: [] };
+      return;
     }
+    this.data = data;
+    this.timeline.setData(data, data.available_from ? Date.parse(data.available_from) : null);
   }
 
   /** Is there a recording of this camera at wall time ms? */
@@ -80,12 +91,15 @@ class Tile {
   }
 }
 
-/** Resolves (with null) once the tile shows the picture at wall time ms. */
-function onScreen(tile, ms) {
+/** Resolves (with null) once the tile shows the picture at wall time ms, or once wanted() says
+ * the answer no longer matters (a newer move of the tile, or the load ended first): else it
+ * polled on for ever, every 20 ms, once per move of a tile. */
+function onScreen(tile, ms, wanted) {
   return new Promise((resolve) => {
     const check = () => {
       const wall = tile.wallTime();
-      if (tile.video.readyState >= 2 && !tile.video.seeking && wall !== null && Math.abs(wall - ms) <= EXACT_S * 1000) {
+      if (!wanted() || (tile.video.readyState >= 2 && !tile.video.seeking && wall !== null
+                         && Math.abs(wall - ms) <= EXACT_S * 1000)) {
         resolve(null);
       } else {
         setTimeout(check, 20);
@@ -103,6 +117,8 @@ export const sync = {
   playing: false,
   day: null,
   lastSeek: null, // {target, started, pictured}: how long the last seek took to show every picture
+  showings: new Turns(),
+  seeks: new Turns(),
 
   init(section, ctx) {
     this.ctx = ctx;
@@ -183,10 +199,15 @@ export const sync = {
 
   async show(params = {}) {
     this.active = true;
+    // Opened again while the first opening added its tiles: only the newest opening goes on.
+    const current = this.showings.take();
     const cameras = (params.cameras || "").split(",").filter(Boolean);
-    for (const camera of cameras) if (!this.tiles.some((tile) => tile.cameraId === camera)) await this.add(camera);
+    for (const camera of cameras) {
+      if (!this.tiles.some((tile) => tile.cameraId === camera)) await this.add(camera);
+      if (!current()) return;
+    }
     if (params.t) await this.seek(Date.parse(params.t));
-    this.steer();
+    if (current()) this.steer();
   },
 
   hide() {
@@ -250,13 +271,18 @@ export const sync = {
 
   async seek(ms) {
     if (ms === null || Number.isNaN(ms)) return;
+    // Two seeks in a row: the first, ending last, wrote its own target as the last seek and
+    // re-anchored the clock after the second had (a late "lastSeek" for the wrong moment).
+    const current = this.seeks.take();
     for (const tile of this.tiles) tile.preview.hide();
     const started = performance.now();
     this.wall = ms;
     this.anchorPerf = performance.now();
     if (zoneDay(ms) !== this.day) await this.setDay(zoneDay(ms));
+    if (!current()) return;
     this.timeline.setPlayhead(ms);
     await Promise.all(this.tiles.map((tile) => this.place(tile, ms)));
+    if (!current()) return;
     this.lastSeek = { target: new Date(ms).toISOString(), ms: Math.round(performance.now() - started) };
     this.anchorPerf = performance.now(); // the clock held while the pictures came
     this.steer();
@@ -264,7 +290,11 @@ export const sync = {
 
   /** Load or move one tile to wall time ms (paused or playing, as the clock is). */
   async place(tile, ms) {
+    // Moved again before this move's picture came: the older move, ending last, marked the tile
+    // loaded while the newer one still loaded (and its poll for the picture never ended).
+    const current = tile.placings.take();
     if (!tile.recordedAt(ms)) {
+      tile.loading = false; // a load still on its way was for an older moment
       tile.video.pause();
       tile.gap.hidden = false;
       translate(tile.gap, "sync.no_recording");
@@ -275,7 +305,10 @@ export const sync = {
     // The player's promise settles once it has placed the picture (it goes on reading ahead);
     // the tile counts as placed as soon as the picture at ms is decoded on screen, if sooner.
     const loading = tile.player.seek(tile.cameraId, ms, { play: false }).then(() => null, (error) => error);
-    const error = await Promise.race([loading, onScreen(tile, ms)]);
+    let decided = false;
+    const error = await Promise.race([loading, onScreen(tile, ms, () => current() && !decided)]);
+    decided = true;
+    if (!current()) return;
     tile.loading = false;
     if (error) {
       tile.gap.textContent = error.message || String(error);

@@ -5,6 +5,7 @@
 import { api } from "./api.js";
 import { clear, confirmDialog, el, field, fmtTime, notify, option } from "./dom.js";
 import { t } from "./i18n.js";
+import { Turns } from "./newest.js";
 import { store } from "./store.js";
 
 export const ROLES = ["admin", "technician", "operator", "investigator"];
@@ -13,6 +14,7 @@ const GRANTABLE = ["live", "playback", "export", "event.ack"];
 export const usersScreen = {
   users: [],
   grants: [],
+  turns: new Turns(),
 
   init(section) {
     this.userBody = el("tbody", { id: "user-rows" });
@@ -42,17 +44,39 @@ export const usersScreen = {
   hide() {},
 
   async reload() {
+    // Every change reloads (a user added, a role changed, a grant removed): the list asked before
+    // a change, answered last, showed the users without it (a new user gone from the table).
+    const current = this.turns.take();
+    let users;
+    let grants;
     try {
-      [this.users, this.grants] = await Promise.all([api("/api/users"), api("/api/grants")]);
+      [users, grants] = await Promise.all([api("/api/users"), api("/api/grants")]);
     } catch (error) {
-      notify(error.message, "error");
+      if (current()) notify(error.message, "error");
       return;
     }
+    if (!current()) return;
+    this.users = users;
+    this.grants = grants;
     this.render();
   },
 
   render() {
+    // A redraw (after any change, to any user) keeps a new password being typed in a row, and
+    // the focus in it: the rows are built again, but what was typed is the user's work.
+    const typed = new Map();
+    let focused = null;
+    for (const input of this.userBody.querySelectorAll("input.new-password")) {
+      const username = input.closest("tr").dataset.username;
+      if (input.value) typed.set(username, input.value);
+      if (input === document.activeElement) focused = username;
+    }
     clear(this.userBody).append(...this.users.map((user) => this.userRow(user)));
+    for (const input of this.userBody.querySelectorAll("input.new-password")) {
+      const username = input.closest("tr").dataset.username;
+      if (typed.has(username)) input.value = typed.get(username);
+      if (username === focused) input.focus();
+    }
     clear(this.grantBody).append(...this.grants.map((grant) => this.grantRow(grant)));
     const users = this.grantForm.user;
     const chosen = users.value;
@@ -86,7 +110,7 @@ export const usersScreen = {
         locked ? el("button", { type: "button", i18n: "users.unlock", on: { click: () => this.change(user, { unlock: true }) } }) : null,
         password,
         el("button", { type: "button", i18n: "users.set_password",
-                       on: { click: () => password.value && this.change(user, { password: password.value }, "users.password_set") } }),
+                       on: { click: () => this.setPassword(user, password.value) } }),
         el("button", { type: "button", class: "reset-two-factor", disabled: me, i18n: "users.reset_two_factor",
                        on: { click: () => this.resetTwoFactor(user) } })));
   },
@@ -101,14 +125,28 @@ export const usersScreen = {
     this.change(user, { disabled: !user.disabled });
   },
 
+  /** Set a new password; once taken, the field on screen now is emptied (the rows are redrawn
+   * keeping what is typed, so the row the click came from may be gone). */
+  async setPassword(user, password) {
+    if (!password) return;
+    if (!(await this.change(user, { password }, "users.password_set"))) return;
+    const field = [...this.userBody.querySelectorAll("tr")].find((row) => row.dataset.username === user.username)
+      ?.querySelector("input.new-password");
+    if (field && field.value === password) field.value = "";
+  },
+
+  /** PATCH the user; true when the server took it. The list is reloaded either way. */
   async change(user, body, doneKey = "users.saved") {
+    let done = false;
     try {
       await api(`/api/users/${encodeURIComponent(user.username)}`, { method: "PATCH", body });
       notify(t(doneKey, { name: user.username }));
+      done = true;
     } catch (error) {
       notify(error.message, "error");
     }
     this.reload();
+    return done;
   },
 
   buildAddForm() {

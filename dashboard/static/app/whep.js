@@ -90,7 +90,13 @@ export class WhepPlayer {
         headers: { "Content-Type": "application/sdp", ...csrfHeaders() },
         body: pc.localDescription.sdp,
       });
-      if (generation !== this.generation) return;
+      if (generation !== this.generation) {
+        // Stopped (or reconnecting) while the server set the session up: nobody else knows its
+        // address, so it ran on, relayed to nobody, until the server's viewer timeout.
+        const stale = response.status === 201 && response.headers.get("Location");
+        if (stale) fetch(stale, { method: "DELETE", headers: csrfHeaders(), keepalive: true }).catch(() => {});
+        return;
+      }
       if (response.status !== 201) {
         const problem = await response.json().catch(() => ({}));
         if (this.stream === "sub" && String(problem.type).endsWith("/stream-not-found")) {
@@ -151,6 +157,9 @@ export class WhepPlayer {
       return;
     }
     const report = await pc.getStats();
+    // Stopped or reconnected while the stats came: they are of a connection that is gone, and
+    // their state ("live", "stalled") drawn last was shown on the tile's next camera.
+    if (pc !== this.pc || this.stopped) return;
     let inbound = null;
     report.forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") inbound = s; });
     if (!inbound) {

@@ -7,11 +7,14 @@
 import { api } from "./api.js";
 import { el, fill, notify } from "./dom.js";
 import { t, translate } from "./i18n.js";
+import { Turns } from "./newest.js";
 import { store } from "./store.js";
 
 const round = (v) => Math.round(Math.min(1, Math.max(0, v)) * 1000) / 1000;
 
 export const zoneEditor = {
+  opening: new Turns(),
+
   build() {
     if (this.dialog) return;
     this.img = el("img", { class: "zone-snapshot", id: "zone-snapshot", alt: "" });
@@ -46,12 +49,18 @@ export const zoneEditor = {
     this.arrowFor = null;
     this.error.textContent = "";
     translate(this.title, "zones.title", { camera: store.name(cameraId) });
+    // "Zones" clicked on one camera, then on another before the first answered: the first
+    // camera's zones, answered last, were drawn under the second's name and saved onto it.
+    const current = this.opening.take();
+    let detection;
     try {
-      this.current = await api(`/api/cameras/${encodeURIComponent(cameraId)}/detection`);
+      detection = await api(`/api/cameras/${encodeURIComponent(cameraId)}/detection`);
     } catch (error) {
-      notify(error.message, "error");
+      if (current()) notify(error.message, "error");
       return;
     }
+    if (!current()) return;
+    this.current = detection;
     const config = this.current.config || {};
     this.zones = (config.zones || []).map((z) => ({ ...z }));
     this.masks = (config.masks || []).map((m) => ({ ...m }));
