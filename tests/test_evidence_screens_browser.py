@@ -22,7 +22,10 @@ from tests.test_investigation_browser import _wait, at, investigation
 from vms.auth.roles import Role
 from vms.evidence.bookmarks import create_bookmark
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not chromium_available(), reason="Chromium or Playwright missing")]
+# Each test first synthesizes its cameras' recordings (48 min of video): 70-120 s on a loaded
+# 2-core machine, at the suite's 120 s bound. A bound, not a wait.
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300),
+              pytest.mark.skipif(not chromium_available(), reason="Chromium or Playwright missing")]
 
 CENTRE = ZoneInfo("Asia/Ho_Chi_Minh")
 INVESTIGATOR = SimpleNamespace(username="investigator", role=Role.INVESTIGATOR)

@@ -23,7 +23,10 @@ from tests.support.server import serve_app
 from tests.support.totp import Authenticator, sign_in_page
 from vms.recordings.index import SegmentIndex
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not chromium_available(), reason="Chromium or Playwright missing")]
+# Each test first synthesizes its cameras' recordings (48 min of video): 70-120 s on a loaded
+# 2-core machine, at the suite's 120 s bound. A bound, not a wait.
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300),
+              pytest.mark.skipif(not chromium_available(), reason="Chromium or Playwright missing")]
 
 FRAME_MS = 40  # 25 fps
 T0 = float(int(time.time()) - 1800)
