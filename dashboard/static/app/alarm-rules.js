@@ -36,15 +36,8 @@ export const alarmRulesScreen = {
   async reload() {
     // Opening the screen and saving a rule each reload: the list asked before the save, answered
     // last, showed the rules without the one just saved.
-    const current = this.turns.take();
-    let rules;
-    try {
-      rules = await api("/api/alarm-rules");
-    } catch (error) {
-      if (current()) notify(error.message, "error");
-      return;
-    }
-    if (!current()) return;
+    const rules = await this.turns.latest("/api/alarm-rules");
+    if (!rules) return;
     this.rules = rules;
     this.fillGroups();
     fill(this.body, ...this.rules.map((rule) => this.row(rule)));

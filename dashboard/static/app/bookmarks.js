@@ -72,15 +72,8 @@ export const bookmarksScreen = {
     if (!filters) return;
     // A camera chosen, then a search typed: only the newest search may fill the table (the
     // older answer drawn last showed bookmarks the shown filters leave out).
-    const current = this.searches.take();
-    let items;
-    try {
-      items = await api("/api/bookmarks" + query(filters));
-    } catch (error) {
-      if (current()) notify(error.message, "error");
-      return;
-    }
-    if (!current()) return;
+    const items = await this.searches.latest("/api/bookmarks" + query(filters));
+    if (!items) return;
     this.items = items;
     this.render();
   },

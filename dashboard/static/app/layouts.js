@@ -12,15 +12,8 @@ export const layoutMethods = {
   async refreshLayouts() {
     // Two layouts saved in a row (or a save while the wall opens): the list asked before the
     // second save, answered last, left the new layout out of the list until the next visit.
-    const current = layoutLists.take();
-    let layouts;
-    try {
-      layouts = await api("/api/layouts");
-    } catch (error) {
-      if (current()) notify(error.message, "error");
-      return;
-    }
-    if (!current()) return;
+    const layouts = await layoutLists.latest("/api/layouts");
+    if (!layouts) return;
     this.layouts = layouts;
     syncOptions(this.layoutSelect, [["", "", "wall.choose_layout"],
       ...this.layouts.map((layout) => [String(layout.id), `${layout.name} (${layout.tiles})`])]);

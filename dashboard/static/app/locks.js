@@ -56,15 +56,8 @@ export const locksScreen = {
   async reload() {
     // Opening the screen, a camera chosen, a lock made: only the newest list may be drawn (an
     // older one drawn last showed another camera's locks, or lacked the lock just made).
-    const current = this.turns.take();
-    let items;
-    try {
-      items = await api("/api/evidence/locks" + query({ camera_id: this.filter.value }));
-    } catch (error) {
-      if (current()) notify(error.message, "error");
-      return;
-    }
-    if (!current()) return;
+    const items = await this.turns.latest("/api/evidence/locks" + query({ camera_id: this.filter.value }));
+    if (!items) return;
     this.items = items;
     this.render();
   },
