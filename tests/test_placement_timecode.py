@@ -39,12 +39,15 @@ def placement_errors(worker, camera_id: str) -> list[tuple[float, float]]:
             continue
         with av.open(str(worker.recordings_dir / segment.path)) as container:
             stream = container.streams.video[0]
+            # Read while the file is open: PyAV's stream.time_base after close() reads freed
+            # memory (once 1778822272/32583, which "placed" pictures decades before capture).
+            time_base = stream.time_base
             frames = [(f.pts, read_timecode(f)) for f in container.decode(stream)]
         first = min(pts for pts, _ in frames)  # the segment's start is its first picture's time
         start_ms = segment.start.timestamp() * 1000
         for pts, shown in frames:
             assert shown is not None, f"{segment.path}: a picture without a readable timecode"
-            out.append((shown / 1000, start_ms + float((pts - first) * stream.time_base) * 1000 - shown))
+            out.append((shown / 1000, start_ms + float((pts - first) * time_base) * 1000 - shown))
     return sorted(out)
 
 
