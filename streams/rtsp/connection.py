@@ -1,16 +1,19 @@
-"""One TCP connection to an RTSP server: requests, their responses in order, interleaved frames.
+"""One TCP connection to an RTSP server: requests, their responses by CSeq, interleaved frames.
 
 After PLAY the server sends RTP and RTCP framed as ``$``, channel, 16-bit length (RFC 2326
 section 10.12) on the same connection as the responses. ``read_interval`` paces the reads: the
 transport pauses after each read and resumes that many seconds later, so one ``recv`` takes
 everything that arrived meanwhile (many packets) instead of waking the loop for each burst.
+
+Answers are matched to their requests by CSeq (RFC 2326 12.17), not by order: a keep-alive the
+camera never answers would otherwise stay first in line and every later answer would complete
+the request before its own (TEARDOWN getting the keep-alive's answer, and so on).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from typing import Callable
 
 from streams.rtsp.messages import Response, RtspProtocolError, build_request, parse_response
@@ -32,7 +35,9 @@ class RtspConnection(asyncio.Protocol):
         self.read_interval = 0.0  # seconds between reads once playing; 0 reads as data comes
         self.bytes_received = 0
         self._buffer = b""
-        self._waiting: deque[asyncio.Future[Response]] = deque()
+        # Requests sent and not answered yet, by CSeq, oldest first. A request whose caller gave
+        # up (its future cancelled by a timeout) leaves it; its late answer is then dropped.
+        self._waiting: dict[int, asyncio.Future[Response]] = {}
         self._transport: asyncio.Transport | None = None
         self._loop = asyncio.get_running_loop()
         self.closed: asyncio.Future[None] = self._loop.create_future()
@@ -45,13 +50,18 @@ class RtspConnection(asyncio.Protocol):
         return connection
 
     def send(self, method: str, url: str, headers: dict[str, str]) -> asyncio.Future[Response]:
-        """Send a request; the future completes with its response (responses come in order)."""
+        """Send a request; the future completes with the response that carries its CSeq.
+
+        Cancelling the future (a caller's timeout) forgets the request.
+        """
         if self._transport is None or self._transport.is_closing():
             raise ConnectionError("RTSP connection is closed")
         self._cseq += 1
+        cseq = self._cseq
         answer: asyncio.Future[Response] = self._loop.create_future()
-        self._waiting.append(answer)
-        self._transport.write(build_request(method, url, self._cseq, headers))
+        self._waiting[cseq] = answer
+        answer.add_done_callback(lambda _: self._waiting.pop(cseq, None))
+        self._transport.write(build_request(method, url, cseq, headers))
         return answer
 
     def send_frame(self, channel: int, payload: bytes) -> bool:
@@ -91,10 +101,8 @@ class RtspConnection(asyncio.Protocol):
                     if response is None:
                         break
                     pos = pos_after
-                    if response.status and self._waiting:  # status 0: a server's request, ignored
-                        waiting = self._waiting.popleft()
-                        if not waiting.done():
-                            waiting.set_result(response)
+                    if response.status:  # status 0: a server's request, ignored
+                        self._answer(response)
             self.on_read_done(time.time(), self.read_interval)
         except Exception as exc:  # a protocol error or a depacketizer's: this session is over
             self._fail(exc)
@@ -113,8 +121,18 @@ class RtspConnection(asyncio.Protocol):
         if self._transport is not None and not self._transport.is_closing():
             self._transport.resume_reading()
 
+    def _answer(self, response: Response) -> None:
+        """Complete the request ``response`` answers: by its CSeq; without one, the oldest."""
+        cseq = response.header("cseq").strip()
+        if cseq.isdigit():
+            waiting = self._waiting.pop(int(cseq), None)
+        else:  # a server that does not echo CSeq answers in order (none known; be lenient)
+            waiting = self._waiting.pop(next(iter(self._waiting)), None) if self._waiting else None
+        if waiting is not None and not waiting.done():
+            waiting.set_result(response)
+
     def _fail(self, exc: Exception | None) -> None:
-        for waiting in self._waiting:
+        for waiting in list(self._waiting.values()):
             if not waiting.done():
                 waiting.set_exception(exc or ConnectionError("RTSP connection closed"))
         self._waiting.clear()
