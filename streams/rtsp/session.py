@@ -100,7 +100,7 @@ class RtspSession:
         connection.on_frame = on_frame
         connection.on_read_done = assembler.read_done
         await self._request("PLAY", self._session_url(base), {"Range": "npt=0.000-"})
-        connection.read_interval = self.read_interval
+        connection.pace(self.read_interval)
         self.track = track
         loop = asyncio.get_running_loop()
         self._keep_alive = loop.create_task(self._keep_alive_loop(base, session_timeout))
