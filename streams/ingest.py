@@ -52,8 +52,9 @@ DISCONTINUITY_MEANING = {
     "drift": "camera clock drifts against ours; slewed, no gap",
     "burst": "nothing arrived for a while, then a burst; frames keep their camera spacing",
     "gap": "frames are missing; recording resumes at the next keyframe",
-    "lost": "a picture came without timestamps (FFmpeg's RTSP demuxer, after a burst); it and the "
-            "pictures depending on it are left out, recording resumes at the next keyframe",
+    "lost": "a picture was lost (FFmpeg's RTSP demuxer gave it no timestamps after a burst, or the "
+            "built-in client received it damaged); it and the pictures depending on it are left out, "
+            "recording resumes at the next keyframe",
 }
 STATUS_INTERVAL_SECONDS = 2.0
 DRIFT_LOG_SECONDS = 60.0  # drift reports of one stream are logged at most this often (all counted)

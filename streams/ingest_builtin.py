@@ -88,6 +88,11 @@ class BuiltinIngest:
             nonlocal feed, finish, session
             if self._stop.is_set():
                 return  # stopping: nothing after the stop is ours to publish (the thread notices soon)
+            if not data:  # a picture lost (a damaged unit): nothing that depends on it may go on
+                if feed is not None:
+                    feed(LostPicture(0), arrival)
+                probe.clear()  # still probing: start again at the next keyframe
+                return
             unit = AccessUnit(data, pts, pts, keyframe)
             if feed is not None:
                 feed(unit, arrival)

@@ -21,6 +21,7 @@ from streams.simulator import CameraSimulator, SimulatedCamera, simulator_availa
 from tests.support.clock_checks import check_recording
 from tests.support.system import FAST_INGEST, camera_entry, make_settings, running_worker
 from tests.support.clock_checks import wait_packets
+from tests.support.rtsp_proxy import rtsp_proxy
 from tests.test_recording_rtsp import SMALL, check_segments
 
 needs_simulator = pytest.mark.skipif(not simulator_available(), reason="GStreamer RTSP server (Debian packages) missing")
@@ -71,8 +72,34 @@ def test_h264_lost_fragment_drops_only_its_access_unit_and_is_counted():
     packets = [rtp(1 + i, 0, f, i == len(fragments) - 1) for i, f in enumerate(fragments) if i != 2]
     packets.append(rtp(1 + len(fragments), 3600, SLICE, True))
     units, assembler = assemble("h264", packets)
-    assert units == [(START + SLICE, 3600, False)]
+    assert units == [(b"", 0, False), (START + SLICE, 3600, False)]  # empty: the lost picture, reported
     assert assembler.lost_packets == 1 and assembler.dropped_units == 1
+
+
+def test_a_unit_cut_short_before_its_marker_is_dropped_once_the_sender_marks_its_units():
+    # A stream spliced (or its encoder restarted) mid-unit: the next timestamp comes before the
+    # marker. Parameter sets without their picture are dropped quietly; part of a picture is
+    # dropped and reported as a lost picture (empty data), never handed on as a whole one.
+    stap = b"\x18" + struct.pack("!H", len(SPS)) + SPS + struct.pack("!H", len(PPS)) + PPS
+    slice_two = b"\x41" + bytes(range(50, 150))
+    packets = [
+        rtp(1, 0, SLICE, True),  # the sender marks the end of its units
+        rtp(2, 3600, stap),  # cut: its IDR never came
+        rtp(3, 7200, IDR, True),
+        rtp(4, 10800, SLICE),  # cut: the picture's second slice never came
+        rtp(5, 14400, slice_two, True),
+    ]
+    units, assembler = assemble("h264", packets)
+    assert units == [(START + SLICE, 0, False), (START + IDR, 7200, True), (b"", 10800, False),
+                     (START + slice_two, 14400, False)]
+    assert assembler.lost_packets == 0 and assembler.dropped_units == 2
+
+
+def test_a_sender_that_never_marks_its_units_ends_them_at_the_next_timestamp():
+    packets = [rtp(1, 0, SPS), rtp(2, 0, PPS), rtp(3, 0, IDR), rtp(4, 3600, SLICE), rtp(5, 7200, SLICE)]
+    units, assembler = assemble("h264", packets)
+    assert units == [(START + SPS + START + PPS + START + IDR, 0, True), (START + SLICE, 3600, False)]
+    assert assembler.dropped_units == 0  # the last unit waits for the next timestamp
 
 
 def test_h265_fragmentation_and_aggregation_units():
@@ -215,3 +242,24 @@ def test_each_camera_is_pulled_by_its_own_rtsp_client_in_one_worker(tmp_path, ca
     assert "cannot take this stream" not in caplog.text  # chosen, not fallen back
     for camera in cameras:
         assert check_segments(worker.index, worker.recordings_dir, camera.id)
+
+
+@needs_simulator
+def test_a_lost_packet_leaves_out_its_picture_and_what_depends_on_it_until_the_next_keyframe(tmp_path):
+    camera = SimulatedCamera(id="cam-loss", **SMALL)
+    with CameraSimulator([camera]).start() as sim, rtsp_proxy(sim.url(camera.id)) as proxy:
+        entry = camera_entry(sim, camera.id, segment_seconds=4)
+        entry["main_url"] = proxy.url(sim.url(camera.id))
+        with running_worker(make_settings(tmp_path, [entry], ingest=BUILTIN)) as (worker, statuses):
+            statuses.wait_state(camera.id, "online", timeout=30)
+            wait_packets(worker, camera.id, 3 * camera.fps)
+            proxy.lose_packet()
+            wait_packets(worker, camera.id, 4 * camera.fps)
+            seen = dict(next(s for s in worker.statuses() if s.camera_id == camera.id).discontinuities)
+    assert [kind for kind, _, _ in proxy.injected] == ["lost"]
+    assert seen.get("lost") == 1, seen
+    # Every file decodes (a damaged picture or one depending on it would not); the hole lasts
+    # up to one GOP (the pictures up to the next keyframe).
+    _, gaps = check_recording(worker, camera.id, camera.fps, time.time(), ragged_ends=True)
+    real = [(at, size) for at, size in gaps if size > 0.1]
+    assert len(real) <= 1 and all(size <= camera.gop / camera.fps + 0.2 for _, size in real), gaps

@@ -103,7 +103,7 @@ def test_report_interval_is_rfc_3550_minimum_randomised():
 
 def test_assembler_reception_counts_and_padding_only_packets_are_no_loss():
     units: list[int] = []
-    assembler = AccessUnitAssembler("h264", 96, lambda data, pts, key, arrival: units.append(pts))
+    assembler = AccessUnitAssembler("h264", 96, lambda data, pts, key, arrival: units.append(pts) if data else None)
     assert assembler.reception() is None
 
     def rtp(seq: int, ts: int, payload: bytes, pad: bool = False) -> bytes:

@@ -2,7 +2,11 @@
 
 An access unit ends at the RTP marker bit, or when the timestamp changes (a lost marker). A gap
 in sequence numbers damages the unit it falls into: that unit is dropped and counted, never
-handed on half-built (a recorded half picture is a corrupt frame).
+handed on half-built (a recorded half picture is a corrupt frame). So does a unit cut short
+without a gap: once the sender has shown that it marks the end of its units, a unit that the
+next timestamp ends before its marker was cut (a stream spliced or restarted mid-picture: its
+parameter sets without their picture, some slices of a picture). Senders that never set the
+marker end every unit at the next timestamp, as before.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from struct import Struct
 from typing import Callable
 
+from streams.access_units import holds_picture
 from streams.rtsp.h264 import H264Depacketizer
 from streams.rtsp.h265 import H265Depacketizer
 from streams.rtsp.payload import DepacketizeError, Depacketizer
@@ -19,7 +24,8 @@ _HEADER = Struct("!BBHI")  # V/P/X/CC, M/PT, sequence number, timestamp
 _DEPACKETIZERS: dict[str, type[Depacketizer]] = {"h264": H264Depacketizer, "hevc": H265Depacketizer}
 
 # (Annex B access unit, timestamp in clock-rate ticks from the session's first packet, keyframe,
-# arrival: UTC epoch seconds)
+# arrival: UTC epoch seconds). Empty data: a picture was lost there (a damaged unit dropped), so
+# what depends on it up to the next keyframe cannot decode.
 UnitSink = Callable[[bytes, int, bool, float], None]
 
 
@@ -35,13 +41,15 @@ class AccessUnitAssembler:
     a paced read takes everything that arrived since the previous one, so the units of one
     read are spread evenly over the window they can have arrived in (never before the
     previous read, never more than one read interval back), instead of all sharing the read's
-    time, which the time model would take for a burst. Counters: ``packets`` (taken in, in
+    time, which the time model would take for a burst. A dropped unit that held a picture is
+    handed over as empty data (see ``UnitSink``). Counters: ``packets`` (taken in, in
     sequence), ``lost_packets`` (sequence gaps), ``dropped_units`` (damaged); ``reception()``
     gives them to RTCP receiver reports.
     """
 
     def __init__(self, codec: str, payload_type: int, sink: UnitSink) -> None:
         self._payload = depacketizer(codec)
+        self._codec = codec
         self._payload_type = payload_type
         self._sink = sink
         self._next_seq = -1
@@ -51,6 +59,7 @@ class AccessUnitAssembler:
         self._last_ts = 0  # 32-bit RTP timestamp of the unit being built
         self._extended = 0  # its 64-bit value since the first packet
         self._damaged = False
+        self._marks_ends = False  # the sender sets the marker bit at the end of a unit
         self._completed: list[tuple[bytes, int, bool]] = []
         self._read_at = 0.0
         self.packets = self.lost_packets = self.dropped_units = 0
@@ -84,7 +93,9 @@ class AccessUnitAssembler:
             return
         if ts != self._last_ts:
             if not self._payload.empty:
-                self._emit()  # the previous unit's marker was lost
+                # The previous unit's marker never came: lost, or the unit was cut short.
+                self._damaged = self._damaged or self._marks_ends
+                self._emit()
                 # The lost packets may have been this unit's beginning as well as the last one's end.
                 self._damaged = lost
             step = (ts - self._last_ts) & 0xFFFFFFFF
@@ -92,12 +103,17 @@ class AccessUnitAssembler:
             self._last_ts = ts
         self._payload.push(packet, start, end)
         if marker_type & 0x80:
+            self._marks_ends = True
             self._emit()
 
     def _emit(self) -> None:
         data, keyframe, damaged = self._payload.take()
         if damaged or self._damaged:
             self.dropped_units += 1
+            # A picture lost is reported (as empty data); a unit cut short before its picture
+            # (parameter sets, SEI) loses nothing the next keyframe does not bring again.
+            if holds_picture(data, self._codec):
+                self._completed.append((b"", self._extended, False))
         else:
             self._completed.append((data, self._extended, keyframe))
         self._damaged = False

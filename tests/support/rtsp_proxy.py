@@ -103,6 +103,7 @@ class _Connection:
         self.clock = _Clock()
         self.held: list[bytes] = []
         self.dropping = False
+        self.losing = False  # lose the next packet that starts a picture other than a keyframe
         self.boundary = True  # the next RTP packet starts a frame
         self.out_seq: int | None = None
         self.ssrc: bytes | None = None
@@ -194,11 +195,20 @@ class _Connection:
         if proxy.switched is not None and not spliced:
             return None  # the old mount is no longer shown
         with proxy.lock:
-            if self.boundary:
+            starts = self.boundary
+            if starts:
                 self._apply_pending()
             self.boundary = bool(rtp[1] & 0x80)
             dropping = self.dropping
+            losing = self.losing and starts and self.out_seq is not None and not is_keyframe_start(bytes(rtp[12:]))
+            if losing:
+                self.losing = False
         if dropping:
+            return None
+        if losing:  # lost on the way: its sequence number is skipped, as a network loses it
+            assert self.out_seq is not None
+            self.out_seq = (self.out_seq + 1) % 65536
+            proxy.injected.append(("lost", 1, time.time()))
             return None
         raw = struct.unpack_from(">I", rtp, 4)[0]
         out = int(round(self.clock.out(raw))) % 2**32
@@ -226,6 +236,8 @@ class _Connection:
                 self.dropping = True
             elif kind == "undrop":
                 self.dropping = False
+            elif kind == "lose":
+                self.losing = True
 
     def splice(self, frame: bytes, first: bool) -> None:
         """Send a packet of the other mount as if the camera had sent it."""
@@ -326,6 +338,11 @@ class RtspProxy:
         self._change("drop", 1)
         self.injected.append(("gap", seconds, time.time()))
         threading.Timer(seconds, self._change, ("undrop", 1)).start()
+
+    def lose_packet(self) -> None:
+        """Lose one RTP packet: the first of the next picture that is not a keyframe (a sequence
+        number goes missing, as over a lossy network; the picture is damaged)."""
+        self._change("lose", 1)
 
     def switch_to(self, upstream_url: str) -> None:
         """Splice in another mount of the same server (same codec) from its next keyframe."""
