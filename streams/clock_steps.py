@@ -86,7 +86,10 @@ class StepSplicer:
         return pts
 
     def _lead_max(self, now: float) -> float:
-        while self._leads and now - self._leads[0][0] > LEAD_WINDOW_SECONDS:
+        # The newest lead stays however old it is: after a stall longer than the window, an
+        # empty window made every frame look ahead (a forward step), and the stall rule then
+        # put a delayed backlog after its own arrival, up to the stall's length in the future.
+        while len(self._leads) > 1 and now - self._leads[0][0] > LEAD_WINDOW_SECONDS:
             self._leads.popleft()
         return self._leads[0][1] if self._leads else float("-inf")
 

@@ -243,7 +243,7 @@ class MediaTimeline:
     def _slew(self, dts: int, arrival: float, events: list[ClockEvent]) -> None:
         run = self._run
         assert run is not None
-        lead = self._lead_max(dts, arrival)
+        lead = self._lead_max(dts)
         run.base_rate = run.camera_rate() or run.base_rate
         rate = run.base_rate
         if lead > 0:  # ahead of our clock is worse than behind it: catch up faster
@@ -257,9 +257,9 @@ class MediaTimeline:
             run.reported_drift = steps
             events.append(ClockEvent("drift", drift, run.wall(dts)))
 
-    def _lead_max(self, dts: int, now: float) -> float:
+    def _lead_max(self, dts: int) -> float:
         """How far the run's line, where it is now, lies ahead of the least-delayed arrival of
-        the last ``LEAD_WINDOW_SECONDS`` (each carried forward to ``dts`` at the camera's rate).
+        the last ``LEAD_WINDOW_SECONDS`` of media (each carried forward to ``dts`` at the camera's rate).
 
         Measured against the line as it is now, not as each frame was placed: the lead a frame
         had when placed still counted the correction made since, so the slew went on for up to
@@ -267,11 +267,16 @@ class MediaTimeline:
         """
         run = self._run
         assert run is not None
-        while self._arrivals and now - self._arrivals[0][0] > LEAD_WINDOW_SECONDS:
+        # The window is the camera's last seconds of media, not what arrived in our last
+        # seconds: after a stall with the frames delayed (a backlog), the frames before the
+        # stall stay the least-delayed until 5 s of media have followed them; dropping them by
+        # arrival time left only the backlog, and the line was slewed at full speed towards it.
+        tb = float(self.tb)
+        while self._arrivals and (dts - self._arrivals[0][1]) * tb > LEAD_WINDOW_SECONDS:
             self._arrivals.popleft()
         if not self._arrivals:
             return 0.0
-        step = float(self.tb) * run.base_rate
+        step = tb * run.base_rate
         earliest = min(arrival + (dts - x) * step for arrival, x in self._arrivals)
         return run.wall(dts) - earliest
 

@@ -96,6 +96,23 @@ def test_a_held_burst_keeps_real_times_and_is_reported():
     assert all(abs(p.wall_time - (1000 + i * 0.04)) < 0.01 for i, (_, p) in enumerate(placed))
 
 
+def test_a_burst_held_longer_than_the_lead_window_is_not_taken_for_a_clock_step():
+    # Held 6 s on the way (a stalled server or process), longer than the 5 s over which the
+    # least-delayed frame is looked for: the frames are late, not ahead, so no step is spliced
+    # in, and the backlog is not placed up to 6 s into the future (index refusals: "future").
+    arrivals = [1000 + i * 0.04 for i in range(500)]
+    for i in range(100, 250):
+        arrivals[i] = 1000 + 250 * 0.04
+    placed, timeline = run([i * F for i in range(500)], arrivals)
+    assert kinds(timeline) == ["burst"]  # before: a "backward" step of 6 s and a 6 s "gap"
+    check_spacing(placed, tolerance=0.003)  # slewing changes the spacing by up to 5 %
+    # Before: the backlog was placed after its own arrival, up to 6 s; with the lead window
+    # counted in arrival time instead of media time, up to 0.25 s. Slewing after the burst
+    # (the window's frames are all late) may still lead an arrival by about a frame.
+    ahead = max(p.wall_time - arrivals[i] for i, (_, p) in enumerate(placed))
+    assert ahead <= 0.06, ahead
+
+
 def test_lost_frames_are_a_gap_not_spliced():
     frames = [i for i in range(300) if not 100 <= i < 175]
     placed, timeline = run([i * F for i in frames], [1000 + i * 0.04 for i in frames])
