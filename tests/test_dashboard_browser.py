@@ -344,6 +344,7 @@ async def test_register_a_camera_after_probing_it(dash):
     await page.fill("#cam-lat", "10.7830")
     await page.fill("#cam-lon", "106.7390")
     await page.select_option("#cam-transport", "tcp")
+    await page.select_option("#cam-rtsp-client", "builtin")
     assert await page.is_disabled("#cam-save")  # probe first
     await page.click("#cam-probe")
     await page.wait_for_selector('#probe-result:not([hidden]) h3[data-ok="true"]', timeout=30000)
@@ -358,6 +359,8 @@ async def test_register_a_camera_after_probing_it(dash):
     row = f'#camera-table tr[data-camera="{SPARE_CAMERA}"]'
     await page.wait_for_selector(row)
     assert await page.locator(f"{row} .camera-name").inner_text() == "Cổng Mai Chí Thọ"
+    # The form's RTSP client choice was sent (null would be the deployment's default).
+    assert (await api_json(dash, f"/api/cameras/{SPARE_CAMERA}"))["rtsp_client"] == "builtin"
     await page.wait_for_selector(f'{row}[data-state="online"]', timeout=40000)
     await dash.shot("cameras")
 

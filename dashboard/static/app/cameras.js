@@ -155,6 +155,10 @@ export const camerasScreen = {
       // RTP transport: auto = TCP, then UDP for cameras that answer 461 Unsupported transport
       transport: el("select", { id: "cam-transport" },
         option("auto", "", "cameras.transport.auto"), option("tcp", "TCP"), option("udp", "UDP")),
+      // Which RTSP client pulls the camera; "" = the deployment's ingest.rtsp_client (sent as null)
+      rtspClient: el("select", { id: "cam-rtsp-client" },
+        option("", "", "cameras.rtsp_client.default"), option("ffmpeg", "FFmpeg"),
+        option("builtin", "", "cameras.rtsp_client.builtin")),
     };
     f.transport.addEventListener("change", () => this.unprobed());
     f.main.addEventListener("input", () => this.unprobed());
@@ -172,7 +176,7 @@ export const camerasScreen = {
         field("cameras.field.main_url", f.main), field("cameras.field.sub_url", f.sub),
         field("cameras.field.username", f.username), field("cameras.field.password", f.password),
         field("cameras.field.lat", f.lat), field("cameras.field.lon", f.lon), field("cameras.field.place", f.place),
-        field("cameras.field.transport", f.transport),
+        field("cameras.field.transport", f.transport), field("cameras.field.rtsp_client", f.rtspClient),
         el("label", { class: "field check" }, f.recording, el("span", { i18n: "cameras.field.recording" }))),
       el("div", { class: "form-actions" }, f.probeButton, f.probeHint, el("span", { class: "grow" }), f.saveButton,
         el("button", { type: "button", i18n: "common.cancel", on: { click: () => this.closeForm() } })),
@@ -213,6 +217,7 @@ export const camerasScreen = {
     f.place.value = camera?.location?.description || "";
     f.recording.checked = camera ? camera.recording?.enabled !== false : true;
     f.transport.value = camera?.transport || "auto";
+    f.rtspClient.value = camera?.rtsp_client || "";
     f.error.textContent = "";
     f.result.hidden = true;
     clear(f.result);
@@ -293,6 +298,7 @@ export const camerasScreen = {
       // Keep the segment length and recorded stream of an edited camera; only the switch changes here.
       recording: { ...(this.mode === "edit" ? this.editing.recording : {}), enabled: f.recording.checked },
       transport: f.transport.value,
+      rtsp_client: f.rtspClient.value || null,
     };
     if (location) body.location = location;
     if (f.username.value) body.username = f.username.value;
