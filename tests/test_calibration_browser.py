@@ -131,6 +131,14 @@ async def test_a_technician_calibrates_by_clicking_four_points_and_typing_metres
     await page.mouse.move(*(await at(dash, 0.3, 0.25)), steps=3)
     await page.mouse.move(*(await at(dash, *PICTURE[3])), steps=3)
     await page.mouse.up()
+    # The arrow keys nudge a focused handle (Shift: a hundredth of the picture).
+    handle = page.locator('#calib-marks .calib-handle[data-index="3"]')
+    before = float((await handle.evaluate("h => h.style.left")).rstrip("%"))
+    await handle.focus()
+    await page.keyboard.press("Shift+ArrowRight")
+    after = float((await page.locator('#calib-marks .calib-handle[data-index="3"]').evaluate("h => h.style.left")).rstrip("%"))
+    assert after == pytest.approx(before + 1, abs=0.02)
+    await page.keyboard.press("Shift+ArrowLeft")  # the focus stayed on the redrawn handle
     assert await page.locator("#calib-layer .calib-grid").count() == 0  # no metres typed yet
     for index, (x, y) in enumerate(GROUND):
         row = page.locator(f'#calib-rows .calib-row[data-index="{index}"]')

@@ -242,6 +242,19 @@ export const calibration = {
       node.addEventListener("pointercancel", up);
     });
     node.addEventListener("click", (event) => event.stopPropagation()); // a handle is not a new point
+    // The arrow keys nudge it a pixel or so (Shift: ten), for the last bit of precision.
+    node.tabIndex = 0;
+    node.setAttribute("aria-label", t("calibration.handle", { n: index + 1 }));
+    node.title = node.getAttribute("aria-label");
+    node.addEventListener("keydown", (event) => {
+      const step = event.shiftKey ? 0.01 : 0.001;
+      const move = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] }[event.key];
+      if (!move) return;
+      event.preventDefault();
+      this.picture[index] = [round4(this.picture[index][0] + move[0]), round4(this.picture[index][1] + move[1])];
+      this.render();
+      this.marks.children[index]?.focus();
+    });
     return node;
   },
 

@@ -61,6 +61,7 @@ export const zoneEditor = {
     this.arrowFor = null;
     calibration.setActive(on);
     this.zoneTools.hidden = on;
+    this.svg.classList.toggle("calibrating", on); // zones stay in view, dimmed
     this.hint.hidden = on;
     this.list.hidden = on;
     translate(this.modeButton, on ? "calibration.back" : "calibration.open");
