@@ -12,6 +12,7 @@ and run in order.
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import pytest_asyncio
@@ -176,6 +177,11 @@ async def test_after_a_reload_the_grid_and_the_measure_tool_use_the_saved_calibr
         assert near_a_line(point, axes) < 0.003, (point, axes)
     assert near_a_line(picture[2], lines) < 0.003
     assert near_a_line((0.5, 0.5), lines) < 0.003  # the stretch's middle, road (1.75, 6), by hand
+    # The pointer's place on the road, in the UI's language (Vietnamese: decimal comma).
+    await page.mouse.move(*(await at(dash, 0.5, 0.5)))
+    cursor = await page.text_content("#calib-cursor")
+    x, y = (float(v.replace(",", ".")) for v in re.findall(r"-?\d+,\d\d", cursor))
+    assert (x, y) == pytest.approx((1.75, 6.0), abs=0.1), cursor
     await page.click("#calib-measure")
     width = await measure(dash, PICTURE[0], PICTURE[1])
     assert width == pytest.approx(3.5, abs=0.1)

@@ -15,6 +15,11 @@ const MAX_LINES = 120; // more grid lines than this are a blur: the step grows i
 const SAMPLES = 48; // points per grid line, so a line is cut where it leaves the picture or the road
 const round4 = (v) => Math.round(Math.min(1, Math.max(0, v)) * 10000) / 10000;
 
+/** Metres with two decimals in the UI's language (3,50 in Vietnamese, 3.50 in English). */
+function metres(value) {
+  return new Intl.NumberFormat(lang() === "vi" ? "vi-VN" : "en-GB", { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(value);
+}
+
 /** A problem found before asking the server (points missing, a metre left empty). */
 export class CalibrationIncomplete extends Error {}
 
@@ -41,6 +46,9 @@ export const calibration = {
       el("option", { value: "auto", i18n: "calibration.step_auto" }),
       ...STEPS.map((s) => el("option", { value: String(s), text: `${s} m` })));
     this.result = el("output", { id: "calib-measure-result", class: "calib-result" });
+    this.cursor = el("output", { id: "calib-cursor", class: "calib-cursor muted" });
+    svg.addEventListener("pointermove", (event) => this.hover(event));
+    svg.addEventListener("pointerleave", () => { this.cursor.textContent = ""; });
     const button = (id, key, fn, cls = "") => el("button", { type: "button", id, class: cls, i18n: key, on: { click: fn } });
     this.measureButton = button("calib-measure", "calibration.measure", () => this.toggleMeasure());
     this.panel = el("div", { class: "calib-panel", id: "calib-panel", hidden: true },
@@ -50,7 +58,8 @@ export const calibration = {
         this.measureButton,
         this.result,
         el("label", { class: "inline" }, el("span", { i18n: "calibration.grid_step" }), this.step),
-        button("calib-clear", "calibration.clear", () => this.clear(), "danger")),
+        button("calib-clear", "calibration.clear", () => this.clear(), "danger"),
+        this.cursor),
       this.status,
       this.rows,
       el("div", { class: "toolbar calib-lane" },
@@ -111,6 +120,20 @@ export const calibration = {
       this.picture.push(point.map(round4));
     }
     this.render();
+  },
+
+  /** Where the pointer is on the road, so a technician can read off any point of the grid. */
+  hover(event) {
+    const toGround = this.active ? this.matrix() : null;
+    if (!toGround) return;
+    const box = this.svg.getBoundingClientRect();
+    const point = [(event.clientX - box.left) / box.width, (event.clientY - box.top) / box.height];
+    const { x, y, w } = project(toGround, point);
+    if (w * Math.sign(project(toGround, this.picture[0]).w) <= 0) {
+      translate(this.cursor, "calibration.beyond_horizon");
+      return;
+    }
+    translate(this.cursor, "calibration.cursor", { x: metres(x), y: metres(y) });
   },
 
   /** Numbers typed for the ground, or null while one is missing or not a number. */
@@ -325,10 +348,9 @@ export const calibration = {
       delete this.result.dataset.metres;
       translate(this.result, "calibration.beyond_horizon");
     } else if (points.length === 2 && toGround) {
-      const metres = groundDistance(toGround, points[0], points[1]);
-      const format = new Intl.NumberFormat(lang() === "vi" ? "vi-VN" : "en-GB", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-      this.result.dataset.metres = String(metres);
-      translate(this.result, "calibration.measured", { metres: format.format(metres) });
+      const distance = groundDistance(toGround, points[0], points[1]);
+      this.result.dataset.metres = String(distance);
+      translate(this.result, "calibration.measured", { metres: metres(distance) });
     } else {
       delete this.result.dataset.metres;
       this.result.textContent = "";
