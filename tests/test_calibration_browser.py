@@ -220,8 +220,8 @@ async def test_three_points_on_a_line_are_refused_in_words(dash):
     requests = []
     page.on("request", lambda r: requests.append(r) if r.method == "PUT" else None)
     await page.click("#zone-save")
-    await dash.wait_js("() => document.querySelector('#zone-error').textContent.includes('3')", "the missing point")
-    assert "cần 4 điểm" in await page.text_content("#zone-error") and not requests
+    await dash.wait_js("() => document.querySelector('#zone-error').textContent.includes('cần 4 điểm')", "the missing point")
+    assert "(mới có 3)" in await page.text_content("#zone-error") and not requests
     await page.click("#zone-cancel")
     saved = (await detection(dash))["config"]["calibration"]
     assert flat(saved["ground"]) == flat(GROUND)  # nothing of the refused calibration was kept
@@ -244,6 +244,7 @@ async def test_an_operator_is_offered_no_calibration(dash):
                                  data={**DETECTION, "calibration": {"picture": flat_pairs(PICTURE), "ground": flat_pairs(GROUND)}})
     assert put.ok, await put.text()
     await page.click("#logout")
+    await page.wait_for_selector("#login-form")  # signed out before signing in: else the sign-out could end the new session
     await sign_in_page(page, dash.url, OPERATOR, dash.other_password, Authenticator())
     await page.goto(dash.url + "/")
     await page.wait_for_selector("#shell:not([hidden])")

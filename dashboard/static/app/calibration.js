@@ -6,6 +6,7 @@
 // `calibration: {picture: [[u, v] x 4], ground: [[x, y] x 4]}` (picture in fractions 0..1,
 // ground in metres); the server validates it (points outside, three on a line).
 
+import { problemText } from "./api.js";
 import { el, fill } from "./dom.js";
 import { homography, invert, project, groundDistance } from "./homography.js";
 import { lang, t, translate } from "./i18n.js";
@@ -30,11 +31,9 @@ export const calibration = {
   measuring: null, // {points: [[u, v]...]} while the measure tool is on
 
   /** Build once: `stage` is the snapshot's box (handles go over it), `svg` the drawing (viewBox 0..1). */
-  build(stage, svg, onChange) {
+  build(stage, svg) {
     if (this.panel) return;
-    this.stage = stage;
     this.svg = svg;
-    this.onChange = onChange;
     this.layer = el("svg:g", { class: "calib-layer", id: "calib-layer" });
     this.marks = el("div", { class: "calib-marks", id: "calib-marks", hidden: true });
     stage.append(this.marks);
@@ -174,8 +173,9 @@ export const calibration = {
       if (e.code === "calibration_point_outside") return t("calibration.error.outside", { n: Number(p.index) + 1 });
       return e.problem;
     });
-    const others = (error.problem.errors || []).length - mine.length;
-    return others ? `${words.join("; ")}; ${error.message}` : words.join("; ");
+    // The other refusals in the same answer (a zone's polygon...) as every screen words them.
+    const others = error.problem.errors.filter((e) => !mine.includes(e));
+    return [...words, ...(others.length ? [problemText(error.status, { ...error.problem, errors: others })] : [])].join("; ");
   },
 
   render() {
@@ -200,7 +200,6 @@ export const calibration = {
     this.marks.replaceChildren(...this.picture.map((p, i) => this.handle(p, i)));
     this.marks.classList.toggle("measuring", Boolean(this.measuring)); // clicks then go through the handles
     this.renderStatus(toGround);
-    this.onChange?.();
   },
 
   renderStatus(toGround) {
