@@ -136,9 +136,9 @@ class ZoneConfig(_Strict):
 
 
 # A calibration is refused when 1 px of click error (on the editor's 640 px wide snapshot) could
-# make its metres nonsense. Measured with four points clicked 1 px rms off (decision 120): a lane
-# trapezoid whose nearest point-to-line distance is 0.05 of the picture measures its sides within
-# 14-16 % (95th percentile), at 0.033 within 52 %, at 0.02 within 65-420 %.
+# make its metres nonsense. Measured with four points clicked 1 px rms off (decision 120): lane
+# stretches whose nearest point-to-line distance is 0.048-0.065 of the picture measure their sides
+# within 14-16 % (95th percentile), at 0.033 within 52 %, at 0.02 within 65 %, at 0.01 within 780 %.
 PICTURE_MIN_OFF_LINE = 0.04
 # Road positions are typed, not clicked: only a typo makes one nearly fall on the line through two
 # others. A triangle of three of them must hold this share of the marked area (a rectangle's
