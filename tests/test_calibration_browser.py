@@ -3,8 +3,8 @@
 A technician opens a camera's zone editor, switches to "Calibrate", clicks four points on the
 snapshot (dragging one into place) and types their road positions in metres; saved, reloaded,
 the calibration comes back from the API, the road's grid is drawn through the points and the
-measure tool gives the lane's width and a stretch's length in metres. Three points on a line
-are refused by the server and said in Vietnamese; "Remove calibration" removes it; an operator
+measure tool gives the lane's width and a stretch's length in metres. Three points on a line,
+or nearly on one, are refused by the server and said in Vietnamese; "Remove calibration" removes it; an operator
 is offered none of it (the API refuses the operator's PUT). The tests share one signed-in page
 and run in order.
 """
@@ -150,6 +150,8 @@ async def test_a_technician_calibrates_by_clicking_four_points_and_typing_metres
     await dash.shot("calibration")
     await page.click("#zone-save")
     await page.wait_for_selector("#zone-editor", state="hidden")
+    # The notice says what was saved: the calibration (the zones are as they were).
+    await dash.wait_js("() => document.querySelector('#notice').textContent.startsWith('Đã lưu hiệu chuẩn của')", "the notice")
 
     saved = (await detection(dash))["config"]
     assert flat(saved["calibration"]["picture"]) == pytest.approx(flat(PICTURE), abs=0.005)
@@ -212,9 +214,20 @@ async def test_three_points_on_a_line_are_refused_in_words(dash):
     assert [e["code"] for e in problem["errors"]] == ["calibration_collinear"], problem
     await dash.wait_js("() => document.querySelector('#zone-error').textContent.length > 0", "the refusal")
     text = await page.text_content("#zone-error")
-    assert "Hiệu chuẩn: các điểm ảnh 1, 2 và 3 thẳng hàng" in text, text  # numbered from 1, as on the screen
+    assert "Hiệu chuẩn: các điểm 1, 2 và 3 thẳng hàng trên ảnh" in text, text  # numbered from 1, as on the screen
     assert "calibration_collinear" not in text and "lie on one line" not in text, text
     await dash.shot("calibration-refused-vi")
+    # Point 2 clicked 0.02 of the picture off the line 1-3: nearly on a line, refused as well.
+    await page.click("#calib-restart")
+    for point in [(0.2, 0.6), (0.5, 0.62), (0.8, 0.6), (0.5, 0.3)]:
+        await click_at(dash, *point)
+    async with page.expect_response(lambda r: r.request.method == "PUT" and "/detection" in r.url) as answer:
+        await page.click("#zone-save")
+    problem = await (await answer.value).json()
+    assert [e["code"] for e in problem["errors"]] == ["calibration_picture_near_line"], problem
+    await dash.wait_js("() => document.querySelector('#zone-error').textContent.includes('chỉ cách')", "the near-line refusal")
+    text = await page.text_content("#zone-error")
+    assert re.search(r"Hiệu chuẩn: điểm 2 chỉ cách đường thẳng qua điểm 1 và 3 [12](,\d)? % khung hình \(cần ít nhất 4 %\)", text), text
     # Half a calibration is said before asking the server.
     await page.click("#calib-undo")
     requests = []
@@ -234,6 +247,7 @@ async def test_remove_calibration_keeps_the_zones(dash):
     assert await page.locator("#calib-marks .calib-handle").count() == 0
     await page.click("#zone-save")
     await page.wait_for_selector("#zone-editor", state="hidden")
+    await dash.wait_js("() => document.querySelector('#notice').textContent.startsWith('Đã xóa hiệu chuẩn của')", "the notice")
     saved = (await detection(dash))["config"]
     assert saved["calibration"] is None and [z["id"] for z in saved["zones"]] == ["lane-2"]
 

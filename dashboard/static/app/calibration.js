@@ -4,9 +4,10 @@
 // drawn over the snapshot through the homography, and a measure tool (two clicks -> metres on
 // the road). Saved with the camera's detection settings as
 // `calibration: {picture: [[u, v] x 4], ground: [[x, y] x 4]}` (picture in fractions 0..1,
-// ground in metres); the server validates it (points outside, three on a line).
+// ground in metres); the server validates it (points outside, on or near one line, not going
+// round a convex area, a mirror image) and the refusal is said in words.
 
-import { problemText } from "./api.js";
+import { fieldError, problemText } from "./api.js";
 import { el, fill } from "./dom.js";
 import { homography, invert, project, groundDistance } from "./homography.js";
 import { lang, t, translate } from "./i18n.js";
@@ -164,18 +165,9 @@ export const calibration = {
   problemText(error) {
     const mine = (error?.problem?.errors || []).filter((e) => String(e.code || "").startsWith("calibration_"));
     if (!mine.length) return null;
-    const words = mine.map((e) => {
-      const p = e.params || {};
-      if (e.code === "calibration_collinear") {
-        return t(`calibration.error.collinear_${p.plane === "ground" ? "ground" : "picture"}`,
-                 { a: Number(p.a) + 1, b: Number(p.b) + 1, c: Number(p.c) + 1 });
-      }
-      if (e.code === "calibration_point_outside") return t("calibration.error.outside", { n: Number(p.index) + 1 });
-      return e.problem;
-    });
     // The other refusals in the same answer (a zone's polygon...) as every screen words them.
     const others = error.problem.errors.filter((e) => !mine.includes(e));
-    return [...words, ...(others.length ? [problemText(error.status, { ...error.problem, errors: others })] : [])].join("; ");
+    return [...mine.map(fieldError), ...(others.length ? [problemText(error.status, { ...error.problem, errors: others })] : [])].join("; ");
   },
 
   render() {

@@ -228,9 +228,18 @@ export const zoneEditor = {
     try {
       this.current = await api(`/api/cameras/${encodeURIComponent(this.cameraId)}/detection`, { method: "PUT", body: config });
       this.dialog.close();
-      notify(t("zones.saved", { camera: store.name(this.cameraId) }));
+      notify(t(savedKey(base, config), { camera: store.name(this.cameraId) }));
     } catch (error) {
       this.error.textContent = calibration.problemText(error) || error.message;
     }
   },
 };
+
+/** The notice after saving: what changed, zones (and masks) or the calibration or both. */
+function savedKey(before, after) {
+  const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  const zones = !same(before.zones ?? [], after.zones) || !same(before.masks ?? [], after.masks);
+  if (same(before.calibration, after.calibration)) return "zones.saved";
+  if (!after.calibration) return zones ? "zones.saved_zones_calibration_removed" : "zones.saved_calibration_removed";
+  return zones ? "zones.saved_both" : "zones.saved_calibration";
+}
