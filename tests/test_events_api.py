@@ -145,6 +145,45 @@ async def test_metric_calibration_is_set_through_the_detection_api(system):
     assert error["code"] == "calibration_collinear" and error["params"] == {"plane": "ground", "a": 0, "b": 1, "c": 2}
 
 
+# A usable calibration (lane edges 15 m and 45 m ahead) and ways a technician gets it nearly wrong.
+PICTURE = [[0.14, 0.75], [0.86, 0.75], [0.62, 0.44], [0.38, 0.44]]
+GROUND = [[-5.25, 15], [5.25, 15], [5.25, 45], [-5.25, 45]]
+NEAR_MISSES = {
+    # Slightly-off clicks along the near kerb: point 2 is 0.015 of the picture off the line 1-3.
+    "nearly on a line": ([[0.14, 0.75], [0.5, 0.765], [0.86, 0.75], [0.5, 0.44]], GROUND, "calibration_picture_near_line",
+                         {"index": 1, "a": 0, "b": 2, "distance": 1.5, "minimum": 4.0}),
+    # Four points within 3 px of a 640 px snapshot.
+    "bunched": ([[0.5, 0.5], [0.504, 0.5], [0.504, 0.506], [0.5, 0.506]], GROUND, "calibration_picture_near_line",
+                {"index": 0, "a": 1, "b": 3, "distance": 0.3, "minimum": 4.0}),
+    "bow-tie on the picture": ([PICTURE[0], PICTURE[1], PICTURE[3], PICTURE[2]], GROUND, "calibration_crossed",
+                               {"plane": "picture", "a": 1, "a_next": 2, "b": 3, "b_next": 0}),
+    "bow-tie on the road": (PICTURE, [GROUND[0], GROUND[1], GROUND[3], GROUND[2]], "calibration_crossed",
+                            {"plane": "ground", "a": 1, "a_next": 2, "b": 3, "b_next": 0}),
+    "a point inside the others": ([*PICTURE[:3], [0.5, 0.65]], GROUND, "calibration_concave", {"plane": "picture", "index": 3}),
+    # The road positions going round the other way (X to the left): a mirror image of the picture.
+    "mirrored": (PICTURE, [[5.25, 15], [-5.25, 15], [-5.25, 45], [5.25, 45]], "calibration_mirrored", {}),
+    # A typo puts point 4 0.4 m beside the diagonal 1-3 (30 m long).
+    "a road position nearly on a line": (PICTURE, [*GROUND[:3], [-0.4, 30]], "calibration_ground_near_line",
+                                         {"a": 0, "b": 2, "c": 3, "share": 3.7, "minimum": 5.0}),
+}
+
+
+@pytest.mark.parametrize("case", NEAR_MISSES)
+async def test_a_nearly_degenerate_calibration_is_refused_with_a_code(system, case):
+    """Old code saved all of these (it refused only three points exactly on one line)."""
+    picture, ground, code, params = NEAR_MISSES[case]
+    url = "/api/cameras/t-01/detection"
+    technician = system.token("technician")
+    response = await system.client.put(url, json={"calibration": {"picture": picture, "ground": ground}}, headers=technician)
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert (error["where"], error["code"], error.get("params", {})) == ("body.calibration", code, params)
+    assert (await system.client.get(url, headers=technician)).json()["config"] is None  # nothing kept
+    # The usable calibration these were made from passes.
+    response = await system.client.put(url, json={"calibration": {"picture": PICTURE, "ground": GROUND}}, headers=technician)
+    assert response.status_code == 200, response.text
+
+
 async def test_live_feed_delivers_events_over_sse(system):
     with serve_app(system.app) as served:
         received: list[dict] = []

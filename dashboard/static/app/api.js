@@ -2,7 +2,7 @@
 // problem+json errors (RFC 9457) turned into plain words in the current language.
 
 import { fmtTime } from "./dom.js";
-import { has, t } from "./i18n.js";
+import { has, lang, t } from "./i18n.js";
 
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d/;
 
@@ -56,9 +56,24 @@ export function failureText(item) {
 }
 
 /** One field's validation error in the current language when its code is known, else the server's words. */
-function fieldError(error) {
+export function fieldError(error) {
   const key = `validation.${error.code}`;
-  return `${fieldPath(error.where)}: ${has(key) ? t(key, error.params || {}) : error.problem}`;
+  return `${fieldPath(error.where)}: ${has(key) ? t(key, fieldParams(error.code, error.params || {})) : error.problem}`;
+}
+
+// A calibration's points are numbered from 1 on the screen, as its handles are; the server
+// counts them from 0 (list indexes). Its plane ("picture" or "ground") is said in our words.
+const CALIBRATION_POINTS = ["index", "a", "b", "c", "a_next", "b_next"];
+const CALIBRATION_FIGURES = ["distance", "share", "minimum"];
+
+function fieldParams(code, params) {
+  if (!String(code).startsWith("calibration_")) return params;
+  const words = { ...params };
+  for (const name of CALIBRATION_POINTS) if (Number.isInteger(words[name])) words[name] += 1;
+  const figure = new Intl.NumberFormat(lang() === "vi" ? "vi-VN" : "en-GB", { maximumFractionDigits: 1 });
+  for (const name of CALIBRATION_FIGURES) if (typeof words[name] === "number") words[name] = figure.format(words[name]);
+  if (words.plane) words.plane = t(`calibration.plane.${words.plane}`);
+  return words;
 }
 
 /** A field path in words: "zones.0.polygon" → "Vùng 1, đa giác" (list items numbered from 1, as

@@ -3,8 +3,12 @@
 // where it goes), and masks the detectors ignore. Saved through the camera's detection
 // settings (GET/PUT /api/cameras/{id}/detection); the server validates every polygon.
 // Coordinates are fractions of the picture (0..1, x right, y down), as the API expects.
+// "Calibrate" switches the same snapshot to the metric calibration (calibration.js), saved
+// with the zones. The editor is offered to camera.manage only (technicians, admins), as the
+// API's PUT requires; operators never see it.
 
 import { api } from "./api.js";
+import { calibration, CalibrationIncomplete } from "./calibration.js";
 import { el, fill, notify } from "./dom.js";
 import { t, translate } from "./i18n.js";
 import { Turns } from "./newest.js";
@@ -22,24 +26,47 @@ export const zoneEditor = {
                                on: { click: (event) => this.clicked(event) } });
     this.hint = el("p", { class: "hint", id: "zone-hint" });
     this.list = el("div", { class: "zone-list", id: "zone-list" });
+    this.shapes = el("svg:g", { class: "zone-layer" });
+    this.svg.append(this.shapes);
+    this.stage = el("div", { class: "zone-stage" }, this.img, this.svg);
     this.error = el("p", { class: "error-text", id: "zone-error", attrs: { role: "alert" } });
     this.title = el("h2", { id: "zone-title" });
     const button = (id, key, fn, cls = "") => el("button", { type: "button", id, class: cls, i18n: key, on: { click: fn } });
     this.dialog = el("dialog", { id: "zone-editor", class: "zone-editor" },
       this.title,
       el("div", { class: "toolbar" },
-        button("zone-new", "zones.new_zone", () => this.begin("zone")),
-        button("mask-new", "zones.new_mask", () => this.begin("mask")),
-        button("zone-finish", "zones.finish", () => this.finish()),
-        button("zone-undo", "zones.undo_point", () => this.undo())),
-      el("div", { class: "zone-stage" }, this.img, this.svg),
+        this.zoneTools = el("span", { class: "toolbar zone-tools" },
+          button("zone-new", "zones.new_zone", () => this.begin("zone")),
+          button("mask-new", "zones.new_mask", () => this.begin("mask")),
+          button("zone-finish", "zones.finish", () => this.finish()),
+          button("zone-undo", "zones.undo_point", () => this.undo())),
+        this.modeButton = button("calib-mode", "calibration.open", () => this.calibrate(!calibration.active))),
+      this.stage,
       this.hint,
       this.list,
       this.error,
       el("div", { class: "form-actions" },
         button("zone-cancel", "common.cancel", () => this.dialog.close()),
         button("zone-save", "common.save", () => this.save(), "primary")));
+    calibration.build(this.stage, this.svg);
+    this.svg.append(calibration.layer);
+    this.stage.after(calibration.panel);
     document.body.append(this.dialog);
+  },
+
+  /** Switch between drawing zones and calibrating; both stay in what Save sends. */
+  calibrate(on) {
+    if (this.drawing?.points.length) this.finish();
+    this.drawing = null;
+    this.arrowFor = null;
+    calibration.setActive(on);
+    this.zoneTools.hidden = on;
+    this.svg.classList.toggle("calibrating", on); // zones stay in view, dimmed
+    this.hint.hidden = on;
+    this.list.hidden = on;
+    translate(this.modeButton, on ? "calibration.back" : "calibration.open");
+    this.modeButton.setAttribute("aria-pressed", String(on));
+    this.render();
   },
 
   async open(cameraId) {
@@ -64,6 +91,8 @@ export const zoneEditor = {
     const config = this.current.config || {};
     this.zones = (config.zones || []).map((z) => ({ ...z }));
     this.masks = (config.masks || []).map((m) => ({ ...m }));
+    calibration.load(config.calibration);
+    this.calibrate(false);
     this.img.src = `/api/cameras/${encodeURIComponent(cameraId)}/snapshot.jpg?width=640&t=${Date.now()}`;
     this.setHint("zones.hint_idle");
     this.render();
@@ -88,7 +117,9 @@ export const zoneEditor = {
 
   clicked(event) {
     const p = this.point(event);
-    if (this.arrowFor) {
+    if (calibration.active) {
+      calibration.clicked(p);
+    } else if (this.arrowFor) {
       const a = this.arrowFor;
       a.points.push(p);
       if (a.points.length === 2) {
@@ -150,7 +181,7 @@ export const zoneEditor = {
                                        attrs: { points: this.drawing.points.map((p) => p.join(",")).join(" "), "vector-effect": "non-scaling-stroke" } }));
       for (const [x, y] of this.drawing.points) shapes.push(el("svg:circle", { class: "drawing-point", attrs: { cx: x, cy: y, r: 0.008 } }));
     }
-    fill(this.svg, ...shapes);
+    fill(this.shapes, ...shapes);
     fill(this.list,
       ...this.zones.map((zone, index) => this.zoneRow(zone, index)),
       ...this.masks.map((mask, index) => el("div", { class: "zone-row mask-row", dataset: { index: String(index) } },
@@ -186,13 +217,29 @@ export const zoneEditor = {
   async save() {
     if (this.drawing?.points.length) this.finish();
     const base = this.current?.config || {};
-    const config = { ...base, zones: this.zones, masks: this.masks };
+    let config;
+    try {
+      config = { ...base, zones: this.zones, masks: this.masks, calibration: calibration.value() };
+    } catch (error) {
+      if (!(error instanceof CalibrationIncomplete)) throw error;
+      this.error.textContent = error.message;
+      return;
+    }
     try {
       this.current = await api(`/api/cameras/${encodeURIComponent(this.cameraId)}/detection`, { method: "PUT", body: config });
       this.dialog.close();
-      notify(t("zones.saved", { camera: store.name(this.cameraId) }));
+      notify(t(savedKey(base, config), { camera: store.name(this.cameraId) }));
     } catch (error) {
-      this.error.textContent = error.message;
+      this.error.textContent = calibration.problemText(error) || error.message;
     }
   },
 };
+
+/** The notice after saving: what changed, zones (and masks) or the calibration or both. */
+function savedKey(before, after) {
+  const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  const zones = !same(before.zones ?? [], after.zones) || !same(before.masks ?? [], after.masks);
+  if (same(before.calibration, after.calibration)) return "zones.saved";
+  if (!after.calibration) return zones ? "zones.saved_zones_calibration_removed" : "zones.saved_calibration_removed";
+  return zones ? "zones.saved_both" : "zones.saved_calibration";
+}
