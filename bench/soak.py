@@ -25,6 +25,10 @@ from the first segment of every camera to the end:
 * the worst gap of any camera outside its own downtime.
 
     nice -n 10 python -m bench.soak --cameras 16 --minutes 3
+    nice -n 10 python -m bench.soak --cameras 16 --minutes 3 --standby 12   # warm standby (decision 100)
+
+Each worker's CPU seconds and resident memory at the end are printed too: warm standby costs a
+second pull of every camera and its pre-roll ring.
 
 The load average (1 min) is printed at the start and the end: the machine is shared.
 This is not a test: it prints figures (README "Recording never stops" quotes a run).
@@ -264,6 +268,8 @@ def main() -> None:
     parser.add_argument("--reconnect-grace", type=float, default=5, help="seconds after a camera's own downtime not counted")
     parser.add_argument("--join-seconds", type=float, default=0.1, help="rows closer than this count as one run")
     parser.add_argument("--lease-seconds", type=float, help="cluster.lease_seconds (default: the configuration's default)")
+    parser.add_argument("--standby", type=float, default=0.0,
+                        help="cluster.standby_seconds: warm standby with this much pre-roll (0: off, the default)")
     args = parser.parse_args()
 
     total = args.minutes * 60
@@ -277,7 +283,8 @@ def main() -> None:
         config = workdir / "vms.yaml"
         config.write_text(yaml.safe_dump({
             "data_dir": str(workdir / "data"), "database_url": database_url, "redis_url": redis.url,
-            "cluster": {"key_prefix": "soak:", **({"lease_seconds": args.lease_seconds} if args.lease_seconds else {})},
+            "cluster": {"key_prefix": "soak:", "standby_seconds": args.standby,
+                        **({"lease_seconds": args.lease_seconds} if args.lease_seconds else {})},
             "storage": {"min_free": 0},
             "ingest": {"backoff_initial_seconds": 0.5, "backoff_max_seconds": 2},
             "http": {"header_timeout_seconds": 5}, "cameras": entries,
@@ -311,6 +318,7 @@ def main() -> None:
                 time.sleep(remaining)
             ended = time.time()
             load_after = os.getloadavg()[0]
+            usage = {name: process_usage(run.processes[name].pid) for name in ("w0", "w1")}
         finally:
             run.stop_all()
         with db.session() as session:
@@ -352,6 +360,21 @@ def main() -> None:
         print(f"  fault at {fault.started - began:5.0f} s for {fault.ended - fault.started:4.0f} s: {fault.name}; "
               f"camera-seconds lost {lost.get(fault.name, 0.0):.1f}")
     print(f"  outside any fault: camera-seconds lost {lost.get('no fault', 0.0):.1f}")
+    print(f"  standby {args.standby:g} s; " + "; ".join(
+        f"{name}: {cpu:.0f} CPU s over {alive:.0f} s ({100 * cpu / max(alive, 1e-9):.0f} % of a core), RSS {rss / 1e6:.0f} MB"
+        for name, (cpu, alive, rss) in usage.items()) + " (w0 was restarted by the kill fault)")
+
+
+def process_usage(pid: int) -> tuple[float, float, int]:
+    """(CPU seconds used, seconds alive, resident bytes) of a running process, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    with open("/proc/uptime") as uptime:
+        alive = float(uptime.read().split()[0]) - int(fields[19]) / ticks  # starttime
+    rss = next(int(line.split()[1]) * 1024 for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+               if line.startswith("VmRSS:"))
+    return cpu, alive, rss
 
 
 if __name__ == "__main__":

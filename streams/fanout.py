@@ -4,6 +4,12 @@ Each consumer gets a bounded queue. When a consumer falls behind, its newest pac
 dropped (and counted) and it is resynchronised at the next keyframe, because a decoder fed
 packets after a hole shows garbage until then. Stream descriptions, ends and discontinuities
 are never dropped.
+
+A fan-out can keep a pre-roll ring (``keep_preroll``): the current session's items from the newest
+keyframe at least N seconds old (so at least N seconds, at most N plus a GOP), bounded in bytes too. A warm-standby pipeline (no consumers
+yet, vms.cluster.ownership) keeps one so that the recorder it gets on a takeover starts seconds
+before the takeover (``subscribe(..., preroll=True)``); each packet keeps its ``wall_time``, so
+the buffered picture lands exactly where it was captured.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ class PacketQueue:
         self._cond = threading.Condition()
         self._closed = False
         self._resync = False
+        # Pre-roll packets put ahead of the bound (``prefill``), not yet consumed: they may exceed it.
+        self._allowance = 0
 
     def put(self, item: StreamItem) -> None:
         with self._cond:
@@ -48,7 +56,7 @@ class PacketQueue:
                 if self._resync and not item.keyframe:
                     self.stats.dropped += 1
                     return
-                if self._packets >= self.max_packets:
+                if self._packets >= self.max_packets + self._allowance:
                     self.stats.dropped += 1
                     self._resync = True
                     return
@@ -60,6 +68,21 @@ class PacketQueue:
             self._items.append(item)
             if self.wake_per_packet or not isinstance(item, MediaPacket):
                 self._cond.notify()
+
+    def prefill(self, items: list[StreamItem]) -> None:
+        """Queue ``items`` (a pre-roll) beyond the bound, so the live packets behind them are not dropped."""
+        with self._cond:
+            for item in items:
+                self._items.append(item)
+                if isinstance(item, MediaPacket):
+                    self._packets += 1
+                    self._allowance += 1
+            self._cond.notify()
+
+    def _consumed(self, packets: int) -> None:
+        self._packets -= packets
+        self._allowance = max(0, self._allowance - packets)
+        self.stats.delivered += packets
 
     def join_at_next_keyframe(self) -> None:
         """Skip packets until a keyframe, so the consumer starts with something decodable."""
@@ -75,8 +98,7 @@ class PacketQueue:
                 return None
             item = self._items.popleft()
             if isinstance(item, MediaPacket):
-                self._packets -= 1
-                self.stats.delivered += 1
+                self._consumed(1)
             return item
 
     def drain(self, wait: float) -> list[StreamItem]:
@@ -86,9 +108,7 @@ class PacketQueue:
                 self._cond.wait(wait)
             items = list(self._items)
             self._items.clear()
-            delivered = sum(1 for item in items if isinstance(item, MediaPacket))
-            self._packets -= delivered
-            self.stats.delivered += delivered
+            self._consumed(sum(1 for item in items if isinstance(item, MediaPacket)))
             return items
 
     @property
@@ -121,15 +141,73 @@ class PacketFanout:
     _b_frames: bool = False
     # Seconds between the last two keyframes of the current session (None until two came).
     _keyframe_interval: float | None = None
+    # The pre-roll ring (keep_preroll): whole GOPs of the current session, oldest first, each a
+    # keyframe and what followed it; 0 seconds keeps none.
+    _preroll_seconds: float = 0.0
+    _preroll_max_bytes: int = 0
+    _ring: deque[list[StreamItem]] = field(default_factory=deque)
+    _ring_bytes: int = 0
 
-    def subscribe(self, name: str, max_packets: int = 500, wake_per_packet: bool = True) -> PacketQueue:
+    def subscribe(self, name: str, max_packets: int = 500, wake_per_packet: bool = True,
+                  preroll: bool = False, preroll_since: float | None = None) -> PacketQueue:
+        """A new consumer queue: the current stream description first, then the packets from the
+        next keyframe on. With ``preroll`` the pre-roll ring's packets come first instead (from its
+        oldest keyframe, or its oldest at or after ``preroll_since``, UTC epoch seconds), then the
+        live ones: nothing twice, nothing missed."""
         queue = PacketQueue(name, max_packets, wake_per_packet)
         with self._lock:
             self._queues.append(queue)
             if self._current_info is not None:
                 queue.put(self._current_info)
-                queue.join_at_next_keyframe()
+                gops = [gop for gop in self._ring if preroll_since is None or _gop_time(gop) >= preroll_since]
+                if preroll and gops:
+                    queue.prefill([item for gop in gops for item in gop])
+                else:
+                    queue.join_at_next_keyframe()
         return queue
+
+    def keep_preroll(self, seconds: float, max_bytes: int = 0) -> None:
+        """Keep the current session's items from the newest keyframe at least ``seconds`` old (or
+        the oldest one, until the session is that long), at most ``max_bytes`` of packet data
+        (0: no bound; older GOPs go first); 0 seconds drops the ring."""
+        with self._lock:
+            self._preroll_seconds = seconds
+            self._preroll_max_bytes = max_bytes
+            if seconds <= 0:
+                self._clear_ring()
+
+    def preroll(self) -> tuple[float, int, int]:
+        """(seconds from the ring's oldest keyframe to its newest packet, packets, bytes) of the pre-roll ring."""
+        with self._lock:
+            if not self._ring:
+                return 0.0, 0, 0
+            packets = [item for gop in self._ring for item in gop if isinstance(item, MediaPacket)]
+            return packets[-1].wall_time - packets[0].wall_time, len(packets), self._ring_bytes
+
+    def _clear_ring(self) -> None:
+        self._ring.clear()
+        self._ring_bytes = 0
+
+    def _keep(self, item: StreamItem) -> None:
+        """Add ``item`` to the pre-roll ring (under the lock) and let go of what falls out of it."""
+        if isinstance(item, MediaPacket):
+            if item.keyframe:
+                self._ring.append([item])
+            elif self._ring:
+                self._ring[-1].append(item)
+            else:
+                return  # nothing decodable before the first keyframe
+            self._ring_bytes += len(item.data)
+            # Drop the oldest GOP while the next one still starts within the window, or while
+            # the ring is over its size (a single GOP over it is dropped too: no pre-roll then).
+            while self._ring and (
+                (len(self._ring) > 1 and _gop_time(self._ring[1]) <= item.wall_time - self._preroll_seconds)
+                or (self._preroll_max_bytes and self._ring_bytes > self._preroll_max_bytes)
+            ):
+                gop = self._ring.popleft()
+                self._ring_bytes -= sum(len(p.data) for p in gop if isinstance(p, MediaPacket))
+        elif self._ring:
+            self._ring[-1].append(item)  # a discontinuity inside the kept GOPs: the recorder needs it too
 
     def unsubscribe(self, queue: PacketQueue) -> None:
         with self._lock:
@@ -147,12 +225,18 @@ class PacketFanout:
                     self._latest_keyframe = (self._current_info, item)
                 if item.pts != item.dts:
                     self._b_frames = True
+                if self._preroll_seconds > 0 and self._current_info is not None:
+                    self._keep(item)
             elif isinstance(item, StreamInfo):
                 self._current_info = item
                 self._b_frames = False
                 self._keyframe_interval = None
+                self._clear_ring()  # a new session: the old one's packets belong to the old description
             elif isinstance(item, StreamEnd):
                 self._current_info = None
+                self._clear_ring()
+            elif self._preroll_seconds > 0:
+                self._keep(item)
             queues = list(self._queues)
         for queue in queues:
             queue.put(item)
@@ -179,3 +263,10 @@ class PacketFanout:
     def consumers(self) -> list[PacketQueue]:
         with self._lock:
             return list(self._queues)
+
+
+def _gop_time(gop: list[StreamItem]) -> float:
+    """Wall time (UTC epoch seconds) of a ring GOP's keyframe."""
+    first = gop[0]
+    assert isinstance(first, MediaPacket)
+    return first.wall_time

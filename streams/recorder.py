@@ -87,6 +87,7 @@ class Recorder:
         self._cut_at_keyframe = False
         self._last_end: datetime | None = None  # end of the previous segment of this session
         self._frame = timedelta(seconds=0.1)  # one frame interval (upper bound until known)
+        self.recorded_until: float | None = None  # UTC epoch seconds the newest indexed row ends
         self.segments_written = 0
         self.bytes_written = 0
         self.last_segment_at: float | None = None  # UTC epoch seconds the last segment was finished
@@ -293,6 +294,7 @@ class Recorder:
             end = segment.start + timedelta(seconds=span.seconds)
             self.index.finish(segment.id, SegmentClosed(end, size, span.frames, span.keyframes))
             self._last_end = end
+            self.recorded_until = max(end.timestamp(), self.recorded_until or 0.0)
         except Exception as exc:
             # The row stays open and is settled by repair at the next start.
             self._storage_failed(f"indexing {writer.path}", exc)

@@ -48,6 +48,9 @@ class Recording:
         self._recorders: dict[str, tuple[CameraPipeline, Recorder]] = {}
         self._samples: dict[str, deque[tuple[float, int]]] = {}  # camera -> (time, bytes written)
         self._started_at: dict[str, float] = {}
+        # Camera -> where this process's last recorder of it stopped recording (UTC epoch s): a
+        # recorder started later from a pre-roll ring starts after it (one worker's rows never overlap).
+        self._recorded_until: dict[str, float] = {}
         self._lock = threading.Lock()
         self._pool = MuxPool(mux_lanes)
 
@@ -56,7 +59,11 @@ class Recording:
         spec = pipeline.spec
         if not spec.recording_enabled:
             return
-        queue = pipeline.fanout(spec.recorded_stream).subscribe("recorder", self.queue_packets, wake_per_packet=False)
+        with self._lock:
+            since = self._recorded_until.get(spec.id)
+        # A warm standby's pre-roll ring (if any) first: the recording starts seconds before the takeover.
+        queue = pipeline.fanout(spec.recorded_stream).subscribe("recorder", self.queue_packets, wake_per_packet=False,
+                                                               preroll=True, preroll_since=since)
         recorder = Recorder(spec.id, queue, self.index, self.recordings_dir, spec.segment_seconds,
                             partial(self.on_storage_error, spec.id))
         with self._lock:
@@ -74,6 +81,10 @@ class Recording:
             del self._recorders[pipeline.spec.id]
             self._samples.pop(pipeline.spec.id, None)
         held[1].stop()
+        until = held[1].recorded_until
+        if until is not None:
+            with self._lock:
+                self._recorded_until[pipeline.spec.id] = max(until, self._recorded_until.get(pipeline.spec.id, until))
 
     def recorder(self, camera_id: str) -> Recorder | None:
         """The recorder of ``camera_id`` (None: not recorded by this process)."""

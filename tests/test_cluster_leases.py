@@ -250,3 +250,64 @@ def test_leases_come_back_after_redis_lost_them(prefix):
     finally:
         worker.stop()
         client.close()
+
+
+def _standbys(ownerships, cameras):
+    return {c: sorted(o.worker_id for o in ownerships if c in o.standby() and c not in o.owned()) for c in cameras}
+
+
+def test_warm_standby_is_the_preferred_other_worker_and_takes_the_camera_when_its_holder_dies(prefix):
+    from vms.cluster.ownership import preference
+
+    config = ClusterConfig(lease_seconds=6, key_prefix=prefix, handover_seconds=1, presence_grace_seconds=0.5,
+                           standby_seconds=12)
+    cameras = [f"cam-{i}" for i in range(3)]
+    workers = []
+    try:
+        for name in ("w1", "w2", "w3"):
+            worker = RedisOwnership(REDIS_URL, name, config)
+            worker.set_cameras(cameras)
+            workers.append(worker.start())
+
+        def settled():
+            owners = _owners(workers)
+            if sorted(len(v) for v in owners.values()) != [1, 1, 1] or any(w.handing_over() for w in workers):
+                return None
+            holder = {c: w for w, cs in owners.items() for c in cs}
+            expected = {c: [max((w for w in ("w1", "w2", "w3") if w != holder[c]), key=lambda w: preference(c, w))]
+                        for c in cameras}
+            return (holder, expected) if _standbys(workers, cameras) == expected else None
+
+        # Every camera has one standby: the worker other than its holder that prefers it most.
+        holder, expected = wait_for(settled, 30, "no 1/1/1 spread with one standby per camera")
+        assert all(w.describe()["standby"] == sorted(c for c in cameras if expected[c] == [w.worker_id]) for w in workers)
+
+        victim = next(w for w in workers if w.worker_id == holder["cam-0"])
+        workers.remove(victim)
+        _die(victim)
+        standby = next(w for w in workers if w.worker_id == expected["cam-0"][0])
+        other = next(w for w in workers if w is not standby)
+        wait_for(lambda: "cam-0" in standby.owned() | other.owned(), 10, "the dead worker's camera did not move")
+        # The worker holding the camera's pre-roll takes it, not the other survivor (which had room too).
+        assert "cam-0" in standby.owned() and "cam-0" not in other.owned()
+        # And the camera gets a new standby among the survivors.
+        wait_for(lambda: _standbys(workers, ["cam-0"])["cam-0"] == [other.worker_id], 10, "no new standby")
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+def test_without_standby_seconds_nobody_stands_by(prefix):
+    config = ClusterConfig(lease_seconds=3, key_prefix=prefix, handover_seconds=1)
+    cameras = [f"cam-{i}" for i in range(4)]
+    workers = []
+    try:
+        for name in ("w1", "w2"):
+            worker = RedisOwnership(REDIS_URL, name, config)
+            worker.set_cameras(cameras)
+            workers.append(worker.start())
+        wait_for(lambda: sorted(len(w.owned()) for w in workers) == [2, 2], 15, "no 2/2 spread")
+        assert all(not w.standby() and w.describe()["standby"] == [] for w in workers)
+    finally:
+        for worker in workers:
+            worker.stop()

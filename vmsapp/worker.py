@@ -6,6 +6,10 @@ starts and detached when it stops. The recorder is the first; the live hub and d
 In the all-in-one ``vms run`` one worker owns every enabled camera. With ``redis_url`` set,
 several workers share the cameras through Redis leases (``vms.cluster.ownership``): a worker runs
 the pipelines of the cameras it owns, and starts or stops them as soon as its ownership changes.
+With ``cluster.standby_seconds`` set, a worker also pulls the cameras it stands by for
+(``ownership.standby()``) with no output attached, keeping a pre-roll ring; when it gets such a
+camera it attaches the outputs to the running pipeline (``promote``), and a camera it no longer
+holds but stands by for keeps its pull with the outputs detached (``demote``).
 The worker re-reads the registry periodically, so cameras added, edited or removed while it runs
 are picked up. Index writes go through ``BufferedSegmentIndex``, so a database outage costs no rows.
 """
@@ -120,20 +124,30 @@ class StreamWorker:
         self.ownership.set_cameras(specs)
 
     def reconcile(self) -> None:
-        """Run pipelines for the enabled cameras this worker owns, and for no other camera."""
+        """Run pipelines for the enabled cameras this worker owns, standby pipelines (ingest only)
+        for those it stands by for and records, and none for any other camera."""
         if self._stop.is_set():
             return
         owned = self.ownership.owned()
+        standby = self.ownership.standby() - owned
         with self._lock:
             wanted = {cid: spec for cid, spec in self._specs.items() if cid in owned}
+            # A camera that is not recorded has no recording to take over.
+            wanted.update({cid: spec for cid, spec in self._specs.items() if cid in standby and spec.recording_enabled})
             stale = [self.pipelines.pop(cid) for cid, p in list(self.pipelines.items())
                      if cid not in wanted or wanted[cid].source() != p.spec.source()]
             for camera_id, pipeline in self.pipelines.items():
                 pipeline.spec = wanted[camera_id]  # a rename or a new group: no restart
             _stop_all(stale)  # in parallel: a lost lease must stop every camera within its guard time
+            # Taken over: the outputs attach to the running pull (the recorder starts from its pre-roll).
+            for pipeline in self.pipelines.values():
+                if pipeline.standby and pipeline.spec.id in owned:
+                    pipeline.promote()
+            # Held no more but stood by for: the recorders finish, the pull goes on (in parallel).
+            _run_all([p for p in self.pipelines.values() if not p.standby and p.spec.id not in owned], "demote")
             for camera_id, spec in wanted.items():
                 if camera_id not in self.pipelines:
-                    self.pipelines[camera_id] = self._pipeline(spec).start()
+                    self.pipelines[camera_id] = self._pipeline(spec).start(standby=camera_id not in owned)
 
     def _repair(self) -> None:
         try:
@@ -161,24 +175,41 @@ class StreamWorker:
             log.exception("repairing segments of dead workers failed; retrying later")
 
     def _pipeline(self, spec: CameraSpec) -> CameraPipeline:
-        return CameraPipeline(spec, self.settings.ingest, on_status=self.publish_status, outputs=self._outputs,
-                              open_gate=self._open_gate)
+        cluster = self.settings.cluster
+        pipeline = CameraPipeline(spec, self.settings.ingest, on_status=lambda s: self._stream_status(pipeline, s),
+                                  outputs=self._outputs, open_gate=self._open_gate,
+                                  preroll=(cluster.standby_seconds, cluster.standby_max_bytes))
+        return pipeline
+
+    def _stream_status(self, pipeline: CameraPipeline, status: StreamStatus) -> None:
+        # A standby's pull is not the camera's status: the holder's is (the board keeps one per stream).
+        if not pipeline.standby:
+            self.publish_status(status)
 
     def pipeline(self, camera_id: str) -> CameraPipeline:
         with self._lock:
             return self.pipelines[camera_id]
 
     def statuses(self) -> list[StreamStatus]:
+        """The streams of the cameras this worker records (not its standby pulls)."""
         with self._lock:
-            return [status for pipeline in self.pipelines.values() for status in pipeline.statuses()]
+            return [status for pipeline in self.pipelines.values() if not pipeline.standby
+                    for status in pipeline.statuses()]
 
     def describe(self) -> dict:
-        """This worker, its cameras and the index buffer (answered over RPC too)."""
+        """This worker, its cameras and the index buffer (answered over RPC too).
+
+        ``cameras``: those it records; ``standby``: those it pulls unrecorded, each with its
+        pre-roll ring ``{"seconds", "packets", "bytes"}``; ``rtsp_sessions``: every pull, both kinds.
+        """
         with self._lock:
-            cameras = sorted(self.pipelines)
+            pipelines = dict(self.pipelines)
+        standby = {cid: p for cid, p in pipelines.items() if p.standby}
         return {
             "worker_id": self.worker_id,
-            "cameras": cameras,
+            "cameras": sorted(cid for cid in pipelines if cid not in standby),
+            "standby": {cid: dict(zip(("seconds", "packets", "bytes"), p.preroll())) for cid, p in sorted(standby.items())},
+            "rtsp_sessions": sum(len(p.statuses()) for p in pipelines.values()),
             "ownership": self.ownership.describe(),
             "index_pending": self.index.pending,
         }
@@ -239,7 +270,12 @@ class _Maintenance(Periodic):
 
 
 def _stop_all(pipelines: list[CameraPipeline]) -> None:
-    threads = [threading.Thread(target=p.stop, name=f"stop-{p.spec.id}") for p in pipelines]
+    _run_all(pipelines, "stop")
+
+
+def _run_all(pipelines: list[CameraPipeline], method: str) -> None:
+    """``pipeline.<method>()`` of each, in parallel (each waits for its recorder's last segment)."""
+    threads = [threading.Thread(target=getattr(p, method), name=f"{method}-{p.spec.id}") for p in pipelines]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -14,8 +14,9 @@ and the median sharpness. Then, per frame:
   (a plain scene, or one whose only corners lie in the border ORB leaves out) is judged by the
   low frequencies alone: no feature "staying" there says nothing. Phase correlation alone was tried and rejected:
   tunnel walls are periodic (lights, tiles, lane dashes) and it locks onto the wrong period;
-- defocus: sharpness (variance of the Laplacian of the brightness-normalised picture) below
-  ``defocus_ratio`` of the learned baseline while the view still matches.
+- defocus: sharpness (the squared Laplacian of the brightness-normalised picture, over the
+  pixels not clipped now) below ``defocus_ratio`` of the learned per-pixel baseline at the same
+  pixels, while the view still matches.
 
 Covered wins over the others, and a blurred picture is reported as defocus, never as moved
 (its few features match by chance). While any of them is suspected the picture is flagged
@@ -58,19 +59,33 @@ STAY_HAMMING = 64
 REFRESH_SECONDS = 60.0
 
 
-def sharpness(grey: np.ndarray) -> float:
-    """Variance of the Laplacian of the picture scaled to mean 1: independent of lighting level.
+def detail(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel: the squared Laplacian of the picture scaled to mean 1 (float32, H x W, so
+    independent of the lighting level), and where it can be judged (bool: not clipped).
 
-    Clipped pixels (and their neighbours) are left out: a lighting step that saturates part of
-    the picture flattens it there, which is exposure, not focus."""
+    Clipped pixels (and their neighbours) cannot be judged: a lighting step that saturates
+    part of the picture flattens it there, which is exposure, not focus."""
     picture = grey.astype(np.float32)
     mean = float(picture.mean())
     if mean < 1:
-        return 0.0
+        return np.zeros_like(picture), np.zeros(picture.shape, bool)
     laplacian = cv2.Laplacian(picture / mean, cv2.CV_32F)
     clipped = cv2.dilate(((picture >= CLIPPED[1]) | (picture <= CLIPPED[0])).astype(np.uint8), np.ones((3, 3), np.uint8))
-    usable = laplacian[clipped == 0]
-    return float(usable.var()) if usable.size > 0.2 * laplacian.size else 0.0
+    return laplacian * laplacian, clipped == 0
+
+
+def sharpness(energy: np.ndarray, usable: np.ndarray, baseline: np.ndarray) -> float:
+    """Sharpness against the learned view, over the pixels that can be judged now: the mean
+    ``energy`` there over the ``baseline`` energy (per pixel, learned) at the same pixels; 1.0
+    when unchanged, 0.0 when too little can be judged.
+
+    Like for like: a x1.6 lighting step saturates the tunnel's bright tiles, whose grout lines
+    carry most of the picture's detail; a sharpness summed over whatever is not clipped now,
+    against a baseline summed over everything, fell to 0.35 of it and read as defocus."""
+    if usable.sum() < 0.2 * usable.size:
+        return 0.0
+    expected = float(baseline[usable].mean())
+    return float(energy[usable].mean()) / expected if expected > 0 else 1.0
 
 
 def _small(grey: np.ndarray) -> np.ndarray:
@@ -172,8 +187,9 @@ class TamperDetector(Detector):
         self.view = ViewMatcher()
         self.reference: np.ndarray | None = None  # small, blurred: the low frequencies of the view
         self.average: np.ndarray | None = None  # analysis size: the view with traffic averaged out
-        self.baseline: float | None = None
-        self._learning: list[tuple[np.ndarray, np.ndarray, float]] = []
+        self.baseline: np.ndarray | None = None  # analysis size: each pixel's learned detail (``detail``)
+        self.known: np.ndarray | None = None  # where the baseline has been learned (bool)
+        self._learning: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self._learn_started: float | None = None
         self._checked_at: float | None = None
         self._refreshed_at = 0.0
@@ -201,14 +217,15 @@ class TamperDetector(Detector):
         mean, std = (float(v[0][0]) for v in cv2.meanStdDev(grey))
         covered = mean < c.covered_brightness and std < c.covered_contrast
         small = _small(grey)
-        sharp = sharpness(grey)
+        energy, usable = detail(grey)
         reference, baseline = self.reference, self.baseline  # both set once learning ends
-        if reference is None or baseline is None:
+        if reference is None or baseline is None or baseline.shape != energy.shape:
             if not covered:
-                self._learn(grey, small, sharp, t)
+                self._learn(grey, small, energy, usable, t)
             return []
         match = similarity(small, reference)
-        blurred = sharp < c.defocus_ratio * baseline
+        sharp = sharpness(energy, usable & self.known if self.known is not None else usable, baseline)
+        blurred = sharp < c.defocus_ratio
         if covered or blurred:
             # Features of a blurred picture match by chance; a blurred view is reported as defocus.
             self._moved_now = False
@@ -226,19 +243,24 @@ class TamperDetector(Detector):
             self.moved.reset()
         suspect = covered or moved or defocused
         self._previous = grey
-        self.last = {"brightness": mean, "contrast": std, "similarity": match, "sharpness": sharp,
-                     "baseline": baseline, "suspect": suspect}
+        self.last = {"brightness": mean, "contrast": std, "similarity": match, "sharpness": sharp, "suspect": suspect}
         if not (suspect or self.covered.active or self.moved.active or self.defocus.active):
-            self._follow(grey, small, sharp, t)
+            self._follow(grey, small, energy, usable, t)
         return self._signals(mean, std, match, sharp)
 
-    def _follow(self, grey: np.ndarray, small: np.ndarray, sharp: float, t: float) -> None:
+    def _follow(self, grey: np.ndarray, small: np.ndarray, energy: np.ndarray, usable: np.ndarray, t: float) -> None:
         """Let the reference drift with slow, harmless changes of the view (light, dirt, season)."""
         if self.reference is None or self.average is None or self.baseline is None:
             raise RuntimeError("tamper reference followed before it was learned")
         self.reference += REFERENCE_RATE * (small - self.reference)
         self.average += REFERENCE_RATE * (grey.astype(np.float32) - self.average)
-        self.baseline += BASELINE_RATE * (sharp - self.baseline)
+        # Only where the picture can be judged: a clipped area keeps the detail it had; a pixel
+        # judged for the first time starts from what it shows.
+        if self.known is not None:
+            fresh = usable & ~self.known
+            self.baseline[fresh] = energy[fresh]
+            self.known |= usable
+        cv2.accumulateWeighted(energy, self.baseline, BASELINE_RATE, mask=usable.astype(np.uint8))
         if t - self._refreshed_at >= REFRESH_SECONDS:
             self.view.set_reference(self.average.astype(np.uint8))
             self._refreshed_at = t
@@ -278,20 +300,28 @@ class TamperDetector(Detector):
                 details.update(shift=round(view.shift, 3), angle=round(view.angle, 1))
             signals.append(EventSignal("tamper_moved", since=self.moved.onset, details=details))
         if self.defocus.active:
-            ratio = sharp / self.baseline if self.baseline else 0.0
+            ratio = sharp
             signals.append(EventSignal("tamper_defocus", since=self.defocus.onset, score=round(max(0.0, 1 - ratio), 3),
                                        details={"sharpness_ratio": round(ratio, 3)}))
         return signals
 
-    def _learn(self, grey: np.ndarray, small: np.ndarray, sharp: float, t: float) -> None:
+    def _learn(self, grey: np.ndarray, small: np.ndarray, energy: np.ndarray, usable: np.ndarray, t: float) -> None:
         if self._learn_started is None:
             self._learn_started = t
-        self._learning.append((grey.astype(np.float32), small, sharp))
+        if self._learning and self._learning[0][0].shape != grey.shape:
+            self._learning.clear()
+        self._learning.append((grey.astype(np.float32), small, energy, usable))
         if t - self._learn_started >= self.config.learn_seconds and len(self._learning) >= 3:
             # The median leaves out vehicles that passed while learning.
-            average = np.median([g for g, _, _ in self._learning], axis=0).astype(np.float32)
-            self.baseline = float(np.median([v for _, _, v in self._learning]))
-            self._set_reference(average, np.mean([s for _, s, _ in self._learning], axis=0).astype(np.float32), t)
+            average = np.median([g for g, _, _, _ in self._learning], axis=0).astype(np.float32)
+            # The mean, not the median: a squared Laplacian of noise is skewed, and what it is
+            # compared with, the mean over pixels of one picture, is a mean too. Only where the
+            # pixel could be judged: a clipped clock or timecode has edges, not focus.
+            seen = np.sum([u for _, _, _, u in self._learning], axis=0)
+            total = np.sum([e * u for _, _, e, u in self._learning], axis=0)
+            self.known = seen > 0
+            self.baseline = np.where(self.known, total / np.maximum(seen, 1), 0.0).astype(np.float32)
+            self._set_reference(average, np.mean([s for _, s, _, _ in self._learning], axis=0).astype(np.float32), t)
             self._learning.clear()
 
     def _set_reference(self, grey: np.ndarray, small: np.ndarray, t: float) -> None:

@@ -19,6 +19,15 @@ class ClusterConfig(BaseModel):
     # A camera shed to another worker is still recorded here this long, so its next owner (one
     # renewal period to claim it, one RTSP connect to start) begins before this one stops.
     handover_seconds: float = Field(default=10.0, ge=0.0, le=120.0)
+    # Warm standby (decision 100): each camera is also pulled, unrecorded, by one other worker,
+    # which keeps this many seconds of it (whole GOPs) in memory; when it takes the camera over
+    # its recording starts that far back, before the holder died, instead of one RTSP connect and
+    # a keyframe after the takeover. Costs a second RTSP session per camera and bitrate x seconds
+    # of memory (4 Mb/s x 12 s = 6 MB). 0 turns it off. Recommended: 12 (lease_seconds for a hung
+    # host + a GOP + margin). Only with Redis: a single `vms run` worker has nobody to stand by.
+    standby_seconds: float = Field(default=0.0, ge=0.0, le=120.0)
+    # The pre-roll ring of one standby camera holds at most this many bytes (its oldest GOPs go first).
+    standby_max_bytes: int = Field(default=32_000_000, ge=100_000)
     # Most cameras this worker records however few workers are alive (None: no limit).
     capacity: int | None = Field(default=None, ge=0)
     # Every key and channel of one deployment starts with this (several deployments can share a Redis).

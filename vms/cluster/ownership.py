@@ -28,6 +28,14 @@ A camera this worker sheds (rebalance) is handed over without a gap: its lease i
 once so another worker can claim it, and its pipeline keeps recording until another worker
 holds the lease and ``handover_seconds`` more (``handing_over()``), so the next owner starts
 before this one stops.
+
+Warm standby (``standby_seconds`` > 0): every camera is also pulled, unrecorded, by one other
+worker, which keeps a pre-roll ring of it and records from that ring if it takes the camera over.
+The standby of a camera is the live worker, other than the lease holder, with the highest
+rendezvous ``preference``; no state in Redis says so: each worker works out which cameras it
+stands by for (``standby()``) on every keeper tick from the live workers and one MGET of the
+lease holders, and claims free cameras it stands by for before any other. Workers may disagree
+for a tick (two standbys or none for a moment); that costs a pull, never a recording.
 """
 
 from __future__ import annotations
@@ -72,6 +80,10 @@ class Ownership(abc.ABC):
 
     def holds(self, camera_id: str) -> bool:
         return camera_id in self.owned()
+
+    def standby(self) -> set[str]:
+        """Cameras to pull here unrecorded, ready to take over (some may be ``owned()`` as well)."""
+        return set()
 
     def token(self, camera_id: str) -> int | None:
         """The fencing token of this worker's lease on ``camera_id`` (None without leases)."""
@@ -146,6 +158,7 @@ class RedisOwnership(Ownership):
         self.ttl = config.lease_seconds
         self.period = self.ttl / 3
         self.handover = config.handover_seconds
+        self.standby_seconds = config.standby_seconds
         # Short timeouts and no hidden retries: a renewal that hangs must not outlive the lease.
         self.client = redis.Redis.from_url(
             redis_url,
@@ -168,6 +181,9 @@ class RedisOwnership(Ownership):
         self._held: dict[str, _Held] = {}
         # Shed camera -> monotonic time its pipeline stops; None until another worker holds it.
         self._handover: dict[str, float | None] = {}
+        self._standby: set[str] = set()  # cameras this worker stands by for (warm standby)
+        self._others_standby: set[str] = set()  # cameras another live worker stands by for
+        self._seen_free: set[str] = set()  # cameras free at the last tick
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._changed = threading.Event()
@@ -198,6 +214,10 @@ class RedisOwnership(Ownership):
         with self._lock:
             held = self._held.get(camera_id)
             return held.lease.token if held is not None else None
+
+    def standby(self) -> set[str]:
+        with self._lock:
+            return set(self._standby)
 
     def handing_over(self) -> list[str]:
         """Shed cameras still recorded here while their next owner starts."""
@@ -232,6 +252,7 @@ class RedisOwnership(Ownership):
             held = list(self._held.values())
             self._held.clear()
             self._handover.clear()
+            self._standby.clear()
         for item in held:
             self._release(item)
         try:
@@ -251,6 +272,7 @@ class RedisOwnership(Ownership):
                 "cameras": sorted(set(self._held) | set(self._handover)),
                 "unconfirmed": unconfirmed,
                 "handing_over": sorted(self._handover),
+                "standby": sorted(self._standby - set(self._held) - set(self._handover)),
                 "live_workers": list(self.live_workers),
                 "redis_ok": self.redis_ok,
                 "lost_to_others": self.lost_to_others,
@@ -326,10 +348,23 @@ class RedisOwnership(Ownership):
             busy = set(self._held) | set(self._handover)
         for held in shed:
             self._release(held)  # the next owner may claim it now; a hand-over keeps recording meanwhile
+        holders: dict[str, tuple[int, str] | None] | None = None
+        if self.standby_seconds > 0 and cameras:
+            holders = self.leases.holders(sorted(cameras))  # one MGET: the claims and the standby set
+        seen = self._seen_free
+        if holders is not None:
+            self._seen_free = {c for c, h in holders.items() if h is None}
         if missing > 0 and time.monotonic() >= self._claim_after:
             candidates = [c for c in cameras if c not in busy]
-            holders = self.leases.holders(candidates)
-            free = sorted((c for c, h in holders.items() if h is None), key=lambda c: preference(c, self.worker_id), reverse=True)
+            if holders is None:
+                holders = self.leases.holders(candidates)
+            with self._lock:
+                standing, others = set(self._standby), set(self._others_standby)
+            free = [c for c in candidates if holders.get(c) is None]
+            # A camera another worker stands by for is left to it for one tick: its recording can
+            # start from that worker's pre-roll. Those this worker stands by for come first.
+            free = sorted((c for c in free if c not in others or c in seen),
+                          key=lambda c: (c in standing, preference(c, self.worker_id)), reverse=True)
             for camera_id in free[:missing]:
                 sent = time.monotonic()
                 lease = self.leases.acquire(camera_id, self.worker_id, ttl_ms)
@@ -338,7 +373,30 @@ class RedisOwnership(Ownership):
                         self._held[camera_id] = _Held(lease, sent + self.ttl)
                     log.info("worker %s took camera %s (token %d)", self.worker_id, camera_id, lease.token)
                     changed = True
+        if self.standby_seconds > 0 and holders is not None:
+            changed |= self._stand_by(cameras, holders, live)
         self._handed(waiting)
+        return changed
+
+    def _stand_by(self, cameras: set[str], holders: dict[str, tuple[int, str] | None], live: list[str]) -> bool:
+        """Work out the cameras this worker stands by for; True when they changed."""
+        with self._lock:
+            held = set(self._held)
+        mine, theirs = set(), set()
+        for camera_id in cameras - held:
+            holder = holders.get(camera_id)
+            candidates = [w for w in live if holder is None or w != holder[1]]
+            if not candidates:
+                continue
+            if max(candidates, key=lambda w: preference(camera_id, w)) == self.worker_id:
+                mine.add(camera_id)
+            else:
+                theirs.add(camera_id)
+        with self._lock:
+            changed = mine != self._standby
+            self._standby, self._others_standby = mine, theirs
+        if changed:
+            log.info("worker %s stands by for %d cameras", self.worker_id, len(mine))
         return changed
 
     def _renew(self, ttl_ms: int) -> bool:

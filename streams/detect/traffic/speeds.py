@@ -31,7 +31,10 @@ def watch_speeds(state: ZoneState, classifier: Classifier, tracks: list[Track], 
         limit = state.zone.slowdown_kmh
         if limit is not None and speed < limit and classifier.vehicle(track) and (classifier.speed_kmh(track, 3.0) or 0.0) < limit:
             state.crawling.append((t, track.id, *track.ground[-1][1:]))
-        if speed < HALT_KMH and classifier.vehicle(track):
+        # Halted: its place stands still (``drift_kmh``: a far foot that flips between two
+        # pixel rows has step speeds of a crawl, but no drift).
+        drift = classifier.drift_kmh(track, 1.5)
+        if drift is not None and drift < HALT_KMH and classifier.vehicle(track):
             state.halts.append((t, track_box(track)))
     window = state.zone.slowdown_seconds
     while state.speeds and state.speeds[0][0] < t - window:

@@ -66,7 +66,7 @@ def crawling(sight: Sight, blob: Blob) -> bool:
     box = blob_box(blob)
     for track in sight.tracker.tracks.values():
         if overlap(box, track_box(track)) > 0.3:
-            speed = classifier.speed_kmh(track, window=3.0)
+            speed = classifier.drift_kmh(track, window=3.0)
             if speed is not None and speed >= CRAWL_KMH:
                 return True
     return False

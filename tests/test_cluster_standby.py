@@ -1,0 +1,206 @@
+"""Warm standby (cluster.standby_seconds): ``kill -9`` of a camera's holder leaves no hole in its
+recording, because the survivor, which pulled the camera all along, records from its pre-roll ring
+starting before the kill. Without standby the same kill leaves a hole (the test shows it)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import datetime, timezone
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
+from tests.support.cluster import (
+    PROCESS_START_SECONDS,
+    REDIS_URL,
+    postgres_admin_url,
+    redis_available,
+    start_worker,
+    stop_process,
+    throwaway_database,
+    unique,
+    wait_for,
+    write_config,
+)
+from tests.support.recordings import worst_gap
+from tests.support.system import FAST_INGEST
+from vms.bus.redis import RedisBus
+from vms.bus.rpc import RpcClient, worker_service
+from vms.cluster.leases import LeaseStore
+from vms.db import Database, Segment
+from vms.recordings.locate import SegmentFiles
+from vms.recordings.playback import plan_range, write_mp4
+
+PG = postgres_admin_url()
+pytestmark = [
+    pytest.mark.skipif(not simulator_available(), reason="GStreamer RTSP server (Debian packages) missing"),
+    pytest.mark.skipif(redis_available() is not None, reason=str(redis_available())),
+    pytest.mark.skipif(PG is None, reason="PostgreSQL does not answer on 127.0.0.1:5432 (user postgres or root, db test)"),
+    pytest.mark.slow,
+    pytest.mark.timeout(420),
+]
+
+CAMERAS = ["cam-a", "cam-b"]
+STANDBY = 12.0
+FPS = 25
+
+
+def segments(db: Database, camera_id: str) -> list[Segment]:
+    """The camera's rows, oldest first (none before the first worker created the schema)."""
+    from sqlalchemy.exc import ProgrammingError
+
+    try:
+        with db.session() as session:
+            return list(session.scalars(select(Segment).where(Segment.camera_id == camera_id).order_by(Segment.start)))
+    except ProgrammingError:
+        return []
+
+
+@pytest.mark.parametrize("standby", [STANDBY, 0.0], ids=["standby", "cold"])
+def test_kill_9_of_the_holder_leaves_no_hole_with_a_warm_standby(tmp_path, standby):
+    mount = SimulatedCamera(id="m0", width=320, height=180, fps=FPS, gop=FPS, bitrate_kbps=300)
+    prefix = f"vms:{unique('standby-')}:"
+    client = redis.Redis.from_url(REDIS_URL)
+    store = LeaseStore(client, prefix)
+    processes: dict[str, object] = {}
+    first, second = unique("first-"), unique("second-")
+    with CameraSimulator([mount]).start() as sim, throwaway_database(PG) as database_url:
+        cameras = [{"id": c, "name": c, "group": "rented", "main_url": sim.url("m0"), "recording": {"segment_seconds": 4}}
+                   for c in CAMERAS]
+        config = write_config(
+            tmp_path / "vms.yaml", data_dir=str(tmp_path / "data"), database_url=database_url, redis_url=REDIS_URL,
+            cluster={"key_prefix": prefix, "lease_seconds": 6, "handover_seconds": 2, "standby_seconds": standby},
+            storage={"min_free": 0}, ingest=FAST_INGEST, cameras=cameras,
+        )
+        db = Database(database_url)
+        bus = RedisBus(REDIS_URL, prefix)
+        rpc = RpcClient(bus)
+
+        def describe(name: str) -> dict:
+            try:
+                return rpc.call(worker_service(name), "describe", timeout=5)
+            except Exception:
+                return {}
+
+        try:
+            # The first worker records both cameras, then hands one to the second: the camera the
+            # second worker will die holding was recorded by the survivor before (its pre-roll
+            # must start after its own last row).
+            processes[first] = start_worker(config, first, tmp_path / "first.log")
+            wait_for(lambda: all(any(s.end for s in segments(db, c)) for c in CAMERAS), PROCESS_START_SECONDS,
+                     "the first worker did not record both cameras")
+            processes[second] = start_worker(config, second, tmp_path / "second.log")
+
+            def spread():
+                owners = {c: (h[1] if h else None) for c, h in store.holders(CAMERAS).items()}
+                return owners if set(owners.values()) == {first, second} else None
+
+            owners = wait_for(spread, PROCESS_START_SECONDS, "the cameras were not spread 1/1")
+            camera = next(c for c, w in owners.items() if w == second)
+            wait_for(lambda: any(s.worker_id == second and s.end for s in segments(db, camera)), 60,
+                     "the second worker does not record its camera")
+            if standby:
+                # The survivor pulls the camera unrecorded, its ring full (at least a lease's worth).
+                def ready():
+                    state = describe(first)
+                    ring = state.get("standby", {}).get(camera)
+                    return state if ring and ring["seconds"] >= 8 and camera not in state["cameras"] else None
+
+                state = wait_for(ready, 60, "the first worker does not stand by for the camera")
+                assert state["rtsp_sessions"] == 2, state  # one recorded camera, one standby: two pulls
+                other = next(c for c in CAMERAS if c != camera)
+                assert set(describe(second)["standby"]) == {other}, "each worker stands by for the other's camera"
+            else:
+                wait_for(lambda: camera not in describe(first).get("cameras", [camera]), 30, "no hand-over")
+                assert describe(first)["standby"] == {}
+
+            os.kill(processes[second].pid, signal.SIGKILL)
+            processes[second].wait(10)
+            killed = time.time()
+
+            def resumed():
+                after = [s for s in segments(db, camera) if s.worker_id == first and s.end
+                         and s.end.timestamp() > killed + 2]
+                return after or None
+
+            wait_for(resumed, 40, "the survivor did not record the camera again")
+            # A live worker closes the segment the killed one left open (repair of dead workers' segments).
+            wait_for(lambda: all(s.end is not None for s in segments(db, camera) if s.worker_id == second), 90,
+                     "the killed worker's open segment was not repaired")
+            wait_for(lambda: any(s.worker_id == first and s.end and s.end.timestamp() > killed + 8
+                                 for s in segments(db, camera)), 40, "the survivor stopped recording")
+        finally:
+            for process in processes.values():
+                stop_process(process)
+            rpc.close()
+            bus.close()
+        rows = segments(db, camera)
+        read_at = time.time()
+        db.dispose()
+    client.close()
+
+    victim = [s for s in rows if s.worker_id == second]
+    survivor = [s for s in rows if s.worker_id == first]
+    # The survivor's recording since the takeover: its last run of rows (its hand-over rows before
+    # the second worker took the camera are an earlier run).
+    taken = survivor[-1:]
+    for a, b in zip(reversed(survivor[:-1]), reversed(survivor)):
+        if (b.start - a.end).total_seconds() > 0.1:
+            break
+        taken.insert(0, a)
+    print(f"standby {standby:g} s: the killed worker's recording ends {victim[-1].end.timestamp() - killed:+.2f} s "
+          f"from the kill; the survivor's starts {taken[0].start.timestamp() - killed:+.2f} s from it")
+    for row in rows:
+        print(f"  {row.worker_id[:6]} {row.start.timestamp() - killed:+7.2f} {row.end.timestamp() - killed:+7.2f} {row.path}")
+    for mine in (victim, survivor):
+        for a, b in zip(mine, mine[1:]):
+            assert (a.end - b.start).total_seconds() <= 0.01, ("one worker's rows overlap", a.path, b.path)
+    assert all(s.end.timestamp() <= read_at + 0.5 for s in rows), "a row runs into the future"
+    gap = worst_gap(rows, killed - 5, killed + 8)
+    if standby:
+        assert taken[0].start.timestamp() < killed, "the survivor's recording starts after the kill"
+        assert gap <= 0.1, f"a {gap:.2f} s hole around the kill"
+    else:
+        # The old behaviour: the killed worker's last GOP and the survivor's connect are lost.
+        assert taken[0].start.timestamp() > killed and gap > 0.5, gap
+
+
+def test_playback_across_a_standby_takeover_shows_each_moment_once(tmp_path):
+    """Overlapping rows of two workers (the killed one's last segment, the survivor's pre-roll)
+    play once: frames at the camera's rate across the overlap."""
+    database_url = f"sqlite:///{tmp_path / 'vms.db'}"
+    db = Database(database_url)
+    db.create_schema()
+    base = time.time() - 60
+    files = SegmentFiles(tmp_path / "recordings", per_worker=True)
+    # The dead worker recorded [0, 20) s; the survivor's pre-roll starts at 12 s and goes on to 40 s.
+    _record_as(db, "dead", files.folder("dead"), base, 20)
+    _record_as(db, "alive", files.folder("alive"), base + 12, 28)
+    plan = plan_range(db, files, "cam", datetime.fromtimestamp(base + 5, timezone.utc),
+                      datetime.fromtimestamp(base + 35, timezone.utc))
+    result = write_mp4(plan, files, tmp_path / "across.mp4")
+    seconds = (result.last_frame - result.first_frame).total_seconds()
+    assert {s["worker_id"] for s in result.segments} == {"dead", "alive"}
+    assert abs(result.frames - FPS * seconds) <= FPS, (result.frames, seconds)
+    db.dispose()
+
+
+def _record_as(db: Database, worker_id: str, folder, start_wall: float, seconds: int) -> None:
+    from streams.fanout import PacketFanout
+    from streams.packets import StreamEnd
+    from streams.recorder import Recorder
+    from tests.support.media import media_packets
+    from vms.recordings.index import SegmentIndex
+
+    fanout = PacketFanout("cam", "main")
+    queue = fanout.subscribe("recorder", max_packets=100_000)
+    recorder = Recorder("cam", queue, SegmentIndex(db, worker_id), folder, 4).start()
+    info, packets = media_packets("cam", frames=FPS * seconds, fps=FPS, gop=FPS, start_wall=start_wall)
+    for item in (info, *packets, StreamEnd("cam", "main", 1, "test")):
+        fanout.publish(item)
+    wait_for(lambda: not len(queue), 30, "the recorder did not take every packet")
+    recorder.stop()
