@@ -1,4 +1,4 @@
-"""Paced reads of every playing RTSP connection of a loop by one timer (decision 105).
+"""Paced reads of every playing RTSP connection of a loop by one timer (decision 106).
 
 Pausing and resuming each connection's transport around a timer (the first design) cost, per
 connection and read, a timer handle, two ``epoll_ctl`` calls and a wake-up of the selector;
