@@ -75,12 +75,19 @@ class ParameterSetWatch:
 
     def changed(self, keyframe: bytes) -> bytes | None:
         """The new parameter sets when they differ from the last keyframe's, else None."""
-        # Unique units in first-seen order: encoders and payloaders may repeat SPS/PPS within one
-        # keyframe (x264's headers plus the payloader's), and a keyframe given the SDP's sets
-        # (its own were lost before we joined) holds each once; neither is a change.
-        found = parameter_sets(keyframe, self.codec).split(_FOUR_BYTE_START)
-        sets = b"".join(_FOUR_BYTE_START + unit for unit in dict.fromkeys(found) if unit)
+        # Unique units in a fixed order (VPS, SPS, PPS; first seen first within a type):
+        # encoders and payloaders may repeat SPS/PPS within one keyframe (x264's headers plus
+        # the payloader's), a keyframe given the SDP's sets (its own were lost before we joined)
+        # holds each once, and a session that joins a shared GStreamer mount while its pipeline
+        # starts gets a first keyframe whose leading AUD and SPS were never sent, so its PPS
+        # comes before its SPS (decision 135). None of these is a change.
+        found = dict.fromkeys(unit for unit in parameter_sets(keyframe, self.codec).split(_FOUR_BYTE_START) if unit)
+        sets = b"".join(_FOUR_BYTE_START + unit for unit in sorted(found, key=self._kind))
         if not sets:
             return None  # this keyframe repeats none: nothing to compare
         previous, self._current = self._current, sets
         return sets if previous is not None and sets != previous else None
+
+    def _kind(self, unit: bytes) -> int:
+        """The NAL unit type of ``unit`` (its header first, no start code)."""
+        return unit[0] & 0x1F if self.codec == "h264" else (unit[0] >> 1) & 0x3F
