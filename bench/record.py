@@ -16,7 +16,8 @@ pulled and fanned out but not recorded, as detection and live use it; ffmpeg the
 py-spy over the measured seconds and writes ``DIR/flame-<cameras>.svg`` (``--native``: with C frames).
 
 Prints, per camera count: streams, CPU % of one core per camera and per stream, RSS per camera,
-frames lost (main streams), and the ratio vms / ffmpeg for each.
+frames lost (main streams; net over time spans, and those in holes inside files), and the ratio
+vms / ffmpeg for each.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ class Result:
     frames_expected: int
     frames_recorded: int
     threads: int  # of the vms process, or the ffmpeg processes together
+    frames_in_holes: int = 0  # missing inside files where frames are over 1.5 intervals apart
+
+    @property
+    def holes_percent(self) -> float:
+        return 100 * self.frames_in_holes / max(1, self.frames_expected)
 
     @property
     def lost_percent(self) -> float:
@@ -58,13 +64,17 @@ class Result:
         return max(0.0, 100 * (1 - self.frames_recorded / max(1, self.frames_expected)))
 
 
-def count_frames(folder: Path, fps: int) -> tuple[int, int]:
-    """(frames recorded, frames the recorded time spans should hold) over every file.
+def count_frames(folder: Path, fps: int) -> tuple[int, int, int]:
+    """(frames recorded, frames the recorded time spans should hold, frames missing in holes)
+    over every file.
 
     A lost packet or a hole inside a recording shows as fewer frames than its span holds;
-    the time before a recorder first connects is not counted as loss.
+    the time before a recorder first connects is not counted as loss. The span figure is net:
+    a file whose frames the time model placed a hair closer than 1/fps (slewing) holds more
+    than its span and offsets another's loss. Holes are counted alone: where two frames are
+    over 1.5 frame intervals apart, the frames that fit between them (decision 136).
     """
-    frames = expected = 0
+    frames = expected = holes = 0
     for path in folder.rglob("*.mp4"):
         try:
             with av.open(str(path)) as container:
@@ -75,7 +85,11 @@ def count_frames(folder: Path, fps: int) -> tuple[int, int]:
         if pts:
             frames += len(pts)
             expected += round(float((max(pts) - min(pts)) * stream.time_base) * fps) + 1
-    return frames, expected
+            ordered = sorted(pts)
+            for gap in (float((b - a) * stream.time_base) * fps for a, b in zip(ordered, ordered[1:])):
+                if gap > 1.5:
+                    holes += round(gap) - 1
+    return frames, expected, holes
 
 
 def wait_recording(folder: Path, cameras: int, timeout: float = 300.0) -> None:
@@ -134,10 +148,10 @@ def run_vms(urls: list[str], subs: list[str], seconds: float, fps: int, workdir:
             process.terminate()
         for process in (worker, idle):
             process.wait(30)
-    recorded, expected = count_frames(data / "recordings", fps)
+    recorded, expected, holes = count_frames(data / "recordings", fps)
     name = "vms, built-in RTSP" if rtsp_client == "builtin" else "vms, FFmpeg RTSP"
     return Result(name, len(urls), len(urls) + len(subs), 100 * cpu / seconds / len(urls), (rss - idle_rss) / len(urls) / 1e6, expected, recorded,
-                  threads)
+                  threads, holes)
 
 
 def _threads(pids: list[int]) -> int:
@@ -195,8 +209,8 @@ def run_ffmpeg(urls: list[str], subs: list[str], seconds: float, fps: int, workd
             process.terminate()
         for process in processes:
             process.wait(30)
-    recorded, expected = count_frames(workdir / "ffmpeg", fps)
-    return Result("ffmpeg -c copy per stream", len(urls), len(urls) + len(subs), 100 * cpu / seconds / len(urls), rss / len(urls) / 1e6, expected, recorded, threads)
+    recorded, expected, holes = count_frames(workdir / "ffmpeg", fps)
+    return Result("ffmpeg -c copy per stream", len(urls), len(urls) + len(subs), 100 * cpu / seconds / len(urls), rss / len(urls) / 1e6, expected, recorded, threads, holes)
 
 
 def main() -> None:
@@ -237,16 +251,17 @@ def main() -> None:
                 print(f"  (load average {load:.2f} before the run)", flush=True)
                 print(f"  {result.name:28s} {count:4d} cameras ({result.streams} streams): "
                       f"{result.cpu_percent_per_camera:6.2f} % CPU/camera, "
-                      f"{result.rss_mb_per_camera:6.1f} MB RSS/camera, {result.lost_percent:5.2f} % frames lost", flush=True)
+                      f"{result.rss_mb_per_camera:6.1f} MB RSS/camera, {result.lost_percent:5.2f} % frames lost "
+                      f"({result.frames_in_holes} in holes)", flush=True)
 
     print(f"\nmain {args.width}x{args.height}@{args.fps}, ~{args.bitrate} kb/s"
           + (", sub 640x360, ~500 kb/s" if sub_mounts else "") + f"; {args.seconds:g} s measured per run\n")
-    print("| cameras | streams | recorder | CPU % of a core per camera | per stream | total CPU % | RSS MB per camera | frames lost | threads |")
-    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    print("| cameras | streams | recorder | CPU % of a core per camera | per stream | total CPU % | RSS MB per camera | frames lost | in holes | threads |")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(f"| {r.cameras} | {r.streams} | {r.name} | {r.cpu_percent_per_camera:.2f} | "
               f"{r.cpu_percent_per_camera * r.cameras / r.streams:.2f} | {r.cpu_percent_per_camera * r.cameras:.1f} | "
-              f"{r.rss_mb_per_camera:.1f} | {r.lost_percent:.2f} % | {r.threads} |")
+              f"{r.rss_mb_per_camera:.1f} | {r.lost_percent:.2f} % | {r.frames_in_holes} ({r.holes_percent:.2f} %) | {r.threads} |")
     print(f"\nratios (vms / ffmpeg; the goal is CPU <= 0.5); load average now {os.getloadavg()[0]:.2f}:")
     for ff in [r for r in results if r.name.startswith("ffmpeg")]:
         for vms_result in [r for r in results if r.cameras == ff.cameras and r.name.startswith("vms")]:

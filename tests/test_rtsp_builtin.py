@@ -228,7 +228,7 @@ def test_parameter_sets_in_another_order_are_not_a_change():
     """A session joining a shared GStreamer mount while its pipeline starts gets a first keyframe
     without its leading AUD and SPS: PPS, SEIs, then the payloader's SPS and PPS (decision 135).
     The next keyframe carries the same sets in the usual order; bench.record logged that as a
-    parameter set change (and started a new segment) on up to 85 of 120 cameras."""
+    parameter set change (and started a new segment) on 52 of 120 cameras."""
     from streams.parameter_sets import ParameterSetWatch
 
     watch = ParameterSetWatch("h264")
