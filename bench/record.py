@@ -79,14 +79,17 @@ def count_frames(folder: Path, fps: int) -> tuple[int, int, int]:
         try:
             with av.open(str(path)) as container:
                 stream = container.streams.video[0]
+                # Read while the file is open: a closed container's stream reads freed memory
+                # (a time base of garbage made spans, and so the loss figure, wrong; decision 136).
+                time_base = float(stream.time_base)
                 pts = [p.pts for p in container.demux(stream) if p.size and p.pts is not None]
         except av.error.FFmpegError:
             continue
         if pts:
             frames += len(pts)
-            expected += round(float((max(pts) - min(pts)) * stream.time_base) * fps) + 1
+            expected += round((max(pts) - min(pts)) * time_base * fps) + 1
             ordered = sorted(pts)
-            for gap in (float((b - a) * stream.time_base) * fps for a, b in zip(ordered, ordered[1:])):
+            for gap in ((b - a) * time_base * fps for a, b in zip(ordered, ordered[1:])):
                 if gap > 1.5:
                     holes += round(gap) - 1
     return frames, expected, holes
