@@ -161,7 +161,9 @@ def demo(
 @app.command()
 def worker(
     config: Optional[Path] = ConfigOption,
-    worker_id: Optional[str] = typer.Option(None, help="Name of this worker (default: from settings or 'local')"),
+    worker_id: Optional[str] = typer.Option(
+        None, help="Name of this worker, distinct for each worker (default: VMS_WORKER_ID / worker_id from the "
+                   "settings, else the host name with redis_url set, else 'local')"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """A stream worker without the API: pulls, records and watches its cameras."""
@@ -173,7 +175,14 @@ def worker(
     settings = _settings(config)
     if worker_id:
         settings = settings.model_copy(update={"worker_id": worker_id})
-    runtime = Runtime.build(settings, with_worker=True).start()
+    from vms.cluster.identity import DuplicateWorker
+
+    runtime = Runtime.build(settings, with_worker=True)
+    try:
+        runtime.start()
+    except DuplicateWorker as exc:
+        err.print(f"[red]{exc}[/red]", markup=True, highlight=False)
+        raise typer.Exit(2) from None
     metrics = None
     if settings.metrics.port is not None:
         from vmsapp.metrics_server import MetricsServer, worker_registry
