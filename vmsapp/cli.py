@@ -20,12 +20,14 @@ from vmsapp.users_cli import user_app  # noqa: E402  (after app: it reuses this 
 from vmsapp.cameras_cli import camera_app  # noqa: E402  (likewise)
 from vmsapp.evidence_cli import verify  # noqa: E402  (likewise)
 from vmsapp.recordings_cli import recordings_app  # noqa: E402  (likewise)
+from vmsapp.workers_cli import workers  # noqa: E402  (likewise)
 
 app.add_typer(camera_app, name="camera")
 
 app.add_typer(user_app, name="user")
 app.add_typer(recordings_app, name="recordings")
 app.command("verify")(verify)
+app.command("workers")(workers)
 console = Console()
 err = Console(stderr=True)
 

@@ -13,21 +13,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
-from vms.metrics import RuntimeCollector, exposition, runtime_registry
+from vms.metrics import RuntimeCollector, WorkerCollector, exposition, runtime_registry
 from vms.recordings.index import SegmentIndex
 
 log = logging.getLogger(__name__)
 
 
 def worker_registry(runtime) -> CollectorRegistry:  # runtime: vmsapp.runtime.Runtime (a cycle if imported)
-    """The gauges of ``runtime``'s worker: its streams, its recording health, its index, its viewers."""
+    """The gauges of ``runtime``'s worker: its streams, its recording health, its index, its viewers,
+    and the cameras it holds, hands over and stands by for."""
     worker_id = runtime.worker.worker_id
 
     index = SegmentIndex(runtime.db)
     return runtime_registry(RuntimeCollector(
         lambda: runtime.board.streams(worker_id), lambda: index.bytes_by_camera(worker_id), runtime.viewers,
         lambda: runtime.board.recording(worker_id),
-    ))
+    ), WorkerCollector(runtime.worker.describe))
 
 
 class MetricsServer:

@@ -405,7 +405,7 @@ class RedisOwnership(Ownership):
             changed = mine != self._standby
             self._standby, self._others_standby = mine, theirs
         if changed:
-            log.info("worker %s stands by for %d cameras", self.worker_id, len(mine))
+            log.info("worker %s stands by for %d cameras: %s", self.worker_id, len(mine), ", ".join(sorted(mine)) or "none")
         return changed
 
     def _renew(self, ttl_ms: int) -> bool:
