@@ -7,6 +7,7 @@ counters. A port that cannot be bound is logged and skipped: metrics never stop 
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -66,7 +67,12 @@ class MetricsServer:
         try:
             self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         except OSError as exc:
-            log.error("worker metrics not served on %s:%s: %s", self.host, self.port, exc)
+            hint = ""
+            if exc.errno == errno.EADDRINUSE:
+                # Two workers on one host both default to 9108 (trial 11).
+                hint = ("; another process uses the port (a second worker on this host?): give each worker "
+                        "its own port with VMS_METRICS__PORT (metrics.port in the config)")
+            log.error("worker metrics not served on %s:%s: %s%s", self.host, self.port, exc, hint)
             return self
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="worker-metrics", daemon=True).start()
