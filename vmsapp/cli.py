@@ -193,7 +193,7 @@ def worker(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    console.print(f"worker {runtime.worker.worker_id} recording into {settings.recordings_dir}")
+    console.print(f"worker {runtime.worker.worker_id} recording into {runtime.worker.recordings_dir}")
     stop.wait()
     if metrics is not None:
         metrics.stop()
