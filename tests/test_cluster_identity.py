@@ -5,6 +5,7 @@ worker restarting after its process died (its advertisement not yet expired) sta
 from __future__ import annotations
 
 import subprocess
+import threading
 import sys
 from datetime import datetime, timezone
 
@@ -81,3 +82,32 @@ def test_vms_worker_exits_with_the_fix_in_its_error(tmp_path):
         assert "already used by a live worker" in output and "VMS_WORKER_ID" in output, output
     finally:
         first.stop()
+
+
+def test_without_presence_a_renewed_advertisement_refuses_and_an_expiring_one_does_not():
+    from vms.cluster.identity import ensure_unique
+
+    client = redis.Redis.from_url(REDIS_URL)
+    prefix = f"vms:{unique('ident-')}:"
+    members = Membership(client, prefix)
+    info = {"host": "elsewhere", "pid": 1, "presence": False}  # a worker run with presence_grace_seconds 0
+    stop = threading.Event()
+
+    def renew() -> None:  # what a live worker's keeper does every lease/3
+        while not stop.is_set():
+            members.heartbeat("host-d", 1500, info)
+            stop.wait(0.5)
+
+    members.heartbeat("host-d", 1500, info)
+    keeper = threading.Thread(target=renew, daemon=True)
+    keeper.start()
+    try:
+        with pytest.raises(DuplicateWorker):
+            ensure_unique(client, prefix, "host-d", 1.5)
+    finally:
+        stop.set()
+        keeper.join(5)
+    # Its process died: the advertisement expires within the lease period and the id is free.
+    members.heartbeat("host-d", 1500, info)
+    ensure_unique(client, prefix, "host-d", 1.5)
+    assert "host-d" not in members.live()
