@@ -31,10 +31,10 @@ class IngestConfig(BaseModel):
     # waits for the camera (a keyframe, its parameters), so a small gate serialises waiting:
     # 120 cameras were all online 31.6 s after start with 8, 9.6 s with 32 (decision 74).
     concurrent_opens: int = Field(default=32, ge=1)
-    # Who speaks RTSP: "builtin" (streams/rtsp, ×0.43 of `ffmpeg -c copy`'s CPU at 120 cameras,
-    # decisions 75, 108) or "ffmpeg" (PyAV's demuxer); cameras the built-in client cannot serve
-    # (UDP only, TLS, other codecs or auth schemes) fall back to FFmpeg by themselves (decision 109).
-    rtsp_client: Literal["ffmpeg", "builtin"] = "builtin"
+    # Who speaks RTSP: "ffmpeg" (PyAV's demuxer) or "builtin" (streams/rtsp, about half the CPU,
+    # decision 75); cameras the built-in client cannot serve (UDP only, TLS, other codecs) fall
+    # back to FFmpeg by themselves.
+    rtsp_client: Literal["ffmpeg", "builtin"] = "ffmpeg"
     # Built-in client: seconds between reads of a stream; each read takes everything that arrived.
     # Longer is cheaper (decision 75) and adds as much to live latency; the frames of one read
     # get arrival times spread over the interval (decision 77).
