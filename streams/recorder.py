@@ -241,11 +241,15 @@ class Recorder:
         keyframe at the same millisecond; the second takes ``<start>Z-2.mp4``, never the first's file."""
         assert self._info is not None
         info = self._info
+        # Names taken only by other workers' rows are the expected overlap of a hand-over or a
+        # takeover from a standby's pre-roll (or of a partition): worth an INFO line, not a WARNING.
+        expected = True
         for copy in range(1, NAME_ATTEMPTS + 1):
             relative = segment_path(self.camera_id, start, copy)
             try:
                 segment_id = self.index.begin(SegmentOpened(self.camera_id, start, relative, info.codec, info.width, info.height))
-            except SegmentPathTaken:
+            except SegmentPathTaken as taken:
+                expected &= taken.holder is not None and taken.holder != self.index.worker_id
                 continue
             # The row is ours; the file may still be another's whose row this index has not seen
             # (its database writes were buffered while the database was away).
@@ -256,9 +260,12 @@ class Recorder:
                 raise
             if claimed:
                 if copy > 1:
-                    log.warning("camera %s: %s is another recording's; this one is %s",
-                                self.camera_id, segment_path(self.camera_id, start), relative)
+                    log.log(logging.INFO if expected else logging.WARNING,
+                            "camera %s: %s is another recording's; this one is %s%s", self.camera_id,
+                            segment_path(self.camera_id, start), relative,
+                            " (another worker's row: the expected overlap of a hand-over)" if expected else "")
                 return segment_id, start, relative
+            expected = False  # a file on disk with no row here: not a hand-over
             self.index.remove(segment_id)
         raise SegmentPathTaken(f"no free name for {segment_path(self.camera_id, start)} after {NAME_ATTEMPTS} tries")
 

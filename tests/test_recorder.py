@@ -1,5 +1,6 @@
 """The recorder, fed generated H.264 through a real fan-out queue (no network)."""
 
+import logging
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -97,12 +98,13 @@ def test_a_lost_picture_ends_the_segment_at_its_last_frame_like_a_gap(db, record
         assert decode_all(recordings_dir / segment.path) == segment.frames
 
 
-def test_a_second_recording_of_the_camera_at_the_same_instant_gets_its_own_files(db, recordings_dir):
+def test_a_second_recording_of_the_camera_at_the_same_instant_gets_its_own_files(db, recordings_dir, caplog):
     """Two workers recording one camera during a partition (duplicates over loss) can place its
     keyframes at the same millisecond: the second must write its own files, not fail to index
     (UNIQUE path) nor write over the first's."""
     info, packets = media_packets(frames=100, fps=25, gop=25)
     items = [info, *packets, StreamEnd("cam", "main", 1, "test")]
+    caplog.set_level(logging.INFO, logger="streams.recorder")
     first = record(db, recordings_dir, items, 60, "worker-a")
     first_rows = first.of_camera("cam")
     before = {row.path: (recordings_dir / row.path).read_bytes() for row in first_rows}
@@ -113,10 +115,15 @@ def test_a_second_recording_of_the_camera_at_the_same_instant_gets_its_own_files
     assert all(row.path.endswith("Z-2.mp4") for row in theirs), [row.path for row in theirs]
     assert sum(decode_all(recordings_dir / row.path) for row in theirs) == 100
     assert {path: (recordings_dir / path).read_bytes() for path in before} == before  # the first's files untouched
+    # Another worker's row: the expected overlap of every hand-over with warm standby, not a warning.
+    renamed = [r for r in caplog.records if "is another recording's" in r.getMessage()]
+    assert renamed and all(r.levelno == logging.INFO and "expected overlap" in r.getMessage() for r in renamed), \
+        [(r.levelname, r.getMessage()) for r in renamed]
 
 
-def test_a_file_without_its_row_is_not_written_over(db, recordings_dir):
+def test_a_file_without_its_row_is_not_written_over(db, recordings_dir, caplog):
     """Another worker's file whose row is still buffered (database away) holds the plain name."""
+    caplog.set_level(logging.INFO, logger="streams.recorder")
     info, packets = media_packets(frames=50, fps=25, gop=25)
     start = datetime.fromtimestamp(packets[0].wall_time, timezone.utc)
     theirs = recordings_dir / segment_path("cam", start)
@@ -126,4 +133,6 @@ def test_a_file_without_its_row_is_not_written_over(db, recordings_dir):
     assert row.path == segment_path("cam", start, copy=2)
     assert theirs.read_bytes() == b"another worker's fragments"
     assert decode_all(recordings_dir / row.path) == 50
+    renamed = [r for r in caplog.records if "is another recording's" in r.getMessage()]
+    assert [r.levelno for r in renamed] == [logging.WARNING], "a file with no row is not an expected overlap"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -76,3 +77,29 @@ def test_the_index_refuses_overlapping_and_future_rows_where_they_are_written(db
         index.finish(second, SegmentClosed(now - timedelta(seconds=51), 1000, 250, 10))
     index.finish(second, SegmentClosed(now - timedelta(seconds=40), 1000, 250, 10))
     assert [s.path for s in index.of_camera("cam")] == ["cam/a.mp4", "cam/d.mp4"]
+
+
+def test_a_row_left_open_whose_file_stopped_growing_is_reported_abandoned(tmp_path):
+    settings = Settings(data_dir=tmp_path)
+    db = Database(settings.effective_database_url)
+    db.create_schema()
+    now = time.time()
+    record(db, settings.recordings_dir, "cam-a", float(int(now) - 600), seconds=3, segment_seconds=3)
+    with db.session() as session:
+        sample = settings.recordings_dir / session.query(Segment).filter_by(camera_id="cam-a").one().path
+    opened = datetime.fromtimestamp(now - 400, timezone.utc)
+    for camera_id, worker_id, quiet in (("cam-live", "w-live", 2.0), ("cam-dead", "w-dead", 300.0)):
+        path = f"{camera_id}/open.mp4"
+        (settings.recordings_dir / camera_id).mkdir(parents=True)
+        (settings.recordings_dir / path).write_bytes(sample.read_bytes())
+        os.utime(settings.recordings_dir / path, (now - quiet, now - quiet))
+        SegmentIndex(db, worker_id).begin(SegmentOpened(camera_id, opened, path, "h264", 320, 180))
+    db.dispose()
+
+    # Both rows are open; only the one whose file stopped growing 300 s ago (over 2 x 60 s + 6 s) is a fault.
+    result = verify_cli(tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = " ".join(result.stdout.split())
+    assert re.search(r"cam-dead/open\.mp4: abandoned: left open, its file unchanged for 30\d s \(bound 126 s", out), out
+    assert "cam-live/open.mp4" not in out
+    assert "(1 being written, 1 left open with no writer), 1 violations" in out, out

@@ -84,10 +84,51 @@ class RuntimeCollector(Collector):
         yield from (online, streams, up, fps, bitrate, discontinuities, stored, viewers, since, rate, normal, healthy)
 
 
-def runtime_registry(collector: RuntimeCollector) -> CollectorRegistry:
-    """A registry holding only ``collector`` (one per process or worker, apart from the global counters)."""
+class WorkerCollector(Collector):
+    """Which cameras a scale-out worker records, hands over and stands by for, read when scraped.
+
+    ``describe`` returns ``vmsapp.worker.StreamWorker.describe()``: ``cameras`` (recorded here,
+    hand-overs included), ``standby`` (camera -> pre-roll ring ``{"seconds", "packets", "bytes"}``),
+    ``rtsp_sessions`` and ``ownership.handing_over``.
+    """
+
+    ROLES = ("held", "handing_over", "standby")
+
+    def __init__(self, describe: Callable[[], dict[str, Any]]) -> None:
+        self._describe = describe
+
+    def collect(self) -> Iterable[Metric]:
+        described = self._describe()
+        handing_over = set(described.get("ownership", {}).get("handing_over", []))
+        roles = {
+            "held": [c for c in described.get("cameras", []) if c not in handing_over],
+            "handing_over": [c for c in described.get("cameras", []) if c in handing_over],
+            "standby": sorted(described.get("standby", {})),
+        }
+        cameras = GaugeMetricFamily("vms_worker_cameras", "Cameras of this worker by role: held (recorded), "
+                                    "handing_over (recorded until the next holder starts), standby (pulled, not recorded)",
+                                    labels=["role"])
+        role = GaugeMetricFamily("vms_worker_camera_role", "1 for each camera of this worker, labelled with its role",
+                                 labels=["camera", "role"])
+        for name in self.ROLES:
+            cameras.add_metric([name], float(len(roles[name])))
+            for camera_id in roles[name]:
+                role.add_metric([camera_id, name], 1.0)
+        preroll = GaugeMetricFamily("vms_worker_standby_preroll_seconds",
+                                    "Seconds of video in the pre-roll ring of a camera this worker stands by for",
+                                    labels=["camera"])
+        for camera_id, ring in sorted(described.get("standby", {}).items()):
+            preroll.add_metric([camera_id], float(ring.get("seconds") or 0.0))
+        sessions = GaugeMetricFamily("vms_worker_rtsp_sessions", "RTSP pulls of this worker (recorded and standby)")
+        sessions.add_metric([], float(described.get("rtsp_sessions", 0)))
+        yield from (cameras, role, preroll, sessions)
+
+
+def runtime_registry(*collectors: Collector) -> CollectorRegistry:
+    """A registry holding only ``collectors`` (one set per process or worker, apart from the global counters)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)
+    for collector in collectors:
+        registry.register(collector)
     return registry
 
 

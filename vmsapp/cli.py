@@ -20,12 +20,14 @@ from vmsapp.users_cli import user_app  # noqa: E402  (after app: it reuses this 
 from vmsapp.cameras_cli import camera_app  # noqa: E402  (likewise)
 from vmsapp.evidence_cli import verify  # noqa: E402  (likewise)
 from vmsapp.recordings_cli import recordings_app  # noqa: E402  (likewise)
+from vmsapp.workers_cli import workers  # noqa: E402  (likewise)
 
 app.add_typer(camera_app, name="camera")
 
 app.add_typer(user_app, name="user")
 app.add_typer(recordings_app, name="recordings")
 app.command("verify")(verify)
+app.command("workers")(workers)
 console = Console()
 err = Console(stderr=True)
 
@@ -161,7 +163,9 @@ def demo(
 @app.command()
 def worker(
     config: Optional[Path] = ConfigOption,
-    worker_id: Optional[str] = typer.Option(None, help="Name of this worker (default: from settings or 'local')"),
+    worker_id: Optional[str] = typer.Option(
+        None, help="Name of this worker, distinct for each worker (default: VMS_WORKER_ID / worker_id from the "
+                   "settings, else the host name with redis_url set, else 'local')"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """A stream worker without the API: pulls, records and watches its cameras."""
@@ -173,7 +177,14 @@ def worker(
     settings = _settings(config)
     if worker_id:
         settings = settings.model_copy(update={"worker_id": worker_id})
-    runtime = Runtime.build(settings, with_worker=True).start()
+    from vms.cluster.identity import DuplicateWorker
+
+    runtime = Runtime.build(settings, with_worker=True)
+    try:
+        runtime.start()
+    except DuplicateWorker as exc:
+        err.print(f"[red]{exc}[/red]", markup=True, highlight=False)
+        raise typer.Exit(2) from None
     metrics = None
     if settings.metrics.port is not None:
         from vmsapp.metrics_server import MetricsServer, worker_registry
@@ -182,7 +193,7 @@ def worker(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    console.print(f"worker {runtime.worker.worker_id} recording into {settings.recordings_dir}")
+    console.print(f"worker {runtime.worker.worker_id} recording into {runtime.worker.recordings_dir}")
     stop.wait()
     if metrics is not None:
         metrics.stop()

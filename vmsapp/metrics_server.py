@@ -7,27 +7,29 @@ counters. A port that cannot be bound is logged and skipped: metrics never stop 
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
-from vms.metrics import RuntimeCollector, exposition, runtime_registry
+from vms.metrics import RuntimeCollector, WorkerCollector, exposition, runtime_registry
 from vms.recordings.index import SegmentIndex
 
 log = logging.getLogger(__name__)
 
 
 def worker_registry(runtime) -> CollectorRegistry:  # runtime: vmsapp.runtime.Runtime (a cycle if imported)
-    """The gauges of ``runtime``'s worker: its streams, its recording health, its index, its viewers."""
+    """The gauges of ``runtime``'s worker: its streams, its recording health, its index, its viewers,
+    and the cameras it holds, hands over and stands by for."""
     worker_id = runtime.worker.worker_id
 
     index = SegmentIndex(runtime.db)
     return runtime_registry(RuntimeCollector(
         lambda: runtime.board.streams(worker_id), lambda: index.bytes_by_camera(worker_id), runtime.viewers,
         lambda: runtime.board.recording(worker_id),
-    ))
+    ), WorkerCollector(runtime.worker.describe))
 
 
 class MetricsServer:
@@ -65,7 +67,12 @@ class MetricsServer:
         try:
             self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         except OSError as exc:
-            log.error("worker metrics not served on %s:%s: %s", self.host, self.port, exc)
+            hint = ""
+            if exc.errno == errno.EADDRINUSE:
+                # Two workers on one host both default to 9108 (trial 11).
+                hint = ("; another process uses the port (a second worker on this host?): give each worker "
+                        "its own port with VMS_METRICS__PORT (metrics.port in the config)")
+            log.error("worker metrics not served on %s:%s: %s%s", self.host, self.port, exc, hint)
             return self
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="worker-metrics", daemon=True).start()

@@ -35,7 +35,8 @@ def recordings_verify(
     decode: bool = typer.Option(False, "--decode", help="Also decode every frame (slow; finds corrupt pictures)"),
     config: Optional[Path] = ConfigOption,
 ) -> None:
-    """Scan the segment files against the index; print every violation; exit 1 when there is any."""
+    """Scan the segment files against the index; print every violation (a row left open whose file
+    stopped growing more than 2 x segment length + lease ago is one: abandoned); exit 1 when there is any."""
     from vmsapp.cli import open_database
     from vms.recordings.locate import SegmentFiles
     from vms.recordings.verify import verify
@@ -48,11 +49,13 @@ def recordings_verify(
         err.print(f"refused: {exc}")
         raise typer.Exit(2) from None
     files = SegmentFiles.of(settings)
-    report = verify(db, files.path, camera, start, decode=decode, now=now)
+    report = verify(db, files.path, camera, start, decode=decode, now=now,
+                    lease_seconds=settings.cluster.lease_seconds)
     for violation in report.violations:
         console.print(str(violation), highlight=False, soft_wrap=True)
     console.print(
-        f"{report.segments} segments checked ({report.open_segments} being written), "
+        f"{report.segments} segments checked ({report.open_segments} being written, "
+        f"{report.abandoned} left open with no writer), "
         f"{len(report.violations)} violations, worst duration error {report.worst_duration_error * 1000:.1f} ms",
         highlight=False,
     )

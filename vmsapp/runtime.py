@@ -155,6 +155,10 @@ class Runtime:
         return self.board.viewers()
 
     def start(self) -> "Runtime":
+        """Start every part. Raises ``vms.cluster.identity.DuplicateWorker`` before starting any
+        when another live worker has this worker's id."""
+        if self.worker is not None:
+            self.worker.ownership.check_identity()  # before the live loop and the worker's repair
         if self.alarms is not None:
             self.alarms.start()  # before detection, so no event goes unheard
         if self.live_loop is not None:

@@ -90,6 +90,9 @@ class StreamWorker:
                 pipeline.add_output(output)
 
     def start(self) -> "StreamWorker":
+        """Start recording. Raises ``vms.cluster.identity.DuplicateWorker`` (before touching any
+        recording) when another live worker runs under this worker's id."""
+        self.ownership.check_identity()  # before the repair: its open segments would look like ours
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
         self.index.start()  # replays a journal left while the database was down
         self._repair()

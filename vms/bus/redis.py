@@ -11,8 +11,12 @@ import redis
 import redis.asyncio as aioredis
 
 from vms.bus.base import Bus, Listener
+from vms.log_limit import LogLimiter
 
 log = logging.getLogger(__name__)
+# Every listener thread and publisher of the process fails at once when Redis is down: one line
+# per cause per 30 s (with the count of the lines not shown), not ~10 a second.
+_limited = LogLimiter(log)
 
 
 class RedisBus(Bus):
@@ -30,7 +34,9 @@ class RedisBus(Bus):
             self._client.publish(self._channel(topic), json.dumps(message, default=str))
         except redis.RedisError as exc:
             # Transient state is republished periodically; losing one message is acceptable.
-            log.warning("bus publish on %s failed: %s", topic, exc)
+            _limited.warning("publish", "bus publish on %s failed: %s", topic, exc)
+            return
+        _limited.recovered("publish", "bus publish works again")
 
     async def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
         client = aioredis.Redis.from_url(self.url)
@@ -92,7 +98,7 @@ def _ride_out(exc: BaseException, pubsub: object, thread: object) -> None:
     """A listener thread outlives a Redis outage: wait, then read again (redis-py reconnects and
     subscribes the channels again), instead of the thread dying and the listener going deaf."""
     if isinstance(exc, redis.RedisError):
-        log.warning("bus listener: %s; retrying in 1 s", exc)
+        _limited.warning("listener", "bus listener: %s; retrying every 1 s", exc)
         time.sleep(1.0)
         return
     raise exc

@@ -26,7 +26,11 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from vms.log_limit import LogLimiter
+
 log = logging.getLogger(__name__)
+# Redis down: each consumer and producer would log a line a second; one per cause per 30 s instead.
+_limited = LogLimiter(log)
 
 MAXLEN = 100_000  # approximate length a stream is trimmed to
 BUFFER = 100_000  # messages kept locally while the backend is unreachable
@@ -146,9 +150,12 @@ class QueueConsumer:
         while not self._stop.is_set():
             try:
                 self.run_once()
+                _limited.recovered(f"consumer {self.queue.stream}", "queue %s consumer %s works again",
+                                   self.queue.stream, self.consumer)
             except Exception as exc:
                 self.failures += 1
-                log.warning("queue %s consumer %s: %s; retrying in %g s", self.queue.stream, self.consumer, exc, self.retry_seconds)
+                _limited.warning(f"consumer {self.queue.stream}", "queue %s consumer %s: %s; retrying every %g s",
+                                 self.queue.stream, self.consumer, exc, self.retry_seconds)
                 self._stop.wait(self.retry_seconds)
 
 
@@ -276,7 +283,8 @@ class RedisQueue(DurableQueue):
                 self.client.xadd(self.key, {"m": body}, maxlen=self.maxlen, approximate=True)
                 return
             except self._redis.RedisError as exc:
-                log.warning("queue %s: Redis unreachable (%s); buffering messages locally", self.stream, exc)
+                _limited.warning(f"add {self.stream}", "queue %s: Redis unreachable (%s); buffering messages locally",
+                                 self.stream, exc)
         with self._outbox_lock:
             if len(self._outbox) == self._outbox.maxlen:
                 log.error("queue %s: local buffer full, the oldest message is lost", self.stream)

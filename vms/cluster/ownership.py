@@ -89,6 +89,10 @@ class Ownership(abc.ABC):
         """The fencing token of this worker's lease on ``camera_id`` (None without leases)."""
         return None
 
+    def check_identity(self) -> None:
+        """Raise ``vms.cluster.identity.DuplicateWorker`` when another live process has this
+        worker's id (nothing to check in one process)."""
+
     def start(self) -> "Ownership":
         return self
 
@@ -229,6 +233,11 @@ class RedisOwnership(Ownership):
         now = time.monotonic()
         with self._lock:
             return sorted(c for c, h in self._held.items() if not h.confirmed(now))
+
+    def check_identity(self) -> None:
+        from vms.cluster.identity import ensure_unique
+
+        ensure_unique(self.client, self.config.key_prefix, self.worker_id, self.ttl)
 
     def start(self) -> "RedisOwnership":
         if self.presence is not None:
@@ -396,7 +405,7 @@ class RedisOwnership(Ownership):
             changed = mine != self._standby
             self._standby, self._others_standby = mine, theirs
         if changed:
-            log.info("worker %s stands by for %d cameras", self.worker_id, len(mine))
+            log.info("worker %s stands by for %d cameras: %s", self.worker_id, len(mine), ", ".join(sorted(mine)) or "none")
         return changed
 
     def _renew(self, ttl_ms: int) -> bool:

@@ -121,8 +121,9 @@ class BufferedSegmentIndex(SegmentIndex):
                     self._paths[segment_id] = opened.path
                 return segment_id
             except Exception as exc:
-                if refused_for_its_path(exc, self.db, opened.path):
-                    raise SegmentPathTaken(opened.path) from exc
+                holder = refused_for_its_path(exc, self.db, opened.path)
+                if holder is not None:
+                    raise SegmentPathTaken(opened.path, holder) from exc
                 if not database_unavailable(exc):
                     raise
                 self._went_down(exc)

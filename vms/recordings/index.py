@@ -21,18 +21,31 @@ class SegmentPathTaken(ValueError):
 
     Two workers record one camera during a Redis partition (duplicates over loss, decision 43),
     and on the same host their placements of a keyframe can agree to the millisecond: the file
-    name, made of the start time, is then the same. The recorder takes another name."""
+    name, made of the start time, is then the same. The recorder takes another name. With warm
+    standby the same happens at every hand-over and takeover: the new holder records from its
+    pre-roll, starting on a keyframe the previous holder recorded too. ``holder``: the worker id
+    of the row that has the path."""
+
+    def __init__(self, path: str, holder: str | None = None) -> None:
+        super().__init__(path)
+        self.holder = holder
+
+
+def path_holder(db: Database, path: str) -> str | None:
+    """The worker id of the row holding ``path`` (relative to the recordings directory), or None."""
+    with db.session() as session:
+        return session.scalar(select(Segment.worker_id).where(Segment.path == path))
 
 
 def path_taken(db: Database, path: str) -> bool:
     """Whether a row of the index holds ``path`` (relative to the recordings directory)."""
-    with db.session() as session:
-        return session.scalar(select(Segment.id).where(Segment.path == path)) is not None
+    return path_holder(db, path) is not None
 
 
-def refused_for_its_path(exc: BaseException, db: Database, path: str) -> bool:
-    """Whether ``exc``, raised inserting a row for ``path``, is the path's unique constraint."""
-    return isinstance(exc, IntegrityError) and path_taken(db, path)
+def refused_for_its_path(exc: BaseException, db: Database, path: str) -> str | None:
+    """The worker whose row holds ``path`` when ``exc``, raised inserting a row for ``path``, is
+    the path's unique constraint; None when ``exc`` is something else."""
+    return path_holder(db, path) if isinstance(exc, IntegrityError) else None
 
 
 @dataclass(frozen=True)
@@ -68,8 +81,9 @@ class SegmentIndex:
             with self.db.session() as session:
                 return insert_segment(session, opened, self.worker_id)
         except IntegrityError as exc:
-            if refused_for_its_path(exc, self.db, opened.path):
-                raise SegmentPathTaken(opened.path) from exc
+            holder = refused_for_its_path(exc, self.db, opened.path)
+            if holder is not None:
+                raise SegmentPathTaken(opened.path, holder) from exc
             raise
 
     def finish(self, segment_id: int, closed: SegmentClosed) -> None:
