@@ -189,6 +189,28 @@ def test_playback_across_a_standby_takeover_shows_each_moment_once(tmp_path):
     db.dispose()
 
 
+def test_playback_follows_one_workers_copy_while_it_continues(tmp_path):
+    """Two workers recorded the same 20 s (a hand-over or a standby takeover left both running):
+    playback keeps to one copy as long as it continues, so no picture is lost to a switch. The
+    second copy's rows start 2 s later and are placed 50 ms earlier (each worker places by its
+    own clock), so its keyframes lie just before the first copy's last pictures: taking rows by
+    start alone switched copies at every row and lost about a GOP at each switch to it."""
+    database_url = f"sqlite:///{tmp_path / 'vms.db'}"
+    db = Database(database_url)
+    db.create_schema()
+    base = time.time() - 60
+    files = SegmentFiles(tmp_path / "recordings", per_worker=True)
+    _record_as(db, "first", files.folder("first"), base, 20)
+    _record_as(db, "second", files.folder("second"), base + 1.95, 20)
+    start, end = base + 1, base + 19
+    plan = plan_range(db, files, "cam", datetime.fromtimestamp(start, timezone.utc), datetime.fromtimestamp(end, timezone.utc))
+    result = write_mp4(plan, files, tmp_path / "one-copy.mp4")
+    assert {s["worker_id"] for s in result.segments} == {"first"}, result.segments
+    assert not result.gaps, result.gaps
+    assert result.frames >= FPS * (end - start) - 1, result.frames
+    db.dispose()
+
+
 def _record_as(db: Database, worker_id: str, folder, start_wall: float, seconds: int) -> None:
     from streams.fanout import PacketFanout
     from streams.packets import StreamEnd
