@@ -11,12 +11,12 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
+from streams.simulator import CameraSimulator, SimulatedCamera
 from tests.support.cluster import (
     PROCESS_START_SECONDS,
     REDIS_URL,
     postgres_admin_url,
-    redis_available,
+    scale_out_marks,
     start_worker,
     stop_process,
     throwaway_database,
@@ -32,9 +32,7 @@ from vms.db import Database, Segment
 
 PG = postgres_admin_url()
 pytestmark = [
-    pytest.mark.skipif(not simulator_available(), reason="GStreamer RTSP server (Debian packages) missing"),
-    pytest.mark.skipif(redis_available() is not None, reason=str(redis_available())),
-    pytest.mark.skipif(PG is None, reason="PostgreSQL does not answer on 127.0.0.1:5432 (user postgres or root, db test)"),
+    *scale_out_marks(PG),
     pytest.mark.slow,
     pytest.mark.timeout(240),
 ]

@@ -13,12 +13,12 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
+from streams.simulator import CameraSimulator, SimulatedCamera
 from tests.support.cluster import (
     PROCESS_START_SECONDS,
     REDIS_URL,
     postgres_admin_url,
-    redis_available,
+    scale_out_marks,
     start_worker,
     stop_process,
     throwaway_database,
@@ -37,9 +37,7 @@ from vms.recordings.playback import plan_range, write_mp4
 
 PG = postgres_admin_url()
 pytestmark = [
-    pytest.mark.skipif(not simulator_available(), reason="GStreamer RTSP server (Debian packages) missing"),
-    pytest.mark.skipif(redis_available() is not None, reason=str(redis_available())),
-    pytest.mark.skipif(PG is None, reason="PostgreSQL does not answer on 127.0.0.1:5432 (user postgres or root, db test)"),
+    *scale_out_marks(PG),
     pytest.mark.slow,
     pytest.mark.timeout(420),
 ]
@@ -172,11 +170,7 @@ def test_kill_9_of_the_holder_leaves_no_hole_with_a_warm_standby(tmp_path, stand
 def test_playback_across_a_standby_takeover_shows_each_moment_once(tmp_path):
     """Overlapping rows of two workers (the killed one's last segment, the survivor's pre-roll)
     play once: frames at the camera's rate across the overlap."""
-    database_url = f"sqlite:///{tmp_path / 'vms.db'}"
-    db = Database(database_url)
-    db.create_schema()
-    base = time.time() - 60
-    files = SegmentFiles(tmp_path / "recordings", per_worker=True)
+    db, files, base = _two_workers_store(tmp_path)
     # The dead worker recorded [0, 20) s; the survivor's pre-roll starts at 12 s and goes on to 40 s.
     _record_as(db, "dead", files.folder("dead"), base, 20)
     _record_as(db, "alive", files.folder("alive"), base + 12, 28)
@@ -195,11 +189,7 @@ def test_playback_follows_one_workers_copy_while_it_continues(tmp_path):
     second copy's rows start 2 s later and are placed 50 ms earlier (each worker places by its
     own clock), so its keyframes lie just before the first copy's last pictures: taking rows by
     start alone switched copies at every row and lost about a GOP at each switch to it."""
-    database_url = f"sqlite:///{tmp_path / 'vms.db'}"
-    db = Database(database_url)
-    db.create_schema()
-    base = time.time() - 60
-    files = SegmentFiles(tmp_path / "recordings", per_worker=True)
+    db, files, base = _two_workers_store(tmp_path)
     _record_as(db, "first", files.folder("first"), base, 20)
     _record_as(db, "second", files.folder("second"), base + 1.95, 20)
     start, end = base + 1, base + 19
@@ -209,6 +199,13 @@ def test_playback_follows_one_workers_copy_while_it_continues(tmp_path):
     assert not result.gaps, result.gaps
     assert result.frames >= FPS * (end - start) - 1, result.frames
     db.dispose()
+
+
+def _two_workers_store(tmp_path) -> tuple[Database, SegmentFiles, float]:
+    """An SQLite index, per-worker recording folders, and a start a minute ago (UTC epoch s)."""
+    db = Database(f"sqlite:///{tmp_path / 'vms.db'}")
+    db.create_schema()
+    return db, SegmentFiles(tmp_path / "recordings", per_worker=True), time.time() - 60
 
 
 def _record_as(db: Database, worker_id: str, folder, start_wall: float, seconds: int) -> None:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+import pytest
 import yaml
 
 PG_ADMIN_URLS = ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0.0.1:5432/test")
@@ -184,6 +185,19 @@ def redis_available(url: str = REDIS_URL) -> str | None:
 
 def redis_server_missing() -> str | None:
     return None if shutil.which("redis-server") else "redis-server not installed (apt: redis-server)"
+
+
+def scale_out_marks(postgres_url: str | None) -> list[pytest.MarkDecorator]:
+    """Skip marks of a test running workers against the simulator, Redis and PostgreSQL
+    (``postgres_url``: ``postgres_admin_url()``)."""
+    from streams.simulator import simulator_available
+
+    return [
+        pytest.mark.skipif(not simulator_available(), reason="GStreamer RTSP server (Debian packages) missing"),
+        pytest.mark.skipif(redis_available() is not None, reason=str(redis_available())),
+        pytest.mark.skipif(postgres_url is None,
+                           reason="PostgreSQL does not answer on 127.0.0.1:5432 (user postgres or root, db test)"),
+    ]
 
 
 # -- throwaway PostgreSQL databases ------------------------------------------------------------
