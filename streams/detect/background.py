@@ -6,13 +6,17 @@ temporal median of its first frames, then updates only where nothing is in front
 a stopped vehicle stays foreground. Each foreground pixel's "standing age" (how long it has
 been foreground and unchanged) tells standing from moving things; a pixel standing longer than
 ``absorb_seconds`` (a parked car, a new sign) is taken into the background. Global lighting
-changes are divided out by matching the picture's brightness to the background's.
+changes are divided out by matching the picture's brightness to the background's: given the
+road (the zones), each row of road by a gain of its own fitted on the road (``road_gain.py``:
+lighting steps on part of a tunnel), the rest of the picture by one gain.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from streams.detect.road_gain import row_gains
 
 # A picture this different from the background is a scene change (lights, tampering), not traffic.
 SCENE_CHANGE_FRACTION = 0.6
@@ -51,9 +55,11 @@ class ReferenceBackground:
     def ready(self) -> bool:
         return self.background is not None
 
-    def apply(self, grey: np.ndarray, t: float) -> np.ndarray | None:
+    def apply(self, grey: np.ndarray, t: float, road: np.ndarray | None = None) -> np.ndarray | None:
         """The foreground mask (uint8, 255 = not background), or None while learning or
-        while the whole scene is changing."""
+        while the whole scene is changing. ``grey``: uint8 (height, width); ``t``: seconds;
+        ``road``: uint8 mask of the same shape, 255 on the road (the zones), whose rows get
+        brightness gains of their own; None: one gain for the whole picture."""
         picture = grey.astype(np.float32)
         background, age = self.background, self.age  # set together by _learn, cleared together by reset
         if background is None or age is None or background.shape != picture.shape:
@@ -61,7 +67,7 @@ class ReferenceBackground:
             return None
         dt = min(max(t - (self._last_time or t), 0.0), 2.0)
         self._last_time = t
-        picture = self._match_brightness(picture, background)
+        picture = self._match_brightness(picture, background, road)
         raw = (cv2.absdiff(picture, background) > self.threshold).astype(np.uint8) * 255
         foreground = cv2.morphologyEx(cv2.morphologyEx(raw, cv2.MORPH_OPEN, self._open), cv2.MORPH_CLOSE, self._close)
         if cv2.countNonZero(foreground) > SCENE_CHANGE_FRACTION * foreground.size:
@@ -114,11 +120,18 @@ class ReferenceBackground:
             self._warmup.clear()
         return None
 
-    def _match_brightness(self, picture: np.ndarray, background_picture: np.ndarray) -> np.ndarray:
+    def _match_brightness(self, picture: np.ndarray, background_picture: np.ndarray, road: np.ndarray | None) -> np.ndarray:
+        """``picture`` times the gains that bring it to the background's brightness: one
+        gain fitted on the pixels that were not foreground in the last frame, and on the
+        road (when given) one gain per row fitted on the road (``road_gain.row_gains``)."""
         where = None if self.foreground is None else cv2.bitwise_not(self.foreground)
         scene = cv2.mean(picture, mask=where)[0]
         background = cv2.mean(background_picture, mask=where)[0]
-        if scene < 1:
-            return picture
-        gain = min(max(background / scene, 0.5), 2.0)
-        return picture * gain if abs(gain - 1) > 0.005 else picture
+        gain = min(max(background / scene, 0.5), 2.0) if scene >= 1 else 1.0
+        rows = None
+        if road is not None and road.shape == picture.shape:
+            rows = row_gains(picture, background_picture, road, self.foreground, self.threshold)
+        if rows is None:
+            return picture * gain if abs(gain - 1) > 0.005 else picture
+        gains = np.where(road > 0, np.nan_to_num(rows, nan=gain)[:, None], gain).astype(np.float32)
+        return picture * gains

@@ -4,6 +4,7 @@ zone's rules (each in a module of its own, see the package's docstring)."""
 from __future__ import annotations
 
 import cv2
+import numpy as np
 
 from streams.detect.background import ReferenceBackground
 from streams.detect.base import Detector, EventSignal, Frame
@@ -43,6 +44,7 @@ class TrafficAnalytics(Detector):
         self.zones = [ZoneState(zone, config.traffic.end_seconds) for zone in config.zones if has_rules(zone)]
         self._swept_at = 0.0
         self._classifiers: dict[tuple[int, int], Classifier] = {}
+        self._roads: dict[tuple[int, int], np.ndarray] = {}
 
     def classifier(self, size: tuple[int, int]) -> Classifier:
         """The classifier for pictures of ``size`` (width, height): metric with a calibration."""
@@ -51,6 +53,17 @@ class TrafficAnalytics(Detector):
             scale = GroundPlane(calibration, size) if calibration is not None else PixelScale(size)
             self._classifiers[size] = Classifier(self.traffic, scale, size)
         return self._classifiers[size]
+
+    def road(self, size: tuple[int, int]) -> np.ndarray:
+        """uint8 mask (255 = in a zone) of the road at picture ``size`` (width, height): where
+        the reference background fits its brightness gains per row."""
+        if size not in self._roads:
+            _, zone_masks = self.masks.at(size)
+            road = np.zeros((size[1], size[0]), np.uint8)
+            for mask in zone_masks.values():
+                road |= mask
+            self._roads[size] = road
+        return self._roads[size]
 
     def on_gap(self) -> None:
         self.background.reset()
@@ -62,10 +75,10 @@ class TrafficAnalytics(Detector):
         if not self.zones:
             return []
         t = frame.wall_time
-        foreground = self.background.apply(frame.array, t)
+        valid, zone_masks = self.masks.at(frame.size)
+        foreground = self.background.apply(frame.array, t, self.road(frame.size))
         if foreground is None:
             return []
-        valid, zone_masks = self.masks.at(frame.size)
         foreground = cv2.bitwise_and(foreground, valid)
         area = frame.size[0] * frame.size[1]
         min_blob = max(4, int(self.traffic.object_min_area * area))
