@@ -131,7 +131,7 @@ class ReferenceBackground:
         rows = None
         if road is not None and road.shape == picture.shape:
             rows = row_gains(picture, background_picture, road, self.foreground, self.threshold)
-        if rows is None:
+        if rows is None or road is None:
             return picture * gain if abs(gain - 1) > 0.005 else picture
         gains = np.where(road > 0, np.nan_to_num(rows, nan=gain)[:, None], gain).astype(np.float32)
         return picture * gains

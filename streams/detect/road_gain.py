@@ -94,7 +94,8 @@ def _nanmedian_rows(values: np.ndarray) -> np.ndarray:
     count = (~np.isnan(values)).sum(axis=1)
     lower = ordered[np.arange(len(values)), (count - 1) // 2]
     upper = ordered[np.arange(len(values)), count // 2]
-    return ((lower + upper) / 2).astype(np.float32)
+    middle: np.ndarray = ((lower + upper) / 2).astype(np.float32)
+    return middle
 
 
 def _running_median(values: np.ndarray, width: int) -> np.ndarray:
@@ -102,4 +103,5 @@ def _running_median(values: np.ndarray, width: int) -> np.ndarray:
     half = width // 2
     padded = np.pad(values, half, mode="edge")
     windows = np.lib.stride_tricks.sliding_window_view(padded, width)
-    return np.median(windows, axis=1).astype(np.float32)
+    median: np.ndarray = np.median(windows, axis=1).astype(np.float32)
+    return median
