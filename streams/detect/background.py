@@ -67,7 +67,7 @@ class ReferenceBackground:
             return None
         dt = min(max(t - (self._last_time or t), 0.0), 2.0)
         self._last_time = t
-        picture = self._match_brightness(picture, background, road)
+        picture, steady_picture = self._match_brightness(picture, background, road)
         raw = (cv2.absdiff(picture, background) > self.threshold).astype(np.uint8) * 255
         foreground = cv2.morphologyEx(cv2.morphologyEx(raw, cv2.MORPH_OPEN, self._open), cv2.MORPH_CLOSE, self._close)
         if cv2.countNonZero(foreground) > SCENE_CHANGE_FRACTION * foreground.size:
@@ -78,12 +78,14 @@ class ReferenceBackground:
         self._changed_for = 0.0
         # Steady against the last pictures' average, so sensor noise and compression do not
         # pass for movement; an unsteady moment costs a standing area some age, not all of it.
-        recent = self.recent if self.recent is not None else picture.copy()
-        steady = cv2.absdiff(picture, recent) < self.threshold / 2
+        # (Judged on the picture under the one gain: the rows' gains are fitted on few pixels
+        # and waver from frame to frame, which would make a standing vehicle look unsteady.)
+        recent = self.recent if self.recent is not None else steady_picture.copy()
+        steady = cv2.absdiff(steady_picture, recent) < self.threshold / 2
         standing = (foreground > 0) & steady
         shaken = np.maximum(age - UNSTEADY_COST * dt, 0.0)
         age = np.where(standing, age + dt, np.where(foreground > 0, shaken, 0.0)).astype(np.float32)
-        cv2.accumulateWeighted(picture, recent, 0.5)
+        cv2.accumulateWeighted(steady_picture, recent, 0.5)
         self.recent = recent
         self.age = age
         absorbed = age > self.absorb_seconds
@@ -120,18 +122,23 @@ class ReferenceBackground:
             self._warmup.clear()
         return None
 
-    def _match_brightness(self, picture: np.ndarray, background_picture: np.ndarray, road: np.ndarray | None) -> np.ndarray:
-        """``picture`` times the gains that bring it to the background's brightness: one
-        gain fitted on the pixels that were not foreground in the last frame, and on the
-        road (when given) one gain per row fitted on the road (``road_gain.row_gains``)."""
+    def _match_brightness(
+        self, picture: np.ndarray, background_picture: np.ndarray, road: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(matched, evenly matched): ``picture`` times the gains that bring it to the
+        background's brightness, and ``picture`` times the one gain for the whole picture,
+        fitted on the pixels that were not foreground in the last frame. Given the road, the
+        matched picture's road has one gain per row fitted on the road
+        (``road_gain.row_gains``); otherwise both are the same."""
         where = None if self.foreground is None else cv2.bitwise_not(self.foreground)
         scene = cv2.mean(picture, mask=where)[0]
         background = cv2.mean(background_picture, mask=where)[0]
         gain = min(max(background / scene, 0.5), 2.0) if scene >= 1 else 1.0
+        evenly = picture * gain if abs(gain - 1) > 0.005 else picture
         rows = None
         if road is not None and road.shape == picture.shape:
-            rows = row_gains(picture, background_picture, road, self.foreground, self.threshold)
+            rows = row_gains(picture, background_picture, road, self.foreground)
         if rows is None or road is None:
-            return picture * gain if abs(gain - 1) > 0.005 else picture
+            return evenly, evenly
         gains = np.where(road > 0, np.nan_to_num(rows, nan=gain)[:, None], gain).astype(np.float32)
-        return picture * gains
+        return picture * gains, evenly

@@ -8,12 +8,11 @@ seem to halt (docs/decisions.md 126).
 
 On a road seen along its axis a picture row of road is one distance from the camera, so it is
 lit alike: ``row_gains`` fits one gain per row, on the row's road pixels only (walls, signs
-and lamps are not the road and saturate first). A row is fitted on its road pixels that were
-not foreground (vehicles stay out of the fit). A row that is nearly all foreground is fitted
-on all its road pixels, but only kept when that gain makes most of them match the background
-again: a relit road keeps its texture and matches after one gain; vehicles side by side do
-not. Rows left without a gain take their neighbours'. A running median along the rows removes
-one row's noise and keeps the edge of a lit section.
+and lamps are not the road and saturate first), and among them on those that were not
+foreground in the last frame, so vehicles stay out of the fit. The frame of a step is a scene
+change that leaves the mask as it was, so the next fit sees the relit road as road. A row
+that is nearly all foreground (vehicles side by side) takes its neighbours' gain. A running
+median along the rows removes one row's noise and keeps the edge of a lit section.
 """
 
 from __future__ import annotations
@@ -28,8 +27,6 @@ USABLE_GREY = (8.0, 250.0)
 MIN_EMPTY_SHARE = 0.25
 # ...and at least this many pixels.
 MIN_PIXELS = 6
-# A row fitted on all its road pixels keeps its gain when this share then matches the background.
-MATCHING_SHARE = 0.6
 # Rows of the running median along the road.
 SMOOTH_ROWS = 5
 
@@ -39,14 +36,12 @@ def row_gains(
     background: np.ndarray,
     road: np.ndarray,
     foreground: np.ndarray | None,
-    tolerance: float,
 ) -> np.ndarray | None:
     """Per picture row, the gain (float32, shape (height,)) that brings ``picture``'s road to
     ``background``'s; NaN for rows without road. ``picture`` and ``background`` are float32
     grey pictures (height, width); ``road`` and ``foreground`` uint8 masks (255 = road, = not
-    background in the last frame; ``foreground`` None: nothing known). ``tolerance`` (grey
-    levels) is how far a pixel may be from the background and still match it. None when no
-    row could be fitted."""
+    background in the last frame; ``foreground`` None: nothing known). A row's gain is the
+    median of its background / picture ratios. None when no row could be fitted."""
     rows = np.flatnonzero((road > 0).any(axis=1))
     if rows.size == 0:
         return None
@@ -67,12 +62,6 @@ def row_gains(
     gains = np.full(bottom - top, np.nan, np.float32)
     if fit_free.any():
         gains[fit_free] = _nanmedian_rows(np.where(free[fit_free], ratio[fit_free], np.nan))
-    crowded = ~fit_free & (usable_count >= MIN_PIXELS)
-    if crowded.any():
-        candidate = _nanmedian_rows(ratio[crowded])
-        relit = np.abs(seen[crowded] * candidate[:, None] - empty[crowded]) <= tolerance
-        matching = (relit & usable[crowded]).sum(axis=1) / np.maximum(usable_count[crowded], 1)
-        gains[np.flatnonzero(crowded)[matching >= MATCHING_SHARE]] = candidate[matching >= MATCHING_SHARE]
     known = np.flatnonzero(~np.isnan(gains))
     if known.size == 0:
         return None
