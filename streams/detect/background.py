@@ -23,6 +23,9 @@ SCENE_CHANGE_FRACTION = 0.6
 SCENE_CHANGE_RELEARN_SECONDS = 3.0
 # Seconds of standing age an area loses per second in which it changed while still foreground.
 UNSTEADY_COST = 3.0
+# A row of road gets its own gain only when it differs from the picture's by more than this
+# (relative); otherwise the picture's gain, as before rows had gains.
+ROW_GAIN_DEADBAND = 0.15
 
 
 class ReferenceBackground:
@@ -140,5 +143,9 @@ class ReferenceBackground:
             rows = row_gains(picture, background_picture, road, self.foreground)
         if rows is None or road is None:
             return evenly, evenly
+        # A row keeps the picture's gain unless its own differs by more than the fits' noise
+        # (a lit section, a step): the row fits rest on few pixels, and wavering row gains
+        # made vehicle fragments of "pedestrians" after the IR switch on a gateway.
+        rows = np.where(np.abs(rows / gain - 1) > ROW_GAIN_DEADBAND, rows, gain)
         gains = np.where(road > 0, np.nan_to_num(rows, nan=gain)[:, None], gain).astype(np.float32)
         return picture * gains, evenly
