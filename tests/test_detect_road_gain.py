@@ -91,6 +91,7 @@ def test_the_part_a_step_did_not_relight_does_not_stay_foreground(step):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # 3000 frames rendered, encoded, decoded and analysed: ~1 min idle, 2-4 loaded
 def test_quiet_tunnel_clip_with_a_near_half_step_raises_no_stopped_vehicle(tmp_path):
     """The bench's incident-free tunnel clip 1 (10 minutes: a x1.6 step on the far part at
     219 s, on the near part at 461 s). One gain for the picture left the far road 25 grey
