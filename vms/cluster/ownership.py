@@ -59,6 +59,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
+def cameras_phrase(count: int) -> str:
+    """'1 camera', '3 cameras': for log lines."""
+    return f"{count} camera" if count == 1 else f"{count} cameras"
+
 WATCH_SECONDS = 0.25  # how often the other workers' presence is checked (one PUBSUB NUMSUB)
 
 OnChange = Callable[[], None]
@@ -160,6 +165,7 @@ class RedisOwnership(Ownership):
         self.worker_id = worker_id
         self.config = config
         self.ttl = config.lease_seconds
+        self._identity_checked = False
         self.period = self.ttl / 3
         self.handover = config.handover_seconds
         self.standby_seconds = config.standby_seconds
@@ -235,9 +241,14 @@ class RedisOwnership(Ownership):
             return sorted(c for c, h in self._held.items() if not h.confirmed(now))
 
     def check_identity(self) -> None:
+        """Once per process: ``vms run`` asks before its live loop, the worker again before its
+        repair (a check can wait up to a lease period for a worker without presence)."""
         from vms.cluster.identity import ensure_unique
 
+        if self._identity_checked:
+            return
         ensure_unique(self.client, self.config.key_prefix, self.worker_id, self.ttl)
+        self._identity_checked = True
 
     def start(self) -> "RedisOwnership":
         if self.presence is not None:
@@ -320,8 +331,8 @@ class RedisOwnership(Ownership):
             self._outage_seen = True
             if time.monotonic() - self._last_error_log > 5:
                 self._last_error_log = time.monotonic()
-                log.warning("worker %s cannot reach Redis (%s); it keeps recording its %d cameras",
-                            self.worker_id, exc, len(self._held))
+                log.warning("worker %s cannot reach Redis (%s); it keeps recording its %s",
+                            self.worker_id, exc, cameras_phrase(len(self._held)))
         except Exception:
             log.exception("ownership tick failed")
         changed |= self._end_handovers()
@@ -405,7 +416,7 @@ class RedisOwnership(Ownership):
             changed = mine != self._standby
             self._standby, self._others_standby = mine, theirs
         if changed:
-            log.info("worker %s stands by for %d cameras: %s", self.worker_id, len(mine), ", ".join(sorted(mine)) or "none")
+            log.info("worker %s stands by for %s: %s", self.worker_id, cameras_phrase(len(mine)), ", ".join(sorted(mine)) or "none")
         return changed
 
     def _renew(self, ttl_ms: int) -> bool:
@@ -529,7 +540,7 @@ class RedisOwnership(Ownership):
             self._absent.pop(worker_id, None)
             self._uses_presence.pop(worker_id, None)
             self.gone_workers += 1
-            log.warning("worker %s is gone (its Redis connection closed); %d of its cameras are free now",
+            log.warning("worker %s is gone (its Redis connection closed); cameras freed: %d",
                         worker_id, freed)
         self.live_workers = [w for w in self.live_workers if w not in gone]
 
