@@ -101,6 +101,11 @@ class Ownership(abc.ABC):
     def start(self) -> "Ownership":
         return self
 
+    def drain(self, timeout: float) -> int:
+        """Hand every held camera over before the worker stops; returns how many were not taken
+        within ``timeout`` seconds (nothing to hand over in one process: 0)."""
+        return 0
+
     def stop(self) -> None:
         """Give up every camera (after the worker stopped their pipelines)."""
 
@@ -166,6 +171,7 @@ class RedisOwnership(Ownership):
         self.config = config
         self.ttl = config.lease_seconds
         self._identity_checked = False
+        self._draining = False  # drain(): stopping, handing every camera over
         self.period = self.ttl / 3
         self.handover = config.handover_seconds
         self.standby_seconds = config.standby_seconds
@@ -260,6 +266,50 @@ class RedisOwnership(Ownership):
             self._watcher.start()
         return self
 
+    def drain(self, timeout: float) -> int:
+        """Hand every held camera over, as a rebalance does, before the worker stops (SIGTERM, a
+        rolling restart): leave the worker set so the others' fair share takes this worker's
+        cameras at their next tick, release every lease, and keep recording each camera until
+        another worker holds it and ``handover_seconds`` more. Stopping first and releasing
+        after left each camera unrecorded from the stop until another worker had claimed it
+        and connected. Returns how many cameras were not taken within ``timeout`` seconds (they
+        stop regardless); returns 0 at once when no other worker is live."""
+        import redis
+
+        with self._lock:
+            if not self._held or not [w for w in self.live_workers if w != self.worker_id]:
+                return 0
+            self._draining = True
+            shed = list(self._held.items())
+            self._held.clear()
+            for camera_id, _ in shed:
+                self._handover[camera_id] = None
+        log.info("worker %s stops: handing %s over", self.worker_id, cameras_phrase(len(shed)))
+        try:
+            self.members.leave(self.worker_id)
+        except redis.RedisError as exc:
+            log.warning("worker %s could not leave the worker set (%s); its cameras move once its "
+                        "leases lapse", self.worker_id, exc)
+        for _, held in shed:
+            self._release(held)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                waiting = [c for c, stop_at in self._handover.items() if stop_at is None]
+                if not self._handover:
+                    return 0
+            try:
+                self._handed(waiting)
+            except redis.RedisError:
+                pass  # Redis away: the others cannot claim either; the timeout ends it
+            if self._end_handovers():
+                self._changed.set()  # the worker stops the pipelines handed over, one by one
+            self._stop.wait(0.2)
+        with self._lock:
+            left = len(self._handover)
+        log.warning("worker %s stops with %s not yet taken by another worker", self.worker_id, cameras_phrase(left))
+        return left
+
     def stop(self) -> None:
         self._stop.set()
         self._changed.set()
@@ -340,6 +390,8 @@ class RedisOwnership(Ownership):
             self._changed.set()
 
     def _coordinate(self) -> bool:
+        if self._draining:
+            return False  # drain() hands the cameras over; no heartbeat would rejoin the set
         ttl_ms = int(self.ttl * 1000)
         with self._lock:
             cameras = set(self._cameras)
