@@ -272,8 +272,9 @@ class RedisOwnership(Ownership):
         cameras at their next tick, release every lease, and keep recording each camera until
         another worker holds it and ``handover_seconds`` more. Stopping first and releasing
         after left each camera unrecorded from the stop until another worker had claimed it
-        and connected. Returns how many cameras were not taken within ``timeout`` seconds (they
-        stop regardless); returns 0 at once when no other worker is live."""
+        and connected. Returns how many cameras were not taken within ``timeout`` seconds, or
+        before every other worker left too (they stop regardless); 0 at once when no other
+        worker is live."""
         import redis
 
         with self._lock:
@@ -300,6 +301,8 @@ class RedisOwnership(Ownership):
                     return 0
             try:
                 self._handed(waiting)
+                if not [w for w in self.members.live() if w != self.worker_id]:
+                    break  # every other worker is stopping too (compose down): nobody takes over
             except redis.RedisError:
                 pass  # Redis away: the others cannot claim either; the timeout ends it
             if self._end_handovers():
@@ -307,7 +310,8 @@ class RedisOwnership(Ownership):
             self._stop.wait(0.2)
         with self._lock:
             left = len(self._handover)
-        log.warning("worker %s stops with %s not yet taken by another worker", self.worker_id, cameras_phrase(left))
+        if left:
+            log.warning("worker %s stops with %s not taken by another worker", self.worker_id, cameras_phrase(left))
         return left
 
     def stop(self) -> None:
