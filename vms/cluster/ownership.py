@@ -59,14 +59,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+WATCH_SECONDS = 0.25  # how often the other workers' presence is checked (one PUBSUB NUMSUB)
+
+OnChange = Callable[[], None]
+
 
 def cameras_phrase(count: int) -> str:
     """'1 camera', '3 cameras': for log lines."""
     return f"{count} camera" if count == 1 else f"{count} cameras"
-
-WATCH_SECONDS = 0.25  # how often the other workers' presence is checked (one PUBSUB NUMSUB)
-
-OnChange = Callable[[], None]
 
 
 class Ownership(abc.ABC):
