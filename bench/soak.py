@@ -318,9 +318,13 @@ def main() -> None:
                 time.sleep(remaining)
             ended = time.time()
             load_after = os.getloadavg()[0]
-            usage = {name: process_usage(run.processes[name].pid) for name in ("w0", "w1")}
+            usage = {name: process_usage(run.processes[name]) for name in ("w0", "w1")}
         finally:
             run.stop_all()
+            if args.keep:  # also when the run failed: the logs say why
+                args.keep.mkdir(parents=True, exist_ok=True)
+                for log in workdir.glob("*.log"):
+                    (args.keep / log.name).write_bytes(log.read_bytes())
         with db.session() as session:
             rows = list(session.scalars(select(Segment)))
         files = SegmentFiles(workdir / "data" / "recordings", per_worker=True)
@@ -336,10 +340,6 @@ def main() -> None:
             excluded = [(drop.started, drop.ended + args.reconnect_grace)] if camera_id in dropping else []
             results.append((camera_id, *coverage(mine, since, ended, excluded, args.join_seconds)))
         corrupt, violations = check_segments(rows, files, time.time())
-        if args.keep:
-            args.keep.mkdir(parents=True, exist_ok=True)
-            for log in workdir.glob("*.log"):
-                (args.keep / log.name).write_bytes(log.read_bytes())
         db.dispose()
         redis.kill()
         if database:
@@ -360,13 +360,23 @@ def main() -> None:
         print(f"  fault at {fault.started - began:5.0f} s for {fault.ended - fault.started:4.0f} s: {fault.name}; "
               f"camera-seconds lost {lost.get(fault.name, 0.0):.1f}")
     print(f"  outside any fault: camera-seconds lost {lost.get('no fault', 0.0):.1f}")
-    print(f"  standby {args.standby:g} s; " + "; ".join(
-        f"{name}: {cpu:.0f} CPU s over {alive:.0f} s ({100 * cpu / max(alive, 1e-9):.0f} % of a core), RSS {rss / 1e6:.0f} MB"
-        for name, (cpu, alive, rss) in usage.items()) + " (w0 was restarted by the kill fault)")
+    parts = []
+    for name, used in usage.items():
+        if isinstance(used, int):
+            parts.append(f"{name}: EXITED during the run, status {used}")
+        else:
+            cpu, alive, rss = used
+            parts.append(f"{name}: {cpu:.0f} CPU s over {alive:.0f} s ({100 * cpu / max(alive, 1e-9):.0f} % of a core), "
+                         f"RSS {rss / 1e6:.0f} MB")
+    print(f"  standby {args.standby:g} s; " + "; ".join(parts) + " (w0 was restarted by the kill fault)")
 
 
-def process_usage(pid: int) -> tuple[float, float, int]:
-    """(CPU seconds used, seconds alive, resident bytes) of a running process, from /proc."""
+def process_usage(process: subprocess.Popen) -> tuple[float, float, int] | int:
+    """(CPU seconds used, seconds alive, resident bytes) of a running process, from /proc; its
+    exit status if it is not running any more (a worker that died during the soak)."""
+    if process.poll() is not None:
+        return process.returncode
+    pid = process.pid
     ticks = os.sysconf("SC_CLK_TCK")
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime

@@ -23,7 +23,7 @@ from streams.packets import Discontinuity, MediaPacket, StreamEnd, StreamInfo, S
 from streams.segment_writer import SegmentWriter
 from vms.recordings.fmp4 import playable_length
 from vms.recordings.index import SegmentClosed, SegmentIndex, SegmentOpened, SegmentPathTaken
-from vms.recordings.invariants import IndexInvariantError
+from vms.recordings.invariants import FUTURE_TOLERANCE_SECONDS, IndexInvariantError
 from vms.recordings.repair import MediaSpan, measure
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,12 @@ CUT_SLACK = 0.99
 STORAGE_RETRY_SECONDS = 2.0
 # Names tried for one segment start before giving up: <start>Z.mp4, then <start>Z-2.mp4 ...
 NAME_ATTEMPTS = 9
+# A segment is not cut while it would end more than this after now (half the index's
+# tolerance: the B-frame reorder delay puts a GOP's end a few frames after its keyframe).
+CUT_AHEAD_SECONDS = FUTURE_TOLERANCE_SECONDS / 2
+# ... but not for longer than this past the segment's length (the time model brings a line
+# found after its arrivals back within a few seconds: streams.timeline.MAX_SLEW_AHEAD).
+POSTPONE_MAX_SECONDS = 10.0
 
 
 def segment_path(camera_id: str, start: datetime, copy: int = 1) -> str:
@@ -63,6 +69,7 @@ class _OpenSegment:
         self.start = start
         self.writer = writer
         self.reported_seconds = 0.0  # media time last reported as playable to the index
+        self.postponed = False  # its cut was postponed (it would have ended in the future)
 
 
 class Recorder:
@@ -171,7 +178,8 @@ class Recorder:
                 self._close_segment()
                 segment = None
             # Slewing (streams.timeline) may make N seconds of media a hair shorter than N.
-            if segment is None or segment.writer.media_seconds >= self.segment_seconds * CUT_SLACK:
+            if segment is None or (segment.writer.media_seconds >= self.segment_seconds * CUT_SLACK
+                                   and not self._cut_postponed(segment)):
                 self._close_segment()
                 self._open_segment(packet)
         if self._segment is None:
@@ -188,6 +196,23 @@ class Recorder:
             # A keyframe makes the muxer write out the fragment before it: all media up to
             # here is now on disk in whole fragments and may be played back.
             self._report_progress(segment, before)
+
+    def _cut_postponed(self, segment: _OpenSegment) -> bool:
+        """Whether this keyframe's cut waits for a later one: the segment would end in the future.
+
+        Happens only while the time model brings back a line found after its arrivals
+        (streams.timeline, at most a few seconds): the index refuses a row ending in the
+        future, and a refused close left the row open. Writing on into the next GOP keeps the
+        file and the index exact; ``POSTPONE_MAX_SECONDS`` past the segment length the cut is
+        made anyway (the index then defers the close, vms.recordings.buffered_index)."""
+        end = segment.start + timedelta(seconds=segment.writer.media_seconds)
+        ahead = (end - datetime.now(timezone.utc)).total_seconds()
+        if ahead <= CUT_AHEAD_SECONDS or segment.writer.media_seconds >= self.segment_seconds + POSTPONE_MAX_SECONDS:
+            return False
+        if not segment.postponed:
+            segment.postponed = True
+            log.info("camera %s: segment cut postponed: it would end %.3f s in the future", self.camera_id, ahead)
+        return True
 
     def _report_progress(self, segment: _OpenSegment, seconds: float) -> None:
         segment.reported_seconds = seconds

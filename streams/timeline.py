@@ -32,9 +32,12 @@ LEAD_WINDOW_SECONDS = 5.0
 # before their capture (up to 0.74 s in a loaded demo), as wrong as after their arrival.
 SLEW_HORIZON_SECONDS = 2.0
 MAX_SLEW = 0.05
-# Frames placed ahead of their arrival (the index must not run ahead).
+# Frames placed ahead of their arrival (the index must not run ahead): a picture placed after
+# it arrived is a lie about when it existed, and rows then end in the future and are refused.
+# Removed over 2 s, at most 25 % (pictures shown at 0.8 of their spacing: a 1 s lead is gone in
+# about 4 s instead of 20 s at 5 %, docs/decisions.md).
 SLEW_AHEAD_HORIZON_SECONDS = 2.0
-MAX_SLEW_AHEAD = 0.05
+MAX_SLEW_AHEAD = 0.25
 # The camera's rate is estimated from one least-delayed point per bucket over this window.
 RATE_BUCKET_SECONDS = 2.0
 RATE_WINDOW_SECONDS = 60.0
@@ -50,6 +53,10 @@ DRIFT_REPORT_SECONDS = 1.0
 # A new run's first packets that arrive faster than real time (FFmpeg's probe buffer, a
 # burst) are held until one arrives in real time; at most this many.
 MAX_HELD_PACKETS = 250
+# A session's first run is held until the delay of its packets has stopped shrinking for this
+# long: with many sessions opening at once the probe's packets are read out with scheduler
+# pauses between reads, and one pause looked like a packet arriving in real time (below).
+SETTLE_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,11 +217,31 @@ class MediaTimeline:
                 self._run = None
                 return placed + self._start_run(item, pts, dts, arrival, events)
             self._held.append((item, pts, dts, arrival, events))
-            if in_real_time or len(self._held) >= MAX_HELD_PACKETS:
+            # A session's first run waits until the backlog has drained; a later run (after a
+            # clock step, frames still coming) goes on at the first packet in real time.
+            done = self._backlog_drained() if self._last is None else in_real_time
+            if done or len(self._held) >= MAX_HELD_PACKETS:
                 return self.flush()
             return []
         self._held.append((item, pts, dts, arrival, events))
         return []
+
+    def _backlog_drained(self) -> bool:
+        """Whether the held packets' least delay has stopped shrinking for ``SETTLE_SECONDS``.
+
+        A backlog read out (a probe buffer, a burst) makes each packet less late than the one
+        before: the lead (media time minus arrival) grows by up to a frame per packet. Once
+        packets arrive in real time the lead only jitters. Anchoring before that, on a packet
+        still late, placed the whole session after its arrivals (0.8 s at 240 sessions opening
+        at once, slewed away over 20 s; docs/decisions.md)."""
+        held = self._held
+        newest = held[-1][3]
+        if newest - held[0][3] < SETTLE_SECONDS:
+            return False
+        tb = float(self.tb)
+        best = max(dts * tb - arrival for _, _, dts, arrival, _ in held)
+        before = max(dts * tb - arrival for _, _, dts, arrival, _ in held if arrival <= newest - SETTLE_SECONDS)
+        return best - before <= self.frame / 2
 
     def _anchor_held(self, held: list[_Held]) -> list[tuple[object, Placement]]:
         tb = float(self.tb)

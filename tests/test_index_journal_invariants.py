@@ -5,6 +5,7 @@ corrected, logged and kept, never written as it came and never lost."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 
 from vms.recordings.buffered_index import BufferedSegmentIndex
@@ -49,3 +50,22 @@ def test_replayed_rows_that_would_overlap_or_end_in_the_future_are_corrected_not
     for before, after in zip(ordered, ordered[1:]):
         assert before.end is not None and before.end <= after.start
     assert "index replay" in caplog.text
+
+
+def test_a_close_that_would_end_in_the_future_waits_until_then_and_is_written_exactly(db):
+    """A line the time model is still bringing back to its arrivals can make a segment end a
+    second in the future; refused, the row stayed open for good ("abandoned" in the soak)."""
+    index = BufferedSegmentIndex(db, worker_id="w", retry_seconds=0.2).start()
+    try:
+        now = datetime.now(timezone.utc)
+        segment = index.begin(SegmentOpened("cam", now - timedelta(seconds=9), "cam/d.mp4", "h264", 320, 180))
+        end = now + timedelta(seconds=1.5)
+        index.finish(segment, SegmentClosed(end, 1000, 263, 11))  # refused before: IndexInvariantError
+        deadline = time.monotonic() + 30
+        while index.pending and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert index.pending == 0
+    finally:
+        index.stop()
+    (row,) = SegmentIndex(db).of_camera("cam")
+    assert row.end == end and row.frames == 263  # as the file holds it, not clipped to "now"

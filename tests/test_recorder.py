@@ -2,6 +2,7 @@
 
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -136,3 +137,37 @@ def test_a_file_without_its_row_is_not_written_over(db, recordings_dir, caplog):
     renamed = [r for r in caplog.records if "is another recording's" in r.getMessage()]
     assert [r.levelno for r in renamed] == [logging.WARNING], "a file with no row is not an expected overlap"
 
+
+
+def test_a_segment_that_would_end_in_the_future_is_cut_at_a_later_keyframe(db, recordings_dir, caplog):
+    """A line found after its arrivals (a late anchor, brought back by the time model within
+    seconds) must not leave rows open: the index refuses a row ending in the future, so the
+    segment's cut waits for a keyframe where it would not."""
+    info, packets = media_packets(frames=120, fps=25, gop=10, start_wall=0.0)
+    # Frames 0-12 arrive in real time, 13-45 at once (a backlog drains: the line is now 1.28 s
+    # after the arrivals; a loaded box delaying this feed by up to 0.7 s still leaves it more
+    # than the index tolerates), then one every 60 ms though spaced 40 ms: the lead shrinks by
+    # 20 ms a frame, as the line is slewed back.
+    arrivals = [0.04 * i for i in range(13)] + [0.52] * 33 + [0.52 + 0.06 * (i - 45) for i in range(46, 120)]
+    index = SegmentIndex(db, "local")
+    fanout = PacketFanout("cam", "main")
+    queue = fanout.subscribe("recorder", max_packets=10_000)
+    recorder = Recorder("cam", queue, index, recordings_dir, 1.0).start()
+    fanout.publish(info)
+    began, wall = time.monotonic(), time.time()
+    with caplog.at_level(logging.INFO, logger="streams.recorder"):
+        for packet, arrival in zip(packets, arrivals):
+            time.sleep(max(0.0, began + arrival - time.monotonic()))
+            fanout.publish(replace(packet, wall_time=wall + packet.wall_time))
+        fanout.publish(StreamEnd("cam", "main", 1, "test"))
+        deadline = time.monotonic() + 10
+        while len(queue) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        recorder.stop()
+    segments = index.of_camera("cam")
+    assert all(s.end is not None for s in segments), "a row was left open"
+    assert sum(s.frames for s in segments) == 120
+    assert len(segments) >= 2
+    assert "segment cut postponed" in caplog.text
+    for before, after in zip(segments, segments[1:]):
+        assert abs((after.start - before.end).total_seconds()) < 0.001

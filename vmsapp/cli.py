@@ -180,6 +180,11 @@ def worker(
     from vms.cluster.identity import DuplicateWorker
 
     runtime = Runtime.build(settings, with_worker=True)
+    # Before the start (which can take seconds): a SIGTERM meanwhile still gets the orderly
+    # stop, hand-over included, instead of the default handler's instant death.
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     try:
         runtime.start()
     except DuplicateWorker as exc:
@@ -190,9 +195,6 @@ def worker(
         from vmsapp.metrics_server import MetricsServer, worker_registry
 
         metrics = MetricsServer(worker_registry(runtime), settings.metrics.host, settings.metrics.port).start()
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     console.print(f"worker {runtime.worker.worker_id} recording into {runtime.worker.recordings_dir}")
     stop.wait()
     if metrics is not None:

@@ -107,6 +107,10 @@ class StreamWorker:
     def stop(self) -> None:
         self.rpc.close()
         self.heartbeat.stop()
+        # Before anything stops: another worker takes each camera while this one still records
+        # it (a duplicate for the hand-over, never a hole); the pipelines handed over stop as
+        # their hand-overs end, the rest below.
+        self.ownership.drain(self.settings.cluster.drain_seconds)
         self._stop.set()
         self.maintenance.stop(10)
         with self._lock:

@@ -264,7 +264,9 @@ def start_api(config: Path, port: int, log: Path) -> subprocess.Popen:
     )
 
 
-def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
+def stop_process(process: subprocess.Popen, timeout: float = 60) -> None:
+    """SIGTERM, then SIGKILL after ``timeout`` s (a worker first hands its cameras over: up to
+    ``cluster.drain_seconds``)."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:

@@ -19,6 +19,10 @@ class ClusterConfig(BaseModel):
     # A camera shed to another worker is still recorded here this long, so its next owner (one
     # renewal period to claim it, one RTSP connect to start) begins before this one stops.
     handover_seconds: float = Field(default=10.0, ge=0.0, le=120.0)
+    # A worker told to stop (SIGTERM, `vms worker` ended) first hands its cameras over as above
+    # and waits at most this long for the other workers to take them (a lease period to claim
+    # plus handover_seconds is typical); 0 stops at once and the cameras move when released.
+    drain_seconds: float = Field(default=30.0, ge=0.0, le=300.0)
     # Warm standby (decision 100): each camera is also pulled, unrecorded, by one other worker,
     # which keeps this many seconds of it (whole GOPs) in memory; when it takes the camera over
     # its recording starts that far back, before the holder died, instead of one RTSP connect and

@@ -64,6 +64,11 @@ WATCH_SECONDS = 0.25  # how often the other workers' presence is checked (one PU
 OnChange = Callable[[], None]
 
 
+def cameras_phrase(count: int) -> str:
+    """'1 camera', '3 cameras': for log lines."""
+    return f"{count} camera" if count == 1 else f"{count} cameras"
+
+
 class Ownership(abc.ABC):
     """The cameras this worker may record, kept current while it runs."""
 
@@ -95,6 +100,11 @@ class Ownership(abc.ABC):
 
     def start(self) -> "Ownership":
         return self
+
+    def drain(self, timeout: float) -> int:
+        """Hand every held camera over before the worker stops; returns how many were not taken
+        within ``timeout`` seconds (nothing to hand over in one process: 0)."""
+        return 0
 
     def stop(self) -> None:
         """Give up every camera (after the worker stopped their pipelines)."""
@@ -160,6 +170,8 @@ class RedisOwnership(Ownership):
         self.worker_id = worker_id
         self.config = config
         self.ttl = config.lease_seconds
+        self._identity_checked = False
+        self._draining = False  # drain(): stopping, handing every camera over
         self.period = self.ttl / 3
         self.handover = config.handover_seconds
         self.standby_seconds = config.standby_seconds
@@ -235,9 +247,14 @@ class RedisOwnership(Ownership):
             return sorted(c for c, h in self._held.items() if not h.confirmed(now))
 
     def check_identity(self) -> None:
+        """Once per process: ``vms run`` asks before its live loop, the worker again before its
+        repair (a check can wait up to a lease period for a worker without presence)."""
         from vms.cluster.identity import ensure_unique
 
+        if self._identity_checked:
+            return
         ensure_unique(self.client, self.config.key_prefix, self.worker_id, self.ttl)
+        self._identity_checked = True
 
     def start(self) -> "RedisOwnership":
         if self.presence is not None:
@@ -248,6 +265,54 @@ class RedisOwnership(Ownership):
         if self.presence is not None:
             self._watcher.start()
         return self
+
+    def drain(self, timeout: float) -> int:
+        """Hand every held camera over, as a rebalance does, before the worker stops (SIGTERM, a
+        rolling restart): leave the worker set so the others' fair share takes this worker's
+        cameras at their next tick, release every lease, and keep recording each camera until
+        another worker holds it and ``handover_seconds`` more. Stopping first and releasing
+        after left each camera unrecorded from the stop until another worker had claimed it
+        and connected. Returns how many cameras were not taken within ``timeout`` seconds, or
+        before every other worker left too (they stop regardless); 0 at once when no other
+        worker is live."""
+        import redis
+
+        with self._lock:
+            if not self._held or not [w for w in self.live_workers if w != self.worker_id]:
+                return 0
+            self._draining = True
+            shed = list(self._held.items())
+            self._held.clear()
+            for camera_id, _ in shed:
+                self._handover[camera_id] = None
+        log.info("worker %s stops: handing %s over", self.worker_id, cameras_phrase(len(shed)))
+        try:
+            self.members.leave(self.worker_id)
+        except redis.RedisError as exc:
+            log.warning("worker %s could not leave the worker set (%s); its cameras move once its "
+                        "leases lapse", self.worker_id, exc)
+        for _, held in shed:
+            self._release(held)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                waiting = [c for c, stop_at in self._handover.items() if stop_at is None]
+                if not self._handover:
+                    return 0
+            try:
+                self._handed(waiting)
+                if not [w for w in self.members.live() if w != self.worker_id]:
+                    break  # every other worker is stopping too (compose down): nobody takes over
+            except redis.RedisError:
+                pass  # Redis away: the others cannot claim either; the timeout ends it
+            if self._end_handovers():
+                self._changed.set()  # the worker stops the pipelines handed over, one by one
+            self._stop.wait(0.2)
+        with self._lock:
+            left = len(self._handover)
+        if left:
+            log.warning("worker %s stops with %s not taken by another worker", self.worker_id, cameras_phrase(left))
+        return left
 
     def stop(self) -> None:
         self._stop.set()
@@ -320,8 +385,8 @@ class RedisOwnership(Ownership):
             self._outage_seen = True
             if time.monotonic() - self._last_error_log > 5:
                 self._last_error_log = time.monotonic()
-                log.warning("worker %s cannot reach Redis (%s); it keeps recording its %d cameras",
-                            self.worker_id, exc, len(self._held))
+                log.warning("worker %s cannot reach Redis (%s); it keeps recording its %s",
+                            self.worker_id, exc, cameras_phrase(len(self._held)))
         except Exception:
             log.exception("ownership tick failed")
         changed |= self._end_handovers()
@@ -329,6 +394,8 @@ class RedisOwnership(Ownership):
             self._changed.set()
 
     def _coordinate(self) -> bool:
+        if self._draining:
+            return False  # drain() hands the cameras over; no heartbeat would rejoin the set
         ttl_ms = int(self.ttl * 1000)
         with self._lock:
             cameras = set(self._cameras)
@@ -405,7 +472,7 @@ class RedisOwnership(Ownership):
             changed = mine != self._standby
             self._standby, self._others_standby = mine, theirs
         if changed:
-            log.info("worker %s stands by for %d cameras: %s", self.worker_id, len(mine), ", ".join(sorted(mine)) or "none")
+            log.info("worker %s stands by for %s: %s", self.worker_id, cameras_phrase(len(mine)), ", ".join(sorted(mine)) or "none")
         return changed
 
     def _renew(self, ttl_ms: int) -> bool:
@@ -529,7 +596,7 @@ class RedisOwnership(Ownership):
             self._absent.pop(worker_id, None)
             self._uses_presence.pop(worker_id, None)
             self.gone_workers += 1
-            log.warning("worker %s is gone (its Redis connection closed); %d of its cameras are free now",
+            log.warning("worker %s is gone (its Redis connection closed); cameras freed: %d",
                         worker_id, freed)
         self.live_workers = [w for w in self.live_workers if w not in gone]
 

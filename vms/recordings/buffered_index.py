@@ -43,13 +43,17 @@ from vms.recordings.index import (
     note_progress,
     refused_for_its_path,
 )
-from vms.recordings.invariants import IndexInvariantError
+from vms.recordings.invariants import FUTURE_TOLERANCE_SECONDS, IndexInvariantError
 from vms.recordings.index_writer import IndexWriter, database_unavailable  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
 # 100 000 operations is about 13 hours of a 64-camera worker with 60 s segments.
 MAX_PENDING = 100_000
+# A close whose end is still in the future (a line the time model is bringing back to its
+# arrivals, at most a few seconds) waits until the end has passed, up to this far ahead; one
+# further ahead is a broken clock and is closed at now at once (logged).
+DEFER_CLOSE_SECONDS = 30.0
 RETRY_SECONDS = 2.0
 BATCH = 500
 
@@ -154,6 +158,13 @@ class BufferedSegmentIndex(SegmentIndex):
             "frames": closed.frames,
             "keyframes": closed.keyframes,
         }
+        if path is not None and _not_yet(op):
+            # Refused now, the row stayed open for good; it is closed as it is once the end has
+            # passed (the flusher replays it), so the index still says exactly what the file holds.
+            log.info("index: %s ends %s, in the future; closing it once that has passed", path, op["end"])
+            with self._lock:
+                self._queue(op)
+            return
         self._write(segment_id, path, op, lambda: self.writer.call(lambda session: close_segment(session, segment_id, closed)))
 
     def progress(self, segment_id: int, written_until: datetime, size: int) -> None:
@@ -232,6 +243,10 @@ class BufferedSegmentIndex(SegmentIndex):
                     batch = list(itertools.islice(self._pending, BATCH))
                 if not batch:
                     break
+                # A close whose end has not passed yet ends the batch: what comes before it is
+                # written, it and what follows wait for the next tick, in the same order.
+                waiting = next((i for i, op in enumerate(batch) if _not_yet(op)), None)
+                batch = batch[:waiting]
                 try:
                     with self.db.session() as session:
                         for op in batch:
@@ -243,6 +258,8 @@ class BufferedSegmentIndex(SegmentIndex):
                 with self._lock:
                     for _ in batch:
                         self._pending.popleft()
+                if waiting is not None:
+                    return False
             with self._lock:
                 if self._pending:
                     return False
@@ -253,6 +270,14 @@ class BufferedSegmentIndex(SegmentIndex):
                     self.journal.write_text("", encoding="utf-8")
             return True
 
+
+
+def _not_yet(op: dict[str, Any]) -> bool:
+    """A buffered close whose end has not passed yet (within ``DEFER_CLOSE_SECONDS``)."""
+    if op["op"] != "finish":
+        return False
+    ahead = (datetime.fromisoformat(op["end"]) - utcnow()).total_seconds()
+    return FUTURE_TOLERANCE_SECONDS < ahead <= DEFER_CLOSE_SECONDS
 
 
 class _Retry(Periodic):

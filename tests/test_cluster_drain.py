@@ -1,0 +1,98 @@
+"""A worker told to stop (SIGTERM) hands its cameras over before it stops recording them: two
+``vms worker`` processes sharing PostgreSQL and Redis, the index showing no hole."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from streams.simulator import CameraSimulator, SimulatedCamera
+from tests.support.cluster import (
+    PROCESS_START_SECONDS,
+    REDIS_URL,
+    postgres_admin_url,
+    scale_out_marks,
+    start_worker,
+    stop_process,
+    throwaway_database,
+    unique,
+    wait_for,
+    write_config,
+)
+from tests.support.system import FAST_INGEST
+from vms.cluster.leases import LeaseStore
+from vms.db import Database, Segment
+
+PG = postgres_admin_url()
+pytestmark = [*scale_out_marks(PG), pytest.mark.slow, pytest.mark.timeout(300)]
+
+CAMERAS = [f"cam-{i}" for i in range(4)]
+HANDOVER = 4.0
+
+
+def segments(db: Database) -> list[Segment]:
+    with db.session() as session:
+        return list(session.scalars(select(Segment).order_by(Segment.camera_id, Segment.start)))
+
+
+def test_a_stopping_worker_hands_its_cameras_over_without_a_hole(tmp_path):
+    mount = SimulatedCamera(id="m0", width=320, height=180, fps=25, gop=25, bitrate_kbps=300)
+    prefix = f"vms:{unique('drain-')}:"
+    names = [unique(f"w{i}-") for i in range(2)]
+    client = redis.Redis.from_url(REDIS_URL)
+    store = LeaseStore(client, prefix)
+    processes: dict[str, object] = {}
+    with CameraSimulator([mount]).start() as sim, throwaway_database(PG) as database_url:
+        cameras = [{"id": c, "name": c, "group": "rented", "main_url": sim.url("m0"),
+                    "recording": {"segment_seconds": 4}} for c in CAMERAS]
+        configs = {
+            name: write_config(
+                tmp_path / f"{name}.yaml", data_dir=str(tmp_path / "data"), database_url=database_url,
+                redis_url=REDIS_URL, storage={"min_free": 0}, ingest=FAST_INGEST, cameras=cameras,
+                cluster={"key_prefix": prefix, "lease_seconds": 6, "handover_seconds": HANDOVER},
+            )
+            for name in names
+        }
+        db = Database(database_url)
+        try:
+            for name in names:
+                processes[name] = start_worker(configs[name], name, tmp_path / f"{name}.log")
+
+            def owners() -> dict[str, str | None]:
+                return {c: (h[1] if h else None) for c, h in store.holders(CAMERAS).items()}
+
+            wait_for(lambda: sorted(list(owners().values()).count(n) for n in names) == [2, 2],
+                     PROCESS_START_SECONDS, "cameras were not spread 2/2")
+            leaving, staying = names
+            moved = sorted(c for c, w in owners().items() if w == leaving)
+            wait_for(lambda: {s.camera_id for s in segments(db) if s.end is not None} >= set(CAMERAS), 60,
+                     "not every camera has a finished segment")
+            told = time.time()
+            processes[leaving].send_signal(signal.SIGTERM)
+            processes[leaving].wait(60)
+            took = time.time() - told
+            assert processes[leaving].returncode == 0
+            assert all(w == staying for w in owners().values())
+        finally:
+            for process in processes.values():
+                stop_process(process)
+        rows = segments(db)
+        db.dispose()
+    client.close()
+    print(f"the stopping worker exited {took:.1f} s after SIGTERM")
+    for camera_id in moved:
+        theirs = [s for s in rows if s.camera_id == camera_id and s.worker_id == leaving]
+        ours = [s for s in rows if s.camera_id == camera_id and s.worker_id == staying and s.start.timestamp() > told - 5]
+        assert theirs and ours, camera_id
+        last_end, first_start = theirs[-1].end, ours[0].start
+        assert last_end is not None
+        # Before: the leaving worker stopped first and released after; the survivor started
+        # only then (a hole of a claim period and an RTSP connect). Now they overlap.
+        assert first_start <= last_end, (camera_id, (first_start - last_end).total_seconds())
+    log = (tmp_path / f"{leaving}.log").read_text()
+    assert "handing 2 cameras over" in log
+    assert "is gone" not in (tmp_path / f"{staying}.log").read_text()
