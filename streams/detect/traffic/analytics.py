@@ -76,7 +76,8 @@ class TrafficAnalytics(Detector):
             return []
         t = frame.wall_time
         valid, zone_masks = self.masks.at(frame.size)
-        foreground = self.background.apply(frame.array, t, self.road(frame.size))
+        road = self.road(frame.size) if self.traffic.road_gains else None
+        foreground = self.background.apply(frame.array, t, road)
         if foreground is None:
             return []
         foreground = cv2.bitwise_and(foreground, valid)
