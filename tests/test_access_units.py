@@ -88,7 +88,9 @@ def test_ingest_leaves_out_what_depends_on_a_lost_picture_and_reports_it(tmp_pat
 
     fanout = PacketFanout("cam", "main")
     queue = fanout.subscribe("test", max_packets=10_000)
-    session = IngestSession(StreamSource("cam", "main", "rtsp://127.0.0.1:9/cam"), fanout, IngestConfig())
+    # FFmpeg's path (the built-in client has its own test of a lost picture, test_rtsp_builtin.py)
+    session = IngestSession(StreamSource("cam", "main", "rtsp://127.0.0.1:9/cam", rtsp_client="ffmpeg"), fanout,
+                            IngestConfig(rtsp_client="ffmpeg"))
     info = StreamInfo("cam", "main", 1, "h264", 320, 240, TIME_BASE, 25.0, b"")
     session._pump(FakeContainer(stream), FakeVideo(), info)  # type: ignore[arg-type]
 

@@ -116,9 +116,13 @@ def test_camera_outage_is_a_gap_and_recording_resumes(tmp_path):
     ],
     ids=lambda value: value.id if isinstance(value, SimulatedCamera) else value,
 )
-def test_real_camera_variants_record_playable_segments(tmp_path, camera, codec):
+# The built-in client and FFmpeg (the default, and every camera's fallback):
+# each must record every variant.
+@pytest.mark.parametrize("rtsp_client", ["builtin", "ffmpeg"])
+def test_real_camera_variants_record_playable_segments(tmp_path, camera, codec, rtsp_client):
     with CameraSimulator([camera]).start() as sim:
-        settings = make_settings(tmp_path, [camera_entry(sim, camera.id, segment_seconds=3)])
+        entry = camera_entry(sim, camera.id, segment_seconds=3, rtsp_client=rtsp_client)
+        settings = make_settings(tmp_path, [entry])
         with running_worker(settings) as (worker, statuses):
             statuses.wait_state(camera.id, "online", timeout=20)
             time.sleep(7)

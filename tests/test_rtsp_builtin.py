@@ -22,6 +22,7 @@ from tests.support.clock_checks import check_recording
 from tests.support.system import FAST_INGEST, camera_entry, make_settings, running_worker
 from tests.support.clock_checks import wait_packets
 from tests.support.rtsp_proxy import rtsp_proxy
+from tests.support.rtsp_redirect import rtsp_redirect
 from tests.test_recording_rtsp import SMALL, check_segments
 
 needs_simulator = pytest.mark.skipif(not simulator_available(), reason="GStreamer RTSP server (Debian packages) missing")
@@ -185,6 +186,21 @@ def test_digest_auth_through_the_builtin_client_and_a_wrong_password_is_a_clear_
     assert secret not in caplog.text + repr(statuses.messages)
     assert check_segments(worker.index, worker.recordings_dir, "cam-auth")
     assert worker.index.of_camera("cam-wrong") == []
+
+
+@needs_simulator
+def test_a_redirect_is_followed_by_the_builtin_client_and_the_camera_records(tmp_path, caplog):
+    camera = SimulatedCamera(id="cam-moved", **SMALL)
+    with CameraSimulator([camera]).start() as sim, rtsp_redirect(sim.url(camera.id)) as moved, \
+            caplog.at_level(logging.INFO, logger="streams"):
+        entry = {**camera_entry(sim, camera.id, segment_seconds=3), "main_url": moved.url}
+        with running_worker(make_settings(tmp_path, [entry], ingest=BUILTIN)) as (worker, statuses):
+            statuses.wait_state(camera.id, "online", timeout=30)
+            wait_packets(worker, camera.id, 60)
+    assert moved.answered >= 1, "the redirecting address was never asked"
+    assert built_in_used(caplog, camera.id), "the camera fell back to FFmpeg"
+    assert "cannot take this stream" not in caplog.text
+    assert check_segments(worker.index, worker.recordings_dir, camera.id)
 
 
 @needs_simulator

@@ -173,6 +173,11 @@ class Runtime:
         return self
 
     def stop(self) -> None:
+        if self.worker is not None:
+            # First of all, while everything still runs: the other workers take this one's
+            # cameras (vms.cluster.ownership.drain); stopping live view and detection first
+            # let the keeper claim more cameras for 1.4-2.2 s of a stop (a new user's trial).
+            self.worker.drain()
         if self.live_loop is not None:
             try:
                 self.live_loop.run(self.live.aclose(), 15)

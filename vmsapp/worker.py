@@ -104,13 +104,17 @@ class StreamWorker:
         self.rpc.start()
         return self
 
+    def drain(self) -> int:
+        """Hand every camera over to the other workers before stopping (at most
+        ``cluster.drain_seconds``); returns how many were not taken. Another worker takes each
+        camera while this one still records it (a duplicate for the hand-over, never a hole);
+        the pipelines handed over stop as their hand-overs end. Idempotent."""
+        return self.ownership.drain(self.settings.cluster.drain_seconds)
+
     def stop(self) -> None:
+        self.drain()  # a no-op when the runtime drained already
         self.rpc.close()
         self.heartbeat.stop()
-        # Before anything stops: another worker takes each camera while this one still records
-        # it (a duplicate for the hand-over, never a hole); the pipelines handed over stop as
-        # their hand-overs end, the rest below.
-        self.ownership.drain(self.settings.cluster.drain_seconds)
         self._stop.set()
         self.maintenance.stop(10)
         with self._lock:

@@ -14,6 +14,7 @@ from vmsapp.worker import StreamWorker
 from vms.bus.memory import MemoryBus
 from vms.cameras.registry import CameraRegistry
 from vms.config import Settings
+from vms.config.storage import IngestConfig
 from vms.db import Database
 
 FAST_INGEST = {
@@ -21,9 +22,10 @@ FAST_INGEST = {
     "read_timeout_seconds": 3,
     "backoff_initial_seconds": 0.5,
     "backoff_max_seconds": 2,
-    # VMS_TEST_RTSP_CLIENT=builtin runs every worker test through the built-in RTSP client
+    # The product's default RTSP client (not a copy of it: a test run checks what ships);
+    # VMS_TEST_RTSP_CLIENT=builtin (or ffmpeg) runs every worker test through that client
     # (the camera-quirk suite: tests/test_recording_rtsp.py, test_camera_clocks.py, ...).
-    "rtsp_client": os.environ.get("VMS_TEST_RTSP_CLIENT", "ffmpeg"),
+    "rtsp_client": os.environ.get("VMS_TEST_RTSP_CLIENT", IngestConfig().rtsp_client),
     "read_interval_seconds": float(os.environ.get("VMS_TEST_READ_INTERVAL", "0.05")),
 }
 # For tests that stall a camera on purpose (up to 4 s) and expect a burst, not a reconnect:

@@ -172,6 +172,7 @@ class RedisOwnership(Ownership):
         self.ttl = config.lease_seconds
         self._identity_checked = False
         self._draining = False  # drain(): stopping, handing every camera over
+        self._drain_asked = False  # drain() ran once (the runtime's stop, then the worker's)
         self.period = self.ttl / 3
         self.handover = config.handover_seconds
         self.standby_seconds = config.standby_seconds
@@ -278,7 +279,12 @@ class RedisOwnership(Ownership):
         import redis
 
         with self._lock:
-            if not self._held or not [w for w in self.live_workers if w != self.worker_id]:
+            if self._drain_asked or not self._held:
+                return 0
+            self._drain_asked = True
+            if not [w for w in self.live_workers if w != self.worker_id]:
+                log.info("worker %s stops: no other worker to hand its %s over to", self.worker_id,
+                         cameras_phrase(len(self._held)))
                 return 0
             self._draining = True
             shed = list(self._held.items())
