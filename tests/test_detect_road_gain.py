@@ -9,15 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.aid import analyse_clip
 from streams.detect.background import ReferenceBackground
 from streams.detect.road_gain import row_gains
 from streams.detect.zones import ZoneMasks
-from tests.support.aid_corpus import quiet_scene
 from tests.support.aid_scenes import detection_config
 from tests.support.aid_world import background
 from tests.test_detect_aid import scene
-from vms.config.detection import TrafficConfig
 
 THRESHOLD = 28  # the traffic detector's default difference threshold (grey levels)
 
@@ -89,18 +86,3 @@ def test_the_part_a_step_did_not_relight_does_not_stay_foreground(step):
         if foreground is not None and t >= step[0] + 3:
             shares.append(float(np.mean(foreground[far_road] > 0)))
     assert len(shares) > 50 and float(np.mean(shares)) < 0.35, shares
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(600)  # 3000 frames rendered, encoded, decoded and analysed: ~1 min idle, 2-4 loaded
-def test_quiet_tunnel_clip_with_a_near_half_step_raises_no_stopped_vehicle(tmp_path):
-    """With ``traffic.road_gains`` on (off by default, decisions 143), the bench's incident-free tunnel clip 1 (10 minutes: a x1.6 step on the far part at
-    219 s, on the near part at 461 s). One gain for the picture left the far road 25 grey
-    levels too dark after the second step, and tracks passing over it "halted": 3 false
-    stopped vehicles at 483-516 s (and a pedestrian at 163 s). Shorter cuts of the clip do not
-    reproduce it; the whole clip is run."""
-    built = quiet_scene("tunnel", 1, 600.0)
-    config = detection_config(built.view, traffic=TrafficConfig(pedestrian_seconds=2, road_gains=True))
-    result = analyse_clip(built, True, str(tmp_path), config)
-    bad = [e for e in result.events if e[0] in ("stopped_vehicle", "smoke") or e[0].startswith("tamper")]
-    assert not bad, result.events
