@@ -57,6 +57,10 @@ MAX_HELD_PACKETS = 250
 # long: with many sessions opening at once the probe's packets are read out with scheduler
 # pauses between reads, and one pause looked like a packet arriving in real time (below).
 SETTLE_SECONDS = 0.5
+# ... but never longer than this (arrival time): packets that keep coming in clumps (a camera or
+# a machine that stalls every second or two) never settle, and holding them up to
+# MAX_HELD_PACKETS kept each new session's pictures from every consumer for 10 s.
+MAX_HOLD_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +224,7 @@ class MediaTimeline:
             # A session's first run waits until the backlog has drained; a later run (after a
             # clock step, frames still coming) goes on at the first packet in real time.
             done = self._backlog_drained() if self._last is None else in_real_time
-            if done or len(self._held) >= MAX_HELD_PACKETS:
+            if done or len(self._held) >= MAX_HELD_PACKETS or arrival - self._held[0][3] >= MAX_HOLD_SECONDS:
                 return self.flush()
             return []
         self._held.append((item, pts, dts, arrival, events))
