@@ -268,6 +268,8 @@ def main() -> None:
     parser.add_argument("--reconnect-grace", type=float, default=5, help="seconds after a camera's own downtime not counted")
     parser.add_argument("--join-seconds", type=float, default=0.1, help="rows closer than this count as one run")
     parser.add_argument("--lease-seconds", type=float, help="cluster.lease_seconds (default: the configuration's default)")
+    parser.add_argument("--rtsp-client", choices=["ffmpeg", "builtin"],
+                        help="ingest.rtsp_client of the workers (default: the configuration's default)")
     parser.add_argument("--standby", type=float, default=0.0,
                         help="cluster.standby_seconds: warm standby with this much pre-roll (0: off, the default)")
     args = parser.parse_args()
@@ -286,7 +288,8 @@ def main() -> None:
             "cluster": {"key_prefix": "soak:", "standby_seconds": args.standby,
                         **({"lease_seconds": args.lease_seconds} if args.lease_seconds else {})},
             "storage": {"min_free": 0},
-            "ingest": {"backoff_initial_seconds": 0.5, "backoff_max_seconds": 2},
+            "ingest": {"backoff_initial_seconds": 0.5, "backoff_max_seconds": 2,
+                       **({"rtsp_client": args.rtsp_client} if args.rtsp_client else {})},
             "http": {"header_timeout_seconds": 5}, "cameras": entries,
         }))
         run = Run(workdir, database_url, redis, config, free_port())
