@@ -304,7 +304,7 @@ def main() -> None:
             load_before = os.getloadavg()[0]
             print(f"soak: {args.cameras} cameras, {args.minutes:g} min, {args.width}x{args.height}@{args.fps} "
                   f"{args.bitrate} kb/s on {args.mounts}+1 mounts, 2 workers + API, "
-                  f"{'PostgreSQL' if admin else 'SQLite'}", flush=True)
+                  f"{'PostgreSQL' if admin else 'SQLite'}, RTSP client {args.rtsp_client or 'default'}", flush=True)
             threads = []
             for fault in faults:
                 delay = began + fault.at - time.time()
