@@ -396,7 +396,7 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target: Any, options: dic
                         copying = True
                     dts = base + _scaled(packet.dts - first_pts, num, den)
                     pts = base + _scaled(packet.pts - first_pts, num, den)
-                    if leave_at is not None and pts >= leave_at:
+                    if leave_at is not None and pts >= leave_at and (cut.last_pts is None or cut.last_pts < leave_at):
                         break  # the next copy goes on from its keyframe here (decode order, as at the end)
                     admitted = cut.admit(pts, dts, packet.is_keyframe, same_segment=used)
                     if admitted is None:
