@@ -74,7 +74,7 @@ def test_metrics_and_vms_workers_show_who_records_and_who_stands_by(tmp_path, ca
             assert roles == {f'{{camera="{held}",role="held"}}': 1.0, f'{{camera="{standing}",role="standby"}}': 1.0}
             assert _gauges(text, "vms_worker_standby_preroll_seconds")[f'{{camera="{standing}"}}'] > 1
 
-            named = [r.getMessage() for r in caplog.records if "stands by for 1 cameras" in r.getMessage()]
+            named = [r.getMessage() for r in caplog.records if "stands by for 1 camera:" in r.getMessage()]
             assert any(standing in m for m in named if m.startswith("worker w1 ")), named
 
             config = write_config(tmp_path / "vms.yaml", **values)
