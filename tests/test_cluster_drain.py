@@ -8,7 +8,6 @@ import time
 
 import pytest
 import redis
-from sqlalchemy import select
 
 from streams.simulator import CameraSimulator, SimulatedCamera
 from tests.support.cluster import (
@@ -16,6 +15,7 @@ from tests.support.cluster import (
     REDIS_URL,
     postgres_admin_url,
     scale_out_marks,
+    segments,
     start_worker,
     stop_process,
     throwaway_database,
@@ -25,7 +25,7 @@ from tests.support.cluster import (
 )
 from tests.support.system import FAST_INGEST
 from vms.cluster.leases import LeaseStore
-from vms.db import Database, Segment
+from vms.db import Database
 
 PG = postgres_admin_url()
 pytestmark = [*scale_out_marks(PG), pytest.mark.slow, pytest.mark.timeout(300)]
@@ -33,10 +33,6 @@ pytestmark = [*scale_out_marks(PG), pytest.mark.slow, pytest.mark.timeout(300)]
 CAMERAS = [f"cam-{i}" for i in range(4)]
 HANDOVER = 4.0
 
-
-def segments(db: Database) -> list[Segment]:
-    with db.session() as session:
-        return list(session.scalars(select(Segment).order_by(Segment.camera_id, Segment.start)))
 
 
 def test_a_stopping_worker_hands_its_cameras_over_without_a_hole(tmp_path):

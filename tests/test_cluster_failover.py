@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import pytest
 import redis
-from sqlalchemy import select
 
 from streams.simulator import CameraSimulator, SimulatedCamera
 from tests.support.cluster import (
@@ -17,6 +16,7 @@ from tests.support.cluster import (
     REDIS_URL,
     postgres_admin_url,
     scale_out_marks,
+    segments,
     start_worker,
     stop_process,
     throwaway_database,
@@ -28,7 +28,7 @@ from tests.support.system import FAST_INGEST
 from vms.bus.redis import RedisBus
 from vms.bus.rpc import RpcClient, worker_service
 from vms.cluster.leases import LeaseStore
-from vms.db import Database, Segment
+from vms.db import Database
 
 PG = postgres_admin_url()
 pytestmark = [
@@ -41,10 +41,6 @@ CAMERAS = [f"cam-{i}" for i in range(6)]
 FAILOVER_SECONDS = 15
 HANDOVER = 10.0  # ClusterConfig.handover_seconds (default)
 
-
-def segments(db: Database) -> list[Segment]:
-    with db.session() as session:
-        return list(session.scalars(select(Segment).order_by(Segment.camera_id, Segment.start)))
 
 
 def holders(store: LeaseStore) -> dict[str, str | None]:

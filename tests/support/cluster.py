@@ -18,6 +18,9 @@ from typing import Callable, Iterator
 
 import pytest
 import yaml
+from sqlalchemy import select
+
+from vms.db import Database, Segment
 
 PG_ADMIN_URLS = ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("VMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -274,3 +277,9 @@ def stop_process(process: subprocess.Popen, timeout: float = 60) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+def segments(db: Database) -> list[Segment]:
+    """Every row of the segment index, by camera then start (what the workers of a test wrote)."""
+    with db.session() as session:
+        return list(session.scalars(select(Segment).order_by(Segment.camera_id, Segment.start)))
