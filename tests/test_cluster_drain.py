@@ -19,7 +19,7 @@ from tests.support.cluster import (
     scale_out_marks,
     segments,
     start_worker,
-    stop_process,
+    stop_processes,
     throwaway_database,
     unique,
     wait_for,
@@ -98,8 +98,7 @@ def test_a_stopping_worker_hands_its_cameras_over_without_a_hole(tmp_path):
             # Then gone.
             assert sorted(_listed(configs[staying])) == [staying]
         finally:
-            for process in processes.values():
-                stop_process(process)
+            stop_processes(processes.values())
         rows = segments(db)
         db.dispose()
     client.close()
