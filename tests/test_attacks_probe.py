@@ -50,6 +50,19 @@ async def test_our_own_services_stay_refused_even_where_loopback_is_allowed(tmp_
         assert fine.status_code == 200 and fine.json()["ok"] is False
 
 
+async def test_a_camera_already_on_a_refused_address_can_be_renamed_but_not_moved(tmp_path):
+    """Registered on the host (`vms camera add`, no address policy there) at a loopback URL: a
+    rename through the API is not an address change and must pass (a trial got 422); pointing its
+    sub-stream at another refused address still is refused."""
+    async with api_system(tmp_path, **_default_security()) as system:
+        system.add_camera("cam-3", "gateway", main_url="rtsp://127.0.0.1:8554/tunnel-01/main")
+        tech = system.token("technician")
+        renamed = await system.client.patch("/api/cameras/cam-3", json={"name": "Tunnel 1"}, headers=tech)
+        assert renamed.status_code == 200 and renamed.json()["name"] == "Tunnel 1", renamed.text
+        moved = await system.client.patch("/api/cameras/cam-3", json={"sub_url": "rtsp://127.0.0.1:6379/"}, headers=tech)
+        assert moved.status_code == 422 and moved.json()["type"] == "/problems/camera-address-refused"
+
+
 async def test_ordinary_camera_addresses_pass(tmp_path):
     async with api_system(tmp_path, **_default_security()) as system:
         camera = {"id": "gate-9", "name": "Gate 9", "group": "gateway", "main_url": "rtsp://10.20.1.11:554/s"}

@@ -253,7 +253,10 @@ def change_camera(camera_id: str, body: CameraChange, request: Request, user: Pr
     _split(fields, sent, username, password)
     camera = _validated(fields)
     _group_exists(runtime, camera.group)
-    _check_addresses(request, runtime, camera.main_url, camera.sub_url)
+    # Only an address that changes is checked: renaming a camera registered on the host (`vms camera
+    # add`, where the policy does not apply) must not be refused for where it already is (a trial).
+    _check_addresses(request, runtime, *(url for url, before in ((camera.main_url, row.main_url),
+                                                                 (camera.sub_url, row.sub_url)) if url != before))
     CameraRegistry(runtime.db).update(camera_id, camera)
     changed = sorted(k for k in sent if k not in ("username", "password"))
     credentials = camera.credentials
