@@ -104,7 +104,7 @@ def _ride_out(exc: BaseException, pubsub: object, thread: object) -> None:
     """A listener thread outlives a Redis outage: wait, then read again (redis-py reconnects and
     subscribes the channels again), instead of the thread dying and the listener going deaf."""
     if isinstance(exc, redis.RedisError):
-        _limited.warning("listener", "bus listener: %s; retrying every 1 s", exc)
+        _limited.warning("listener", "bus listener: %s; each listener retries every 1 s", exc)
         time.sleep(1.0)
         return
     raise exc
