@@ -148,7 +148,8 @@ def test_a_vehicle_over_most_of_a_cell_does_not_pull_its_gain():
 
 def _frames_with_a_cloud(seed: int, vehicle: bool):
     """(t, grey picture, vehicle mask): 4 s of a sunlit gateway (sunlit side x1.8, the corpus's
-    strongest sun), then a cloud dims the sun to x1.24 (its deepest cloud) for 6 s; with
+    strongest sun), then a cloud dims the sun to x1.24 (its deepest cloud) over 1.5 s, as the
+    corpus's clouds do (tests/support/aid_scenes.py), and keeps it so; with
     ``vehicle`` a dark vehicle stands across the shadow edge from 3 s on. Sensor noise 3 grey
     levels."""
     rng = np.random.default_rng(seed)
@@ -161,7 +162,7 @@ def _frames_with_a_cloud(seed: int, vehicle: bool):
         picture = empty.copy()
         if t >= 3:
             picture[car] = 25.0
-        picture[sunlit] *= 1.8 if t < 4 else 1.24
+        picture[sunlit] *= 1.8 - (1.8 - 1.24) * min(max((t - 4) / 1.5, 0.0), 1.0)
         picture += rng.normal(0, 3, SIZE).astype(np.float32)
         yield t, np.clip(picture, 0, 255).astype(np.uint8), car
 
@@ -176,7 +177,7 @@ def test_a_cloud_over_the_sun_leaves_neither_side_of_the_shadow_foreground(vehic
     checked = 0
     for t, picture, car in _frames_with_a_cloud(6, vehicle):
         foreground = model.apply(picture, t, road)
-        if foreground is None or t < 4.4:  # the learning, and the cloud's first frame
+        if foreground is None or t < 4:  # the learning
             continue
         checked += 1
         clear = (road > 0) & ~cv2.dilate(car.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
@@ -184,4 +185,29 @@ def test_a_cloud_over_the_sun_leaves_neither_side_of_the_shadow_foreground(vehic
             assert np.mean(foreground[clear & side] > 0) < 0.05, (t, "sunlit" if side is sunlit else "shaded")
         if vehicle:
             assert np.mean(foreground[car] > 0) > 0.9, t
-    assert checked >= 25
+    assert checked >= 28
+
+
+def test_a_vehicle_that_blends_in_for_a_frame_is_not_fitted_as_road():
+    """A light vehicle standing over several cells of road drops out of the foreground for one
+    frame (painted as the road: a blink of exposure, a dropped frame); the next frames' fit
+    must not take it for road. It stays out of the fit for FIT_HOLD_SECONDS after it was last
+    foreground, so it comes back as foreground; fitted as road, the cells under it would take
+    the gain that matches it to the road and keep it background for good."""
+    rng = np.random.default_rng(7)
+    empty = _textured(7, SIZE)
+    road = _gateway_road()
+    car = np.zeros(SIZE, bool)
+    car[110:160, 120:190] = True
+    model = ReferenceBackground(THRESHOLD)
+    shares = []
+    for i in range(45):
+        t = i / 5
+        picture = empty.copy()
+        if t >= 3 and i != 25:  # the blink at 5 s
+            picture[car] = 170.0
+        picture += rng.normal(0, 3, SIZE).astype(np.float32)
+        foreground = model.apply(np.clip(picture, 0, 255).astype(np.uint8), t, road)
+        if foreground is not None and t >= 5.4:
+            shares.append(float(np.mean(foreground[car] > 0)))
+    assert len(shares) >= 15 and min(shares) > 0.9, shares

@@ -155,7 +155,10 @@ class ReferenceBackground:
             held = self.foreground
             if self.foreground_at is not None and self.foreground_at.shape == picture.shape:
                 held = ((t - self.foreground_at) < FIT_HOLD_SECONDS).astype(np.uint8) * 255
-            local = self.road_gains.fit(picture, background_picture, road, held)
+            moving = None
+            if self.recent is not None and self.recent.shape == picture.shape:
+                moving = (cv2.absdiff(evenly, self.recent) > self.threshold).astype(np.uint8) * 255
+            local = self.road_gains.fit(picture, background_picture, road, held, moving)
         if local is None or road is None:
             return evenly, evenly
         # The road keeps the picture's gain unless its own differs by more than the fits'

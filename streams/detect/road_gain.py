@@ -92,10 +92,15 @@ class CellGains:
         background: np.ndarray,
         road: np.ndarray,
         foreground: np.ndarray | None,
+        moving: np.ndarray | None = None,
     ) -> np.ndarray | None:
         """Per pixel, the gain (float32, shape (height, width)) that brings ``picture``'s road
         to ``background``'s; NaN off the road. Same inputs as ``row_gains``; ``foreground``
-        (255 = keep out of the fit) may also hold what was foreground recently. A cell's gain
+        (255 = keep out of the fit) may also hold what was foreground recently; ``moving``:
+        uint8 mask (255 = changed since the last pictures), kept out of the cells' fit but
+        not the rows': something that arrived this frame over free road is not light, and
+        a cell fitted on it would match it to the road at once (a fallen object, the front
+        of a vehicle); a lighting step moves the rows' gain, which the cell follows. A cell's gain
         is the median of its free road pixels' background / picture ratios when at least
         MIN_PIXELS and MIN_EMPTY_SHARE of its road pixels are free, else its rows' gain times
         its last departure from it (1 at first); then a 3x3 median over the cells. A pixel
@@ -117,7 +122,8 @@ class CellGains:
             padded = np.pad(values, pad, constant_values=fill)
             return padded.reshape(down, CELL_ROWS, across, CELL_COLS).transpose(0, 2, 1, 3).reshape(down, across, -1)
 
-        free, usable = cells(fit.free, False), cells(fit.usable, False)
+        cell_free = fit.free if moving is None else fit.free & (moving[fit.crop] == 0)
+        free, usable = cells(cell_free, False), cells(fit.usable, False)
         free_count, usable_count = free.sum(axis=2), usable.sum(axis=2)
         fitted = (free_count >= MIN_PIXELS) & (free_count >= MIN_EMPTY_SHARE * usable_count)
         band = np.pad(rows[fit.top : fit.bottom], (0, pad[0][1]), mode="edge").reshape(down, CELL_ROWS)
@@ -126,7 +132,7 @@ class CellGains:
         relative = self._relative if self._relative is not None and self._relative.shape == (down, across) else 1.0
         grid = (band_gain * relative * np.ones((1, across), np.float32)).astype(np.float32)
         if fitted.any():
-            ratios = cells(np.where(fit.free, fit.ratio, np.nan), np.nan)
+            ratios = cells(np.where(cell_free, fit.ratio, np.nan), np.nan)
             grid[fitted] = _nanmedian_rows(ratios[fitted])
         # One cell's noise (a vehicle edge, a reflection) goes; a straight shadow edge stays.
         grid = cv2.medianBlur(np.ascontiguousarray(grid), 3) if min(grid.shape) >= 3 else grid
