@@ -118,7 +118,7 @@ class CellGains:
         across, down = -(-width // CELL_COLS), -(-height // CELL_ROWS)
         pad = ((0, down * CELL_ROWS - height), (0, across * CELL_COLS - width))
 
-        def cells(values: np.ndarray, fill) -> np.ndarray:
+        def cells(values: np.ndarray, fill: float) -> np.ndarray:
             padded = np.pad(values, pad, constant_values=fill)
             return padded.reshape(down, CELL_ROWS, across, CELL_COLS).transpose(0, 2, 1, 3).reshape(down, across, -1)
 
