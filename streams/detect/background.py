@@ -158,7 +158,7 @@ class ReferenceBackground:
             moving = None
             if self.recent is not None and self.recent.shape == picture.shape:
                 moving = (cv2.absdiff(evenly, self.recent) > self.threshold).astype(np.uint8) * 255
-            local = self.road_gains.fit(picture, background_picture, road, held, moving)
+            local = self.road_gains.fit(picture, background_picture, road, held, moving, gain)
         if local is None or road is None:
             return evenly, evenly
         # The road keeps the picture's gain unless its own differs by more than the fits'

@@ -45,6 +45,8 @@ CELL_ROWS = 4
 CELL_COLS = 16
 # Cells around a pixel whose gains differ by more than this (relative) make an edge of light.
 EDGE_SPREAD = 0.05
+# A road pixel whose background is this many times its cell's median road is a lane marking.
+MARKING_FACTOR = 1.5
 
 
 def row_gains(
@@ -93,6 +95,7 @@ class CellGains:
         road: np.ndarray,
         foreground: np.ndarray | None,
         moving: np.ndarray | None = None,
+        picture_gain: float | None = None,
     ) -> np.ndarray | None:
         """Per pixel, the gain (float32, shape (height, width)) that brings ``picture``'s road
         to ``background``'s; NaN off the road. Same inputs as ``row_gains``; ``foreground``
@@ -107,7 +110,11 @@ class CellGains:
         takes, of the gains of the four cells around it and their bilinear blend, the one
         that brings it nearest the background: a shadow edge inside a cell is then followed
         to the pixel (the blend alone leaves a strip along the edge wrong by half the step).
-        None when no row could be fitted."""
+        A lane marking (a pixel whose background is over MARKING_FACTOR times its cell's
+        median road) takes its gain or ``picture_gain`` (the picture's one gain), whichever
+        brings it nearer the background: headlight glow on a wet road is light added, not
+        multiplied, and a gain fitted on dark asphalt over-corrects a bright marking, which then
+        stands in the foreground as "debris". None when no row could be fitted."""
         fit = _Fit.of(picture, background, road, foreground)
         if fit is None:
             return None
@@ -153,8 +160,33 @@ class CellGains:
             best = np.abs(seen[None] * candidates - empty[None]).argmin(axis=0)
             gains = blend.copy()
             gains[ys, xs] = candidates[best, np.arange(ys.size)]
+        if picture_gain is not None:
+            gains = self._markings(gains, cells(np.where(fit.usable, background[fit.crop], np.nan), np.nan),
+                                   picture[fit.crop], background[fit.crop], fit.road, picture_gain)
         out = np.full(picture.shape, np.nan, np.float32)
         out[fit.crop] = np.where(fit.road, np.clip(gains, *GAIN_BOUNDS), np.nan)
+        return out
+
+
+    @staticmethod
+    def _markings(gains: np.ndarray, levels: np.ndarray, seen: np.ndarray, empty: np.ndarray, road: np.ndarray,
+                  picture_gain: float) -> np.ndarray:
+        """``gains`` with each marking's gain replaced by ``picture_gain`` where that one
+        brings the marking nearer the background (``levels``: each cell's usable pixels'
+        background, NaN-padded, shape (down, across, CELL_ROWS * CELL_COLS))."""
+        known = (~np.isnan(levels)).any(axis=2)
+        level = np.full(known.shape, np.inf, np.float32)
+        if known.any():
+            level[known] = _nanmedian_rows(levels[known])
+        height, width = gains.shape
+        level_map = np.repeat(np.repeat(level, CELL_ROWS, axis=0), CELL_COLS, axis=1)[:height, :width]
+        ys, xs = np.nonzero(road & (empty > MARKING_FACTOR * level_map))
+        if ys.size == 0:
+            return gains
+        own = gains[ys, xs]
+        closer = np.abs(seen[ys, xs] * picture_gain - empty[ys, xs]) < np.abs(seen[ys, xs] * own - empty[ys, xs])
+        out = gains.copy()
+        out[ys[closer], xs[closer]] = picture_gain
         return out
 
 
