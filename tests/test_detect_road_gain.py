@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from streams.detect.background import ReferenceBackground
-from streams.detect.road_gain import cell_gains, row_gains
+from streams.detect.road_gain import CellGains, cell_gains, row_gains
 from streams.detect.zones import ZoneMasks
 from tests.support.aid_scenes import detection_config
 from tests.support.aid_world import background
@@ -211,3 +211,26 @@ def test_a_vehicle_that_blends_in_for_a_frame_is_not_fitted_as_road():
         if foreground is not None and t >= 5.4:
             shares.append(float(np.mean(foreground[car] > 0)))
     assert len(shares) >= 15 and min(shares) > 0.9, shares
+
+
+def test_a_lane_marking_under_headlight_glow_keeps_the_pictures_gain():
+    """Headlight glow on a wet road is light added, not multiplied: a gain fitted on dark
+    asphalt over-corrects a bright lane marking, which then stood in the foreground as
+    "debris" (tunnel clip 1, docs/decisions.md 163). A marking takes the picture's gain where
+    that one brings it nearer the background."""
+    empty = _textured(8, SIZE) * 0.6
+    marking = np.zeros(SIZE, np.uint8)
+    cv2.line(marking, (158, 62), (90, 178), 255, 3)
+    road = _gateway_road()
+    empty[marking > 0] = 200.0
+    seen = empty + 20.0 * (road > 0)  # the glow over the road
+    on_marking = (marking > 0) & (road > 0)
+
+    def off(gains: np.ndarray) -> float:
+        return float(np.mean(np.abs(seen * np.nan_to_num(gains, nan=1.0) - empty)[on_marking] > THRESHOLD))
+
+    own = CellGains().fit(seen, empty, road, None)
+    kept = CellGains().fit(seen, empty, road, None, picture_gain=1.0)
+    assert own is not None and kept is not None
+    assert off(own) > 0.5  # the road's own gain alone: the marking stands out
+    assert off(kept) < 0.05
