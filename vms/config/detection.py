@@ -292,9 +292,9 @@ class TrafficConfig(_Strict):
     absorb_seconds: float = Field(default=600, ge=10)
     # Brightness gains per cell of road, fitted on the zones (streams/detect/road_gain.py): for
     # tunnels lit in sections, sun and shade at gateways. Off by default: on the AID bench it
-    # removes the tunnel's false stopped vehicles after a step on half the picture and keeps
-    # the gateways' stopped vehicles, but loses a few other incidents and adds false alarms
-    # in all (docs/decisions.md 140-143, 160-163).
+    # removes the tunnel's false stopped vehicles after a step on half the picture and finds
+    # as many stopped vehicles as one gain, but loses a wrong-way driver and a slowdown and
+    # raises one false alarm more in all (docs/decisions.md 140-143, 160-164).
     road_gains: bool = False
     # With a calibrated camera, what counts as a vehicle and as a person, in metres and km/h.
     vehicle_width_m: tuple[float, float] = (1.3, 3.8)
