@@ -85,14 +85,24 @@ def analyse_clip(scene: AidScene, calibrated: bool, folder: str, config=None) ->
                       [scene.disturbances_at(t) for _, _, t in events])
 
 
+def _settings(scene: AidScene, calibrated: bool, road_gains: bool | None):
+    """The site's settings for this view, with ``traffic.road_gains`` set when not None."""
+    config = detection_config(scene.view, calibrated)
+    if road_gains is None:
+        return config
+    return config.model_copy(update={"traffic": config.traffic.model_copy(update={"road_gains": road_gains})})
+
+
 def _incident_job(args) -> ClipResult:
-    kind, view, seed, calibrated, folder = args
-    return analyse_clip(incident_scene(kind, view, seed), calibrated, folder)
+    kind, view, seed, calibrated, road_gains, folder = args
+    scene = incident_scene(kind, view, seed)
+    return analyse_clip(scene, calibrated, folder, _settings(scene, calibrated, road_gains))
 
 
 def _quiet_job(args) -> ClipResult:
-    view, seed, minutes, calibrated, folder = args
-    return analyse_clip(quiet_scene(view, seed, minutes * 60), calibrated, folder)
+    view, seed, minutes, calibrated, road_gains, folder = args
+    scene = quiet_scene(view, seed, minutes * 60)
+    return analyse_clip(scene, calibrated, folder, _settings(scene, calibrated, road_gains))
 
 
 def time_to_detect(result: ClipResult) -> float | None:
@@ -175,19 +185,23 @@ def main() -> None:
                         help="seed of the first clip (check changes on seeds other than the reported ones)")
     parser.add_argument("--views", default=",".join(VIEWS), help="comma-separated views to run (tunnel, gateway)")
     parser.add_argument("--types", default=",".join(INCIDENT_TYPES), help="comma-separated incident types to run")
+    parser.add_argument("--road-gains", choices=("on", "off"), default=None,
+                        help="brightness gains fitted on the road (traffic.road_gains) on or off; default: the setting's default")
     parser.add_argument("--explain", action="store_true", help="list every false alarm with the disturbances before it")
     args = parser.parse_args()
     calibrated = not args.uncalibrated
+    road_gains = None if args.road_gains is None else args.road_gains == "on"
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="vms-aid-") as folder:
         print(f"AID benchmark: {args.seeds} clips per incident type and view; {args.hours:g} incident-free camera-hours per view "
-              f"in {args.clip_minutes:g}-minute clips; 320x180 at 5 fps; {'calibrated' if calibrated else 'uncalibrated'}")
+              f"in {args.clip_minutes:g}-minute clips; 320x180 at 5 fps; {'calibrated' if calibrated else 'uncalibrated'}"
+              f"{'' if road_gains is None else '; road gains ' + args.road_gains}")
         views, first = [v for v in VIEWS if v in args.views.split(",")], args.first_seed
-        incidents = run([(k, v, s, calibrated, folder) for k in INCIDENT_TYPES if k in args.types.split(",") for v in views for s in range(first, first + args.seeds)],
+        incidents = run([(k, v, s, calibrated, road_gains, folder) for k in INCIDENT_TYPES if k in args.types.split(",") for v in views for s in range(first, first + args.seeds)],
                         _incident_job, args.jobs)
         incident_table(incidents)
         clips = int(round(args.hours * 60 / args.clip_minutes))
-        quiet = run([(v, s, args.clip_minutes, calibrated, folder) for v in views for s in range(first, first + clips)],
+        quiet = run([(v, s, args.clip_minutes, calibrated, road_gains, folder) for v in views for s in range(first, first + clips)],
                     _quiet_job, args.jobs)
         false_alarm_table(quiet, args.explain)
         cpu_table(incidents + quiet)

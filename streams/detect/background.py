@@ -7,8 +7,9 @@ a stopped vehicle stays foreground. Each foreground pixel's "standing age" (how 
 been foreground and unchanged) tells standing from moving things; a pixel standing longer than
 ``absorb_seconds`` (a parked car, a new sign) is taken into the background. Global lighting
 changes are divided out by matching the picture's brightness to the background's: given the
-road (the zones), each row of road by a gain of its own fitted on the road (``road_gain.py``:
-lighting steps on part of a tunnel), the rest of the picture by one gain.
+road (the zones), each cell of a few rows and columns of road by a gain of its own fitted on
+the road (``road_gain.py``: lighting steps on part of a tunnel, sun and shade at a gateway),
+the rest of the picture by one gain.
 """
 
 from __future__ import annotations
@@ -16,16 +17,20 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from streams.detect.road_gain import row_gains
+from streams.detect.road_gain import CellGains
 
 # A picture this different from the background is a scene change (lights, tampering), not traffic.
 SCENE_CHANGE_FRACTION = 0.6
 SCENE_CHANGE_RELEARN_SECONDS = 3.0
 # Seconds of standing age an area loses per second in which it changed while still foreground.
 UNSTEADY_COST = 3.0
-# A row of road gets its own gain only when it differs from the picture's by more than this
-# (relative); otherwise the picture's gain, as before rows had gains.
-ROW_GAIN_DEADBAND = 0.15
+# Road gets its own gain where it differs from the picture's by more than the fits' noise:
+# under LOCAL_GAIN_BAND[0] (relative) the picture's gain, over LOCAL_GAIN_BAND[1] the local
+# one, in between a blend (a hard band made gains toggle across it, docs/decisions.md 141).
+LOCAL_GAIN_BAND = (0.08, 0.15)
+# A pixel stays out of the road's gain fit this long after it was last foreground, so a
+# vehicle that blends in for a frame or two (a dark car in shade) is not fitted as road.
+FIT_HOLD_SECONDS = 3.0
 
 
 class ReferenceBackground:
@@ -50,6 +55,8 @@ class ReferenceBackground:
         self.picture: np.ndarray | None = None  # the last picture, brightness-matched (float32)
         self.recent: np.ndarray | None = None  # running average of the last few pictures
         self.foreground: np.ndarray | None = None
+        self.foreground_at: np.ndarray | None = None  # when each pixel was last foreground (seconds)
+        self.road_gains = CellGains()
         self._warmup: list[np.ndarray] = []
         self._last_time: float | None = None
         self._changed_for = 0.0
@@ -70,7 +77,7 @@ class ReferenceBackground:
             return None
         dt = min(max(t - (self._last_time or t), 0.0), 2.0)
         self._last_time = t
-        picture, steady_picture = self._match_brightness(picture, background, road)
+        picture, steady_picture = self._match_brightness(picture, background, road, t)
         raw = (cv2.absdiff(picture, background) > self.threshold).astype(np.uint8) * 255
         foreground = cv2.morphologyEx(cv2.morphologyEx(raw, cv2.MORPH_OPEN, self._open), cv2.MORPH_CLOSE, self._close)
         if cv2.countNonZero(foreground) > SCENE_CHANGE_FRACTION * foreground.size:
@@ -99,6 +106,10 @@ class ReferenceBackground:
         empty = cv2.bitwise_not(cv2.dilate(foreground, self._close))
         cv2.accumulateWeighted(picture, background, self.learn_rate, mask=empty)
         self.picture, self.foreground = picture, foreground
+        if road is not None:
+            if self.foreground_at is None or self.foreground_at.shape != foreground.shape:
+                self.foreground_at = np.full(foreground.shape, -np.inf, np.float32)
+            self.foreground_at[foreground > 0] = t
         return foreground
 
     def absorb(self, mask: np.ndarray) -> None:
@@ -126,26 +137,35 @@ class ReferenceBackground:
         return None
 
     def _match_brightness(
-        self, picture: np.ndarray, background_picture: np.ndarray, road: np.ndarray | None
+        self, picture: np.ndarray, background_picture: np.ndarray, road: np.ndarray | None, t: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """(matched, evenly matched): ``picture`` times the gains that bring it to the
         background's brightness, and ``picture`` times the one gain for the whole picture,
         fitted on the pixels that were not foreground in the last frame. Given the road, the
-        matched picture's road has one gain per row fitted on the road
-        (``road_gain.row_gains``); otherwise both are the same."""
+        matched picture's road has one gain per cell of road (``road_gain.cell_gains``),
+        fitted on the pixels not foreground in the last FIT_HOLD_SECONDS;
+        otherwise both are the same."""
         where = None if self.foreground is None else cv2.bitwise_not(self.foreground)
         scene = cv2.mean(picture, mask=where)[0]
         background = cv2.mean(background_picture, mask=where)[0]
         gain = min(max(background / scene, 0.5), 2.0) if scene >= 1 else 1.0
         evenly = picture * gain if abs(gain - 1) > 0.005 else picture
-        rows = None
+        local = None
         if road is not None and road.shape == picture.shape:
-            rows = row_gains(picture, background_picture, road, self.foreground)
-        if rows is None or road is None:
+            held = self.foreground
+            if self.foreground_at is not None and self.foreground_at.shape == picture.shape:
+                held = ((t - self.foreground_at) < FIT_HOLD_SECONDS).astype(np.uint8) * 255
+            moving = None
+            if self.recent is not None and self.recent.shape == picture.shape:
+                moving = (cv2.absdiff(evenly, self.recent) > self.threshold).astype(np.uint8) * 255
+            local = self.road_gains.fit(picture, background_picture, road, held, moving, gain)
+        if local is None or road is None:
             return evenly, evenly
-        # A row keeps the picture's gain unless its own differs by more than the fits' noise
-        # (a lit section, a step): the row fits rest on few pixels, and wavering row gains
-        # made vehicle fragments of "pedestrians" after the IR switch on a gateway.
-        rows = np.where(np.abs(rows / gain - 1) > ROW_GAIN_DEADBAND, rows, gain)
-        gains = np.where(road > 0, np.nan_to_num(rows, nan=gain)[:, None], gain).astype(np.float32)
+        # The road keeps the picture's gain unless its own differs by more than the fits'
+        # noise (a lit section, a step, sun): wavering local gains made vehicle fragments of
+        # "pedestrians" after the IR switch on a gateway (docs/decisions.md 140).
+        local = np.nan_to_num(local, nan=gain)
+        low, high = LOCAL_GAIN_BAND
+        weight = np.clip((np.abs(np.log(local / gain)) - low) / (high - low), 0.0, 1.0)
+        gains = np.where(road > 0, gain * (local / gain) ** weight, gain).astype(np.float32)
         return picture * gains, evenly

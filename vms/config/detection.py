@@ -290,10 +290,11 @@ class TrafficConfig(_Strict):
     end_seconds: float = Field(default=2.0, ge=0, le=600)
     # Something standing unchanged this long becomes background (e.g. a parked car, new sign).
     absorb_seconds: float = Field(default=600, ge=10)
-    # Brightness gains per row of road, fitted on the zones (streams/detect/road_gain.py): for
-    # tunnels lit in sections. Off by default: on the AID bench it removed the tunnel's false
-    # stopped vehicles after a step on half the picture but lost stopped vehicles at gateways
-    # with sun and added false alarms elsewhere (docs/decisions.md 140-143).
+    # Brightness gains per cell of road, fitted on the zones (streams/detect/road_gain.py): for
+    # tunnels lit in sections, sun and shade at gateways. Off by default: on the AID bench it
+    # removes the tunnel's false stopped vehicles after a step on half the picture and finds
+    # as many stopped vehicles as one gain, but loses a wrong-way driver and a slowdown and
+    # raises one false alarm more in all (docs/decisions.md 140-143, 160-164).
     road_gains: bool = False
     # With a calibrated camera, what counts as a vehicle and as a person, in metres and km/h.
     vehicle_width_m: tuple[float, float] = (1.3, 3.8)
