@@ -22,7 +22,7 @@ from streams.mux_pool import Lane, MuxPool
 from streams.packets import Discontinuity, MediaPacket, StreamEnd, StreamInfo, StreamItem
 from streams.segment_writer import SegmentWriter
 from vms.recordings.fmp4 import playable_length
-from vms.recordings.index import SegmentClosed, SegmentIndex, SegmentOpened, SegmentPathTaken
+from vms.recordings.index import NotOwner, SegmentClosed, SegmentIndex, SegmentOpened, SegmentPathTaken
 from vms.recordings.invariants import FUTURE_TOLERANCE_SECONDS, IndexInvariantError
 from vms.recordings.repair import MediaSpan, measure
 
@@ -91,6 +91,7 @@ class Recorder:
         self._info: StreamInfo | None = None
         self._segment: _OpenSegment | None = None
         self._retry_after = 0.0
+        self._released = False  # the index refused a segment: the lease is another worker's
         self._cut_at_keyframe = False
         self._last_end: datetime | None = None  # end of the previous segment of this session
         self._frame = timedelta(seconds=0.1)  # one frame interval (upper bound until known)
@@ -235,9 +236,19 @@ class Recorder:
             # The row goes first: a crash after it leaves a row that repair can settle,
             # a crash before it leaves nothing.
             segment_id, start, relative = self._begin(start)
+        except NotOwner as exc:
+            # The lease has moved on (a hand-over's overlap ended, or another worker took a lapsed
+            # lease): the new holder records the camera. Not a storage fault, so no error and no
+            # storage alarm; this recorder writes nothing more of it until it is stopped.
+            if not self._released:
+                log.info("camera %s: not recording here any more: %s", self.camera_id, exc)
+            self._released = True
+            self._retry_after = time.monotonic() + STORAGE_RETRY_SECONDS
+            return
         except Exception as exc:
             self._storage_failed("indexing a new segment", exc)
             return
+        self._released = False
         try:
             writer = SegmentWriter(self.recordings_dir / relative, self._info)
         except Exception as exc:

@@ -33,7 +33,7 @@ from tests.support.cluster import (
     redis_available,
     start_api,
     start_worker,
-    stop_process,
+    stop_processes,
     throwaway_database,
     unique,
     wait_for,
@@ -239,8 +239,7 @@ def cluster(tmp_path_factory):
             yield SimpleNamespace(base=base, auth={"Authorization": f"Bearer {token}"}, db=db, sim=sim,
                                   worker_id=worker_id, recordings=tmp / "recordings", logs=tmp)
         finally:
-            for process in processes:
-                stop_process(process)
+            stop_processes(processes)
             leases.client.close()
             db.dispose()
 

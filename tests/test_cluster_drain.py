@@ -17,7 +17,7 @@ from tests.support.cluster import (
     scale_out_marks,
     segments,
     start_worker,
-    stop_process,
+    stop_processes,
     throwaway_database,
     unique,
     wait_for,
@@ -74,8 +74,7 @@ def test_a_stopping_worker_hands_its_cameras_over_without_a_hole(tmp_path):
             assert processes[leaving].returncode == 0
             assert all(w == staying for w in owners().values())
         finally:
-            for process in processes.values():
-                stop_process(process)
+            stop_processes(processes.values())
         rows = segments(db)
         db.dispose()
     client.close()

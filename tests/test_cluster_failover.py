@@ -18,7 +18,7 @@ from tests.support.cluster import (
     scale_out_marks,
     segments,
     start_worker,
-    stop_process,
+    stop_processes,
     throwaway_database,
     unique,
     wait_for,
@@ -127,8 +127,7 @@ def test_workers_share_cameras_and_take_over_a_killed_one(tmp_path):
             wait_for(spread, PROCESS_START_SECONDS, "no even spread after the worker rejoined")
             time.sleep(3)
         finally:
-            for process in processes.values():
-                stop_process(process)
+            stop_processes(processes.values())
             rpc.close()
             bus.close()
 

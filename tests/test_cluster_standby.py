@@ -21,7 +21,7 @@ from tests.support.cluster import (
     postgres_admin_url,
     scale_out_marks,
     start_worker,
-    stop_process,
+    stop_processes,
     throwaway_database,
     unique,
     wait_for,
@@ -133,8 +133,7 @@ def test_kill_9_of_the_holder_leaves_no_hole_with_a_warm_standby(tmp_path, stand
             wait_for(lambda: any(s.worker_id == first and s.end and s.end.timestamp() > killed + 8
                                  for s in segments(db, camera)), 40, "the survivor stopped recording")
         finally:
-            for process in processes.values():
-                stop_process(process)
+            stop_processes(processes.values())
             rpc.close()
             bus.close()
         rows = segments(db, camera)

@@ -171,3 +171,45 @@ def test_a_segment_that_would_end_in_the_future_is_cut_at_a_later_keyframe(db, r
     assert "segment cut postponed" in caplog.text
     for before, after in zip(segments, segments[1:]):
         assert abs((after.start - before.end).total_seconds()) < 0.001
+
+
+def test_a_lease_gone_ends_recording_here_without_a_storage_error(db, recordings_dir, caplog):
+    """The end of a hand-over's overlap (or a lapsed lease another worker took): the index refuses
+    the next segment. That is the new holder's camera now, not a full disk: no storage error and
+    no storage alarm, one INFO line, and the segments already recorded stay closed and whole."""
+    from vms.recordings.buffered_index import BufferedSegmentIndex
+
+    leased = {"cam": True}
+    index = BufferedSegmentIndex(db, "worker-a", may_record=lambda camera_id: leased[camera_id]).start()
+    storage_errors: list[str] = []
+    fanout = PacketFanout("cam", "main")
+    queue = fanout.subscribe("recorder", max_packets=10_000)
+    recorder = Recorder("cam", queue, index, recordings_dir, 2, on_storage_error=storage_errors.append).start()
+    caplog.set_level(logging.INFO, logger="streams.recorder")
+    info, packets = media_packets(frames=250, fps=25, gop=25)
+    fanout.publish(info)
+    for number, packet in enumerate(packets):
+        if number == 100:  # 4 s in, once the recorder has written them all: the lease moves on
+            def written() -> bool:
+                segment = recorder._segment
+                return recorder.segments_written == 1 and segment is not None and segment.writer.frames == 50
+
+            deadline = time.monotonic() + 10
+            while not written() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            leased["cam"] = False
+        fanout.publish(packet)
+    fanout.publish(StreamEnd("cam", "main", 1, "test"))
+    deadline = time.monotonic() + 10
+    while len(queue) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    recorder.stop()
+    index.stop()
+    rows = index.of_camera("cam")
+    assert rows and all(row.end is not None for row in rows)
+    assert [row.frames for row in rows] == [50, 50]  # up to the keyframe where the next segment was refused
+    assert sum(decode_all(recordings_dir / row.path) for row in rows) == sum(row.frames for row in rows)
+    assert recorder.storage_errors == 0 and recorder.last_error is None and storage_errors == []
+    messages = [r.getMessage() for r in caplog.records if "not recording here any more" in r.getMessage()]
+    assert len(messages) == 1 and not [r for r in caplog.records if r.levelno >= logging.ERROR], \
+        [(r.levelname, r.getMessage()) for r in caplog.records]

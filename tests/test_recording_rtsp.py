@@ -11,6 +11,7 @@ import av
 import pytest
 
 from streams.simulator import CameraSimulator, SimulatedCamera, simulator_available
+from tests.support.cluster import wait_for
 from tests.support.media import decode_all
 from tests.support.system import camera_entry, make_settings, running_worker
 from vms.recordings.index import SegmentIndex
@@ -105,29 +106,37 @@ def test_camera_outage_is_a_gap_and_recording_resumes(tmp_path):
         check_segments(worker.index, worker.recordings_dir, "gate-02")
 
 
-@pytest.mark.parametrize(
-    ("camera", "codec"),
-    [
-        (SimulatedCamera(id="cam-hevc", codec="h265", **SMALL), "hevc"),
-        (SimulatedCamera(id="cam-bframes", bframes=2, **SMALL), "h264"),
-        (SimulatedCamera(id="cam-sdp-only", sdp_only_parameter_sets=True, **SMALL), "h264"),
-        (SimulatedCamera(id="cam-audio", audio=True, **SMALL), "h264"),
-        (SimulatedCamera(id="cam-odd", scene="ball", width=322, height=182, fps=15, gop=45, bitrate_kbps=300), "h264"),
-    ],
-    ids=lambda value: value.id if isinstance(value, SimulatedCamera) else value,
-)
-# The built-in client and FFmpeg (the default, and every camera's fallback):
-# each must record every variant.
+VARIANTS = [
+    (SimulatedCamera(id="cam-hevc", codec="h265", **SMALL), "hevc"),
+    (SimulatedCamera(id="cam-bframes", bframes=2, **SMALL), "h264"),
+    (SimulatedCamera(id="cam-sdp-only", sdp_only_parameter_sets=True, **SMALL), "h264"),
+    (SimulatedCamera(id="cam-audio", audio=True, **SMALL), "h264"),
+    (SimulatedCamera(id="cam-odd", scene="ball", width=322, height=182, fps=15, gop=45, bitrate_kbps=300), "h264"),
+]
+
+
+def closed_frames(index: SegmentIndex, camera_id: str) -> int:
+    return sum(s.frames for s in index.of_camera(camera_id) if s.end is not None)
+
+
+# The built-in client and FFmpeg (the default, and every camera's fallback): each must record
+# every variant. All variants share one worker, as on a site: an odd camera must not disturb
+# the others.
 @pytest.mark.parametrize("rtsp_client", ["builtin", "ffmpeg"])
-def test_real_camera_variants_record_playable_segments(tmp_path, camera, codec, rtsp_client):
-    with CameraSimulator([camera]).start() as sim:
-        entry = camera_entry(sim, camera.id, segment_seconds=3, rtsp_client=rtsp_client)
-        settings = make_settings(tmp_path, [entry])
+def test_real_camera_variants_record_playable_segments(tmp_path, rtsp_client):
+    cameras = [camera for camera, _ in VARIANTS]
+    with CameraSimulator(cameras).start() as sim:
+        entries = [camera_entry(sim, camera.id, segment_seconds=3, rtsp_client=rtsp_client) for camera in cameras]
+        settings = make_settings(tmp_path, entries)
         with running_worker(settings) as (worker, statuses):
-            statuses.wait_state(camera.id, "online", timeout=20)
-            time.sleep(7)
-        segments = check_segments(worker.index, worker.recordings_dir, camera.id, codec)
-        assert sum(s.frames for s in segments) >= camera.fps * 5
+            for camera in cameras:
+                statuses.wait_state(camera.id, "online", timeout=30)
+            # At least 5 s of pictures in closed segments of every camera (so at least one cut).
+            wait_for(lambda: all(closed_frames(worker.index, c.id) >= c.fps * 5 for c in cameras), 60,
+                     "every variant recorded 5 s in closed segments")
+        for camera, codec in VARIANTS:
+            segments = check_segments(worker.index, worker.recordings_dir, camera.id, codec)
+            assert sum(s.frames for s in segments) >= camera.fps * 5
 
 
 def test_credentials_work_and_never_reach_logs_or_status(tmp_path, caplog):

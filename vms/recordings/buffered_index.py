@@ -31,6 +31,7 @@ from vms.background import Periodic
 from vms.db import Database, Segment
 from vms.db.types import utcnow
 from vms.recordings.index import (
+    NotOwner,
     SegmentClosed,
     SegmentIndex,
     SegmentOpened,
@@ -56,10 +57,6 @@ MAX_PENDING = 100_000
 DEFER_CLOSE_SECONDS = 30.0
 RETRY_SECONDS = 2.0
 BATCH = 500
-
-
-class NotOwner(RuntimeError):
-    """This worker no longer holds the camera's lease: it must not index new segments of it."""
 
 
 class BufferedSegmentIndex(SegmentIndex):

@@ -16,6 +16,13 @@ from vms.recordings.invariants import enforce, time_problems
 log = logging.getLogger(__name__)
 
 
+class NotOwner(RuntimeError):
+    """This worker no longer holds the camera's lease: it must not index new segments of it.
+
+    Not a storage fault: the end of a hand-over's overlap, or a lapsed lease another worker
+    took. The new holder records the camera."""
+
+
 class SegmentPathTaken(ValueError):
     """Another row already holds this segment's path; nothing was written.
 
