@@ -57,6 +57,13 @@ DISCONTINUITY_MEANING = {
             "recording resumes at the next keyframe",
 }
 STATUS_INTERVAL_SECONDS = 2.0
+# A session reading a live stream sees a stop at its next access unit (40 ms at 25 fps); one still
+# reading after this long is blocked in a read of a camera gone silent, which only FFmpeg's socket
+# timeout ends (``read_timeout_seconds``, 10 s by default; PyAV's interrupt callback would cost
+# ~10 % CPU on every read). Whatever that read returns would come after the stop, so ``stop``
+# returns and the thread ends on its own at the timeout: a worker's stop (and a lost lease) no
+# longer waits the full read timeout for a stalled camera (decision 168).
+STOP_WAIT_SECONDS = 1.0
 DRIFT_LOG_SECONDS = 60.0  # drift reports of one stream are logged at most this often (all counted)
 
 
@@ -119,9 +126,19 @@ class IngestSession:
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = 10) -> None:
+    def request_stop(self) -> None:
+        """Ask the session to end, without waiting (``stop`` waits)."""
+        self._stop.set()
+
+    def stop(self, timeout: float = STOP_WAIT_SECONDS) -> None:
+        """End the session; waits up to ``timeout`` s for its thread, which a read blocked on a
+        silent camera keeps running until FFmpeg's read timeout (nothing reaches consumers then:
+        the pipeline closes their queues next)."""
         self._stop.set()
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.info("camera %s/%s stopped while its read waits for the camera (the read ends by itself "
+                     "within %g s)", self.source.camera_id, self.source.stream, self.config.read_timeout_seconds)
 
     @property
     def _answer_timeout(self) -> float:

@@ -137,6 +137,8 @@ class CameraPipeline:
         """Stop pulling, close every fan-out queue, then detach the outputs (the recorder drains last)."""
         self._started = False
         for ingest in self._ingests.values():
+            ingest.request_stop()  # every stream at once: their waits overlap
+        for ingest in self._ingests.values():
             ingest.stop()
         if self._attached:
             self._detach_outputs()

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 
 import pytest
 import redis
+from typer.testing import CliRunner
 
 from streams.simulator import CameraSimulator, SimulatedCamera
 from tests.support.cluster import (
@@ -26,6 +28,8 @@ from tests.support.cluster import (
 from tests.support.system import FAST_INGEST
 from vms.cluster.leases import LeaseStore
 from vms.db import Database
+from vmsapp.cli import app
+from vmsapp.workers_cli import format_worker
 
 PG = postgres_admin_url()
 pytestmark = [*scale_out_marks(PG), pytest.mark.slow, pytest.mark.timeout(300)]
@@ -33,6 +37,13 @@ pytestmark = [*scale_out_marks(PG), pytest.mark.slow, pytest.mark.timeout(300)]
 CAMERAS = [f"cam-{i}" for i in range(4)]
 HANDOVER = 4.0
 
+
+
+def _listed(config) -> dict[str, dict]:
+    """``vms workers --json`` by worker id."""
+    result = CliRunner().invoke(app, ["workers", "--config", str(config), "--json"])
+    assert result.exit_code == 0, result.output
+    return {w["worker_id"]: w for w in json.loads(result.output)}
 
 
 def test_a_stopping_worker_hands_its_cameras_over_without_a_hole(tmp_path):
@@ -69,10 +80,25 @@ def test_a_stopping_worker_hands_its_cameras_over_without_a_hole(tmp_path):
                      "not every camera has a finished segment")
             told = time.time()
             processes[leaving].send_signal(signal.SIGTERM)
+            # While it hands its cameras over, `vms workers` lists it as draining with the
+            # cameras it still records (it used to vanish from the list at once).
+            def seen_draining() -> dict[str, dict] | None:
+                listed = _listed(configs[staying])
+                return listed if listed.get(leaving, {}).get("state") == "draining" else None
+
+            draining = wait_for(seen_draining, 30, "the stopping worker was never listed as draining")
+            assert draining[staying]["state"] == "live"
+            # Those it held, and any it was still handing over from the second worker's arrival.
+            assert draining[leaving]["cameras"] and set(draining[leaving]["cameras"]) <= set(CAMERAS), draining[leaving]
+            assert set(draining[leaving]["draining"]["cameras"]) <= set(CAMERAS)
+            assert draining[leaving]["draining"]["pid"] == processes[leaving].pid
+            assert "DRAINING" in format_worker(draining[leaving])
             processes[leaving].wait(60)
             took = time.time() - told
             assert processes[leaving].returncode == 0
             assert all(w == staying for w in owners().values())
+            # Then gone.
+            assert sorted(_listed(configs[staying])) == [staying]
         finally:
             stop_processes(processes.values())
         rows = segments(db)

@@ -311,3 +311,73 @@ def test_without_standby_seconds_nobody_stands_by(prefix):
     finally:
         for worker in workers:
             worker.stop()
+
+
+def _drain_in_background(ownership: RedisOwnership, timeout: float) -> dict[str, int]:
+    import threading
+
+    result: dict[str, int] = {}
+    threading.Thread(target=lambda: result.setdefault("left", ownership.drain(timeout)), daemon=True).start()
+    return result
+
+
+def test_a_draining_worker_is_listed_as_draining_with_its_cameras_then_gone(prefix):
+    from vms.cluster.draining import DrainNotices
+    from vms.cluster.members import Membership
+
+    config = ClusterConfig(lease_seconds=3, key_prefix=prefix, handover_seconds=3)
+    client = redis.Redis.from_url(REDIS_URL)
+    notices, members = DrainNotices(client, prefix), Membership(client, prefix)
+    leaving, staying = RedisOwnership(REDIS_URL, "leaving", config), RedisOwnership(REDIS_URL, "staying", config)
+    stopped = False
+    try:
+        for ownership in (leaving, staying):
+            ownership.set_cameras(["cam-a", "cam-b"])
+            ownership.start()
+        wait_for(lambda: len(leaving.owned()) == 1 and len(staying.owned()) == 1, 15, "cameras not spread 1/1")
+        (mine,) = leaving.owned()
+        assert notices.all() == {} and leaving.describe()["state"] == "live"
+        result = _drain_in_background(leaving, 20)
+        # Out of the worker set at once, but announced as draining, with the camera it still records.
+        listed = wait_for(lambda: notices.all().get("leaving"), 5, "the draining worker was not announced")
+        assert "leaving" not in members.live()
+        assert listed["cameras"] == [mine] and listed["pid"] is not None and listed["until"] > listed["since"]
+        assert leaving.describe()["state"] == "draining" and leaving.holds(mine)
+        # Taken by the other worker: still listed (recording on for handover_seconds), "taken" says so.
+        wait_for(lambda: notices.all().get("leaving", {}).get("taken") == [mine], 10, "the notice never said taken")
+        assert leaving.holds(mine)
+        wait_for(lambda: result.get("left") == 0, 15, "the drain did not end")
+        assert "leaving" in notices.all(), "listed until it has stopped"
+        leaving.stop()
+        stopped = True
+        assert notices.all() == {}, "a stopped worker is gone from the view"
+    finally:
+        if not stopped:
+            leaving.stop()
+        staying.stop()
+        client.close()
+
+
+def test_a_drain_notice_redis_refuses_changes_nothing_of_the_hand_over(prefix, monkeypatch):
+    config = ClusterConfig(lease_seconds=3, key_prefix=prefix, handover_seconds=2)
+    leaving, staying = RedisOwnership(REDIS_URL, "leaving", config), RedisOwnership(REDIS_URL, "staying", config)
+
+    def refuse(*args, **kwargs):
+        raise redis.ConnectionError("refused for the test")
+
+    try:
+        for ownership in (leaving, staying):
+            ownership.set_cameras(["cam-a", "cam-b"])
+            ownership.start()
+        wait_for(lambda: len(leaving.owned()) == 1 and len(staying.owned()) == 1, 15, "cameras not spread 1/1")
+        (mine,) = leaving.owned()
+        monkeypatch.setattr(leaving.notices, "heartbeat", refuse)
+        result = _drain_in_background(leaving, 20)
+        # Recorded here until the other worker has it and handover_seconds more, as without the notice.
+        wait_for(lambda: staying.holds(mine), 10, "the camera was not taken over")
+        assert leaving.holds(mine)
+        wait_for(lambda: result.get("left") == 0, 15, "the drain did not end")
+        assert not leaving.owned()
+    finally:
+        leaving.stop()
+        staying.stop()

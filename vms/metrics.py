@@ -121,7 +121,10 @@ class WorkerCollector(Collector):
             preroll.add_metric([camera_id], float(ring.get("seconds") or 0.0))
         sessions = GaugeMetricFamily("vms_worker_rtsp_sessions", "RTSP pulls of this worker (recorded and standby)")
         sessions.add_metric([], float(described.get("rtsp_sessions", 0)))
-        yield from (cameras, role, preroll, sessions)
+        draining = GaugeMetricFamily("vms_worker_draining", "1 while this worker stops: it left the worker set and "
+                                     "records its cameras until their next holders have started")
+        draining.add_metric([], 1.0 if described.get("ownership", {}).get("state") == "draining" else 0.0)
+        yield from (cameras, role, preroll, sessions, draining)
 
 
 def runtime_registry(*collectors: Collector) -> CollectorRegistry:

@@ -197,9 +197,14 @@ def worker(
         metrics = MetricsServer(worker_registry(runtime), settings.metrics.host, settings.metrics.port).start()
     console.print(f"worker {runtime.worker.worker_id} recording into {runtime.worker.recordings_dir}")
     stop.wait()
+    runtime.stop()  # /metrics still answers while the worker drains (vms_worker_draining)
+    from vmsapp.process_exit import leave_now
+
+    # Everything is recorded, closed and flushed: skip the interpreter's slow teardown (seconds
+    # of GC) and the metrics server's shutdown (its daemon thread polls every 0.5 s).
+    leave_now(runtime.worker.index.pending if runtime.worker is not None else 0)
     if metrics is not None:
         metrics.stop()
-    runtime.stop()
 
 
 @app.command()

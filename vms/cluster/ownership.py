@@ -29,6 +29,11 @@ once so another worker can claim it, and its pipeline keeps recording until anot
 holds the lease and ``handover_seconds`` more (``handing_over()``), so the next owner starts
 before this one stops.
 
+A worker told to stop (``drain``) leaves the worker set at once but records on for a while; it
+says so in Redis (``vms.cluster.draining``: its cameras, since when, until when), renewed by the
+keeper while it stops and withdrawn by ``stop``, so ``vms workers`` shows it as draining rather
+than gone. A failed write of that notice is logged and changes nothing else.
+
 Warm standby (``standby_seconds`` > 0): every camera is also pulled, unrecorded, by one other
 worker, which keeps a pre-roll ring of it and records from that ring if it takes the camera over.
 The standby of a camera is the live worker, other than the lease holder, with the highest
@@ -162,6 +167,7 @@ class RedisOwnership(Ownership):
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
+        from vms.cluster.draining import DrainNotices
         from vms.cluster.leases import LeaseStore
         from vms.cluster.members import Membership
         from vms.cluster.presence import Presence
@@ -173,6 +179,9 @@ class RedisOwnership(Ownership):
         self._identity_checked = False
         self._draining = False  # drain(): stopping, handing every camera over
         self._drain_asked = False  # drain() ran once (the runtime's stop, then the worker's)
+        self._drain_since: float | None = None  # UTC epoch s drain() was asked (the notice's "since")
+        self._drain_until: float | None = None  # UTC epoch s the hand-over gives up (None: alone)
+        self._noticed: tuple[list[str], list[str], float] | None = None  # last notice: cameras, taken, monotonic
         self.period = self.ttl / 3
         self.handover = config.handover_seconds
         self.standby_seconds = config.standby_seconds
@@ -185,6 +194,7 @@ class RedisOwnership(Ownership):
         )
         self.leases = LeaseStore(self.client, config.key_prefix)
         self.members = Membership(self.client, config.key_prefix)
+        self.notices = DrainNotices(self.client, config.key_prefix)
         self.grace = config.presence_grace_seconds
         self.presence = (Presence(self.client, config.key_prefix, worker_id, on_reconnect=self._presence_back)
                          if self.grace > 0 else None)
@@ -282,10 +292,16 @@ class RedisOwnership(Ownership):
             if self._drain_asked or not self._held:
                 return 0
             self._drain_asked = True
-            if not [w for w in self.live_workers if w != self.worker_id]:
-                log.info("worker %s stops: no other worker to hand its %s over to", self.worker_id,
-                         cameras_phrase(len(self._held)))
-                return 0
+            self._drain_since = time.time()
+            alone = not [w for w in self.live_workers if w != self.worker_id]
+            if not alone:
+                self._drain_until = self._drain_since + timeout
+        if alone:
+            log.info("worker %s stops: no other worker to hand its %s over to", self.worker_id,
+                     cameras_phrase(len(self.owned())))
+            self._announce_drain()  # it records on while its pipelines close; leases stay until then
+            return 0
+        with self._lock:
             self._draining = True
             shed = list(self._held.items())
             self._held.clear()
@@ -299,6 +315,7 @@ class RedisOwnership(Ownership):
                         "leases lapse", self.worker_id, exc)
         for _, held in shed:
             self._release(held)
+        self._announce_drain()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
@@ -313,6 +330,7 @@ class RedisOwnership(Ownership):
                 pass  # Redis away: the others cannot claim either; the timeout ends it
             if self._end_handovers():
                 self._changed.set()  # the worker stops the pipelines handed over, one by one
+            self._announce_drain()
             self._stop.wait(0.2)
         with self._lock:
             left = len(self._handover)
@@ -337,6 +355,8 @@ class RedisOwnership(Ownership):
             self._release(item)
         try:
             self.members.leave(self.worker_id)
+            if self._drain_asked:
+                self.notices.leave(self.worker_id)  # stopped: no longer draining, gone
         except Exception as exc:
             log.warning("could not leave the worker set: %s", exc)
         if self.presence is not None:
@@ -349,6 +369,7 @@ class RedisOwnership(Ownership):
             return {
                 "mode": "redis",
                 "worker_id": self.worker_id,
+                "state": "draining" if self._drain_asked else "live",
                 "cameras": sorted(set(self._held) | set(self._handover)),
                 "unconfirmed": unconfirmed,
                 "handing_over": sorted(self._handover),
@@ -398,6 +419,8 @@ class RedisOwnership(Ownership):
         changed |= self._end_handovers()
         if changed:
             self._changed.set()
+        if self._drain_asked:
+            self._announce_drain()  # renewed while the worker stops (drain() has returned meanwhile)
 
     def _coordinate(self) -> bool:
         if self._draining:
@@ -531,6 +554,25 @@ class RedisOwnership(Ownership):
         for camera_id in ended:
             log.info("worker %s handed camera %s over", self.worker_id, camera_id)
         return bool(ended)
+
+    def _announce_drain(self) -> None:
+        """Write (or renew) this worker's drain notice when its cameras changed or a third of its
+        TTL passed. Never raises: the notice is for people, and recording must not wait on it."""
+        now = time.monotonic()
+        with self._lock:
+            cameras = sorted(set(self._held) | set(self._handover))
+            taken = sorted(c for c, stop_at in self._handover.items() if stop_at is not None)
+            last = self._noticed
+            if last is not None and last[:2] == (cameras, taken) and now - last[2] < self.period:
+                return
+            self._noticed = (cameras, taken, now)
+            info = {"host": socket.gethostname(), "pid": os.getpid(), "since": self._drain_since,
+                    "until": self._drain_until, "cameras": cameras, "taken": taken}
+        try:
+            self.notices.heartbeat(self.worker_id, int(self.ttl * 1000), info)
+        except Exception as exc:
+            log.warning("worker %s could not announce its drain in Redis (%s); `vms workers` may not "
+                        "list it while it stops", self.worker_id, exc)
 
     def _release(self, held: _Held) -> None:
         try:
