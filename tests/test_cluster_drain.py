@@ -15,7 +15,9 @@ from streams.simulator import CameraSimulator, SimulatedCamera
 from tests.support.cluster import (
     PROCESS_START_SECONDS,
     REDIS_URL,
+    RedisServer,
     postgres_admin_url,
+    redis_server_missing,
     scale_out_marks,
     segments,
     start_worker,
@@ -105,15 +107,81 @@ def test_a_stopping_worker_hands_its_cameras_over_without_a_hole(tmp_path):
         db.dispose()
     client.close()
     print(f"the stopping worker exited {took:.1f} s after SIGTERM")
+    _assert_overlap(rows, moved, leaving, staying, told)
+    log = (tmp_path / f"{leaving}.log").read_text()
+    assert "handing 2 cameras over" in log
+    assert "is gone" not in (tmp_path / f"{staying}.log").read_text()
+
+
+def _assert_overlap(rows, moved, leaving, staying, told) -> None:
+    """Each moved camera's first row on the staying worker starts before the leaving one's last ends."""
     for camera_id in moved:
         theirs = [s for s in rows if s.camera_id == camera_id and s.worker_id == leaving]
         ours = [s for s in rows if s.camera_id == camera_id and s.worker_id == staying and s.start.timestamp() > told - 5]
         assert theirs and ours, camera_id
-        last_end, first_start = theirs[-1].end, ours[0].start
-        assert last_end is not None
-        # Before: the leaving worker stopped first and released after; the survivor started
-        # only then (a hole of a claim period and an RTSP connect). Now they overlap.
-        assert first_start <= last_end, (camera_id, (first_start - last_end).total_seconds())
-    log = (tmp_path / f"{leaving}.log").read_text()
-    assert "handing 2 cameras over" in log
-    assert "is gone" not in (tmp_path / f"{staying}.log").read_text()
+        assert theirs[-1].end is not None
+        assert ours[0].start <= theirs[-1].end, (camera_id, (ours[0].start - theirs[-1].end).total_seconds())
+
+
+@pytest.mark.skipif(redis_server_missing() is not None, reason=str(redis_server_missing()))
+def test_a_worker_stopped_while_redis_is_down_records_on_until_it_can_hand_over(tmp_path):
+    """SIGTERM during a Redis outage: nobody can take the cameras, so the drain's time limit must
+    not count the outage. A trial found the worker giving up after ``drain_seconds`` and its
+    cameras recorded by nobody until Redis came back: holes of 58 s."""
+    drain_seconds = 3.0
+    mount = SimulatedCamera(id="m0", width=320, height=180, fps=25, gop=25, bitrate_kbps=300)
+    server = RedisServer(tmp_path / "redis", durable=False).start()
+    prefix = f"vms:{unique('drain-outage-')}:"
+    names = [unique(f"w{i}-") for i in range(2)]
+    processes: dict[str, object] = {}
+    try:
+        with CameraSimulator([mount]).start() as sim, throwaway_database(PG) as database_url:
+            cameras = [{"id": c, "name": c, "group": "rented", "main_url": sim.url("m0"),
+                        "recording": {"segment_seconds": 4}} for c in CAMERAS]
+            configs = {
+                name: write_config(
+                    tmp_path / f"{name}.yaml", data_dir=str(tmp_path / "data"), database_url=database_url,
+                    redis_url=server.url, storage={"min_free": 0}, ingest=FAST_INGEST, cameras=cameras,
+                    cluster={"key_prefix": prefix, "lease_seconds": 3, "handover_seconds": HANDOVER,
+                             "drain_seconds": drain_seconds},
+                )
+                for name in names
+            }
+            db = Database(database_url)
+            client = redis.Redis.from_url(server.url)
+            store = LeaseStore(client, prefix)
+            try:
+                for name in names:
+                    processes[name] = start_worker(configs[name], name, tmp_path / f"{name}.log")
+
+                def owners() -> dict[str, str | None]:
+                    return {c: (h[1] if h else None) for c, h in store.holders(CAMERAS).items()}
+
+                wait_for(lambda: sorted(list(owners().values()).count(n) for n in names) == [2, 2],
+                         PROCESS_START_SECONDS, "cameras were not spread 2/2")
+                leaving, staying = names
+                moved = sorted(c for c, w in owners().items() if w == leaving)
+                wait_for(lambda: {s.camera_id for s in segments(db) if s.end is not None} >= set(CAMERAS), 60,
+                         "not every camera has a finished segment")
+                server.stop()  # empty when it comes back: every lease is taken anew
+                told = time.time()
+                processes[leaving].send_signal(signal.SIGTERM)
+                # Well past drain_seconds, Redis still down: it must still be recording.
+                wait_for(lambda: time.time() - told > drain_seconds + 5, drain_seconds + 10, "", interval=0.5)
+                assert processes[leaving].poll() is None, "the worker stopped with nobody to take its cameras"
+                assert "cannot hand its cameras over" in (tmp_path / f"{leaving}.log").read_text()
+                server.start()
+                processes[leaving].wait(60)
+                assert processes[leaving].returncode == 0
+                wait_for(lambda: all(w == staying for w in owners().values()), 30, "the staying worker took not all")
+                wait_for(lambda: {s.camera_id for s in segments(db) if s.worker_id == staying
+                                  and s.start.timestamp() > told} >= set(moved), 30,
+                         "the staying worker did not record the moved cameras")
+            finally:
+                stop_processes(processes.values())
+                client.close()
+            rows = segments(db)
+            db.dispose()
+    finally:
+        server.stop()
+    _assert_overlap(rows, moved, leaving, staying, told)

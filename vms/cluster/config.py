@@ -23,6 +23,11 @@ class ClusterConfig(BaseModel):
     # and waits at most this long for the other workers to take them (a lease period to claim
     # plus handover_seconds is typical); 0 stops at once and the cameras move when released.
     drain_seconds: float = Field(default=30.0, ge=0.0, le=300.0)
+    # While Redis cannot be reached during that drain, no other worker can take the cameras: the
+    # stopping worker records them on, and the outage's time does not count against drain_seconds,
+    # up to this much more (a camera recorded by nobody is the one outcome not accepted; decision
+    # 171). The process manager's stop timeout (compose stop_grace_period) bounds it too.
+    drain_outage_seconds: float = Field(default=300.0, ge=0.0, le=3600.0)
     # Warm standby (decision 100): each camera is also pulled, unrecorded, by one other worker,
     # which keeps this many seconds of it (whole GOPs) in memory; when it takes the camera over
     # its recording starts that far back, before the holder died, instead of one RTSP connect and

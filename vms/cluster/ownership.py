@@ -317,6 +317,12 @@ class RedisOwnership(Ownership):
             self._release(held)
         self._announce_drain()
         deadline = time.monotonic() + timeout
+        # Time with Redis away does not count: nobody else can claim a camera then, so stopping
+        # at the deadline would leave it recorded by nobody until Redis is back (a trial: 58 s).
+        give_up = deadline + self.config.drain_outage_seconds
+        last = time.monotonic()
+        outage_logged = False
+        back_at: float | None = None  # monotonic: Redis answered again after an outage
         while time.monotonic() < deadline:
             with self._lock:
                 waiting = [c for c, stop_at in self._handover.items() if stop_at is None]
@@ -324,10 +330,25 @@ class RedisOwnership(Ownership):
                     return 0
             try:
                 self._handed(waiting)
-                if not [w for w in self.members.live() if w != self.worker_id]:
+                # After an outage the others' heartbeats may have lapsed (a restarted Redis is
+                # empty): "nobody else is live" means something only a lease period later.
+                if outage_logged and back_at is None:
+                    back_at = time.monotonic()
+                settled = back_at is None or time.monotonic() - back_at >= self.ttl
+                if settled and not [w for w in self.members.live() if w != self.worker_id]:
                     break  # every other worker is stopping too (compose down): nobody takes over
-            except redis.RedisError:
-                pass  # Redis away: the others cannot claim either; the timeout ends it
+            except redis.RedisError as exc:
+                back_at = None
+                now = time.monotonic()
+                deadline = min(give_up, deadline + (now - last))
+                with self._lock:
+                    self._drain_until = time.time() + (deadline - now)
+                if not outage_logged:
+                    outage_logged = True
+                    log.warning("worker %s cannot hand its cameras over: Redis does not answer (%s); it records "
+                                "them on until another worker can take them (at most %.0f s more)",
+                                self.worker_id, exc, give_up - now)
+            last = time.monotonic()
             if self._end_handovers():
                 self._changed.set()  # the worker stops the pipelines handed over, one by one
             self._announce_drain()
