@@ -222,6 +222,25 @@ def test_a_switch_between_copies_is_made_at_a_keyframe_inside_the_overlap(tmp_pa
     db.dispose()
 
 
+def test_a_picture_both_copies_hold_is_shown_once_at_the_switch(tmp_path):
+    """Both workers recorded the same pictures during the overlap; each placed them by its own
+    clock, here 33 µs apart. The old copy's picture just before the new copy's keyframe is that
+    keyframe: played twice, an investigator stepping frames sees the same picture twice (a trial)."""
+    db, files, base = _two_workers_store(tmp_path)
+    _record_as(db, "old", files.folder("old"), base, 10.7)
+    _record_as(db, "new", files.folder("new"), base + 3 + 0.000033, 20)
+    start, end = base + 1, base + 19
+    plan = plan_range(db, files, "cam", datetime.fromtimestamp(start, timezone.utc), datetime.fromtimestamp(end, timezone.utc))
+    write_mp4(plan, files, tmp_path / "switch.mp4")
+    with av.open(str(tmp_path / "switch.mp4")) as container:
+        stream = container.streams.video[0]
+        shown = sorted(float(p.pts * stream.time_base) for p in container.demux(stream) if p.pts is not None)
+    spacing = [b - a for a, b in zip(shown, shown[1:])]
+    assert min(spacing) > 0.5 / FPS, [round(a, 6) for a, b in zip(shown, shown[1:]) if b - a <= 0.5 / FPS]
+    assert max(spacing) < 1.5 / FPS
+    db.dispose()
+
+
 def _two_workers_store(tmp_path) -> tuple[Database, SegmentFiles, float]:
     """An SQLite index, per-worker recording folders, and a start a minute ago (UTC epoch s)."""
     db = Database(f"sqlite:///{tmp_path / 'vms.db'}")

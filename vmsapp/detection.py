@@ -13,12 +13,14 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from streams.detect import build_detectors
 from streams.detect.decode import FrameDecoder
 from streams.detect.health import CameraHealth
 from vms.background import Periodic
 from vms.bus import Bus
+from vms.bus.base import Listener
 from vms.config import Settings
 from vms.db import Database
 from streams.detect.pipeline import DetectionPipeline
@@ -49,9 +51,12 @@ class _Running:
 class DetectionManager(Periodic):
     """Detection for every attached camera pipeline, with camera health, webhooks and event retention."""
     def __init__(self, config: Settings, db: Database, bus: Bus, worker_id: str,
-                 recorder: EventRecorder | None = None, settings: DetectionSettings | None = None) -> None:
+                 recorder: EventRecorder | None = None, settings: DetectionSettings | None = None,
+                 statuses: Callable[[Listener], Callable[[], None]] | None = None) -> None:
         """``recorder`` receives the events (default: straight into ``db``); ``settings`` gives each
-        camera's effective detection configuration (default: ``config.detection`` plus the database)."""
+        camera's effective detection configuration (default: ``config.detection`` plus the database);
+        ``statuses`` feeds camera health the worker's own statuses (``StreamWorker.add_status_listener``;
+        default: the bus)."""
         super().__init__("detection-manager", SYNC_SECONDS)
         self.config = config
         self.bus = bus
@@ -60,7 +65,8 @@ class DetectionManager(Periodic):
             db, bus, config.data_dir, config.events, worker_id, listeners=[self.webhooks]
         )
         self.settings = settings or DetectionSettings(db, config.detection, bus, config.models_dir)
-        self.health = CameraHealth(bus, self.recorder, config.detection.offline_after_seconds, worker_id)
+        self.health = CameraHealth(bus, self.recorder, config.detection.offline_after_seconds, worker_id,
+                                   statuses=statuses)
         self.retention = EventRetention(db, config.data_dir, config.events)
         self.pipelines: dict[str, CameraPipeline] = {}  # attached camera pipelines, by camera id
         self.running: dict[str, _Running] = {}

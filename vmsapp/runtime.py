@@ -115,12 +115,14 @@ class Runtime:
             if worker is not None:
                 runtime.live_loop = LiveLoop()
                 serve_live(worker.rpc, live, runtime.live_loop.loop)
-                runtime.detection = DetectionManager(settings, db, bus, worker.worker_id)
+                runtime.detection = DetectionManager(settings, db, bus, worker.worker_id,
+                                                     statuses=worker.add_status_listener)
                 worker.add_output(runtime.detection)
         else:
             runtime.gateway = LocalLive(live) if live is not None else NoLive()
             if worker is not None:
-                runtime.detection = DetectionManager(settings, db, bus, worker.worker_id)
+                runtime.detection = DetectionManager(settings, db, bus, worker.worker_id,
+                                                     statuses=worker.add_status_listener)
                 worker.add_output(runtime.detection)
         return runtime
 
@@ -133,7 +135,8 @@ class Runtime:
         serve_live(worker.rpc, self.live, self.live_loop.loop)
         queue = durable_queue(settings.bus_url, EVENTS_STREAM, STORE_GROUP, prefix=settings.cluster.key_prefix)
         sink = QueuedEventSink(queue, worker.worker_id, settings.data_dir, self.db)
-        self.detection = DetectionManager(settings, self.db, self.bus, worker.worker_id, recorder=sink)
+        self.detection = DetectionManager(settings, self.db, self.bus, worker.worker_id, recorder=sink,
+                                          statuses=worker.add_status_listener)
         worker.add_output(self.detection)
         self.event_store = EventStoreConsumer(
             self.db, queue, worker.worker_id, settings.events, self.bus, listeners=[self.detection.webhooks]

@@ -28,6 +28,7 @@ from streams.recording import Recording
 from streams.status import StreamStatus
 from vms.background import Periodic
 from vms.bus import Bus
+from vms.bus.base import Listener
 from vms.bus.rpc import RpcServer, worker_service
 from vms.cameras.registry import CameraRegistry, CameraSpec
 from vms.cameras.status import STATUS_TOPIC
@@ -79,6 +80,9 @@ class StreamWorker:
         self._open_gate = threading.BoundedSemaphore(settings.ingest.concurrent_opens)
         self._lock = threading.Lock()
         self._publish_lock = threading.Lock()
+        # This process's own listeners of its statuses (camera health), told directly: over a Redis
+        # bus a status published during an outage would never come back to them.
+        self._status_listeners: list[Listener] = []
         self._stop = threading.Event()
         self.maintenance = _Maintenance(self)
 
@@ -225,8 +229,22 @@ class StreamWorker:
             "index_pending": self.index.pending,
         }
 
+    def add_status_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(STATUS_TOPIC, message)`` with each status this worker publishes, in this
+        process, whether or not the bus is up; returns the function that removes it."""
+        with self._publish_lock:
+            self._status_listeners.append(listener)
+
+        def remove() -> None:
+            with self._publish_lock:
+                if listener in self._status_listeners:
+                    self._status_listeners.remove(listener)
+
+        return remove
+
     def publish_status(self, status: StreamStatus) -> None:
-        """Tell every status board (all processes, over the bus) how ``status``'s stream is.
+        """Tell every status board (all processes, over the bus) and this process's own status
+        listeners how ``status``'s stream is.
 
         Ingest threads and the heartbeat both publish; one lock keeps each snapshot-and-send in
         order, so a heartbeat never lands an older state after a newer one.
@@ -235,6 +253,11 @@ class StreamWorker:
             message = status.to_message()
             message["worker_id"] = self.worker_id
             self.bus.publish(STATUS_TOPIC, message)
+            for listener in self._status_listeners:
+                try:
+                    listener(STATUS_TOPIC, dict(message))
+                except Exception:
+                    log.exception("status listener failed")
 
     def _storage_error(self, camera_id: str, message: str) -> None:
         if not self.ownership.holds(camera_id):

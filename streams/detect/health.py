@@ -18,6 +18,7 @@ from typing import Any, Callable
 from streams.detect.pipeline import EventSink
 from vms.background import Periodic
 from vms.bus import Bus
+from vms.bus.base import Listener
 from vms.cameras.status import STATUS_TOPIC
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,15 @@ class _Camera:
 
 class CameraHealth(Periodic):
     def __init__(self, bus: Bus, sink: EventSink, offline_after_seconds: float = 30, worker_id: str | None = None,
-                 clock: Callable[[], float] = time.time, tick_seconds: float = 0.5) -> None:
+                 clock: Callable[[], float] = time.time, tick_seconds: float = 0.5,
+                 statuses: Callable[[Listener], Callable[[], None]] | None = None) -> None:
+        """``statuses(listener)`` subscribes to the worker's own statuses in this process (and returns
+        the remover); without it, ``bus``'s ``camera.status`` topic. A Redis bus would not bring a
+        worker's statuses back to it during an outage, and an outage of a camera inside one
+        would raise no event at all (a trial)."""
         super().__init__("camera-health", tick_seconds)
         self.bus = bus
+        self.statuses = statuses
         self.sink = sink
         self.offline_after = offline_after_seconds
         self.worker_id = worker_id
@@ -48,7 +55,10 @@ class CameraHealth(Periodic):
     def start(self, timer: bool = True) -> "CameraHealth":
         """Listen to stream statuses; ``timer`` checks for due offline events twice a second
         (without it, call ``check()``)."""
-        self._remove = self.bus.add_listener(STATUS_TOPIC, self._on_status)
+        if self.statuses is not None:
+            self._remove = self.statuses(self._on_status)
+        else:
+            self._remove = self.bus.add_listener(STATUS_TOPIC, self._on_status)
         if timer:
             super().start()
         return self

@@ -396,7 +396,11 @@ def _remux_steps(plan: RangePlan, files: SegmentFiles, target: Any, options: dic
                         copying = True
                     dts = base + _scaled(packet.dts - first_pts, num, den)
                     pts = base + _scaled(packet.pts - first_pts, num, den)
-                    if leave_at is not None and pts >= leave_at and (cut.last_pts is None or cut.last_pts < leave_at):
+                    # The copies of one picture by two workers are placed by two clocks, a few ms
+                    # apart either way: a picture within half a frame of the next copy's keyframe
+                    # is that keyframe, shown by the next copy (a trial saw one twice, 33 µs apart).
+                    if leave_at is not None and (cut.last_pts is None or cut.last_pts < leave_at) and \
+                            pts >= leave_at - max(1, _scaled(packet.duration or 0, num, den) // 2):
                         break  # the next copy goes on from its keyframe here (decode order, as at the end)
                     admitted = cut.admit(pts, dts, packet.is_keyframe, same_segment=used)
                     if admitted is None:
