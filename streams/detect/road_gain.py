@@ -96,10 +96,16 @@ class CellGains:
         foreground: np.ndarray | None,
         moving: np.ndarray | None = None,
         picture_gain: float | None = None,
+        held: np.ndarray | None = None,
     ) -> np.ndarray | None:
         """Per pixel, the gain (float32, shape (height, width)) that brings ``picture``'s road
-        to ``background``'s; NaN off the road. Same inputs as ``row_gains``; ``foreground``
-        (255 = keep out of the fit) may also hold what was foreground recently; ``moving``:
+        to ``background``'s; NaN off the road. Same inputs as ``row_gains`` (``foreground``:
+        the last frame's, which the rows' fit leaves out); ``held``: uint8 mask (255 = was
+        foreground recently), left out of the cells' fit instead (``foreground`` if None).
+        The rows are not fitted on ``held``: right after traffic has passed most of a near
+        row is held, and a vehicle arriving there would be most of what the row is fitted on
+        (its gain to the road, up to x2, would light the whole row; docs/decisions.md 175);
+        a row is wide enough that a vehicle is a minority of it. ``moving``:
         uint8 mask (255 = changed since the last pictures), kept out of the cells' fit but
         not the rows': something that arrived this frame over free road is not light, and
         a cell fitted on it would match it to the road at once (a fallen object, the front
@@ -121,6 +127,8 @@ class CellGains:
         rows = fit.rows()
         if rows is None:
             return None
+        if held is not None:
+            fit.free = fit.usable & (held[fit.crop] == 0)
         height, width = fit.ratio.shape
         across, down = -(-width // CELL_COLS), -(-height // CELL_ROWS)
         pad = ((0, down * CELL_ROWS - height), (0, across * CELL_COLS - width))
