@@ -296,3 +296,30 @@ def test_a_vehicle_in_the_first_picture_after_learning_leaves_no_lit_cells():
         if foreground is not None and t >= 4.0:
             shares.append(float(np.mean(foreground[car] > 0)))
     assert len(shares) >= 15 and max(shares) < 0.05, shares
+
+
+def test_a_light_lorry_over_most_of_the_free_rows_is_foreground_from_its_first_frame():
+    """A dark car stands in one outer lane (foreground); a light lorry then arrives over most of
+    the rest of the same rows in one frame. Fitted on every pixel that was not foreground in
+    the last frame, those rows took the lorry's gain to the road (x0.5) and matched it to the
+    road (quiet tunnel clip 100's false stopped vehicles, docs/decisions.md 177); a row with
+    enough pixels that did not change is fitted on those."""
+    rng = np.random.default_rng(11)
+    empty = _textured(11, SIZE)
+    road = _gateway_road()
+    car, lorry = np.zeros(SIZE, bool), np.zeros(SIZE, bool)
+    car[110:180, :100], lorry[140:180, 125:230] = True, True
+    model = ReferenceBackground(THRESHOLD)
+    shares = []
+    for i in range(28):
+        t = i / 5
+        picture = empty.copy()
+        if t >= 3.0:
+            picture[car] = 20.0
+        if t >= 5.0:
+            picture[lorry] = 180.0
+        picture += rng.normal(0, 3, SIZE).astype(np.float32)
+        foreground = model.apply(np.clip(picture, 0, 255).astype(np.uint8), t, road)
+        if foreground is not None and t >= 5.0:
+            shares.append(float(np.mean(foreground[lorry & (road > 0)] > 0)))
+    assert len(shares) >= 3 and min(shares) > 0.9, shares

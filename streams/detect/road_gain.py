@@ -106,8 +106,8 @@ class CellGains:
         row is held, and a vehicle arriving there would be most of what the row is fitted on
         (its gain to the road, up to x2, would light the whole row; docs/decisions.md 175);
         a row is wide enough that a vehicle is a minority of it. ``moving``:
-        uint8 mask (255 = changed since the last pictures), kept out of the cells' fit but
-        not the rows': something that arrived this frame over free road is not light, and
+        uint8 mask (255 = changed since the last pictures), kept out of the cells' fit, and
+        out of a row's where enough of it did not change (``_Fit.rows``): something that arrived this frame over free road is not light, and
         a cell fitted on it would match it to the road at once (a fallen object, the front
         of a vehicle); a lighting step moves the rows' gain, which the cell follows. A cell's gain
         is the median of its free road pixels' background / picture ratios when at least
@@ -124,7 +124,7 @@ class CellGains:
         fit = _Fit.of(picture, background, road, foreground)
         if fit is None:
             return None
-        rows = fit.rows()
+        rows = fit.rows(None if moving is None else moving[fit.crop] > 0)
         if rows is None:
             return None
         if held is not None:
@@ -233,11 +233,26 @@ class _Fit:
         cols = np.flatnonzero((road[top:bottom] > 0).any(axis=0))
         return cls(picture, background, road, foreground, rows, top, bottom, int(cols[0]), int(cols[-1]) + 1)
 
-    def rows(self) -> np.ndarray | None:
-        """``row_gains``'s answer."""
+    def rows(self, moving: np.ndarray | None = None) -> np.ndarray | None:
+        """``row_gains``'s answer; given ``moving`` (bool, the crop's shape: changed since the
+        last pictures), a row with enough free pixels that did not change is fitted on those
+        alone: a large vehicle arriving (a light lorry beside a car) can be most of a row's
+        free pixels in its first frame, before it is foreground, and the median then matches
+        it to the road (docs/decisions.md 177). A lighting step changes the pixels it relights
+        by one factor, so those that stayed under the threshold tell the same gain; a row
+        where all changed is fitted on all its free pixels, as before."""
         top, bottom, free, usable, ratio = self.top, self.bottom, self.free, self.usable, self.ratio
-        free_count, usable_count = free.sum(axis=1), usable.sum(axis=1)
-        fit_free = (free_count >= MIN_PIXELS) & (free_count >= MIN_EMPTY_SHARE * usable_count)
+        usable_count = usable.sum(axis=1)
+
+        def enough(mask: np.ndarray) -> np.ndarray:
+            count = mask.sum(axis=1)
+            fits: np.ndarray = (count >= MIN_PIXELS) & (count >= MIN_EMPTY_SHARE * usable_count)
+            return fits
+
+        if moving is not None:
+            still = free & ~moving
+            free = np.where(enough(still)[:, None], still, free)
+        fit_free = enough(free)
         gains = np.full(bottom - top, np.nan, np.float32)
         if fit_free.any():
             gains[fit_free] = _nanmedian_rows(np.where(free[fit_free], ratio[fit_free], np.nan))
