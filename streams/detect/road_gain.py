@@ -105,11 +105,12 @@ class CellGains:
         The rows are not fitted on ``held``: right after traffic has passed most of a near
         row is held, and a vehicle arriving there would be most of what the row is fitted on
         (its gain to the road, up to x2, would light the whole row; docs/decisions.md 175);
-        a row is wide enough that a vehicle is a minority of it. ``moving``:
-        uint8 mask (255 = changed since the last pictures), kept out of the cells' fit, and
-        out of a row's where enough of it did not change (``_Fit.rows``): something that arrived this frame over free road is not light, and
-        a cell fitted on it would match it to the road at once (a fallen object, the front
-        of a vehicle); a lighting step moves the rows' gain, which the cell follows. A cell's gain
+        a row is wide enough that a vehicle is a minority of it. ``moving``: uint8 mask
+        (255 = changed since the last pictures), kept out of the cells' fit, and out of a
+        row's where enough of the row did not change (``_Fit.rows``): something that arrived
+        this frame over free road is not light, and a cell fitted on it would match it to the
+        road at once (a fallen object, the front of a vehicle); a lighting step moves the
+        rows' gain, which the cell follows. A cell's gain
         is the median of its free road pixels' background / picture ratios when at least
         MIN_PIXELS and MIN_EMPTY_SHARE of its road pixels are free, else its rows' gain times
         its last departure from it (1 at first); then a 3x3 median over the cells. A pixel
