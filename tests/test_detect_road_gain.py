@@ -251,22 +251,22 @@ def test_a_vehicle_arriving_beside_recent_traffic_is_not_fitted_as_road():
     left[115:180, :130], right[115:180, 190:], car[130:180, 135:185] = True, True, True
     model = ReferenceBackground(THRESHOLD)
     lorry, around_car = [], []
-    for i in range(35):
+    for i in range(37):
         t = i / 5
         picture = empty.copy()
-        if 3.0 <= t < 3.4:
+        if 2.6 <= t < 3.0:
             picture[left] = 180.0
-        if 3.6 <= t < 4.0:
+        if 4.0 <= t < 4.4:
             picture[right] = 180.0
-        if t >= 4.4:
+        if t >= 4.8:
             picture[car] = 20.0
         picture += rng.normal(0, 3, SIZE).astype(np.float32)
         foreground = model.apply(np.clip(picture, 0, 255).astype(np.uint8), t, road)
         if foreground is None:
             continue
-        if 3.6 <= t < 4.0:
+        if 4.0 <= t < 4.4:
             lorry.append(float(np.mean(foreground[right & (road > 0)] > 0)))
-        if t >= 4.4:
+        if t >= 4.8:
             clear = (road > 0) & ~cv2.dilate(car.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
             around_car.append(float(np.mean(foreground[clear] > 0)))
     assert len(lorry) == 2 and min(lorry) > 0.9, lorry

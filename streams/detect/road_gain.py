@@ -45,6 +45,9 @@ CELL_ROWS = 4
 CELL_COLS = 16
 # Cells around a pixel whose gains differ by more than this (relative) make an edge of light.
 EDGE_SPREAD = 0.05
+# A row of road with more than this share of its pixels changed since the last pictures is
+# relit (a lighting step); under it, what changed is a newcomer (a vehicle arriving).
+STEP_SHARE = 0.5
 # A road pixel whose background is this many times its cell's median road is a lane marking.
 MARKING_FACTOR = 1.5
 
@@ -125,11 +128,25 @@ class CellGains:
         fit = _Fit.of(picture, background, road, foreground)
         if fit is None:
             return None
-        rows = fit.rows(None if moving is None else moving[fit.crop] > 0)
+        # The rows' pixels, in order of preference (docs/decisions.md 175-177): not foreground
+        # lately and unchanged; not foreground in the last frame and unchanged (right after
+        # traffic has passed most of a near row is held, and a vehicle arriving in the free
+        # lane would be most of what is left); then, where a lighting step changed most of a
+        # row, the same two without the change.
+        last_free = fit.free
+        held_free = last_free if held is None else fit.usable & (held[fit.crop] == 0)
+        choices = [held_free]
+        if moving is not None:
+            changed = fit.usable & (moving[fit.crop] > 0)
+            # A row mostly changed is relit (a step): fitted on all it has, as before. In a row
+            # only partly changed, what changed is a newcomer, kept out; too few pixels left,
+            # and the row takes its neighbours' gain.
+            relit = changed.sum(axis=1) > STEP_SHARE * fit.usable.sum(axis=1)
+            choices = [held_free & (relit[:, None] | ~changed)]
+        rows = fit.rows(choices)
         if rows is None:
             return None
-        if held is not None:
-            fit.free = fit.usable & (held[fit.crop] == 0)
+        fit.free = held_free
         height, width = fit.ratio.shape
         across, down = -(-width // CELL_COLS), -(-height // CELL_ROWS)
         pad = ((0, down * CELL_ROWS - height), (0, across * CELL_COLS - width))
@@ -234,26 +251,20 @@ class _Fit:
         cols = np.flatnonzero((road[top:bottom] > 0).any(axis=0))
         return cls(picture, background, road, foreground, rows, top, bottom, int(cols[0]), int(cols[-1]) + 1)
 
-    def rows(self, moving: np.ndarray | None = None) -> np.ndarray | None:
-        """``row_gains``'s answer; given ``moving`` (bool, the crop's shape: changed since the
-        last pictures), a row with enough free pixels that did not change is fitted on those
-        alone: a large vehicle arriving (a light lorry beside a car) can be most of a row's
-        free pixels in its first frame, before it is foreground, and the median then matches
-        it to the road (docs/decisions.md 177). A lighting step changes the pixels it relights
-        by one factor, so those that stayed under the threshold tell the same gain; a row
-        where all changed is fitted on all its free pixels, as before."""
-        top, bottom, free, usable, ratio = self.top, self.bottom, self.free, self.usable, self.ratio
+    def rows(self, choices: list[np.ndarray] | None = None) -> np.ndarray | None:
+        """``row_gains``'s answer. ``choices``: bool masks of the crop's shape, the pixels to
+        fit each row on in order of preference (default: the free ones); a row is fitted on
+        the first that holds MIN_PIXELS and MIN_EMPTY_SHARE of its road, else takes its
+        neighbours' gain."""
+        top, bottom, usable, ratio = self.top, self.bottom, self.usable, self.ratio
         usable_count = usable.sum(axis=1)
-
-        def enough(mask: np.ndarray) -> np.ndarray:
-            count = mask.sum(axis=1)
-            fits: np.ndarray = (count >= MIN_PIXELS) & (count >= MIN_EMPTY_SHARE * usable_count)
-            return fits
-
-        if moving is not None:
-            still = free & ~moving
-            free = np.where(enough(still)[:, None], still, free)
-        fit_free = enough(free)
+        free = np.zeros_like(usable)
+        fit_free = np.zeros(bottom - top, bool)
+        for choice in choices if choices is not None else [self.free]:
+            count = choice.sum(axis=1)
+            take = ~fit_free & (count >= MIN_PIXELS) & (count >= MIN_EMPTY_SHARE * usable_count)
+            free[take] = choice[take]
+            fit_free |= take
         gains = np.full(bottom - top, np.nan, np.float32)
         if fit_free.any():
             gains[fit_free] = _nanmedian_rows(np.where(free[fit_free], ratio[fit_free], np.nan))
