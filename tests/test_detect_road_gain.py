@@ -238,12 +238,11 @@ def test_a_lane_marking_under_headlight_glow_keeps_the_pictures_gain():
 
 def test_a_vehicle_arriving_beside_recent_traffic_is_not_fitted_as_road():
     """A lorry has just passed in one outer lane, so for FIT_HOLD_SECONDS a third of the near
-    rows is held out of the cells' fit; then a light lorry comes in the other outer lane, and
-    a dark car in the middle one. Were the rows fitted on what is not held, each newcomer
-    would be most of what its rows are fitted on: the lorry matched to the road (never
-    foreground), the car's gain to the road (x2) lighting its rows (``wrong_way-gateway-102``
-    lost, docs/decisions.md 175). The rows are fitted on what was not foreground in the last
-    frame, of which a newcomer is a minority."""
+    rows is held out of the fit; then a light lorry comes in the other outer lane, and a dark
+    car in the middle one. Fitted on all that is not held, each newcomer was most of what its
+    rows were fitted on: the lorry matched to the road (never foreground), the car's gain to
+    the road (x2) lighting its rows (``wrong_way-gateway-102`` lost, docs/decisions.md 175).
+    What changed since the last pictures, in a row not relit as a whole, is left out."""
     rng = np.random.default_rng(9)
     empty = _textured(9, SIZE)
     road = _gateway_road()
@@ -300,10 +299,10 @@ def test_a_vehicle_in_the_first_picture_after_learning_leaves_no_lit_cells():
 
 def test_a_light_lorry_over_most_of_the_free_rows_is_foreground_from_its_first_frame():
     """A dark car stands in one outer lane (foreground); a light lorry then arrives over most of
-    the rest of the same rows in one frame. Fitted on every pixel that was not foreground in
-    the last frame, those rows took the lorry's gain to the road (x0.5) and matched it to the
-    road (quiet tunnel clip 100's false stopped vehicles, docs/decisions.md 177); a row with
-    enough pixels that did not change is fitted on those."""
+    the rest of the same rows in one frame. Fitted on every pixel not held out of the fit,
+    those rows took the lorry's gain to the road (x0.5) and matched it to the road (quiet
+    tunnel clip 100's false stopped vehicles, docs/decisions.md 175); what changed, in a row
+    not relit as a whole, is left out."""
     rng = np.random.default_rng(11)
     empty = _textured(11, SIZE)
     road = _gateway_road()

@@ -143,8 +143,8 @@ class ReferenceBackground:
         background's brightness, and ``picture`` times the one gain for the whole picture,
         fitted on the pixels that were not foreground in the last frame. Given the road, the
         matched picture's road has one gain per cell of road (``road_gain.cell_gains``),
-        fitted on the pixels not foreground in the last FIT_HOLD_SECONDS (its rows' gains
-        on those not foreground in the last frame);
+        fitted on the pixels not foreground in the last FIT_HOLD_SECONDS (and, in a row not
+        relit as a whole, not changed since the last pictures);
         otherwise both are the same."""
         where = None if self.foreground is None else cv2.bitwise_not(self.foreground)
         scene = cv2.mean(picture, mask=where)[0]

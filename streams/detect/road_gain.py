@@ -102,18 +102,16 @@ class CellGains:
         held: np.ndarray | None = None,
     ) -> np.ndarray | None:
         """Per pixel, the gain (float32, shape (height, width)) that brings ``picture``'s road
-        to ``background``'s; NaN off the road. Same inputs as ``row_gains`` (``foreground``:
-        the last frame's, which the rows' fit leaves out); ``held``: uint8 mask (255 = was
-        foreground recently), left out of the cells' fit instead (``foreground`` if None).
-        The rows are not fitted on ``held``: right after traffic has passed most of a near
-        row is held, and a vehicle arriving there would be most of what the row is fitted on
-        (its gain to the road, up to x2, would light the whole row; docs/decisions.md 175);
-        a row is wide enough that a vehicle is a minority of it. ``moving``: uint8 mask
-        (255 = changed since the last pictures), kept out of the cells' fit, and out of a
-        row's where enough of the row did not change (``_Fit.rows``): something that arrived
-        this frame over free road is not light, and a cell fitted on it would match it to the
-        road at once (a fallen object, the front of a vehicle); a lighting step moves the
-        rows' gain, which the cell follows. A cell's gain
+        to ``background``'s; NaN off the road. Same inputs as ``row_gains``; ``foreground``:
+        the last frame's; ``held``: uint8 mask (255 = was foreground recently), kept out of
+        the fit (``foreground`` if None); ``moving``: uint8 mask (255 = changed since the last
+        pictures), kept out of the cells' fit, and out of a row's unless most of the row
+        changed (``STEP_SHARE``: a step relit it): something that arrived this frame over free
+        road is not light, and fitted on, it would be matched to the road at once (a fallen
+        object, the front of a vehicle; beside recent traffic, which is held, an arriving
+        vehicle was most of a row's free pixels and its gain, up to x2, lit the whole row:
+        docs/decisions.md 175). A row left with too few pixels takes its neighbours' gain; a
+        lighting step moves the rows' gain, which the cell follows. A cell's gain
         is the median of its free road pixels' background / picture ratios when at least
         MIN_PIXELS and MIN_EMPTY_SHARE of its road pixels are free, else its rows' gain times
         its last departure from it (1 at first); then a 3x3 median over the cells. A pixel
@@ -128,13 +126,7 @@ class CellGains:
         fit = _Fit.of(picture, background, road, foreground)
         if fit is None:
             return None
-        # The rows' pixels, in order of preference (docs/decisions.md 175-177): not foreground
-        # lately and unchanged; not foreground in the last frame and unchanged (right after
-        # traffic has passed most of a near row is held, and a vehicle arriving in the free
-        # lane would be most of what is left); then, where a lighting step changed most of a
-        # row, the same two without the change.
-        last_free = fit.free
-        held_free = last_free if held is None else fit.usable & (held[fit.crop] == 0)
+        held_free = fit.free if held is None else fit.usable & (held[fit.crop] == 0)
         choices = [held_free]
         if moving is not None:
             changed = fit.usable & (moving[fit.crop] > 0)
