@@ -266,10 +266,15 @@ class MediaTimeline:
         return out
 
     def _floor(self) -> float:
-        """The earliest wall time the next frame may take."""
+        """The earliest wall time a new run's first frame (its DTS) may take: after the previous
+        run's newest DTS, and after its newest *presented* picture. With B-frames the newest
+        picture is shown frames after the newest DTS; a run anchored only after the DTS gave
+        its first pictures the presentation times of the previous run's last ones (out of
+        presentation order in the file, decision 155). Every PTS of the new run is at or after
+        its first DTS (streams.decode_order), so every picture of it is shown after them all."""
         if self._last is None:
             return self.not_before
-        return max(self.not_before, self._last[2] + self.frame)
+        return max(self.not_before, self._last[2] + self.frame, self._end)
 
     def _slew(self, dts: int, arrival: float, events: list[ClockEvent]) -> None:
         run = self._run

@@ -7,6 +7,7 @@ appeared, that nothing lies in the future, and that the discontinuity was detect
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -86,6 +87,27 @@ def test_stall_then_burst_keeps_real_times_without_overlap(tmp_path, bframes):
     rows, gaps, seen, injected, stop = record_with_fault(tmp_path, lambda proxy: proxy.hold(3.0), camera)
     assert seen.get("burst") == 1, seen
     assert_continuous(rows, gaps, stop)
+
+
+def test_pictures_missing_inside_a_long_stall_are_a_gap_and_stay_in_presentation_order(tmp_path):
+    # Nothing for 6 s (longer than the 5 s lead window), and 1.5 s of pictures inside the
+    # stall never sent (the proxy numbers what it passes on, so no sequence gap shows). The
+    # first picture after the hole was less late than every picture that had arrived in the
+    # last 5 s, which read as the camera's clock stepping forward: the hole was spliced shut
+    # and, starting at a B-frame, its slots were given to the pictures after it, which then
+    # took the slots of pictures already recorded: a file out of presentation order (seen
+    # under load with this file's stall-then-burst test, decision 155).
+    camera = SimulatedCamera(id="cam-stall-hole", bframes=2, **SMALL)
+
+    def fault(proxy):
+        proxy.hold(6.0)
+        threading.Timer(2.0, proxy.drop, (1.5,)).start()  # part of the fault: 2 s into the stall
+
+    rows, gaps, seen, injected, stop = record_with_fault(tmp_path, fault, camera, ragged_ends=True)
+    assert not {"forward", "backward"} & set(seen), seen
+    assert seen.get("gap") == 1 and seen.get("burst") == 1, seen
+    real = [size for _, size in gaps if size > 0.1]
+    assert len(real) == 1 and 1.4 <= real[0] <= 1.5 + 1.0 + 0.2, gaps  # the hole, up to a GOP more
 
 
 @pytest.mark.parametrize("factor", [1.03, 0.97], ids=["fast", "slow"])

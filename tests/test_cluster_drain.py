@@ -48,6 +48,36 @@ def _listed(config) -> dict[str, dict]:
     return {w["worker_id"]: w for w in json.loads(result.output)}
 
 
+def _configs(tmp_path, names, sim, database_url: str, redis_url: str, cluster: dict) -> dict:
+    """One configuration per worker: the four cameras on mount m0, 4 s segments."""
+    cameras = [{"id": c, "name": c, "group": "rented", "main_url": sim.url("m0"),
+                "recording": {"segment_seconds": 4}} for c in CAMERAS]
+    return {
+        name: write_config(
+            tmp_path / f"{name}.yaml", data_dir=str(tmp_path / "data"), database_url=database_url,
+            redis_url=redis_url, storage={"min_free": 0}, ingest=FAST_INGEST, cameras=cameras, cluster=cluster,
+        )
+        for name in names
+    }
+
+
+def _owners(store: LeaseStore) -> dict[str, str | None]:
+    return {c: (h[1] if h else None) for c, h in store.holders(CAMERAS).items()}
+
+
+def _start_spread(tmp_path, names, configs, store: LeaseStore, db: Database, processes: dict) -> list[str]:
+    """Start the workers; once the cameras are spread 2/2 and each has a finished segment, the
+    cameras of the first worker (the one a test stops)."""
+    for name in names:
+        processes[name] = start_worker(configs[name], name, tmp_path / f"{name}.log")
+    wait_for(lambda: sorted(list(_owners(store).values()).count(n) for n in names) == [2, 2],
+             PROCESS_START_SECONDS, "cameras were not spread 2/2")
+    moved = sorted(c for c, w in _owners(store).items() if w == names[0])
+    wait_for(lambda: {s.camera_id for s in segments(db) if s.end is not None} >= set(CAMERAS), 60,
+             "not every camera has a finished segment")
+    return moved
+
+
 def test_a_stopping_worker_hands_its_cameras_over_without_a_hole(tmp_path):
     mount = SimulatedCamera(id="m0", width=320, height=180, fps=25, gop=25, bitrate_kbps=300)
     prefix = f"vms:{unique('drain-')}:"
@@ -56,30 +86,12 @@ def test_a_stopping_worker_hands_its_cameras_over_without_a_hole(tmp_path):
     store = LeaseStore(client, prefix)
     processes: dict[str, object] = {}
     with CameraSimulator([mount]).start() as sim, throwaway_database(PG) as database_url:
-        cameras = [{"id": c, "name": c, "group": "rented", "main_url": sim.url("m0"),
-                    "recording": {"segment_seconds": 4}} for c in CAMERAS]
-        configs = {
-            name: write_config(
-                tmp_path / f"{name}.yaml", data_dir=str(tmp_path / "data"), database_url=database_url,
-                redis_url=REDIS_URL, storage={"min_free": 0}, ingest=FAST_INGEST, cameras=cameras,
-                cluster={"key_prefix": prefix, "lease_seconds": 6, "handover_seconds": HANDOVER},
-            )
-            for name in names
-        }
+        configs = _configs(tmp_path, names, sim, database_url, REDIS_URL,
+                           {"key_prefix": prefix, "lease_seconds": 6, "handover_seconds": HANDOVER})
         db = Database(database_url)
         try:
-            for name in names:
-                processes[name] = start_worker(configs[name], name, tmp_path / f"{name}.log")
-
-            def owners() -> dict[str, str | None]:
-                return {c: (h[1] if h else None) for c, h in store.holders(CAMERAS).items()}
-
-            wait_for(lambda: sorted(list(owners().values()).count(n) for n in names) == [2, 2],
-                     PROCESS_START_SECONDS, "cameras were not spread 2/2")
+            moved = _start_spread(tmp_path, names, configs, store, db, processes)
             leaving, staying = names
-            moved = sorted(c for c, w in owners().items() if w == leaving)
-            wait_for(lambda: {s.camera_id for s in segments(db) if s.end is not None} >= set(CAMERAS), 60,
-                     "not every camera has a finished segment")
             told = time.time()
             processes[leaving].send_signal(signal.SIGTERM)
             # While it hands its cameras over, `vms workers` lists it as draining with the
@@ -98,7 +110,7 @@ def test_a_stopping_worker_hands_its_cameras_over_without_a_hole(tmp_path):
             processes[leaving].wait(60)
             took = time.time() - told
             assert processes[leaving].returncode == 0
-            assert all(w == staying for w in owners().values())
+            assert all(w == staying for w in _owners(store).values())
             # Then gone.
             assert sorted(_listed(configs[staying])) == [staying]
         finally:
@@ -136,33 +148,16 @@ def test_a_worker_stopped_while_redis_is_down_records_on_until_it_can_hand_over(
     processes: dict[str, object] = {}
     try:
         with CameraSimulator([mount]).start() as sim, throwaway_database(PG) as database_url:
-            cameras = [{"id": c, "name": c, "group": "rented", "main_url": sim.url("m0"),
-                        "recording": {"segment_seconds": 4}} for c in CAMERAS]
-            configs = {
-                name: write_config(
-                    tmp_path / f"{name}.yaml", data_dir=str(tmp_path / "data"), database_url=database_url,
-                    redis_url=server.url, storage={"min_free": 0}, ingest=FAST_INGEST, cameras=cameras,
-                    cluster={"key_prefix": prefix, "lease_seconds": 3, "handover_seconds": HANDOVER,
-                             "drain_seconds": drain_seconds},
-                )
-                for name in names
-            }
+            configs = _configs(tmp_path, names, sim, database_url, server.url,
+                               {"key_prefix": prefix, "lease_seconds": 3, "handover_seconds": HANDOVER,
+                                "drain_seconds": drain_seconds})
             db = Database(database_url)
             client = redis.Redis.from_url(server.url)
             store = LeaseStore(client, prefix)
             try:
-                for name in names:
-                    processes[name] = start_worker(configs[name], name, tmp_path / f"{name}.log")
-
-                def owners() -> dict[str, str | None]:
-                    return {c: (h[1] if h else None) for c, h in store.holders(CAMERAS).items()}
-
-                wait_for(lambda: sorted(list(owners().values()).count(n) for n in names) == [2, 2],
-                         PROCESS_START_SECONDS, "cameras were not spread 2/2")
+                moved = _start_spread(tmp_path, names, configs, store, db, processes)
                 leaving, staying = names
-                moved = sorted(c for c, w in owners().items() if w == leaving)
-                wait_for(lambda: {s.camera_id for s in segments(db) if s.end is not None} >= set(CAMERAS), 60,
-                         "not every camera has a finished segment")
+
                 server.stop()  # empty when it comes back: every lease is taken anew
                 told = time.time()
                 processes[leaving].send_signal(signal.SIGTERM)
@@ -173,7 +168,7 @@ def test_a_worker_stopped_while_redis_is_down_records_on_until_it_can_hand_over(
                 server.start()
                 processes[leaving].wait(60)
                 assert processes[leaving].returncode == 0
-                wait_for(lambda: all(w == staying for w in owners().values()), 30, "the staying worker took not all")
+                wait_for(lambda: all(w == staying for w in _owners(store).values()), 30, "the staying worker took not all")
                 wait_for(lambda: {s.camera_id for s in segments(db) if s.worker_id == staying
                                   and s.start.timestamp() > told} >= set(moved), 30,
                          "the staying worker did not record the moved cameras")

@@ -76,6 +76,69 @@ def test_a_clock_step_is_spliced_out_with_real_spacing_and_order(shift, depth, a
     assert order == sorted(range(len(pts)), key=lambda i: pts[i])  # as the camera meant it, before the step
 
 
+def shown_in_camera_order(placed, pts):
+    """Whether the placed PTS keep the camera's presentation order (``pts``: the camera's, in
+    decode order, one per placed item): what a file's decoder shows must never go back."""
+    shown = [p.pts for _, p in sorted(placed, key=lambda x: pts[x[0]])]
+    return all(b > a for a, b in zip(shown, shown[1:]))
+
+
+@pytest.mark.parametrize("shift", [-20 * 90000, 3600 * 90000], ids=["back", "forward"])
+def test_a_clock_step_just_after_a_missing_b_frame_keeps_presentation_order(shift):
+    # Decode order P102 B100 [B101 never came] | the clock steps | P105 B103 B104. The splice
+    # looked for the lowest free slot of the frame grid below P102 for the smallest held PTS
+    # (B103): the missing B101's slot. P105, B103, B104 then took 103, 101 and 102, the slot
+    # P102 already held: a file whose pictures are out of presentation order.
+    pts = ibbp_pts(300)
+    assert pts[100:103] == [102 * F, 100 * F, 101 * F]
+    del pts[102]
+    arrivals = [1000 + i * 0.04 for i in range(len(pts))]
+    placed, timeline = run(pts, arrivals, depth=2, shift_at=102, shift=shift)
+    assert kinds(timeline) == ["backward" if shift < 0 else "forward"]
+    assert shown_in_camera_order(placed, pts)
+    shown = sorted(p.wall_time for _, p in placed)
+    steps = [b - a for a, b in zip(shown, shown[1:])]
+    holes = [step for step in steps if abs(step - 0.08) < 0.0025]  # B101's slot, left empty
+    assert len(holes) == 1 and all(abs(step - 0.04) < 0.0025 for step in steps if step not in holes), steps
+
+
+@pytest.mark.parametrize("seconds", [0.6, 1.2])
+@pytest.mark.parametrize("at", [100, 101, 102])
+def test_a_clock_step_back_of_about_a_second_keeps_presentation_order(seconds, at):
+    # A step back smaller than a second plus the recent frames' spread was not a step for the
+    # splicer; the decode order took each picture after it for a deeper B-frame (PTS one tick
+    # apart), or the timeline started a run whose first pictures took the presentation times
+    # of the last ones before the step. Both: a file out of presentation order.
+    pts = ibbp_pts(300)
+    arrivals = [1000 + i * 0.04 for i in range(len(pts))]
+    placed, timeline = run(pts, arrivals, depth=2, shift_at=at, shift=-round(seconds * 90000))
+    assert kinds(timeline) == ["backward"]
+    assert shown_in_camera_order(placed, pts)
+    check_spacing(placed)
+
+
+def test_pictures_missing_inside_a_backlog_longer_than_the_lead_window_are_a_gap_not_a_clock_step():
+    # 6 s held on the way (longer than the 5 s lead window), and 1.8 s of pictures missing
+    # inside it (a sender that dropped what it could not send; the test proxy numbers the
+    # packets it passes on, so no sequence gap shows). The first picture after the hole was
+    # 1.8 s less late than every picture that had *arrived* in the last 5 s, which the splicer
+    # took for the camera's clock stepping forward: the hole was spliced shut (the pictures
+    # after it placed 1.8 s before their time) and, the hole starting at a B-frame, the next
+    # pictures took slots already held: out of presentation order (twice under load, issue 12).
+    pts = ibbp_pts(500)
+    arrivals = [1000 + i * 0.04 for i in range(len(pts))]
+    for i in range(100, 250):
+        arrivals[i] = 1000 + 250 * 0.04
+    assert pts[153] == 152 * F and pts[199] == 201 * F  # from the second B of a group to a P
+    keep = [i for i in range(len(pts)) if not 153 <= i < 199]
+    placed, timeline = run([pts[i] for i in keep], [arrivals[i] for i in keep], depth=2)
+    assert not {"forward", "backward"} & set(kinds(timeline)), kinds(timeline)
+    assert "gap" in kinds(timeline)
+    assert shown_in_camera_order(placed, [pts[i] for i in keep])
+    wall = {pts[keep[item]]: p.wall_time for item, p in placed}
+    assert wall[201 * F] - wall[153 * F] == pytest.approx(48 * 0.04, abs=0.01)  # the hole stays
+
+
 def test_startup_burst_is_anchored_on_the_least_delayed_packet():
     # The probe hands over 1 s of packets at once, then frames come in real time.
     arrivals = [1001.0] * 25 + [1001.0 + (i - 24) * 0.04 for i in range(25, 200)]

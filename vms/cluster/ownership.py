@@ -334,6 +334,12 @@ class RedisOwnership(Ownership):
                 # empty): "nobody else is live" means something only a lease period later.
                 if outage_logged and back_at is None:
                     back_at = time.monotonic()
+                    # The others claim nothing for a lease period after an outage (each first
+                    # takes its own back), then claim within a renewal period, then need the
+                    # hand-over's overlap: what is left of drain_seconds may be less than that.
+                    deadline = min(give_up, max(deadline, back_at + 2 * self.ttl + self.config.handover_seconds))
+                    with self._lock:
+                        self._drain_until = time.time() + (deadline - back_at)
                 settled = back_at is None or time.monotonic() - back_at >= self.ttl
                 if settled and not [w for w in self.members.live() if w != self.worker_id]:
                     break  # every other worker is stopping too (compose down): nobody takes over

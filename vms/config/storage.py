@@ -31,10 +31,11 @@ class IngestConfig(BaseModel):
     # waits for the camera (a keyframe, its parameters), so a small gate serialises waiting:
     # 120 cameras were all online 31.6 s after start with 8, 9.6 s with 32 (decision 74).
     concurrent_opens: int = Field(default=32, ge=1)
-    # Who speaks RTSP: "ffmpeg" (PyAV's demuxer) or "builtin" (streams/rtsp, about half the CPU,
-    # decision 75); cameras the built-in client cannot serve (UDP only, TLS, other codecs) fall
-    # back to FFmpeg by themselves.
-    rtsp_client: Literal["ffmpeg", "builtin"] = "ffmpeg"
+    # Who speaks RTSP: "builtin" (streams/rtsp, about half the CPU of FFmpeg's demuxer per
+    # stream, decisions 75 and 106; the default since decision 157) or "ffmpeg" (PyAV's demuxer).
+    # Cameras the built-in client cannot serve (UDP only, TLS, other codecs or authentication
+    # schemes) fall back to FFmpeg by themselves, one log line each.
+    rtsp_client: Literal["ffmpeg", "builtin"] = "builtin"
     # Built-in client: seconds between reads of a stream; each read takes everything that arrived.
     # Longer is cheaper (decision 75) and adds as much to live latency; the frames of one read
     # get arrival times spread over the interval (decision 77).
