@@ -143,7 +143,8 @@ class ReferenceBackground:
         background's brightness, and ``picture`` times the one gain for the whole picture,
         fitted on the pixels that were not foreground in the last frame. Given the road, the
         matched picture's road has one gain per cell of road (``road_gain.cell_gains``),
-        fitted on the pixels not foreground in the last FIT_HOLD_SECONDS;
+        fitted on the pixels not foreground in the last FIT_HOLD_SECONDS (and, in a row not
+        relit as a whole, not changed since the last pictures);
         otherwise both are the same."""
         where = None if self.foreground is None else cv2.bitwise_not(self.foreground)
         scene = cv2.mean(picture, mask=where)[0]
@@ -151,14 +152,19 @@ class ReferenceBackground:
         gain = min(max(background / scene, 0.5), 2.0) if scene >= 1 else 1.0
         evenly = picture * gain if abs(gain - 1) > 0.005 else picture
         local = None
-        if road is not None and road.shape == picture.shape:
+        # The first picture after learning has no foreground yet: a cell fitted on all its
+        # pixels would be fitted on the vehicles there (a dark lorry: x2), and its memory
+        # then keeps that gain on the road it leaves, which stays foreground, out of the fit,
+        # for good (docs/decisions.md 176). One gain, which a vehicle barely moves, until
+        # a mask is known.
+        if road is not None and road.shape == picture.shape and self.foreground is not None:
             held = self.foreground
             if self.foreground_at is not None and self.foreground_at.shape == picture.shape:
                 held = ((t - self.foreground_at) < FIT_HOLD_SECONDS).astype(np.uint8) * 255
             moving = None
             if self.recent is not None and self.recent.shape == picture.shape:
                 moving = (cv2.absdiff(evenly, self.recent) > self.threshold).astype(np.uint8) * 255
-            local = self.road_gains.fit(picture, background_picture, road, held, moving, gain)
+            local = self.road_gains.fit(picture, background_picture, road, self.foreground, moving, gain, held)
         if local is None or road is None:
             return evenly, evenly
         # The road keeps the picture's gain unless its own differs by more than the fits'

@@ -45,6 +45,9 @@ CELL_ROWS = 4
 CELL_COLS = 16
 # Cells around a pixel whose gains differ by more than this (relative) make an edge of light.
 EDGE_SPREAD = 0.05
+# A row of road with more than this share of its pixels changed since the last pictures is
+# relit (a lighting step); under it, what changed is a newcomer (a vehicle arriving).
+STEP_SHARE = 0.5
 # A road pixel whose background is this many times its cell's median road is a lane marking.
 MARKING_FACTOR = 1.5
 
@@ -96,14 +99,19 @@ class CellGains:
         foreground: np.ndarray | None,
         moving: np.ndarray | None = None,
         picture_gain: float | None = None,
+        held: np.ndarray | None = None,
     ) -> np.ndarray | None:
         """Per pixel, the gain (float32, shape (height, width)) that brings ``picture``'s road
-        to ``background``'s; NaN off the road. Same inputs as ``row_gains``; ``foreground``
-        (255 = keep out of the fit) may also hold what was foreground recently; ``moving``:
-        uint8 mask (255 = changed since the last pictures), kept out of the cells' fit but
-        not the rows': something that arrived this frame over free road is not light, and
-        a cell fitted on it would match it to the road at once (a fallen object, the front
-        of a vehicle); a lighting step moves the rows' gain, which the cell follows. A cell's gain
+        to ``background``'s; NaN off the road. Same inputs as ``row_gains``; ``foreground``:
+        the last frame's; ``held``: uint8 mask (255 = was foreground recently), kept out of
+        the fit (``foreground`` if None); ``moving``: uint8 mask (255 = changed since the last
+        pictures), kept out of the cells' fit, and out of a row's unless most of the row
+        changed (``STEP_SHARE``: a step relit it): something that arrived this frame over free
+        road is not light, and fitted on, it would be matched to the road at once (a fallen
+        object, the front of a vehicle; beside recent traffic, which is held, an arriving
+        vehicle was most of a row's free pixels and its gain, up to x2, lit the whole row:
+        docs/decisions.md 175). A row left with too few pixels takes its neighbours' gain; a
+        lighting step moves the rows' gain, which the cell follows. A cell's gain
         is the median of its free road pixels' background / picture ratios when at least
         MIN_PIXELS and MIN_EMPTY_SHARE of its road pixels are free, else its rows' gain times
         its last departure from it (1 at first); then a 3x3 median over the cells. A pixel
@@ -118,9 +126,19 @@ class CellGains:
         fit = _Fit.of(picture, background, road, foreground)
         if fit is None:
             return None
-        rows = fit.rows()
+        held_free = fit.free if held is None else fit.usable & (held[fit.crop] == 0)
+        choices = [held_free]
+        if moving is not None:
+            changed = fit.usable & (moving[fit.crop] > 0)
+            # A row mostly changed is relit (a step): fitted on all it has, as before. In a row
+            # only partly changed, what changed is a newcomer, kept out; too few pixels left,
+            # and the row takes its neighbours' gain.
+            relit = changed.sum(axis=1) > STEP_SHARE * fit.usable.sum(axis=1)
+            choices = [held_free & (relit[:, None] | ~changed)]
+        rows = fit.rows(choices)
         if rows is None:
             return None
+        fit.free = held_free
         height, width = fit.ratio.shape
         across, down = -(-width // CELL_COLS), -(-height // CELL_ROWS)
         pad = ((0, down * CELL_ROWS - height), (0, across * CELL_COLS - width))
@@ -225,11 +243,20 @@ class _Fit:
         cols = np.flatnonzero((road[top:bottom] > 0).any(axis=0))
         return cls(picture, background, road, foreground, rows, top, bottom, int(cols[0]), int(cols[-1]) + 1)
 
-    def rows(self) -> np.ndarray | None:
-        """``row_gains``'s answer."""
-        top, bottom, free, usable, ratio = self.top, self.bottom, self.free, self.usable, self.ratio
-        free_count, usable_count = free.sum(axis=1), usable.sum(axis=1)
-        fit_free = (free_count >= MIN_PIXELS) & (free_count >= MIN_EMPTY_SHARE * usable_count)
+    def rows(self, choices: list[np.ndarray] | None = None) -> np.ndarray | None:
+        """``row_gains``'s answer. ``choices``: bool masks of the crop's shape, the pixels to
+        fit each row on in order of preference (default: the free ones); a row is fitted on
+        the first that holds MIN_PIXELS and MIN_EMPTY_SHARE of its road, else takes its
+        neighbours' gain."""
+        top, bottom, usable, ratio = self.top, self.bottom, self.usable, self.ratio
+        usable_count = usable.sum(axis=1)
+        free = np.zeros_like(usable)
+        fit_free = np.zeros(bottom - top, bool)
+        for choice in choices if choices is not None else [self.free]:
+            count = choice.sum(axis=1)
+            take = ~fit_free & (count >= MIN_PIXELS) & (count >= MIN_EMPTY_SHARE * usable_count)
+            free[take] = choice[take]
+            fit_free |= take
         gains = np.full(bottom - top, np.nan, np.float32)
         if fit_free.any():
             gains[fit_free] = _nanmedian_rows(np.where(free[fit_free], ratio[fit_free], np.nan))
