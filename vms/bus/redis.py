@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from collections import deque
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import redis
@@ -21,6 +23,9 @@ _limited = LogLimiter(log)
 # a listener (and closing the bus) waits up to this per thread. 0.5 s made a worker's stop spend
 # ~1.5 s in these joins one after the other; 0.1 s costs 10 idle wake-ups a second per thread.
 LISTEN_SECONDS = 0.1
+# Messages waiting to be published while Redis is slow or away; the oldest go first when full
+# (240 streams send ~120 statuses a second: ~80 s of them).
+OUTBOX_MESSAGES = 10_000
 
 
 class RedisBus(Bus):
@@ -29,18 +34,46 @@ class RedisBus(Bus):
         self.prefix = prefix
         self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._threads: list[tuple[redis.client.PubSub, redis.client.PubSubWorkerThread]] = []
+        # `publish` only queues: a worker publishes its streams' statuses from the packet path,
+        # and a Redis that hangs (shutting down, a black-holed network) held each publish up to
+        # the 5 s socket timeout there: a camera went unrecorded 5.6 s in a Redis outage test.
+        self._outbox: deque[tuple[str, str, str]] = deque()
+        self._outbox_changed = threading.Condition()
+        self._closing = False
+        self.dropped = 0  # messages dropped because the outbox was full
+        self._sender = threading.Thread(target=self._send, name="bus-publisher", daemon=True)
+        self._sender.start()
 
     def _channel(self, topic: str) -> str:
         return self.prefix + topic
 
     def publish(self, topic: str, message: dict[str, Any]) -> None:
-        try:
-            self._client.publish(self._channel(topic), json.dumps(message, default=str))
-        except redis.RedisError as exc:
-            # Transient state is republished periodically; losing one message is acceptable.
-            _limited.warning("publish", "bus publish on %s failed: %s", topic, exc)
-            return
-        _limited.recovered("publish", "bus publish works again")
+        """Queue ``message`` for the publisher thread and return at once (in order, per bus)."""
+        data = json.dumps(message, default=str)
+        with self._outbox_changed:
+            if len(self._outbox) >= OUTBOX_MESSAGES:
+                self._outbox.popleft()
+                self.dropped += 1
+            self._outbox.append((topic, self._channel(topic), data))
+            self._outbox_changed.notify()
+
+    def _send(self) -> None:
+        while True:
+            with self._outbox_changed:
+                while not self._outbox and not self._closing:
+                    self._outbox_changed.wait()
+                if not self._outbox:
+                    return
+                topic, channel, data = self._outbox.popleft()
+            try:
+                self._client.publish(channel, data)
+            except Exception as exc:  # noqa: BLE001 - the sender must outlive any failed send
+                if self._closing:
+                    return  # the bus closed under a hung send (a closed socket: OSError, ValueError)
+                # Transient state is republished periodically; losing one message is acceptable.
+                _limited.warning("publish", "bus publish on %s failed: %s", topic, exc)
+                continue
+            _limited.recovered("publish", "bus publish works again")
 
     async def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
         client = aioredis.Redis.from_url(self.url)
@@ -78,6 +111,10 @@ class RedisBus(Bus):
         return remove
 
     def close(self) -> None:
+        with self._outbox_changed:
+            self._closing = True  # what is queued is still sent (for up to 2 s)
+            self._outbox_changed.notify()
+        self._sender.join(2)
         threads = list(self._threads)
         for _, thread in threads:
             thread.stop()  # all at once: their last reads end together
