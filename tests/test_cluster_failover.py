@@ -114,8 +114,10 @@ def test_workers_share_cameras_and_take_over_a_killed_one(tmp_path):
             print("recording resumed after the kill:", {c: round(t - killed, 1) for c, t in starts.items()}, "s")
             for camera_id, start in starts.items():
                 assert start - killed <= FAILOVER_SECONDS, f"{camera_id} recorded again only {start - killed:.1f} s after the kill"
-            survivors = holders(store)
-            assert all(survivors[c] in names[1:] for c in CAMERAS)
+            # Every camera held by a survivor (a renewal made late on a loaded machine can leave a
+            # lease unheld for a moment: wait for it rather than sample once).
+            wait_for(lambda: all(holders(store)[c] in names[1:] for c in CAMERAS), 15,
+                     "not every camera is held by a surviving worker")
 
             # A live worker closes the segments the killed one left open: they play up to the kill.
             wait_for(lambda: all(s.end is not None for s in segments(db) if s.worker_id == victim), 60,
