@@ -101,7 +101,7 @@ def test_a_camera_may_choose_its_rtsp_client_and_none_means_the_global_one(tmp_p
         """)
     settings = load_settings(path)
     odd, plain = settings.cameras
-    assert settings.ingest.rtsp_client == "ffmpeg"
+    assert settings.ingest.rtsp_client == "builtin"
     assert (odd.rtsp_client, plain.rtsp_client) == ("ffmpeg", None)
     row = CameraRow(id="odd", name="A", group_id="tunnel", main_url="rtsp://h/a", sub_url=None, username=None,
                     password=None, recording_enabled=True, segment_seconds=60, record_stream="main",
