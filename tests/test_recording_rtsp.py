@@ -85,6 +85,7 @@ def test_camera_outage_is_a_gap_and_recording_resumes(tmp_path):
             sim.start_camera("gate-01")
             restarted = time.time()
             statuses.wait_state("gate-01", "online", timeout=15, after=mark)
+            online_again = time.time()
             time.sleep(4)
             other_states = statuses.states("gate-02")  # repeats (heartbeats) collapsed
         states = statuses.states("gate-01")
@@ -102,7 +103,10 @@ def test_camera_outage_is_a_gap_and_recording_resumes(tmp_path):
         gap_start, gap_end = gaps[0]
         assert gap_start.timestamp() == pytest.approx(stopped, abs=1.5)
         assert gap_end.timestamp() >= restarted - 0.5
-        assert (gap_end - gap_start).total_seconds() == pytest.approx(10, abs=3)
+        # Recording resumes at the first keyframe after the reconnect (one every second). When the
+        # reconnect comes depends on the retry backoff (up to 2.4 s) and on load, so the bound is
+        # the "online" status the test saw, not a fixed outage length.
+        assert gap_end.timestamp() <= online_again + 1.5, (gap_end.timestamp() - online_again)
         check_segments(worker.index, worker.recordings_dir, "gate-02")
 
 
