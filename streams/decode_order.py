@@ -10,6 +10,7 @@ than D are waiting. Every DTS is then <= its PTS and strictly increasing within 
 from __future__ import annotations
 
 import heapq
+from collections import deque
 
 # x264/x265 with B-pyramids reorder by at most 2 frames; deeper streams are learned (below).
 B_FRAME_DEPTH = 2
@@ -30,7 +31,11 @@ class DecodeOrder:
         self.jump = jump_ticks
         self._waiting: list[int] = []
         self._last: int | None = None
+        # PTS of the latest pictures: a picture's PTS is unique, so one seen again is the
+        # camera repeating a timestamp, never a picture to reorder.
+        self._seen: deque[int] = deque(maxlen=MAX_DEPTH + 4)
         self.learned = False  # the stream reordered deeper than announced
+        self.duplicates = 0  # packets whose PTS a recent picture already had
 
     def dts(self, pts: int) -> tuple[int, int]:
         """(pts, dts) for the next packet; pts is only changed for a stream deeper than learned."""
@@ -41,6 +46,14 @@ class DecodeOrder:
             # before the break, and giving their times to pictures after it would hide the gap.
             self.reset()
         last = self._last
+        if last is not None and pts in self._seen:
+            # Not a B-frame: learning a reorder depth from it gave every later packet a DTS
+            # behind its PTS, which the live relay took for B-frames and refused the camera
+            # (issue 12). It is shown just after the picture before it, as it came.
+            self.duplicates += 1
+            self._last = last + 1
+            return last + 1, last + 1
+        self._seen.append(pts)
         if last is not None and last - self.jump < pts <= last:
             # A B-frame deeper than we allowed for: learn the depth for what follows, and let
             # this one picture show as late as its decode order allows.
@@ -61,4 +74,5 @@ class DecodeOrder:
 
     def reset(self) -> None:
         self._waiting.clear()
+        self._seen.clear()
         self._last = None

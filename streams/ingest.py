@@ -55,6 +55,8 @@ DISCONTINUITY_MEANING = {
     "lost": "a picture was lost (FFmpeg's RTSP demuxer gave it no timestamps after a burst, or the "
             "built-in client received it damaged); it and the pictures depending on it are left out, "
             "recording resumes at the next keyframe",
+    "duplicate": "a picture came with the timestamp of a recent one (counted, logged once per session); "
+                 "kept just after the picture before it, not taken for a B-frame",
 }
 STATUS_INTERVAL_SECONDS = 2.0
 # A session reading a live stream sees a stop at its next access unit (40 ms at 25 fps); one still
@@ -328,7 +330,10 @@ class IngestSession:
 
         def place(ready_units: list[Ready]) -> None:
             for ready, pts, arrival, step in ready_units:
+                duplicates = order.duplicates
                 pts, dts = order.dts(pts)
+                if order.duplicates > duplicates:
+                    self._duplicate_timestamp(first_of_session=duplicates == 0)
                 keyframe = cast(AccessUnit, ready).keyframe
                 self._publish_placed(info, timeline.push(ready, pts, dts, keyframe, arrival, step))
 
@@ -402,6 +407,14 @@ class IngestSession:
         self.fanout.publish(
             Discontinuity(self.source.camera_id, self.source.stream, info.session, event.kind, event.seconds, event.wall_time)
         )
+
+    def _duplicate_timestamp(self, first_of_session: bool) -> None:
+        """Count a picture sent with the PTS of a recent one (streams.decode_order); log the
+        session's first. Nothing is lost: it is kept, one tick after the picture before it."""
+        counts = self.status.discontinuities
+        counts["duplicate"] = counts.get("duplicate", 0) + 1
+        if first_of_session:
+            log.warning("camera %s/%s: %s", self.source.camera_id, self.source.stream, DISCONTINUITY_MEANING["duplicate"])
 
     def _lost_picture(self, info: StreamInfo, lost: LostPicture, wall_time: float) -> None:
         # The size reported is the one picture known lost; what depends on it up to the next

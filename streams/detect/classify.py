@@ -27,6 +27,11 @@ from vms.config.detection import TrafficConfig
 SAME_SURFACE = 0.6
 # Mean edge strength (grey levels per pixel) along an outline that makes it an object's outline.
 OUTLINE_EDGE = 10.0
+# Share of a changed area's outline that lies on an edge the background has and the picture
+# has lost, from which on the area is an edge that moved (a shadow's), not a thing that arrived.
+# Moved shadow edges at gateways measure 0.39-0.51, the fallen objects of the debris clips
+# 0-0.03 (docs/decisions.md 180).
+MOVED_EDGE_SHARE = 0.25
 
 
 class Classifier:
@@ -140,6 +145,22 @@ def same_surface(picture: np.ndarray, background: np.ndarray, region: np.ndarray
         return flat and (not outline.any() or _edges(picture)[outline].mean() < OUTLINE_EDGE)
     correlation = float(((a - a.mean()) * (b - b.mean())).mean() / (a.std() * b.std() + 1e-6))
     return correlation >= SAME_SURFACE
+
+
+def moved_edge(picture: np.ndarray, background: np.ndarray, region: np.ndarray) -> bool:
+    """True when a good part (``MOVED_EDGE_SHARE``) of the changed ``region``'s (uint8 mask)
+    outline lies on an edge the background has and the picture has lost: the area lies between
+    where an edge was and where it is now (a building's shadow creeping across the road), so
+    one side of it is the old edge, gone, and the other the new one. A thing that arrives
+    brings an outline of its own all round and takes no edge away but where it covers one
+    (a marking it lies across: a few outline pixels). ``picture``, ``background``: float32
+    or uint8 grey, the same shape as ``region``."""
+    outline = cv2.morphologyEx(region, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    if not outline.any():
+        return False
+    now, before = _edges(picture)[outline], _edges(background)[outline]
+    lost = (before >= OUTLINE_EDGE) & (now < 0.7 * before)
+    return float(lost.mean()) >= MOVED_EDGE_SHARE
 
 
 def _edges(image: np.ndarray) -> np.ndarray:

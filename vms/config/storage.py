@@ -35,7 +35,7 @@ class IngestConfig(BaseModel):
     # stream, decisions 75 and 106; the default since decision 157) or "ffmpeg" (PyAV's demuxer).
     # Cameras the built-in client cannot serve (UDP only, TLS, other codecs or authentication
     # schemes) fall back to FFmpeg by themselves, one log line each.
-    rtsp_client: Literal["ffmpeg", "builtin"] = "ffmpeg"
+    rtsp_client: Literal["ffmpeg", "builtin"] = "builtin"
     # Built-in client: seconds between reads of a stream; each read takes everything that arrived.
     # Longer is cheaper (decision 75) and adds as much to live latency; the frames of one read
     # get arrival times spread over the interval (decision 77).

@@ -1,11 +1,13 @@
 """Debris (a fallen object): a small, low area standing ``debris_seconds`` on the road that no
-vehicle brought, that is no part of a stopped or halted vehicle, nor a person standing."""
+vehicle brought, that is no part of a stopped or halted vehicle, nor a person standing, nor
+the strip a moved shadow edge leaves (``classify.moved_edge``)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from streams.detect.base import EventSignal
+from streams.detect.classify import moved_edge
 from streams.detect.traffic.context import Sight
 from streams.detect.traffic.geometry import blob_box, fraction_box, grow, overlap, track_box
 from streams.detect.traffic.standing import still_there
@@ -22,9 +24,15 @@ def debris(state: ZoneState, sight: Sight, mask: np.ndarray) -> list[EventSignal
     if zone.debris_seconds is None:
         return []
     width, height = sight.frame.size
+    picture, empty = sight.standing.background.picture, sight.standing.background.background
 
     def fallen(blob: Blob, region: np.ndarray) -> bool:
         if not classifier.debris_blob(blob) or blob.touches_border(sight.frame.size):
+            return False
+        # A building's shadow creeping across the road: where a passing vehicle kept the
+        # background from following it, a strip between its old and new edge stays changed
+        # and still, debris-sized (the gateways' false debris, docs/decisions.md 180).
+        if picture is not None and empty is not None and moved_edge(picture, empty, region):
             return False
         box = blob_box(blob)
         around = grow(box, max(3, blob.h // 2))  # a vehicle splits into blobs: its parts lie close
