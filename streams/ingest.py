@@ -236,13 +236,14 @@ class IngestSession:
         return True
 
     def _begin(self, codec: str, width: int, height: int, time_base: Fraction, fps: float | None,
-               extradata: bytes) -> StreamInfo:
+               extradata: bytes, client: str = "ffmpeg") -> StreamInfo:
         """Number and publish a new session's description."""
         session = self.status.session + 1
         info = StreamInfo(self.source.camera_id, self.source.stream, session, codec, width, height,
                           time_base, fps, extradata)
         self.status.session = session
         self.status.codec, self.status.width, self.status.height = codec, width, height
+        self.status.rtsp_client = client
         self.fanout.publish(info)
         return info
 
@@ -252,7 +253,7 @@ class IngestSession:
 
     def _begin_builtin(self, codec: str, described: Described) -> tuple[int, Feed, Callable[[], None]]:
         info = self._begin(codec, described.width, described.height, described.time_base, described.fps,
-                           described.extradata)
+                           described.extradata, client="builtin")
         log.info("camera %s/%s: built-in RTSP client, %s %dx%d", self.source.camera_id, self.source.stream,
                  info.codec, info.width, info.height)
         feed, finish = self._placing(info, described.reorders)

@@ -31,6 +31,9 @@ class StreamStatus:
     fps: float = 0.0
     bitrate_bps: float = 0.0
     codec: str | None = None
+    # Who pulls the stream in its current (or last) session: "builtin" or "ffmpeg". A camera set
+    # to the built-in client that it cannot serve shows "ffmpeg" here (streams.ingest_builtin).
+    rtsp_client: str | None = None
     width: int | None = None
     height: int | None = None
     session: int = 0

@@ -209,8 +209,9 @@ def test_udp_only_camera_falls_back_to_ffmpeg_and_records(tmp_path, caplog):
     with CameraSimulator([camera]).start() as sim, caplog.at_level(logging.INFO):
         settings = make_settings(tmp_path, [camera_entry(sim, camera.id, segment_seconds=3)], ingest=BUILTIN)
         with running_worker(settings) as (worker, statuses):
-            statuses.wait_state(camera.id, "online", timeout=30)
+            online = statuses.wait_state(camera.id, "online", timeout=30)
             wait_packets(worker, camera.id, 60)
+    assert online["rtsp_client"] == "ffmpeg", "the status shows the client in use, not the one configured"
     assert not built_in_used(caplog, camera.id)
     assert "built-in RTSP client cannot take this stream" in caplog.text
     assert check_segments(worker.index, worker.recordings_dir, camera.id)
@@ -268,9 +269,11 @@ def test_each_camera_is_pulled_by_its_own_rtsp_client_in_one_worker(tmp_path, ca
                    camera_entry(sim, "own-ffmpeg", segment_seconds=3, rtsp_client="ffmpeg")]
         settings = make_settings(tmp_path, entries, ingest={**FAST_INGEST, "rtsp_client": global_client})
         with running_worker(settings) as (worker, statuses):
+            online = {camera.id: statuses.wait_state(camera.id, "online", timeout=30) for camera in cameras}
             for camera in cameras:
-                statuses.wait_state(camera.id, "online", timeout=30)
                 wait_packets(worker, camera.id, 50)
+    assert {cid: status["rtsp_client"] for cid, status in online.items()} == {
+        "own-builtin": "builtin", "own-ffmpeg": "ffmpeg"}
     assert built_in_used(caplog, "own-builtin")
     assert not built_in_used(caplog, "own-ffmpeg")
     assert "cannot take this stream" not in caplog.text  # chosen, not fallen back

@@ -118,11 +118,16 @@ class StreamStatusOut(BaseModel):
     fps: float
     bitrate_bps: float
     codec: str | None
+    rtsp_client: Literal["builtin", "ffmpeg"] | None = Field(
+        default=None, description="who pulls the stream in its current or last session (a camera the built-in "
+        "client cannot serve shows ffmpeg)")
     width: int | None
     height: int | None
     session: int
     reconnects: int
     packets: int
+    discontinuities: dict[str, int] = Field(
+        default_factory=dict, description="camera-clock discontinuities since the worker started, by kind")
     worker_id: str | None = None
 
 
