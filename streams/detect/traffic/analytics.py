@@ -16,7 +16,7 @@ from streams.detect.traffic.debris import debris
 from streams.detect.traffic.geometry import inside
 from streams.detect.traffic.pedestrian import pedestrian
 from streams.detect.traffic.slowdown import in_queue, slowdown
-from streams.detect.traffic.speeds import watch_speeds
+from streams.detect.traffic.speeds import watch_flow, watch_speeds
 from streams.detect.traffic.standing import StandingAreas
 from streams.detect.traffic.stopped import stopped
 from streams.detect.traffic.wrong_way import wrong_way
@@ -108,6 +108,7 @@ class TrafficAnalytics(Detector):
             state.occupancy += OCCUPANCY_SMOOTHING * (occupancy - state.occupancy)
             here = [track for track in tracks if inside(track.blob, mask)]
             watch_speeds(state, classifier, here, t, frame.size)
+            watch_flow(state, classifier, foreground, mask, t, frame.size)
             signals += congestion(state, t, self.traffic.end_seconds)
             signals += slowdown(state, classifier, t)
             # A queue (congested, slowed, or two vehicles crawling) stands by nature: its

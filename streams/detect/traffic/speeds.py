@@ -4,10 +4,15 @@ can be told from a vehicle that was seen arriving)."""
 
 from __future__ import annotations
 
+import numpy as np
+
+from streams.detect.calibration import GroundPlane
 from streams.detect.classify import Classifier
+from streams.detect.traffic.lane_flow import MIN_MATCH, LaneProfile
 from streams.detect.traffic.geometry import track_box
 from streams.detect.traffic.zone import ZoneState
 from streams.detect.tracker import Track
+from streams.detect.traffic.wrong_way import road_direction
 
 # A confirmed vehicle slower than this (km/h) has halted; where it halted is remembered this long (s).
 HALT_KMH, HALT_MEMORY_SECONDS = 6.0, 120.0
@@ -43,3 +48,29 @@ def watch_speeds(state: ZoneState, classifier: Classifier, tracks: list[Track], 
         state.crawling.popleft()
     while state.halts and (state.halts[0][0] < t - HALT_MEMORY_SECONDS or len(state.halts) > HALTS_KEPT):
         state.halts.popleft()
+
+
+def watch_flow(state: ZoneState, classifier: Classifier, foreground: np.ndarray, mask: np.ndarray, t: float,
+               size: tuple[int, int]) -> None:
+    """Note the lane's speed (km/h) from its foreground profile at ``t`` (``lane_flow.py``),
+    None when it holds too little or does not match; forget what left the window. Only for
+    zones with a slowdown limit on a calibrated camera (``foreground`` and ``mask``: uint8,
+    H x W)."""
+    zone = state.zone
+    if zone.slowdown_kmh is None or not isinstance(classifier.scale, GroundPlane):
+        return
+    if state.lane is None or state.lane_size != size:
+        flow = 0
+        if zone.direction is not None:
+            _, along = road_direction(zone.polygon, zone.direction, size, classifier)
+            flow = (1 if along > 0 else -1) if abs(along) >= 0.5 else 0
+        try:
+            state.lane = LaneProfile(mask, classifier.scale, flow)
+        except ValueError:
+            return  # a zone too thin to measure along the road
+        state.lane_size = size
+    measured = state.lane.update(foreground, t)
+    speed = measured[0] if measured is not None and measured[1] >= MIN_MATCH else None
+    state.flow.append((t, speed))
+    while state.flow and state.flow[0][0] < t - zone.slowdown_seconds:
+        state.flow.popleft()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 from streams.detect.latch import Latch
+from streams.detect.traffic.lane_flow import LaneProfile
 from streams.detect.traffic.geometry import PixelBox
 from streams.detect.tracker import Track
 from vms.config.detection import ZoneConfig
@@ -37,6 +38,9 @@ class ZoneState:
         self.crawling: deque[tuple[float, int, float, float]] = deque()  # (t, track id, x, y) crawling in the window
         self.speeds: deque[tuple[float, int, float]] = deque()  # (t, track id, km/h) of vehicles in the zone
         self.halts: deque[tuple[float, PixelBox]] = deque()  # where confirmed vehicles halted
+        self.lane: LaneProfile | None = None  # the lane's occupancy profile (calibrated cameras)
+        self.lane_size: tuple[int, int] | None = None  # the picture size ``lane`` was built for
+        self.flow: deque[tuple[float, float | None]] = deque()  # (t, lane speed km/h or None) in the window
         self.direction: tuple[float, float] | None = None  # the zone's direction on the road
 
 
