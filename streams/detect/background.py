@@ -31,9 +31,6 @@ LOCAL_GAIN_BAND = (0.08, 0.15)
 # A pixel stays out of the road's gain fit this long after it was last foreground, so a
 # vehicle that blends in for a frame or two (a dark car in shade) is not fitted as road.
 FIT_HOLD_SECONDS = 3.0
-# A camera pixel at or over this grey is clipped (compression brings a white 255 down to
-# 244-250): it reads "at least this bright", not how bright.
-CLIPPED_GREY = 240.0
 
 
 class ReferenceBackground:
@@ -59,7 +56,6 @@ class ReferenceBackground:
         self.recent: np.ndarray | None = None  # running average of the last few pictures
         self.foreground: np.ndarray | None = None
         self.foreground_at: np.ndarray | None = None  # when each pixel was last foreground (seconds)
-        self.bound: np.ndarray | None = None  # bool: the background there was learned from clipped readings
         self.road_gains = CellGains()
         self._warmup: list[np.ndarray] = []
         self._last_time: float | None = None
@@ -82,9 +78,6 @@ class ReferenceBackground:
         dt = min(max(t - (self._last_time or t), 0.0), 2.0)
         self._last_time = t
         picture, steady_picture = self._match_brightness(picture, background, road, t)
-        clipped = grey >= CLIPPED_GREY
-        bound = self.bound if self.bound is not None and self.bound.shape == clipped.shape else clipped.copy()
-        picture = self._bounded(picture, background, clipped, bound)
         raw = (cv2.absdiff(picture, background) > self.threshold).astype(np.uint8) * 255
         foreground = cv2.morphologyEx(cv2.morphologyEx(raw, cv2.MORPH_OPEN, self._open), cv2.MORPH_CLOSE, self._close)
         if cv2.countNonZero(foreground) > SCENE_CHANGE_FRACTION * foreground.size:
@@ -112,9 +105,6 @@ class ReferenceBackground:
         # Learn the background only where nothing is, with a margin for blurred vehicle edges.
         empty = cv2.bitwise_not(cv2.dilate(foreground, self._close))
         cv2.accumulateWeighted(picture, background, self.learn_rate, mask=empty)
-        learnt = empty > 0
-        bound[learnt] = clipped[learnt]
-        self.bound = bound
         self.picture, self.foreground = picture, foreground
         if road is not None:
             if self.foreground_at is None or self.foreground_at.shape != foreground.shape:
@@ -143,31 +133,8 @@ class ReferenceBackground:
             self.age = np.zeros_like(picture)
             self.picture = picture
             self.recent = picture.copy()
-            self.bound = self.background >= CLIPPED_GREY
             self._warmup.clear()
         return None
-
-    @staticmethod
-    def _bounded(picture: np.ndarray, background: np.ndarray, clipped: np.ndarray, bound: np.ndarray) -> np.ndarray:
-        """``picture`` (matched, float32) where a clipped reading tells nothing: a clipped
-        camera pixel (``clipped``) is only "at least this bright", and a background learned
-        from clipped readings (``bound``) only "at least the background". Times a gain, such
-        a bound is a number that differs from the other side after a lighting step though
-        nothing changed there: a bright marking in the sun, clipped, read 255 both before and
-        after a x0.75 step, and the matched 255 x 1.33 stood out as "debris" (docs/decisions.md
-        181, 190). Where the bounds agree (a clipped picture under the background, a picture
-        over a bound background) the picture is taken as the background; a picture over a
-        bound background that is itself not clipped gives the value the bound lacked, and the
-        background takes it (``background`` is updated in place, ``bound`` cleared there)."""
-        over = bound & (picture > background)
-        known = over & ~clipped
-        if known.any():
-            background[known] = picture[known]
-            bound[known] = False
-        same = (clipped & (picture < background)) | over
-        if not same.any():
-            return picture
-        return np.where(same, background, picture).astype(np.float32)
 
     def _match_brightness(
         self, picture: np.ndarray, background_picture: np.ndarray, road: np.ndarray | None, t: float
