@@ -32,10 +32,10 @@ class IngestConfig(BaseModel):
     # 120 cameras were all online 31.6 s after start with 8, 9.6 s with 32 (decision 74).
     concurrent_opens: int = Field(default=32, ge=1)
     # Who speaks RTSP: "builtin" (streams/rtsp, about half the CPU of FFmpeg's demuxer per
-    # stream, decisions 75 and 106; the default since decision 157) or "ffmpeg" (PyAV's demuxer).
+    # stream, decisions 75 and 106; opt-in again, decisions 179 and 196) or "ffmpeg" (PyAV's demuxer).
     # Cameras the built-in client cannot serve (UDP only, TLS, other codecs or authentication
     # schemes) fall back to FFmpeg by themselves, one log line each.
-    rtsp_client: Literal["ffmpeg", "builtin"] = "builtin"
+    rtsp_client: Literal["ffmpeg", "builtin"] = "ffmpeg"
     # Built-in client: seconds between reads of a stream; each read takes everything that arrived.
     # Longer is cheaper (decision 75) and adds as much to live latency; the frames of one read
     # get arrival times spread over the interval (decision 77).
