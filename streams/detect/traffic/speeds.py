@@ -59,16 +59,18 @@ def watch_flow(state: ZoneState, classifier: Classifier, foreground: np.ndarray,
     zone = state.zone
     if zone.slowdown_kmh is None or not isinstance(classifier.scale, GroundPlane):
         return
-    if state.lane is None or state.lane_size != size:
+    if state.lane_size != size:
         flow = 0
         if zone.direction is not None:
             _, along = road_direction(zone.polygon, zone.direction, size, classifier)
             flow = (1 if along > 0 else -1) if abs(along) >= 0.5 else 0
+        state.lane_size = size  # built once per picture size, also when it cannot be
         try:
             state.lane = LaneProfile(mask, classifier.scale, flow)
         except ValueError:
-            return  # a zone too thin to measure along the road
-        state.lane_size = size
+            state.lane = None  # a zone too thin to measure along the road
+    if state.lane is None:
+        return
     measured = state.lane.update(foreground, t)
     speed = measured[0] if measured is not None and measured[1] >= MIN_MATCH else None
     state.flow.append((t, speed))

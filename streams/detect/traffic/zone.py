@@ -39,7 +39,7 @@ class ZoneState:
         self.speeds: deque[tuple[float, int, float]] = deque()  # (t, track id, km/h) of vehicles in the zone
         self.halts: deque[tuple[float, PixelBox]] = deque()  # where confirmed vehicles halted
         self.lane: LaneProfile | None = None  # the lane's occupancy profile (calibrated cameras)
-        self.lane_size: tuple[int, int] | None = None  # the picture size ``lane`` was built for
+        self.lane_size: tuple[int, int] | None = None  # the picture size ``lane`` was built (or refused) for
         self.flow: deque[tuple[float, float | None]] = deque()  # (t, lane speed km/h or None) in the window
         self.direction: tuple[float, float] | None = None  # the zone's direction on the road
 
